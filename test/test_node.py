@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -2249,3 +2249,41 @@ def test_one_late_scan_counts_as_many_frames_in_the_node_as_the_bag_runner_warns
     )
     assert summary.frames_out == 3, summary.format()
     assert summary.warnings.counts["lidar: scan after lidar.wait_s"] == 3, summary.format()
+
+
+def test_latest_camera_info_mode_takes_the_calibration_the_bag_runner_takes(ros: Ros, tmp_path: Path) -> None:
+    """KITTI 000000 with ``sync.mode: latest``: its camera_info, then one stamped 100 ms later with another focal
+    length (a zoom; the next frame's calibration, received before this frame's image that came through a slower
+    path), then the image and its prediction. The node took the camera_info it received last, whatever its stamp;
+    the bag runner, the latest stamped at or before the image: two calibrations for one recording. Both take the
+    latter now (a camera_info stamped after the image is another frame's)."""
+    from mono_depth_ros.bag import BagRunOptions, run_bag
+    from mono_depth_ros.demo.bag_builder import BagBuilder
+    from test.adapters import test_cdr_fuzz as fuzz
+    from test.bag.support import read_bag as read_output
+
+    frame = fuzz.real_frame("humble")
+    params: dict[str, int | float | str] = {**EXTERNAL, "model.output_kind": "relative_inverse", "sync.mode": "latest"}
+    node = ros.make_node(params)
+    own = fuzz.restamped(frame.info, STAMP_NS)
+    zoomed_k = np.asarray(own.k, dtype=np.float64).copy()
+    zoomed_k[[0, 4]] *= 1.5
+    zoomed_p = np.asarray(own.p, dtype=np.float64).copy()
+    zoomed_p[[0, 5]] *= 1.5
+    next_info = fuzz.restamped(replace(own, k=zoomed_k, p=zoomed_p), STAMP_NS + 100_000_000)
+    sent = [
+        ("/camera/camera_info", fuzz.INFO, frame.cdr(own)),
+        ("/camera/camera_info", fuzz.INFO, frame.cdr(next_info)),
+    ]
+    sent += [(topic, fuzz.IMAGE, frame.cdr(fuzz.restamped(getattr(frame, key), STAMP_NS)))
+             for key, topic in (("prediction", "/depth_model/prediction"), ("image", "/camera/image_raw"))]  # fmt: skip
+    with BagBuilder(tmp_path / "in", "humble") as bag:
+        for latency_ms, (topic, msgtype, raw) in enumerate(sent):
+            node.subscription(topic).callback(raw)
+            bag.write_raw(topic, msgtype, raw, STAMP_NS + latency_ms * 1_000_000)
+    (from_node,) = node.publishers["depth/camera_info"].wait_for(1)
+    run_bag(tmp_path / "in", tmp_path / "out", params, BagRunOptions(progress=False))
+    ((_, from_bag),) = read_output(tmp_path / "out")["/depth/camera_info"]
+    scale = from_node.width / own.width  # the published depth's size (output.downscale)
+    assert from_node.k[0] == pytest.approx(own.k[0] * scale), (from_node.k[0], own.k[0], scale)
+    assert from_node.k[0] == pytest.approx(from_bag.k[0]) and from_node.width == from_bag.width

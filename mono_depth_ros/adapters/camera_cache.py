@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections import deque
 from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any
 
@@ -11,7 +12,7 @@ import numpy as np
 
 from mono_depth_ros.core.camera import CameraModel, PinholeIntrinsics
 from mono_depth_ros.core.errors import CalibrationError
-from mono_depth_ros.core.ros_msgs import camera_model_from_camera_info
+from mono_depth_ros.core.ros_msgs import camera_model_from_camera_info, stamp_to_ns
 
 if TYPE_CHECKING:
     from mono_depth_ros.pipeline import FrameInput
@@ -174,3 +175,30 @@ class CameraModelCache:
                 self._awaiting_size = False
                 self._on_new(sized_by_image(frame))
         return frame
+
+
+class LatestCameraInfo:
+    """``sync.mode: latest``: the camera_info for an image, by the bag runner's rule
+    (:meth:`~mono_depth_ros.bag.pairing.PairingRules.camera_info_for`): the latest stamped at or before the image (its
+    own stamp first; of equal stamps the last received), else, every one held being stamped after the image (another
+    clock), the last received. The last received whatever its stamp paired an image with the next frame's
+    calibration when that came first (a rectified image later than the raw camera_info): a zoom or a resolution
+    change one frame early, where the bag runner took the image's own. Keeps the last ``keep`` camera_infos (the
+    headers' stamps, int ns); called from the executor's thread only."""
+
+    def __init__(self, keep: int = 16) -> None:
+        self._infos: deque[tuple[int, Any]] = deque(maxlen=keep)
+
+    def add(self, info: Any) -> None:
+        """A camera_info received (any flavour with ``header.stamp``)."""
+        self._infos.append((stamp_to_ns(info.header.stamp), info))
+
+    def for_image(self, image: Any) -> Any:
+        """The camera_info for ``image`` (a message with ``header.stamp``); None before any came."""
+        stamp_ns, chosen = stamp_to_ns(image.header.stamp), None
+        for info_ns, info in self._infos:  # arrival order: of equal stamps the later received wins
+            if info_ns <= stamp_ns and (chosen is None or info_ns >= chosen[0]):
+                chosen = (info_ns, info)
+        if chosen is None:
+            return self._infos[-1][1] if self._infos else None
+        return chosen[1]

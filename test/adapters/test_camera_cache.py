@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from mono_depth_ros.adapters.camera_cache import (
     CameraModelCache,
+    LatestCameraInfo,
     distortion_ignored,
     undistorted_twice,
     warn_about_calibration,
@@ -195,3 +197,27 @@ def test_a_raw_topic_whose_name_holds_rect_inside_a_word_is_not_told_to_skip_und
     for rectified in ("/cam/image_rect", "/cam/image_rect_color/compressed", "/cam/imageRect", "/cam/image_rectified"):
         assert undistorted_twice(rectified, camera, False) is not None, rectified
         assert distortion_ignored(rectified, camera, True) is None, rectified
+
+
+def test_latest_camera_info_is_the_latest_stamped_at_or_before_the_image_else_the_last_received() -> None:
+    """``sync.mode: latest`` (the bag runner's rule): a camera_info stamped after the image (the next frame's, come
+    first) is not taken while one at or before it is held; of equal stamps the last received; every one stamped
+    after the image (another clock): the last received; none yet: None."""
+    factory = rclpy_style_factory()
+    intrinsics = PinholeIntrinsics(width=32, height=24, fx=30.0, fy=30.0, cx=16.0, cy=12.0)
+
+    def info(stamp_ns: int) -> Any:
+        return camera_info_from_intrinsics(factory, intrinsics, make_header(factory, stamp_ns, "cam"))
+
+    latest = LatestCameraInfo(keep=4)
+    image_at = info  # an image: anything with a header.stamp
+    assert latest.for_image(image_at(100)) is None
+    first, again, later = info(100), info(100), info(200)
+    for received in (first, again, later):
+        latest.add(received)
+    assert latest.for_image(image_at(150)) is again and latest.for_image(image_at(100)) is again
+    assert latest.for_image(image_at(250)) is later and latest.for_image(image_at(50)) is later
+    newer = [info(stamp_ns) for stamp_ns in (300, 400, 500, 600)]
+    for received in newer:  # only the last 4 are kept: none at or before 250 now
+        latest.add(received)
+    assert latest.for_image(image_at(250)) is newer[-1] and latest.for_image(image_at(450)) is newer[1]
