@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any
 
@@ -128,7 +128,9 @@ def warn_about_calibration(
 
 
 class CameraModelCache:
-    """Reuses one :class:`CameraModel` (and its undistortion maps) while the camera_info content stays the same.
+    """Reuses one :class:`CameraModel` (and its undistortion maps) per calibration, for the last
+    :data:`MODELS_KEPT` calibrations seen (two cameras' camera_info interleaved on one topic, a driver alternating
+    between two: each keeps its model, and is checked once, not at every switch).
 
     Args:
         on_new: called with each new model (once per calibration), e.g. to warn about it; a model without a
@@ -136,7 +138,7 @@ class CameraModelCache:
             called with that model at the size of the first image passed to :meth:`checked`.
         settings: what ``on_new``'s checks depend on besides the calibration (the node: the pipeline's
             ``scale`` settings, which a run-time parameter change replaces); when it returns something else than
-            at the last check, ``on_new`` runs again on the model in use (no new undistortion maps).
+            at a calibration's last check, ``on_new`` runs again on its model (no new undistortion maps).
     """
 
     def __init__(
@@ -145,36 +147,45 @@ class CameraModelCache:
         self._on_new = on_new
         self._settings = settings
         self._lock = threading.Lock()
-        self._key: tuple[Any, ...] | None = None
-        self._model: CameraModel | None = None
-        self._checked: Hashable = None  # the settings of the last on_new
-        self._awaiting_size = False  # a model without a size: on_new runs at the next image's size (checked)
+        self._models: OrderedDict[tuple[Any, ...], tuple[CameraModel, Hashable]] = OrderedDict()  # model, the
+        # settings of its last on_new (_UNCHECKED: none yet), the latest used last
+        self._awaiting: list[CameraModel] = []  # models without a size: on_new runs at their next image's size
 
     def get(self, info: Any) -> CameraModel:
         """The model for a ``sensor_msgs/CameraInfo`` (any flavour); raises what the conversion raises."""
         key = calibration_key(info)
         settings = self._settings() if self._settings is not None else None
         with self._lock:
-            is_new = key != self._key or self._model is None
-            if is_new:
-                self._model = camera_model_from_camera_info(info)
-                self._key = key
-            assert self._model is not None
-            if self._on_new is not None and (is_new or settings != self._checked):
-                self._checked = settings
-                self._awaiting_size = self._model.width == 0
-                if not self._awaiting_size:
-                    self._on_new(self._model)
-            return self._model
+            model, checked = self._models.pop(key, (None, _UNCHECKED))
+            if model is None:
+                model = camera_model_from_camera_info(info)
+            if self._on_new is not None and checked != settings:
+                checked = settings
+                if model.width == 0:
+                    self._awaiting = [m for m in self._awaiting if m is not model] + [model]
+                else:
+                    self._on_new(model)
+            self._models[key] = (model, checked)
+            while len(self._models) > MODELS_KEPT:
+                gone, _ = self._models.popitem(last=False)[1]
+                self._awaiting = [m for m in self._awaiting if m is not gone]
+            return model
 
     def checked(self, frame: FrameInput) -> FrameInput:
         """``frame`` as given, after ``on_new`` has run on its calibration at the image's size
         (:func:`sized_by_image`) where :meth:`get` left it waiting for one (a camera_info without a size)."""
         with self._lock:
-            if self._awaiting_size and frame.camera is self._model and self._on_new is not None:
-                self._awaiting_size = False
+            if self._on_new is not None and any(m is frame.camera for m in self._awaiting):
+                self._awaiting = [m for m in self._awaiting if m is not frame.camera]
                 self._on_new(sized_by_image(frame))
         return frame
+
+
+MODELS_KEPT = 4
+"""Calibrations :class:`CameraModelCache` keeps a model of (each with its undistortion maps: 2 x 4 bytes a pixel)."""
+
+_UNCHECKED = object()
+"""The settings of a calibration ``on_new`` has not run on yet (``settings`` may return None)."""
 
 
 class LatestCameraInfo:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -221,3 +222,23 @@ def test_latest_camera_info_is_the_latest_stamped_at_or_before_the_image_else_th
     for received in newer:  # only the last 4 are kept: none at or before 250 now
         latest.add(received)
     assert latest.for_image(image_at(250)) is newer[-1] and latest.for_image(image_at(450)) is newer[1]
+
+
+def test_two_calibrations_alternating_are_warned_once_each_and_keep_their_models() -> None:
+    """KITTI 000000's camera_info (with a lens's distortion, read as rectified from ``image_raw``) and a zoomed copy
+    interleaved on one topic (two cameras' camera_info on one topic, or a driver alternating): the node warned
+    at every switch, ten warnings for ten frames (the bag runner warns once per calibration), and built the model and
+    its undistortion maps anew each time. Once per calibration, each model reused."""
+    from test.adapters import test_cdr_fuzz as fuzz
+
+    own = fuzz.restamped(fuzz.real_frame("humble").info, 1)
+    lens = {"distortion_model": "plumb_bob", "d": np.array([-0.37, 0.2, 0.0, 0.0, 0.0])}
+    first = replace(own, **lens)
+    zoomed_k, zoomed_p = np.asarray(own.k, np.float64) * [1.5, 1, 1, 1, 1.5, 1, 1, 1, 1], np.asarray(own.p) * 1.0
+    zoomed_p[[0, 5]] *= 1.5
+    second = replace(own, k=zoomed_k, p=zoomed_p, **lens)
+    warnings: list[str] = []
+    cache = CameraModelCache(warn_about_calibration("/camera/image_raw", True, warnings.append))
+    models = [cache.get(info) for info in (first, second) * 5]
+    assert len(warnings) == 2 and all("plumb_bob D=[-0.37, 0.2" in text for text in warnings), warnings
+    assert models[0] is models[2] is models[8] and models[1] is models[9] and models[0] is not models[1]
