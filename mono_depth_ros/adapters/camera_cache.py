@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 _WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
 """A word of a topic name: lower case with an optional capital first (camelCase), or an upper-case run."""
-_RECTIFIED_WORDS = frozenset({"rect", "rectified"})
+_RECTIFIED_WORDS = frozenset({"rect", "rectified", "undistorted"})
 
 
 def calibration_key(info: Any) -> tuple[Any, ...]:
@@ -40,11 +40,17 @@ def calibration_key(info: Any) -> tuple[Any, ...]:
 
 def names_an_unrectified_image(topic: str) -> bool:
     """True for ``.../image_raw``, ``.../image_color``, ``.../image`` (not ``image_rect``, ``image_rect_color``,
-    ``imageRect``, ``image_rectified``): the last name of the topic (``/compressed`` dropped) holds no word ``rect``
-    or ``rectified`` (words split at ``_``, ``-``, digits and camelCase; ``rect`` inside a word, as in a raw
-    ``image_color_corrected``, names no rectified image)."""
-    name = topic.removesuffix("/compressed").rstrip("/").rsplit("/", 1)[-1]
-    return not any(word.lower() in _RECTIFIED_WORDS for word in _WORD.findall(name))
+    ``imageRect``, ``image_rectified``, ``image_undistorted``, ``/cam/rect/image``): no word ``rect``, ``rectified``
+    or ``undistorted`` in the last name of the topic (``/compressed`` dropped), nor, unless that name says ``raw``, in
+    a namespace (a rectifying node's ``rect/image``) (words split at ``_``, ``-``, digits and camelCase; ``rect``
+    inside a word, as in a raw ``image_color_corrected`` or a ``director`` namespace, names no rectified image)."""
+    *namespaces, name = topic.removesuffix("/compressed").rstrip("/").split("/")
+    words = [word.lower() for word in _WORD.findall(name)]
+    if any(word in _RECTIFIED_WORDS for word in words):
+        return False
+    return "raw" in words or not any(
+        word.lower() in _RECTIFIED_WORDS for namespace in namespaces for word in _WORD.findall(namespace)
+    )
 
 
 def _set_rectified(value: bool) -> str:

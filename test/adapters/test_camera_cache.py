@@ -200,6 +200,32 @@ def test_a_raw_topic_whose_name_holds_rect_inside_a_word_is_not_told_to_skip_und
         assert distortion_ignored(rectified, camera, True) is None, rectified
 
 
+@pytest.mark.parametrize(
+    ("topic", "rectified"),
+    [
+        ("/cam/rect/image", True),
+        ("/cam/rectified/image/compressed", True),
+        ("/camera/image_undistorted", True),
+        ("/camera/imageUndistorted", True),
+        ("/rect_cam/image_raw", False),  # the last name says raw: a namespace does not overrule it
+        ("/director/image", False),  # rect inside a word of a namespace
+        ("/camera/image", False),
+    ],
+)
+def test_a_rectified_namespace_or_an_undistorted_name_is_taken_as_rectified(
+    kitti_object_dir: Path, topic: str, rectified: bool
+) -> None:
+    """KITTI 000000's projection with a lens's D: ``/cam/rect/image`` (a rectifying node's namespace) and
+    ``image_undistorted`` (what undistortion nodes outside image_proc publish) named no rectified image (only the
+    last name's words ``rect`` / ``rectified`` did): read as rectified (image_is_rectified: true) they were told
+    to set image_is_rectified: false, undistorting them a second time, and undistorted again they went unwarned."""
+    frame = load_kitti_frames(kitti_object_dir, ("000000",))[0]
+    height, width = frame.rgb.shape[:2]
+    camera = CameraModel(width, height, "plumb_bob", KITTI_LIKE_D, frame.projection[:, :3], np.eye(3), frame.projection)
+    assert (undistorted_twice(topic, camera, False) is not None) == rectified, topic
+    assert (distortion_ignored(topic, camera, True) is None) == rectified, topic
+
+
 def test_latest_camera_info_is_the_latest_stamped_at_or_before_the_image_else_the_last_received() -> None:
     """``sync.mode: latest`` (the bag runner's rule): a camera_info stamped after the image (the next frame's, come
     first) is not taken while one at or before it is held; of equal stamps the last received; every one stamped
