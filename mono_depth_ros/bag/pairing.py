@@ -130,9 +130,10 @@ class StampIndex:
         ``fired_log_ns`` (int ns), or of the first one when all came later, and the bag time the first was recorded
         at (what a message_filters queue keyed by stamp holds when its set is complete at ``fired_log_ns``).
 
-        A bisection among them (bag times ascend in recording order, as a bag is read: :attr:`_logs_ascend`), not a
-        loop: a camera_info of constant stamp (stamp 0, what ``sync.mode: latest`` is for) is asked once per image,
-        and the loop over all its messages made the plan quadratic (an hour at 30 Hz: ~7 min before the first frame).
+        A bisection among them (bag times ascend in recording order, as a bag is read), not a loop: a camera_info of
+        constant stamp (stamp 0, what ``sync.mode: latest`` is for) is asked once per image, and the loop over all
+        its messages made the plan quadratic (an hour at 30 Hz: ~7 min before the first frame). Only a stamp whose
+        bag times do not ascend (:attr:`_unordered_stamps`: an index built otherwise) is looped over.
 
         Raises:
             KeyError: ``key`` is not indexed.
@@ -140,7 +141,7 @@ class StampIndex:
         low, high = self._stamped_alike(key)
         if not self.logs_ns:  # bag times not known: all 0
             return self.keys[high - 1 if fired_log_ns >= 0 else low], 0
-        if self._logs_ascend:
+        if low not in self._unordered_stamps:
             chosen = max(low, bisect.bisect_right(self.logs_ns, fired_log_ns, low, high) - 1)
         else:  # an index built from bag times out of order (not from a bag): the same answer, by a loop
             chosen = low
@@ -173,10 +174,19 @@ class StampIndex:
         return bisect.bisect_left(self.stamps_ns, stamp), bisect.bisect_right(self.stamps_ns, stamp)
 
     @functools.cached_property
-    def _logs_ascend(self) -> bool:
-        """Whether the bag times ascend within each stamp (always from a bag: it is read in bag-time order)."""
+    def _unordered_stamps(self) -> frozenset[int]:
+        """The first places in :attr:`keys` of the stamps whose bag times do not ascend in recording order (none from
+        a bag: it is read in bag-time order); one flag for the whole index had sent every stamp's lookup through the
+        loop for one such stamp."""
         logs, stamps = self.logs_ns, self.stamps_ns
-        return all(logs[i] <= logs[i + 1] for i in range(len(logs) - 1) if stamps[i] == stamps[i + 1])
+        unordered: set[int] = set()
+        first = 0
+        for i in range(1, len(logs)):
+            if stamps[i] != stamps[i - 1]:
+                first = i
+            elif logs[i] < logs[i - 1]:
+                unordered.add(first)
+        return frozenset(unordered)
 
     def log_of(self, key: int) -> int:
         """The bag time (int ns) message ``key`` was recorded at (0: not known).

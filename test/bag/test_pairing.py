@@ -223,6 +223,24 @@ def test_a_camera_info_of_constant_stamp_is_looked_up_without_reading_every_bag_
     for image in range(1000):
         index.received_by(image, image * 33 * MS + 5 * MS)
     assert _CountedReads.reads < 1000 * 40, f"{_CountedReads.reads} bag times read for 1000 images"
+
+
+def test_one_stamp_recorded_out_of_order_leaves_the_other_stamps_lookups_bisected() -> None:
+    """The camera_info of constant stamp above, and two messages of another stamp whose bag times do not ascend (an
+    index built otherwise than by reading a bag): one flag for the whole index sent every stamp's ``received_by``
+    through the loop over all its messages, the plan quadratic again. Only that stamp's lookups loop now; results
+    checked against the definition; reads counted, not timed."""
+    count = 18_000
+    stamps = [0] * count + [5 * MS, 5 * MS]
+    logs = [i * 33 * MS for i in range(count)] + [7 * MS, 3 * MS]  # the last two out of order
+    built = StampIndex.build(stamps, logs_ns=logs)
+    index = StampIndex(built.stamps_ns, built.keys, {}, _CountedReads(built.logs_ns))
+    for key, fired in [(count, 5 * MS), (count + 1, 2 * MS), (count, 8 * MS), (count // 2, 9_000 * 33 * MS + 5)]:
+        assert index.received_by(key, fired) == _received_by_reference(stamps, logs, key, fired), (key, fired)
+    _CountedReads.reads = 0
+    for image in range(1000):
+        index.received_by(image, image * 33 * MS + 5 * MS)
+    assert _CountedReads.reads < 1000 * 40, f"{_CountedReads.reads} bag times read for 1000 images"
     latest = PairingRules(sync_mode="latest")
     empty = StampIndex.build([])
     assert latest.as_synchronised(10**9, 100 * 33 * MS + 5, 0, built, None, empty) == (100, None)
