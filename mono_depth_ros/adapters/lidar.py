@@ -28,6 +28,8 @@ from mono_depth_ros.core.tf_buffer import normalize_frame_id
 
 T = TypeVar("T")
 MAX_SCANS_KEPT = 100  # ScanPairing's bound on the scans it keeps (a 100 Hz LiDAR's second)
+MAX_FRAMES_GONE = 512  # frames gone without their scan that a late scan may still report (a 100 Hz camera over 5 s,
+# lidar.wait_s's maximum; 16 let a LiDAR 1 s late behind a 30 Hz camera count 16 of its 30 frames a second)
 
 
 def select_scan(scans: Any, stamp_ns: int, max_age_ns: int) -> Any:
@@ -219,8 +221,8 @@ class ScanPairing(Generic[T]):
         self._ready = ready
         self._on_unpaired = on_unpaired  # a frame released without a scan while scans are at hand
         self._on_late = on_late  # a scan that came after its frame went on without a final choice
-        self._gone: deque[tuple[int, int, int | None, bool, bool]] = deque(maxlen=16)  # stamp, arrival, gap,
-        # waited, quiet (wait 0, before any scan came: its scan is not reported)
+        self._gone: deque[tuple[int, int, int | None, bool, bool]] = deque(maxlen=MAX_FRAMES_GONE)  # stamp,
+        # arrival, gap, waited, quiet (wait 0, before any scan came: its scan is not reported)
         self._unplaced: tuple[T, tuple[int, Any]] | None = None  # released without TF: hold none until it answers
         self._scans: deque[tuple[int, Any]] = deque(maxlen=MAX_SCANS_KEPT)
         self._max_scans, self._keep_ns = max_scans, keep_ns  # the last max_scans, and those _oldest_needed_ns keeps

@@ -296,20 +296,22 @@ def test_one_late_scan_counts_every_frame_it_left_without_lidar_scale() -> None:
     assert pair.add_scan(100 * MS, "scan 100") == [] and len(reports) == 3, reports  # each frame counted once
 
 
-def test_a_lidar_later_than_the_wait_is_reported_once_per_frame_with_the_frames_own_scan() -> None:
-    """A 30 Hz camera, a 10 Hz LiDAR whose scans all come 300 ms after their stamp, lidar.wait_s 0.2 s: every frame
-    went without its scan; each is reported once, by its nearest scan (not by an earlier one within max_age_s that
-    came sooner: its text would name a wait too short for the frame's own scan; the first scan, before the LiDAR's
-    period is known, reports every frame within max_age_s)."""
+@pytest.mark.parametrize("lag_ms", [300, 1000, 4000])
+def test_a_lidar_later_than_the_wait_is_reported_once_per_frame_with_the_frames_own_scan(lag_ms: int) -> None:
+    """A 30 Hz camera, a 10 Hz LiDAR whose scans all come 0.3, 1 or 4 s after their stamp, lidar.wait_s 0.2 s: every
+    frame went without its scan; each is reported once, by its nearest scan (not by an earlier one within max_age_s
+    that came sooner: its text would name a wait too short for the frame's own scan; the first scan, before the
+    LiDAR's period is known, reports every frame within max_age_s). The frames gone were remembered 16 at a time:
+    a LiDAR 1 s late left 30 frames without their scan and 16 were counted."""
     clock, reports = FakeClock(), list[tuple[str, str]]()
     pair: ScanPairing[int] = ScanPairing(200 * MS, 200 * MS, clock_ns=clock, on_late=lambda *r: reports.append(r))
     released: list[Paired[int]] = []
-    for now in range(1400):  # ms
+    for now in range(1100 + lag_ms):  # ms
         clock.now_ns = now * MS
         if now % 33 == 0 and now < 990:
             released += pair.add_frame(now * MS, now)
-        if now >= 300 and (now - 300) % 100 == 0 and now - 300 <= 1000:
-            released += pair.add_scan((now - 300) * MS, now - 300)
+        if now >= lag_ms and (now - lag_ms) % 100 == 0 and now - lag_ms <= 1000:
+            released += pair.add_scan((now - lag_ms) * MS, now - lag_ms)
         if now % 10 == 0:
             released += pair.poll()
     assert len(released) == 30
