@@ -2287,3 +2287,29 @@ def test_latest_camera_info_mode_takes_the_calibration_the_bag_runner_takes(ros:
     scale = from_node.width / own.width  # the published depth's size (output.downscale)
     assert from_node.k[0] == pytest.approx(own.k[0] * scale), (from_node.k[0], own.k[0], scale)
     assert from_node.k[0] == pytest.approx(from_bag.k[0]) and from_node.width == from_bag.width
+
+
+def test_latest_camera_info_stamped_on_another_clock_is_taken_by_the_node_and_the_bag_runner(
+    ros: Ros, tmp_path: Path
+) -> None:
+    """KITTI 000000 with ``sync.mode: latest`` and its camera_info stamped 100 s after the image (a camera_info
+    publisher on another clock, what ``latest`` is for): the node takes the last one received; the bag runner found
+    none "at or before the image" and skipped the frame (``no camera_info``): published by one road, skipped by the
+    other."""
+    from mono_depth_ros.bag import BagRunOptions, run_bag
+    from mono_depth_ros.demo.bag_builder import BagBuilder
+    from test.adapters import test_cdr_fuzz as fuzz
+
+    frame = fuzz.real_frame("humble")
+    params: dict[str, int | float | str] = {**EXTERNAL, "model.output_kind": "relative_inverse", "sync.mode": "latest"}
+    node = ros.make_node(params)
+    sent = [("/camera/camera_info", fuzz.INFO, frame.cdr(fuzz.restamped(frame.info, STAMP_NS + 100 * 10**9)))]
+    sent += [(topic, fuzz.IMAGE, frame.cdr(fuzz.restamped(getattr(frame, key), STAMP_NS)))
+             for key, topic in (("prediction", "/depth_model/prediction"), ("image", "/camera/image_raw"))]  # fmt: skip
+    with BagBuilder(tmp_path / "in", "humble") as bag:
+        for latency_ms, (topic, msgtype, raw) in enumerate(sent):
+            node.subscription(topic).callback(raw)
+            bag.write_raw(topic, msgtype, raw, STAMP_NS + latency_ms * 1_000_000)
+    assert len(node.publishers["depth/image"].wait_for(1)) == 1
+    summary = run_bag(tmp_path / "in", tmp_path / "out", params, BagRunOptions(progress=False))
+    assert summary.frames_out == 1, summary.format()

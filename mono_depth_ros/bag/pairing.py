@@ -6,7 +6,8 @@ after its image is found as well):
 * camera_info: the one with the image's exact stamp; else, with ``sync.mode: approximate``, the nearest one closer
   than ``sync.slop_s`` (strictly, as message_filters' ApproximateTime); else the latest one stamped at or before the
   image (``sync.mode: latest`` starts here; with ``approximate`` the node would drop that image, so the frame plan
-  carries a warning: :meth:`PairingRules.camera_info_unsynced`);
+  carries a warning: :meth:`PairingRules.camera_info_unsynced`); with ``latest`` and every one stamped after the
+  image (another clock), the last recorded by the image's bag time, as the node takes the last received;
 * LiDAR: the scan nearest in time to the image, if it is at most ``lidar.max_age_s`` away on either side (ties go to
   the earlier scan; among scans with equal stamps, the first recorded: the node releases a frame as the first scan
   stamped at or after it arrives and cannot wait for a second of the same stamp); one whose bytes are no message
@@ -196,6 +197,19 @@ class StampIndex:
         """
         return self.logs_ns[self.position[key]] if self.logs_ns else 0
 
+    def last_recorded_by(self, log_ns: int) -> int | None:
+        """Key of the message recorded last at or before bag time ``log_ns`` (int ns; of equal bag times the later
+        in recording order), or None (none by then, or bag times not known)."""
+        logs, keys = self._by_log
+        right = bisect.bisect_right(logs, log_ns)
+        return keys[right - 1] if right > 0 and self.logs_ns else None
+
+    @functools.cached_property
+    def _by_log(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """Bag times ascending and their keys (recording order within a bag time: keys ascend as recorded)."""
+        order = sorted(range(len(self.logs_ns)), key=lambda i: (self.logs_ns[i], self.keys[i]))
+        return tuple(self.logs_ns[i] for i in order), tuple(self.keys[i] for i in order)
+
     def latest_at_or_before(self, stamp_ns: int) -> int | None:
         """Key of the latest message stamped at or before ``stamp_ns``, or None."""
         right = bisect.bisect_right(self.stamps_ns, stamp_ns)
@@ -292,9 +306,13 @@ class PairingRules:
             lidar_max_age_ns=seconds_to_ns(config.lidar.max_age_s),
         )
 
-    def camera_info_for(self, image_stamp_ns: int, infos: StampIndex, bag_pass: int = 0) -> int | None:
+    def camera_info_for(
+        self, image_stamp_ns: int, infos: StampIndex, bag_pass: int = 0, image_log_ns: int | None = None
+    ) -> int | None:
         """Key of the camera_info for an image of ``bag_pass``, or None when there is none at or before it (nor
-        close enough) in its pass nor in an earlier one."""
+        close enough) in its pass nor in an earlier one; with ``sync.mode: latest`` and the image's bag time
+        ``image_log_ns``, then the last recorded by then (every one stamped after the image: another clock), as the
+        node takes the last it received (:class:`~mono_depth_ros.adapters.camera_cache.LatestCameraInfo`)."""
         own = infos.of_pass(bag_pass)
         key = own.exact(image_stamp_ns)
         if key is None and self.sync_mode == "approximate":
@@ -303,6 +321,8 @@ class PairingRules:
             key = own.latest_at_or_before(image_stamp_ns)
         if key is None:
             key = infos.latest_before_pass(bag_pass)
+        if key is None and self.sync_mode == "latest" and image_log_ns is not None:
+            key = own.last_recorded_by(image_log_ns)
         return key
 
     def camera_info_unsynced(self, image_stamp_ns: int, infos: StampIndex, bag_pass: int = 0) -> str | None:

@@ -11,6 +11,7 @@ from mono_depth_ros.core.errors import ConfigError
 from mono_depth_ros.depth_config import DepthConfig
 
 MS = 1_000_000
+S = 1_000_000_000
 
 
 def test_stamp_index_sorts_and_keeps_recording_order_within_a_stamp() -> None:
@@ -244,3 +245,16 @@ def test_one_stamp_recorded_out_of_order_leaves_the_other_stamps_lookups_bisecte
     latest = PairingRules(sync_mode="latest")
     empty = StampIndex.build([])
     assert latest.as_synchronised(10**9, 100 * 33 * MS + 5, 0, built, None, empty) == (100, None)
+
+
+def test_latest_mode_falls_back_to_the_camera_info_recorded_last_by_the_image_when_all_are_stamped_after_it() -> None:
+    """``sync.mode: latest``, camera_infos stamped 100 s after the images (another clock): none at or before the
+    image, so the one recorded last by the image's bag time, as the node takes the last received; none recorded by
+    then: None (the node has none either); ``approximate`` keeps None (the node's synchroniser drops the image)."""
+    infos = StampIndex.build([100 * S, 101 * S, 102 * S], logs_ns=[1 * MS, 5 * MS, 9 * MS])
+    latest = PairingRules("latest", 0, 0)
+    assert latest.camera_info_for(0, infos, 0, 6 * MS) == 1
+    assert latest.camera_info_for(0, infos, 0, 5 * MS) == 1 and latest.camera_info_for(0, infos, 0, 0) is None
+    assert latest.camera_info_for(0, infos, 0, None) is None
+    assert latest.camera_info_for(101 * S + 1, infos, 0, 0) == 1  # one at or before the image: the stamp rule
+    assert PairingRules("approximate", 0, 0).camera_info_for(0, infos, 0, 6 * MS) is None
