@@ -174,7 +174,8 @@ class ScanPairing(Generic[T]):
     another clock); ``paired.nearest_ns`` is that scan's stamp.
     ``on_late(reason, text)`` (reason ``lidar.after_wait``, text :func:`late_scan_text`) is called for a scan that
     arrives, within ``max_age_ns`` of an image released without a final choice of its scan and closer than the scan
-    it went with, more than ``wait_ns`` after that image when it timed out (however far ahead the scan is stamped: a
+    it went with, more than ``wait_ns`` (the wait it went under: ``wait_ns`` may be set at run time, e.g. raised as
+    the report advises) after that image when it timed out (however far ahead the scan is stamped: a
     sweep paired by its middle), or after an image stamped as the scan would have arrived when it went at once while
     the LiDAR was taken as stopped (one call a frame, once, by its own scan: each frame left without its LiDAR
     scale): a LiDAR that delivers later than ``wait_ns`` cost every frame its own scan, silently (a LiDAR coming
@@ -221,8 +222,8 @@ class ScanPairing(Generic[T]):
         self._ready = ready
         self._on_unpaired = on_unpaired  # a frame released without a scan while scans are at hand
         self._on_late = on_late  # a scan that came after its frame went on without a final choice
-        self._gone: deque[tuple[int, int, int | None, bool, bool]] = deque(maxlen=MAX_FRAMES_GONE)  # stamp,
-        # arrival, gap, waited, quiet (wait 0, before any scan came: its scan is not reported)
+        self._gone: deque[tuple[int, int, int | None, bool, bool, int]] = deque(maxlen=MAX_FRAMES_GONE)  # stamp,
+        # arrival, gap, waited, quiet (wait 0, before any scan came: its scan is not reported), the wait it went under
         self._unplaced: tuple[T, tuple[int, Any]] | None = None  # released without TF: hold none until it answers
         self._scans: deque[tuple[int, Any]] = deque(maxlen=MAX_SCANS_KEPT)
         self._max_scans, self._keep_ns = max_scans, keep_ns  # the last max_scans, and those _oldest_needed_ns keeps
@@ -338,7 +339,7 @@ class ScanPairing(Generic[T]):
                 # choice: a scan is late only for a frame that went with none at all, its LiDAR scale lost; before
                 # any scan came, its scan is taken quietly, not left to be paired with a later frame)
                 gap = None if best is None else abs(best[0] - stamp)
-                self._gone.append((stamp, arrived, gap, timed_out, self.wait_ns == 0 and not scans_then))
+                self._gone.append((stamp, arrived, gap, timed_out, self.wait_ns == 0 and not scans_then, self.wait_ns))
             if timed_out and not chosen and self._scans_seen == scans_then:
                 self._gave_up = True  # no scan during the wait: later frames go at once until a scan arrives
             if timed_out and chosen and not final and best is not None:
@@ -357,7 +358,7 @@ class ScanPairing(Generic[T]):
         then names how late that one came: the wait that would have kept it)."""
         now, period = self._clock_ns(), self.scan_period_ns()
         for entry in list(self._gone):
-            stamp, arrived, gap, waited, quiet = entry
+            stamp, arrived, gap, waited, quiet, wait_ns = entry  # wait_ns: the frame's (lidar.wait_s set since)
             distance = abs(scan_ns - stamp)
             if period is not None and scan_ns < stamp - period // 2:
                 continue  # the LiDAR's next scan is nearer to this frame: its own scan, to come
@@ -365,10 +366,10 @@ class ScanPairing(Generic[T]):
             # middle, 180 ms ahead); one that went at once (the LiDAR taken as stopped) only if the LiDAR itself is
             # late, after an image stamped as the scan would arrive (else a LiDAR coming back after a stop)
             own_delay = now - arrived - (0 if waited else max(0, scan_ns - stamp))
-            if distance <= self.max_age_ns and (gap is None or distance < gap) and own_delay > self.wait_ns:
+            if distance <= self.max_age_ns and (gap is None or distance < gap) and own_delay > wait_ns:
                 self._gone.remove(entry)  # one report a frame
                 if self._on_late is not None and not quiet:
-                    self._on_late("lidar.after_wait", late_scan_text(scan_ns, stamp, now - arrived, self.wait_ns))
+                    self._on_late("lidar.after_wait", late_scan_text(scan_ns, stamp, now - arrived, wait_ns))
 
     def _placed(self, item: T, best: tuple[int, Any] | None) -> bool:
         """Whether TF can place the chosen scan in the frame now (True: no check, no scan, or TF given up on)."""

@@ -324,6 +324,33 @@ def test_a_lidar_later_than_the_wait_is_reported_once_per_frame_with_the_frames_
         assert scan_ms == 0 or abs(scan_ms - image_ms) <= 50, text  # the first scan: no period known yet
 
 
+def test_frames_gone_before_lidar_wait_s_was_raised_count_their_late_scans_against_their_own_wait() -> None:
+    """A 30 Hz camera, a 10 Hz LiDAR 300 ms late, lidar.wait_s 0.2 s, raised to 0.4 s at run time (as the warning
+    advises: ``ros2 param set``; the node gives the new wait to its pairing) at 500 ms: the frames that had already
+    gone after 0.2 s lost their scans, which then came 0.3 s after them. They were compared with the new wait
+    (0.3 s < 0.4 s: in time) and not counted: frames without their LiDAR scale, silently. Each is counted, its text
+    naming the wait it went under; the frames after the change wait 0.4 s and take their scans."""
+    clock, reports = FakeClock(), list[tuple[str, str]]()
+    pair: ScanPairing[int] = ScanPairing(200 * MS, 200 * MS, clock_ns=clock, on_late=lambda *r: reports.append(r))
+    released: list[Paired[int]] = []
+    for now in range(1700):  # ms
+        clock.now_ns = now * MS
+        if now == 500:
+            pair.wait_ns = 400 * MS
+        if now % 33 == 0 and now < 990:
+            released += pair.add_frame(now * MS, now)
+        if now >= 300 and (now - 300) % 100 == 0 and now - 300 <= 1000:
+            released += pair.add_scan((now - 300) * MS, now - 300)
+        if now % 10 == 0:
+            released += pair.poll()
+    assert len(released) == 30
+    lost = [p.stamp_ns // MS for p in released if p.scan is None or abs(p.scan[0] - p.stamp_ns) > 50 * MS]
+    assert 5 <= len(lost) < 30, lost  # the frames gone under 0.2 s; the later ones waited for their scans
+    stamps = [int(float(text.split("after the image stamped ")[1].split(" s,")[0]) * 1000) for _, text in reports]
+    assert sorted(stamps) == lost, (stamps, lost)
+    assert all("longer than lidar.wait_s=0.2 s" in text for _, text in reports), reports
+
+
 @pytest.mark.parametrize(("lag_ms", "stop_ms", "back_ms"), [(30, None, None), (150, None, None), (30, 500, 1200)])
 def test_scans_within_the_wait_or_a_lidar_coming_back_are_no_late_scans(
     lag_ms: int, stop_ms: int | None, back_ms: int | None
