@@ -224,6 +224,9 @@ def test_a_camera_info_of_constant_stamp_is_looked_up_without_reading_every_bag_
     for image in range(1000):
         index.received_by(image, image * 33 * MS + 5 * MS)
     assert _CountedReads.reads < 1000 * 40, f"{_CountedReads.reads} bag times read for 1000 images"
+    latest = PairingRules(sync_mode="latest")
+    empty = StampIndex.build([])
+    assert latest.as_synchronised(10**9, 100 * 33 * MS + 5, 0, built, None, empty) == (100, None)
 
 
 def test_one_stamp_recorded_out_of_order_leaves_the_other_stamps_lookups_bisected() -> None:
@@ -242,9 +245,6 @@ def test_one_stamp_recorded_out_of_order_leaves_the_other_stamps_lookups_bisecte
     for image in range(1000):
         index.received_by(image, image * 33 * MS + 5 * MS)
     assert _CountedReads.reads < 1000 * 40, f"{_CountedReads.reads} bag times read for 1000 images"
-    latest = PairingRules(sync_mode="latest")
-    empty = StampIndex.build([])
-    assert latest.as_synchronised(10**9, 100 * 33 * MS + 5, 0, built, None, empty) == (100, None)
 
 
 def test_latest_mode_falls_back_to_the_camera_info_recorded_last_by_the_image_when_all_are_stamped_after_it() -> None:
