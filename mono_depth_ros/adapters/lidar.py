@@ -173,17 +173,17 @@ class ScanPairing(Generic[T]):
     further than ``max_age_ns`` plus one scan period (not a matter of the scan rate: the LiDAR stopped, or stamps on
     another clock); ``paired.nearest_ns`` is that scan's stamp.
     ``on_late(reason, text)`` (reason ``lidar.after_wait``, text :func:`late_scan_text`) is called for a scan that
-    arrives, within ``max_age_ns`` of an image released without a final choice of its scan and closer than the scan
-    it went with, more than ``wait_ns`` (the wait it went under: ``wait_ns`` may be set at run time, e.g. raised as
-    the report advises) after that image when it timed out (however far ahead the scan is stamped: a
-    sweep paired by its middle), or after an image stamped as the scan would have arrived when it went at once while
-    the LiDAR was taken as stopped (one call a frame, once, by its own scan: each frame left without its LiDAR
-    scale): a LiDAR that delivers later than ``wait_ns`` cost every frame its own scan, silently (a LiDAR coming
+    arrives, within ``max_age_ns`` of an image released without a final choice of its scan and closer than the scan it
+    went with, more than ``wait_ns`` (the wait it went under: ``wait_ns`` may be set at run time, e.g. raised as the
+    report advises) after that image when it timed out (however far ahead the scan is stamped: a sweep paired by its
+    middle), or after an image stamped as the scan would have arrived when it went at once while the LiDAR was taken as
+    stopped or its scans at hand were stamped far behind (a LiDAR more than ``max_age_ns`` + 1 s late, taken as on
+    another clock: its frames went uncounted) (one call a frame, once, by its own scan: each frame left without its
+    LiDAR scale): a LiDAR that delivers later than ``wait_ns`` cost every frame its own scan, silently (a LiDAR coming
     back after a stop, its first scan stamped after the frames that went at once, is not; with ``wait_ns`` 0, "never
-    wait", only for a frame that went with no scan at all: every frame goes at once by choice, one that took an
-    older scan kept its LiDAR scale); and (reason
-    ``lidar.held_full``, text :func:`held_full_text`) for each frame let go before its wait because more than
-    ``max_waiting`` were held (it went without its scan, silently).
+    wait", only for a frame that went with no scan at all: every frame goes at once by choice, one that took an older
+    scan kept its LiDAR scale); and (reason ``lidar.held_full``, text :func:`held_full_text`) for each frame let go
+    before its wait because more than ``max_waiting`` were held (it went without its scan, silently).
 
     Frames leave in arrival order. At most ``max_waiting`` frames are held (64: a 30 Hz camera waiting 2 s, the images
     as received, 1.4 MB each at 1242x375 rgb8; the waits bound them first: camera rate x ``wait_ns``); an older one is
@@ -327,6 +327,7 @@ class ScanPairing(Generic[T]):
             gave_up = self._gave_up
             chosen = self._final(stamp, best, period)
             final = chosen and self._placed(item, best)
+            far = chosen and best is None and self._far_behind(stamp, period)  # went at once: its scan may be late
             if not (final or timed_out or flush or len(self._waiting) > self._max_waiting):
                 break  # later frames wait behind this one: outputs keep their order
             self._waiting.popleft()
@@ -334,7 +335,7 @@ class ScanPairing(Generic[T]):
                 if self._on_late is not None:
                     text = held_full_text(stamp, now - arrived, self._max_waiting, self.wait_ns)
                     self._on_late("lidar.held_full", text)
-            elif (gave_up or not chosen) and not flush and (self.wait_ns > 0 or best is None):
+            elif (gave_up or far or not chosen) and not flush and (self.wait_ns > 0 or best is None):
                 # went without the final choice of its scan (with wait 0, "never wait", every frame goes at once by
                 # choice: a scan is late only for a frame that went with none at all, its LiDAR scale lost; before
                 # any scan came, its scan is taken quietly, not left to be paired with a later frame)
@@ -375,6 +376,15 @@ class ScanPairing(Generic[T]):
         """Whether TF can place the chosen scan in the frame now (True: no check, no scan, or TF given up on)."""
         return self._ready is None or best is None or self._unplaced is not None or self._ready(item, best)
 
+    def _far_behind(self, stamp: int, period: int | None) -> bool:
+        """Whether the newest scan at hand is stamped more than ``max_age_ns`` + max(1 s, ``wait_ns``) + one period
+        before a frame stamped ``stamp``: no scan can come within ``max_age_ns`` of it in time (a LiDAR on another
+        clock, a stalled driver, or one that late: the frame, gone at once, is remembered for :meth:`_late`)."""
+        newest = max((scan_stamp for scan_stamp, _ in self._scans), default=None)
+        if newest is None:
+            return False
+        return stamp - self.max_age_ns - newest > max(TIME_JUMP_BACK_NS, self.wait_ns) + (period or 0)
+
     def _final(self, stamp: int, best: tuple[int, Any] | None, period: int | None) -> bool:
         """Whether the scan choice for a frame stamped ``stamp`` can no longer improve."""
         if self._gave_up:
@@ -384,7 +394,7 @@ class ScanPairing(Generic[T]):
         newest = max(scan_stamp for scan_stamp, _ in self._scans)
         if newest >= stamp:
             return True
-        if stamp - self.max_age_ns - newest > max(TIME_JUMP_BACK_NS, self.wait_ns) + (period or 0):
+        if self._far_behind(stamp, period):
             return True  # the scans are stamped far behind (another clock, a stalled driver): none can come in time
         if period is None:
             return False

@@ -324,6 +324,30 @@ def test_a_lidar_later_than_the_wait_is_reported_once_per_frame_with_the_frames_
         assert scan_ms == 0 or abs(scan_ms - image_ms) <= 50, text  # the first scan: no period known yet
 
 
+@pytest.mark.parametrize("lag_ms", [1500, 2500])
+def test_a_lidar_late_past_the_other_clock_bound_counts_every_frame_it_left_without_its_scan(lag_ms: int) -> None:
+    """A 30 Hz camera, a 10 Hz LiDAR whose scans all come 1.5 or 2.5 s after their stamp (same clock), lidar.wait_s
+    0.2 s, for 3 s: once the newest scan at hand is more than max_age_s + 1 s + a period behind a frame, the frame goes
+    at once (no scan can come in time: the LiDAR is taken as on another clock or stalled), and it was not remembered
+    as gone without its scan, so its scan, when it came, counted nothing: 46 of 89 frames counted at 1.5 s, where the
+    bag runner warns every frame ('scan after lidar.wait_s'). Each is counted once when its own scan comes."""
+    clock, reports = FakeClock(), list[tuple[str, str]]()
+    pair: ScanPairing[int] = ScanPairing(200 * MS, 200 * MS, clock_ns=clock, on_late=lambda *r: reports.append(r))
+    released: list[Paired[int]] = []
+    for now in range(3100 + lag_ms):  # ms
+        clock.now_ns = now * MS
+        if now % 33 == 0 and now < 2950:
+            released += pair.add_frame(now * MS, now)
+        if now >= lag_ms and (now - lag_ms) % 100 == 0 and now - lag_ms <= 3000:
+            released += pair.add_scan((now - lag_ms) * MS, now - lag_ms)
+        if now % 10 == 0:
+            released += pair.poll()
+    assert len(released) == 90
+    lost = [p.stamp_ns // MS for p in released if p.scan is None or abs(p.scan[0] - p.stamp_ns) > 50 * MS]
+    stamps = [round(float(text.split("after the image stamped ")[1].split(" s,")[0]) * 1000) for _, text in reports]
+    assert sorted(stamps) == lost and len(lost) == 90, (len(stamps), len(lost), sorted(set(lost) - set(stamps)))
+
+
 def test_frames_gone_before_lidar_wait_s_was_raised_count_their_late_scans_against_their_own_wait() -> None:
     """A 30 Hz camera, a 10 Hz LiDAR 300 ms late, lidar.wait_s 0.2 s, raised to 0.4 s at run time (as the warning
     advises: ``ros2 param set``; the node gives the new wait to its pairing) at 500 ms: the frames that had already
