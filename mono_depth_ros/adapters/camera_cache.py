@@ -188,7 +188,10 @@ class CameraModelCache:
 
 
 MODELS_KEPT = 4
-"""Calibrations :class:`CameraModelCache` keeps a model of (each with its undistortion maps: 2 x 4 bytes a pixel)."""
+"""Calibrations :class:`CameraModelCache` keeps a model of, each with its undistortion maps once a raw image was
+undistorted: 6 bytes a pixel for the image (CV_16SC2 + CV_16UC1), 8 more for an external prediction (nearest: two
+CV_32FC1); at 1920x1200 ~14 MB, ~33 MB with a prediction. A calibration that changes every frame (a zoom, a jittering
+K) holds all 4 (measured: RSS +81 MB, +171 MB with a prediction, where 1 model held +40 / +70 MB), and no more."""
 
 _UNCHECKED = object()
 """The settings of a calibration ``on_new`` has not run on yet (``settings`` may return None)."""

@@ -268,3 +268,38 @@ def test_two_calibrations_alternating_are_warned_once_each_and_keep_their_models
     models = [cache.get(info) for info in (first, second) * 5]
     assert len(warnings) == 2 and all("plumb_bob D=[-0.37, 0.2" in text for text in warnings), warnings
     assert models[0] is models[2] is models[8] and models[1] is models[9] and models[0] is not models[1]
+
+
+def test_a_calibration_that_changes_every_frame_keeps_at_most_models_kept_models_and_their_maps() -> None:
+    """A zoom (KITTI 000000's camera_info with a lens's distortion, fx / fy 1 % more each frame), each frame's raw
+    image undistorted (its maps built) and one camera_info without a size waiting for its image: the cache keeps the
+    last MODELS_KEPT models; an older one, its undistortion maps with it, is freed (nothing else holds it, not the
+    models awaiting an image's size), so a calibration that changes every frame holds MODELS_KEPT map sets."""
+    import gc
+    import weakref
+
+    from mono_depth_ros.adapters.camera_cache import MODELS_KEPT
+    from test.adapters import test_cdr_fuzz as fuzz
+
+    own = replace(
+        fuzz.restamped(fuzz.real_frame("humble").info, 1),
+        distortion_model="plumb_bob",
+        d=np.array([-0.37, 0.2, 0.0, 0.0, 0.0]),
+    )
+    image = np.zeros((int(own.height), int(own.width), 3), np.uint8)
+    cache = CameraModelCache(lambda model: None)
+    unsized = cache.get(replace(own, width=0, height=0))  # awaits an image's size: on the awaiting list
+    gone = [weakref.ref(unsized)]
+    del unsized
+    for frame in range(10):
+        zoom = 1.0 + 0.01 * frame
+        k = np.asarray(own.k, np.float64) * [zoom, 1, 1, 1, zoom, 1, 1, 1, 1]
+        p = np.asarray(own.p, np.float64).copy()
+        p[[0, 5]] *= zoom
+        model = cache.get(replace(own, k=k, p=p))
+        assert model.undistort(image).shape == image.shape
+        gone.append(weakref.ref(model))
+    del model
+    gc.collect()
+    alive = [ref() is not None for ref in gone]
+    assert alive == [False] * (len(gone) - MODELS_KEPT) + [True] * MODELS_KEPT, alive
