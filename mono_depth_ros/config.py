@@ -63,7 +63,7 @@ PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("input_qos", "sensor_data", "QoS of the input subscriptions", choices=("sensor_data", "reliable")),
     ParamSpec("output_qos", "reliable", "QoS of the outputs (rviz2 and depth_image_proc subscribe reliable)", choices=("reliable", "sensor_data")),
     ParamSpec("lidar.max_age_s", 0.2, "LiDAR scans older than this (vs the image stamp; a scan with per-point or per-beam times: its sweep's middle) are not used", min_value=0.0, max_value=10.0),
-    ParamSpec("lidar.wait_s", 0.2, "longest an image waits for its LiDAR scan (scans arrive after their image); 0 = never wait", min_value=0.0, max_value=5.0),
+    ParamSpec("lidar.wait_s", 0.2, "longest an image waits for its LiDAR scan (scans arrive after their image); 0 = never wait", min_value=0.0, max_value=5.0, dynamic=True),
     ParamSpec("lidar.message_type", "auto", "type of lidar_topic: auto = the type its publishers have (PointCloud2 until a publisher shows the type, then re-subscribed), PointCloud2, or LaserScan (a 2D LiDAR: beams projected as laser_geometry does)", choices=("auto", "PointCloud2", "LaserScan")),
     ParamSpec("lidar.motion_frame", "", "fixed frame (e.g. odom) in which the world is static: scans are moved from their stamp to the image stamp through TF; empty = no motion compensation"),
     # Model

@@ -34,7 +34,7 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image, LaserScan, Point
 from tf2_ros import Buffer, TransformException, TransformListener
 
 from mono_depth_ros.adapters import ground_tf, lifecycle_wait, messages
-from mono_depth_ros.adapters.camera_cache import CameraModelCache, warn_about_calibration
+from mono_depth_ros.adapters.camera_cache import CameraModelCache, LatestCameraInfo, warn_about_calibration
 from mono_depth_ros.adapters.cdr_input import RawInputs
 from mono_depth_ros.adapters.diagnostics import config_key_values, diagnostic_report, diagnostics_message, status_name
 from mono_depth_ros.adapters.input_watch import InputWatch, LatchedInfo, PeerFrames, node_inputs
@@ -146,7 +146,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         self._last_scale: Any = None
         self._last_temporal: Any = None
         self._last_frame_id = ""
-        self._latest_info: Any = None
+        self._latest_info = LatestCameraInfo()  # sync.mode latest: the bag runner's rule
         self._pairing: ScanPairing[_Frame] | None = None  # set in _subscribe when LiDAR is on
         out_qos = qos_for(self._config.topics.output_qos)
         types = {"depth": Image, "info": CameraInfo, "points": PointCloud2, "clearing": PointCloud2, "scan": LaserScan}
@@ -244,16 +244,16 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
     def _on_synced(self, *msgs: Any) -> None:
         image, rest = msgs[0], list(msgs[1:])
         self._sync_watch.paired(image)
-        info = rest.pop(0) if self._approximate else self._latest_info
+        info = rest.pop(0) if self._approximate else self._latest_info.for_image(image)
         prediction = rest.pop(0) if self._external else None
         self._enqueue(image, info, prediction)
 
     def _on_image(self, msg: Any) -> None:
         self._stats.frame_received()  # (with ApproximateTime: by the SyncWatch, as the image arrives)
-        self._enqueue(msg, self._latest_info, None)
+        self._enqueue(msg, self._latest_info.for_image(msg), None)
 
     def _on_camera_info(self, msg: Any) -> None:
-        self._latest_info = msg
+        self._latest_info.add(msg)
 
     def _on_lidar(self, msg: Any) -> None:
         if self._pairing is not None:
@@ -291,6 +291,8 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
             return SetParametersResult(successful=False, reason=str(err))
         if changed is not self._config:
             self._config = changed
+            if pairing := getattr(self, "_pairing", None):  # lidar.wait_s: for the frames held now and the next
+                pairing.wait_ns = int(changed.lidar.wait_s * NS_PER_S)
             with self._pending_lock:
                 self._pending = changed  # the worker hands it to the pipeline before its next frame
         return SetParametersResult(successful=True)

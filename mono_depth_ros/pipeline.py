@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol, overload, runtime_checkable
 
 import numpy as np
@@ -335,10 +335,12 @@ class DepthPipeline:
     def set_config(self, config: DepthConfig) -> None:
         """Use an already validated config from now on (the node builds it in its parameter callback).
 
-        Scale recovery keeps its temporal state unless a ``scale.*`` / ``lidar.*`` setting changed; the temporal
-        filter keeps its history (new ``temporal.agreement`` / ``temporal.max_weight`` apply from the next frame).
+        Scale recovery keeps its temporal state unless a ``scale.*`` / ``lidar.*`` setting changed (not
+        ``lidar.wait_s``: the node's pairing wait, which the recovery does not read); the temporal filter keeps its
+        history (new ``temporal.agreement`` / ``temporal.max_weight`` apply from the next frame).
         """
-        scale_changed = (config.scale, config.lidar) != (self._config.scale, self._config.lidar)
+        lidar, before = replace(config.lidar, wait_s=0.0), replace(self._config.lidar, wait_s=0.0)
+        scale_changed = (config.scale, lidar) != (self._config.scale, before)
         temporal_changed = config.temporal != self._config.temporal
         scale = _scale_recovery(config) if scale_changed else self._scale
         self._config, self._scale = config, scale  # (a config the scale stage refuses changes nothing)

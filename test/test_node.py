@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -2196,3 +2196,120 @@ def test_a_scan_recorded_after_lidar_wait_s_is_warned_by_the_bag_runner_as_the_n
     text = summary.warnings.examples[reason]
     assert "recorded 0.998 s after" in text and "the node would not pair it" in text, text
     assert "inputs_unused.lidar.after_wait" in text and "set lidar.wait_s to 1.2 s" in text, text
+
+
+def test_one_late_scan_counts_as_many_frames_in_the_node_as_the_bag_runner_warns(ros: Ros, tmp_path: Path) -> None:
+    """KITTI 000000 as a 30 Hz camera (stamped 0, 33, 67 ms after STAMP_NS) and its one scan recorded 1 s late,
+    lidar.wait_s 0.5 s: the three frames went on without LiDAR scale. The node counted
+    ``inputs_unused.lidar.after_wait`` 1 (one per scan) where the bag runner warned ``lidar: scan after lidar.wait_s``
+    3 times (one per frame): both count frames."""
+    from mono_depth_ros.bag import BagRunOptions, run_bag
+    from mono_depth_ros.demo.bag_builder import BagBuilder
+    from test.adapters import test_cdr_fuzz as fuzz
+
+    frame = fuzz.real_frame("humble")
+    params: dict[str, int | float | str] = {
+        **EXTERNAL,
+        "model.output_kind": "relative_inverse",
+        "lidar_topic": "/lidar/points",
+        "lidar.wait_s": 0.5,
+    }
+    node = ros.make_node(params)
+    played = [STAMP_NS]
+    ros_standin.state().now_ns = lambda: played[0]
+    (cam_from_velo,) = (ros_msgs.rigid_transform_from_msg(t) for t in frame.tf.transforms)
+    node.tf_listener.buffer.set_transform(
+        ros_msgs.transform_stamped_from_rigid(rclpy_style_factory(), cam_from_velo, STAMP_NS), "test"
+    )
+    topics = {"info": ("/camera/camera_info", fuzz.INFO), "prediction": ("/depth_model/prediction", fuzz.IMAGE),
+              "image": ("/camera/image_raw", fuzz.IMAGE)}  # fmt: skip
+    cloud = frame.cdr(fuzz.restamped(frame.cloud, STAMP_NS))
+    (poll,) = [t.callback for t in node.timers if t.callback == node._on_pairing_timer]
+    with BagBuilder(tmp_path / "in", "humble") as bag:
+        bag.add("/tf_static", frame.tf, STAMP_NS - 1_000_000_000)
+        for index, offset_ms in enumerate((0, 33, 67)):
+            stamp = STAMP_NS + offset_ms * 1_000_000
+            played[0] = stamp
+            for latency_ms, key in enumerate(topics):
+                raw = frame.cdr(fuzz.restamped(getattr(frame, key), stamp))
+                node.subscription(topics[key][0]).callback(raw)
+                bag.write_raw(*topics[key], raw, stamp + latency_ms * 1_000_000)
+            played[0] = stamp + 600_000_000  # lidar.wait_s (played time) passed: the frame goes on without a scan
+            poll()
+            assert wait_until(lambda: stats(node).published == index + 1, 30), index  # noqa: B023 (waited here)
+        played[0] = STAMP_NS + 1_000_000_000
+        node.subscription("/lidar/points").callback(cloud)
+        bag.write_raw("/lidar/points", fuzz.CLOUD, cloud, STAMP_NS + 1_000_000_000)
+    assert wait_until(lambda: "lidar.after_wait" in stats(node).unused, 30), stats(node).unused
+    node._publish_diagnostics()
+    values = {kv.key: kv.value for kv in node.publishers["/diagnostics"].messages[-1].status[0].values}
+    assert values["inputs_unused.lidar.after_wait"] == "3", values
+    summary = run_bag(
+        tmp_path / "in", tmp_path / "out", {**params, "scale.mode": "lidar"}, BagRunOptions(progress=False)
+    )
+    assert summary.frames_out == 3, summary.format()
+    assert summary.warnings.counts["lidar: scan after lidar.wait_s"] == 3, summary.format()
+
+
+def test_latest_camera_info_mode_takes_the_calibration_the_bag_runner_takes(ros: Ros, tmp_path: Path) -> None:
+    """KITTI 000000 with ``sync.mode: latest``: its camera_info, then one stamped 100 ms later with another focal
+    length (a zoom; the next frame's calibration, received before this frame's image that came through a slower
+    path), then the image and its prediction. The node took the camera_info it received last, whatever its stamp;
+    the bag runner, the latest stamped at or before the image: two calibrations for one recording. Both take the
+    latter now (a camera_info stamped after the image is another frame's)."""
+    from mono_depth_ros.bag import BagRunOptions, run_bag
+    from mono_depth_ros.demo.bag_builder import BagBuilder
+    from test.adapters import test_cdr_fuzz as fuzz
+    from test.bag.support import read_bag as read_output
+
+    frame = fuzz.real_frame("humble")
+    params: dict[str, int | float | str] = {**EXTERNAL, "model.output_kind": "relative_inverse", "sync.mode": "latest"}
+    node = ros.make_node(params)
+    own = fuzz.restamped(frame.info, STAMP_NS)
+    zoomed_k = np.asarray(own.k, dtype=np.float64).copy()
+    zoomed_k[[0, 4]] *= 1.5
+    zoomed_p = np.asarray(own.p, dtype=np.float64).copy()
+    zoomed_p[[0, 5]] *= 1.5
+    next_info = fuzz.restamped(replace(own, k=zoomed_k, p=zoomed_p), STAMP_NS + 100_000_000)
+    sent = [
+        ("/camera/camera_info", fuzz.INFO, frame.cdr(own)),
+        ("/camera/camera_info", fuzz.INFO, frame.cdr(next_info)),
+    ]
+    sent += [(topic, fuzz.IMAGE, frame.cdr(fuzz.restamped(getattr(frame, key), STAMP_NS)))
+             for key, topic in (("prediction", "/depth_model/prediction"), ("image", "/camera/image_raw"))]  # fmt: skip
+    with BagBuilder(tmp_path / "in", "humble") as bag:
+        for latency_ms, (topic, msgtype, raw) in enumerate(sent):
+            node.subscription(topic).callback(raw)
+            bag.write_raw(topic, msgtype, raw, STAMP_NS + latency_ms * 1_000_000)
+    (from_node,) = node.publishers["depth/camera_info"].wait_for(1)
+    run_bag(tmp_path / "in", tmp_path / "out", params, BagRunOptions(progress=False))
+    ((_, from_bag),) = read_output(tmp_path / "out")["/depth/camera_info"]
+    scale = from_node.width / own.width  # the published depth's size (output.downscale)
+    assert from_node.k[0] == pytest.approx(own.k[0] * scale), (from_node.k[0], own.k[0], scale)
+    assert from_node.k[0] == pytest.approx(from_bag.k[0]) and from_node.width == from_bag.width
+
+
+def test_latest_camera_info_stamped_on_another_clock_is_taken_by_the_node_and_the_bag_runner(
+    ros: Ros, tmp_path: Path
+) -> None:
+    """KITTI 000000 with ``sync.mode: latest`` and its camera_info stamped 100 s after the image (a camera_info
+    publisher on another clock, what ``latest`` is for): the node takes the last one received; the bag runner found
+    none "at or before the image" and skipped the frame (``no camera_info``): published by one road, skipped by the
+    other."""
+    from mono_depth_ros.bag import BagRunOptions, run_bag
+    from mono_depth_ros.demo.bag_builder import BagBuilder
+    from test.adapters import test_cdr_fuzz as fuzz
+
+    frame = fuzz.real_frame("humble")
+    params: dict[str, int | float | str] = {**EXTERNAL, "model.output_kind": "relative_inverse", "sync.mode": "latest"}
+    node = ros.make_node(params)
+    sent = [("/camera/camera_info", fuzz.INFO, frame.cdr(fuzz.restamped(frame.info, STAMP_NS + 100 * 10**9)))]
+    sent += [(topic, fuzz.IMAGE, frame.cdr(fuzz.restamped(getattr(frame, key), STAMP_NS)))
+             for key, topic in (("prediction", "/depth_model/prediction"), ("image", "/camera/image_raw"))]  # fmt: skip
+    with BagBuilder(tmp_path / "in", "humble") as bag:
+        for latency_ms, (topic, msgtype, raw) in enumerate(sent):
+            node.subscription(topic).callback(raw)
+            bag.write_raw(topic, msgtype, raw, STAMP_NS + latency_ms * 1_000_000)
+    assert len(node.publishers["depth/image"].wait_for(1)) == 1
+    summary = run_bag(tmp_path / "in", tmp_path / "out", params, BagRunOptions(progress=False))
+    assert summary.frames_out == 1, summary.format()

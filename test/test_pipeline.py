@@ -746,6 +746,18 @@ def test_a_run_time_config_the_scale_stage_refuses_changes_nothing(monkeypatch: 
     assert pipeline.config.scale.mode == "none"
 
 
+def test_lidar_wait_s_set_at_run_time_keeps_the_scale_recoverys_state() -> None:
+    """lidar.wait_s (run-time: ``ros2 param set``, the late-scan warning's advice) is the node's pairing wait, no
+    scale setting: set_config rebuilt scale recovery for it as for any ``lidar.*`` change, dropping its smoothed
+    scale and last good scale (the next frames fell back until the fit settled again)."""
+    pipeline = _external()
+    recovery = pipeline._scale
+    pipeline.set_config(pipeline.config.with_changes({"lidar.wait_s": 0.6}))
+    assert pipeline.config.lidar.wait_s == 0.6 and pipeline._scale is recovery
+    pipeline.set_config(pipeline.config.with_changes({"lidar.max_age_s": 0.1}))
+    assert pipeline._scale is not recovery  # a pairing bound the fit reads: rebuilt
+
+
 @pytest.mark.parametrize(("binning", "roi"), [(2, (0, 0, 0, 0)), (2, (101, 37, 800, 300)), (3, (0, 0, 0, 0))])
 def test_a_binned_or_cropped_camera_gives_the_full_cameras_metric_cloud(
     kitti_object_dir: Path, binning: int, roi: tuple[int, int, int, int]

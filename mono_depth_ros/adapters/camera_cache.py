@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections import OrderedDict, deque
 from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any
 
@@ -11,7 +12,7 @@ import numpy as np
 
 from mono_depth_ros.core.camera import CameraModel, PinholeIntrinsics
 from mono_depth_ros.core.errors import CalibrationError
-from mono_depth_ros.core.ros_msgs import camera_model_from_camera_info
+from mono_depth_ros.core.ros_msgs import camera_model_from_camera_info, stamp_to_ns
 
 if TYPE_CHECKING:
     from mono_depth_ros.pipeline import FrameInput
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 
 _WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
 """A word of a topic name: lower case with an optional capital first (camelCase), or an upper-case run."""
-_RECTIFIED_WORDS = frozenset({"rect", "rectified"})
+_RECTIFIED_WORDS = frozenset({"rect", "rectified", "undistorted"})
 
 
 def calibration_key(info: Any) -> tuple[Any, ...]:
@@ -39,11 +40,17 @@ def calibration_key(info: Any) -> tuple[Any, ...]:
 
 def names_an_unrectified_image(topic: str) -> bool:
     """True for ``.../image_raw``, ``.../image_color``, ``.../image`` (not ``image_rect``, ``image_rect_color``,
-    ``imageRect``, ``image_rectified``): the last name of the topic (``/compressed`` dropped) holds no word ``rect``
-    or ``rectified`` (words split at ``_``, ``-``, digits and camelCase; ``rect`` inside a word, as in a raw
-    ``image_color_corrected``, names no rectified image)."""
-    name = topic.removesuffix("/compressed").rstrip("/").rsplit("/", 1)[-1]
-    return not any(word.lower() in _RECTIFIED_WORDS for word in _WORD.findall(name))
+    ``imageRect``, ``image_rectified``, ``image_undistorted``, ``/cam/rect/image``): no word ``rect``, ``rectified``
+    or ``undistorted`` in the last name of the topic (``/compressed`` dropped), nor, unless that name says ``raw``, in
+    a namespace (a rectifying node's ``rect/image``) (words split at ``_``, ``-``, digits and camelCase; ``rect``
+    inside a word, as in a raw ``image_color_corrected`` or a ``director`` namespace, names no rectified image)."""
+    *namespaces, name = topic.removesuffix("/compressed").rstrip("/").split("/")
+    words = [word.lower() for word in _WORD.findall(name)]
+    if any(word in _RECTIFIED_WORDS for word in words):
+        return False
+    return "raw" in words or not any(
+        word.lower() in _RECTIFIED_WORDS for namespace in namespaces for word in _WORD.findall(namespace)
+    )
 
 
 def _set_rectified(value: bool) -> str:
@@ -127,7 +134,9 @@ def warn_about_calibration(
 
 
 class CameraModelCache:
-    """Reuses one :class:`CameraModel` (and its undistortion maps) while the camera_info content stays the same.
+    """Reuses one :class:`CameraModel` (and its undistortion maps) per calibration, for the last
+    :data:`MODELS_KEPT` calibrations seen (two cameras' camera_info interleaved on one topic, a driver alternating
+    between two: each keeps its model, and is checked once, not at every switch).
 
     Args:
         on_new: called with each new model (once per calibration), e.g. to warn about it; a model without a
@@ -135,7 +144,7 @@ class CameraModelCache:
             called with that model at the size of the first image passed to :meth:`checked`.
         settings: what ``on_new``'s checks depend on besides the calibration (the node: the pipeline's
             ``scale`` settings, which a run-time parameter change replaces); when it returns something else than
-            at the last check, ``on_new`` runs again on the model in use (no new undistortion maps).
+            at a calibration's last check, ``on_new`` runs again on its model (no new undistortion maps).
     """
 
     def __init__(
@@ -144,33 +153,72 @@ class CameraModelCache:
         self._on_new = on_new
         self._settings = settings
         self._lock = threading.Lock()
-        self._key: tuple[Any, ...] | None = None
-        self._model: CameraModel | None = None
-        self._checked: Hashable = None  # the settings of the last on_new
-        self._awaiting_size = False  # a model without a size: on_new runs at the next image's size (checked)
+        self._models: OrderedDict[tuple[Any, ...], tuple[CameraModel, Hashable]] = OrderedDict()  # model, the
+        # settings of its last on_new (_UNCHECKED: none yet), the latest used last
+        self._awaiting: list[CameraModel] = []  # models without a size: on_new runs at their next image's size
 
     def get(self, info: Any) -> CameraModel:
         """The model for a ``sensor_msgs/CameraInfo`` (any flavour); raises what the conversion raises."""
         key = calibration_key(info)
         settings = self._settings() if self._settings is not None else None
         with self._lock:
-            is_new = key != self._key or self._model is None
-            if is_new:
-                self._model = camera_model_from_camera_info(info)
-                self._key = key
-            assert self._model is not None
-            if self._on_new is not None and (is_new or settings != self._checked):
-                self._checked = settings
-                self._awaiting_size = self._model.width == 0
-                if not self._awaiting_size:
-                    self._on_new(self._model)
-            return self._model
+            model, checked = self._models.pop(key, (None, _UNCHECKED))
+            if model is None:
+                model = camera_model_from_camera_info(info)
+            if self._on_new is not None and checked != settings:
+                checked = settings
+                if model.width == 0:
+                    self._awaiting = [m for m in self._awaiting if m is not model] + [model]
+                else:
+                    self._on_new(model)
+            self._models[key] = (model, checked)
+            while len(self._models) > MODELS_KEPT:
+                gone, _ = self._models.popitem(last=False)[1]
+                self._awaiting = [m for m in self._awaiting if m is not gone]
+            return model
 
     def checked(self, frame: FrameInput) -> FrameInput:
         """``frame`` as given, after ``on_new`` has run on its calibration at the image's size
         (:func:`sized_by_image`) where :meth:`get` left it waiting for one (a camera_info without a size)."""
         with self._lock:
-            if self._awaiting_size and frame.camera is self._model and self._on_new is not None:
-                self._awaiting_size = False
+            if self._on_new is not None and any(m is frame.camera for m in self._awaiting):
+                self._awaiting = [m for m in self._awaiting if m is not frame.camera]
                 self._on_new(sized_by_image(frame))
         return frame
+
+
+MODELS_KEPT = 4
+"""Calibrations :class:`CameraModelCache` keeps a model of, each with its undistortion maps once a raw image was
+undistorted: 6 bytes a pixel for the image (CV_16SC2 + CV_16UC1), 8 more for an external prediction (nearest: two
+CV_32FC1); at 1920x1200 ~14 MB, ~33 MB with a prediction. A calibration that changes every frame (a zoom, a jittering
+K) holds all 4 (measured: RSS +81 MB, +171 MB with a prediction, where 1 model held +40 / +70 MB), and no more."""
+
+_UNCHECKED = object()
+"""The settings of a calibration ``on_new`` has not run on yet (``settings`` may return None)."""
+
+
+class LatestCameraInfo:
+    """``sync.mode: latest``: the camera_info for an image, by the bag runner's rule
+    (:meth:`~mono_depth_ros.bag.pairing.PairingRules.camera_info_for`): the latest stamped at or before the image (its
+    own stamp first; of equal stamps the last received), else, every one held being stamped after the image (another
+    clock), the last received. The last received whatever its stamp paired an image with the next frame's
+    calibration when that came first (a rectified image later than the raw camera_info): a zoom or a resolution
+    change one frame early, where the bag runner took the image's own. Keeps the last ``keep`` camera_infos (the
+    headers' stamps, int ns); called from the executor's thread only."""
+
+    def __init__(self, keep: int = 16) -> None:
+        self._infos: deque[tuple[int, Any]] = deque(maxlen=keep)
+
+    def add(self, info: Any) -> None:
+        """A camera_info received (any flavour with ``header.stamp``)."""
+        self._infos.append((stamp_to_ns(info.header.stamp), info))
+
+    def for_image(self, image: Any) -> Any:
+        """The camera_info for ``image`` (a message with ``header.stamp``); None before any came."""
+        stamp_ns, chosen = stamp_to_ns(image.header.stamp), None
+        for info_ns, info in self._infos:  # arrival order: of equal stamps the later received wins
+            if info_ns <= stamp_ns and (chosen is None or info_ns >= chosen[0]):
+                chosen = (info_ns, info)
+        if chosen is None:
+            return self._infos[-1][1] if self._infos else None
+        return chosen[1]

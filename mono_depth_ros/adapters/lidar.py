@@ -28,6 +28,8 @@ from mono_depth_ros.core.tf_buffer import normalize_frame_id
 
 T = TypeVar("T")
 MAX_SCANS_KEPT = 100  # ScanPairing's bound on the scans it keeps (a 100 Hz LiDAR's second)
+MAX_FRAMES_GONE = 512  # frames gone without their scan that a late scan may still report (a 100 Hz camera over 5 s,
+# lidar.wait_s's maximum; 16 let a LiDAR 1 s late behind a 30 Hz camera count 16 of its 30 frames a second)
 
 
 def select_scan(scans: Any, stamp_ns: int, max_age_ns: int) -> Any:
@@ -171,15 +173,17 @@ class ScanPairing(Generic[T]):
     further than ``max_age_ns`` plus one scan period (not a matter of the scan rate: the LiDAR stopped, or stamps on
     another clock); ``paired.nearest_ns`` is that scan's stamp.
     ``on_late(reason, text)`` (reason ``lidar.after_wait``, text :func:`late_scan_text`) is called for a scan that
-    arrives, within ``max_age_ns`` of an image released without a final choice of its scan and closer than the scan
-    it went with, more than ``wait_ns`` after that image when it timed out (however far ahead the scan is stamped: a
-    sweep paired by its middle), or after an image stamped as the scan would have arrived when it went at once while
-    the LiDAR was taken as stopped (one call a scan): a LiDAR that delivers later than ``wait_ns`` cost every frame
-    its own scan, silently (a LiDAR coming back after a stop, its first scan stamped after the frames that went at
-    once, is not; with ``wait_ns`` 0, "never wait", only for a frame that went with no scan at all: every frame
-    goes at once by choice, one that took an older scan kept its LiDAR scale); and (reason
-    ``lidar.held_full``, text :func:`held_full_text`) for each frame let go before its wait because more than
-    ``max_waiting`` were held (it went without its scan, silently).
+    arrives, within ``max_age_ns`` of an image released without a final choice of its scan and closer than the scan it
+    went with, more than ``wait_ns`` (the wait it went under: ``wait_ns`` may be set at run time, e.g. raised as the
+    report advises) after that image when it timed out (however far ahead the scan is stamped: a sweep paired by its
+    middle), or after an image stamped as the scan would have arrived when it went at once while the LiDAR was taken as
+    stopped or its scans at hand were stamped far behind (a LiDAR more than ``max_age_ns`` + 1 s late, taken as on
+    another clock: its frames went uncounted) (one call a frame, once, by its own scan: each frame left without its
+    LiDAR scale): a LiDAR that delivers later than ``wait_ns`` cost every frame its own scan, silently (a LiDAR coming
+    back after a stop, its first scan stamped after the frames that went at once, is not; with ``wait_ns`` 0, "never
+    wait", only for a frame that went with no scan at all: every frame goes at once by choice, one that took an older
+    scan kept its LiDAR scale); and (reason ``lidar.held_full``, text :func:`held_full_text`) for each frame let go
+    before its wait because more than ``max_waiting`` were held (it went without its scan, silently).
 
     Frames leave in arrival order. At most ``max_waiting`` frames are held (64: a 30 Hz camera waiting 2 s, the images
     as received, 1.4 MB each at 1242x375 rgb8; the waits bound them first: camera rate x ``wait_ns``); an older one is
@@ -218,8 +222,8 @@ class ScanPairing(Generic[T]):
         self._ready = ready
         self._on_unpaired = on_unpaired  # a frame released without a scan while scans are at hand
         self._on_late = on_late  # a scan that came after its frame went on without a final choice
-        self._gone: deque[tuple[int, int, int | None, bool, bool]] = deque(maxlen=16)  # stamp, arrival, gap,
-        # waited, quiet (wait 0, before any scan came: its scan is not reported)
+        self._gone: deque[tuple[int, int, int | None, bool, bool, int]] = deque(maxlen=MAX_FRAMES_GONE)  # stamp,
+        # arrival, gap, waited, quiet (wait 0, before any scan came: its scan is not reported), the wait it went under
         self._unplaced: tuple[T, tuple[int, Any]] | None = None  # released without TF: hold none until it answers
         self._scans: deque[tuple[int, Any]] = deque(maxlen=MAX_SCANS_KEPT)
         self._max_scans, self._keep_ns = max_scans, keep_ns  # the last max_scans, and those _oldest_needed_ns keeps
@@ -323,6 +327,7 @@ class ScanPairing(Generic[T]):
             gave_up = self._gave_up
             chosen = self._final(stamp, best, period)
             final = chosen and self._placed(item, best)
+            far = chosen and best is None and self._far_behind(stamp, period)  # went at once: its scan may be late
             if not (final or timed_out or flush or len(self._waiting) > self._max_waiting):
                 break  # later frames wait behind this one: outputs keep their order
             self._waiting.popleft()
@@ -330,12 +335,12 @@ class ScanPairing(Generic[T]):
                 if self._on_late is not None:
                     text = held_full_text(stamp, now - arrived, self._max_waiting, self.wait_ns)
                     self._on_late("lidar.held_full", text)
-            elif (gave_up or not chosen) and not flush and (self.wait_ns > 0 or best is None):
+            elif (gave_up or far or not chosen) and not flush and (self.wait_ns > 0 or best is None):
                 # went without the final choice of its scan (with wait 0, "never wait", every frame goes at once by
                 # choice: a scan is late only for a frame that went with none at all, its LiDAR scale lost; before
                 # any scan came, its scan is taken quietly, not left to be paired with a later frame)
                 gap = None if best is None else abs(best[0] - stamp)
-                self._gone.append((stamp, arrived, gap, timed_out, self.wait_ns == 0 and not scans_then))
+                self._gone.append((stamp, arrived, gap, timed_out, self.wait_ns == 0 and not scans_then, self.wait_ns))
             if timed_out and not chosen and self._scans_seen == scans_then:
                 self._gave_up = True  # no scan during the wait: later frames go at once until a scan arrives
             if timed_out and chosen and not final and best is not None:
@@ -347,24 +352,38 @@ class ScanPairing(Generic[T]):
         return released
 
     def _late(self, scan_ns: int) -> None:
-        """``on_late`` when a scan arriving now is one that a frame gone without its final choice went without."""
-        now = self._clock_ns()
+        """``on_late`` for each frame gone without its final choice that went without the scan arriving now (one call
+        a frame: a 30 Hz camera's three frames left without a 10 Hz LiDAR's late scan are three frames without their
+        LiDAR scale, as the bag runner warns once per frame and the other ``inputs_unused.lidar.*`` keys count). A
+        frame stamped more than half a scan period after the scan waits for its own, the next, nearer scan (its report
+        then names how late that one came: the wait that would have kept it)."""
+        now, period = self._clock_ns(), self.scan_period_ns()
         for entry in list(self._gone):
-            stamp, arrived, gap, waited, quiet = entry
+            stamp, arrived, gap, waited, quiet, wait_ns = entry  # wait_ns: the frame's (lidar.wait_s set since)
             distance = abs(scan_ns - stamp)
+            if period is not None and scan_ns < stamp - period // 2:
+                continue  # the LiDAR's next scan is nearer to this frame: its own scan, to come
             # a frame that waited its full wait lost this scan however far ahead it is stamped (a sweep paired by its
             # middle, 180 ms ahead); one that went at once (the LiDAR taken as stopped) only if the LiDAR itself is
             # late, after an image stamped as the scan would arrive (else a LiDAR coming back after a stop)
             own_delay = now - arrived - (0 if waited else max(0, scan_ns - stamp))
-            if distance <= self.max_age_ns and (gap is None or distance < gap) and own_delay > self.wait_ns:
+            if distance <= self.max_age_ns and (gap is None or distance < gap) and own_delay > wait_ns:
                 self._gone.remove(entry)  # one report a frame
                 if self._on_late is not None and not quiet:
-                    self._on_late("lidar.after_wait", late_scan_text(scan_ns, stamp, now - arrived, self.wait_ns))
-                return
+                    self._on_late("lidar.after_wait", late_scan_text(scan_ns, stamp, now - arrived, wait_ns))
 
     def _placed(self, item: T, best: tuple[int, Any] | None) -> bool:
         """Whether TF can place the chosen scan in the frame now (True: no check, no scan, or TF given up on)."""
         return self._ready is None or best is None or self._unplaced is not None or self._ready(item, best)
+
+    def _far_behind(self, stamp: int, period: int | None) -> bool:
+        """Whether the newest scan at hand is stamped more than ``max_age_ns`` + max(1 s, ``wait_ns``) + one period
+        before a frame stamped ``stamp``: no scan can come within ``max_age_ns`` of it in time (a LiDAR on another
+        clock, a stalled driver, or one that late: the frame, gone at once, is remembered for :meth:`_late`)."""
+        newest = max((scan_stamp for scan_stamp, _ in self._scans), default=None)
+        if newest is None:
+            return False
+        return stamp - self.max_age_ns - newest > max(TIME_JUMP_BACK_NS, self.wait_ns) + (period or 0)
 
     def _final(self, stamp: int, best: tuple[int, Any] | None, period: int | None) -> bool:
         """Whether the scan choice for a frame stamped ``stamp`` can no longer improve."""
@@ -375,7 +394,7 @@ class ScanPairing(Generic[T]):
         newest = max(scan_stamp for scan_stamp, _ in self._scans)
         if newest >= stamp:
             return True
-        if stamp - self.max_age_ns - newest > max(TIME_JUMP_BACK_NS, self.wait_ns) + (period or 0):
+        if self._far_behind(stamp, period):
             return True  # the scans are stamped far behind (another clock, a stalled driver): none can come in time
         if period is None:
             return False

@@ -6,7 +6,8 @@ after its image is found as well):
 * camera_info: the one with the image's exact stamp; else, with ``sync.mode: approximate``, the nearest one closer
   than ``sync.slop_s`` (strictly, as message_filters' ApproximateTime); else the latest one stamped at or before the
   image (``sync.mode: latest`` starts here; with ``approximate`` the node would drop that image, so the frame plan
-  carries a warning: :meth:`PairingRules.camera_info_unsynced`);
+  carries a warning: :meth:`PairingRules.camera_info_unsynced`); with ``latest`` and every one stamped after the
+  image (another clock), the last recorded by the image's bag time, as the node takes the last received;
 * LiDAR: the scan nearest in time to the image, if it is at most ``lidar.max_age_s`` away on either side (ties go to
   the earlier scan; among scans with equal stamps, the first recorded: the node releases a frame as the first scan
   stamped at or after it arrives and cannot wait for a second of the same stamp); one whose bytes are no message
@@ -130,9 +131,10 @@ class StampIndex:
         ``fired_log_ns`` (int ns), or of the first one when all came later, and the bag time the first was recorded
         at (what a message_filters queue keyed by stamp holds when its set is complete at ``fired_log_ns``).
 
-        A bisection among them (bag times ascend in recording order, as a bag is read: :attr:`_logs_ascend`), not a
-        loop: a camera_info of constant stamp (stamp 0, what ``sync.mode: latest`` is for) is asked once per image,
-        and the loop over all its messages made the plan quadratic (an hour at 30 Hz: ~7 min before the first frame).
+        A bisection among them (bag times ascend in recording order, as a bag is read), not a loop: a camera_info of
+        constant stamp (stamp 0, what ``sync.mode: latest`` is for) is asked once per image, and the loop over all
+        its messages made the plan quadratic (an hour at 30 Hz: ~7 min before the first frame). Only a stamp whose
+        bag times do not ascend (:attr:`_unordered_stamps`: an index built otherwise) is looped over.
 
         Raises:
             KeyError: ``key`` is not indexed.
@@ -140,7 +142,7 @@ class StampIndex:
         low, high = self._stamped_alike(key)
         if not self.logs_ns:  # bag times not known: all 0
             return self.keys[high - 1 if fired_log_ns >= 0 else low], 0
-        if self._logs_ascend:
+        if low not in self._unordered_stamps:
             chosen = max(low, bisect.bisect_right(self.logs_ns, fired_log_ns, low, high) - 1)
         else:  # an index built from bag times out of order (not from a bag): the same answer, by a loop
             chosen = low
@@ -173,10 +175,19 @@ class StampIndex:
         return bisect.bisect_left(self.stamps_ns, stamp), bisect.bisect_right(self.stamps_ns, stamp)
 
     @functools.cached_property
-    def _logs_ascend(self) -> bool:
-        """Whether the bag times ascend within each stamp (always from a bag: it is read in bag-time order)."""
+    def _unordered_stamps(self) -> frozenset[int]:
+        """The first places in :attr:`keys` of the stamps whose bag times do not ascend in recording order (none from
+        a bag: it is read in bag-time order); one flag for the whole index had sent every stamp's lookup through the
+        loop for one such stamp."""
         logs, stamps = self.logs_ns, self.stamps_ns
-        return all(logs[i] <= logs[i + 1] for i in range(len(logs) - 1) if stamps[i] == stamps[i + 1])
+        unordered: set[int] = set()
+        first = 0
+        for i in range(1, len(logs)):
+            if stamps[i] != stamps[i - 1]:
+                first = i
+            elif logs[i] < logs[i - 1]:
+                unordered.add(first)
+        return frozenset(unordered)
 
     def log_of(self, key: int) -> int:
         """The bag time (int ns) message ``key`` was recorded at (0: not known).
@@ -185,6 +196,19 @@ class StampIndex:
             KeyError: ``key`` is not indexed.
         """
         return self.logs_ns[self.position[key]] if self.logs_ns else 0
+
+    def last_recorded_by(self, log_ns: int) -> int | None:
+        """Key of the message recorded last at or before bag time ``log_ns`` (int ns; of equal bag times the later
+        in recording order), or None (none by then, or bag times not known)."""
+        logs, keys = self._by_log
+        right = bisect.bisect_right(logs, log_ns)
+        return keys[right - 1] if right > 0 and self.logs_ns else None
+
+    @functools.cached_property
+    def _by_log(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """Bag times ascending and their keys (recording order within a bag time: keys ascend as recorded)."""
+        order = sorted(range(len(self.logs_ns)), key=lambda i: (self.logs_ns[i], self.keys[i]))
+        return tuple(self.logs_ns[i] for i in order), tuple(self.keys[i] for i in order)
 
     def latest_at_or_before(self, stamp_ns: int) -> int | None:
         """Key of the latest message stamped at or before ``stamp_ns``, or None."""
@@ -282,9 +306,13 @@ class PairingRules:
             lidar_max_age_ns=seconds_to_ns(config.lidar.max_age_s),
         )
 
-    def camera_info_for(self, image_stamp_ns: int, infos: StampIndex, bag_pass: int = 0) -> int | None:
+    def camera_info_for(
+        self, image_stamp_ns: int, infos: StampIndex, bag_pass: int = 0, image_log_ns: int | None = None
+    ) -> int | None:
         """Key of the camera_info for an image of ``bag_pass``, or None when there is none at or before it (nor
-        close enough) in its pass nor in an earlier one."""
+        close enough) in its pass nor in an earlier one; with ``sync.mode: latest`` and the image's bag time
+        ``image_log_ns``, then the last recorded by then (every one stamped after the image: another clock), as the
+        node takes the last it received (:class:`~mono_depth_ros.adapters.camera_cache.LatestCameraInfo`)."""
         own = infos.of_pass(bag_pass)
         key = own.exact(image_stamp_ns)
         if key is None and self.sync_mode == "approximate":
@@ -293,6 +321,8 @@ class PairingRules:
             key = own.latest_at_or_before(image_stamp_ns)
         if key is None:
             key = infos.latest_before_pass(bag_pass)
+        if key is None and self.sync_mode == "latest" and image_log_ns is not None:
+            key = own.last_recorded_by(image_log_ns)
         return key
 
     def camera_info_unsynced(self, image_stamp_ns: int, infos: StampIndex, bag_pass: int = 0) -> str | None:

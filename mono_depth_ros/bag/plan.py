@@ -52,7 +52,7 @@ def plan_frames(index: BagIndex, rules: PairingRules) -> list[FramePlan]:
             continue
         stamp_ns = entry.stamp_ns
         bag_pass = entry.bag_pass  # partners of the image's own pass (the bag's clock may have gone back)
-        info = rules.camera_info_for(stamp_ns, index.camera_info_stamps, bag_pass)
+        info = rules.camera_info_for(stamp_ns, index.camera_info_stamps, bag_pass, entry.log_ns)
         candidates = rules.lidar_candidates(stamp_ns, index.lidar_stamps, bag_pass) if topics.lidar else ()
         lidar = candidates[0] if candidates else None
         prediction = rules.prediction_for(stamp_ns, index.prediction_stamps, bag_pass) if topics.prediction else None

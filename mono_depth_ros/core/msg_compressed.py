@@ -27,6 +27,7 @@ from mono_depth_ros.core.msg_image import (
     IMAGE_ENCODINGS,
     demosaic_to_rgb8,
     grey_to_rgb8,
+    is_opencv_type_name,
     not_a_camera_picture,
     uint16_to_uint8,
 )
@@ -208,11 +209,13 @@ def compressed_image_to_rgb8(msg: Any) -> npt.NDArray[np.uint8]:
 
     Raises:
         EncodingError: as :func:`compressed_image_to_array`, a depth image (``format`` names ``16UC1`` or ``32FC1``
-            before ``;``, as compressed_image_transport writes a depth camera's png / tiff), or pixels that are not 8
-            or 16 bit (a float tiff).
+            before ``;``, as compressed_image_transport writes a depth camera's png / tiff) or another OpenCV type
+            name (``8UC1``, ``8UC3``: the pixel type only; the raw Image of it is refused alike), or pixels that are
+            not 8 or 16 bit (a float tiff).
     """
     source, separator, _ = str(msg.format).partition(";")
-    if separator and source.strip() in DEPTH_ENCODINGS and source.strip() not in COLOUR_ENCODINGS:
+    named = source.strip()  # refused as the raw Image of this encoding is: a depth image, an OpenCV type name
+    if separator and named not in COLOUR_ENCODINGS and (named in DEPTH_ENCODINGS or is_opencv_type_name(named)):
         msg_text = f"CompressedImage ({str(msg.format)!r}): {not_a_camera_picture(source.strip())}"
         raise EncodingError(msg_text)
     pixels = compressed_image_to_array(msg)

@@ -207,6 +207,12 @@ def demosaic_to_rgb8(mosaic: npt.NDArray[Any], encoding: str) -> npt.NDArray[np.
     return uint16_to_uint8(rgb) if rgb.dtype == np.uint16 else np.asarray(rgb, dtype=np.uint8)
 
 
+def is_opencv_type_name(encoding: str) -> bool:
+    """Whether ``encoding`` is one of OpenCV's type names (sensor_msgs' ``TYPE_*``: ``8UC1``, ``16UC3``, ``32FC1``):
+    the pixel type only, not what the channels are."""
+    return re.fullmatch(r"(8|16|32|64)(U|S|F)C[0-9]*", encoding) is not None
+
+
 def not_a_camera_picture(encoding: str) -> str:
     """Why an Image of ``encoding`` (not one of :data:`COLOUR_ENCODINGS`) cannot be read as RGB, and what to change."""
     head = f"Image encoding {encoding!r} is not a colour encoding"
@@ -218,7 +224,7 @@ def not_a_camera_picture(encoding: str) -> str:
             f"channels, no extra rows) and no ROS reader converts (cv_bridge refuses it); set the camera driver's "
             f"encoding to nv12, yuv422 / uyvy, rgb8 or bgr8"
         )
-    if re.fullmatch(r"(8|16|32|64)(U|S|F)C[0-9]*", encoding):  # OpenCV's type names (sensor_msgs' TYPE_*)
+    if is_opencv_type_name(encoding):
         return (
             f"{head}: it names the pixel type only, not what its channels are (cv_bridge refuses it as rgb8 too); "
             f"set the camera driver's encoding to rgb8, bgr8 or mono8"

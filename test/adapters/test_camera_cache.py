@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from mono_depth_ros.adapters.camera_cache import (
     CameraModelCache,
+    LatestCameraInfo,
     distortion_ignored,
     undistorted_twice,
     warn_about_calibration,
@@ -195,3 +198,108 @@ def test_a_raw_topic_whose_name_holds_rect_inside_a_word_is_not_told_to_skip_und
     for rectified in ("/cam/image_rect", "/cam/image_rect_color/compressed", "/cam/imageRect", "/cam/image_rectified"):
         assert undistorted_twice(rectified, camera, False) is not None, rectified
         assert distortion_ignored(rectified, camera, True) is None, rectified
+
+
+@pytest.mark.parametrize(
+    ("topic", "rectified"),
+    [
+        ("/cam/rect/image", True),
+        ("/cam/rectified/image/compressed", True),
+        ("/camera/image_undistorted", True),
+        ("/camera/imageUndistorted", True),
+        ("/rect_cam/image_raw", False),  # the last name says raw: a namespace does not overrule it
+        ("/director/image", False),  # rect inside a word of a namespace
+        ("/camera/image", False),
+    ],
+)
+def test_a_rectified_namespace_or_an_undistorted_name_is_taken_as_rectified(
+    kitti_object_dir: Path, topic: str, rectified: bool
+) -> None:
+    """KITTI 000000's projection with a lens's D: ``/cam/rect/image`` (a rectifying node's namespace) and
+    ``image_undistorted`` (what undistortion nodes outside image_proc publish) named no rectified image (only the
+    last name's words ``rect`` / ``rectified`` did): read as rectified (image_is_rectified: true) they were told
+    to set image_is_rectified: false, undistorting them a second time, and undistorted again they went unwarned."""
+    frame = load_kitti_frames(kitti_object_dir, ("000000",))[0]
+    height, width = frame.rgb.shape[:2]
+    camera = CameraModel(width, height, "plumb_bob", KITTI_LIKE_D, frame.projection[:, :3], np.eye(3), frame.projection)
+    assert (undistorted_twice(topic, camera, False) is not None) == rectified, topic
+    assert (distortion_ignored(topic, camera, True) is None) == rectified, topic
+
+
+def test_latest_camera_info_is_the_latest_stamped_at_or_before_the_image_else_the_last_received() -> None:
+    """``sync.mode: latest`` (the bag runner's rule): a camera_info stamped after the image (the next frame's, come
+    first) is not taken while one at or before it is held; of equal stamps the last received; every one stamped
+    after the image (another clock): the last received; none yet: None."""
+    factory = rclpy_style_factory()
+    intrinsics = PinholeIntrinsics(width=32, height=24, fx=30.0, fy=30.0, cx=16.0, cy=12.0)
+
+    def info(stamp_ns: int) -> Any:
+        return camera_info_from_intrinsics(factory, intrinsics, make_header(factory, stamp_ns, "cam"))
+
+    latest = LatestCameraInfo(keep=4)
+    image_at = info  # an image: anything with a header.stamp
+    assert latest.for_image(image_at(100)) is None
+    first, again, later = info(100), info(100), info(200)
+    for received in (first, again, later):
+        latest.add(received)
+    assert latest.for_image(image_at(150)) is again and latest.for_image(image_at(100)) is again
+    assert latest.for_image(image_at(250)) is later and latest.for_image(image_at(50)) is later
+    newer = [info(stamp_ns) for stamp_ns in (300, 400, 500, 600)]
+    for received in newer:  # only the last 4 are kept: none at or before 250 now
+        latest.add(received)
+    assert latest.for_image(image_at(250)) is newer[-1] and latest.for_image(image_at(450)) is newer[1]
+
+
+def test_two_calibrations_alternating_are_warned_once_each_and_keep_their_models() -> None:
+    """KITTI 000000's camera_info (with a lens's distortion, read as rectified from ``image_raw``) and a zoomed copy
+    interleaved on one topic (two cameras' camera_info on one topic, or a driver alternating): the node warned
+    at every switch, ten warnings for ten frames (the bag runner warns once per calibration), and built the model and
+    its undistortion maps anew each time. Once per calibration, each model reused."""
+    from test.adapters import test_cdr_fuzz as fuzz
+
+    own = fuzz.restamped(fuzz.real_frame("humble").info, 1)
+    lens = {"distortion_model": "plumb_bob", "d": np.array([-0.37, 0.2, 0.0, 0.0, 0.0])}
+    first = replace(own, **lens)
+    zoomed_k, zoomed_p = np.asarray(own.k, np.float64) * [1.5, 1, 1, 1, 1.5, 1, 1, 1, 1], np.asarray(own.p) * 1.0
+    zoomed_p[[0, 5]] *= 1.5
+    second = replace(own, k=zoomed_k, p=zoomed_p, **lens)
+    warnings: list[str] = []
+    cache = CameraModelCache(warn_about_calibration("/camera/image_raw", True, warnings.append))
+    models = [cache.get(info) for info in (first, second) * 5]
+    assert len(warnings) == 2 and all("plumb_bob D=[-0.37, 0.2" in text for text in warnings), warnings
+    assert models[0] is models[2] is models[8] and models[1] is models[9] and models[0] is not models[1]
+
+
+def test_a_calibration_that_changes_every_frame_keeps_at_most_models_kept_models_and_their_maps() -> None:
+    """A zoom (KITTI 000000's camera_info with a lens's distortion, fx / fy 1 % more each frame), each frame's raw
+    image undistorted (its maps built) and one camera_info without a size waiting for its image: the cache keeps the
+    last MODELS_KEPT models; an older one, its undistortion maps with it, is freed (nothing else holds it, not the
+    models awaiting an image's size), so a calibration that changes every frame holds MODELS_KEPT map sets."""
+    import gc
+    import weakref
+
+    from mono_depth_ros.adapters.camera_cache import MODELS_KEPT
+    from test.adapters import test_cdr_fuzz as fuzz
+
+    own = replace(
+        fuzz.restamped(fuzz.real_frame("humble").info, 1),
+        distortion_model="plumb_bob",
+        d=np.array([-0.37, 0.2, 0.0, 0.0, 0.0]),
+    )
+    image = np.zeros((int(own.height), int(own.width), 3), np.uint8)
+    cache = CameraModelCache(lambda model: None)
+    unsized = cache.get(replace(own, width=0, height=0))  # awaits an image's size: on the awaiting list
+    gone = [weakref.ref(unsized)]
+    del unsized
+    for frame in range(10):
+        zoom = 1.0 + 0.01 * frame
+        k = np.asarray(own.k, np.float64) * [zoom, 1, 1, 1, zoom, 1, 1, 1, 1]
+        p = np.asarray(own.p, np.float64).copy()
+        p[[0, 5]] *= zoom
+        model = cache.get(replace(own, k=k, p=p))
+        assert model.undistort(image).shape == image.shape
+        gone.append(weakref.ref(model))
+    del model
+    gc.collect()
+    alive = [ref() is not None for ref in gone]
+    assert alive == [False] * (len(gone) - MODELS_KEPT) + [True] * MODELS_KEPT, alive

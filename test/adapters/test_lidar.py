@@ -273,6 +273,108 @@ def test_a_frame_that_waited_in_vain_for_a_scan_stamped_ahead_of_it_is_counted_w
     assert "came 0.233 s after the image stamped 1.000 s" in text and "set lidar.wait_s to 0.3 s" in text, text
 
 
+def test_one_late_scan_counts_every_frame_it_left_without_lidar_scale() -> None:
+    """A 30 Hz camera (frames at 0, 33, 67 ms), a 10 Hz LiDAR whose one scan (stamped 0) comes 300 ms late, lidar.wait_s
+    0.2 s: all three frames went without a scan (no LiDAR scale), and ``on_late`` was called once, for the scan: the
+    node counted ``inputs_unused.lidar.after_wait`` 1 where the bag runner warned 3 times (once per frame that took the
+    late scan) and the other ``inputs_unused.lidar.*`` keys count frames. One report per frame left without it."""
+    clock, reports = FakeClock(), list[tuple[str, str]]()
+    pair: ScanPairing[int] = ScanPairing(200 * MS, 200 * MS, clock_ns=clock, on_late=lambda *r: reports.append(r))
+    released: list[Paired[int]] = []
+    for now in range(301):  # ms
+        clock.now_ns = now * MS
+        if now in (0, 33, 67):
+            released += pair.add_frame(now * MS, now)
+        if now == 300:
+            released += pair.add_scan(0, "scan 0")
+        released += pair.poll()
+    assert [p.item for p in released] == [0, 33, 67] and all(p.scan is None for p in released), released
+    assert [reason for reason, _ in reports] == ["lidar.after_wait"] * 3, reports
+    stamps = sorted(text.split("after the image stamped ")[1].split(" s,")[0] for _, text in reports)
+    assert stamps == ["0.000", "0.033", "0.067"], reports
+    clock.now_ns = 400 * MS
+    assert pair.add_scan(100 * MS, "scan 100") == [] and len(reports) == 3, reports  # each frame counted once
+
+
+@pytest.mark.parametrize("lag_ms", [300, 1000, 4000])
+def test_a_lidar_later_than_the_wait_is_reported_once_per_frame_with_the_frames_own_scan(lag_ms: int) -> None:
+    """A 30 Hz camera, a 10 Hz LiDAR whose scans all come 0.3, 1 or 4 s after their stamp, lidar.wait_s 0.2 s: every
+    frame went without its scan; each is reported once, by its nearest scan (not by an earlier one within max_age_s
+    that came sooner: its text would name a wait too short for the frame's own scan; the first scan, before the
+    LiDAR's period is known, reports every frame within max_age_s). The frames gone were remembered 16 at a time:
+    a LiDAR 1 s late left 30 frames without their scan and 16 were counted."""
+    clock, reports = FakeClock(), list[tuple[str, str]]()
+    pair: ScanPairing[int] = ScanPairing(200 * MS, 200 * MS, clock_ns=clock, on_late=lambda *r: reports.append(r))
+    released: list[Paired[int]] = []
+    for now in range(1100 + lag_ms):  # ms
+        clock.now_ns = now * MS
+        if now % 33 == 0 and now < 990:
+            released += pair.add_frame(now * MS, now)
+        if now >= lag_ms and (now - lag_ms) % 100 == 0 and now - lag_ms <= 1000:
+            released += pair.add_scan((now - lag_ms) * MS, now - lag_ms)
+        if now % 10 == 0:
+            released += pair.poll()
+    assert len(released) == 30
+    lost = [p.stamp_ns // MS for p in released if p.scan is None or abs(p.scan[0] - p.stamp_ns) > 50 * MS]
+    stamps = [int(float(text.split("after the image stamped ")[1].split(" s,")[0]) * 1000) for _, text in reports]
+    assert sorted(stamps) == lost and len(lost) >= 25, (stamps, lost)
+    for _, text in reports:
+        scan_ms = float(text.split("the scan stamped ")[1].split(" s")[0]) * 1000
+        image_ms = float(text.split("after the image stamped ")[1].split(" s,")[0]) * 1000
+        assert scan_ms == 0 or abs(scan_ms - image_ms) <= 50, text  # the first scan: no period known yet
+
+
+@pytest.mark.parametrize("lag_ms", [1500, 2500])
+def test_a_lidar_late_past_the_other_clock_bound_counts_every_frame_it_left_without_its_scan(lag_ms: int) -> None:
+    """A 30 Hz camera, a 10 Hz LiDAR whose scans all come 1.5 or 2.5 s after their stamp (same clock), lidar.wait_s
+    0.2 s, for 3 s: once the newest scan at hand is more than max_age_s + 1 s + a period behind a frame, the frame goes
+    at once (no scan can come in time: the LiDAR is taken as on another clock or stalled), and it was not remembered
+    as gone without its scan, so its scan, when it came, counted nothing: 46 of 89 frames counted at 1.5 s, where the
+    bag runner warns every frame ('scan after lidar.wait_s'). Each is counted once when its own scan comes."""
+    clock, reports = FakeClock(), list[tuple[str, str]]()
+    pair: ScanPairing[int] = ScanPairing(200 * MS, 200 * MS, clock_ns=clock, on_late=lambda *r: reports.append(r))
+    released: list[Paired[int]] = []
+    for now in range(3100 + lag_ms):  # ms
+        clock.now_ns = now * MS
+        if now % 33 == 0 and now < 2950:
+            released += pair.add_frame(now * MS, now)
+        if now >= lag_ms and (now - lag_ms) % 100 == 0 and now - lag_ms <= 3000:
+            released += pair.add_scan((now - lag_ms) * MS, now - lag_ms)
+        if now % 10 == 0:
+            released += pair.poll()
+    assert len(released) == 90
+    lost = [p.stamp_ns // MS for p in released if p.scan is None or abs(p.scan[0] - p.stamp_ns) > 50 * MS]
+    stamps = [round(float(text.split("after the image stamped ")[1].split(" s,")[0]) * 1000) for _, text in reports]
+    assert sorted(stamps) == lost and len(lost) == 90, (len(stamps), len(lost), sorted(set(lost) - set(stamps)))
+
+
+def test_frames_gone_before_lidar_wait_s_was_raised_count_their_late_scans_against_their_own_wait() -> None:
+    """A 30 Hz camera, a 10 Hz LiDAR 300 ms late, lidar.wait_s 0.2 s, raised to 0.4 s at run time (as the warning
+    advises: ``ros2 param set``; the node gives the new wait to its pairing) at 500 ms: the frames that had already
+    gone after 0.2 s lost their scans, which then came 0.3 s after them. They were compared with the new wait
+    (0.3 s < 0.4 s: in time) and not counted: frames without their LiDAR scale, silently. Each is counted, its text
+    naming the wait it went under; the frames after the change wait 0.4 s and take their scans."""
+    clock, reports = FakeClock(), list[tuple[str, str]]()
+    pair: ScanPairing[int] = ScanPairing(200 * MS, 200 * MS, clock_ns=clock, on_late=lambda *r: reports.append(r))
+    released: list[Paired[int]] = []
+    for now in range(1700):  # ms
+        clock.now_ns = now * MS
+        if now == 500:
+            pair.wait_ns = 400 * MS
+        if now % 33 == 0 and now < 990:
+            released += pair.add_frame(now * MS, now)
+        if now >= 300 and (now - 300) % 100 == 0 and now - 300 <= 1000:
+            released += pair.add_scan((now - 300) * MS, now - 300)
+        if now % 10 == 0:
+            released += pair.poll()
+    assert len(released) == 30
+    lost = [p.stamp_ns // MS for p in released if p.scan is None or abs(p.scan[0] - p.stamp_ns) > 50 * MS]
+    assert 5 <= len(lost) < 30, lost  # the frames gone under 0.2 s; the later ones waited for their scans
+    stamps = [int(float(text.split("after the image stamped ")[1].split(" s,")[0]) * 1000) for _, text in reports]
+    assert sorted(stamps) == lost, (stamps, lost)
+    assert all("longer than lidar.wait_s=0.2 s" in text for _, text in reports), reports
+
+
 @pytest.mark.parametrize(("lag_ms", "stop_ms", "back_ms"), [(30, None, None), (150, None, None), (30, 500, 1200)])
 def test_scans_within_the_wait_or_a_lidar_coming_back_are_no_late_scans(
     lag_ms: int, stop_ms: int | None, back_ms: int | None

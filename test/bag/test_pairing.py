@@ -11,6 +11,7 @@ from mono_depth_ros.core.errors import ConfigError
 from mono_depth_ros.depth_config import DepthConfig
 
 MS = 1_000_000
+S = 1_000_000_000
 
 
 def test_stamp_index_sorts_and_keeps_recording_order_within_a_stamp() -> None:
@@ -226,3 +227,34 @@ def test_a_camera_info_of_constant_stamp_is_looked_up_without_reading_every_bag_
     latest = PairingRules(sync_mode="latest")
     empty = StampIndex.build([])
     assert latest.as_synchronised(10**9, 100 * 33 * MS + 5, 0, built, None, empty) == (100, None)
+
+
+def test_one_stamp_recorded_out_of_order_leaves_the_other_stamps_lookups_bisected() -> None:
+    """The camera_info of constant stamp above, and two messages of another stamp whose bag times do not ascend (an
+    index built otherwise than by reading a bag): one flag for the whole index sent every stamp's ``received_by``
+    through the loop over all its messages, the plan quadratic again. Only that stamp's lookups loop now; results
+    checked against the definition; reads counted, not timed."""
+    count = 18_000
+    stamps = [0] * count + [5 * MS, 5 * MS]
+    logs = [i * 33 * MS for i in range(count)] + [7 * MS, 3 * MS]  # the last two out of order
+    built = StampIndex.build(stamps, logs_ns=logs)
+    index = StampIndex(built.stamps_ns, built.keys, {}, _CountedReads(built.logs_ns))
+    for key, fired in [(count, 5 * MS), (count + 1, 2 * MS), (count, 8 * MS), (count // 2, 9_000 * 33 * MS + 5)]:
+        assert index.received_by(key, fired) == _received_by_reference(stamps, logs, key, fired), (key, fired)
+    _CountedReads.reads = 0
+    for image in range(1000):
+        index.received_by(image, image * 33 * MS + 5 * MS)
+    assert _CountedReads.reads < 1000 * 40, f"{_CountedReads.reads} bag times read for 1000 images"
+
+
+def test_latest_mode_falls_back_to_the_camera_info_recorded_last_by_the_image_when_all_are_stamped_after_it() -> None:
+    """``sync.mode: latest``, camera_infos stamped 100 s after the images (another clock): none at or before the
+    image, so the one recorded last by the image's bag time, as the node takes the last received; none recorded by
+    then: None (the node has none either); ``approximate`` keeps None (the node's synchroniser drops the image)."""
+    infos = StampIndex.build([100 * S, 101 * S, 102 * S], logs_ns=[1 * MS, 5 * MS, 9 * MS])
+    latest = PairingRules("latest", 0, 0)
+    assert latest.camera_info_for(0, infos, 0, 6 * MS) == 1
+    assert latest.camera_info_for(0, infos, 0, 5 * MS) == 1 and latest.camera_info_for(0, infos, 0, 0) is None
+    assert latest.camera_info_for(0, infos, 0, None) is None
+    assert latest.camera_info_for(101 * S + 1, infos, 0, 0) == 1  # one at or before the image: the stamp rule
+    assert PairingRules("approximate", 0, 0).camera_info_for(0, infos, 0, 6 * MS) is None

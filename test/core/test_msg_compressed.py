@@ -350,3 +350,27 @@ def test_a_depth_cameras_compressed_image_is_refused_as_the_raw_depth_image_is(
     with pytest.raises(EncodingError, match=rf"'{encoding}' is not a colour encoding: a depth image; set image_topic"):
         compressed_image_to_rgb8(message)
     assert compressed_image_to_array(message).shape == depth.shape  # its pixels, for a reader that wants depth
+
+
+@pytest.mark.parametrize("image_format", ["8UC1; png compressed ", "8UC3; png compressed ", "16UC3; tiff compressed "])
+def test_an_opencv_type_named_compressed_image_is_refused_as_the_raw_image_is(
+    kitti_object_dir: Path, image_format: str
+) -> None:
+    """KITTI 000002 as an image of an OpenCV type name (``8UC1``: the pixel type, not what its channels are), raw and
+    as compressed_image_transport writes it: the raw Image was refused (cv_bridge refuses it as rgb8 too) and the
+    compressed one decoded, as a grey (8UC1) or BGR (8UC3) picture: one camera, two answers by transport."""
+    bgr = cv2.imread(str(kitti_object_dir / "image_2" / "000002.png"))
+    assert bgr is not None
+    encoding = image_format.split(";")[0]
+    pixels = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY) if encoding == "8UC1" else bgr
+    pixels = pixels.astype(np.uint16) * 257 if encoding.startswith("16") else pixels
+    ok, encoded = cv2.imencode(".png" if "png" in image_format else ".tiff", pixels)
+    assert ok
+    layout = {"8UC1": "mono8", "8UC3": "bgr8", "16UC3": "bgr16"}[encoding]  # the bytes of that layout, renamed
+    raw = image_from_array(rosbags_factory("humble"), pixels, layout, input_header(rosbags_factory("humble")))
+    raw.encoding = encoding
+    refusal = rf"'{encoding}' is not a colour encoding: it names the pixel type only"
+    with pytest.raises(EncodingError, match=refusal):
+        image_to_rgb8(raw)
+    with pytest.raises(EncodingError, match=refusal):
+        compressed_image_to_rgb8(compressed_msg("humble", encoded.reshape(-1), image_format))

@@ -482,3 +482,36 @@ def test_a_lidar_whose_scans_come_later_than_lidar_wait_s_is_named_with_the_wait
     assert "LiDAR scan not used (lidar.after_wait): the scan stamped" in node.log, node.log[-3000:]
     advice = r"longer than lidar.wait_s=0.2 s; set lidar.wait_s to (0\.[4-9]|[1-5](\.\d)?) s or more"  # 0.3 s + load
     assert re.search(advice, node.log), node.log[-3000:]
+
+
+def test_lidar_wait_s_set_at_run_time_lets_frames_wait_for_a_late_lidar(
+    node: Launched, feeder: KittiFeeder, outputs: dict[str, Collector]
+) -> None:
+    """The late-scan warning says "set lidar.wait_s to 0.4 s or more", but ``ros2 param set NODE lidar.wait_s 0.6``
+    was refused (read-only: read at start-up), so following it meant restarting the node. Set at run time, it applies
+    to the next frames: a LiDAR 0.3 s late, its scans no longer counted ``inputs_unused.lidar.after_wait``."""
+    result = param_set("lidar.wait_s", "0.6")
+    try:
+        assert "Set parameter successful" in result, result
+        time.sleep(1.0)  # late scans of the previous test's frames, if any, are in
+        before = diagnostics_after(outputs["diagnostics"], time.monotonic_ns())
+        stamps: list[int] = []
+        pending: list[int] = []
+        for _ in range(10):  # 10 Hz; each scan published once it is 0.3 s behind its image's stamp
+            stamps.append(feeder.probe.now_ns())
+            pending.append(stamps[-1])
+            feeder.publish_image(0, stamps[-1])
+            time.sleep(0.1)
+            while pending and feeder.probe.now_ns() - pending[0] >= 300_000_000:
+                feeder.publish_scan(0, pending.pop(0))
+        time.sleep(0.3)
+        for stamp in pending:
+            feeder.publish_scan(0, stamp)
+        wait_until(lambda: stamps[-1] in outputs["depth"].by_stamp(), 30, "depth of the frames that waited")
+        time.sleep(0.5)
+        after = diagnostics_after(outputs["diagnostics"], time.monotonic_ns())
+        key = "inputs_unused.lidar.after_wait"
+        assert int(after.get(key, "0")) == int(before.get(key, "0")), (before, after)
+        assert int(after["frames_published"]) - int(before["frames_published"]) >= 9, (before, after)
+    finally:
+        assert "Set parameter successful" in param_set("lidar.wait_s", "0.2") or "read-only" in result

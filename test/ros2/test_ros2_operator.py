@@ -152,7 +152,7 @@ CHANGES: dict[str, tuple[Any, Any]] = {  # every run-time parameter: (a valid va
     "cloud.mode": ("strided", "sparse"), "cloud.stride": (8, 0), "cloud.voxel_size": (0.5, 0.0),
     "cloud.rgb": (True, 1), "cloud.clearing": (True, 1), "cloud.clearing_range": (4.0, 0.0),
     "cloud.clearing_stride": (4, 100), "scan.enabled": (True, 1), "scan.band_rows": (4, 0),
-    "scan.frame_id": ("camera_link", "/camera_link"),
+    "scan.frame_id": ("camera_link", "/camera_link"), "lidar.wait_s": (0.5, 6.0),
 }  # fmt: skip
 
 
