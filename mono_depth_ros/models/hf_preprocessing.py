@@ -17,7 +17,8 @@ processor setting           meaning here
 ``size`` N (older files)    N × N, as transformers reads it (Intel/dpt-large); ``keep_aspect_ratio`` as above
 ``keep_aspect_ratio``       when absent, the processor class's (DPT's does not keep aspect) or the family's default
                             (ZoeDepth's processor keeps aspect)
-``size`` {shortest_edge}    the short side, keeping aspect, the long side capped at 1.7 × it; with
+``size`` {shortest_edge}    the short side, keeping aspect (whatever ``keep_aspect_ratio`` says: no processor
+                            reads it as a square), the long side capped at 1.7 × it; with
                             ``longest_edge`` the long side capped at that instead, as transformers' generic resize
                             does (the short side scaled to shortest_edge unless the long side would pass
                             longest_edge, then the long side to it: KITTI under {256, 512} at 155×512; one below the
@@ -346,7 +347,9 @@ def read_preprocessing(
     size = _size(settings, path)
     if size is not None and settings.get("do_resize", True):
         height, width, short_side_only, longest = size
-        keep_aspect = bool(settings.get("keep_aspect_ratio", short_side_only or defaults.input.keep_aspect))
+        # a short side keeps the aspect whatever keep_aspect_ratio says (transformers' generic resize does not read
+        # it; DPT's processors refuse such a size): never a square of shortest_edge
+        keep_aspect = short_side_only or bool(settings.get("keep_aspect_ratio", defaults.input.keep_aspect))
         rounding = settings.get("ensure_multiple_of")  # a number (_multiple checked it) or None
         if not keep_aspect and rounding is not None and rounding >= 1:  # transformers rounds a fixed size too
             step = int(rounding)

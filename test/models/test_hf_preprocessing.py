@@ -430,3 +430,26 @@ def test_a_longest_edge_below_the_multiple_is_refused_at_load(tmp_path: Path) ->
     both numbers."""
     with pytest.raises(CheckpointError, match=r"longest_edge 20 is below .*multiple of 32"):
         _read(tmp_path, {"size": {"shortest_edge": 256, "longest_edge": 20}, "ensure_multiple_of": 32})
+
+
+@pytest.mark.parametrize("model_type", ["depth_anything", "prompt_depth_anything", "tipsv2_dpt"])
+@pytest.mark.parametrize("keep_aspect", [None, False])
+def test_a_shortest_edge_size_keeps_the_aspect_whatever_keep_aspect_ratio_says(
+    tmp_path: Path, model_type: str, keep_aspect: bool | None
+) -> None:
+    """``size: {shortest_edge: 256, longest_edge: 512}`` in a Depth Anything or Prompt Depth Anything folder that
+    leaves keep_aspect_ratio to its processor class (DPTImageProcessor's default: false), or a file that says false,
+    ran KITTI stretched to a 256x256 square, longest_edge ignored. No transformers processor reads shortest_edge as a
+    square: the generic resize (TIPS v2 DPT's) keeps the aspect whatever keep_aspect_ratio says, DPT's and Prompt
+    Depth Anything's refuse such a size. Kept the aspect, as get_size_with_aspect_ratio: 155x512."""
+    from transformers.image_transforms import get_size_with_aspect_ratio
+
+    from mono_depth_ros.models.hf_model import family_of
+
+    settings: dict[str, object] = {"size": {"shortest_edge": 256, "longest_edge": 512}, "ensure_multiple_of": 1}
+    if keep_aspect is not None:
+        settings["keep_aspect_ratio"] = keep_aspect
+    (tmp_path / "preprocessor_config.json").write_text(json.dumps(settings))
+    family = family_of(model_type)
+    read = read_preprocessing(tmp_path, family.preprocessing({}), PROCESSOR_CLASS_DEFAULTS.get(model_type))
+    assert network_input_size(KITTI, read.input) == get_size_with_aspect_ratio(KITTI, 256, 512) == (155, 512)
