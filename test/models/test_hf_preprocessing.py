@@ -398,7 +398,7 @@ def test_a_multiple_that_is_no_whole_number_of_pixels_names_the_file_and_the_val
 def test_a_longest_edge_caps_the_long_side_as_transformers_resize_does(
     tmp_path: Path, camera: tuple[int, int], size: tuple[int, int]
 ) -> None:
-    """``size: {shortest_edge: 256, longest_edge: 512}`` ran KITTI at 128x435: the long side was capped at 1.7 x the
+    """``size: {shortest_edge: 256, longest_edge: 512}`` ran KITTI at 131x435: the long side was capped at 1.7 x the
     short side and longest_edge was ignored. transformers' generic resize (the one a processor without its own, such
     as TIPS v2 DPT's and Depth Pro's, runs; DPT's, ZoeDepth's and Prompt Depth Anything's refuse such a size) scales
     the short side to shortest_edge unless the long side would pass longest_edge, then the long side to it."""
