@@ -79,7 +79,8 @@ def depth_model_classes() -> dict[str, str]:
 
 
 def check_model_directory(directory: Path) -> dict[str, Any]:
-    """Check a local transformers depth-model directory and return its parsed ``config.json``.
+    """Check a local transformers depth-model directory and return its parsed ``config.json``
+    (:func:`checked_model_config`, its transformers config object left out).
 
     Raises:
         CheckpointError: missing directory / config.json (a Hugging Face cache folder: naming its snapshot,
@@ -90,6 +91,16 @@ def check_model_directory(directory: Path) -> dict[str, Any]:
             a shard index naming files outside the folder (:func:`check_shard_index`); a config that would build
             thousands of layers (:func:`~.hf_declared_size.check_layer_counts`), load a Hub attention kernel
             (:func:`hub_kernel`) or look a backbone up on the Hub (:func:`remote_backbone`).
+    """
+    return checked_model_config(directory)[0]
+
+
+def checked_model_config(directory: Path) -> tuple[dict[str, Any], Any]:
+    """:func:`check_model_directory`'s checks; its parsed ``config.json`` and the transformers config object built
+    from it (once per load: :func:`transformers_spec` reads the patch and the depth range from it).
+
+    Raises:
+        CheckpointError: see :func:`check_model_directory`.
     """
     if not directory.exists():
         msg = f"model directory {directory} does not exist; {REMEDY}"
@@ -161,7 +172,7 @@ def check_model_directory(directory: Path) -> dict[str, Any]:
             f"carries its backbone_config, {REMEDY}"
         )
         raise CheckpointError(msg)
-    config_object(config, transformers_module(), str(config_path))  # offline: after the Hub backbone check
+    hf_config = config_object(config, transformers_module(), str(config_path))  # offline: after the Hub check
     _check_weights(directory)  # after the config: the pickle remedy runs transformers on it
     auto_map = config.get("auto_map")
     if auto_map:  # Hub "remote code": loading passes trust_remote_code=False and uses transformers' own class
@@ -172,7 +183,7 @@ def check_model_directory(directory: Path) -> dict[str, Any]:
             entry,
             model_type,
         )
-    return config
+    return config, hf_config
 
 
 def _own_code(auto_map: Any) -> str:
@@ -390,16 +401,12 @@ def _dpt_input(preprocessing: HfPreprocessing, config: dict[str, Any], directory
     return replace(preprocessing, input=replace(square, interpolation=policy.interpolation))  # the file's filter
 
 
-def network_multiple(config: dict[str, Any], model_type: str, directory: Path) -> int:
+def network_multiple(hf_config: Any, model_type: str) -> int:
     """The multiple of pixels a family's network maps whole: its ViT's patch (DINOv2: 14, DPT's ViT and BEiT: 16,
     from its backbone's config first), GLPN's total stride (32); 1 when its config names neither. A ViT floors its
     input to whole patches, and its map is then of the top-left part only (Depth Anything's head upsamples to
-    ``patches × 14``): a 50x167 input gives a 42x154 map.
-
-    Raises:
-        CheckpointError: a config field transformers refuses (:func:`~.hf_folder_checks.config_object`).
+    ``patches × 14``): a 50x167 input gives a 42x154 map. ``hf_config``: its transformers config object.
     """
-    hf_config = config_object({**config, "model_type": model_type}, transformers_module(), f"{directory}/config.json")
     strides = getattr(hf_config, "strides", None) if model_type == "glpn" else None
     if strides:
         return math.prod(int(stride) for stride in strides)
@@ -474,11 +481,11 @@ def _bin_max_depth(entry: Any, index: int, directory: Path) -> float:
     return float(value)
 
 
-def _metric_range(config: dict[str, Any], model_type: str, directory: Path) -> float:
+def _metric_range(hf_config: Any, directory: Path) -> float:
     """The depth range (metres) transformers gives a metric model: its config's ``max_depth``, else the config
     class's default (``save_pretrained`` leaves defaults out of config.json: GLPN 10 m, Depth Anything 1 m), else
-    ZoeDepth's widest bin configuration (10 m by default); 100 m for a family with neither (Depth Pro)."""
-    hf_config = config_object({**config, "model_type": model_type}, transformers_module(), f"{directory}/config.json")
+    ZoeDepth's widest bin configuration (10 m by default); 100 m for a family with neither (Depth Pro).
+    ``hf_config``: its transformers config object."""
     max_depth = getattr(hf_config, "max_depth", None)
     bins = getattr(hf_config, "bin_configurations", None)
     if max_depth is None and bins:
@@ -486,7 +493,9 @@ def _metric_range(config: dict[str, Any], model_type: str, directory: Path) -> f
     return float(max_depth) if max_depth is not None and float(max_depth) > 0 else 100.0
 
 
-def transformers_spec(config: dict[str, Any], family: Family, directory: Path, output_kind: str = "") -> ModelSpec:
+def transformers_spec(
+    config: dict[str, Any], family: Family, directory: Path, output_kind: str = "", hf_config: Any = None
+) -> ModelSpec:
     """The :class:`ModelSpec` of a transformers depth model (ZoeDepth's reflect padding: its ``input.reflect_pad``,
     done by the engine as ZoeDepthImageProcessor does it, not by the network).
 
@@ -496,6 +505,7 @@ def transformers_spec(config: dict[str, Any], family: Family, directory: Path, o
         directory: where its ``preprocessor_config.json`` may be.
         output_kind: ``model.output_kind`` (empty: the family's; for a family whose kind is known, only that kind
             or, for a metric one, ``depth_up_to_scale``).
+        hf_config: its transformers config object (:func:`checked_model_config`); None: built here from ``config``.
 
     Raises:
         CheckpointError: the output kind cannot be inferred and ``model.output_kind`` is empty, or it contradicts
@@ -522,6 +532,9 @@ def transformers_spec(config: dict[str, Any], family: Family, directory: Path, o
             f"--param model.output_kind=metric | relative_inverse | depth_up_to_scale | affine_depth"
         )
         raise CheckpointError(msg)
+    if hf_config is None:
+        typed = {**config, "model_type": family.model_type}
+        hf_config = config_object(typed, transformers_module(), f"{directory}/config.json")
     class_defaults = PROCESSOR_CLASS_DEFAULTS.get(family.model_type)
     preprocessing = read_preprocessing(directory, family.preprocessing(config), class_defaults)
     if family.model_type == "dpt":
@@ -529,10 +542,10 @@ def transformers_spec(config: dict[str, Any], family: Family, directory: Path, o
     if family.fixed_input:
         _check_fixed_input(preprocessing, family.preprocessing(config), family)
     else:
-        preprocessing = _whole_patches(preprocessing, network_multiple(config, family.model_type, directory), directory)
+        preprocessing = _whole_patches(preprocessing, network_multiple(hf_config, family.model_type), directory)
     # Prompt Depth Anything rescales its output to the LiDAR prompt's range: its max_depth (1) bounds nothing
     ranged = kind is OutputKind.METRIC and PROMPT_DEPTH not in family.frame_inputs
-    metric_range = _metric_range(config, family.model_type, directory) if ranged else 100.0
+    metric_range = _metric_range(hf_config, directory) if ranged else 100.0
     params = {"model_type": family.model_type, "config": config}
     return ModelSpec(
         architecture=ARCHITECTURE,
@@ -561,9 +574,9 @@ def load_transformers_model(
         ConfigError: transformers is not installed.
     """
     path = Path(directory)
-    config = check_model_directory(path)
+    config, hf_config = checked_model_config(path)
     family = family_of(str(config["model_type"]))
-    spec = transformers_spec(config, family, path, output_kind)
+    spec = transformers_spec(config, family, path, output_kind, hf_config)
     network = HfDepthNetwork(load_hf_weights(path, family.title), family.model_type)
     _LOG.info("loaded %s (%s) from %s; input %s", family.title, spec.output_kind.value, path, "from " + str(spec.input))
     return HfBackend(network, spec, device, family), spec

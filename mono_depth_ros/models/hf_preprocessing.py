@@ -17,7 +17,13 @@ processor setting           meaning here
 ``size`` N (older files)    N × N, as transformers reads it (Intel/dpt-large); ``keep_aspect_ratio`` as above
 ``keep_aspect_ratio``       when absent, the processor class's (DPT's does not keep aspect) or the family's default
                             (ZoeDepth's processor keeps aspect)
-``size`` {shortest_edge}    the short side, keeping aspect
+``size`` {shortest_edge}    the short side, keeping aspect (whatever ``keep_aspect_ratio`` says: no processor
+                            reads it as a square), the long side capped at 1.7 × it; with
+                            ``longest_edge`` the long side capped at that instead, as transformers' generic resize
+                            does (the short side scaled to shortest_edge unless the long side would pass
+                            longest_edge, then the long side to it: KITTI under {256, 512} at 155×512; one below the
+                            input's multiple is refused); DPT's, ZoeDepth's and Prompt Depth Anything's processors
+                            refuse a size without height and width, TIPS v2 DPT's and Depth Pro's use that resize
 ``ensure_multiple_of``      both sides rounded to a multiple (14 for ViT patches, 32 for convolutional decoders),
                             a fixed size too (100x200 with 32: 96x192, as transformers rounds it); below 1
                             (ZoeDepth's saved default 1/32: no rounding) the family's multiple; one that is no
@@ -142,8 +148,9 @@ def _pixels(value: Any, name: str, path: Path) -> int:
     return int(value)
 
 
-def _size(settings: dict[str, Any], path: Path) -> tuple[int, int, bool] | None:
-    """(height, width, short-side-only) from a processor's ``size`` (None when it has none).
+def _size(settings: dict[str, Any], path: Path) -> tuple[int, int, bool, int | None] | None:
+    """(height, width, short-side-only, longest edge) from a processor's ``size`` (None when it has none); the
+    longest edge is ``size``'s ``longest_edge`` beside a ``shortest_edge`` (None when it names none).
 
     Raises:
         CheckpointError: a size of another shape, or whose sides are no whole, positive numbers of pixels.
@@ -153,19 +160,38 @@ def _size(settings: dict[str, Any], path: Path) -> tuple[int, int, bool] | None:
         return None
     if isinstance(size, int | float):  # transformers' depth processors read a bare number as a square
         side = _pixels(size, "size", path)
-        return side, side, False
+        return side, side, False, None
     if isinstance(size, dict):
         if "height" in size and "width" in size:
             height, width = (_pixels(size[key], f"size {key}", path) for key in ("height", "width"))
-            return height, width, False
+            return height, width, False, None
         if "shortest_edge" in size:
             short = _pixels(size["shortest_edge"], "size shortest_edge", path)
-            return short, short, True
+            said = size.get("longest_edge")  # null: unsaid, as transformers' SizeDict reads it
+            longest = None if said is None else _pixels(said, "size longest_edge", path)
+            return short, short, True, longest
     msg = (
-        f"{path}: size {size!r} is not {{height, width}}, {{shortest_edge}} or a number; fix it (e.g. "
-        f'"size": {{"height": 518, "width": 518}}), or delete the file to use the family defaults'
+        f"{path}: size {size!r} is not {{height, width}}, {{shortest_edge}} (with or without longest_edge) or a "
+        f'number; fix it (e.g. "size": {{"height": 518, "width": 518}}), or delete the file to use the family defaults'
     )
     raise CheckpointError(msg)
+
+
+def _longest(longest: int, multiple: int, path: Path) -> int:
+    """A ``size`` ``longest_edge`` as the long-side cap, as transformers' resize takes it (the short side scaled to
+    ``shortest_edge`` unless the long side would pass ``longest_edge``, then the long side to it).
+
+    Raises:
+        CheckpointError: one below the input's multiple (no input of whole multiples fits under it).
+    """
+    if longest < multiple:
+        msg = (
+            f"{path}: size longest_edge {longest} is below the input's multiple of {multiple} px (ensure_multiple_of "
+            f"/ size_divisor, or the network's patch): no input fits under it; raise longest_edge to {multiple} or "
+            f"more, or delete it for a long side of {LONG_SIDE_CAP} x shortest_edge"
+        )
+        raise CheckpointError(msg)
+    return longest
 
 
 def _rescale_factor(settings: dict[str, Any], path: Path) -> float:
@@ -320,14 +346,16 @@ def read_preprocessing(
     multiple = _multiple(settings, path) or policy.multiple_of
     size = _size(settings, path)
     if size is not None and settings.get("do_resize", True):
-        height, width, short_side_only = size
-        keep_aspect = bool(settings.get("keep_aspect_ratio", short_side_only or defaults.input.keep_aspect))
+        height, width, short_side_only, longest = size
+        # a short side keeps the aspect whatever keep_aspect_ratio says (transformers' generic resize does not read
+        # it; DPT's processors refuse such a size): never a square of shortest_edge
+        keep_aspect = short_side_only or bool(settings.get("keep_aspect_ratio", defaults.input.keep_aspect))
         rounding = settings.get("ensure_multiple_of")  # a number (_multiple checked it) or None
         if not keep_aspect and rounding is not None and rounding >= 1:  # transformers rounds a fixed size too
             step = int(rounding)
             height, width = (max(step, round(side / step) * step) for side in (height, width))
         short = min(height, width)
-        cap = long_side_cap(max(height, width), multiple)
+        cap = long_side_cap(max(height, width), multiple) if longest is None else _longest(longest, multiple, path)
         box = keep_aspect and not short_side_only  # transformers' "scale as little as possible" in the size box
         policy = InputPolicy(
             height=short if keep_aspect and not box else height,

@@ -192,7 +192,8 @@ class DepthEstimator:
         coarse_map: the network's map when it holds one value per 8 or more input pixels on both sides
             (:func:`~.graph_layout.coarse_map`: ``26x88 for a 375x1242 input, one value per 14x14 pixels``),
             warned about once (at the first camera frame, naming its input size: a start-up run's is not logged)
-            and upsampled as any map; empty until one is seen.
+            and upsampled as any map; empty until one is seen; of the latest camera frame's input size (a camera
+            whose size changes has it follow).
 
     Raises:
         ConfigError: an option the backend or device cannot honour (fp16 on an explicit CPU, fp16/bf16 on ONNX), or
@@ -216,7 +217,8 @@ class DepthEstimator:
         self._pinned: Tensor | None = None
         self.golden_report: GoldenReport | None = None
         self.coarse_map = ""
-        self._coarse_settled = False  # coarse_map is from a camera frame (not a start-up run's nominal size)
+        self._coarse_sizes: tuple[int, ...] | None = None  # the camera frame's (map, input) sizes coarse_map is of
+        self._coarse_warned = False  # the log says a coarse map once
         self.precision = "fp32"
         try:
             self._start(golden)
@@ -415,14 +417,18 @@ class DepthEstimator:
         its input: a ViT's patch grid, a stride-8 head or an export without its final upsampling is still a depth
         map, published upsampled (its edges spread over blocks of that size), not refused frame after frame. A
         start-up run's note (its nominal size) is kept unsaid and replaced by the first camera frame's (a keep-aspect
-        spec runs the camera at another size), which is the one logged."""
-        if self._coarse_settled:
+        spec runs the camera at another size), which is the one logged; a camera whose size changes later has the
+        note follow its input (the log says it once)."""
+        sizes = (*prediction.shape[-2:], *batch.shape[-2:])  # the note's state: map and input sizes
+        if sizes == self._coarse_sizes or (warming and self._coarse_sizes is not None):  # a camera's note stays
             return
-        self._coarse_settled = not warming
+        if not warming:
+            self._coarse_sizes = sizes
         map_hw = (int(prediction.shape[-2]), int(prediction.shape[-1]))
         self.coarse_map = coarse_map(map_hw, (int(batch.shape[-2]), int(batch.shape[-1]))) or ""
-        if warming or not self.coarse_map:
+        if warming or not self.coarse_map or self._coarse_warned:
             return
+        self._coarse_warned = True
         _LOG.warning(
             "the %s model's depth map is %s: it is upsampled to the published size, so its depth edges spread over "
             "blocks of that size; if the model has a finer output, name it in its spec (`mono-depth spec MODEL "

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -22,6 +23,48 @@ from mono_depth_ros.core.depth_kind import OutputKind
 from mono_depth_ros.core.errors import CheckpointError
 
 __all__ = ["OutputKind"]  # re-exported: the kinds live in core.depth_kind
+
+
+SPEC_REMEDY = (
+    "the spec inside the checkpoint (or its sidecar) is wrong: re-save the checkpoint with save_checkpoint from the "
+    "network that made it, or write the sidecar again (mono-depth spec MODEL)"
+)
+
+
+def _whole_field(owner: str, name: str, value: Any) -> int:
+    """A spec field that is a whole number (an int, or a float without a fraction: 64.0), as an int.
+
+    Raises:
+        CheckpointError: a bool, a string, a fraction (64.5), naming ``owner name=value`` and the remedy.
+    """
+    whole = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+    if not whole or value != int(value):
+        msg = f"{owner} {name}={value!r} is not a whole number; {SPEC_REMEDY}"
+        raise CheckpointError(msg)
+    return int(value)
+
+
+def _bool_field(owner: str, name: str, value: Any) -> None:
+    """Refuse a spec field that should be true or false but is not a bool (1, "no": truthy or not, no one meaning).
+
+    Raises:
+        CheckpointError: naming ``owner name=value`` and the remedy.
+    """
+    if not isinstance(value, bool):
+        msg = f"{owner} {name}={value!r} is not true or false; {SPEC_REMEDY}"
+        raise CheckpointError(msg)
+
+
+def _number_field(owner: str, name: str, value: Any) -> float:
+    """A spec field that is a finite number (not a bool, not a string), as a float.
+
+    Raises:
+        CheckpointError: naming ``owner name=value`` and the remedy.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        msg = f"{owner} {name}={value!r} is not a finite number; {SPEC_REMEDY}"
+        raise CheckpointError(msg)
+    return float(value)
 
 
 @dataclass(frozen=True)
@@ -74,6 +117,10 @@ class InputPolicy:
     native_pad: bool = False
 
     def __post_init__(self) -> None:
+        for name in ("height", "width", "multiple_of", "max_long_side"):
+            object.__setattr__(self, name, _whole_field("input", name, getattr(self, name)))
+        for name in ("keep_aspect", "pad", "least_scale", "reflect_pad", "antialias", "native_floor", "native_pad"):
+            _bool_field("input", name, getattr(self, name))
         sides = {"height": self.height, "width": self.width, "max_long_side": self.max_long_side}
         for name, value in sides.items():  # bound memory from the declared sizes before anything is allocated
             if not 0 < int(value) <= MAX_INPUT_SIDE:
@@ -222,6 +269,8 @@ class ModelSpec:
             )
             raise CheckpointError(msg)
         object.__setattr__(self, "metric_focal_divisor", float(divisor))
+        for name in ("min_depth_m", "max_depth_m", "sky_threshold"):
+            object.__setattr__(self, name, _number_field("ModelSpec", name, getattr(self, name)))
         if not 0.0 < self.min_depth_m < self.max_depth_m:
             msg = f"ModelSpec needs 0 < min_depth_m ({self.min_depth_m}) < max_depth_m ({self.max_depth_m})"
             raise CheckpointError(msg)

@@ -14,7 +14,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import numbers
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -92,28 +93,63 @@ class UNetConfig:
             msg = f"unet param width={width!r} is not a preset; expected one of {sorted(WIDTH_PRESETS)}"
             raise ConfigError(msg)
         preset = WIDTH_PRESETS[width]
-        try:
-            channels = tuple(int(c) for c in params.get("decoder_channels", preset.decoder_channels))
-            return cls(
-                encoder=str(params.get("encoder", "resnet18")),
-                width=width,
-                encoder_width=int(params.get("encoder_width", preset.encoder_width)),
-                decoder_channels=channels,  # type: ignore[arg-type]  # length checked in __post_init__
-                aspp=_as_bool(params, "aspp"),
-                aspp_channels=int(params.get("aspp_channels", 0)),
-                difference=_as_bool(params, "difference"),
-                pixel_shuffle=_as_bool(params, "pixel_shuffle"),
-                preact=_as_bool(params, "preact"),
-            )
-        except (TypeError, ValueError) as err:
-            msg = f"unet params {dict(params)} have a value of the wrong type: {err}"
-            raise ConfigError(msg) from None
+        channels = _as_wholes(params, "decoder_channels", preset.decoder_channels)
+        return cls(
+            encoder=str(params.get("encoder", "resnet18")),
+            width=width,
+            encoder_width=_as_whole(params, "encoder_width", preset.encoder_width),
+            decoder_channels=channels,  # type: ignore[arg-type]  # length checked in __post_init__
+            aspp=_as_bool(params, "aspp"),
+            aspp_channels=_as_whole(params, "aspp_channels", 0),
+            difference=_as_bool(params, "difference"),
+            pixel_shuffle=_as_bool(params, "pixel_shuffle"),
+            preact=_as_bool(params, "preact"),
+        )
 
     def to_params(self) -> dict[str, Any]:
         """JSON-serialisable ``ModelSpec.params`` with every value explicit."""
         data = asdict(self)
         data["decoder_channels"] = list(self.decoder_channels)
         return data
+
+
+def _is_whole(value: Any) -> bool:
+    """Whether ``value`` is a whole number (an int, or a float without a fraction: 64.0), not a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and float(value).is_integer()
+
+
+def _wrong_number(key: str, value: Any, what: str) -> ConfigError:
+    """The error for a unet param that is not ``what``, naming it, its value and the remedy."""
+    msg = (
+        f"unet param {key}={value!r} is not {what}; the spec (a checkpoint's: re-save it with save_checkpoint from the "
+        f"network that made it) or the training configuration is wrong"
+    )
+    return ConfigError(msg)
+
+
+def _as_whole(params: Mapping[str, Any], key: str, default: int) -> int:
+    """``params[key]`` (or ``default``) as an int.
+
+    Raises:
+        ConfigError: a bool, a string, a list, a fraction (8.5: int() floored it and built another network than the
+            spec says), naming the param, its value and the remedy.
+    """
+    value = params.get(key, default)
+    if not _is_whole(value):
+        raise _wrong_number(key, value, "a whole number")
+    return int(value)
+
+
+def _as_wholes(params: Mapping[str, Any], key: str, default: Sequence[int]) -> tuple[int, ...]:
+    """``params[key]`` (or ``default``), a list of whole numbers, as a tuple of ints.
+
+    Raises:
+        ConfigError: anything else (a fraction or a bool among them), named as :func:`_as_whole` does.
+    """
+    value = params.get(key, default)
+    if not isinstance(value, list | tuple) or not all(_is_whole(v) for v in value):
+        raise _wrong_number(key, value, "a list of whole numbers")
+    return tuple(int(v) for v in value)
 
 
 def _as_bool(params: Mapping[str, Any], key: str) -> bool:

@@ -485,3 +485,72 @@ def test_a_checkpoint_that_cannot_be_rebuilt_is_named_in_the_error(
     with pytest.raises(DepthError, match=rf"^checkpoint {re.escape(str(path))}: .*{reason}") as raised:
         open_backend("torch", path, torch.device("cpu"))
     assert type(raised.value).__name__ == error
+
+
+def _tampered(tmp_path: Path, where: str, key: str, value: object) -> Path:
+    """A tiny unet checkpoint (its own fitting tensors) whose spec JSON has ``where``'s ``key`` set to ``value``."""
+    from test.models.tiny_models import tiny_unet
+
+    network, spec = tiny_unet()
+    data = json.loads(spec.to_json())
+    (data[where] if where else data)[key] = value
+    path = tmp_path / "robot_a.safetensors"
+    save_file(network.state_dict(), str(path), metadata={SPEC_KEY: json.dumps(data)})
+    return path
+
+
+@pytest.mark.parametrize(
+    ("where", "key", "value"),
+    [
+        ("input", "height", 64.5),  # refused as "unet needs a multiple of 32, got 64.5x96": the field unnamed
+        ("input", "height", True),
+        ("input", "width", "96"),  # a TypeError's traceback ("not all arguments converted")
+        ("input", "multiple_of", 32.5),
+        ("input", "keep_aspect", 1),  # loaded, a keep-aspect policy of 1
+        ("input", "keep_aspect", "no"),  # loaded as keep_aspect 'no' (truthy: kept the aspect)
+        ("input", "pad", "false"),  # loaded as pad 'false' (truthy)
+        ("", "min_depth_m", True),  # loaded: a 1 m floor on every depth
+        ("", "max_depth_m", "50"),  # "spec metadata is malformed ('<' not supported ...)": the field unnamed
+        ("", "sky_threshold", True),  # loaded
+    ],
+)
+def test_a_spec_field_of_the_wrong_type_is_refused_naming_the_field_the_value_and_the_remedy(
+    tmp_path: Path, where: str, key: str, value: object
+) -> None:
+    """A checkpoint's spec fields were read with int() / truthiness or not at all: a bool, a string or a fraction
+    where a whole number, a bool or a number belongs loaded as something else, or failed with a message (or a
+    traceback) that did not name the field."""
+    from mono_depth_ros.models.backend import open_backend
+
+    path = _tampered(tmp_path, where, key, value)
+    field = f"{where + ' ' if where else 'ModelSpec '}{key}={value!r}"
+    pattern = rf"^checkpoint {re.escape(str(path))}: .*{re.escape(field)} .*save_checkpoint"
+    with pytest.raises(CheckpointError, match=pattern):
+        open_backend("torch", path, torch.device("cpu"))
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "shown"),
+    [
+        ("encoder_width", 8.5, "encoder_width=8.5"),  # loaded: int() floored it to 8
+        ("encoder_width", "8", "encoder_width='8'"),  # loaded: int() parsed it
+        ("encoder_width", True, "encoder_width=True"),  # "must be a positive multiple of 4, got 1"
+        ("aspp_channels", 2.5, "aspp_channels=2.5"),  # loaded
+        ("decoder_channels", [4.5, 4, 8, 8, 16], "decoder_channels=[4.5, 4, 8, 8, 16]"),  # loaded: floored
+        ("decoder_channels", [True, 4, 8, 8, 16], "decoder_channels=[True, 4, 8, 8, 16]"),  # "does not fit"
+    ],
+)
+def test_a_unet_param_that_is_no_whole_number_is_refused_naming_it(
+    tmp_path: Path, key: str, value: object, shown: str
+) -> None:
+    """``encoder_width: 8.5`` in a checkpoint's spec loaded as 8 (int() floors), ``"8"`` as 8, a fraction among the
+    decoder channels likewise: the spec said one network and another was built. Refused like the other unet param
+    checks (ConfigError: the params of the unet architecture), naming the file, the param, its value and the
+    remedy."""
+    from mono_depth_ros.core.errors import ConfigError
+    from mono_depth_ros.models.backend import open_backend
+
+    path = _tampered(tmp_path, "params", key, value)
+    pattern = rf"^checkpoint {re.escape(str(path))}: unet param {re.escape(shown)} .*whole number.*save_checkpoint"
+    with pytest.raises(ConfigError, match=pattern):
+        open_backend("torch", path, torch.device("cpu"))

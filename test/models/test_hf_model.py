@@ -1030,3 +1030,23 @@ def test_a_published_fixed_size_on_the_patch_grid_is_run_as_its_file_says_withou
     assert (as_written.height, as_written.width, as_written.multiple_of) == (config["image_size"],) * 2 + (1,)
     assert spec.input == as_written
     assert "patches only" not in caplog.text
+
+
+@pytest.mark.parametrize("name", ["depth_anything_metric", "zoedepth", "glpn"])
+def test_a_load_builds_the_transformers_config_once(tmp_path: Path, name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A load built config.json's transformers config object three times for a metric family (the folder check, the
+    network's patch multiple, its depth range; 0.7-3.4 ms each): once now, handed on."""
+    import transformers
+
+    directory = write_tiny_family(name, tmp_path / name)
+    built: list[str] = []
+    for_model = transformers.AutoConfig.for_model
+
+    def counted(model_type: str, *args: object, **kwargs: object) -> object:
+        built.append(model_type)
+        return for_model(model_type, *args, **kwargs)
+
+    monkeypatch.setattr(transformers.AutoConfig, "for_model", counted)
+    backend, spec = load_transformers_model(directory, torch.device("cpu"))
+    assert len(built) == 1, built
+    assert spec.output_kind is OutputKind.METRIC and backend.spec is spec

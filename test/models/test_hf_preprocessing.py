@@ -392,3 +392,64 @@ def test_a_multiple_that_is_no_whole_number_of_pixels_names_the_file_and_the_val
         _read(tmp_path, {**settings, name: value})
     assert _read(tmp_path, {"ensure_multiple_of": 14.0}).input.multiple_of == 14
     assert _read(tmp_path, {"do_pad": True, "size_divisor": 1 / 32}).input.multiple_of == DEFAULTS.input.multiple_of
+
+
+@pytest.mark.parametrize(("camera", "size"), [(KITTI, (256, 512)), ((480, 640), (480, 600)), (KITTI, (256, 300))])
+def test_a_longest_edge_caps_the_long_side_as_transformers_resize_does(
+    tmp_path: Path, camera: tuple[int, int], size: tuple[int, int]
+) -> None:
+    """``size: {shortest_edge: 256, longest_edge: 512}`` ran KITTI at 131x435: the long side was capped at 1.7 x the
+    short side and longest_edge was ignored. transformers' generic resize (the one a processor without its own, such
+    as TIPS v2 DPT's and Depth Pro's, runs; DPT's, ZoeDepth's and Prompt Depth Anything's refuse such a size) scales
+    the short side to shortest_edge unless the long side would pass longest_edge, then the long side to it."""
+    from transformers.image_transforms import get_size_with_aspect_ratio
+
+    shortest, longest = size
+    read = _read(tmp_path, {"size": {"shortest_edge": shortest, "longest_edge": longest}, "ensure_multiple_of": 1})
+    assert network_input_size(camera, read.input) == get_size_with_aspect_ratio(camera, shortest, longest)
+    assert read.input.max_long_side == longest
+
+
+@pytest.mark.parametrize(
+    ("size", "bad"),
+    [
+        ({"shortest_edge": 256, "longest_edge": 0}, "longest_edge 0"),
+        ({"shortest_edge": 256, "longest_edge": 512.5}, "longest_edge 512.5"),
+    ],
+)
+def test_a_longest_edge_that_is_no_whole_number_of_pixels_names_the_file_and_the_value(
+    tmp_path: Path, size: object, bad: str
+) -> None:
+    pattern = rf"preprocessor_config\.json: size {bad} is not a whole number of pixels"
+    with pytest.raises(CheckpointError, match=pattern):
+        _read(tmp_path, {"size": size})
+
+
+def test_a_longest_edge_below_the_multiple_is_refused_at_load(tmp_path: Path) -> None:
+    """A cap below one multiple failed at the first frame (network_input_size's ConfigError): refused here, naming
+    both numbers."""
+    with pytest.raises(CheckpointError, match=r"longest_edge 20 is below .*multiple of 32"):
+        _read(tmp_path, {"size": {"shortest_edge": 256, "longest_edge": 20}, "ensure_multiple_of": 32})
+
+
+@pytest.mark.parametrize("model_type", ["depth_anything", "prompt_depth_anything", "tipsv2_dpt"])
+@pytest.mark.parametrize("keep_aspect", [None, False])
+def test_a_shortest_edge_size_keeps_the_aspect_whatever_keep_aspect_ratio_says(
+    tmp_path: Path, model_type: str, keep_aspect: bool | None
+) -> None:
+    """``size: {shortest_edge: 256, longest_edge: 512}`` in a Depth Anything or Prompt Depth Anything folder that
+    leaves keep_aspect_ratio to its processor class (DPTImageProcessor's default: false), or a file that says false,
+    ran KITTI stretched to a 256x256 square, longest_edge ignored. No transformers processor reads shortest_edge as a
+    square: the generic resize (TIPS v2 DPT's) keeps the aspect whatever keep_aspect_ratio says, DPT's and Prompt
+    Depth Anything's refuse such a size. Kept the aspect, as get_size_with_aspect_ratio: 155x512."""
+    from transformers.image_transforms import get_size_with_aspect_ratio
+
+    from mono_depth_ros.models.hf_model import family_of
+
+    settings: dict[str, object] = {"size": {"shortest_edge": 256, "longest_edge": 512}, "ensure_multiple_of": 1}
+    if keep_aspect is not None:
+        settings["keep_aspect_ratio"] = keep_aspect
+    (tmp_path / "preprocessor_config.json").write_text(json.dumps(settings))
+    family = family_of(model_type)
+    read = read_preprocessing(tmp_path, family.preprocessing({}), PROCESSOR_CLASS_DEFAULTS.get(model_type))
+    assert network_input_size(KITTI, read.input) == get_size_with_aspect_ratio(KITTI, 256, 512) == (155, 512)

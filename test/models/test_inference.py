@@ -393,3 +393,33 @@ def test_bf16_on_a_gpu_without_native_bf16_is_refused(monkeypatch: pytest.Monkey
     with pytest.raises(ConfigError, match="bf16 is not supported by Tesla V100-SXM2-16GB; use fp16 or fp32"):
         DepthEstimator(backend, EstimatorConfig(device="cuda:1", precision="bf16"))
     assert entered == [torch.device("cuda", 1)]
+
+
+class _PatchGrid(nn.Module):
+    """A ViT's token map as its depth output: one value per 14x14 patch (a linear head at the patch grid)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.avg_pool2d(x.abs().sum(1, keepdim=True), 14) + 1.0
+
+
+def test_the_coarse_map_note_follows_the_camera_size(kitti_object_dir: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A real KITTI frame (266x882 input), then the same camera cropped to 375x600 (a new camera_info's size: the
+    engine runs it at 266x420): model_map (/diagnostics) kept saying '19x63 for a 266x882 input' for every later
+    frame, the state of the first frame only. It says the current input's; the log still warns once."""
+    from test.kitti_bag import load_kitti_frames
+
+    rgb = load_kitti_frames(kitti_object_dir, ("000001",))[0].rgb
+    policy = InputPolicy(266, 266, keep_aspect=True, multiple_of=14, max_long_side=882)
+    spec = ModelSpec("patch_grid", {}, policy, output_kind=OutputKind.METRIC)
+    config = EstimatorConfig(device="cpu", warmup_runs=1, golden_check="off")
+    with caplog.at_level(logging.WARNING):
+        estimator = DepthEstimator(TorchBackend(_PatchGrid(), spec, CPU), config)
+        estimator.predict(rgb)
+        assert estimator.coarse_map == "19x63 for a 266x882 input, one value per 14x14 pixels"
+        narrow = np.ascontiguousarray(rgb[:, :600])
+        assert np.isfinite(estimator.predict(narrow).values).all()
+        assert estimator.coarse_map == "19x30 for a 266x420 input, one value per 14x14 pixels"
+        estimator.predict(rgb)
+        assert estimator.coarse_map == "19x63 for a 266x882 input, one value per 14x14 pixels"
+    said = [r.getMessage() for r in caplog.records if "upsampled to the published size" in r.getMessage()]
+    assert len(said) == 1, said

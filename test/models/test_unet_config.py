@@ -57,7 +57,7 @@ def test_to_params_round_trips_through_json(
         ({"encoder_width": 10}, "multiple of 4, got 10"),
         ({"aspp": "yes"}, "aspp must be true or false"),
         ({"aspp_channels": -1}, "aspp_channels must be >= 0"),
-        ({"encoder_width": "wide"}, "wrong type"),
+        ({"encoder_width": "wide"}, "encoder_width='wide' is not a whole number"),
     ],
 )
 def test_invalid_params(params: dict[str, object], pattern: str) -> None:
