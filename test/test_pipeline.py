@@ -16,6 +16,7 @@ from mono_depth_ros.core.frame_hints import PROMPT_DEPTH, FrameHints
 from mono_depth_ros.core.geometry import RigidTransform, backproject_depth
 from mono_depth_ros.models.spec import OutputKind
 from mono_depth_ros.pipeline import DepthPipeline, FrameInput, LidarInput
+from test.kitti_rigs import undistort_points_iterated
 
 INTR = PinholeIntrinsics(200.0, 200.0, 81.3, 47.9, width=160, height=96)
 CAMERA = CameraModel.from_intrinsics(INTR)
@@ -579,7 +580,7 @@ def _raw_kitti_camera(kitti_object_dir: Path) -> tuple[CameraModel, np.ndarray, 
     # raw image: every raw pixel looks up the rectified one its ray lands on (iterated to convergence)
     criteria = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 100, 1e-10)
     pts = np.stack([u, v], axis=-1).reshape(-1, 1, 2)
-    at = cv2.undistortPoints(pts, k, np.asarray(d), R=r, P=p, criteria=criteria).reshape(height, width, 2)
+    at = undistort_points_iterated(pts, k, np.asarray(d), r, p, criteria).reshape(height, width, 2)
     raw = cv2.remap(rect, at[..., 0].astype(np.float32), at[..., 1].astype(np.float32), cv2.INTER_LINEAR)
     # which undistorted pixels see the raw image: their ray (P⁻¹, then Rᵀ) projected with K and D
     rays = np.linalg.solve(p, np.stack([u.ravel(), v.ravel(), np.ones(u.size)]))
