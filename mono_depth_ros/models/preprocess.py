@@ -440,7 +440,8 @@ def upsample_edge_aware_host(
     if math.isinf(edge_ratio):  # no edge: bilinear wherever the four values are finite (evaluation's resize)
         smooth_cell = np.isfinite(low) & np.isfinite(high) & ~invalid
     else:
-        smooth_cell = (high <= np.float32(edge_ratio) * low) & (low > 0) & ~invalid
+        # low < inf: a cell of four +Inf passes the ratio (Inf <= ratio · Inf) but has no blend (nearest: +Inf)
+        smooth_cell = (high <= np.float32(edge_ratio) * low) & (low > 0) & (low < np.inf) & ~invalid
     if window is not None:
         return _window_host(source, smooth_cell, (out_h, out_w), window)
     cell_y, nearest_y = _host_index(out_h, source.shape[0])
@@ -516,8 +517,8 @@ def upsample_edge_aware(
     """Resize a depth / inverse-depth map: bilinear on smooth surfaces, nearest across depth edges.
 
     A 2×2 source neighbourhood is an edge when ``max > edge_ratio * min`` of its four values, or when any of them is
-    NaN or the minimum is not positive; there the output takes the nearest source value instead of a blend, so no
-    value between foreground and background is created (see the module docstring).
+    NaN or the minimum is not positive or +Inf; there the output takes the nearest source value instead of a blend, so
+    no value between foreground and background is created (see the module docstring).
 
     Args:
         prediction: (h, w) or (1, 1, h, w) float map (depth in metres or inverse depth; NaN invalid) on any device.
@@ -555,7 +556,8 @@ def upsample_edge_aware(
     if math.isinf(edge_ratio):  # no edge: bilinear wherever the four values are finite (evaluation's resize)
         smooth = torch.isfinite(low) & torch.isfinite(high)
     else:
-        smooth = (high <= edge_ratio * low) & (low > 0)  # False for NaN: NaN compares False
+        # False for NaN (NaN compares False) and for four +Inf (the blend would make NaN of 0 · Inf: nearest)
+        smooth = (high <= edge_ratio * low) & (low > 0) & (low < math.inf)
     take_y1, take_x1 = (wy_col >= 0.5), (wx_row >= 0.5)
     nearest = torch.where(take_y1, torch.where(take_x1, v11, v10), torch.where(take_x1, v01, v00))
     return torch.where(smooth, bilinear, nearest)
