@@ -448,9 +448,10 @@ def upsample_edge_aware_host(
     cell_x, nearest_x = _host_index(out_w, source.shape[1])
     smooth = smooth_cell.take(cell_y, axis=0).take(cell_x, axis=1)  # the same gathers as [rows][:, cols], faster
     out: np.ndarray = source.take(nearest_y, axis=0).take(nearest_x, axis=1)
-    # OpenCV 4 (ROS's python3-opencv 4.6 on Humble and Jazzy) blends a whole-pixel position with the pixel before it
-    # at weight 0: a NaN / ±Inf there made NaN (0 × NaN) in a smooth cell. Only smooth cells (four finite values)
-    # take the bilinear map, so the non-finite values go in as 0.
+    # pip's OpenCV 4 wheels (4.6, 4.10: Intel IPP's resize; not OpenCV 5, nor the Humble tier's python3-opencv,
+    # Debian 12's 4.6 built without IPP) blend a whole-pixel position with the pixel before it at weight 0: a NaN /
+    # ±Inf there made NaN (0 × NaN) in a smooth cell. Only smooth cells (four finite values) take the bilinear map,
+    # so the non-finite values go in as 0.
     nonfinite = ~np.isfinite(source)
     blended = np.where(nonfinite, np.float32(0.0), source) if nonfinite.any() else source
     bilinear = np.asarray(cv2.resize(blended, (out_w, out_h), interpolation=cv2.INTER_LINEAR), dtype=np.float32)
