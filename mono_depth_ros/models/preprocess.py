@@ -431,17 +431,17 @@ def upsample_edge_aware_host(
         return source.copy()
     # the four corners of each cell (i, i+1) x (j, j+1), the last row / column paired with itself
     below = np.concatenate([source[1:], source[-1:]], axis=0)
-    low = np.fmin(source, below)  # fmin / fmax ignore one NaN: the NaN check below catches it
+    low = np.fmin(source, below)  # fmin / fmax ignore one NaN: the finite check below catches it
     high = np.fmax(source, below)
     low = np.minimum(low, np.concatenate([low[:, 1:], low[:, -1:]], axis=1))
     high = np.maximum(high, np.concatenate([high[:, 1:], high[:, -1:]], axis=1))
-    invalid = np.isnan(source) | np.isnan(below)
-    invalid |= np.concatenate([invalid[:, 1:], invalid[:, -1:]], axis=1)
+    finite_source = np.isfinite(source)
+    finite = finite_source & np.isfinite(below)  # the cell's four values are finite (a cell of four +Inf passes
+    finite &= np.concatenate([finite[:, 1:], finite[:, -1:]], axis=1)  # the ratio, Inf <= ratio · Inf: no blend)
     if math.isinf(edge_ratio):  # no edge: bilinear wherever the four values are finite (evaluation's resize)
-        smooth_cell = np.isfinite(low) & np.isfinite(high) & ~invalid
+        smooth_cell = finite
     else:
-        # low < inf: a cell of four +Inf passes the ratio (Inf <= ratio · Inf) but has no blend (nearest: +Inf)
-        smooth_cell = (high <= np.float32(edge_ratio) * low) & (low > 0) & (low < np.inf) & ~invalid
+        smooth_cell = (high <= np.float32(edge_ratio) * low) & (low > 0) & finite
     if window is not None:
         return _window_host(source, smooth_cell, (out_h, out_w), window)
     cell_y, nearest_y = _host_index(out_h, source.shape[0])
@@ -452,8 +452,7 @@ def upsample_edge_aware_host(
     # Debian 12's 4.6 built without IPP) blend a whole-pixel position with the pixel before it at weight 0: a NaN /
     # ±Inf there made NaN (0 × NaN) in a smooth cell. Only smooth cells (four finite values) take the bilinear map,
     # so the non-finite values go in as 0.
-    nonfinite = ~np.isfinite(source)
-    blended = np.where(nonfinite, np.float32(0.0), source) if nonfinite.any() else source
+    blended = source if finite_source.all() else np.where(finite_source, source, np.float32(0.0))
     bilinear = np.asarray(cv2.resize(blended, (out_w, out_h), interpolation=cv2.INTER_LINEAR), dtype=np.float32)
     np.copyto(out, bilinear, where=smooth)
     return out
