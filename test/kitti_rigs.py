@@ -107,6 +107,25 @@ def raw_scan_depth(points_in_camera: npt.NDArray[np.floating], camera: CameraMod
     return depth.reshape(raw.height, raw.width)
 
 
+def undistort_points_iterated(
+    pixels: npt.NDArray[Any],
+    k: npt.NDArray[Any],
+    d: npt.NDArray[Any],
+    r: npt.NDArray[Any],
+    p: npt.NDArray[Any],
+    criteria: tuple[int, int, float],
+) -> npt.NDArray[Any]:
+    """OpenCV's ``undistortPoints`` of the plumb_bob / rational_polynomial ``pixels`` (N, 1, 2) with ``R`` and ``P``,
+    iterated until ``criteria``: ``undistortPointsIter`` on OpenCV 4 (ROS's python3-opencv, 4.6 on Humble and Jazzy),
+    whose ``undistortPoints`` takes no ``criteria``; ``undistortPoints(..., criteria=)`` on OpenCV 5, which has no
+    ``undistortPointsIter``."""
+    import cv2
+
+    if hasattr(cv2, "undistortPointsIter"):
+        return cv2.undistortPointsIter(pixels, k, d, r, p, criteria)  # type: ignore[no-any-return]  # (not in OpenCV 5's stubs)
+    return cv2.undistortPoints(pixels, k, d, R=r, P=p, criteria=criteria)
+
+
 def raw_image(rectified: npt.NDArray[Any], intrinsics: PinholeIntrinsics, camera: CameraModel) -> npt.NDArray[Any]:
     """A rectified image of ``intrinsics`` (the KITTI RGB) as the raw ``camera`` at the same place sees it: every
     raw pixel's ray (K + D undone: OpenCV's fisheye inverse, or the plumb_bob / rational_polynomial model inverted by

@@ -9,6 +9,8 @@ stricter where Humble and Jazzy differ, so code that passes here uses only the c
   with a descriptor rejected (Jazzy), ranges (bounds inclusive), read-only, on-set callbacks run for declarations
   too and are inserted at the front;
 * QoS (§5): a profile needs ``history`` or ``depth``; subscriptions take a QoSProfile or an int >= 0;
+* subscription callbacks (§6) must take the message alone (Jazzy refuses any other when subscribing, with two
+  arguments it passes ``MessageInfo`` too, which Humble never does);
 * ``message_filters.Subscriber`` (§16) is copied structurally, so a positional QoS fails with TypeError;
   ``ApproximateTimeSynchronizer`` is simplified (each new message is matched with the closest message of every
   other input; a set within ``slop`` seconds is emitted);
@@ -21,6 +23,7 @@ stricter where Humble and Jazzy differ, so code that passes here uses only the c
 from __future__ import annotations
 
 import enum
+import inspect
 import sys
 import threading
 import time
@@ -516,6 +519,7 @@ class Node:
         qos_overriding_options: Any = None,
         raw: bool = False,
     ) -> Subscription:
+        _check_message_callback(callback)
         subscription = Subscription(msg_type, topic, callback, _check_qos(qos_profile), raw=bool(raw))
         self.subscriptions.append(subscription)
         return subscription
@@ -642,6 +646,17 @@ class LifecycleNode(Node):
 
     def trigger_shutdown(self) -> TransitionCallbackReturn:
         return self._trigger("shutdown")
+
+
+def _check_message_callback(callback: Callable[..., Any]) -> None:
+    """rclpy Jazzy (``subscription.py``@jazzy) calls a subscription's callback with the message when it binds one
+    argument, else with ``(message, MessageInfo)``, else refuses it (RuntimeError) as the subscription is made;
+    Humble calls it with the message alone. The common surface: a callback that binds one argument."""
+    try:
+        inspect.signature(callback).bind(object())
+    except TypeError:
+        msg = f"subscription callback {callback!r} does not take the message alone (Humble passes only the message)"
+        raise RuntimeError(msg) from None
 
 
 def _check_qos(qos_profile: Any) -> Any:

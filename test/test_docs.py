@@ -76,13 +76,14 @@ def config_keys() -> set[str]:
     return keys
 
 
-OTHER_TOOL_OPTIONS = {  # options of pip, rosdep, colcon, ros2, tf2_ros, torchrun, monodepth2, BTS, bench/, harnesses
+OTHER_TOOL_OPTIONS = {  # of pip, rosdep, colcon, setuptools, ros2, tf2_ros, torchrun, monodepth2, BTS, bench/, tests
     "--target", "--index-url", "--skip-keys", "--from-paths", "--ignore-src", "--packages-select", "--params-file",
     "--ros-args", "--compression-mode", "--storage-preset-profile", "--loop", "--clock", "--frame-id",
     "--child-frame-id", "--roll", "--pitch", "--yaw", "--qx", "--qy", "--qz", "--qw", "--standalone",
     "--nproc_per_node", "--nproc-per-node", "--nnodes", "--eval_split", "--eval_stereo", "--disable_median_scaling",
     "--eigen_crop", "--do_kb_crop", "--garg_crop", "--quick", "--tf-links", "--rate", "--qos-profile-overrides-path",
-    "--remap", "--floor", "--lidar-step-deg", "--slopes",
+    "--remap", "--floor", "--lidar-step-deg", "--slopes", "--symlink-install", "--editable",
+    "--single-version-externally-managed",
 }  # fmt: skip
 
 
@@ -295,6 +296,38 @@ def test_what_the_documented_commands_write_by_default_is_ignored_by_git() -> No
 ROSDEP_KEYS = {"PyYAML": "python3-yaml"}  # a requirement's rosdep key where it is not python3-<name>
 
 
+def _without_environment(words: list[str]) -> list[str]:
+    """A shell command's words without its leading ``NAME=value`` environment assignments."""
+    while words and re.fullmatch(r"[A-Z_][A-Z0-9_]*=\S*", words[0]):
+        words = words[1:]
+    return words
+
+
+def _readme_ros_install_lines() -> list[str]:
+    """The command lines (comments cut) of README "ROS 2 usage"'s first bash block."""
+    readme = page_text(REPO_ROOT / "README.md")
+    section = readme[readme.index("## ROS 2 usage") :]
+    block = re.search(r"```bash\n(.*?)```", section, re.S).group(1)  # type: ignore[union-attr]
+    return [line.split("#")[0].strip() for line in block.splitlines() if line.split("#")[0].strip()]
+
+
+def test_the_readme_ros_pip_install_runs_on_an_externally_managed_system_python() -> None:
+    """README "ROS 2 usage" installs torch, safetensors and rosbags with pip into ROS's system Python. Ubuntu 24.04
+    (Jazzy) and Debian 12 mark it externally managed (PEP 668): a bare ``pip install`` stops with ``error:
+    externally-managed-environment``. The line sets ``PIP_BREAK_SYSTEM_PACKAGES=1`` (rosdep's documented setting),
+    not ``--break-system-packages``, which Ubuntu 22.04's pip 22.0.2 (Humble) refuses: "no such option" (both run
+    here with pip 22.0.2, which ignores the variable)."""
+    pips = [
+        line for line in _readme_ros_install_lines() if _without_environment(line.split())[:2] == ["pip", "install"]
+    ]
+    assert pips, "README's ROS 2 usage block has no pip install line"
+    for line in pips:
+        words = line.split()
+        environment = words[: len(words) - len(_without_environment(words))]
+        assert "PIP_BREAK_SYSTEM_PACKAGES=1" in environment, f"pip refuses this on Ubuntu 24.04 / Debian 12: {line}"
+        assert "--break-system-packages" not in words, f"Ubuntu 22.04's pip 22.0.2 has no such option: {line}"
+
+
 def test_the_readme_ros_install_gets_every_requirement_of_the_package() -> None:
     """README "ROS 2 usage": its ``pip install`` line and ``rosdep install`` (package.xml's exec_depend keys but the
     ``--skip-keys``) together install every requirement of setup.py and torch: the node imports rosbags and
@@ -302,7 +335,7 @@ def test_the_readme_ros_install_gets_every_requirement_of_the_package() -> None:
     readme = page_text(REPO_ROOT / "README.md")
     section = readme[readme.index("## ROS 2 usage") :]
     block = re.search(r"```bash\n(.*?)```", section, re.S).group(1)  # type: ignore[union-attr]
-    commands = [line.split("#")[0].split() for line in block.splitlines()]
+    commands = [_without_environment(line.split("#")[0].split()) for line in block.splitlines()]
     pip = {word for words in commands if words[:2] == ["pip", "install"] for word in words[2:] if word[0] != "-"}
     skipped = {word for words in commands for flag, word in itertools.pairwise(words) if flag == "--skip-keys"}
     rosdep = set(re.findall(r"<exec_depend>([\w-]+)</exec_depend>", page_text(REPO_ROOT / "package.xml"))) - skipped

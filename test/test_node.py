@@ -177,6 +177,18 @@ def stamp_ns_of(msg: Any) -> int:
 # ---------------------------------------------------------------------------------------------- parameters
 
 
+def test_every_subscription_callback_takes_the_message_alone_as_humble_and_jazzy_call_it(ros: Ros) -> None:
+    """rclpy Jazzy passes ``(message, MessageInfo)`` to a callback that needs two arguments and refuses one that
+    binds neither one nor two when subscribing (``subscription.py``@jazzy); Humble always passes the message alone.
+    The stand-in refuses what is not a one-argument callback, so every node test (here: LiDAR, external prediction,
+    approximate sync) makes its subscriptions under the common rule."""
+    overrides = {**EXTERNAL, "sync.mode": "approximate", "lidar_topic": "/lidar/points"}
+    node = ros.make_node(overrides, pipeline=EchoPipeline())
+    assert len(node.subscriptions) >= 5  # image, camera_info, prediction, LiDAR, /diagnostics (+ /tf with TF)
+    with pytest.raises(RuntimeError, match="does not take the message alone"):
+        node.create_subscription(ros.fake["sensor_msgs.msg"].Image, "/x", lambda msg, info: None, 10)
+
+
 def test_every_parameter_declared_with_type_descriptor_and_range(ros: Ros) -> None:
     node = ros.make_node(pipeline=EchoPipeline())
     parameter_type = ros.fake["rclpy.parameter"].Parameter.Type

@@ -16,6 +16,7 @@ from mono_depth_ros.core.frame_hints import PROMPT_DEPTH, FrameHints
 from mono_depth_ros.core.geometry import RigidTransform, backproject_depth
 from mono_depth_ros.models.spec import OutputKind
 from mono_depth_ros.pipeline import DepthPipeline, FrameInput, LidarInput
+from test.kitti_rigs import undistort_points_iterated
 
 INTR = PinholeIntrinsics(200.0, 200.0, 81.3, 47.9, width=160, height=96)
 CAMERA = CameraModel.from_intrinsics(INTR)
@@ -428,14 +429,15 @@ def test_external_prediction_of_a_raw_camera_is_undistorted_like_the_image() -> 
     """A model on a raw (distorted) camera predicts in raw pixels; the pipeline publishes P's pinhole image, so the
     prediction must be undistorted with the image (issue 15: left raw, it disagreed with the LiDAR and the outputs
     by up to several pixels at the edges)."""
-    import cv2
-
     from mono_depth_ros.evaluation.scale_rigs import undistorted_rays
 
     width, height = 160, 120
     k = np.array([[120.0, 0.0, 79.5], [0.0, 118.0, 59.5], [0.0, 0.0, 1.0]])
     d = (-0.3, 0.1, 0.002, -0.0015, 0.0)
-    p, _ = cv2.getOptimalNewCameraMatrix(k, np.asarray(d), (width, height), 0.0, (width, height))
+    # cv2.getOptimalNewCameraMatrix(k, d, size, alpha=0) of OpenCV 4.10 and 5.0: every pixel of P sees the raw
+    # image; 4.6's (ROS's python3-opencv) is about 1 % wider, and its corners see past the raw image (NaN there)
+    fx, cx, fy, cy = 102.75603266003817, 79.07013668725854, 108.4029821603511, 59.752956445351955
+    p = np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])
     camera = CameraModel(width, height, "plumb_bob", d, k, np.eye(3), np.hstack([p, np.zeros((3, 1))]))
 
     def plane_depth(x: np.ndarray, y: np.ndarray) -> np.ndarray:  # a slanted plane: 1 / z linear in the ray
@@ -579,7 +581,7 @@ def _raw_kitti_camera(kitti_object_dir: Path) -> tuple[CameraModel, np.ndarray, 
     # raw image: every raw pixel looks up the rectified one its ray lands on (iterated to convergence)
     criteria = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 100, 1e-10)
     pts = np.stack([u, v], axis=-1).reshape(-1, 1, 2)
-    at = cv2.undistortPoints(pts, k, np.asarray(d), R=r, P=p, criteria=criteria).reshape(height, width, 2)
+    at = undistort_points_iterated(pts, k, np.asarray(d), r, p, criteria).reshape(height, width, 2)
     raw = cv2.remap(rect, at[..., 0].astype(np.float32), at[..., 1].astype(np.float32), cv2.INTER_LINEAR)
     # which undistorted pixels see the raw image: their ray (P⁻¹, then Rᵀ) projected with K and D
     rays = np.linalg.solve(p, np.stack([u.ravel(), v.ravel(), np.ones(u.size)]))

@@ -4,8 +4,10 @@ tf2 ignores a transform stamped more than its cache time (10 s) before the newes
 (``TF_OLD_DATA ignoring data from the past``). After a bag longer than that starts again, every ``/tf`` message of
 the new pass was ignored until its stamps came within 10 s of the end of the first pass: the camera poses of the
 temporal filter and the ``lidar.motion_frame`` lookups failed for most of every later pass. tf2_ros' C++ buffer
-clears itself on a jump back of the ROS clock (with ``use_sim_time``); rclpy's does not, and without ``/clock`` the
-stamps are the only sign. Static transforms are kept (tf2's ``clear`` leaves them).
+clears itself on a jump back of the ROS clock (with ``use_sim_time``); rclpy's does not on Humble, and on Jazzy only
+on the clock of the node it is made with (``Buffer(node=...)``, ``tf2_ros/buffer.py``@jazzy; the node's ``Buffer()``
+has a system clock, whose jumps never fire). Without ``/clock`` the stamps are the only sign anyway. Static
+transforms are kept (tf2's ``clear`` leaves them).
 """
 
 from __future__ import annotations

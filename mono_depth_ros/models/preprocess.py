@@ -431,23 +431,29 @@ def upsample_edge_aware_host(
         return source.copy()
     # the four corners of each cell (i, i+1) x (j, j+1), the last row / column paired with itself
     below = np.concatenate([source[1:], source[-1:]], axis=0)
-    low = np.fmin(source, below)  # fmin / fmax ignore one NaN: the NaN check below catches it
+    low = np.fmin(source, below)  # fmin / fmax ignore one NaN: the finite check below catches it
     high = np.fmax(source, below)
     low = np.minimum(low, np.concatenate([low[:, 1:], low[:, -1:]], axis=1))
     high = np.maximum(high, np.concatenate([high[:, 1:], high[:, -1:]], axis=1))
-    invalid = np.isnan(source) | np.isnan(below)
-    invalid |= np.concatenate([invalid[:, 1:], invalid[:, -1:]], axis=1)
+    finite_source = np.isfinite(source)
+    finite = finite_source & np.isfinite(below)  # the cell's four values are finite (a cell of four +Inf passes
+    finite &= np.concatenate([finite[:, 1:], finite[:, -1:]], axis=1)  # the ratio, Inf <= ratio · Inf: no blend)
     if math.isinf(edge_ratio):  # no edge: bilinear wherever the four values are finite (evaluation's resize)
-        smooth_cell = np.isfinite(low) & np.isfinite(high) & ~invalid
+        smooth_cell = finite
     else:
-        smooth_cell = (high <= np.float32(edge_ratio) * low) & (low > 0) & ~invalid
+        smooth_cell = (high <= np.float32(edge_ratio) * low) & (low > 0) & finite
     if window is not None:
         return _window_host(source, smooth_cell, (out_h, out_w), window)
     cell_y, nearest_y = _host_index(out_h, source.shape[0])
     cell_x, nearest_x = _host_index(out_w, source.shape[1])
     smooth = smooth_cell.take(cell_y, axis=0).take(cell_x, axis=1)  # the same gathers as [rows][:, cols], faster
     out: np.ndarray = source.take(nearest_y, axis=0).take(nearest_x, axis=1)
-    bilinear = np.asarray(cv2.resize(source, (out_w, out_h), interpolation=cv2.INTER_LINEAR), dtype=np.float32)
+    # pip's OpenCV 4 wheels (4.6, 4.10: Intel IPP's resize; not OpenCV 5, nor the Humble tier's python3-opencv,
+    # Debian 12's 4.6 built without IPP) blend a whole-pixel position with the pixel before it at weight 0: a NaN /
+    # ±Inf there made NaN (0 × NaN) in a smooth cell. Only smooth cells (four finite values) take the bilinear map,
+    # so the non-finite values go in as 0.
+    blended = source if finite_source.all() else np.where(finite_source, source, np.float32(0.0))
+    bilinear = np.asarray(cv2.resize(blended, (out_w, out_h), interpolation=cv2.INTER_LINEAR), dtype=np.float32)
     np.copyto(out, bilinear, where=smooth)
     return out
 
@@ -511,8 +517,8 @@ def upsample_edge_aware(
     """Resize a depth / inverse-depth map: bilinear on smooth surfaces, nearest across depth edges.
 
     A 2×2 source neighbourhood is an edge when ``max > edge_ratio * min`` of its four values, or when any of them is
-    NaN or the minimum is not positive; there the output takes the nearest source value instead of a blend, so no
-    value between foreground and background is created (see the module docstring).
+    NaN or the minimum is not positive or +Inf; there the output takes the nearest source value instead of a blend, so
+    no value between foreground and background is created (see the module docstring).
 
     Args:
         prediction: (h, w) or (1, 1, h, w) float map (depth in metres or inverse depth; NaN invalid) on any device.
@@ -550,7 +556,8 @@ def upsample_edge_aware(
     if math.isinf(edge_ratio):  # no edge: bilinear wherever the four values are finite (evaluation's resize)
         smooth = torch.isfinite(low) & torch.isfinite(high)
     else:
-        smooth = (high <= edge_ratio * low) & (low > 0)  # False for NaN: NaN compares False
+        # False for NaN (NaN compares False) and for four +Inf (the blend would make NaN of 0 · Inf: nearest)
+        smooth = (high <= edge_ratio * low) & (low > 0) & (low < math.inf)
     take_y1, take_x1 = (wy_col >= 0.5), (wx_row >= 0.5)
     nearest = torch.where(take_y1, torch.where(take_x1, v11, v10), torch.where(take_x1, v01, v00))
     return torch.where(smooth, bilinear, nearest)

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from mono_depth_ros.core.camera import CameraModel, FloatArray, PinholeIntrinsics
 from mono_depth_ros.core.errors import CalibrationError, ShapeError
+from test.kitti_rigs import undistort_points_iterated
 
 KITTI = PinholeIntrinsics(721.5377, 721.5377, 609.5593, 172.854, width=1242, height=375)
 
@@ -397,8 +398,11 @@ def test_undistort_gives_back_the_rectified_kitti_frame(kitti_object_dir: Path, 
     u, v = np.meshgrid(np.arange(width, dtype=np.float64), np.arange(height, dtype=np.float64))
     pts = np.stack([u, v], axis=-1).reshape(-1, 1, 2)
     criteria = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 100, 1e-12)
-    undistort_points = cv2.fisheye.undistortPoints if model_name == "equidistant" else cv2.undistortPoints
-    at = undistort_points(pts, k, np.asarray(d), R=r, P=p[:, :3], criteria=criteria).reshape(height, width, 2)
+    if model_name == "equidistant":  # (fisheye's takes criteria on OpenCV 4.6 and 5)
+        at = cv2.fisheye.undistortPoints(pts, k, np.asarray(d), R=r, P=p[:, :3], criteria=criteria)
+    else:
+        at = undistort_points_iterated(pts, k, np.asarray(d), r, p[:, :3], criteria)
+    at = at.reshape(height, width, 2)
     # float pixels of the truth: x and y coordinates (exact to resample) and the real frame
     coords = np.stack([u, v, rect.astype(np.float64)], axis=-1).astype(np.float32)
     raw = cv2.remap(coords, at[..., 0].astype(np.float32), at[..., 1].astype(np.float32), cv2.INTER_LINEAR)

@@ -444,3 +444,23 @@ def test_an_infinite_edge_ratio_blends_every_finite_cell_zeros_and_negatives_inc
     assert np.isnan(nearest).sum() == 9 and np.isposinf(nearest).sum() == 9  # each keeps its 3x3 footprint, no blend
     finite = np.isfinite(nearest)
     np.testing.assert_allclose(nearest[finite], host[finite], atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("out_hw", [(36, 60), (37, 61)])
+def test_an_infinite_region_keeps_its_nearest_value_alike_on_the_host_and_the_device(out_hw: tuple[int, int]) -> None:
+    """A 2×2 block of +Inf in the network output (a half-precision overflow) passes the edge test (Inf <= ratio ·
+    Inf): its cells are not blended, on either road, so each output pixel there is the nearest value, +Inf. Seen:
+    the host wrote 0 there (its resize takes non-finite values as 0 since OpenCV 4's weight-0 blend) and the device
+    NaN (0 · Inf where a weight is 0), neither a value of the source."""
+    from mono_depth_ros.models.preprocess import _host_index, upsample_edge_aware_host
+
+    source = np.linspace(2.0, 3.0, 12 * 20, dtype=np.float32).reshape(12, 20)  # smooth: bilinear elsewhere
+    source[4:6, 6:8] = np.inf
+    nearest = source.take(_host_index(out_hw[0], 12)[1], axis=0).take(_host_index(out_hw[1], 20)[1], axis=1)
+    device = upsample_edge_aware(torch.from_numpy(source), out_hw).numpy()
+    host = upsample_edge_aware_host(source, out_hw)
+    assert host is not None
+    assert not np.isnan(device).any() and not np.isnan(host).any()  # no NaN in the source, none made
+    np.testing.assert_array_equal(np.isposinf(host), np.isposinf(device))
+    np.testing.assert_array_equal(np.isposinf(device), np.isposinf(nearest))  # the block's own footprint
+    np.testing.assert_allclose(host, device, rtol=1e-5)
