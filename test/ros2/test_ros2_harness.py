@@ -13,9 +13,11 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from rclpy.callback_groups import ReentrantCallbackGroup
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
@@ -24,6 +26,7 @@ from test.kitti_bag import KittiFrame
 
 from .harness import (
     RELIABLE,
+    Collector,
     Launched,
     Probe,
     feed_images,
@@ -41,22 +44,33 @@ def wait_matched(*publishers: Any) -> None:
     wait_until(lambda: all(p.get_subscription_count() > 0 for p in publishers), 10, "the probe's own subscriptions")
 
 
+@pytest.mark.parametrize("group", ["own", "default"])
 def test_a_collector_dropped_while_its_message_waits_for_an_executor_thread_leaves_the_probe_hearing(
-    probe: Probe,
+    probe: Probe, group: str
 ) -> None:
     """The race made certain: both executor threads held in a callback, a message for a collector queued behind them,
     the collector dropped, the threads let go. Its task then takes from a destroyed subscription: before, that held
-    the probe's callback group for good and the next collector heard nothing."""
+    the probe's callback group for good and the next collector heard nothing. ``own``: collectors of
+    :meth:`Probe.collect` (a callback group each); ``default``: two subscriptions in the node's default group (as
+    tests' own subscriptions and clients are), which only :class:`ProbeExecutor` releases."""
     gate, held = threading.Event(), []
 
     def hold(msg: Any) -> None:
         held.append(msg.data)
         gate.wait(30.0)
 
+    def subscribe(topic: str) -> tuple[Collector, Callable[[], None]]:
+        if group == "own":
+            collector = probe.collect(String, topic)
+            return collector, lambda: probe.drop(collector)
+        collector = Collector(topic)
+        sub = probe.node.create_subscription(String, topic, collector, RELIABLE)
+        return collector, lambda: probe.node.destroy_subscription(sub)
+
     holder = probe.node.create_subscription(String, "/harness/hold", hold, RELIABLE,
                                             callback_group=ReentrantCallbackGroup())  # fmt: skip
     pubs = {name: probe.publisher(String, f"/harness/{name}", RELIABLE) for name in ("hold", "dropped", "next")}
-    dropped = probe.collect(String, "/harness/dropped")
+    dropped, drop = subscribe("/harness/dropped")
     try:
         wait_matched(pubs["hold"], pubs["dropped"])
         for index in range(2):
@@ -65,10 +79,10 @@ def test_a_collector_dropped_while_its_message_waits_for_an_executor_thread_leav
         pubs["dropped"].publish(String(data="queued"))
         time.sleep(0.5)  # the spin thread finds it ready and queues its task behind the two held threads
         assert dropped.count() == 0
-        probe.drop(dropped)
+        drop()
     finally:
         gate.set()
-    following = probe.collect(String, "/harness/next")
+    following, drop_following = subscribe("/harness/next")
     try:
         wait_matched(pubs["next"])
         for index in range(3):
@@ -76,7 +90,7 @@ def test_a_collector_dropped_while_its_message_waits_for_an_executor_thread_leav
         assert [m.data for m in following.wait_for(3, timeout_s=10)] == ["0", "1", "2"]
         assert dropped.count() == 0  # taken from nothing: the dropped collector's callback did not run
     finally:
-        probe.drop(following)
+        drop_following()
         probe.node.destroy_subscription(holder)
         for publisher in pubs.values():
             probe.node.destroy_publisher(publisher)
