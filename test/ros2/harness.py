@@ -441,14 +441,22 @@ def reap_since(index: int, grace_s: float = 5.0, timeout_s: float = 10.0) -> lis
     stays in the domain and answers for the next test's node. AssertionError when a group outlives SIGKILL."""
 
     def alive(process: subprocess.Popen[Any]) -> bool:
+        """Whether group ``process.pid`` still has a process of the tier's. Once its leader has been reaped the number
+        is free when the group empties, and PIDs wrap (pid_max 32768): a process whose PID is the group's number then
+        leads another session's group (another tier's ``ros2 launch``), never this one's (a group keeps its number
+        reserved while it has a member, and a new group always starts with a leader of that PID)."""
         process.poll()  # reaps the leader when it has ended
-        return bool(group_members(process.pid))
+        members = group_members(process.pid)
+        if process.returncode is not None and process.pid in members:
+            return False
+        return bool(members)
 
     left = [(process, command) for process, command in _STARTED[index:] if alive(process)]
     for signum, wait_s in ((signal.SIGINT, grace_s), (signal.SIGKILL, timeout_s)):
         for process, _ in left:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signum)
+            if alive(process):  # a group that ended since has a free number: never signal it
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signum)
         deadline = time.monotonic() + wait_s
         while any(alive(process) for process, _ in left) and time.monotonic() < deadline:
             time.sleep(0.05)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -34,6 +35,7 @@ from .harness import (
     group_members,
     reap_since,
     running,
+    started,
     started_count,
     wait_until,
     wait_until_gone_from_graph,
@@ -120,6 +122,23 @@ def test_a_callback_that_raises_leaves_the_probe_hearing(probe: Probe) -> None:
         probe.node.destroy_subscription(failing)
         for publisher in pubs.values():
             probe.node.destroy_publisher(publisher)
+
+
+def test_the_teardown_leaves_running_a_process_group_that_only_reuses_the_pid_of_one_it_started() -> None:
+    """PID reuse (pid_max is 32768 on the tier's machine, where other tiers run at the same time): a process group
+    the harness started has ended and its leader was reaped; its number now leads another session's process group
+    (say another tier's ``ros2 launch``). The teardown must leave that group running: it is not the tier's."""
+    index = started_count()
+    ours = started(subprocess.Popen(["true"], start_new_session=True), ["true"])
+    ours.wait()
+    foreign = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    try:
+        ours.pid = foreign.pid  # what PID reuse does: the ended leader's number leads someone else's group
+        assert reap_since(index) == []
+        assert foreign.poll() is None, f"the teardown stopped a process group it did not start ({foreign.returncode})"
+    finally:
+        foreign.kill()
+        foreign.wait()
 
 
 def test_a_sigstopped_node_left_running_is_stopped_and_the_next_node_is_heard(
