@@ -445,10 +445,12 @@ def reap_since(index: int, grace_s: float = 5.0, timeout_s: float = 10.0) -> lis
         is free when the group empties, and PIDs wrap (pid_max 32768): a process whose PID is the group's number then
         leads another session's group (another tier's ``ros2 launch``), never this one's (a group keeps its number
         reserved while it has a member, and a new group always starts with a leader of that PID)."""
-        process.poll()  # reaps the leader when it has ended
+        reaped = process.poll() is not None  # reaps the leader when it has ended
         members = group_members(process.pid)
-        if process.returncode is not None and process.pid in members:
+        if reaped and process.pid in members:
             return False
+        if not members:
+            process.poll()  # a leader that ended since the first poll is a zombie (not a member): reap it too
         return bool(members)
 
     left = [(process, command) for process, command in _STARTED[index:] if alive(process)]
