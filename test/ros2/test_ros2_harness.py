@@ -117,6 +117,44 @@ def test_a_callback_that_raises_leaves_the_probe_hearing(probe: Probe) -> None:
             probe.node.destroy_publisher(publisher)
 
 
+def test_a_deaf_probe_is_revived_but_hears_nothing_from_a_publisher_that_stopped(probe: Probe) -> None:
+    """What the tier's conftest does before each test: both executor threads held in callbacks that never return (a
+    deaf probe: :meth:`Probe.hears` false), :meth:`Probe.revive` makes it hear again, its collectors included; a
+    publisher that published nothing since (a node that really stopped) is still not heard, so its test still fails."""
+    gate, held = threading.Event(), []
+
+    def hold(msg: Any) -> None:
+        held.append(msg.data)
+        gate.wait(30.0)
+
+    holder = probe.node.create_subscription(String, "/harness/hold", hold, RELIABLE,
+                                            callback_group=ReentrantCallbackGroup())  # fmt: skip
+    pubs = {name: probe.publisher(String, f"/harness/{name}", RELIABLE) for name in ("hold", "live", "stopped")}
+    live, stopped = probe.collect(String, "/harness/live"), probe.collect(String, "/harness/stopped")
+    try:
+        wait_matched(*pubs.values())
+        pubs["stopped"].publish(String(data="before"))
+        stopped.wait_for(1, timeout_s=10)
+        for index in range(2):
+            pubs["hold"].publish(String(data=str(index)))
+        wait_until(lambda: len(held) == 2, 10, "both executor threads held")
+        assert not probe.hears(1.0)
+        probe.revive()
+        assert probe.hears()
+        for index in range(3):
+            pubs["live"].publish(String(data=str(index)))
+        assert [m.data for m in live.wait_for(3, timeout_s=10)] == ["0", "1", "2"]
+        time.sleep(0.5)
+        assert [m.data for m in stopped.messages] == ["before"]
+    finally:
+        gate.set()
+        probe.drop(live)
+        probe.drop(stopped)
+        probe.node.destroy_subscription(holder)
+        for publisher in pubs.values():
+            probe.node.destroy_publisher(publisher)
+
+
 def test_the_teardown_leaves_running_a_process_group_that_only_reuses_the_pid_of_one_it_started() -> None:
     """PID reuse (pid_max is 32768 on the tier's machine, where other tiers run at the same time): a process group
     the harness started has ended and its leader was reaped; its number now leads another session's process group
