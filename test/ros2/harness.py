@@ -449,9 +449,9 @@ def reap_since(index: int, grace_s: float = 5.0, timeout_s: float = 10.0) -> lis
         members = group_members(process.pid)
         if reaped and process.pid in members:
             return False
-        if not members:
-            process.poll()  # a leader that ended since the first poll is a zombie (not a member): reap it too
-        return bool(members)
+        # an unreaped leader is the tier's and not gone yet: a multi-threaded one (rclpy, DDS) shows Z in /proc as
+        # soon as its main thread has exited, and can be waited for only once all its threads have
+        return bool(members) or process.poll() is None
 
     left = [(process, command) for process, command in _STARTED[index:] if alive(process)]
     for signum, wait_s in ((signal.SIGINT, grace_s), (signal.SIGKILL, timeout_s)):
