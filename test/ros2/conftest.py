@@ -2,13 +2,20 @@
 
 These tests need a real ROS 2 (rclpy, ``ros2 launch``) and this package colcon-built into a sourced workspace;
 ``scripts/ros2_tier.sh`` provides both. Elsewhere (the project's .venv) the whole folder is skipped with the reason.
+
+One test that fails or hangs must not fail the tests after it (:func:`contained`): before each test that uses the
+probe, the probe must hear itself (else its executor is revived, with a warning naming the test before); after each
+test, and after each module, every process group the harness started in it and still running is SIGKILLed and waited
+for (an error when the test had passed: it should have stopped its own).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import warnings
+from collections.abc import Generator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,7 +27,54 @@ import rclpy
 
 from test.kitti_bag import KittiFrame, load_kitti_frames
 
+from . import harness
 from .harness import Probe
+
+_previous_test = ["(none)"]
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
+    """Keep each phase's report on the item (``item.rep_setup`` / ``rep_call``) for :func:`contained`."""
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"rep_{report.when}", report)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def contained_module() -> Iterator[None]:
+    """Process groups started by a module-scoped fixture (a node shared by the module's tests) and still running at
+    the module's end are killed, so that they cannot answer for the next module's node."""
+    index = harness.started_count()
+    yield
+    left = harness.reap_since(index)
+    if left:
+        warnings.warn(f"killed what the module left running: {'; '.join(left)}", stacklevel=1)
+
+
+@pytest.fixture(autouse=True)
+def contained(request: pytest.FixtureRequest) -> Iterator[None]:
+    """One test's failure or hang stays in that test: a probe that hears nothing is revived before the next test, and
+    the process groups a test started (``ros2 launch``, ``ros2 run``, ``ros2 bag``) are gone after it."""
+    probe: Probe | None = request.getfixturevalue("probe") if "probe" in request.fixturenames else None
+    if probe is not None and not probe.hears():
+        probe.revive()
+        warnings.warn(
+            f"the probe heard nothing after {_previous_test[0]} (callback errors: {probe.errors[-3:]}): revived",
+            stacklevel=1,
+        )
+        if not probe.hears(10.0):
+            pytest.fail(f"the probe hears nothing since {_previous_test[0]}, even with a new executor")
+    index = harness.started_count()
+    known = harness.graph_nodes(probe) if probe is not None else set()
+    yield
+    _previous_test[0] = request.node.nodeid
+    left = harness.reap_since(index)
+    if left and probe is not None:
+        harness.wait_until_gone_from_graph(probe, known)
+    report = getattr(request.node, "rep_call", None)
+    if left and report is not None and report.passed:
+        pytest.fail(f"the test passed but left running (stopped now): {'; '.join(left)}")
 
 
 @pytest.fixture(scope="session")

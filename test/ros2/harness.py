@@ -2,8 +2,9 @@
 
 Used by the tests of ``test/ros2`` only (``scripts/ros2_tier.sh`` runs them with a real Humble sourced):
 
-* :class:`Probe`: one rclpy node spun by a MultiThreadedExecutor in a background thread; it publishes test input
-  and collects what the node under test publishes, with arrival times.
+* :class:`Probe`: one rclpy node spun by a :class:`ProbeExecutor` in a background thread; it publishes test input
+  and collects what the node under test publishes, with arrival times; :meth:`Probe.hears` checks that it still
+  does (the tier's conftest asks before each test and revives a deaf probe).
 * :class:`Launched`: ``ros2 launch mono_depth_ros depth.launch.py ARGS`` as its own process group (so Ctrl-C and
   SIGTERM reach it the way a terminal or systemd sends them), its log in a file, readiness from the ROS graph.
 * :class:`KittiFeeder`: real KITTI frames (../shared/data) as rclpy messages: image, camera_info, Velodyne scan,
@@ -16,16 +17,19 @@ import contextlib
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import rclpy
 from geometry_msgs.msg import TransformStamped
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.exceptions import InvalidHandle
 from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
@@ -96,19 +100,103 @@ class Collector:
         return self.messages
 
 
+class ProbeExecutor(MultiThreadedExecutor):  # type: ignore[misc]  # rclpy is untyped
+    """Humble's MultiThreadedExecutor without its execution-vs-destruction race (ros2/rclpy#1147, fixed by #1150 from
+    Iron on, not in Humble): a subscription or client destroyed after the wait set found it ready and before its task
+    took the message made ``take`` raise InvalidHandle outside the ``try`` that releases the callback group, so the
+    group stayed held for good (no callback of it ran again: with the node's one default group, the probe heard
+    nothing more) and the task's exception, once ``spin_once`` looked at it, ended ``spin``. As upstream:
+    a destroyed entity (subscription, client, service, timer or QoS-event waitable) gives nothing to take, and its
+    task ends normally."""
+
+    def _make_handler(self, entity: Any, node: Any, take_from_wait_list: Any, call_coroutine: Any) -> Any:
+        def take(entity: Any) -> Any:
+            try:
+                return take_from_wait_list(entity)
+            except InvalidHandle:  # destroyed since the wait: nothing to take
+                return _DESTROYED
+
+        async def call(entity: Any, taken: Any) -> None:
+            if taken is not _DESTROYED:
+                await call_coroutine(entity, taken)
+
+        return super()._make_handler(entity, node, take, call)
+
+
+_DESTROYED = object()
+
+
 class Probe:
-    """An rclpy node in the test process: publishers for input, collectors for output (spun in a thread)."""
+    """An rclpy node in the test process: publishers for input, collectors for output (spun in a thread).
+
+    Each collector and service client has a callback group of its own (one topic's messages stay in order; an entity
+    that cannot run holds no other), the spin loop outlives a callback that raises (kept in :attr:`errors`), and
+    :meth:`hears` / :meth:`revive` let the tier check and restore it between tests."""
 
     def __init__(self, name: str = "mono_depth_probe") -> None:
+        from std_msgs.msg import String
+
         self.node: Node = rclpy.create_node(name)
         self.factory = rclpy_factory()
-        self._executor = MultiThreadedExecutor(num_threads=2)
-        self._executor.add_node(self.node)
-        self._thread = threading.Thread(target=self._executor.spin, daemon=True)
-        self._thread.start()
+        self.errors: list[str] = []
+        self._start_executor()
         self.static_tf = StaticTransformBroadcaster(self.node)
         self.tf = TransformBroadcaster(self.node)
         self._subscriptions: list[Any] = []
+        echo_topic = f"/_{name}_{os.getpid()}_echo"
+        self._echo = self.collect(String, echo_topic, RELIABLE)
+        self._echo_pub = self.publisher(String, echo_topic, RELIABLE)
+        self._echo_sent = 0
+
+    def _start_executor(self) -> None:
+        self._executor = ProbeExecutor(num_threads=2)
+        self._executor.add_node(self.node)
+        self._closing = threading.Event()
+        self._thread = threading.Thread(target=self._spin, args=(self._executor, self._closing), daemon=True)
+        self._thread.start()
+
+    def _spin(self, executor: ProbeExecutor, closing: threading.Event) -> None:
+        """``executor.spin()`` that goes on after a callback raised (Humble's ends there, and the probe hears nothing
+        more): the exception is kept in :attr:`errors` and printed."""
+        while not closing.is_set() and self.node.context.ok():
+            try:
+                executor.spin_once(timeout_sec=0.2)
+            except Exception as err:
+                self.errors.append(f"{type(err).__name__}: {err}")
+                print(f"probe {self.node.get_name()}: a callback raised {err!r}; spinning on", file=sys.stderr)
+
+    def hears(self, timeout_s: float = 5.0) -> bool:
+        """Whether a message the probe publishes to itself comes back through its executor within ``timeout_s``
+        (a probe whose executor stopped taking messages fails the tests after it with timeouts on every topic)."""
+        from std_msgs.msg import String
+
+        self._echo_sent += 1
+        token = str(self._echo_sent)
+        deadline = time.monotonic() + timeout_s
+        while self._echo_pub.get_subscription_count() == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        self._echo_pub.publish(String(data=token))
+        while time.monotonic() < deadline:
+            if any(msg.data == token for msg in self._echo.messages):
+                self._echo.clear()
+                return True
+            time.sleep(0.005)
+        return False
+
+    def revive(self) -> None:
+        """A fresh executor and spin thread for the same node (its publishers, collectors and clients stay), with the
+        callback groups a task never released set free: what :meth:`hears` failing calls for."""
+        self._closing.set()
+        self._executor.shutdown(timeout_sec=2.0)
+        self._thread.join(2.0)
+        node = self.node
+        entities = (*node.subscriptions, *node.clients, *node.services, *node.timers, *node.waitables)
+        for group in {node.default_callback_group, *(entity.callback_group for entity in entities)}:
+            if isinstance(group, MutuallyExclusiveCallbackGroup):
+                group._active_entity = None
+        for entity in entities:
+            entity._executor_event = False
+        self._start_executor()
 
     def now_ns(self) -> int:
         return int(self.node.get_clock().now().nanoseconds)
@@ -118,7 +206,8 @@ class Probe:
 
     def collect(self, msg_type: Any, topic: str, qos: QoSProfile = RELIABLE) -> Collector:
         collector = Collector(topic)
-        self._subscriptions.append(self.node.create_subscription(msg_type, topic, collector, qos))
+        group = MutuallyExclusiveCallbackGroup()
+        self._subscriptions.append(self.node.create_subscription(msg_type, topic, collector, qos, callback_group=group))
         return collector
 
     def drop(self, collector: Collector) -> None:
@@ -138,7 +227,8 @@ class Probe:
         from lifecycle_msgs.srv import ChangeState, GetState
 
         def call(service_type: Any, name: str, request: Any) -> Any:
-            client = self.node.create_client(service_type, f"{node}/{name}")
+            group = MutuallyExclusiveCallbackGroup()
+            client = self.node.create_client(service_type, f"{node}/{name}", callback_group=group)
             try:
                 if not client.wait_for_service(timeout_sec=timeout_s):
                     raise AssertionError(f"no service {node}/{name} after {timeout_s} s")
@@ -156,7 +246,9 @@ class Probe:
         return str(call(GetState, "get_state", GetState.Request()).current_state.label)
 
     def close(self) -> None:
+        self._closing.set()
         self._executor.shutdown(timeout_sec=2.0)
+        self._thread.join(2.0)
         self.node.destroy_node()
 
 
@@ -311,6 +403,87 @@ def node_statuses(array_msgs: Iterable[Any], name_suffix: str = ": depth") -> li
     return [v for v in (diagnostic_values(m, name_suffix) for m in array_msgs) if v is not None]
 
 
+_STARTED: list[tuple[subprocess.Popen[Any], str]] = []
+_Process = TypeVar("_Process", bound="subprocess.Popen[Any]")
+
+
+def started(process: _Process, command: Sequence[str]) -> _Process:
+    """Note ``process`` (the leader of a process group of its own) for :func:`reap_since`; returns it."""
+    _STARTED.append((process, " ".join(command)))
+    return process
+
+
+def started_count() -> int:
+    """How many process groups :func:`started` has noted (the index to give :func:`reap_since` later)."""
+    return len(_STARTED)
+
+
+def group_members(pgid: int) -> list[int]:
+    """The processes of process group ``pgid`` that are not zombies (from /proc: orphans of a launch included)."""
+    members = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        state, _ppid, pgrp = stat.rsplit(")", 1)[1].split()[:3]  # after "(comm)": state, ppid, pgrp
+        if int(pgrp) == pgid and state != "Z":
+            members.append(int(entry))
+    return members
+
+
+def reap_since(index: int, grace_s: float = 5.0, timeout_s: float = 10.0) -> list[str]:
+    """Stop each process group noted since ``index`` (:func:`started_count`) that still has a process: SIGINT (what
+    the tests send), SIGKILL after ``grace_s``, then wait up to ``timeout_s`` until it is gone; returns their commands
+    (empty: nothing was left running). A node left running (hung, SIGSTOPped, or never stopped by a test that failed)
+    stays in the domain and answers for the next test's node. AssertionError when a group outlives SIGKILL."""
+
+    def alive(process: subprocess.Popen[Any]) -> bool:
+        """Whether group ``process.pid`` still has a process of the tier's. Once its leader has been reaped the number
+        is free when the group empties, and PIDs wrap (pid_max 32768): a process whose PID is the group's number then
+        leads another session's group (another tier's ``ros2 launch``), never this one's (a group keeps its number
+        reserved while it has a member, and a new group always starts with a leader of that PID)."""
+        reaped = process.poll() is not None  # reaps the leader when it has ended
+        members = group_members(process.pid)
+        if reaped and process.pid in members:
+            return False
+        # an unreaped leader is the tier's and not gone yet: a multi-threaded one (rclpy, DDS) shows Z in /proc as
+        # soon as its main thread has exited, and can be waited for only once all its threads have
+        return bool(members) or process.poll() is None
+
+    left = [(process, command) for process, command in _STARTED[index:] if alive(process)]
+    for signum, wait_s in ((signal.SIGINT, grace_s), (signal.SIGKILL, timeout_s)):
+        for process, _ in left:
+            if alive(process):  # a group that ended since has a free number: never signal it
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signum)
+        deadline = time.monotonic() + wait_s
+        while any(alive(process) for process, _ in left) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    for process, command in left:
+        if alive(process):
+            raise AssertionError(f"{command}: process group {process.pid} alive {timeout_s} s after SIGKILL")
+    del _STARTED[index:]
+    return [command for _, command in left]
+
+
+def graph_nodes(probe: Probe) -> set[str]:
+    """The fully qualified names of the nodes in the probe's graph (the ``ros2`` CLI's own left out)."""
+    names = probe.node.get_node_names_and_namespaces()
+    return {f"{ns.rstrip('/')}/{name}" for name, ns in names if not name.startswith("_ros2cli")}
+
+
+def wait_until_gone_from_graph(probe: Probe, known: set[str], timeout_s: float = 15.0) -> set[str]:
+    """Wait up to ``timeout_s`` until the graph holds no node but ``known`` (a node killed without leaving the graph
+    stays in it until its DDS lease runs out); returns the nodes still there."""
+    deadline = time.monotonic() + timeout_s
+    while (extra := graph_nodes(probe) - known) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return extra
+
+
 class Launched:
     """``ros2 launch mono_depth_ros depth.launch.py ARGS`` in its own process group; log in ``log_path``
     (``launch_file``: one of the package, or the path of a user's launch file)."""
@@ -323,8 +496,11 @@ class Launched:
         self.command = command
         self._log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.started = time.monotonic()
-        self.process = subprocess.Popen(
-            command, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True, env=os.environ.copy()
+        self.process = started(
+            subprocess.Popen(
+                command, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True, env=os.environ.copy()
+            ),
+            command,
         )
 
     @property
@@ -370,16 +546,21 @@ class Launched:
 def ros2_run(package: str, executable: str, log_path: Path, *args: str) -> Iterator[subprocess.Popen[bytes]]:
     """``ros2 run PACKAGE EXECUTABLE ARGS`` in its own process group, stopped with SIGINT."""
     log = open(log_path, "wb")  # noqa: SIM115 - closed below
-    process = subprocess.Popen(
-        ["ros2", "run", package, executable, *args],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
+    command = ["ros2", "run", package, executable, *args]
+    process = started(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True), command)
     try:
         yield process
     finally:
-        os.killpg(process.pid, signal.SIGINT)
-        process.wait(20)
-        log.close()
+        try:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGINT)
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(10)
+            raise AssertionError(f"{' '.join(command)} still running 20 s after SIGINT") from None
+        finally:
+            log.close()
 
 
 def ros2_cli(*args: str, timeout_s: float = 60.0, check: bool = True) -> subprocess.CompletedProcess[str]:

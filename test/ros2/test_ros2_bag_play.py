@@ -21,7 +21,17 @@ from mono_depth_ros.evaluation.scale_rigs import START_NS
 from test.bag.support import read_bag
 from test.kitti_bag import KittiFrame, write_kitti_bag, write_static_correction_bag
 
-from .harness import RELIABLE, Launched, Probe, depth_array, node_statuses, running, wait_until, write_params
+from .harness import (
+    RELIABLE,
+    Launched,
+    Probe,
+    depth_array,
+    node_statuses,
+    running,
+    started,
+    wait_until,
+    write_params,
+)
 
 FAST = {"output.downscale": 4}  # a quarter of KITTI's size: inference keeps up with the bag's 10 Hz on a CPU
 
@@ -29,8 +39,9 @@ FAST = {"output.downscale": 4}  # a quarter of KITTI's size: inference keeps up 
 @contextmanager
 def playing(bag: Path, *args: str) -> Iterator[subprocess.Popen[bytes]]:
     """``ros2 bag play BAG ARGS`` in its own process group, stopped with Ctrl-C on leaving."""
-    player = subprocess.Popen(["ros2", "bag", "play", str(bag), *args], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    command = ["ros2", "bag", "play", str(bag), *args]
+    player = started(subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                      start_new_session=True), command)  # fmt: skip
     try:
         yield player
     finally:

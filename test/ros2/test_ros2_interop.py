@@ -33,6 +33,7 @@ from .harness import (
     param_value,
     ros2_run,
     running,
+    started,
     wait_until,
     write_params,
 )
@@ -350,11 +351,11 @@ def test_a_split_message_compressed_recording_copied_without_metadata_runs_as_wi
 
     write_kitti_bag(tmp_path / "in", kitti_frames, prediction="metric")
     rec = tmp_path / "rec"
-    recorder = subprocess.Popen(
-        ["ros2", "bag", "record", "-o", str(rec), "--compression-mode", "message", "--compression-format", "zstd",
-         "-b", "1000000", "/camera/image_raw", "/camera/camera_info", "/tf_static", "/depth_model/prediction"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
+    topics = ["/camera/image_raw", "/camera/camera_info", "/tf_static", "/depth_model/prediction"]
+    record = ["ros2", "bag", "record", "-o", str(rec), "--compression-mode", "message", "--compression-format", "zstd",
+              "-b", "1000000", *topics]  # fmt: skip
+    recorder = started(subprocess.Popen(record, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                        start_new_session=True), record)  # fmt: skip
     try:
         wait_until(lambda: any(rec.glob("*.db3")), 20, "ros2 bag record to open its bag")
         # the recorder subscribes when it discovers the player's topics: --delay gives it that time

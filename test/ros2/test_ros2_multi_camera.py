@@ -17,7 +17,7 @@ from sensor_msgs.msg import Image, PointCloud2
 from mono_depth_ros.core import ros_msgs
 from test.kitti_bag import LIDAR_FRAME, KittiFrame
 
-from .harness import RELIABLE, KittiFeeder, Launched, Probe, running, transform_msg, wait_until
+from .harness import RELIABLE, KittiFeeder, Launched, Probe, running, started, transform_msg, wait_until
 
 ROBOT_LAUNCH = """
 from launch import LaunchDescription
@@ -64,8 +64,8 @@ def test_an_unscoped_second_include_that_inherits_the_first_cameras_image_fails_
     publishing /left/depth/* from the wrong camera without a word. The launch fails; the front node, started while
     the launch was failing, must not live on orphaned (it did, publishing, after its launch had exited 1)."""
     command = ["ros2", "launch", str(robot_launch(ros_logs, scoped=False))]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               start_new_session=True)  # fmt: skip
+    process = started(subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                       start_new_session=True), command)  # fmt: skip
     try:
         log, _ = process.communicate(timeout=120)
         assert process.returncode != 0, log[-3000:]
