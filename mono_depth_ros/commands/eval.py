@@ -98,7 +98,8 @@ def checkpoint_input(checkpoint: Path) -> InputPolicy:
         return read_spec(checkpoint, backend, None).input
     if not checkpoint.is_dir():
         return read_checkpoint_spec(checkpoint).input
-    from mono_depth_ros.models.hf_model import check_model_directory, family_of, transformers_spec
+    from mono_depth_ros.models.hf_model import check_model_directory, family_of
+    from mono_depth_ros.models.hf_spec import transformers_spec
 
     config = check_model_directory(checkpoint)
     return transformers_spec(config, family_of(str(config["model_type"])), checkpoint).input

@@ -73,7 +73,8 @@ def checkpoint_row(path: Path) -> ParamRow:
         CheckpointError: a missing or unusable checkpoint or directory.
     """
     if path.is_dir():
-        from mono_depth_ros.models.hf_model import check_model_directory, family_of, transformers_spec
+        from mono_depth_ros.models.hf_model import check_model_directory, family_of
+        from mono_depth_ros.models.hf_spec import transformers_spec
 
         config = check_model_directory(path)
         spec = transformers_spec(config, family_of(str(config["model_type"])), path)

@@ -138,7 +138,8 @@ def usage_lines(directory: Path) -> list[str]:
         CheckpointError: the directory is not a loadable transformers depth model.
     """
     from mono_depth_ros.core.frame_hints import FOCAL_RATIO, PROMPT_DEPTH
-    from mono_depth_ros.models.hf_model import check_model_directory, family_of, transformers_spec
+    from mono_depth_ros.models.hf_model import check_model_directory, family_of
+    from mono_depth_ros.models.hf_spec import transformers_spec
 
     config = check_model_directory(directory)
     family = family_of(str(config["model_type"]))

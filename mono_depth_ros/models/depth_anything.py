@@ -97,7 +97,7 @@ class DepthAnythingV2(nn.Module):
 
 
 def _transformers() -> Any:
-    from mono_depth_ros.models.hf_model import transformers_module
+    from mono_depth_ros.models.hf_spec import transformers_module
 
     return transformers_module()
 

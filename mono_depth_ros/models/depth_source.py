@@ -276,7 +276,7 @@ SPEC_BACKENDS = ("unet", *FOREIGN_SPEC_BACKENDS)
 
 def _check_stated_kind(stated: str, spec_kind: OutputKind, weights: str, backend: str) -> None:
     """Compare ``model.output_kind`` with the kind a checkpoint's or an exported model's spec declares, as a Hugging
-    Face folder's family kind is compared (:func:`~.hf_model.transformers_spec`): the pipeline takes the stated
+    Face folder's family kind is compared (:func:`~.hf_spec.transformers_spec`): the pipeline takes the stated
     kind, so another one would have scale recovery read the output as what it is not. ``depth_up_to_scale`` for a
     metric spec (scale recovery rescales its metres) and ``metric`` for a ``metric_focal`` one (the engine delivers
     metres) are taken, logged with both kinds; ``metric_focal`` itself is :func:`_check_metric_focal`'s.

@@ -4,38 +4,28 @@
 safetensors (``model.safetensors`` or a sharded index; pickle files are refused), optionally
 ``preprocessor_config.json`` (:mod:`.hf_preprocessing`). Loading never goes online (``local_files_only``), never
 runs code the folder brings (``trust_remote_code=False``: an ``auto_map`` in config.json is ignored with a warning),
-and ``transformers`` is imported only here, only when such a model is loaded.
+and ``transformers`` is imported only when such a model is loaded (:func:`~.hf_spec.transformers_module`).
 
-:class:`HfDepthNetwork` turns each family's forward pass into the project's contract, (B, 3, H, W) normalised RGB
-→ (B, 1, H, W) prediction of the spec's output kind, and takes the per-frame inputs some families need
-(:mod:`.hf_families`): Depth Pro's canonical inverse depth becomes metres with the camera's fx / width (its own
-field-of-view head when no camera focal is given, as transformers' post-processing does); Prompt Depth Anything
-gets the LiDAR prompt; ZoeDepth's input is reflect-padded as its image processor does and its output read where the
-image lies (:func:`~.preprocess.reflect_pad_window`). Everything else (resizing, normalisation, upsampling) is the
-same device code as for every model.
+This module checks the folder, loads its weights and builds the registry's ``transformers`` architecture; the
+spec it runs with is :func:`~.hf_spec.transformers_spec`'s, the network (each family's forward pass in the
+project's tensor contract) :class:`~.hf_network.HfDepthNetwork`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import math
 import shlex
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from torch import Tensor, nn
-from torch.nn import functional
 
 from mono_depth_ros.core.depth_kind import OutputKind
-from mono_depth_ros.core.errors import CheckpointError, ConfigError, ShapeError, first_line
-from mono_depth_ros.core.frame_hints import FOCAL_RATIO, PROMPT_DEPTH
-from mono_depth_ros.models.backend import TorchBackend, prediction_tensor
+from mono_depth_ros.core.errors import CheckpointError, ConfigError, first_line
 from mono_depth_ros.models.hf_declared_size import check_declared_size, check_layer_counts
-from mono_depth_ros.models.hf_families import FAMILIES, NOT_DEPTH, Family, config_kind, other_family
+from mono_depth_ros.models.hf_families import FAMILIES, NOT_DEPTH, Family, other_family
 from mono_depth_ros.models.hf_folder_checks import (
     FETCH_AGAIN,
     check_shard_index,
@@ -44,25 +34,14 @@ from mono_depth_ros.models.hf_folder_checks import (
     other_task,
     remote_backbone,
 )
-from mono_depth_ros.models.hf_preprocessing import PROCESSOR_CLASS_DEFAULTS, HfPreprocessing, read_preprocessing
+from mono_depth_ros.models.hf_network import HfBackend, HfDepthNetwork
+from mono_depth_ros.models.hf_spec import ARCHITECTURE, transformers_module, transformers_spec
 from mono_depth_ros.models.hub_id import hub_cache_hint
 from mono_depth_ros.models.registry import register
-from mono_depth_ros.models.spec import InputPolicy, ModelSpec
+from mono_depth_ros.models.spec import ModelSpec
 
-ARCHITECTURE = "transformers"
 REMEDY = FETCH_AGAIN
 _LOG = logging.getLogger(__name__)
-
-
-def transformers_module() -> Any:
-    """The ``transformers`` package (progress bars off), or a ConfigError naming the extra to install."""
-    try:
-        import transformers
-    except ImportError:
-        msg = "transformers depth models need the `transformers` package: pip install 'mono_depth_ros[hf]'"
-        raise ConfigError(msg) from None
-    transformers.utils.logging.disable_progress_bar()  # type: ignore[no-untyped-call]
-    return transformers
 
 
 def depth_model_types() -> tuple[str, ...]:
@@ -97,7 +76,7 @@ def check_model_directory(directory: Path) -> dict[str, Any]:
 
 def checked_model_config(directory: Path) -> tuple[dict[str, Any], Any]:
     """:func:`check_model_directory`'s checks; its parsed ``config.json`` and the transformers config object built
-    from it (once per load: :func:`transformers_spec` reads the patch and the depth range from it).
+    from it (once per load: :func:`~.hf_spec.transformers_spec` reads the patch and the depth range from it).
 
     Raises:
         CheckpointError: see :func:`check_model_directory`.
@@ -230,109 +209,6 @@ def family_of(model_type: str) -> Family:
     return FAMILIES.get(model_type) or other_family(model_type)
 
 
-class HfDepthNetwork(nn.Module):
-    """A transformers depth model behind the project's tensor contract (exportable when it needs no frame inputs).
-
-    Args:
-        hf_model: the ``*ForDepthEstimation`` model (its weights are this module's, under ``model.``).
-        model_type: its ``config.json`` model type (selects the family's conversions).
-        reflect_pad: ZoeDepth's reflect padding made by the network at its input size (specs written before the
-            engine padded as ZoeDepthImageProcessor does, :attr:`InputPolicy.reflect_pad`; kept so that they load
-            as they were made and exported).
-    """
-
-    def __init__(self, hf_model: nn.Module, model_type: str, reflect_pad: bool = False) -> None:
-        super().__init__()
-        self.model = hf_model
-        self.model_type = model_type
-        self.reflect_pad = reflect_pad
-
-    def forward(self, x: Tensor, focal_ratio: Tensor | None = None, prompt_depth: Tensor | None = None) -> Tensor:
-        """Predict.
-
-        Args:
-            x: (B, 3, H, W) float32 normalised RGB at the family's input size.
-            focal_ratio: (B,) camera fx / image width (Depth Pro; None: its field-of-view head estimates it).
-            prompt_depth: (B, 1, h, w) metric depth prompt in metres, any resolution (Prompt Depth Anything; None:
-                unprompted, depth up to scale and shift: ``affine_depth``).
-
-        Returns:
-            (B, 1, H, W) float32 prediction of the spec's output kind.
-
-        Raises:
-            ShapeError: Depth Pro without a focal length or a field-of-view head.
-        """
-        height, width = int(x.shape[-2]), int(x.shape[-1])
-        pads = _reflect_pads(height, width) if self.reflect_pad else None
-        if pads is not None:
-            top, bottom, left, right = pads
-            inner = functional.interpolate(x, size=(height - top - bottom, width - left - right), mode="bilinear")
-            x = functional.pad(inner, (left, right, top, bottom), mode="reflect")
-        extra = {"prompt_depth": prompt_depth} if prompt_depth is not None and self.model_type != "depth_pro" else {}
-        output = self.model(pixel_values=x, **extra)
-        depth = prediction_tensor(output)
-        if self.model_type == "depth_pro":
-            depth = _depth_pro_metres(depth, focal_ratio, getattr(output, "field_of_view", None))
-        if pads is not None:
-            rows, cols = depth.shape[-2], depth.shape[-1]  # integer arithmetic: traceable for export
-            top, bottom, left, right = pads
-            top, bottom = top * rows // height, bottom * rows // height
-            left, right = left * cols // width, right * cols // width
-            depth = depth[..., top : rows - bottom, left : cols - right]
-        if tuple(depth.shape[-2:]) != (height, width):
-            depth = functional.interpolate(depth, size=(height, width), mode="bilinear", align_corners=False)
-        return depth
-
-
-def _reflect_pads(height: int, width: int) -> tuple[int, int, int, int] | None:
-    """ZoeDepth's reflect padding (top, bottom, left, right) at a (height, width) input, or None when too small.
-
-    ZoeDepthImageProcessor pads ``int(3·sqrt(side / 2))`` px each side, then resizes the padded image keeping its
-    aspect: here the image shrinks by the factor that fits the padded short side into the input (one factor for both
-    axes, so the image keeps its aspect) and the rest of the input is reflect padding.
-    """
-    pad_h, pad_w = int(math.sqrt(height / 2) * 3), int(math.sqrt(width / 2) * 3)
-    shrink = min(height / (height + 2 * pad_h), width / (width + 2 * pad_w))
-    inner_h, inner_w = round(height * shrink), round(width * shrink)
-    top, left = (height - inner_h) // 2, (width - inner_w) // 2
-    bottom, right = height - inner_h - top, width - inner_w - left
-    if max(top, bottom) >= inner_h or max(left, right) >= inner_w or not (top or left):  # reflection needs more
-        return None
-    return top, bottom, left, right
-
-
-def _depth_pro_metres(inverse: Tensor, focal_ratio: Tensor | None, field_of_view: Tensor | None) -> Tensor:
-    """Depth Pro's canonical inverse depth → metres: ``1 / (inverse · W / f)`` (clamped as transformers does)."""
-    if focal_ratio is None:
-        if field_of_view is None:
-            msg = "this Depth Pro model has no field-of-view head (use_fov_model: false): it needs the camera focal"
-            raise ShapeError(msg)
-        focal_ratio = 0.5 / torch.tan(field_of_view.float() * (math.pi / 360.0))  # half the FoV in radians
-    ratio = focal_ratio.to(inverse.dtype).reshape(-1, 1, 1, 1)
-    return 1.0 / torch.clamp(inverse / ratio, min=1e-4, max=1e4)
-
-
-class HfBackend(TorchBackend):
-    """A :class:`HfDepthNetwork` on a device, with the per-frame inputs its family takes.
-
-    Attributes:
-        frame_inputs: per-frame inputs the network takes (:data:`~.hf_families.FOCAL_RATIO`, ``PROMPT_DEPTH``).
-        fixed_input_hw: the only (height, width) it runs at (Depth Pro), else None.
-    """
-
-    def __init__(self, network: HfDepthNetwork, spec: ModelSpec, device: torch.device, family: Family) -> None:
-        super().__init__(network, spec, device, name=ARCHITECTURE)
-        self.frame_inputs = family.frame_inputs
-        self.fixed_input_hw = (spec.input.height, spec.input.width) if family.fixed_input else None
-
-    def infer_with(self, batch: Tensor, inputs: dict[str, Tensor]) -> Tensor:
-        """Like :meth:`infer`, with per-frame inputs (``focal_ratio``, ``prompt_depth``) passed to the network."""
-        network = self.module.network
-        assert isinstance(network, nn.Module)
-        with torch.no_grad():
-            return prediction_tensor(network(batch, **inputs))
-
-
 def _describe_key(entry: Any) -> str:
     if isinstance(entry, tuple) and len(entry) == 3:
         name, in_file, in_model = entry
@@ -383,180 +259,6 @@ def load_hf_weights(path: Path, title: str = "depth model") -> Any:
             msg = f"{path}/model.safetensors does not fit its config.json: {what} {bad[0]} (+{len(bad) - 1} more)"
             raise CheckpointError(msg)
     return hf_model
-
-
-def _dpt_input(preprocessing: HfPreprocessing, config: dict[str, Any], directory: Path) -> HfPreprocessing:
-    """The input a DPT runs at: any size with a backbone that reports its patch grid (DINOv2), else transformers
-    rebuilds the grid as a square: a plain ViT (Intel/dpt-large) runs square inputs, a hybrid (dpt-hybrid-midas)
-    only its config's ``image_size`` square, whatever the processor file asks for."""
-    policy = preprocessing.input
-    hybrid = bool(config.get("is_hybrid"))
-    if config.get("backbone_config") is not None and not hybrid:
-        return preprocessing
-    side = int(config.get("image_size", policy.height)) if hybrid else policy.height
-    if (policy.height, policy.width, policy.keep_aspect) == (side, side, False):
-        return preprocessing
-    _LOG.warning("%s: this DPT only runs %dx%d inputs; its processor asks for %s", directory, side, side, policy)
-    square = InputPolicy(side, side, keep_aspect=False, multiple_of=policy.multiple_of, max_long_side=side)
-    return replace(preprocessing, input=replace(square, interpolation=policy.interpolation))  # the file's filter
-
-
-def network_multiple(hf_config: Any, model_type: str) -> int:
-    """The multiple of pixels a family's network maps whole: its ViT's patch (DINOv2: 14, DPT's ViT and BEiT: 16,
-    from its backbone's config first), GLPN's total stride (32); 1 when its config names neither. A ViT floors its
-    input to whole patches, and its map is then of the top-left part only (Depth Anything's head upsamples to
-    ``patches × 14``): a 50x167 input gives a 42x154 map. ``hf_config``: its transformers config object.
-    """
-    strides = getattr(hf_config, "strides", None) if model_type == "glpn" else None
-    if strides:
-        return math.prod(int(stride) for stride in strides)
-    for part in (getattr(hf_config, "backbone_config", None), getattr(hf_config, "vision_config", None), hf_config):
-        patch = getattr(part, "patch_size", None)
-        if isinstance(patch, int) and patch > 1:
-            return patch
-    return 1
-
-
-def _whole_patches(preprocessing: HfPreprocessing, multiple: int, directory: Path) -> HfPreprocessing:
-    """The input made whole ``multiple`` px patches (:func:`network_multiple`), so that the network maps all of it:
-    a processor file that leaves ``ensure_multiple_of`` at its class default (1) or names a size off the patch grid
-    would have the network crop the frame's bottom and right and its map stretched over the camera (transformers'
-    own pipeline does so). The file's multiple stays when it is one of patches (BEiT's 16 in ZoeDepth's 32) or its
-    fixed size is whole patches already (Intel/dpt-large: 384, multiple 1), else the patch is the multiple; a fixed
-    size is rounded to the nearest one, as ``ensure_multiple_of`` rounds it (Depth Anything at 384x384: 378x378, the
-    part of it the network would have mapped)."""
-    policy = preprocessing.input
-    merged = policy.multiple_of if policy.multiple_of % multiple == 0 else multiple  # the file's, else the patch
-    if policy.keep_aspect and merged == policy.multiple_of:
-        return preprocessing
-    if not policy.keep_aspect and not (policy.height % merged or policy.width % merged):
-        return preprocessing  # a fixed size already on the grid (Intel/dpt-large's 384, multiple 1): as written
-    if policy.keep_aspect:
-        whole = replace(policy, multiple_of=merged, max_long_side=max(policy.max_long_side, merged))
-    else:
-        height, width = (max(merged, round(side / merged) * merged) for side in (policy.height, policy.width))
-        whole = replace(policy, height=height, width=width, multiple_of=merged, max_long_side=max(height, width))
-    _LOG.warning(
-        "%s: its network maps whole %d px patches only (it would crop the frame and the map would be stretched); "
-        "input %s instead of %s (set ensure_multiple_of: %d in preprocessor_config.json to say so)",
-        directory,
-        multiple,
-        whole,
-        policy,
-        merged,
-    )
-    return replace(preprocessing, input=whole)
-
-
-def _check_fixed_input(preprocessing: HfPreprocessing, expected: HfPreprocessing, family: Family) -> None:
-    """Refuse a fixed-input model (Depth Pro: patch_size / min(scaled_images_ratios) square) whose processor file
-    asks for another size: transformers would fail at the first frame."""
-    asked, fixed = preprocessing.input, expected.input
-    if (asked.height, asked.width, asked.keep_aspect) == (fixed.height, fixed.width, False):
-        return
-    aspect = " keeping aspect" if asked.keep_aspect else ""
-    msg = (
-        f"{preprocessing.source} asks for {asked.height}x{asked.width}{aspect} input, but its "
-        f"config.json makes this {family.title} model run only {fixed.height}x{fixed.width} "
-        f"(patch_size / min(scaled_images_ratios)); set size to {{height: {fixed.height}, width: {fixed.width}}} "
-        f"and keep_aspect_ratio false in preprocessor_config.json (or delete it), or fetch the model again"
-    )
-    raise CheckpointError(msg)
-
-
-def _bin_max_depth(entry: Any, index: int, directory: Path) -> float:
-    """The ``max_depth`` (metres) of ZoeDepth's bin configuration ``index``.
-
-    Raises:
-        CheckpointError: an entry without one, or whose value is no positive number, named with it.
-    """
-    value = entry.get("max_depth") if isinstance(entry, dict) else None
-    if not (isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value > 0):
-        shown = f"max_depth {value!r}" if isinstance(entry, dict) and "max_depth" in entry else "no max_depth"
-        msg = (
-            f"{directory}/config.json: bin_configurations[{index}] has {shown}: each ZoeDepth head needs its "
-            f"max_depth in metres (e.g. 10.0 for NYU, 80.0 for KITTI); fix the entry or fetch the model again"
-        )
-        raise CheckpointError(msg)
-    return float(value)
-
-
-def _metric_range(hf_config: Any, directory: Path) -> float:
-    """The depth range (metres) transformers gives a metric model: its config's ``max_depth``, else the config
-    class's default (``save_pretrained`` leaves defaults out of config.json: GLPN 10 m, Depth Anything 1 m), else
-    ZoeDepth's widest bin configuration (10 m by default); 100 m for a family with neither (Depth Pro).
-    ``hf_config``: its transformers config object."""
-    max_depth = getattr(hf_config, "max_depth", None)
-    bins = getattr(hf_config, "bin_configurations", None)
-    if max_depth is None and bins:
-        max_depth = max(_bin_max_depth(entry, index, directory) for index, entry in enumerate(bins))
-    return float(max_depth) if max_depth is not None and float(max_depth) > 0 else 100.0
-
-
-def transformers_spec(
-    config: dict[str, Any], family: Family, directory: Path, output_kind: str = "", hf_config: Any = None
-) -> ModelSpec:
-    """The :class:`ModelSpec` of a transformers depth model (ZoeDepth's reflect padding: its ``input.reflect_pad``,
-    done by the engine as ZoeDepthImageProcessor does it, not by the network).
-
-    Args:
-        config: its ``config.json``.
-        family: its family entry.
-        directory: where its ``preprocessor_config.json`` may be.
-        output_kind: ``model.output_kind`` (empty: the family's; for a family whose kind is known, only that kind
-            or, for a metric one, ``depth_up_to_scale``).
-        hf_config: its transformers config object (:func:`checked_model_config`); None: built here from ``config``.
-
-    Raises:
-        CheckpointError: the output kind cannot be inferred and ``model.output_kind`` is empty, or it contradicts
-            the family's (a metric model read as inverse depth would publish nonsense); a metric config.json that
-            transformers cannot read; a fixed-input model (Depth Pro) whose processor file asks for another size.
-    """
-    known = config_kind(family, config)
-    kind = OutputKind.parse(output_kind) if output_kind else known
-    if known is not None and kind is not known and (known, kind) != (OutputKind.METRIC, OutputKind.DEPTH_UP_TO_SCALE):
-        msg = (
-            f"{directory}: model.output_kind={output_kind} contradicts its config.json: a {family.title} model "
-            f"{'with these settings ' if family.model_type == 'depth_anything' else ''}predicts {known.value}; "
-            f"leave model.output_kind empty"
-            + (
-                " (or depth_up_to_scale, to let scale recovery rescale its metres)"
-                if known is OutputKind.METRIC
-                else ""
-            )
-        )
-        raise CheckpointError(msg)
-    if kind is None:
-        msg = (
-            f"{directory}: cannot tell what a {family.model_type!r} model predicts; state it with "
-            f"--param model.output_kind=metric | relative_inverse | depth_up_to_scale | affine_depth"
-        )
-        raise CheckpointError(msg)
-    if hf_config is None:
-        typed = {**config, "model_type": family.model_type}
-        hf_config = config_object(typed, transformers_module(), f"{directory}/config.json")
-    class_defaults = PROCESSOR_CLASS_DEFAULTS.get(family.model_type)
-    preprocessing = read_preprocessing(directory, family.preprocessing(config), class_defaults)
-    if family.model_type == "dpt":
-        preprocessing = _dpt_input(preprocessing, config, directory)
-    if family.fixed_input:
-        _check_fixed_input(preprocessing, family.preprocessing(config), family)
-    else:
-        preprocessing = _whole_patches(preprocessing, network_multiple(hf_config, family.model_type), directory)
-    # Prompt Depth Anything rescales its output to the LiDAR prompt's range: its max_depth (1) bounds nothing
-    ranged = kind is OutputKind.METRIC and PROMPT_DEPTH not in family.frame_inputs
-    metric_range = _metric_range(hf_config, directory) if ranged else 100.0
-    params = {"model_type": family.model_type, "config": config}
-    return ModelSpec(
-        architecture=ARCHITECTURE,
-        params=params,
-        input=replace(preprocessing.input, reflect_pad=preprocessing.reflect_pad),
-        mean=preprocessing.mean,
-        std=preprocessing.std,
-        output_kind=kind,
-        min_depth_m=min(0.1, metric_range / 10),
-        max_depth_m=metric_range,
-    )
 
 
 def load_transformers_model(
@@ -624,4 +326,4 @@ register(
     description="any transformers AutoModelForDepthEstimation (DPT, Depth Anything, ZoeDepth, GLPN, Depth Pro, ...)",
 )
 
-__all__ = ["FOCAL_RATIO", "PROMPT_DEPTH", "HfBackend", "HfDepthNetwork", "load_transformers_model"]
+__all__ = ["build_transformers", "check_model_directory", "load_hf_weights", "load_transformers_model"]

@@ -28,7 +28,7 @@ processor setting           meaning here
                             a fixed size too (100x200 with 32: 96x192, as transformers rounds it); below 1
                             (ZoeDepth's saved default 1/32: no rounding) the family's multiple; one that is no
                             multiple of the network's patch gives way to the patch unless the size is fixed and
-                            whole patches already (:func:`~.hf_model.network_multiple`: a ViT maps whole patches);
+                            whole patches already (:func:`~.hf_spec.network_multiple`: a ViT maps whole patches);
                             one of a pixel or more that is no whole number (14.5) is refused naming it
 ``size_divisor``            GLPN rounds to it, DPT pads to it (``do_pad``): a multiple of it too; with ``do_resize:
                             false`` (GLPN, DINOv2 DPT) the short side of the family default; refused as

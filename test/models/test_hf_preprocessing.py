@@ -206,7 +206,8 @@ def test_a_file_silent_on_resample_gets_its_processor_classs_filter(
     Now the family's default is its processor class's: the same input within rounding."""
     import transformers
 
-    from mono_depth_ros.models.hf_model import family_of, transformers_spec
+    from mono_depth_ros.models.hf_model import family_of
+    from mono_depth_ros.models.hf_spec import transformers_spec
     from mono_depth_ros.models.preprocess import image_to_device, preprocess
     from mono_depth_ros.training.data.kitti_files import load_rgb
 
@@ -242,11 +243,12 @@ def test_settings_a_file_leaves_out_are_its_processor_classs_defaults(
     of 1 unless told. A file giving only its size and multiple was read with the family's published settings
     instead (Depth Anything on a real NYU frame: 384x512 with ImageNet normalisation where transformers feeds
     384x384 with 0.5 / 0.5). Now the same input within rounding (at 448, whole patches for every family: off them
-    the engine runs the patch multiple, see test_hf_model.py), and the table is the installed classes'."""
+    the engine runs the patch multiple, see test_hf_spec.py), and the table is the installed classes'."""
     import transformers
 
-    from mono_depth_ros.models.hf_model import family_of, transformers_spec
+    from mono_depth_ros.models.hf_model import family_of
     from mono_depth_ros.models.hf_preprocessing import PROCESSOR_CLASS_DEFAULTS
+    from mono_depth_ros.models.hf_spec import transformers_spec
     from mono_depth_ros.models.preprocess import image_to_device, preprocess
     from mono_depth_ros.training.data.kitti_files import load_rgb
 
@@ -270,7 +272,8 @@ def test_a_fixed_size_is_rounded_to_ensure_multiple_of_as_transformers_does(tmp_
     Now the same size and input within rounding on a real NYU frame."""
     import transformers
 
-    from mono_depth_ros.models.hf_model import family_of, transformers_spec
+    from mono_depth_ros.models.hf_model import family_of
+    from mono_depth_ros.models.hf_spec import transformers_spec
     from mono_depth_ros.models.preprocess import image_to_device, preprocess
     from mono_depth_ros.training.data.kitti_files import load_rgb
 
@@ -327,7 +330,8 @@ def test_a_written_fixed_size_processor_feeds_transformers_as_it_feeds_the_node(
     frame, within a grey level of PIL's resize against the node's)."""
     import transformers
 
-    from mono_depth_ros.models.hf_model import family_of, transformers_spec
+    from mono_depth_ros.models.hf_model import family_of
+    from mono_depth_ros.models.hf_spec import transformers_spec
     from mono_depth_ros.models.preprocess import image_to_device, preprocess
     from mono_depth_ros.training.data.kitti_files import load_rgb
 

@@ -85,7 +85,7 @@ def feature_tap(network: nn.Module) -> tuple[nn.Module, FeatureReader]:
     if isinstance(network, UNet):
         return network.encoder, _unet_features
     from mono_depth_ros.models.depth_anything import DepthAnythingV2
-    from mono_depth_ros.models.hf_model import HfDepthNetwork
+    from mono_depth_ros.models.hf_network import HfDepthNetwork
 
     dinov2 = isinstance(network, HfDepthNetwork) and network.model_type in ("depth_anything", "prompt_depth_anything")
     if isinstance(network, DepthAnythingV2) or dinov2:

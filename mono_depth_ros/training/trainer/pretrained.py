@@ -123,7 +123,9 @@ def _open_metric_transformers(
     directory: Path, config: dict[str, Any], output_kind: OutputKind, max_depth_m: float, input_hw: tuple[int, int]
 ) -> PretrainedModel:
     """A metric transformers family that takes the image alone (GLPN), loaded as the node loads it."""
-    from mono_depth_ros.models.hf_model import HfDepthNetwork, family_of, load_hf_weights, transformers_spec
+    from mono_depth_ros.models.hf_model import family_of, load_hf_weights
+    from mono_depth_ros.models.hf_network import HfDepthNetwork
+    from mono_depth_ros.models.hf_spec import transformers_spec
 
     family = family_of(str(config["model_type"]))
     spec = transformers_spec(config, family, directory)
