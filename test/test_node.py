@@ -2325,3 +2325,39 @@ def test_latest_camera_info_stamped_on_another_clock_is_taken_by_the_node_and_th
     assert len(node.publishers["depth/image"].wait_for(1)) == 1
     summary = run_bag(tmp_path / "in", tmp_path / "out", params, BagRunOptions(progress=False))
     assert summary.frames_out == 1, summary.format()
+
+
+def test_latest_camera_info_recorded_after_its_image_is_taken_by_neither_road(ros: Ros, tmp_path: Path) -> None:
+    """KITTI 000000 with ``sync.mode: latest`` as image_transport's CameraPublisher sends it: the image (and its
+    prediction) first, then its camera_info, here a zoomed one (another focal length), after the previous frame's
+    camera_info stamped 100 ms before. The node, which does not wait for camera_info in this mode, takes the previous
+    one (the latest stamped at or before the image that it holds when the image is in); the bag runner took the
+    image's own, recorded after it: 707 px against 1061 px for one recording."""
+    from mono_depth_ros.bag import BagRunOptions, run_bag
+    from mono_depth_ros.demo.bag_builder import BagBuilder
+    from test.adapters import test_cdr_fuzz as fuzz
+    from test.bag.support import read_bag as read_output
+
+    frame = fuzz.real_frame("humble")
+    params: dict[str, int | float | str] = {**EXTERNAL, "model.output_kind": "relative_inverse", "sync.mode": "latest"}
+    node = ros.make_node(params)
+    previous = fuzz.restamped(frame.info, STAMP_NS - 100_000_000)
+    zoomed_k = np.asarray(frame.info.k, dtype=np.float64).copy()
+    zoomed_k[[0, 4]] *= 1.5
+    zoomed_p = np.asarray(frame.info.p, dtype=np.float64).copy()
+    zoomed_p[[0, 5]] *= 1.5
+    own = fuzz.restamped(replace(frame.info, k=zoomed_k, p=zoomed_p), STAMP_NS)
+    sent = [("/camera/camera_info", fuzz.INFO, frame.cdr(previous))]
+    sent += [(topic, fuzz.IMAGE, frame.cdr(fuzz.restamped(getattr(frame, key), STAMP_NS)))
+             for key, topic in (("prediction", "/depth_model/prediction"), ("image", "/camera/image_raw"))]  # fmt: skip
+    sent += [("/camera/camera_info", fuzz.INFO, frame.cdr(own))]
+    with BagBuilder(tmp_path / "in", "humble") as bag:
+        for latency_ms, (topic, msgtype, raw) in enumerate(sent):
+            node.subscription(topic).callback(raw)
+            bag.write_raw(topic, msgtype, raw, STAMP_NS + latency_ms * 1_000_000)
+    (from_node,) = node.publishers["depth/camera_info"].wait_for(1)
+    run_bag(tmp_path / "in", tmp_path / "out", params, BagRunOptions(progress=False))
+    ((_, from_bag),) = read_output(tmp_path / "out")["/depth/camera_info"]
+    scale = from_node.width / previous.width  # the published depth's size (output.downscale)
+    assert from_node.k[0] == pytest.approx(previous.k[0] * scale), (from_node.k[0], previous.k[0], scale)
+    assert from_bag.k[0] == pytest.approx(from_node.k[0]), (from_bag.k[0], from_node.k[0])
