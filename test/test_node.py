@@ -2263,32 +2263,26 @@ def test_one_late_scan_counts_as_many_frames_in_the_node_as_the_bag_runner_warns
     assert summary.warnings.counts["lidar: scan after lidar.wait_s"] == 3, summary.format()
 
 
-def test_latest_camera_info_mode_takes_the_calibration_the_bag_runner_takes(ros: Ros, tmp_path: Path) -> None:
-    """KITTI 000000 with ``sync.mode: latest``: its camera_info, then one stamped 100 ms later with another focal
-    length (a zoom; the next frame's calibration, received before this frame's image that came through a slower
-    path), then the image and its prediction. The node took the camera_info it received last, whatever its stamp;
-    the bag runner, the latest stamped at or before the image: two calibrations for one recording. Both take the
-    latter now (a camera_info stamped after the image is another frame's)."""
+def _zoomed(info: Any, stamp_ns: int) -> Any:
+    """A test_cdr_fuzz camera_info with 1.5 x its focal lengths (a zoom), stamped ``stamp_ns``."""
+    from test.adapters import test_cdr_fuzz as fuzz
+
+    k = np.asarray(info.k, dtype=np.float64).copy()
+    k[[0, 4]] *= 1.5
+    p = np.asarray(info.p, dtype=np.float64).copy()
+    p[[0, 5]] *= 1.5
+    return fuzz.restamped(replace(info, k=k, p=p), stamp_ns)
+
+
+def _camera_info_published_by_both_roads(
+    node: Any, params: dict[str, int | float | str], sent: list[tuple[str, str, bytes]], tmp_path: Path
+) -> tuple[Any, Any]:
+    """``sent`` ((topic, type, CDR) each, 1 ms apart) delivered to ``node`` and recorded into a bag that
+    ``mono-depth bag`` runs with ``params``: the one ``depth/camera_info`` each road published."""
     from mono_depth_ros.bag import BagRunOptions, run_bag
     from mono_depth_ros.demo.bag_builder import BagBuilder
-    from test.adapters import test_cdr_fuzz as fuzz
     from test.bag.support import read_bag as read_output
 
-    frame = fuzz.real_frame("humble")
-    params: dict[str, int | float | str] = {**EXTERNAL, "model.output_kind": "relative_inverse", "sync.mode": "latest"}
-    node = ros.make_node(params)
-    own = fuzz.restamped(frame.info, STAMP_NS)
-    zoomed_k = np.asarray(own.k, dtype=np.float64).copy()
-    zoomed_k[[0, 4]] *= 1.5
-    zoomed_p = np.asarray(own.p, dtype=np.float64).copy()
-    zoomed_p[[0, 5]] *= 1.5
-    next_info = fuzz.restamped(replace(own, k=zoomed_k, p=zoomed_p), STAMP_NS + 100_000_000)
-    sent = [
-        ("/camera/camera_info", fuzz.INFO, frame.cdr(own)),
-        ("/camera/camera_info", fuzz.INFO, frame.cdr(next_info)),
-    ]
-    sent += [(topic, fuzz.IMAGE, frame.cdr(fuzz.restamped(getattr(frame, key), STAMP_NS)))
-             for key, topic in (("prediction", "/depth_model/prediction"), ("image", "/camera/image_raw"))]  # fmt: skip
     with BagBuilder(tmp_path / "in", "humble") as bag:
         for latency_ms, (topic, msgtype, raw) in enumerate(sent):
             node.subscription(topic).callback(raw)
@@ -2296,6 +2290,29 @@ def test_latest_camera_info_mode_takes_the_calibration_the_bag_runner_takes(ros:
     (from_node,) = node.publishers["depth/camera_info"].wait_for(1)
     run_bag(tmp_path / "in", tmp_path / "out", params, BagRunOptions(progress=False))
     ((_, from_bag),) = read_output(tmp_path / "out")["/depth/camera_info"]
+    return from_node, from_bag
+
+
+def test_latest_camera_info_mode_takes_the_calibration_the_bag_runner_takes(ros: Ros, tmp_path: Path) -> None:
+    """KITTI 000000 with ``sync.mode: latest``: its camera_info, then one stamped 100 ms later with another focal
+    length (a zoom; the next frame's calibration, received before this frame's image that came through a slower
+    path), then the image and its prediction. The node took the camera_info it received last, whatever its stamp;
+    the bag runner, the latest stamped at or before the image: two calibrations for one recording. Both take the
+    latter now (a camera_info stamped after the image is another frame's)."""
+    from test.adapters import test_cdr_fuzz as fuzz
+
+    frame = fuzz.real_frame("humble")
+    params: dict[str, int | float | str] = {**EXTERNAL, "model.output_kind": "relative_inverse", "sync.mode": "latest"}
+    node = ros.make_node(params)
+    own = fuzz.restamped(frame.info, STAMP_NS)
+    next_info = _zoomed(own, STAMP_NS + 100_000_000)
+    sent = [
+        ("/camera/camera_info", fuzz.INFO, frame.cdr(own)),
+        ("/camera/camera_info", fuzz.INFO, frame.cdr(next_info)),
+    ]
+    sent += [(topic, fuzz.IMAGE, frame.cdr(fuzz.restamped(getattr(frame, key), STAMP_NS)))
+             for key, topic in (("prediction", "/depth_model/prediction"), ("image", "/camera/image_raw"))]  # fmt: skip
+    from_node, from_bag = _camera_info_published_by_both_roads(node, params, sent, tmp_path)
     scale = from_node.width / own.width  # the published depth's size (output.downscale)
     assert from_node.k[0] == pytest.approx(own.k[0] * scale), (from_node.k[0], own.k[0], scale)
     assert from_node.k[0] == pytest.approx(from_bag.k[0]) and from_node.width == from_bag.width
@@ -2325,3 +2342,26 @@ def test_latest_camera_info_stamped_on_another_clock_is_taken_by_the_node_and_th
     assert len(node.publishers["depth/image"].wait_for(1)) == 1
     summary = run_bag(tmp_path / "in", tmp_path / "out", params, BagRunOptions(progress=False))
     assert summary.frames_out == 1, summary.format()
+
+
+def test_latest_camera_info_recorded_after_its_image_is_taken_by_neither_road(ros: Ros, tmp_path: Path) -> None:
+    """KITTI 000000 with ``sync.mode: latest`` as image_transport's CameraPublisher sends it: the image (and its
+    prediction) first, then its camera_info, here a zoomed one (another focal length), after the previous frame's
+    camera_info stamped 100 ms before. The node, which does not wait for camera_info in this mode, takes the previous
+    one (the latest stamped at or before the image that it holds when the image is in); the bag runner took the
+    image's own, recorded after it: 707 px against 1061 px for one recording."""
+    from test.adapters import test_cdr_fuzz as fuzz
+
+    frame = fuzz.real_frame("humble")
+    params: dict[str, int | float | str] = {**EXTERNAL, "model.output_kind": "relative_inverse", "sync.mode": "latest"}
+    node = ros.make_node(params)
+    previous = fuzz.restamped(frame.info, STAMP_NS - 100_000_000)
+    own = _zoomed(frame.info, STAMP_NS)
+    sent = [("/camera/camera_info", fuzz.INFO, frame.cdr(previous))]
+    sent += [(topic, fuzz.IMAGE, frame.cdr(fuzz.restamped(getattr(frame, key), STAMP_NS)))
+             for key, topic in (("prediction", "/depth_model/prediction"), ("image", "/camera/image_raw"))]  # fmt: skip
+    sent += [("/camera/camera_info", fuzz.INFO, frame.cdr(own))]
+    from_node, from_bag = _camera_info_published_by_both_roads(node, params, sent, tmp_path)
+    scale = from_node.width / previous.width  # the published depth's size (output.downscale)
+    assert from_node.k[0] == pytest.approx(previous.k[0] * scale), (from_node.k[0], previous.k[0], scale)
+    assert from_bag.k[0] == pytest.approx(from_node.k[0]), (from_bag.k[0], from_node.k[0])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict, deque
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -197,16 +197,22 @@ _UNCHECKED = object()
 """The settings of a calibration ``on_new`` has not run on yet (``settings`` may return None)."""
 
 
+LATEST_INFOS_KEPT = 16
+"""camera_infos :class:`LatestCameraInfo` holds (the last received), and the bag runner looks among (the last
+recorded by the time the node would look: :meth:`~mono_depth_ros.bag.pairing.PairingRules.as_synchronised`)."""
+
+
 class LatestCameraInfo:
-    """``sync.mode: latest``: the camera_info for an image, by the bag runner's rule
-    (:meth:`~mono_depth_ros.bag.pairing.PairingRules.camera_info_for`): the latest stamped at or before the image (its
+    """``sync.mode: latest``: the camera_info for an image by :func:`latest_for_image` (the bag runner's rule too,
+    over the camera_infos recorded by the time the node looks:
+    :meth:`~mono_depth_ros.bag.pairing.PairingRules.as_synchronised`): the latest stamped at or before the image (its
     own stamp first; of equal stamps the last received), else, every one held being stamped after the image (another
     clock), the last received. The last received whatever its stamp paired an image with the next frame's
     calibration when that came first (a rectified image later than the raw camera_info): a zoom or a resolution
     change one frame early, where the bag runner took the image's own. Keeps the last ``keep`` camera_infos (the
     headers' stamps, int ns); called from the executor's thread only."""
 
-    def __init__(self, keep: int = 16) -> None:
+    def __init__(self, keep: int = LATEST_INFOS_KEPT) -> None:
         self._infos: deque[tuple[int, Any]] = deque(maxlen=keep)
 
     def add(self, info: Any) -> None:
@@ -215,10 +221,18 @@ class LatestCameraInfo:
 
     def for_image(self, image: Any) -> Any:
         """The camera_info for ``image`` (a message with ``header.stamp``); None before any came."""
-        stamp_ns, chosen = stamp_to_ns(image.header.stamp), None
-        for info_ns, info in self._infos:  # arrival order: of equal stamps the later received wins
-            if info_ns <= stamp_ns and (chosen is None or info_ns >= chosen[0]):
-                chosen = (info_ns, info)
-        if chosen is None:
-            return self._infos[-1][1] if self._infos else None
-        return chosen[1]
+        chosen = latest_for_image([info_ns for info_ns, _ in self._infos], stamp_to_ns(image.header.stamp))
+        return None if chosen is None else self._infos[chosen][1]
+
+
+def latest_for_image(stamps_ns: Sequence[int], image_stamp_ns: int) -> int | None:
+    """``sync.mode: latest``'s rule, node and bag runner alike: of camera_infos stamped ``stamps_ns`` (int ns, in the
+    order received / recorded), the index of the latest stamped at or before the image (of equal stamps the later
+    received), else, every one stamped after it (another clock), the last; None for none."""
+    chosen: int | None = None
+    for index, info_ns in enumerate(stamps_ns):
+        if info_ns <= image_stamp_ns and (chosen is None or info_ns >= stamps_ns[chosen]):
+            chosen = index
+    if chosen is None:
+        return len(stamps_ns) - 1 if stamps_ns else None
+    return chosen

@@ -18,9 +18,11 @@ after its image is found as well):
 Among camera_infos and predictions with equal stamps, the one the node's ApproximateTimeSynchronizer hands over
 (:meth:`PairingRules.as_synchronised`): its queue keeps one message per topic and stamp, a later one replacing it,
 until image, camera_info and prediction are all in; so the last one recorded by then, and when each came after the
-set was complete, the first; with ``sync.mode: latest``, where the node takes the camera_info it received last when
-the image (and its prediction) are in, of the camera_infos stamped alike the last recorded by then, the first when all
-came later (a camera_info not within ``sync.slop_s`` with ``approximate``, which the node drops: the last recorded).
+set was complete, the first; with ``sync.mode: latest``, where the node chooses among the camera_infos it received
+(its last 16) when the image (and its prediction) are in, the same choice among those recorded by then
+(:func:`~mono_depth_ros.adapters.camera_cache.latest_for_image`: the image's own camera_info recorded after it, as
+image_transport's CameraPublisher sends it, is the next frame's business), the first recorded when none was (a
+camera_info not within ``sync.slop_s`` with ``approximate``, which the node drops: the last recorded).
 The bag runner took the last recorded: a camera_info recorded again after its image decided the frame where the node
 had long published it with the first. In a bag whose clock went back
 (:mod:`.passes`), an image is paired within its own pass only; camera_info falls back to the latest one of an earlier
@@ -34,6 +36,7 @@ import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from mono_depth_ros.adapters.camera_cache import LATEST_INFOS_KEPT, latest_for_image
 from mono_depth_ros.adapters.lidar import late_scan_remedy
 from mono_depth_ros.core.errors import ConfigError
 from mono_depth_ros.depth_config import DepthConfig
@@ -200,15 +203,27 @@ class StampIndex:
     def last_recorded_by(self, log_ns: int) -> int | None:
         """Key of the message recorded last at or before bag time ``log_ns`` (int ns; of equal bag times the later
         in recording order), or None (none by then, or bag times not known)."""
-        logs, keys = self._by_log
-        right = bisect.bisect_right(logs, log_ns)
-        return keys[right - 1] if right > 0 and self.logs_ns else None
+        keys, _ = self.recorded_last(log_ns, 1)
+        return keys[0] if keys else None
+
+    def recorded_last(self, log_ns: int, count: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """Keys and stamps (int ns) of the last ``count`` messages recorded at or before bag time ``log_ns`` (int ns),
+        in recording order (what a node keeping its last ``count`` received holds then); empty when none was, or
+        bag times are not known."""
+        logs, keys, stamps = self._by_log
+        right = bisect.bisect_right(logs, log_ns) if self.logs_ns else 0
+        left = max(0, right - count)
+        return keys[left:right], stamps[left:right]
 
     @functools.cached_property
-    def _by_log(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
-        """Bag times ascending and their keys (recording order within a bag time: keys ascend as recorded)."""
+    def _by_log(self) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+        """Bag times ascending, their keys and stamps (recording order within a bag time: keys ascend as recorded)."""
         order = sorted(range(len(self.logs_ns)), key=lambda i: (self.logs_ns[i], self.keys[i]))
-        return tuple(self.logs_ns[i] for i in order), tuple(self.keys[i] for i in order)
+        return (
+            tuple(self.logs_ns[i] for i in order),
+            tuple(self.keys[i] for i in order),
+            tuple(self.stamps_ns[i] for i in order),
+        )
 
     def latest_at_or_before(self, stamp_ns: int) -> int | None:
         """Key of the latest message stamped at or before ``stamp_ns``, or None."""
@@ -367,10 +382,13 @@ class PairingRules:
         ``image_stamp_ns`` recorded at bag time ``image_log_ns`` (int ns), given the ones :meth:`camera_info_for` and
         :meth:`prediction_for` chose: of those stamped alike, the last recorded before the set was complete (the
         image, the first camera_info and the first prediction of those stamps all recorded), the first when it
-        completed the set. With ``sync.mode: latest`` the camera_info is no part of the set (the node takes the last
-        it received when the image, and its prediction, are in): of those stamped alike, the last recorded by then,
-        the first when all came later. One the synchroniser would not take (``approximate``, none within
-        ``sync.slop_s``: :meth:`camera_info_unsynced`, which the node drops) or of an earlier pass stays."""
+        completed the set. With ``sync.mode: latest`` the camera_info is no part of the set: the node chooses among
+        the last 16 it received when the image, and its prediction, are in; so the same choice among the last 16
+        recorded by then (:func:`~mono_depth_ros.adapters.camera_cache.latest_for_image`; the image's own recorded
+        after it is not among them: it took that one), the first of those stamped alike when none was recorded by
+        then. One the synchroniser would not take (``approximate``, none within
+        ``sync.slop_s``: :meth:`camera_info_unsynced`, which the node drops) or of an earlier pass (with ``latest``:
+        while none of its own pass was recorded by then) stays."""
         own_infos, own_predictions = infos.of_pass(bag_pass), predictions.of_pass(bag_pass)
         own = info is not None and info in own_infos.position
         synced = own and self.sync_mode == "approximate"
@@ -381,7 +399,11 @@ class PairingRules:
             fired_ns = max(fired_ns, own_infos.received_by(info, image_log_ns)[1])
         if prediction is not None:
             fired_ns = max(fired_ns, own_predictions.received_by(prediction, image_log_ns)[1])
-        if synced or (own and self.sync_mode == "latest"):
+        latest = self.sync_mode == "latest"  # the camera_infos the node holds when the image (and prediction) are in
+        held_keys, held_stamps = own_infos.recorded_last(fired_ns, LATEST_INFOS_KEPT) if latest else ((), ())
+        if held_keys:
+            info = held_keys[latest_for_image(held_stamps, image_stamp_ns) or 0]  # (held: never None)
+        elif synced or (own and latest):
             assert info is not None  # own
             info = own_infos.received_by(info, fired_ns)[0]
         if prediction is not None:

@@ -456,6 +456,14 @@ def check_nyu_frames(samples: Sequence[EvalSample], protocol: str = "nyu") -> No
         height, width = sample.rgb.shape[:2]
         if abs(height / 480.0 - width / 640.0) > 1.0 / height + 1.0 / width:  # more than a pixel of rounding
             cut_h, cut_w = NYU_EIGEN_CUT_HW
+            if is_nyu_eigen_cut(height, width):  # among frames that are not (nyu_crop_of kept the crop for all)
+                msg = (
+                    f"{sample.name!r}: {height}x{width} is NYU already cut to the Eigen crop ({cut_h}x{cut_w}, scored "
+                    f"whole when every frame is), among frames not cut (NYU's 480x640, which the crop eigen_nyu of "
+                    f"protocol {protocol} cuts): score the cut copies and the others apart (two --data folders), or "
+                    f"pass --crop none to score every frame whole"
+                )
+                raise ShapeError(msg)
             msg = (
                 f"{sample.name!r}: the NYU Eigen crop (crop eigen_nyu, protocol {protocol}) is defined on NYU's "
                 f"480x640 frames (or a resize of them; copies already cut to it, {cut_h}x{cut_w}, are scored whole), "

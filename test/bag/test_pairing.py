@@ -136,6 +136,22 @@ def test_of_equal_stamps_the_camera_info_and_prediction_the_synchroniser_hands_o
     assert unsynced.as_synchronised(150, 20, 1, infos, None, predictions) == (1, None)  # the fallback stays
 
 
+def test_latest_camera_info_is_chosen_among_those_recorded_when_the_node_looks() -> None:
+    """``sync.mode: latest``: the node chooses among the last 16 camera_infos it received when the image is in; the
+    bag runner among all it indexed, so an image's own camera_info recorded after it (image_transport's order) was
+    taken where the node had the previous frame's."""
+    latest = PairingRules(sync_mode="latest")
+    stamps = [k * 100 * MS for k in range(20)]
+    infos = StampIndex.build(stamps, logs_ns=[s + 5 for s in stamps])  # each recorded just after its image
+    for k in (1, 19):  # image k recorded at its stamp: camera_info k is not in yet
+        info = latest.camera_info_for(stamps[k], infos, 0, stamps[k])
+        assert latest.as_synchronised(stamps[k], stamps[k], info, infos, None, infos) == (k - 1, None)
+    before = StampIndex.build([0, 100 * MS], logs_ns=[1, 2])
+    assert latest.as_synchronised(50 * MS, 0, 0, before, None, before) == (0, None)  # none in yet: the first
+    late = StampIndex.build([5 * MS, *stamps[1:18]], keys=list(range(18)), logs_ns=list(range(18)))  # 18 in
+    assert latest.as_synchronised(10 * MS, 100, 16, late, None, late)[0] == 17  # 0 fell out of the 16: the last
+
+
 def test_a_scan_recorded_after_lidar_wait_s_is_explained_and_one_in_time_is_not() -> None:
     """The bag times decide (the node's wait counts from the image's arrival), not the stamps; exactly the wait is in
     time (the node times out only after it)."""

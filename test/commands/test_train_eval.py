@@ -616,3 +616,30 @@ def test_recorded_data_options_on_the_synthetic_dataset_are_refused(
     assert main([*args, option[0], value]) == 2
     err = capsys.readouterr().err
     assert f"{option[0]} {value} is not read by --dataset synthetic" in err and "renders" in err
+
+
+def test_a_validation_set_mixing_cut_nyu_copies_with_whole_frames_is_refused_as_eval_refuses_it(
+    nyu_dir: Path, tmp_path: Path
+) -> None:
+    """NYU validation frames, one a whole 480x640 frame among copies already cut to the Eigen crop (427x561): the set
+    keeps the crop (:func:`nyu_crop_of`), and training validation cut the copies a second time (another 10 % of their
+    border gone) without a word, where ``mono-depth eval`` refuses the same set naming the mix. Refused alike, naming
+    a cut copy and the way out."""
+    import json
+    import shutil
+
+    from mono_depth_ros.core.errors import ConfigError
+    from mono_depth_ros.training.data.real import build_recorded_datasets
+    from mono_depth_ros.training.trainer.config import DataConfig
+
+    mixed = _nyu_eigen_cut(nyu_dir, tmp_path / "nyu_mixed")
+    whole = json.loads((nyu_dir / "test_annotations.json").read_text())["files"][0]
+    for key in ("rgb", "depth"):
+        shutil.copy(nyu_dir / key / Path(whole[key]).name, mixed / key / Path(whole[key]).name)
+    entries = json.loads((mixed / "test_annotations.json").read_text())["files"]
+    entries[0]["cam_in"] = whole["cam_in"]
+    (mixed / "test_annotations.json").write_text(json.dumps({"files": entries}))
+    with pytest.raises(ConfigError) as refused:
+        build_recorded_datasets(DataConfig(kind="nyu", root=str(mixed)), 64, 48, (), seed=0)
+    text = str(refused.value)
+    assert "427x561" in text and "already cut to the Eigen crop" in text and "apart" in text, text

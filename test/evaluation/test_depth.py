@@ -959,3 +959,20 @@ def test_the_garg_crop_takes_kitti_360_frames_and_refuses_2_to_1_frames(
     strip = [EvalSample(s.name, s.rgb[:120, :480], s.gt_depth_m[:120, :480], s.intrinsics) for s in kitti]  # 4:1
     with pytest.raises(ShapeError, match=r"120x480.*--crop none"):
         evaluate_checkpoint(tiny_checkpoint, strip, PROTOCOLS["kitti_improved"])
+
+
+def test_a_cut_nyu_copy_among_whole_frames_is_refused_naming_the_mix(nyu_dir: Path) -> None:
+    """A set mixing NYU frames already cut to the Eigen crop (427x561) with whole 480x640 ones keeps the crop for all
+    (:func:`nyu_crop_of`), so the cut copy is refused; the message said such copies "are scored whole" while refusing
+    one, and named no way to score the set."""
+    from mono_depth_ros.core.errors import ShapeError
+    from mono_depth_ros.evaluation.depth import check_nyu_frames
+    from mono_depth_ros.evaluation.samples import EvalSample
+
+    whole = annotated_samples(nyu_dir)[0]
+    cut = EvalSample("cut", whole.rgb[44:471, 40:601], whole.gt_depth_m[44:471, 40:601], whole.intrinsics)
+    with pytest.raises(ShapeError) as refused:
+        check_nyu_frames([whole, cut])
+    text = str(refused.value)
+    assert "'cut'" in text and "427x561" in text and "480x640" in text, text
+    assert "already cut to the Eigen crop" in text and "apart" in text and "--crop none" in text, text

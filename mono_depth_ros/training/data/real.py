@@ -36,7 +36,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from mono_depth_ros.core.errors import ConfigError
-from mono_depth_ros.evaluation.depth import KITTI_ASPECT, PROTOCOLS, Protocol, nyu_crop_of
+from mono_depth_ros.evaluation.depth import KITTI_ASPECT, PROTOCOLS, Protocol, is_nyu_eigen_cut, nyu_crop_of
 from mono_depth_ros.evaluation.samples import EvalSample
 from mono_depth_ros.training.data.augment import AugmentConfig, TrainAugment, resize
 from mono_depth_ros.training.data.bag_lidar import bag_frames_dataset, export_bag_frames
@@ -277,6 +277,26 @@ def _samples(kind: str, root: str, split: str, data: DataConfig, offsets: tuple[
     )
 
 
+def _refuse_cut_nyu_copies(sizes: Mapping[Path, tuple[int, int]]) -> None:
+    """Refuse NYU validation frames already cut to the Eigen crop among others (:func:`nyu_crop_of` keeps the crop
+    for the set, which would cut them again), as ``mono-depth eval`` refuses the set.
+
+    Raises:
+        ConfigError: naming a cut copy, a frame that is not one, and the way out.
+    """
+    cut = [path for path, (width, height) in sizes.items() if is_nyu_eigen_cut(height, width)]
+    if not cut:
+        return
+    other = next(path for path, (width, height) in sizes.items() if not is_nyu_eigen_cut(height, width))
+    (width, height), (other_w, other_h) = sizes[cut[0]], sizes[other]
+    msg = (
+        f"{cut[0]}: {height}x{width} is NYU already cut to the Eigen crop ({len(cut)} such files), among validation "
+        f"frames that are not ({other}: {other_h}x{other_w}), which the crop eigen_nyu cuts: it would cut the copies a "
+        f"second time; validate on the cut copies or the whole frames apart (data.val_root / data.val_split)"
+    )
+    raise ConfigError(msg)
+
+
 def build_recorded_datasets(
     data: DataConfig, width: int, height: int, offsets: tuple[int, ...], seed: int, validate: bool = True
 ) -> tuple[RecordedDepthDataset, RecordedDepthDataset | None]:
@@ -317,8 +337,10 @@ def build_recorded_datasets(
     val: Any = _samples(data.kind, data.val_root or data.root, data.val_split or data.split, data, offsets)
     val_protocol = protocol
     if data.kind == "nyu":  # copies already cut to the Eigen crop are scored whole, as mono-depth eval scores them
-        sizes = check_frame_files(val.records).values()  # (width, height) of each image, from its header
-        val_protocol = replace(protocol, crop=nyu_crop_of((height, width) for width, height in sizes))
+        sizes = check_frame_files(val.records)  # (width, height) of each image, from its header
+        val_protocol = replace(protocol, crop=nyu_crop_of((height, width) for width, height in sizes.values()))
+        if val_protocol.crop == "eigen_nyu":
+            _refuse_cut_nyu_copies(sizes)
     return (
         RecordedDepthDataset(train, width, height, augment, protocol, seed),
         RecordedDepthDataset(val, width, height, None, val_protocol, seed),
