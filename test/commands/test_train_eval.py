@@ -616,3 +616,21 @@ def test_recorded_data_options_on_the_synthetic_dataset_are_refused(
     assert main([*args, option[0], value]) == 2
     err = capsys.readouterr().err
     assert f"{option[0]} {value} is not read by --dataset synthetic" in err and "renders" in err
+
+
+def test_eval_warns_when_the_protocol_scales_a_metric_model(
+    trained: Path, kitti_object_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A metric checkpoint under the Velodyne protocol is median-scaled by default (monodepth2's figures): the scaled
+    table is not its metric accuracy, so stderr says so and names `--scaling none`; a scaling given on purpose is not
+    warned about, and the table and CSV keep recording the scaling used."""
+    base = ["eval", "--checkpoint", str(trained / "model.safetensors"), "--dataset", "kitti_velodyne"]
+    base += ["--data", str(kitti_object_dir)]
+    assert main(base) == 0
+    captured = capsys.readouterr()
+    assert "scaling median; output metric" in captured.out.splitlines()[0]  # the protocol's default figures kept
+    assert "output metric" in captured.err and "median" in captured.err and "--scaling none" in captured.err
+    for forced in ("none", "median"):
+        assert main([*base, "--scaling", forced]) == 0
+        captured = capsys.readouterr()
+        assert f"scaling {forced}; output metric" in captured.out.splitlines()[0] and "--scaling" not in captured.err
