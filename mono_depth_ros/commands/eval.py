@@ -99,10 +99,10 @@ def checkpoint_input(checkpoint: Path) -> InputPolicy:
         return read_spec(checkpoint, backend, None).input
     if not checkpoint.is_dir():
         return read_checkpoint_spec(checkpoint).input
-    from mono_depth_ros.models.hf_model import check_model_directory, family_of, transformers_spec
+    from mono_depth_ros.models.hf_model import checked_model_config, family_of, transformers_spec
 
-    config = check_model_directory(checkpoint)
-    return transformers_spec(config, family_of(str(config["model_type"])), checkpoint).input
+    config, hf_config = checked_model_config(checkpoint)  # its transformers config built once, handed to the spec
+    return transformers_spec(config, family_of(str(config["model_type"])), checkpoint, hf_config=hf_config).input
 
 
 def refuse_unread_options(args: argparse.Namespace) -> None:

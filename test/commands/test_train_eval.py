@@ -634,3 +634,17 @@ def test_eval_warns_when_the_protocol_scales_a_metric_model(
         assert main([*base, "--scaling", forced]) == 0
         captured = capsys.readouterr()
         assert f"scaling {forced}; output metric" in captured.out.splitlines()[0] and "--scaling" not in captured.err
+
+
+def test_the_input_of_a_hugging_face_directory_builds_its_transformers_config_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`eval --checkpoint DIR` read the directory's network input building config.json's transformers config object
+    twice (the folder check, then the spec): once now, handed on as the node's load does."""
+    from mono_depth_ros.commands.eval import checkpoint_input
+    from test.models.hf_tiny import count_config_builds, write_tiny_family
+
+    directory = write_tiny_family("zoedepth", tmp_path / "zoe")
+    built = count_config_builds(monkeypatch)
+    policy = checkpoint_input(directory)
+    assert built == ["zoedepth"] and policy.height > 0, (built, policy)
