@@ -249,25 +249,57 @@ def test_a_node_still_in_the_graph_after_the_teardown_is_reported(probe: Probe) 
         lingering.destroy_node()
 
 
+def unnoted_starts(source: str) -> list[int]:
+    """The lines of ``source`` (a tier module) where a process is started out of the teardown's reach: a
+    ``subprocess.Popen`` that is not the argument of a ``started(...)`` call, or is one without
+    ``start_new_session=True`` (no process group of its own), and is not marked ``# not the tier's``."""
+    lines = source.splitlines()
+    tree = ast.parse(source)
+    noted = {
+        id(arg)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "started"
+        for arg in node.args
+        if isinstance(arg, ast.Call)
+        and any(
+            k.arg == "start_new_session" and isinstance(k.value, ast.Constant) and k.value.value is True
+            for k in arg.keywords
+        )
+    }
+    return [
+        call.lineno
+        for call in ast.walk(tree)
+        if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr == "Popen"
+        and id(call) not in noted and "# not the tier's" not in lines[call.lineno - 1]
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("source", "reported"),
+    [
+        ("p = subprocess.Popen(cmd)\n", [1]),
+        ("p = started(subprocess.Popen(cmd, start_new_session=True), cmd)\n", []),
+        ("p = started(subprocess.Popen(cmd), cmd)\n", [1]),  # in the test's own group: killpg cannot reach it
+        ("p = started(subprocess.Popen(cmd, start_new_session=False), cmd)\n", [1]),
+        ("p = subprocess.Popen(cmd)  # not the tier's\n", []),
+    ],
+)
+def test_the_start_scan_reports_a_process_out_of_the_teardowns_reach(source: str, reported: list[int]) -> None:
+    """:func:`unnoted_starts` reports a ``Popen`` outside ``started(...)`` and one noted without a process group of
+    its own (``start_new_session=True``): :func:`reap_since` signals the group whose number is the process's PID, so
+    a process left in the test's group is never signalled and outlives the teardown's SIGKILL."""
+    assert unnoted_starts(source) == reported
+
+
 def test_every_process_a_tier_test_starts_is_noted_for_the_teardown() -> None:
-    """A process a test starts with ``subprocess.Popen`` and does not note with :func:`started` (in a process group of
-    its own) is out of the teardown's reach: a test that dies before stopping it leaves its node in the graph for
+    """A process a test starts with ``subprocess.Popen`` and does not note with :func:`started` in a process group of
+    its own is out of the teardown's reach: a test that dies before stopping it leaves its node in the graph for
     the tests after it (test_ros2_operator.py's node executables were). Every ``Popen`` in the tier's modules is
-    the argument of a ``started(...)`` call, or marked ``# not the tier's`` (this module's foreign process)."""
-    unnoted = []
-    for path in sorted(Path(__file__).parent.glob("*.py")):
-        source = path.read_text()
-        lines = source.splitlines()
-        tree = ast.parse(source)
-        noted = {
-            id(arg)
-            for node in ast.walk(tree)
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "started"
-            for arg in node.args
-        }
-        calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call)]
-        for call in calls:
-            is_popen = isinstance(call.func, ast.Attribute) and call.func.attr == "Popen"
-            if is_popen and id(call) not in noted and "# not the tier's" not in lines[call.lineno - 1]:
-                unnoted.append(f"{path.name}:{call.lineno}")
-    assert unnoted == [], f"started without harness.started(): {unnoted}"
+    the argument of a ``started(...)`` call with ``start_new_session=True``, or marked ``# not the tier's`` (this
+    module's foreign process): :func:`unnoted_starts`."""
+    unnoted = [
+        f"{path.name}:{line}"
+        for path in sorted(Path(__file__).parent.glob("*.py"))
+        for line in unnoted_starts(path.read_text())
+    ]
+    assert unnoted == [], f"started without harness.started() in a group of its own: {unnoted}"
