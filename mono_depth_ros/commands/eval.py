@@ -2,7 +2,8 @@
 
 Each dataset has its protocol (see :mod:`mono_depth_ros.evaluation.depth`); the KITTI protocols stay apart:
 ``--dataset kitti_eigen`` (a KITTI raw root + the Eigen split file: raw Velodyne GT as monodepth2 projects it, Garg
-crop, 1e-3..80 m, per-image median scaling; ``--scaling none`` for metric models), ``--dataset
+crop, 1e-3..80 m, per-image median scaling; ``--scaling none`` for metric models: a metric model scaled by default
+is warned about on stderr), ``--dataset
 kitti_eigen_benchmark`` (the 652-frame split with improved GT, no crop: monodepth2's ``eigen_benchmark``), and the
 folder layouts ``kitti_velodyne`` / ``kitti_annotated`` (Garg crop, the network fed the full frame; ``--protocol
 kitti_improved_kb_input`` for BTS's figures, which feed the network the 352×1216 KB crop and score the Garg crop of
@@ -56,7 +57,7 @@ from mono_depth_ros.evaluation.depth import (
 from mono_depth_ros.evaluation.samples import DATASETS, EvalSample, load_samples, synthetic_samples
 from mono_depth_ros.models.checkpoint import read_checkpoint_spec
 from mono_depth_ros.models.sidecar import read_spec
-from mono_depth_ros.models.spec import InputPolicy
+from mono_depth_ros.models.spec import InputPolicy, OutputKind
 from mono_depth_ros.training.data.synthetic import ClipSpec, render_clip
 
 SYNTHETIC_SEEDS = (1001, 1002)  # --dataset synthetic: the streets rendered when --seeds is not given
@@ -98,11 +99,11 @@ def checkpoint_input(checkpoint: Path) -> InputPolicy:
         return read_spec(checkpoint, backend, None).input
     if not checkpoint.is_dir():
         return read_checkpoint_spec(checkpoint).input
-    from mono_depth_ros.models.hf_model import check_model_directory, family_of
+    from mono_depth_ros.models.hf_model import checked_model_config, family_of
     from mono_depth_ros.models.hf_spec import transformers_spec
 
-    config = check_model_directory(checkpoint)
-    return transformers_spec(config, family_of(str(config["model_type"])), checkpoint).input
+    config, hf_config = checked_model_config(checkpoint)  # its transformers config built once, handed to the spec
+    return transformers_spec(config, family_of(str(config["model_type"])), checkpoint, hf_config=hf_config).input
 
 
 def refuse_unread_options(args: argparse.Namespace) -> None:
@@ -176,6 +177,20 @@ def prepare_csv(path: Path) -> None:
         raise ConfigError(msg)
 
 
+def scaled_metric_warning(report: EvalReport, forced: str | None) -> str | None:
+    """The warning for a metric model whose protocol scaled it by default (the KITTI Velodyne / Eigen protocols'
+    per-image median, monodepth2's figures): those figures say nothing of its metric accuracy. None where the model
+    is not metric, its predictions were scored unscaled, or ``--scaling`` was given (``forced``)."""
+    scaling = report.protocol.scaling
+    if forced is not None or report.output_kind is not OutputKind.METRIC or scaling == "none":
+        return None
+    return (
+        f"mono-depth eval: warning: the model predicts metres (output metric), and protocol {report.protocol.name} "
+        f"scaled them by its default scaling {scaling} (each image rescaled to its ground truth): these are not its "
+        f"metric figures; pass --scaling none to score its metres as they are\n"
+    )
+
+
 def ground_truth_range(protocol: Protocol, args: argparse.Namespace) -> tuple[float, float] | None:
     """The protocol's own GT range (``kitti_eigen_benchmark``: GT > 0, no cap), each side that ``--min-depth`` /
     ``--max-depth`` gives replaced by it: they bound the ground truth as well as the prediction clip, as in every
@@ -209,6 +224,9 @@ def run(args: argparse.Namespace) -> int:
     samples = gather_samples(args)
     report = evaluate_checkpoint(args.checkpoint, samples, protocol, device=args.device, scaling=args.scaling)
     sys.stdout.write(report.format_table())
+    warning = scaled_metric_warning(report, args.scaling)
+    if warning is not None:
+        sys.stderr.write(warning)
     if args.csv is not None:
         write_csv(report, args.csv)
     return 0

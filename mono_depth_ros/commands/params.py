@@ -73,11 +73,11 @@ def checkpoint_row(path: Path) -> ParamRow:
         CheckpointError: a missing or unusable checkpoint or directory.
     """
     if path.is_dir():
-        from mono_depth_ros.models.hf_model import check_model_directory, family_of
+        from mono_depth_ros.models.hf_model import checked_model_config, family_of
         from mono_depth_ros.models.hf_spec import transformers_spec
 
-        config = check_model_directory(path)
-        spec = transformers_spec(config, family_of(str(config["model_type"])), path)
+        config, hf_config = checked_model_config(path)  # its transformers config built once, handed to the spec
+        spec = transformers_spec(config, family_of(str(config["model_type"])), path, hf_config=hf_config)
         return count_spec(spec, f"{spec.architecture} {config['model_type']} ({path.name})")
     if path.suffix.lower() in (".onnx", ".pt", ".pth", ".ts", ".jit"):
         msg = (

@@ -138,13 +138,13 @@ def usage_lines(directory: Path) -> list[str]:
         CheckpointError: the directory is not a loadable transformers depth model.
     """
     from mono_depth_ros.core.frame_hints import FOCAL_RATIO, PROMPT_DEPTH
-    from mono_depth_ros.models.hf_model import check_model_directory, family_of
+    from mono_depth_ros.models.hf_model import checked_model_config, family_of
     from mono_depth_ros.models.hf_spec import transformers_spec
 
-    config = check_model_directory(directory)
+    config, hf_config = checked_model_config(directory)  # its transformers config built once, handed to the spec
     family = family_of(str(config["model_type"]))
     try:
-        kind = transformers_spec(config, family, directory).output_kind.value
+        kind = transformers_spec(config, family, directory, hf_config=hf_config).output_kind.value
         kind_param = ""
     except CheckpointError:
         kind, kind_param = "unknown (state it)", " --param model.output_kind=KIND"

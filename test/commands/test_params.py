@@ -93,3 +93,18 @@ def test_a_preset_option_beside_a_checkpoint_is_refused(
     path = save_checkpoint(tmp_path / "m.safetensors", build_model(spec).state_dict(), spec)
     assert main(["params", "--checkpoint", str(path), *options]) == 2
     assert f"{named} is not read with --checkpoint" in capsys.readouterr().err
+
+
+def test_a_hugging_face_directory_builds_its_transformers_config_once_for_its_spec(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`params --checkpoint DIR` built config.json's transformers config object three times: the folder check and
+    the spec (its patch multiple, its depth range) built it twice; now once, handed on, plus the network's own
+    build that the count needs."""
+    from mono_depth_ros.commands.params import checkpoint_row
+    from test.models.hf_tiny import count_config_builds, write_tiny_family
+
+    directory = write_tiny_family("depth_anything_metric", tmp_path / "da")
+    built = count_config_builds(monkeypatch)
+    row = checkpoint_row(directory)
+    assert built == ["depth_anything"] * 2 and row.counts["total"] > 0, (built, row)

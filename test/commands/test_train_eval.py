@@ -643,3 +643,35 @@ def test_a_validation_set_mixing_cut_nyu_copies_with_whole_frames_is_refused_as_
         build_recorded_datasets(DataConfig(kind="nyu", root=str(mixed)), 64, 48, (), seed=0)
     text = str(refused.value)
     assert "427x561" in text and "already cut to the Eigen crop" in text and "apart" in text, text
+
+
+def test_eval_warns_when_the_protocol_scales_a_metric_model(
+    trained: Path, kitti_object_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A metric checkpoint under the Velodyne protocol is median-scaled by default (monodepth2's figures): the scaled
+    table is not its metric accuracy, so stderr says so and names `--scaling none`; a scaling given on purpose is not
+    warned about, and the table and CSV keep recording the scaling used."""
+    base = ["eval", "--checkpoint", str(trained / "model.safetensors"), "--dataset", "kitti_velodyne"]
+    base += ["--data", str(kitti_object_dir)]
+    assert main(base) == 0
+    captured = capsys.readouterr()
+    assert "scaling median; output metric" in captured.out.splitlines()[0]  # the protocol's default figures kept
+    assert "output metric" in captured.err and "median" in captured.err and "--scaling none" in captured.err
+    for forced in ("none", "median"):
+        assert main([*base, "--scaling", forced]) == 0
+        captured = capsys.readouterr()
+        assert f"scaling {forced}; output metric" in captured.out.splitlines()[0] and "--scaling" not in captured.err
+
+
+def test_the_input_of_a_hugging_face_directory_builds_its_transformers_config_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`eval --checkpoint DIR` read the directory's network input building config.json's transformers config object
+    twice (the folder check, then the spec): once now, handed on as the node's load does."""
+    from mono_depth_ros.commands.eval import checkpoint_input
+    from test.models.hf_tiny import count_config_builds, write_tiny_family
+
+    directory = write_tiny_family("zoedepth", tmp_path / "zoe")
+    built = count_config_builds(monkeypatch)
+    policy = checkpoint_input(directory)
+    assert built == ["zoedepth"] and policy.height > 0, (built, policy)

@@ -179,3 +179,17 @@ def test_a_download_option_where_the_list_is_printed_is_refused(
     err = capsys.readouterr().err
     assert named.replace("OUT", str(tmp_path / "w")) in err and "is not read" in err and "--out DIR" in err
     assert not (tmp_path / "w").exists()
+
+
+@pytest.mark.parametrize("family", ["glpn", "depth_anything_metric"])
+def test_the_usage_lines_build_the_transformers_config_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, family: str
+) -> None:
+    """`weights fetch`'s usage lines built config.json's transformers config object twice (the folder check, then
+    the spec's patch multiple and depth range): once now, handed on as the node's load does."""
+    from test.models.hf_tiny import count_config_builds, write_tiny_family
+
+    directory = write_tiny_family(family, tmp_path / family)
+    built = count_config_builds(monkeypatch)
+    lines = weights.usage_lines(directory)
+    assert built == [built[0]] and "output metric" in lines[0], (built, lines)

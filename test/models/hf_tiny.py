@@ -206,3 +206,19 @@ def teach_inverse_depth(directory: Path, frames: list[tuple[Any, Any]], steps: i
         optimiser.step()
     model.save_pretrained(str(directory), safe_serialization=True)
     return directory
+
+
+def count_config_builds(monkeypatch: Any) -> list[str]:
+    """Record the ``model_type`` of every transformers config object built from a config.json while the test runs
+    (``transformers.AutoConfig.for_model``, 0.7-3.4 ms each): ``monkeypatch`` is the test's ``pytest.MonkeyPatch``."""
+    import transformers
+
+    built: list[str] = []
+    for_model = transformers.AutoConfig.for_model
+
+    def counted(model_type: str, *args: object, **kwargs: object) -> object:
+        built.append(model_type)
+        return for_model(model_type, *args, **kwargs)
+
+    monkeypatch.setattr(transformers.AutoConfig, "for_model", counted)
+    return built

@@ -6,7 +6,8 @@ These tests need a real ROS 2 (rclpy, ``ros2 launch``) and this package colcon-b
 One test that fails or hangs must not fail the tests after it (:func:`contained`): before each test that uses the
 probe, the probe must hear itself (else its executor is revived, with a warning naming the test before); after each
 test, and after each module, every process group the harness started in it and still running is SIGKILLed and waited
-for (an error when the test had passed: it should have stopped its own).
+for (an error when the test had passed: it should have stopped its own), then the graph is waited clear of their
+nodes (one still there after 15 s is an error: it would answer for the next test's node).
 """
 
 from __future__ import annotations
@@ -69,12 +70,10 @@ def contained(request: pytest.FixtureRequest) -> Iterator[None]:
     known = harness.graph_nodes(probe) if probe is not None else set()
     yield
     _previous_test[0] = request.node.nodeid
-    left = harness.reap_since(index)
-    if left and probe is not None:
-        harness.wait_until_gone_from_graph(probe, known)
     report = getattr(request.node, "rep_call", None)
-    if left and report is not None and report.passed:
-        pytest.fail(f"the test passed but left running (stopped now): {'; '.join(left)}")
+    problems = harness.contain_teardown(index, probe, known, report is not None and report.passed)
+    if problems:
+        pytest.fail("; ".join(problems))
 
 
 @pytest.fixture(scope="session")

@@ -484,6 +484,25 @@ def wait_until_gone_from_graph(probe: Probe, known: set[str], timeout_s: float =
     return extra
 
 
+def contain_teardown(
+    index: int, probe: Probe | None, known: set[str], passed: bool, graph_timeout_s: float = 15.0
+) -> list[str]:
+    """The per-test teardown (conftest's ``contained``): stops the process groups noted since ``index``
+    (:func:`reap_since`) and, where it stopped any, waits the probe's graph clear of the nodes not in ``known``
+    (:func:`wait_until_gone_from_graph`, up to ``graph_timeout_s``); returns the problems to report (empty: none): a
+    test that ``passed`` but left groups running; nodes still in the graph after the wait (they answer for the next
+    test's node: a process outside the groups noted, or a DDS lease longer than the wait)."""
+    left = reap_since(index)
+    problems = [f"the test passed but left running (stopped now): {'; '.join(left)}"] if left and passed else []
+    stayed = wait_until_gone_from_graph(probe, known, graph_timeout_s) if left and probe is not None else set()
+    if stayed:
+        problems.append(
+            f"still in the graph {graph_timeout_s:g} s after what the test left running was stopped: "
+            f"{', '.join(sorted(stayed))} (not started through harness.started(), or not stopped by its group's signal)"
+        )
+    return problems
+
+
 class Launched:
     """``ros2 launch mono_depth_ros depth.launch.py ARGS`` in its own process group; log in ``log_path``
     (``launch_file``: one of the package, or the path of a user's launch file)."""

@@ -260,14 +260,9 @@ def test_ros2_bag_reads_a_bag_the_runner_closed_on_sigterm(tmp_path: Path) -> No
 
     frames = write_tiny_bag(tmp_path / "in", 5000, lidar=False, storage="mcap")
     out = tmp_path / "out"
-    prefix = subprocess.run(["ros2", "pkg", "prefix", "mono_depth_ros"], capture_output=True, text=True, check=True)
-    executable = str(Path(prefix.stdout.strip()) / "lib" / "mono_depth_ros" / "mono-depth")  # what ros2 run starts
-    process = subprocess.Popen(
-        [executable, "bag", str(tmp_path / "in"), str(out), "--storage", "mcap",
-         "-q", "--param", "model.backend=external", "--param", "model.output_kind=metric",
-         "--param", "scale.mode=none"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    command = _bag_runner(tmp_path / "in", out, "mcap")
+    process = started(subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                       start_new_session=True), command)  # fmt: skip
     stdout, stderr = signal_while_writing(process, out, signal.SIGTERM)  # to the runner, as systemd sends it
     assert process.returncode == 143, stdout + stderr
     written = int(re.search(r"frames in \d+, out (\d+),", stdout).group(1))  # type: ignore[union-attr]
@@ -307,8 +302,9 @@ def test_ros2_bag_reindex_rebuilds_the_metadata_of_a_killed_bag_runner_output(st
 
     write_tiny_bag(tmp_path / "in", 3000, lidar=False, storage=storage)
     out = tmp_path / "out"
-    process = subprocess.Popen(_bag_runner(tmp_path / "in", out, storage), stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)  # fmt: skip
+    command = _bag_runner(tmp_path / "in", out, storage)
+    process = started(subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                       start_new_session=True), command)  # fmt: skip
     # ~2 MB of output: a few committed sqlite3 batches (its schema alone is 7 pages of 16 KiB), some MCAP chunks
     wait_until(lambda: sum(p.stat().st_size for p in out.glob("*.*[3p]")) > 2_000_000 or process.poll() is not None,
                120, "the runner's output to pass 2 MB")  # fmt: skip

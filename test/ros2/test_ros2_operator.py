@@ -40,6 +40,7 @@ from .harness import (
     depth_array,
     node_statuses,
     operating,
+    started,
     wait_until,
     write_params,
 )
@@ -387,7 +388,9 @@ def test_a_signal_during_configure_or_a_frame_ends_the_node_at_once_and_cleanly(
         ]:
             log_path = ros_logs / f"signal_{sig.name}_{moment}.log"
             with open(log_path, "wb") as log:
-                process = subprocess.Popen(node_executable(name), stdout=log, stderr=subprocess.STDOUT)
+                command = node_executable(name)
+                process = started(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                                                   start_new_session=True), command)  # fmt: skip
                 try:
                     if isinstance(moment, float):
                         assert probe.lifecycle(NODE_FQN, timeout_s=30) == "unconfigured"
@@ -442,8 +445,9 @@ def test_a_signal_during_a_slow_torch_import_in_configure_ends_the_node_at_once(
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))}
     log_path = ros_logs / f"slow_torch_{sig.name}.log"
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(node_executable("mono_depth_lifecycle_node"), stdout=log, stderr=subprocess.STDOUT,
-                                   env=env)  # fmt: skip
+        command = node_executable("mono_depth_lifecycle_node")
+        process = started(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                           start_new_session=True), command)  # fmt: skip
         try:
             assert probe.lifecycle(NODE_FQN, timeout_s=30) == "unconfigured"
             threading.Thread(target=configure_unanswered, args=(probe,), daemon=True).start()
