@@ -12,7 +12,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
+
+from mono_depth_ros.models.inference import DepthEstimator, EstimatorConfig
 
 IMAGENET = {"image_mean": [0.485, 0.456, 0.406], "image_std": [0.229, 0.224, 0.225]}
 HALF = {"image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5]}
@@ -222,3 +225,14 @@ def count_config_builds(monkeypatch: Any) -> list[str]:
 
     monkeypatch.setattr(transformers.AutoConfig, "for_model", counted)
     return built
+
+
+TINY_IMAGE = np.random.default_rng(0).integers(0, 255, (120, 200, 3), dtype=np.uint8)
+"""A random 120x200 RGB camera image (uint8) for the tiny models."""
+
+
+def open_tiny(directory: Path) -> DepthEstimator:
+    """The node's estimator for a tiny transformers folder, on the CPU, without warm-up or golden self-test."""
+    return DepthEstimator.open(
+        "transformers", directory, EstimatorConfig(device="cpu", warmup_runs=0, golden_check="off")
+    )

@@ -19,17 +19,10 @@ from mono_depth_ros.models.hf_model import build_transformers, load_transformers
 from mono_depth_ros.models.inference import DepthEstimator, EstimatorConfig
 from mono_depth_ros.models.registry import build_model
 
-from .hf_tiny import write_tiny_family
+from .hf_tiny import TINY_IMAGE, open_tiny, write_tiny_family
 
 pytest.importorskip("transformers")
 CPU = torch.device("cpu")
-IMAGE = np.random.default_rng(0).integers(0, 255, (120, 200, 3), dtype=np.uint8)
-
-
-def _estimator(directory: Path) -> DepthEstimator:
-    return DepthEstimator.open(
-        "transformers", directory, EstimatorConfig(device="cpu", warmup_runs=0, golden_check="off")
-    )
 
 
 def test_directories_that_are_not_depth_models_are_refused(tmp_path: Path) -> None:
@@ -84,7 +77,7 @@ def test_a_tipsv2_dense_prediction_folder_loads_its_depth_head(tmp_path: Path) -
 
     dense: Any = transformers.Tipsv2DptForDensePrediction.from_pretrained(str(directory), local_files_only=True)
     dense.eval()
-    backend: Any = _estimator(directory).backend
+    backend: Any = open_tiny(directory).backend
     network = backend.module.network.model
     pixel_values = torch.rand(1, 3, 56, 56, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
@@ -200,10 +193,10 @@ def test_the_depth_models_a_refusal_lists_leave_out_the_canopy_height_model(
 def test_prompt_depth_anything_with_one_lidar_depth_runs_unprompted(tmp_path: Path) -> None:
     """A prompt without spread (a single LiDAR point in view, a wall straight ahead) is normalised by transformers
     as (d - min) / (max - min) = 0 / 0: every pixel was NaN and the frame an error. It runs unprompted instead."""
-    estimator = _estimator(write_tiny_family("prompt_depth_anything", tmp_path / "pda"))
+    estimator = open_tiny(write_tiny_family("prompt_depth_anything", tmp_path / "pda"))
     sparse = np.full((60, 100), np.nan, dtype=np.float32)
     sparse[40, 50] = 7.5
-    result = estimator.predict(IMAGE, hints=FrameHints((150.0, 150.0), sparse))
+    result = estimator.predict(TINY_IMAGE, hints=FrameHints((150.0, 150.0), sparse))
     assert result.output_kind is OutputKind.AFFINE_DEPTH
     assert np.isfinite(result.values).all()
 
@@ -217,7 +210,7 @@ def test_fp16_weights_load_as_float32_for_model_precision_to_decide(tmp_path: Pa
     backend, _ = load_transformers_model(directory, CPU)
     assert {parameter.dtype for parameter in backend.module.parameters()} == {torch.float32}
     config = EstimatorConfig(device="cpu", warmup_runs=0, golden_check="off", precision="bf16")
-    assert np.isfinite(DepthEstimator.open("transformers", directory, config).predict(IMAGE).values).all()
+    assert np.isfinite(DepthEstimator.open("transformers", directory, config).predict(TINY_IMAGE).values).all()
 
 
 def test_a_dinov2_dpt_sees_its_processors_padded_input_on_real_frames(
@@ -238,7 +231,7 @@ def test_a_dinov2_dpt_sees_its_processors_padded_input_on_real_frames(
     # the published 256-wide projection aside (add_projection): the same input path, 20x faster on one CPU thread
     directory = write_tiny_family("dpt_dinov2", tmp_path / "dino", fusion_hidden_size=16, add_projection=False)
     settings = json.loads((directory / "preprocessor_config.json").read_text())
-    estimator = _estimator(directory)
+    estimator = open_tiny(directory)
     model = estimator.backend.module.network.model
     seen: list[torch.Tensor] = []
     model.register_forward_pre_hook(lambda _, args, kwargs: seen.append(kwargs["pixel_values"]), with_kwargs=True)
@@ -417,8 +410,8 @@ def test_a_checkpoint_of_an_fp16_hub_model_rebuilds_in_float32(tmp_path: Path, k
     backend, spec = load_transformers_model(directory, CPU)
     assert {parameter.dtype for parameter in build_model(spec).parameters()} == {torch.float32}
     checkpoint = save_checkpoint(tmp_path / "tuned.safetensors", backend.module.network.state_dict(), spec)
-    reloaded = _estimator(checkpoint).predict(IMAGE).values
-    np.testing.assert_allclose(reloaded, _estimator(directory).predict(IMAGE).values, rtol=1e-5)
+    reloaded = open_tiny(checkpoint).predict(TINY_IMAGE).values
+    np.testing.assert_allclose(reloaded, open_tiny(directory).predict(TINY_IMAGE).values, rtol=1e-5)
 
 
 def test_a_checkpoint_whose_spec_config_transformers_refuses_is_a_checkpoint_error(tmp_path: Path) -> None:
@@ -435,7 +428,7 @@ def test_a_checkpoint_whose_spec_config_transformers_refuses_is_a_checkpoint_err
     checkpoint = save_checkpoint(tmp_path / "tuned.safetensors", backend.module.network.state_dict(), old)
     pattern = r"field 'max_depth'.*got float \(value: 80\.0\).*; run it under transformers 4\.57\.1 that saved it"
     with pytest.raises(CheckpointError, match=pattern) as refused:
-        _estimator(checkpoint)
+        open_tiny(checkpoint)
     assert "write that field" not in str(refused.value)  # the spec is inside the file: nothing for a user to edit
 
 
@@ -447,10 +440,10 @@ def test_a_zoedepth_processor_saved_by_transformers_loads(tmp_path: Path) -> Non
     directory = write_tiny_family("zoedepth", tmp_path / "zoe", preprocessor=False)
     transformers.ZoeDepthImageProcessorPil(size={"height": 96, "width": 128}).save_pretrained(str(directory))
     assert json.loads((directory / "preprocessor_config.json").read_text())["ensure_multiple_of"] == 1 / 32
-    estimator = _estimator(directory)
+    estimator = open_tiny(directory)
     height, width = estimator.network_hw((375, 1242))
     assert height % 32 == width % 32 == 0 and height >= 64
-    assert np.isfinite(estimator.predict(IMAGE).values).all()
+    assert np.isfinite(estimator.predict(TINY_IMAGE).values).all()
 
 
 def test_glpn_runs_kitti_near_its_native_resolution(tmp_path: Path) -> None:
@@ -459,9 +452,9 @@ def test_glpn_runs_kitti_near_its_native_resolution(tmp_path: Path) -> None:
     resolution, objects half their trained size in pixels), then kept KITTI's aspect at 352x1152; now each side is
     floored as the processor does. NYU frames (640x480) keep theirs."""
     kitti = write_tiny_family("glpn", tmp_path / "kitti")  # max_depth 80: the KITTI layout
-    assert _estimator(kitti).network_hw((375, 1242)) == (352, 1216)
+    assert open_tiny(kitti).network_hw((375, 1242)) == (352, 1216)
     nyu = write_tiny_family("glpn", tmp_path / "nyu", max_depth=10)
-    assert _estimator(nyu).network_hw((480, 640)) == (480, 640)
+    assert open_tiny(nyu).network_hw((480, 640)) == (480, 640)
 
 
 def test_tipsv2_dpt_predicts_metres_at_its_processors_square(tmp_path: Path, kitti_object_dir: Path) -> None:
@@ -475,7 +468,7 @@ def test_tipsv2_dpt_predicts_metres_at_its_processors_square(tmp_path: Path, kit
     from mono_depth_ros.training.data.kitti_files import load_rgb
 
     directory = write_tiny_family("tipsv2_dpt", tmp_path / "tips")
-    estimator = _estimator(directory)
+    estimator = open_tiny(directory)
     assert estimator.output_kind is OutputKind.METRIC and estimator.spec.max_depth_m == 10.0  # its config's bins
     rgb = load_rgb(kitti_object_dir / "image_2" / "000000.png")
     height, width = rgb.shape[:2]
@@ -600,7 +593,7 @@ def test_zoedepth_sees_its_processors_padded_input_on_real_frames(
 
     directory = write_tiny_family("zoedepth", tmp_path / "zoe")
     (directory / "preprocessor_config.json").write_text(json.dumps(_ZOEDEPTH_PROCESSOR))
-    estimator = _estimator(directory)
+    estimator = open_tiny(directory)
     seen: list[torch.Tensor] = []
     estimator.backend.module.network.model.register_forward_pre_hook(
         lambda _, args, kwargs: seen.append(kwargs["pixel_values"]), with_kwargs=True
@@ -633,7 +626,7 @@ def test_depth_pro_sees_its_processors_input_on_real_frames(
 
     from mono_depth_ros.training.data.kitti_files import load_rgb
 
-    estimator = _estimator(write_tiny_family("depth_pro", tmp_path / "dp"))
+    estimator = open_tiny(write_tiny_family("depth_pro", tmp_path / "dp"))
     seen: list[torch.Tensor] = []
     estimator.backend.module.network.model.register_forward_pre_hook(
         lambda _, args, kwargs: seen.append(kwargs["pixel_values"]), with_kwargs=True

@@ -12,43 +12,35 @@ import torch
 from mono_depth_ros.core.depth_kind import OutputKind
 from mono_depth_ros.core.frame_hints import FrameHints
 from mono_depth_ros.models.hf_model import load_transformers_model
-from mono_depth_ros.models.inference import DepthEstimator, EstimatorConfig
 
-from .hf_tiny import write_tiny_family
+from .hf_tiny import TINY_IMAGE, open_tiny, write_tiny_family
 
 pytest.importorskip("transformers")
 CPU = torch.device("cpu")
-IMAGE = np.random.default_rng(0).integers(0, 255, (120, 200, 3), dtype=np.uint8)
-
-
-def _estimator(directory: Path) -> DepthEstimator:
-    return DepthEstimator.open(
-        "transformers", directory, EstimatorConfig(device="cpu", warmup_runs=0, golden_check="off")
-    )
 
 
 def test_depth_pro_metres_follow_the_camera_focal_length(tmp_path: Path) -> None:
-    estimator = _estimator(write_tiny_family("depth_pro", tmp_path / "dp"))
+    estimator = open_tiny(write_tiny_family("depth_pro", tmp_path / "dp"))
     assert estimator.frame_inputs == frozenset({"focal_ratio"}) and estimator.network_hw((120, 200)) == (256, 256)
-    near = estimator.predict(IMAGE, hints=FrameHints((100.0, 100.0))).values
-    far = estimator.predict(IMAGE, hints=FrameHints((200.0, 200.0))).values
+    near = estimator.predict(TINY_IMAGE, hints=FrameHints((100.0, 100.0))).values
+    far = estimator.predict(TINY_IMAGE, hints=FrameHints((200.0, 200.0))).values
     both = np.isfinite(near) & np.isfinite(far) & (near > 1e-3) & (near < 1e3)
     assert both.any()
     np.testing.assert_allclose(far[both], 2 * near[both], rtol=1e-4)  # depth = (fx / W) / canonical inverse depth
-    assert np.isfinite(estimator.predict(IMAGE).values).any()  # no camera: its field-of-view head
+    assert np.isfinite(estimator.predict(TINY_IMAGE).values).any()  # no camera: its field-of-view head
 
 
 def test_prompt_depth_anything_without_a_scan_is_depth_up_to_scale_and_shift(tmp_path: Path) -> None:
     """transformers' PromptDepthAnythingForDepthEstimation predicts the depth normalised by the prompt's range,
     (depth - min) / (max - min), and maps it back with the prompt's min and max; unprompted that map is missing, so
     the output is depth up to scale *and* shift (affine_depth). As depth_up_to_scale its shift was dropped."""
-    estimator = _estimator(write_tiny_family("prompt_depth_anything", tmp_path / "pda"))
+    estimator = open_tiny(write_tiny_family("prompt_depth_anything", tmp_path / "pda"))
     sparse = np.full((60, 100), np.nan, dtype=np.float32)
     sparse[30::6, ::4] = np.linspace(4.0, 30.0, sparse[30::6, ::4].size).reshape(sparse[30::6, ::4].shape)
-    prompted = estimator.predict(IMAGE, hints=FrameHints((150.0, 150.0), sparse))
+    prompted = estimator.predict(TINY_IMAGE, hints=FrameHints((150.0, 150.0), sparse))
     assert prompted.output_kind is OutputKind.METRIC
     assert np.nanmin(prompted.values) >= 4.0 and np.nanmax(prompted.values) <= 30.0  # the prompt's metric range
-    unprompted = estimator.predict(IMAGE, hints=FrameHints((150.0, 150.0)))
+    unprompted = estimator.predict(TINY_IMAGE, hints=FrameHints((150.0, 150.0)))
     assert unprompted.output_kind is OutputKind.AFFINE_DEPTH
 
 

@@ -16,17 +16,10 @@ from mono_depth_ros.core.errors import CheckpointError
 from mono_depth_ros.models.hf_model import load_transformers_model
 from mono_depth_ros.models.inference import DepthEstimator, EstimatorConfig
 
-from .hf_tiny import HALF, write_tiny_family
+from .hf_tiny import HALF, TINY_IMAGE, open_tiny, write_tiny_family
 
 pytest.importorskip("transformers")
 CPU = torch.device("cpu")
-IMAGE = np.random.default_rng(0).integers(0, 255, (120, 200, 3), dtype=np.uint8)
-
-
-def _estimator(directory: Path) -> DepthEstimator:
-    return DepthEstimator.open(
-        "transformers", directory, EstimatorConfig(device="cpu", warmup_runs=0, golden_check="off")
-    )
 
 
 def test_a_family_without_a_known_output_kind_asks_for_model_output_kind(
@@ -55,7 +48,7 @@ def test_a_depth_model_type_without_a_family_runs_once_its_output_kind_is_stated
     config = EstimatorConfig(device="cpu", warmup_runs=0, golden_check="off", output_kind="metric")
     estimator = DepthEstimator.open("transformers", directory, config)
     assert estimator.output_kind is OutputKind.METRIC and estimator.network_hw((120, 200)) == (378, 630)
-    assert np.isfinite(estimator.predict(IMAGE).values).all()
+    assert np.isfinite(estimator.predict(TINY_IMAGE).values).all()
 
 
 def test_an_output_kind_that_contradicts_the_family_is_refused(tmp_path: Path) -> None:
@@ -81,9 +74,9 @@ def test_a_vit_dpt_runs_square_whatever_its_processor_says(tmp_path: Path, proce
     """A plain-ViT DPT rebuilds its patch grid as a square (transformers fails on any other input)."""
     directory = write_tiny_family("dpt", tmp_path / "dpt")
     (directory / "preprocessor_config.json").write_text(json.dumps(processor))
-    estimator = _estimator(directory)
+    estimator = open_tiny(directory)
     assert estimator.network_hw((120, 200)) == (64, 64)
-    assert np.isfinite(estimator.predict(IMAGE).values).all()
+    assert np.isfinite(estimator.predict(TINY_IMAGE).values).all()
     # the square keeps the processor's filter (DPTImageProcessor's bicubic: the file's, or its class default)
     assert estimator.spec.input.interpolation == "bicubic"
 
@@ -111,7 +104,7 @@ def test_a_dinov2_dpt_predicts_metres_at_the_camera_aspect(tmp_path: Path) -> No
     _, spec = load_transformers_model(directory, CPU)
     assert spec.output_kind is OutputKind.METRIC
     assert load_transformers_model(directory, CPU, output_kind="metric")[1].output_kind is OutputKind.METRIC
-    estimator = _estimator(directory)  # KITTI and NYU frames at their own size, as its processor runs them
+    estimator = open_tiny(directory)  # KITTI and NYU frames at their own size, as its processor runs them
     assert estimator.network_hw((375, 1242)) == (378, 1246) and estimator.network_hw((480, 640)) == (490, 644)
     assert spec.mean == pytest.approx((0.485, 0.456, 0.406), abs=1e-3)  # 123.675 / 255 ...
     intel = write_tiny_family("dpt", tmp_path / "intel")  # MiDaS 3.x: relative inverse depth, as before
@@ -194,7 +187,7 @@ def test_a_processor_size_that_is_no_whole_patch_grid_still_shows_the_network_th
 
     directory = write_tiny_family(family, tmp_path / family)
     (directory / "preprocessor_config.json").write_text(json.dumps(processor))
-    estimator = _estimator(directory)
+    estimator = open_tiny(directory)
     shapes: list[tuple[int, ...]] = []
     model = estimator.backend.module.network.model
     model.register_forward_pre_hook(
