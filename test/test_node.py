@@ -2148,17 +2148,10 @@ def test_the_node_and_the_bag_runner_keep_one_of_two_images_with_equal_stamps(
     assert from_bag == from_node, (from_bag, from_node)
 
 
-def test_a_scan_recorded_after_lidar_wait_s_is_warned_by_the_bag_runner_as_the_node_counts_it(
-    ros: Ros, tmp_path: Path
-) -> None:
-    """KITTI 000000 with an external prediction and its scan recorded 1 s after the image (a LiDAR driver that lags):
-    the node (``lidar.wait_s: 0.5``) goes on without the scan and counts it ``inputs_unused.lidar.after_wait`` when it
-    comes. The bag runner paired the frame with it without a word (it pairs by stamp, however late the scan was
-    recorded). It keeps the scan (an offline run has it) and warns that the node would not pair it."""
-    from mono_depth_ros.bag import BagRunOptions, run_bag
-    from mono_depth_ros.demo.bag_builder import BagBuilder
+def _late_lidar_node(ros: Ros) -> tuple[Any, dict[str, int | float | str], Any, list[int]]:
+    """test_cdr_fuzz's real KITTI frame and a node on it with external predictions, LiDAR and ``lidar.wait_s`` 0.5 s,
+    its camera <- Velodyne transform set and its clock read from ``played[0]`` (ns): (frame, params, node, played)."""
     from test.adapters import test_cdr_fuzz as fuzz
-    from test.bag.support import read_bag as read_output
 
     frame = fuzz.real_frame("humble")
     params: dict[str, int | float | str] = {
@@ -2174,6 +2167,22 @@ def test_a_scan_recorded_after_lidar_wait_s_is_warned_by_the_bag_runner_as_the_n
     node.tf_listener.buffer.set_transform(
         ros_msgs.transform_stamped_from_rigid(rclpy_style_factory(), cam_from_velo, STAMP_NS), "test"
     )
+    return frame, params, node, played
+
+
+def test_a_scan_recorded_after_lidar_wait_s_is_warned_by_the_bag_runner_as_the_node_counts_it(
+    ros: Ros, tmp_path: Path
+) -> None:
+    """KITTI 000000 with an external prediction and its scan recorded 1 s after the image (a LiDAR driver that lags):
+    the node (``lidar.wait_s: 0.5``) goes on without the scan and counts it ``inputs_unused.lidar.after_wait`` when it
+    comes. The bag runner paired the frame with it without a word (it pairs by stamp, however late the scan was
+    recorded). It keeps the scan (an offline run has it) and warns that the node would not pair it."""
+    from mono_depth_ros.bag import BagRunOptions, run_bag
+    from mono_depth_ros.demo.bag_builder import BagBuilder
+    from test.adapters import test_cdr_fuzz as fuzz
+    from test.bag.support import read_bag as read_output
+
+    frame, params, node, played = _late_lidar_node(ros)
     raw = {key: frame.cdr(fuzz.restamped(getattr(frame, key), STAMP_NS)) for key in ("info", "prediction", "image")}
     topics = {"info": ("/camera/camera_info", fuzz.INFO), "prediction": ("/depth_model/prediction", fuzz.IMAGE),
               "image": ("/camera/image_raw", fuzz.IMAGE)}  # fmt: skip
@@ -2219,20 +2228,7 @@ def test_one_late_scan_counts_as_many_frames_in_the_node_as_the_bag_runner_warns
     from mono_depth_ros.demo.bag_builder import BagBuilder
     from test.adapters import test_cdr_fuzz as fuzz
 
-    frame = fuzz.real_frame("humble")
-    params: dict[str, int | float | str] = {
-        **EXTERNAL,
-        "model.output_kind": "relative_inverse",
-        "lidar_topic": "/lidar/points",
-        "lidar.wait_s": 0.5,
-    }
-    node = ros.make_node(params)
-    played = [STAMP_NS]
-    ros_standin.state().now_ns = lambda: played[0]
-    (cam_from_velo,) = (ros_msgs.rigid_transform_from_msg(t) for t in frame.tf.transforms)
-    node.tf_listener.buffer.set_transform(
-        ros_msgs.transform_stamped_from_rigid(rclpy_style_factory(), cam_from_velo, STAMP_NS), "test"
-    )
+    frame, params, node, played = _late_lidar_node(ros)
     topics = {"info": ("/camera/camera_info", fuzz.INFO), "prediction": ("/depth_model/prediction", fuzz.IMAGE),
               "image": ("/camera/image_raw", fuzz.IMAGE)}  # fmt: skip
     cloud = frame.cdr(fuzz.restamped(frame.cloud, STAMP_NS))

@@ -19,7 +19,7 @@ from mono_depth_ros.models.hf_model import build_transformers, load_transformers
 from mono_depth_ros.models.inference import DepthEstimator, EstimatorConfig
 from mono_depth_ros.models.registry import build_model
 
-from .hf_tiny import TINY_IMAGE, open_tiny, write_tiny_family
+from .hf_tiny import TINY_IMAGE, count_config_builds, open_tiny, write_tiny_family
 
 pytest.importorskip("transformers")
 CPU = torch.device("cpu")
@@ -760,17 +760,8 @@ def test_the_published_map_lies_where_the_processor_put_each_camera_pixel(
 def test_a_load_builds_the_transformers_config_once(tmp_path: Path, name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """A load built config.json's transformers config object three times for a metric family (the folder check, the
     network's patch multiple, its depth range; 0.7-3.4 ms each): once now, handed on."""
-    import transformers
-
     directory = write_tiny_family(name, tmp_path / name)
-    built: list[str] = []
-    for_model = transformers.AutoConfig.for_model
-
-    def counted(model_type: str, *args: object, **kwargs: object) -> object:
-        built.append(model_type)
-        return for_model(model_type, *args, **kwargs)
-
-    monkeypatch.setattr(transformers.AutoConfig, "for_model", counted)
+    built = count_config_builds(monkeypatch)
     backend, spec = load_transformers_model(directory, torch.device("cpu"))
     assert len(built) == 1, built
     assert spec.output_kind is OutputKind.METRIC and backend.spec is spec
