@@ -221,7 +221,8 @@ def resolve_scaling(scaling: str, output_kind: OutputKind) -> str:
         return needed
     if output_kind.has_shift and scaling != needed:
         msg = (
-            f"a {output_kind.value} model has no depth scale or shift: evaluate it with scaling {needed}, not {scaling}"
+            f"a model of output kind {output_kind.value} has no depth scale or shift: evaluate it with --scaling "
+            f"{needed}, not {scaling}"
         )
         raise ConfigError(msg)
     return scaling

@@ -59,8 +59,12 @@ def test_auto_scaling_follows_the_output_kind() -> None:
     assert resolve_scaling("auto", OutputKind.METRIC) == "none"
     assert resolve_scaling("auto", OutputKind.DEPTH_UP_TO_SCALE) == "median"
     assert resolve_scaling("auto", OutputKind.RELATIVE_INVERSE) == "affine_inverse"
-    with pytest.raises(ConfigError, match="affine_inverse"):
+    with pytest.raises(ConfigError, match="affine_inverse") as refused:
         resolve_scaling("none", OutputKind.RELATIVE_INVERSE)
+    assert str(refused.value) == (
+        "a model of output kind relative_inverse has no depth scale or shift: evaluate it with --scaling "
+        "affine_inverse, not none"
+    )
 
 
 def test_affine_depth_is_aligned_in_depth_and_refuses_the_other_scalings(kitti_depth_dir: Path) -> None:
@@ -69,7 +73,7 @@ def test_affine_depth_is_aligned_in_depth_and_refuses_the_other_scalings(kitti_d
     KITTI frame, the normalised depth ``(gt - 4 m) / 60 m`` scores as the GT itself."""
     assert resolve_scaling("auto", OutputKind.AFFINE_DEPTH) == "affine"
     for wrong in ("none", "median", "affine_inverse"):
-        with pytest.raises(ConfigError, match=rf"affine_depth .* scaling affine, not {wrong}"):
+        with pytest.raises(ConfigError, match=rf"affine_depth .* --scaling affine, not {wrong}"):
             resolve_scaling(wrong, OutputKind.AFFINE_DEPTH)
     sample = annotated_samples(kitti_depth_dir)[0]
     gt = sample.gt_depth_m
