@@ -1736,10 +1736,7 @@ def test_mutated_real_inputs_from_cdr_bytes_each_land_in_a_counter_and_the_node_
                           "lidar.wait_s": 0.0})  # fmt: skip
     clock = [0]
     node._sync_watch._clock_ns = lambda: clock[0]
-    (cam_from_velo,) = (ros_msgs.rigid_transform_from_msg(t) for t in frame.tf.transforms)
-    node.tf_listener.buffer.set_transform(
-        ros_msgs.transform_stamped_from_rigid(rclpy_style_factory(), cam_from_velo, STAMP_NS), "test"
-    )
+    _set_lidar_tf(node, frame)
     topics = {"cloud": "/lidar/points", "info": "/camera/camera_info", "prediction": "/depth_model/prediction",
               "image": "/camera/image_raw"}  # fmt: skip
     published, bad, unused, ok = 0, dict[str, int](), dict[str, int](), fuzz.PUBLISHED
@@ -1803,13 +1800,8 @@ def test_the_node_and_the_bag_runner_count_the_same_unused_inputs_under_the_same
     cases = [m for m in fuzz.one_mutation_per_frame(frame) if m.key == "cloud" or m.name == "camera_info cut"]
     params = {**EXTERNAL, "model.output_kind": "relative_inverse", "lidar_topic": "/lidar/points"}
     node = ros.make_node({**params, "lidar.wait_s": 0.0})
-    (cam_from_velo,) = (ros_msgs.rigid_transform_from_msg(t) for t in frame.tf.transforms)
-    node.tf_listener.buffer.set_transform(
-        ros_msgs.transform_stamped_from_rigid(rclpy_style_factory(), cam_from_velo, STAMP_NS), "test"
-    )
-    topics = {"cloud": ("/lidar/points", fuzz.CLOUD), "info": ("/camera/camera_info", fuzz.INFO),
-              "prediction": ("/depth_model/prediction", fuzz.IMAGE),
-              "image": ("/camera/image_raw", fuzz.IMAGE)}  # fmt: skip
+    _set_lidar_tf(node, frame)
+    topics = _fuzz_topics()
     expected_published = sum(case.name != "camera_info cut" for case in cases)
     with BagBuilder(tmp_path / "in", "humble") as bag:
         bag.add("/tf_static", frame.tf, fuzz.STAMP_NS - 1_000_000_000)
@@ -1839,6 +1831,26 @@ def test_the_node_and_the_bag_runner_count_the_same_unused_inputs_under_the_same
     assert from_bag == from_node, (from_bag, from_node)
 
 
+def _set_lidar_tf(node: Any, frame: Any) -> None:
+    """Put test_cdr_fuzz's real frame's camera <- Velodyne transform into the node's TF buffer (at STAMP_NS)."""
+    (cam_from_velo,) = (ros_msgs.rigid_transform_from_msg(t) for t in frame.tf.transforms)
+    node.tf_listener.buffer.set_transform(
+        ros_msgs.transform_stamped_from_rigid(rclpy_style_factory(), cam_from_velo, STAMP_NS), "test"
+    )
+
+
+def _fuzz_topics() -> dict[str, tuple[str, str]]:
+    """The topic and type of each of test_cdr_fuzz's frame inputs, by key (cloud, info, prediction, image)."""
+    from test.adapters import test_cdr_fuzz as fuzz
+
+    return {
+        "cloud": ("/lidar/points", fuzz.CLOUD),
+        "info": ("/camera/camera_info", fuzz.INFO),
+        "prediction": ("/depth_model/prediction", fuzz.IMAGE),
+        "image": ("/camera/image_raw", fuzz.IMAGE),
+    }
+
+
 def _outcomes(snapshot: Any) -> int:
     """Images published or counted bad."""
     return int(snapshot.published + sum(snapshot.bad.values()))
@@ -1847,18 +1859,12 @@ def _outcomes(snapshot: Any) -> int:
 def _fuzz_node(ros: Ros, frame: Any, params: dict[str, Any]) -> tuple[Any, list[int], dict[str, tuple[str, str]]]:
     """A node for test_cdr_fuzz's real frame (``lidar.wait_s`` 0, its sync watch on the returned settable clock, the
     frame's LiDAR transform in TF) and the topic and type of each of the frame's inputs by key."""
-    from test.adapters import test_cdr_fuzz as fuzz
 
     node = ros.make_node({**params, "lidar.wait_s": 0.0})
     clock = [0]
     node._sync_watch._clock_ns = lambda: clock[0]
-    (cam_from_velo,) = (ros_msgs.rigid_transform_from_msg(t) for t in frame.tf.transforms)
-    node.tf_listener.buffer.set_transform(
-        ros_msgs.transform_stamped_from_rigid(rclpy_style_factory(), cam_from_velo, STAMP_NS), "test"
-    )
-    topics = {"cloud": ("/lidar/points", fuzz.CLOUD), "info": ("/camera/camera_info", fuzz.INFO),
-              "prediction": ("/depth_model/prediction", fuzz.IMAGE),
-              "image": ("/camera/image_raw", fuzz.IMAGE)}  # fmt: skip
+    _set_lidar_tf(node, frame)
+    topics = _fuzz_topics()
     return node, clock, topics
 
 
@@ -2050,10 +2056,7 @@ def test_the_node_and_the_bag_runner_take_the_first_of_two_scans_with_equal_stam
     frame = fuzz.real_frame("humble")
     params = {**EXTERNAL, "model.output_kind": "relative_inverse", "lidar_topic": "/lidar/points"}
     node = ros.make_node({**params, "lidar.wait_s": 0.0})
-    (cam_from_velo,) = (ros_msgs.rigid_transform_from_msg(t) for t in frame.tf.transforms)
-    node.tf_listener.buffer.set_transform(
-        ros_msgs.transform_stamped_from_rigid(rclpy_style_factory(), cam_from_velo, STAMP_NS), "test"
-    )
+    _set_lidar_tf(node, frame)
     no_z = replace(frame.cloud, fields=[f for f in frame.cloud.fields if f.name != "z"])
     raw = {
         "whole": frame.cdr(fuzz.restamped(frame.cloud, STAMP_NS)),
@@ -2163,10 +2166,7 @@ def _late_lidar_node(ros: Ros) -> tuple[Any, dict[str, int | float | str], Any, 
     node = ros.make_node(params)
     played = [STAMP_NS]
     ros_standin.state().now_ns = lambda: played[0]
-    (cam_from_velo,) = (ros_msgs.rigid_transform_from_msg(t) for t in frame.tf.transforms)
-    node.tf_listener.buffer.set_transform(
-        ros_msgs.transform_stamped_from_rigid(rclpy_style_factory(), cam_from_velo, STAMP_NS), "test"
-    )
+    _set_lidar_tf(node, frame)
     return frame, params, node, played
 
 
@@ -2184,8 +2184,7 @@ def test_a_scan_recorded_after_lidar_wait_s_is_warned_by_the_bag_runner_as_the_n
 
     frame, params, node, played = _late_lidar_node(ros)
     raw = {key: frame.cdr(fuzz.restamped(getattr(frame, key), STAMP_NS)) for key in ("info", "prediction", "image")}
-    topics = {"info": ("/camera/camera_info", fuzz.INFO), "prediction": ("/depth_model/prediction", fuzz.IMAGE),
-              "image": ("/camera/image_raw", fuzz.IMAGE)}  # fmt: skip
+    topics = {key: topic for key, topic in _fuzz_topics().items() if key != "cloud"}  # the camera's, in order
     cloud = frame.cdr(fuzz.restamped(frame.cloud, STAMP_NS))
     (poll,) = [t.callback for t in node.timers if t.callback == node._on_pairing_timer]
     with BagBuilder(tmp_path / "in", "humble") as bag:
@@ -2229,8 +2228,7 @@ def test_one_late_scan_counts_as_many_frames_in_the_node_as_the_bag_runner_warns
     from test.adapters import test_cdr_fuzz as fuzz
 
     frame, params, node, played = _late_lidar_node(ros)
-    topics = {"info": ("/camera/camera_info", fuzz.INFO), "prediction": ("/depth_model/prediction", fuzz.IMAGE),
-              "image": ("/camera/image_raw", fuzz.IMAGE)}  # fmt: skip
+    topics = {key: topic for key, topic in _fuzz_topics().items() if key != "cloud"}  # the camera's, in order
     cloud = frame.cdr(fuzz.restamped(frame.cloud, STAMP_NS))
     (poll,) = [t.callback for t in node.timers if t.callback == node._on_pairing_timer]
     with BagBuilder(tmp_path / "in", "humble") as bag:
