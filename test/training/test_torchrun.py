@@ -63,12 +63,18 @@ def test_torchrun_train_tiny_unet(tmp_path: Path) -> None:
     train(tiny_config(tmp_path / "warm", cache, "selfsup", run__steps=1))  # renders the drives once (shared cache)
     args = ["train"] + [
         a
-        for item in tiny_overrides(tmp_path / "runs" / "rank{rank}", cache, "selfsup", run__steps=3, run__device=DEVICE)
+        for item in tiny_overrides(
+            tmp_path / "runs" / "rank{rank}", cache, "selfsup", run__steps=3, run__device=DEVICE, optim__warmup_steps=5
+        )
         for a in ("--set", item)
     ]
-    records = torchrun(tmp_path / "sums", args)
+    done = run_torchrun(tmp_path / "sums", args)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
+    records = [json.loads((tmp_path / "sums" / f"rank{rank}.json").read_text()) for rank in (0, 1)]
     assert_in_sync_and_rank0_writes(records, tmp_path / "runs", 3)
     assert (tmp_path / "runs" / "rank0" / "config.yaml").is_file()
+    # both ranks build the same lr schedule: the warm-up outlasting the run is said once, by rank 0
+    assert (done.stdout + done.stderr).count("optim.warmup_steps 5 is longer than the run (run.steps 3)") == 1
 
 
 def test_torchrun_resume_refuses_ranks_that_found_different_checkpoints(tmp_path: Path) -> None:

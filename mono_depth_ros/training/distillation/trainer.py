@@ -143,7 +143,9 @@ class DistillTrainer:
             self.projection = ProjectionHead(self.student.encoder.channels[-1], channels).to(self.device)
         params = list(self.student.parameters()) + (list(self.projection.parameters()) if self.projection else [])
         self.optimizer = torch.optim.AdamW(params, lr=config.optim.lr, weight_decay=config.optim.weight_decay)
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lr_schedule(config.optim, run.steps))
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, lr_schedule(config.optim, run.steps, warn=self.context.is_main)
+        )
         self.step_lr = float("nan")  # the student's lr of the last step (NaN: skipped by fp16; train.csv's lr)
         self.scaler = GradScaler(self.device.type, enabled=run.amp == "fp16")
         self.steps_per_epoch = len(dataset) // (run.batch_size * self.context.world_size)

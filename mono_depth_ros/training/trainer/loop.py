@@ -184,7 +184,9 @@ class Trainer:
         if list(objective.parameters()):
             groups.append({"params": list(objective.parameters()), "lr": config.optim.lr * config.optim.pose_lr_scale})
         self.optimizer = torch.optim.AdamW(groups, lr=config.optim.lr, weight_decay=config.optim.weight_decay)
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lr_schedule(config.optim, run.steps))
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, lr_schedule(config.optim, run.steps, warn=self.context.is_main)
+        )
         self.scaler = GradScaler(self.context.device.type, enabled=run.amp == "fp16")
         self.step_lr = float("nan")  # the depth network's lr of the last step (NaN: skipped by fp16; train.csv's lr)
         self.sampler: DistributedSampler[int] = DistributedSampler(

@@ -150,14 +150,15 @@ def build_datasets(config: TrainConfig) -> tuple[TrainData, TrainData | None]:
     return train, SyntheticDepthDataset([render_clip(clip(s, d.val_frames_per_clip, 0.0), cache) for s in d.val_seeds])
 
 
-def lr_schedule(optim: OptimConfig, total_steps: int) -> Callable[[int], float]:
+def lr_schedule(optim: OptimConfig, total_steps: int, warn: bool = True) -> Callable[[int], float]:
     """Learning-rate factor of a step: linear warm-up, then poly / cosine decay to ``min_lr_ratio`` (or constant).
 
     A warm-up longer than the run (``optim.warmup_steps`` > ``total_steps``: a short trial of a recipe, e.g.
-    ``--set run.steps=20``) is taken, with a warning: the run ends still warming up, at ``total_steps /
-    warmup_steps`` × ``optim.lr``, and never decays.
+    ``--set run.steps=20``) is taken, with a warning when ``warn`` (the main process of a multi-process run: the
+    others build the same schedule): the run ends still warming up, at ``total_steps / warmup_steps`` × ``optim.lr``,
+    and never decays.
     """
-    if optim.warmup_steps > total_steps:
+    if optim.warmup_steps > total_steps and warn:
         _LOG.warning(
             "optim.warmup_steps %d is longer than the run (run.steps %d): its lr rises to %.3g x optim.lr at the "
             "last step and never reaches optim.lr nor decays; set optim.warmup_steps below run.steps (e.g. %d) for "
