@@ -2359,3 +2359,31 @@ def test_latest_camera_info_recorded_after_its_image_is_taken_by_neither_road(ro
     scale = from_node.width / previous.width  # the published depth's size (output.downscale)
     assert from_node.k[0] == pytest.approx(previous.k[0] * scale), (from_node.k[0], previous.k[0], scale)
     assert from_bag.k[0] == pytest.approx(from_node.k[0]), (from_bag.k[0], from_node.k[0])
+
+
+def test_latest_camera_info_recorded_only_after_the_first_image_costs_that_frame_on_both_roads(
+    ros: Ros, tmp_path: Path
+) -> None:
+    """KITTI 000000 with ``sync.mode: latest`` as image_transport's CameraPublisher starts: the prediction and the
+    image, then their camera_info (none before it). The node holds no camera_info when the image is in and drops the
+    frame (``bad_messages.no_camera_info``); the bag runner used the camera_info recorded after the image and wrote
+    the frame: published by one road, skipped by the other. Both skip it now, counted under the node's key."""
+    from mono_depth_ros.bag import BagRunOptions, run_bag
+    from mono_depth_ros.demo.bag_builder import BagBuilder
+    from test.adapters import test_cdr_fuzz as fuzz
+
+    frame = fuzz.real_frame("humble")
+    params: dict[str, int | float | str] = {**EXTERNAL, "model.output_kind": "relative_inverse", "sync.mode": "latest"}
+    node = ros.make_node(params)
+    sent = [(topic, fuzz.IMAGE, frame.cdr(fuzz.restamped(getattr(frame, key), STAMP_NS)))
+            for key, topic in (("prediction", "/depth_model/prediction"), ("image", "/camera/image_raw"))]  # fmt: skip
+    sent += [("/camera/camera_info", fuzz.INFO, frame.cdr(fuzz.restamped(frame.info, STAMP_NS)))]
+    with BagBuilder(tmp_path / "in", "humble") as bag:
+        for latency_ms, (topic, msgtype, raw) in enumerate(sent):
+            node.subscription(topic).callback(raw)
+            bag.write_raw(topic, msgtype, raw, STAMP_NS + latency_ms * 1_000_000)
+    assert wait_until(lambda: stats(node).bad.get("no_camera_info") == 1, 30), stats(node).bad
+    assert stats(node).published == 0
+    summary = run_bag(tmp_path / "in", tmp_path / "out", params, BagRunOptions(progress=False))
+    assert (summary.frames_out, dict(summary.bad)) == (0, {"no_camera_info": 1}), summary.format()
+    assert "recorded only after the image" in summary.skipped.examples["no camera_info"], summary.format()

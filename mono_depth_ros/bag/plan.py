@@ -61,14 +61,7 @@ def plan_frames(index: BagIndex, rules: PairingRules) -> list[FramePlan]:
         )
         skip = None
         if info is None:
-            first = index.camera_info_stamps.stamps_ns[:1]
-            skip = Skip(
-                "no camera_info",
-                f"no camera_info on {topics.camera_info} at or before the image stamp {seconds_text(stamp_ns)} "
-                f"({'first one at ' + seconds_text(first[0]) if first else 'the topic is empty'}); "
-                f"record camera_info with the images",
-                NO_CAMERA_INFO_KEY,
-            )
+            skip = _no_camera_info(entry, index, rules)
         elif topics.prediction and prediction is None:
             skip = Skip(
                 NO_PREDICTION,
@@ -82,6 +75,27 @@ def plan_frames(index: BagIndex, rules: PairingRules) -> list[FramePlan]:
     if rules.sync_mode == "approximate" or topics.prediction:  # the node's ApproximateTimeSynchronizer
         plans = _one_image_per_stamp(plans, index, rules)
     return plans
+
+
+def _no_camera_info(entry: ImageEntry, index: BagIndex, rules: PairingRules) -> Skip:
+    """The skip of an image the node finds no camera_info for (``bad_messages.no_camera_info``): none at or before
+    its stamp; with ``sync.mode: latest``, none recorded before it (the node chooses among those it received)."""
+    stamp_ns, topic, infos = entry.stamp_ns or 0, index.topics.camera_info, index.camera_info_stamps
+    first = infos.stamps_ns[:1]
+    text = (
+        f"no camera_info on {topic} at or before the image stamp {seconds_text(stamp_ns)} "
+        f"({'first one at ' + seconds_text(first[0]) if first else 'the topic is empty'}); "
+        f"record camera_info with the images"
+    )
+    if rules.sync_mode == "latest" and infos.logs_ns:
+        late_ns = min(infos.logs_ns) - entry.log_ns
+        text = (
+            f"no camera_info on {topic} recorded before the image stamped {seconds_text(stamp_ns)}: the first one was "
+            f"recorded only after the image ({late_ns / NS_PER_S:.3f} s after it); with sync.mode: latest the node "
+            f"takes one it received before the image and drops this one (bad_messages.no_camera_info): start "
+            f"publishing camera_info before the images (or latched: transient-local), or record from before"
+        )
+    return Skip("no camera_info", text, NO_CAMERA_INFO_KEY)
 
 
 def _one_image_per_stamp(plans: list[FramePlan], index: BagIndex, rules: PairingRules) -> list[FramePlan]:
@@ -139,14 +153,15 @@ def _handed_over(
     """The camera_info and prediction keys the node hands over with a set of an image stamped as ``first`` that
     fired at bag time ``fired_ns`` (int ns), ``held[partner]`` being the place, among the partner's messages of that
     stamp, of the one its queue held then (:func:`_synchronised`); a camera_info no part of the set (``sync.mode:
-    latest``) is the last of its stamp received by ``fired_ns`` (:meth:`~.pairing.StampIndex.received_by`)."""
+    latest``) is the node's choice among those recorded by ``fired_ns``
+    (:meth:`~.pairing.PairingRules.latest_camera_info`; the last of the first set's stamp missed a camera_info of a
+    newer stamp recorded between the two sets)."""
     info, prediction = first.camera_info, first.prediction
     infos = index.camera_info_stamps.of_pass(bag_pass)
-    if info is not None and info in infos.position:
-        if "camera_info" in held:
-            info = infos.keys_stamped_as(info)[held["camera_info"]]
-        elif rules.sync_mode == "latest":
-            info = infos.received_by(info, fired_ns)[0]
+    if rules.sync_mode == "latest":  # the node's choice among those it holds when the set fires
+        info = rules.latest_camera_info(first.entry.stamp_ns or 0, fired_ns, index.camera_info_stamps)
+    elif info is not None and info in infos.position and "camera_info" in held:
+        info = infos.keys_stamped_as(info)[held["camera_info"]]
     if prediction is not None and "prediction" in held:
         prediction = index.prediction_stamps.of_pass(bag_pass).keys_stamped_as(prediction)[held["prediction"]]
     return info, prediction

@@ -117,7 +117,8 @@ def test_of_equal_stamps_the_camera_info_and_prediction_the_synchroniser_hands_o
     """The node's ApproximateTimeSynchronizer keeps one message per topic and stamp (a later one replacing it) until
     the set is complete: of two camera_infos (predictions) stamped 100, the last recorded by then; the first when it
     completed the set; with ``sync.mode: latest`` (camera_info outside the synchroniser) the last recorded by the
-    time image and prediction are in (it took the last recorded, after the image), the first when all came later."""
+    time image and prediction are in (it took the last recorded, after the image), none when all came later (it
+    took the first: the node drops the image, ``no_camera_info``)."""
     infos = StampIndex.build([100, 100, 200], logs_ns=[10, 30, 40])  # keys 0, 1, 2
     predictions = StampIndex.build([100, 100], keys=[5, 6], logs_ns=[12, 35])
     rules = PairingRules()
@@ -131,7 +132,7 @@ def test_of_equal_stamps_the_camera_info_and_prediction_the_synchroniser_hands_o
     assert latest.as_synchronised(100, 20, 1, infos, None, predictions) == (0, None)  # 1 came after the image
     assert latest.as_synchronised(100, 50, 1, infos, None, predictions) == (1, None)
     assert latest.as_synchronised(100, 20, 1, infos, 6, late) == (1, 5)  # the prediction completed it at 31
-    assert latest.as_synchronised(100, 5, 1, infos, None, predictions) == (0, None)  # all later: the first
+    assert latest.as_synchronised(100, 5, 1, infos, None, predictions) == (None, None)  # all later: none (dropped)
     unsynced = PairingRules(slop_ns=10)  # an image stamped 150: the node would not pair camera_info 1 (stamp 100)
     assert unsynced.as_synchronised(150, 20, 1, infos, None, predictions) == (1, None)  # the fallback stays
 
@@ -147,7 +148,7 @@ def test_latest_camera_info_is_chosen_among_those_recorded_when_the_node_looks()
         info = latest.camera_info_for(stamps[k], infos, 0, stamps[k])
         assert latest.as_synchronised(stamps[k], stamps[k], info, infos, None, infos) == (k - 1, None)
     before = StampIndex.build([0, 100 * MS], logs_ns=[1, 2])
-    assert latest.as_synchronised(50 * MS, 0, 0, before, None, before) == (0, None)  # none in yet: the first
+    assert latest.as_synchronised(50 * MS, 0, 0, before, None, before) == (None, None)  # none in yet: dropped
     late = StampIndex.build([5 * MS, *stamps[1:18]], keys=list(range(18)), logs_ns=list(range(18)))  # 18 in
     assert latest.as_synchronised(10 * MS, 100, 16, late, None, late)[0] == 17  # 0 fell out of the 16: the last
 
@@ -272,5 +273,6 @@ def test_latest_mode_falls_back_to_the_camera_info_recorded_last_by_the_image_wh
     assert latest.camera_info_for(0, infos, 0, 6 * MS) == 1
     assert latest.camera_info_for(0, infos, 0, 5 * MS) == 1 and latest.camera_info_for(0, infos, 0, 0) is None
     assert latest.camera_info_for(0, infos, 0, None) is None
-    assert latest.camera_info_for(101 * S + 1, infos, 0, 0) == 1  # one at or before the image: the stamp rule
+    assert latest.camera_info_for(101 * S + 1, infos, 0, 10 * MS) == 1  # at or before the image (not the last, 2)
+    assert latest.camera_info_for(101 * S + 1, infos, 0, 0) is None  # none recorded by then: the node has none
     assert PairingRules("approximate", 0, 0).camera_info_for(0, infos, 0, 6 * MS) is None
