@@ -317,6 +317,7 @@ class ScanPairing(Generic[T]):
         """The frames that can go now, oldest first (``flush``: every frame held, each with its best scan)."""
         now = self._clock_ns()
         period = self.scan_period_ns()
+        newest = max((scan_stamp for scan_stamp, _ in self._scans), default=None)  # the scans do not change here
         released: list[Paired[T]] = []
         if self._unplaced is not None and self._ready is not None and self._ready(*self._unplaced):
             self._unplaced = None  # TF answers again for the frame that went without it: wait for TF again
@@ -325,9 +326,9 @@ class ScanPairing(Generic[T]):
             best = select_scan(self._scans, stamp, self.max_age_ns)
             timed_out = now - arrived >= self.wait_ns
             gave_up = self._gave_up
-            chosen = self._final(stamp, best, period)
+            chosen = self._final(stamp, best, newest, period)
             final = chosen and self._placed(item, best)
-            far = chosen and best is None and self._far_behind(stamp, period)  # went at once: its scan may be late
+            far = chosen and best is None and self._far_behind(stamp, newest, period)  # went at once: scan may be late
             if not (final or timed_out or flush or len(self._waiting) > self._max_waiting):
                 break  # later frames wait behind this one: outputs keep their order
             self._waiting.popleft()
@@ -376,25 +377,25 @@ class ScanPairing(Generic[T]):
         """Whether TF can place the chosen scan in the frame now (True: no check, no scan, or TF given up on)."""
         return self._ready is None or best is None or self._unplaced is not None or self._ready(item, best)
 
-    def _far_behind(self, stamp: int, period: int | None) -> bool:
-        """Whether the newest scan at hand is stamped more than ``max_age_ns`` + max(1 s, ``wait_ns``) + one period
-        before a frame stamped ``stamp``: no scan can come within ``max_age_ns`` of it in time (a LiDAR on another
-        clock, a stalled driver, or one that late: the frame, gone at once, is remembered for :meth:`_late`)."""
-        newest = max((scan_stamp for scan_stamp, _ in self._scans), default=None)
+    def _far_behind(self, stamp: int, newest: int | None, period: int | None) -> bool:
+        """Whether the newest scan at hand (stamped ``newest``; None: none) is stamped more than ``max_age_ns`` +
+        max(1 s, ``wait_ns``) + one period before a frame stamped ``stamp``: no scan can come within ``max_age_ns``
+        of it in time (a LiDAR on another clock, a stalled driver, or one that late: the frame, gone at once, is
+        remembered for :meth:`_late`)."""
         if newest is None:
             return False
         return stamp - self.max_age_ns - newest > max(TIME_JUMP_BACK_NS, self.wait_ns) + (period or 0)
 
-    def _final(self, stamp: int, best: tuple[int, Any] | None, period: int | None) -> bool:
-        """Whether the scan choice for a frame stamped ``stamp`` can no longer improve."""
+    def _final(self, stamp: int, best: tuple[int, Any] | None, newest: int | None, period: int | None) -> bool:
+        """Whether the scan choice for a frame stamped ``stamp`` can no longer improve, the newest scan at hand
+        stamped ``newest`` (None: none)."""
         if self._gave_up:
             return True  # the last wait went unanswered: the LiDAR is stopped (or was never there)
-        if not self._scans:
+        if newest is None:
             return False  # no scan yet (start-up): wait for the first one, at most wait_ns
-        newest = max(scan_stamp for scan_stamp, _ in self._scans)
         if newest >= stamp:
             return True
-        if self._far_behind(stamp, period):
+        if self._far_behind(stamp, newest, period):
             return True  # the scans are stamped far behind (another clock, a stalled driver): none can come in time
         if period is None:
             return False
