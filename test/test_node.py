@@ -2387,3 +2387,46 @@ def test_latest_camera_info_recorded_only_after_the_first_image_costs_that_frame
     summary = run_bag(tmp_path / "in", tmp_path / "out", params, BagRunOptions(progress=False))
     assert (summary.frames_out, dict(summary.bad)) == (0, {"no_camera_info": 1}), summary.format()
     assert "recorded only after the image" in summary.skipped.examples["no camera_info"], summary.format()
+
+
+def test_a_nearer_scan_after_the_wait_is_counted_by_the_node_when_its_frame_went_with_an_on_time_one(
+    ros: Ros, tmp_path: Path
+) -> None:
+    """KITTI 000000 with scans every 100 ms up to 40 ms before the image, each on time, lidar.wait_s 0.5 s: the next
+    scan, expected 60 ms after the image, cannot be nearer than the one at -40 ms, so the node sends the frame on at
+    once with it. The next scan is stamped 10 ms after the image (a LiDAR whose phase jumped) and recorded 1 s late:
+    the bag runner pairs it (the nearest) and warns ``lidar: scan after lidar.wait_s``; the node counted nothing
+    (``inputs_unused`` 0). Both count the frame now."""
+    from mono_depth_ros.bag import BagRunOptions, run_bag
+    from mono_depth_ros.demo.bag_builder import BagBuilder
+    from test.adapters import test_cdr_fuzz as fuzz
+
+    frame, params, node, played = _late_lidar_node(ros)
+    topics = {key: topic for key, topic in _fuzz_topics().items() if key != "cloud"}  # the camera's, in order
+    with BagBuilder(tmp_path / "in", "humble") as bag:
+        bag.add("/tf_static", frame.tf, STAMP_NS - 1_000_000_000)
+        for offset_ms in (-240, -140, -40):  # on time: each arrives at its stamp
+            played[0] = stamp = STAMP_NS + offset_ms * 1_000_000
+            cloud = frame.cdr(fuzz.restamped(frame.cloud, stamp))
+            node.subscription("/lidar/points").callback(cloud)
+            bag.write_raw("/lidar/points", fuzz.CLOUD, cloud, stamp)
+        played[0] = STAMP_NS
+        for latency_ms, key in enumerate(topics):
+            raw = frame.cdr(fuzz.restamped(getattr(frame, key), STAMP_NS))
+            node.subscription(topics[key][0]).callback(raw)
+            bag.write_raw(*topics[key], raw, STAMP_NS + latency_ms * 1_000_000)
+        assert wait_until(lambda: stats(node).published == 1, 30)  # at once, with the scan at -40 ms
+        played[0] = STAMP_NS + 1_000_000_000
+        cloud = frame.cdr(fuzz.restamped(frame.cloud, STAMP_NS + 10_000_000))
+        node.subscription("/lidar/points").callback(cloud)
+        bag.write_raw("/lidar/points", fuzz.CLOUD, cloud, STAMP_NS + 1_000_000_000)
+    assert wait_until(lambda: "lidar.after_wait" in stats(node).unused, 30), stats(node).unused
+    node._publish_diagnostics()
+    values = {kv.key: kv.value for kv in node.publishers["/diagnostics"].messages[-1].status[0].values}
+    assert values["inputs_unused.lidar.after_wait"] == "1", values
+    summary = run_bag(
+        tmp_path / "in", tmp_path / "out", {**params, "scale.mode": "lidar"}, BagRunOptions(progress=False)
+    )
+    assert summary.frames_out == 1, summary.format()
+    text = summary.warnings.examples["lidar: scan after lidar.wait_s"]
+    assert summary.warnings.counts["lidar: scan after lidar.wait_s"] == 1 and "set lidar.wait_s to 1.2 s" in text

@@ -178,7 +178,9 @@ class ScanPairing(Generic[T]):
     report advises) after that image when it timed out (however far ahead the scan is stamped: a sweep paired by its
     middle), or after an image stamped as the scan would have arrived when it went at once while the LiDAR was taken as
     stopped or its scans at hand were stamped far behind (a LiDAR more than ``max_age_ns`` + 1 s late, taken as on
-    another clock: its frames went uncounted) (one call a frame, once, by its own scan: each frame left without its
+    another clock: its frames went uncounted), or, more than ``wait_ns`` after the image, for a frame that went with an
+    earlier scan, none expected nearer at the scan rate (a LiDAR whose phase jumped: the bag runner pairs that nearer
+    scan and warns; the node had counted nothing) (one call a frame, once, by its own scan: each frame left without its
     LiDAR scale): a LiDAR that delivers later than ``wait_ns`` cost every frame its own scan, silently (a LiDAR coming
     back after a stop, its first scan stamped after the frames that went at once, is not; with ``wait_ns`` 0, "never
     wait", only for a frame that went with no scan at all: every frame goes at once by choice, one that took an older
@@ -331,17 +333,23 @@ class ScanPairing(Generic[T]):
             far = chosen and best is None and self._far_behind(stamp, newest, period)  # went at once: scan may be late
             if not (final or timed_out or flush or len(self._waiting) > self._max_waiting):
                 break  # later frames wait behind this one: outputs keep their order
+            lost = (gave_up or far or not chosen) and (self.wait_ns > 0 or best is None)
+            by_rate = chosen and self.wait_ns > 0 and best is not None and best[0] < stamp
             self._waiting.popleft()
             if not (final or timed_out or flush):  # let go before its wait: too many held (counted here, once)
                 if self._on_late is not None:
                     text = held_full_text(stamp, now - arrived, self._max_waiting, self.wait_ns)
                     self._on_late("lidar.held_full", text)
-            elif (gave_up or far or not chosen) and not flush and (self.wait_ns > 0 or best is None):
-                # went without the final choice of its scan (with wait 0, "never wait", every frame goes at once by
-                # choice: a scan is late only for a frame that went with none at all, its LiDAR scale lost; before
-                # any scan came, its scan is taken quietly, not left to be paired with a later frame)
+            elif (lost or by_rate) and not flush:
+                # lost: went without the final choice of its scan (with wait 0, "never wait", every frame goes at once
+                # by choice: a scan is late only for a frame that went with none at all, its LiDAR scale lost; before
+                # any scan came, its scan is taken quietly, not left to be paired with a later frame); by_rate: with
+                # an earlier scan, none expected nearer at the scan rate, yet a nearer one may come after the wait (a
+                # LiDAR whose phase jumped): the scan the bag runner pairs, and warns about
                 gap = None if best is None else abs(best[0] - stamp)
-                self._gone.append((stamp, arrived, gap, timed_out, self.wait_ns == 0 and not scans_then, self.wait_ns))
+                waited = timed_out or not lost  # by_rate: late after the image came, as the bag runner measures it
+                quiet = self.wait_ns == 0 and not scans_then
+                self._gone.append((stamp, arrived, gap, waited, quiet, self.wait_ns))
             if timed_out and not chosen and self._scans_seen == scans_then:
                 self._gave_up = True  # no scan during the wait: later frames go at once until a scan arrives
             if timed_out and chosen and not final and best is not None:

@@ -920,3 +920,31 @@ def test_frames_held_when_a_looped_bag_starts_again_go_with_the_scans_of_their_p
     assert last_of_pass.item == (0, base + 89 * frame_ns) and last_of_pass.scan == (base + 2900 * MS,) * 2
     assert not last_of_pass.timed_out and unpaired == []
     assert all(entry.scan is not None for entry in released)  # the second pass's last frame too, at its time-out
+
+
+@pytest.mark.parametrize("arrives_ms", [1050, 2000], ids=["within-the-wait", "after-the-wait"])
+def test_a_nearer_scan_after_the_wait_counts_for_a_frame_that_went_with_an_on_time_farther_one(arrives_ms: int) -> None:
+    """A 10 Hz LiDAR (scans 760, 860, 960 ms, each on time) and a frame stamped 1000 ms: the next scan, expected at
+    1060 ms, cannot be nearer than the one at 960, so the frame went at once with it. The next scan is stamped 1010
+    (its sweep's middle 50 ms early: a driver whose phase jumped) and comes 1 s after the image, lidar.wait_s 0.2 s:
+    the bag runner pairs it (the nearest) and warns ``scan after lidar.wait_s`` with the wait to set; the node counted
+    nothing. It counts ``lidar.after_wait`` now; the same scan within the wait is no late scan (the node's choice
+    was made, as a live node must)."""
+    clock, reports = FakeClock(), list[tuple[str, str]]()
+    pair: ScanPairing[str] = ScanPairing(200 * MS, 200 * MS, clock_ns=clock, on_late=lambda *r: reports.append(r))
+    for stamp_ms in (760, 860, 960):
+        clock.now_ns = stamp_ms * MS
+        assert pair.add_scan(stamp_ms * MS, f"scan {stamp_ms}") == []
+    clock.now_ns = 1000 * MS
+    (went,) = pair.add_frame(1000 * MS, "image")
+    assert went.scan == (960 * MS, "scan 960") and not went.timed_out
+    clock.now_ns = arrives_ms * MS
+    assert pair.add_scan(1010 * MS, "scan 1010") == []
+    if arrives_ms == 1050:
+        assert reports == []
+        return
+    ((reason, text),) = reports
+    assert reason == "lidar.after_wait" and "came 1.000 s after the image stamped 1.000 s" in text, text
+    assert "set lidar.wait_s to 1.2 s" in text, text
+    clock.now_ns = 2100 * MS
+    assert pair.add_scan(1110 * MS, "scan 1110") == [] and len(reports) == 1, reports  # the frame counted once
