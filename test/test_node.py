@@ -2430,3 +2430,22 @@ def test_a_nearer_scan_after_the_wait_is_counted_by_the_node_when_its_frame_went
     assert summary.frames_out == 1, summary.format()
     text = summary.warnings.examples["lidar: scan after lidar.wait_s"]
     assert summary.warnings.counts["lidar: scan after lidar.wait_s"] == 1 and "set lidar.wait_s to 1.2 s" in text
+
+
+@pytest.mark.parametrize(("max_age_s", "wait_s"), [(2.01, 4.02), (1.001, 2.03), (0.2, 0.2)])
+def test_the_node_holds_lidar_max_age_s_and_wait_s_in_the_bag_runners_nanoseconds(
+    ros: Ros, max_age_s: float, wait_s: float
+) -> None:
+    """``lidar.max_age_s`` 2.01 s is 2_009_999_999.9999998 ns as a float: the node truncated it (``int``), the bag
+    runner rounds it (``pairing.seconds_to_ns``), so a scan exactly 2.01 s from its image paired offline and not in
+    the node; ``lidar.wait_s`` likewise, at start and when set at run time. Both round now."""
+    from rclpy.parameter import Parameter
+
+    from mono_depth_ros.bag.pairing import PairingRules, seconds_to_ns
+
+    node = ros.make_node({"lidar_topic": "/lidar/points", "lidar.max_age_s": max_age_s, "lidar.wait_s": wait_s})
+    rules = PairingRules.from_config(node._config)
+    assert (node._pairing.max_age_ns, node._pairing.wait_ns) == (rules.lidar_max_age_ns, seconds_to_ns(wait_s))
+    assert node._pairing.max_age_ns == round(max_age_s * 1e9)
+    node.set_parameters([Parameter("lidar.wait_s", value=max_age_s)])
+    assert node._pairing.wait_ns == seconds_to_ns(max_age_s)

@@ -43,16 +43,12 @@ from dataclasses import dataclass, field
 
 from mono_depth_ros.adapters.camera_cache import LATEST_INFOS_KEPT, latest_for_image
 from mono_depth_ros.adapters.lidar import late_scan_remedy
+from mono_depth_ros.adapters.stats import seconds_to_ns as seconds_to_ns  # the node's rounding, re-exported
 from mono_depth_ros.core.errors import ConfigError
 from mono_depth_ros.depth_config import DepthConfig
 
 NS_PER_S = 1_000_000_000
 SYNC_MODES = ("approximate", "latest")
-
-
-def seconds_to_ns(seconds: float) -> int:
-    """Float seconds (a parameter) → int nanoseconds, rounded."""
-    return round(float(seconds) * NS_PER_S)
 
 
 @dataclass(frozen=True)
