@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from mono_depth_ros.adapters.camera_cache import LATEST_INFOS_KEPT, latest_for_image
 from mono_depth_ros.adapters.lidar import late_scan_remedy
 from mono_depth_ros.adapters.stats import seconds_to_ns as seconds_to_ns  # the node's rounding, re-exported
+from mono_depth_ros.adapters.sync_watch import synchroniser_slop_ns
 from mono_depth_ros.core.errors import ConfigError
 from mono_depth_ros.depth_config import DepthConfig
 
@@ -312,7 +313,7 @@ class PairingRules:
         """Rules from the config (``sync.mode``, ``sync.slop_s``, ``lidar.max_age_s``)."""
         return cls(
             sync_mode=config.sync.mode,
-            slop_ns=seconds_to_ns(config.sync.slop_s),
+            slop_ns=synchroniser_slop_ns(config.sync.slop_s),  # as the node's synchroniser holds it
             lidar_max_age_ns=seconds_to_ns(config.lidar.max_age_s),
         )
 

@@ -102,6 +102,20 @@ def test_rules_from_params_and_validation() -> None:
         PairingRules(slop_ns=-1)
 
 
+def test_the_slop_is_held_in_nanoseconds_as_the_nodes_synchroniser_holds_it() -> None:
+    """message_filters' ApproximateTimeSynchronizer holds ``sync.slop_s`` as ``rclpy.duration.Duration(seconds=...)``,
+    which truncates: 2.01 s is 2_009_999_999 ns (checked on real Humble rclpy), and it pairs stamps closer than that,
+    strictly. The bag runner rounded (2_010_000_000 ns), so a camera_info 2_009_999_999 ns from its image paired
+    offline and not in the node."""
+    rules = PairingRules.from_config(DepthConfig.from_params({"sync.slop_s": 2.01}))
+    assert rules.slop_ns == 2_009_999_999
+    infos = StampIndex.build([0])
+    assert rules.camera_info_for(2_009_999_999, infos) == 0  # the latest before it, warned: the node drops it
+    assert rules.camera_info_unsynced(2_009_999_999, infos) is not None
+    assert rules.camera_info_unsynced(2_009_999_998, infos) is None
+    assert PairingRules.from_config(DepthConfig.from_params({"sync.slop_s": 0.0})).slop_ns == 0  # equal stamps only
+
+
 def test_camera_info_unsynced_says_when_the_node_would_not_pair_the_image() -> None:
     infos = StampIndex.build([0, 200 * MS])
     approximate = PairingRules("approximate", slop_ns=50 * MS)
