@@ -2449,3 +2449,43 @@ def test_the_node_holds_lidar_max_age_s_and_wait_s_in_the_bag_runners_nanosecond
     assert node._pairing.max_age_ns == round(max_age_s * 1e9)
     node.set_parameters([Parameter("lidar.wait_s", value=max_age_s)])
     assert node._pairing.wait_ns == seconds_to_ns(max_age_s)
+
+
+def test_latest_camera_info_after_the_clock_went_back_is_the_one_the_node_kept_on_both_roads(
+    ros: Ros, tmp_path: Path
+) -> None:
+    """KITTI 000000 with ``sync.mode: latest``, then the clock 10 s back (a recording of a simulation reset) with three
+    frames whose camera_infos (zoomed: another focal length) come right after their image. The node keeps the
+    camera_infos it received across the jump: the first frame after it takes the one from before (the only one it
+    holds), the next ones the zoomed one of the frame before. The bag runner looked in the image's own pass and
+    took that frame's own camera_info, recorded after it: another calibration than the node's."""
+    from mono_depth_ros.bag import BagRunOptions, run_bag
+    from mono_depth_ros.demo.bag_builder import BagBuilder
+    from test.adapters import test_cdr_fuzz as fuzz
+    from test.bag.support import read_bag as read_output
+
+    frame = fuzz.real_frame("humble")
+    params: dict[str, int | float | str] = {**EXTERNAL, "model.output_kind": "relative_inverse", "sync.mode": "latest"}
+    node = ros.make_node(params)
+    back = STAMP_NS - 10_000_000_000
+    camera = [
+        (key, topic) for key, topic in (("prediction", "/depth_model/prediction"), ("image", "/camera/image_raw"))
+    ]
+    with BagBuilder(tmp_path / "in", "humble") as bag:
+        frames = [(STAMP_NS, frame.info, True)] + [
+            (back + k * 100_000_000, _zoomed(frame.info, 0), False) for k in range(3)
+        ]
+        for index, (stamp, info, info_first) in enumerate(frames):
+            log_ns = STAMP_NS + index * 1_000_000_000
+            info_raw = (fuzz.INFO, frame.cdr(fuzz.restamped(info, stamp)), "/camera/camera_info")
+            sent = [(fuzz.IMAGE, frame.cdr(fuzz.restamped(getattr(frame, key), stamp)), topic) for key, topic in camera]
+            sent = [info_raw, *sent] if info_first else [*sent, info_raw]
+            for latency_ms, (msgtype, raw, topic) in enumerate(sent):
+                node.subscription(topic).callback(raw)
+                bag.write_raw(topic, msgtype, raw, log_ns + latency_ms * 1_000_000)
+            node.publishers["depth/camera_info"].wait_for(index + 1)
+    from_node = [m.k[0] for m in node.publishers["depth/camera_info"].wait_for(4)]
+    summary = run_bag(tmp_path / "in", tmp_path / "out", params, BagRunOptions(progress=False))
+    from_bag = [m.k[0] for _, m in read_output(tmp_path / "out")["/depth/camera_info"]]
+    assert len(from_node) == 4 and from_node[0] == from_node[1] < from_node[2] == from_node[3], from_node
+    assert from_bag == pytest.approx(from_node), (from_bag, from_node, summary.format())
