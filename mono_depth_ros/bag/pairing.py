@@ -24,8 +24,8 @@ set was complete, the first; with ``sync.mode: latest``, where the node chooses 
 (its last 16) when the image (and its prediction) are in, the same choice among those recorded by then
 (:func:`~mono_depth_ros.adapters.camera_cache.latest_for_image`: the image's own camera_info recorded after it, as
 image_transport's CameraPublisher sends it, is the next frame's business; none recorded by then: the frame is
-skipped as the node drops it) (a camera_info not within ``sync.slop_s`` with ``approximate``, which the node drops:
-the last recorded).
+skipped, as the node drops it). A camera_info not within ``sync.slop_s`` with ``approximate`` (which the node drops)
+stays the last recorded.
 The bag runner took the last recorded: a camera_info recorded again after its image decided the frame where the node
 had long published it with the first. In a bag whose clock went back
 (:mod:`.passes`), an image is paired within its own pass only; camera_info falls back to the latest one of an earlier
@@ -394,8 +394,8 @@ class PairingRules:
         the last 16 it received when the image, and its prediction, are in; so the same choice among the last 16
         recorded by then, of any pass (:meth:`latest_camera_info`; the image's own recorded after it is not among
         them: it took that one), None when none was (it took the first recorded after: the node drops the image).
-        One the synchroniser would not take (``approximate``, none within ``sync.slop_s``:
-        :meth:`camera_info_unsynced`, which the node drops) or of an earlier pass stays."""
+        With ``approximate``, one the synchroniser would not take (none within ``sync.slop_s``:
+        :meth:`camera_info_unsynced`, which the node drops) or of an earlier pass stays (the plan warns)."""
         own_infos, own_predictions = infos.of_pass(bag_pass), predictions.of_pass(bag_pass)
         own = info is not None and info in own_infos.position
         synced = own and self.sync_mode == "approximate"
