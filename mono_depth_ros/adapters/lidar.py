@@ -369,9 +369,9 @@ class ScanPairing(Generic[T]):
         now, period = self._clock_ns(), self.scan_period_ns()
         for entry in list(self._gone):
             stamp, arrived, gap, waited, quiet, wait_ns = entry  # wait_ns: the frame's (lidar.wait_s set since)
-            if gap is not None and scan_ns >= stamp + gap:  # scans come in stamp order: none can be nearer now
-                self._gone.remove(entry)  # (frames gone at once with a scan, one each, are not kept all 512 deep)
-                continue
+            if gap is not None and scan_ns >= stamp + gap + (period or 0):  # none can be nearer now: scans come
+                self._gone.remove(entry)  # in stamp order, one out of order at most (two LiDARs on one topic, a
+                continue  # driver's reorder); frames gone at once with a scan are not kept all 512 deep
             distance = abs(scan_ns - stamp)
             if period is not None and scan_ns < stamp - period // 2:
                 continue  # the LiDAR's next scan is nearer to this frame: its own scan, to come
