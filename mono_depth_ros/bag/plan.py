@@ -91,9 +91,12 @@ def _no_camera_info(entry: ImageEntry, index: BagIndex, rules: PairingRules) -> 
         late_ns = min(infos.logs_ns) - entry.log_ns
         text = (
             f"no camera_info on {topic} recorded before the image stamped {seconds_text(stamp_ns)}: the first one was "
-            f"recorded only after the image ({late_ns / NS_PER_S:.3f} s after it); with sync.mode: latest the node "
-            f"takes one it received before the image and drops this one (bad_messages.no_camera_info): start "
-            f"publishing camera_info before the images (or latched: transient-local), or record from before"
+            f"recorded only after the image ({late_ns / 1e6:.1f} ms after it); with sync.mode: latest the node "
+            f"takes one it received before the image and drops this one (bad_messages.no_camera_info): only the "
+            f"images recorded before the first camera_info are dropped, the later ones take the latest recorded "
+            f"before them (a camera that publishes camera_info just after each image, as image_transport does, "
+            f"loses its first image only); to keep them, start the recording before the camera, or publish "
+            f"camera_info latched (transient-local)"
         )
     return Skip("no camera_info", text, NO_CAMERA_INFO_KEY)
 

@@ -177,3 +177,22 @@ def test_latest_camera_info_after_the_clock_went_back_is_chosen_among_every_pass
     infos = StampIndex.build([100, 200, 50, 150], passes=[0, 0, 1, 1], logs_ns=[1, 11, 21, 31])
     plans = plan_frames(BagIndex(topics, images=images, camera_info_stamps=infos), PairingRules(sync_mode="latest"))
     assert [p.skip.key if p.skip else p.camera_info for p in plans] == ["no_camera_info", 0, 1, 0], plans
+
+
+def test_latest_camera_info_recorded_just_after_each_image_costs_only_the_first_frame_and_says_so() -> None:
+    """``sync.mode: latest``, a camera driver that publishes each camera_info just after its image (image_transport's
+    CameraPublisher): the first image has none recorded before it and is dropped, as the node drops it; every later
+    image takes the one recorded before it (the previous frame's), as the node does. The skip's text names how late
+    the first camera_info came (it read "0.000 s after it" for 1 ms) and says that only the images before the first
+    camera_info are lost (it told the user of such a camera to publish camera_info before the images, which a
+    CameraPublisher cannot)."""
+    ms = 1_000_000
+    topics = TopicPlan("/img", "sensor_msgs/msg/Image", "/info", "", "")
+    images = [ImageEntry(k * 100 * ms, k * 100 * ms, "cam") for k in range(5)]
+    infos = StampIndex.build([k * 100 * ms for k in range(5)], logs_ns=[k * 100 * ms + ms for k in range(5)])
+    plans = plan_frames(BagIndex(topics, images=images, camera_info_stamps=infos), PairingRules(sync_mode="latest"))
+    assert [p.skip.key if p.skip else p.camera_info for p in plans] == ["no_camera_info", 0, 1, 2, 3], plans
+    text = plans[0].skip.text  # type: ignore[union-attr]
+    assert "recorded only after the image (1.0 ms after it)" in text, text
+    assert "only the images recorded before the first camera_info are dropped" in text, text
+    assert "the later ones take the latest recorded before them" in text, text
