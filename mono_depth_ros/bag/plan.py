@@ -59,10 +59,10 @@ def plan_frames(index: BagIndex, rules: PairingRules) -> list[FramePlan]:
         info, prediction = rules.as_synchronised(  # of equal stamps, the ones the node's synchroniser takes
             stamp_ns, entry.log_ns, info, index.camera_info_stamps, prediction, index.prediction_stamps, bag_pass
         )
-        skip = None
-        if info is None:
-            skip = _no_camera_info(entry, index, rules)
-        elif topics.prediction and prediction is None:
+        skip, no_prediction = None, bool(topics.prediction) and prediction is None
+        if info is None and not (no_prediction and rules.sync_mode == "latest"):  # (latest: the node's synchroniser
+            skip = _no_camera_info(entry, index, rules)  # pairs image and prediction, then it looks for camera_info)
+        elif no_prediction:
             skip = Skip(
                 NO_PREDICTION,
                 f"no external prediction on {topics.prediction} with the image stamp {seconds_text(stamp_ns)}; "

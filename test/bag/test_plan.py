@@ -196,3 +196,19 @@ def test_latest_camera_info_recorded_just_after_each_image_costs_only_the_first_
     assert "recorded only after the image (1.0 ms after it)" in text, text
     assert "only the images recorded before the first camera_info are dropped" in text, text
     assert "the later ones take the latest recorded before them" in text, text
+
+
+def test_latest_camera_info_with_a_prediction_an_image_without_either_is_counted_as_the_node_counts_it() -> None:
+    """``sync.mode: latest`` with an external prediction: the node's synchroniser pairs image and prediction, and
+    only then chooses a camera_info. An image recorded before any camera_info and without a prediction never leaves
+    the synchroniser: ``bad_messages.no_prediction``; the plan skipped it ``no_camera_info`` (it looked for the
+    camera_info first). With its prediction recorded after the first camera_info, the image is in with both."""
+    topics = TopicPlan("/img", "sensor_msgs/msg/Image", "/info", "", "/prediction")
+    index = BagIndex(
+        topics,
+        images=[ImageEntry(1, 100, "cam"), ImageEntry(10, 200, "cam")],
+        camera_info_stamps=StampIndex.build([100, 200], logs_ns=[2, 11]),
+        prediction_stamps=StampIndex.build([200], logs_ns=[12]),
+    )
+    plans = plan_frames(index, PairingRules(sync_mode="latest"))
+    assert [(p.skip.key if p.skip else None, p.camera_info) for p in plans] == [("no_prediction", None), (None, 1)]
