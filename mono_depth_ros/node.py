@@ -47,7 +47,7 @@ from mono_depth_ros.adapters.parameters import apply_changes, declare_failure, d
 from mono_depth_ros.adapters.ros_clock import POLL_S, ClockWentBack, PlayedClock, PlayedPeriod
 from mono_depth_ros.adapters.scan_frame import ScanFrameCheck
 from mono_depth_ros.adapters.signals import StopSignals, context_released, exit_now
-from mono_depth_ros.adapters.stats import NS_PER_S, RuntimeStats, drained, unused_warning
+from mono_depth_ros.adapters.stats import RuntimeStats, drained, seconds_to_ns, unused_warning
 from mono_depth_ros.adapters.sync_watch import SYNC_POLL_S, MissingImages, SyncWatch, synchroniser_slop_s
 from mono_depth_ros.adapters.tf_time_jump import ClearedOnJumpBack
 from mono_depth_ros.adapters.topic_names import shown_topic, startup_text, subscribed_image_topic
@@ -219,8 +219,8 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         if lidar_topic:
             unpaired = UnpairedLog(self.get_logger().warning, shown_topic(lidar_topic, resolve), config.lidar.max_age_s)
             self._pairing = ScanPairing(
-                max_age_ns=int(config.lidar.max_age_s * NS_PER_S),
-                wait_ns=int(config.lidar.wait_s * NS_PER_S),
+                max_age_ns=seconds_to_ns(config.lidar.max_age_s),  # the bag runner's ns
+                wait_ns=seconds_to_ns(config.lidar.wait_s),
                 ready=tf_ready(self._tf_buffer, config.lidar.motion_frame, lambda frame: frame.image.header),
                 on_unpaired=unpaired,
                 on_late=self._unused,  # a scan after lidar.wait_s, a frame let go: counted, the wait to set
@@ -292,7 +292,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         if changed is not self._config:
             self._config = changed
             if pairing := getattr(self, "_pairing", None):  # lidar.wait_s: for the frames held now and the next
-                pairing.wait_ns = int(changed.lidar.wait_s * NS_PER_S)
+                pairing.wait_ns = seconds_to_ns(changed.lidar.wait_s)
             with self._pending_lock:
                 self._pending = changed  # the worker hands it to the pipeline before its next frame
         return SetParametersResult(successful=True)

@@ -2359,3 +2359,133 @@ def test_latest_camera_info_recorded_after_its_image_is_taken_by_neither_road(ro
     scale = from_node.width / previous.width  # the published depth's size (output.downscale)
     assert from_node.k[0] == pytest.approx(previous.k[0] * scale), (from_node.k[0], previous.k[0], scale)
     assert from_bag.k[0] == pytest.approx(from_node.k[0]), (from_bag.k[0], from_node.k[0])
+
+
+def test_latest_camera_info_recorded_only_after_the_first_image_costs_that_frame_on_both_roads(
+    ros: Ros, tmp_path: Path
+) -> None:
+    """KITTI 000000 with ``sync.mode: latest`` as image_transport's CameraPublisher starts: the prediction and the
+    image, then their camera_info (none before it). The node holds no camera_info when the image is in and drops the
+    frame (``bad_messages.no_camera_info``); the bag runner used the camera_info recorded after the image and wrote
+    the frame: published by one road, skipped by the other. Both skip it now, counted under the node's key."""
+    from mono_depth_ros.bag import BagRunOptions, run_bag
+    from mono_depth_ros.demo.bag_builder import BagBuilder
+    from test.adapters import test_cdr_fuzz as fuzz
+
+    frame = fuzz.real_frame("humble")
+    params: dict[str, int | float | str] = {**EXTERNAL, "model.output_kind": "relative_inverse", "sync.mode": "latest"}
+    node = ros.make_node(params)
+    sent = [(topic, fuzz.IMAGE, frame.cdr(fuzz.restamped(getattr(frame, key), STAMP_NS)))
+            for key, topic in (("prediction", "/depth_model/prediction"), ("image", "/camera/image_raw"))]  # fmt: skip
+    sent += [("/camera/camera_info", fuzz.INFO, frame.cdr(fuzz.restamped(frame.info, STAMP_NS)))]
+    with BagBuilder(tmp_path / "in", "humble") as bag:
+        for latency_ms, (topic, msgtype, raw) in enumerate(sent):
+            node.subscription(topic).callback(raw)
+            bag.write_raw(topic, msgtype, raw, STAMP_NS + latency_ms * 1_000_000)
+    assert wait_until(lambda: stats(node).bad.get("no_camera_info") == 1, 30), stats(node).bad
+    assert stats(node).published == 0
+    summary = run_bag(tmp_path / "in", tmp_path / "out", params, BagRunOptions(progress=False))
+    assert (summary.frames_out, dict(summary.bad)) == (0, {"no_camera_info": 1}), summary.format()
+    assert "recorded only after the image" in summary.skipped.examples["no camera_info"], summary.format()
+
+
+def test_a_nearer_scan_after_the_wait_is_counted_by_the_node_when_its_frame_went_with_an_on_time_one(
+    ros: Ros, tmp_path: Path
+) -> None:
+    """KITTI 000000 with scans every 100 ms up to 40 ms before the image, each on time, lidar.wait_s 0.5 s: the next
+    scan, expected 60 ms after the image, cannot be nearer than the one at -40 ms, so the node sends the frame on at
+    once with it. The next scan is stamped 10 ms after the image (a LiDAR whose phase jumped) and recorded 1 s late:
+    the bag runner pairs it (the nearest) and warns ``lidar: scan after lidar.wait_s``; the node counted nothing
+    (``inputs_unused`` 0). Both count the frame now."""
+    from mono_depth_ros.bag import BagRunOptions, run_bag
+    from mono_depth_ros.demo.bag_builder import BagBuilder
+    from test.adapters import test_cdr_fuzz as fuzz
+
+    frame, params, node, played = _late_lidar_node(ros)
+    topics = {key: topic for key, topic in _fuzz_topics().items() if key != "cloud"}  # the camera's, in order
+    with BagBuilder(tmp_path / "in", "humble") as bag:
+        bag.add("/tf_static", frame.tf, STAMP_NS - 1_000_000_000)
+        for offset_ms in (-240, -140, -40):  # on time: each arrives at its stamp
+            played[0] = stamp = STAMP_NS + offset_ms * 1_000_000
+            cloud = frame.cdr(fuzz.restamped(frame.cloud, stamp))
+            node.subscription("/lidar/points").callback(cloud)
+            bag.write_raw("/lidar/points", fuzz.CLOUD, cloud, stamp)
+        played[0] = STAMP_NS
+        for latency_ms, key in enumerate(topics):
+            raw = frame.cdr(fuzz.restamped(getattr(frame, key), STAMP_NS))
+            node.subscription(topics[key][0]).callback(raw)
+            bag.write_raw(*topics[key], raw, STAMP_NS + latency_ms * 1_000_000)
+        assert wait_until(lambda: stats(node).published == 1, 30)  # at once, with the scan at -40 ms
+        played[0] = STAMP_NS + 1_000_000_000
+        cloud = frame.cdr(fuzz.restamped(frame.cloud, STAMP_NS + 10_000_000))
+        node.subscription("/lidar/points").callback(cloud)
+        bag.write_raw("/lidar/points", fuzz.CLOUD, cloud, STAMP_NS + 1_000_000_000)
+    assert wait_until(lambda: "lidar.after_wait" in stats(node).unused, 30), stats(node).unused
+    node._publish_diagnostics()
+    values = {kv.key: kv.value for kv in node.publishers["/diagnostics"].messages[-1].status[0].values}
+    assert values["inputs_unused.lidar.after_wait"] == "1", values
+    summary = run_bag(
+        tmp_path / "in", tmp_path / "out", {**params, "scale.mode": "lidar"}, BagRunOptions(progress=False)
+    )
+    assert summary.frames_out == 1, summary.format()
+    text = summary.warnings.examples["lidar: scan after lidar.wait_s"]
+    assert summary.warnings.counts["lidar: scan after lidar.wait_s"] == 1 and "set lidar.wait_s to 1.2 s" in text
+
+
+@pytest.mark.parametrize(("max_age_s", "wait_s"), [(2.01, 4.02), (1.001, 2.03), (0.2, 0.2)])
+def test_the_node_holds_lidar_max_age_s_and_wait_s_in_the_bag_runners_nanoseconds(
+    ros: Ros, max_age_s: float, wait_s: float
+) -> None:
+    """``lidar.max_age_s`` 2.01 s is 2_009_999_999.9999998 ns as a float: the node truncated it (``int``), the bag
+    runner rounds it (``pairing.seconds_to_ns``), so a scan exactly 2.01 s from its image paired offline and not in
+    the node; ``lidar.wait_s`` likewise, at start and when set at run time. Both round now."""
+    from rclpy.parameter import Parameter
+
+    from mono_depth_ros.bag.pairing import PairingRules, seconds_to_ns
+
+    node = ros.make_node({"lidar_topic": "/lidar/points", "lidar.max_age_s": max_age_s, "lidar.wait_s": wait_s})
+    rules = PairingRules.from_config(node._config)
+    assert (node._pairing.max_age_ns, node._pairing.wait_ns) == (rules.lidar_max_age_ns, seconds_to_ns(wait_s))
+    assert node._pairing.max_age_ns == round(max_age_s * 1e9)
+    node.set_parameters([Parameter("lidar.wait_s", value=max_age_s)])
+    assert node._pairing.wait_ns == seconds_to_ns(max_age_s)
+
+
+def test_latest_camera_info_after_the_clock_went_back_is_the_one_the_node_kept_on_both_roads(
+    ros: Ros, tmp_path: Path
+) -> None:
+    """KITTI 000000 with ``sync.mode: latest``, then the clock 10 s back (a recording of a simulation reset) with three
+    frames whose camera_infos (zoomed: another focal length) come right after their image. The node keeps the
+    camera_infos it received across the jump: the first frame after it takes the one from before (the only one it
+    holds), the next ones the zoomed one of the frame before. The bag runner looked in the image's own pass and
+    took that frame's own camera_info, recorded after it: another calibration than the node's."""
+    from mono_depth_ros.bag import BagRunOptions, run_bag
+    from mono_depth_ros.demo.bag_builder import BagBuilder
+    from test.adapters import test_cdr_fuzz as fuzz
+    from test.bag.support import read_bag as read_output
+
+    frame = fuzz.real_frame("humble")
+    params: dict[str, int | float | str] = {**EXTERNAL, "model.output_kind": "relative_inverse", "sync.mode": "latest"}
+    node = ros.make_node(params)
+    back = STAMP_NS - 10_000_000_000
+    camera = [
+        (key, topic) for key, topic in (("prediction", "/depth_model/prediction"), ("image", "/camera/image_raw"))
+    ]
+    with BagBuilder(tmp_path / "in", "humble") as bag:
+        frames = [(STAMP_NS, frame.info, True)] + [
+            (back + k * 100_000_000, _zoomed(frame.info, 0), False) for k in range(3)
+        ]
+        for index, (stamp, info, info_first) in enumerate(frames):
+            log_ns = STAMP_NS + index * 1_000_000_000
+            info_raw = (fuzz.INFO, frame.cdr(fuzz.restamped(info, stamp)), "/camera/camera_info")
+            sent = [(fuzz.IMAGE, frame.cdr(fuzz.restamped(getattr(frame, key), stamp)), topic) for key, topic in camera]
+            sent = [info_raw, *sent] if info_first else [*sent, info_raw]
+            for latency_ms, (msgtype, raw, topic) in enumerate(sent):
+                node.subscription(topic).callback(raw)
+                bag.write_raw(topic, msgtype, raw, log_ns + latency_ms * 1_000_000)
+            node.publishers["depth/camera_info"].wait_for(index + 1)
+    from_node = [m.k[0] for m in node.publishers["depth/camera_info"].wait_for(4)]
+    summary = run_bag(tmp_path / "in", tmp_path / "out", params, BagRunOptions(progress=False))
+    from_bag = [m.k[0] for _, m in read_output(tmp_path / "out")["/depth/camera_info"]]
+    assert len(from_node) == 4 and from_node[0] == from_node[1] < from_node[2] == from_node[3], from_node
+    assert from_bag == pytest.approx(from_node), (from_bag, from_node, summary.format())

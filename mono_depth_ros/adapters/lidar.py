@@ -178,7 +178,9 @@ class ScanPairing(Generic[T]):
     report advises) after that image when it timed out (however far ahead the scan is stamped: a sweep paired by its
     middle), or after an image stamped as the scan would have arrived when it went at once while the LiDAR was taken as
     stopped or its scans at hand were stamped far behind (a LiDAR more than ``max_age_ns`` + 1 s late, taken as on
-    another clock: its frames went uncounted) (one call a frame, once, by its own scan: each frame left without its
+    another clock: its frames went uncounted), or, more than ``wait_ns`` after the image, for a frame that went with an
+    earlier scan, none expected nearer at the scan rate (a LiDAR whose phase jumped: the bag runner pairs that nearer
+    scan and warns; the node had counted nothing) (one call a frame, once, by its own scan: each frame left without its
     LiDAR scale): a LiDAR that delivers later than ``wait_ns`` cost every frame its own scan, silently (a LiDAR coming
     back after a stop, its first scan stamped after the frames that went at once, is not; with ``wait_ns`` 0, "never
     wait", only for a frame that went with no scan at all: every frame goes at once by choice, one that took an older
@@ -317,6 +319,7 @@ class ScanPairing(Generic[T]):
         """The frames that can go now, oldest first (``flush``: every frame held, each with its best scan)."""
         now = self._clock_ns()
         period = self.scan_period_ns()
+        newest = max((scan_stamp for scan_stamp, _ in self._scans), default=None)  # the scans do not change here
         released: list[Paired[T]] = []
         if self._unplaced is not None and self._ready is not None and self._ready(*self._unplaced):
             self._unplaced = None  # TF answers again for the frame that went without it: wait for TF again
@@ -325,22 +328,28 @@ class ScanPairing(Generic[T]):
             best = select_scan(self._scans, stamp, self.max_age_ns)
             timed_out = now - arrived >= self.wait_ns
             gave_up = self._gave_up
-            chosen = self._final(stamp, best, period)
+            chosen = self._final(stamp, best, newest, period)
             final = chosen and self._placed(item, best)
-            far = chosen and best is None and self._far_behind(stamp, period)  # went at once: its scan may be late
+            far = chosen and best is None and self._far_behind(stamp, newest, period)  # went at once: scan may be late
             if not (final or timed_out or flush or len(self._waiting) > self._max_waiting):
                 break  # later frames wait behind this one: outputs keep their order
+            lost = (gave_up or far or not chosen) and (self.wait_ns > 0 or best is None)
+            by_rate = chosen and self.wait_ns > 0 and best is not None and best[0] < stamp
             self._waiting.popleft()
             if not (final or timed_out or flush):  # let go before its wait: too many held (counted here, once)
                 if self._on_late is not None:
                     text = held_full_text(stamp, now - arrived, self._max_waiting, self.wait_ns)
                     self._on_late("lidar.held_full", text)
-            elif (gave_up or far or not chosen) and not flush and (self.wait_ns > 0 or best is None):
-                # went without the final choice of its scan (with wait 0, "never wait", every frame goes at once by
-                # choice: a scan is late only for a frame that went with none at all, its LiDAR scale lost; before
-                # any scan came, its scan is taken quietly, not left to be paired with a later frame)
+            elif (lost or by_rate) and not flush:
+                # lost: went without the final choice of its scan (with wait 0, "never wait", every frame goes at once
+                # by choice: a scan is late only for a frame that went with none at all, its LiDAR scale lost; before
+                # any scan came, its scan is taken quietly, not left to be paired with a later frame); by_rate: with
+                # an earlier scan, none expected nearer at the scan rate, yet a nearer one may come after the wait (a
+                # LiDAR whose phase jumped): the scan the bag runner pairs, and warns about
                 gap = None if best is None else abs(best[0] - stamp)
-                self._gone.append((stamp, arrived, gap, timed_out, self.wait_ns == 0 and not scans_then, self.wait_ns))
+                waited = timed_out or not lost  # by_rate: late after the image came, as the bag runner measures it
+                quiet = self.wait_ns == 0 and not scans_then
+                self._gone.append((stamp, arrived, gap, waited, quiet, self.wait_ns))
             if timed_out and not chosen and self._scans_seen == scans_then:
                 self._gave_up = True  # no scan during the wait: later frames go at once until a scan arrives
             if timed_out and chosen and not final and best is not None:
@@ -360,6 +369,9 @@ class ScanPairing(Generic[T]):
         now, period = self._clock_ns(), self.scan_period_ns()
         for entry in list(self._gone):
             stamp, arrived, gap, waited, quiet, wait_ns = entry  # wait_ns: the frame's (lidar.wait_s set since)
+            if gap is not None and scan_ns >= stamp + gap + (period or 0):  # none can be nearer now: scans come
+                self._gone.remove(entry)  # in stamp order, one out of order at most (two LiDARs on one topic, a
+                continue  # driver's reorder); frames gone at once with a scan are not kept all 512 deep
             distance = abs(scan_ns - stamp)
             if period is not None and scan_ns < stamp - period // 2:
                 continue  # the LiDAR's next scan is nearer to this frame: its own scan, to come
@@ -376,25 +388,25 @@ class ScanPairing(Generic[T]):
         """Whether TF can place the chosen scan in the frame now (True: no check, no scan, or TF given up on)."""
         return self._ready is None or best is None or self._unplaced is not None or self._ready(item, best)
 
-    def _far_behind(self, stamp: int, period: int | None) -> bool:
-        """Whether the newest scan at hand is stamped more than ``max_age_ns`` + max(1 s, ``wait_ns``) + one period
-        before a frame stamped ``stamp``: no scan can come within ``max_age_ns`` of it in time (a LiDAR on another
-        clock, a stalled driver, or one that late: the frame, gone at once, is remembered for :meth:`_late`)."""
-        newest = max((scan_stamp for scan_stamp, _ in self._scans), default=None)
+    def _far_behind(self, stamp: int, newest: int | None, period: int | None) -> bool:
+        """Whether the newest scan at hand (stamped ``newest``; None: none) is stamped more than ``max_age_ns`` +
+        max(1 s, ``wait_ns``) + one period before a frame stamped ``stamp``: no scan can come within ``max_age_ns``
+        of it in time (a LiDAR on another clock, a stalled driver, or one that late: the frame, gone at once, is
+        remembered for :meth:`_late`)."""
         if newest is None:
             return False
         return stamp - self.max_age_ns - newest > max(TIME_JUMP_BACK_NS, self.wait_ns) + (period or 0)
 
-    def _final(self, stamp: int, best: tuple[int, Any] | None, period: int | None) -> bool:
-        """Whether the scan choice for a frame stamped ``stamp`` can no longer improve."""
+    def _final(self, stamp: int, best: tuple[int, Any] | None, newest: int | None, period: int | None) -> bool:
+        """Whether the scan choice for a frame stamped ``stamp`` can no longer improve, the newest scan at hand
+        stamped ``newest`` (None: none)."""
         if self._gave_up:
             return True  # the last wait went unanswered: the LiDAR is stopped (or was never there)
-        if not self._scans:
+        if newest is None:
             return False  # no scan yet (start-up): wait for the first one, at most wait_ns
-        newest = max(scan_stamp for scan_stamp, _ in self._scans)
         if newest >= stamp:
             return True
-        if self._far_behind(stamp, period):
+        if self._far_behind(stamp, newest, period):
             return True  # the scans are stamped far behind (another clock, a stalled driver): none can come in time
         if period is None:
             return False

@@ -22,6 +22,14 @@ import numpy as np
 from mono_depth_ros.core.errors import ConfigError
 
 NS_PER_S = 1_000_000_000
+
+
+def seconds_to_ns(seconds: float) -> int:
+    """Float seconds (a parameter) → int nanoseconds, rounded (node and bag runner alike: ``int`` truncated 2.01 s
+    to 2_009_999_999 ns, one less than the bag runner's bound)."""
+    return round(float(seconds) * NS_PER_S)
+
+
 MAX_STAMP_OFFSET_S = 3600.0
 """A capture stamp further than this from the node clock (or stamp 0) is not a capture time: no latency."""
 

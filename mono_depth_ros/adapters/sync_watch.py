@@ -56,6 +56,13 @@ def synchroniser_slop_s(slop_s: float) -> float:
     return max(float(slop_s), 1.0 / NS_PER_S)
 
 
+def synchroniser_slop_ns(slop_s: float) -> int:
+    """``sync.slop_s`` in int ns as message_filters holds it (``rclpy.duration.Duration(seconds=...)`` truncates:
+    2.01 s is 2_009_999_999 ns), for the bag runner's pairing (``bag.pairing.PairingRules``); 0 stays 0 (equal stamps
+    only, as the 1 ns of :func:`synchroniser_slop_s` pairs them)."""
+    return int(float(slop_s) * NS_PER_S)
+
+
 @dataclass(frozen=True)
 class Unpaired:
     """An image the synchroniser did not pair.

@@ -5,9 +5,11 @@ after its image is found as well):
 
 * camera_info: the one with the image's exact stamp; else, with ``sync.mode: approximate``, the nearest one closer
   than ``sync.slop_s`` (strictly, as message_filters' ApproximateTime); else the latest one stamped at or before the
-  image (``sync.mode: latest`` starts here; with ``approximate`` the node would drop that image, so the frame plan
-  carries a warning: :meth:`PairingRules.camera_info_unsynced`); with ``latest`` and every one stamped after the
-  image (another clock), the last recorded by the image's bag time, as the node takes the last received;
+  image (with ``approximate`` the node would drop that image, so the frame plan carries a warning:
+  :meth:`PairingRules.camera_info_unsynced`); with ``sync.mode: latest``, the node's choice among the last 16
+  recorded by the time it looks, of any pass (:meth:`PairingRules.latest_camera_info`: the latest stamped at or
+  before the image, else, all stamped after it (another clock), the last recorded), none when none was recorded by
+  then (the node drops the image: ``no_camera_info``, even when its camera_info is recorded right after it);
 * LiDAR: the scan nearest in time to the image, if it is at most ``lidar.max_age_s`` away on either side (ties go to
   the earlier scan; among scans with equal stamps, the first recorded: the node releases a frame as the first scan
   stamped at or after it arrives and cannot wait for a second of the same stamp); one whose bytes are no message
@@ -21,12 +23,15 @@ until image, camera_info and prediction are all in; so the last one recorded by 
 set was complete, the first; with ``sync.mode: latest``, where the node chooses among the camera_infos it received
 (its last 16) when the image (and its prediction) are in, the same choice among those recorded by then
 (:func:`~mono_depth_ros.adapters.camera_cache.latest_for_image`: the image's own camera_info recorded after it, as
-image_transport's CameraPublisher sends it, is the next frame's business), the first recorded when none was (a
-camera_info not within ``sync.slop_s`` with ``approximate``, which the node drops: the last recorded).
+image_transport's CameraPublisher sends it, is the next frame's business; none recorded by then: the frame is
+skipped, as the node drops it). A camera_info not within ``sync.slop_s`` with ``approximate`` (which the node drops)
+stays the last recorded.
 The bag runner took the last recorded: a camera_info recorded again after its image decided the frame where the node
 had long published it with the first. In a bag whose clock went back
 (:mod:`.passes`), an image is paired within its own pass only; camera_info falls back to the latest one of an earlier
-pass (the node keeps the last camera_info it received).
+pass (``approximate``, with the warning; ``latest`` chooses among the last 16 recorded of any pass, as the node keeps
+the camera_infos it received across the jump: the image's own pass alone had the runner skip, or take its own
+camera_info recorded after it, where the node took the last of the pass before).
 """
 
 from __future__ import annotations
@@ -38,16 +43,13 @@ from dataclasses import dataclass, field
 
 from mono_depth_ros.adapters.camera_cache import LATEST_INFOS_KEPT, latest_for_image
 from mono_depth_ros.adapters.lidar import late_scan_remedy
+from mono_depth_ros.adapters.stats import seconds_to_ns as seconds_to_ns  # the node's rounding, re-exported
+from mono_depth_ros.adapters.sync_watch import synchroniser_slop_ns
 from mono_depth_ros.core.errors import ConfigError
 from mono_depth_ros.depth_config import DepthConfig
 
 NS_PER_S = 1_000_000_000
 SYNC_MODES = ("approximate", "latest")
-
-
-def seconds_to_ns(seconds: float) -> int:
-    """Float seconds (a parameter) → int nanoseconds, rounded."""
-    return round(float(seconds) * NS_PER_S)
 
 
 @dataclass(frozen=True)
@@ -200,12 +202,6 @@ class StampIndex:
         """
         return self.logs_ns[self.position[key]] if self.logs_ns else 0
 
-    def last_recorded_by(self, log_ns: int) -> int | None:
-        """Key of the message recorded last at or before bag time ``log_ns`` (int ns; of equal bag times the later
-        in recording order), or None (none by then, or bag times not known)."""
-        keys, _ = self.recorded_last(log_ns, 1)
-        return keys[0] if keys else None
-
     def recorded_last(self, log_ns: int, count: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
         """Keys and stamps (int ns) of the last ``count`` messages recorded at or before bag time ``log_ns`` (int ns),
         in recording order (what a node keeping its last ``count`` received holds then); empty when none was, or
@@ -317,7 +313,7 @@ class PairingRules:
         """Rules from the config (``sync.mode``, ``sync.slop_s``, ``lidar.max_age_s``)."""
         return cls(
             sync_mode=config.sync.mode,
-            slop_ns=seconds_to_ns(config.sync.slop_s),
+            slop_ns=synchroniser_slop_ns(config.sync.slop_s),  # as the node's synchroniser holds it
             lidar_max_age_ns=seconds_to_ns(config.lidar.max_age_s),
         )
 
@@ -326,8 +322,10 @@ class PairingRules:
     ) -> int | None:
         """Key of the camera_info for an image of ``bag_pass``, or None when there is none at or before it (nor
         close enough) in its pass nor in an earlier one; with ``sync.mode: latest`` and the image's bag time
-        ``image_log_ns``, then the last recorded by then (every one stamped after the image: another clock), as the
-        node takes the last it received (:class:`~mono_depth_ros.adapters.camera_cache.LatestCameraInfo`)."""
+        ``image_log_ns``, the node's choice among those recorded by then (:meth:`latest_camera_info`), as
+        :class:`~mono_depth_ros.adapters.camera_cache.LatestCameraInfo` chooses among those it received."""
+        if self.sync_mode == "latest" and image_log_ns is not None:
+            return self.latest_camera_info(image_stamp_ns, image_log_ns, infos)
         own = infos.of_pass(bag_pass)
         key = own.exact(image_stamp_ns)
         if key is None and self.sync_mode == "approximate":
@@ -336,9 +334,19 @@ class PairingRules:
             key = own.latest_at_or_before(image_stamp_ns)
         if key is None:
             key = infos.latest_before_pass(bag_pass)
-        if key is None and self.sync_mode == "latest" and image_log_ns is not None:
-            key = own.last_recorded_by(image_log_ns)
         return key
+
+    @staticmethod
+    def latest_camera_info(image_stamp_ns: int, fired_log_ns: int, infos: StampIndex) -> int | None:
+        """``sync.mode: latest``: the key of the camera_info the node takes for an image stamped ``image_stamp_ns``
+        when the image (and its prediction) are in at bag time ``fired_log_ns`` (int ns): its choice
+        (:func:`~mono_depth_ros.adapters.camera_cache.latest_for_image`) among the last
+        :data:`~mono_depth_ros.adapters.camera_cache.LATEST_INFOS_KEPT` recorded by then, of any bag pass (the node
+        keeps those it received across a jump back of the clock); None when none was recorded by then: the node
+        drops the image (``bad_messages.no_camera_info``), even when its camera_info comes right after it."""
+        held_keys, held_stamps = infos.recorded_last(fired_log_ns, LATEST_INFOS_KEPT)
+        chosen = latest_for_image(held_stamps, image_stamp_ns)
+        return None if chosen is None else held_keys[chosen]
 
     def camera_info_unsynced(self, image_stamp_ns: int, infos: StampIndex, bag_pass: int = 0) -> str | None:
         """With ``sync.mode: approximate``, why the node would not pair this image with any camera_info (none within
@@ -384,11 +392,10 @@ class PairingRules:
         image, the first camera_info and the first prediction of those stamps all recorded), the first when it
         completed the set. With ``sync.mode: latest`` the camera_info is no part of the set: the node chooses among
         the last 16 it received when the image, and its prediction, are in; so the same choice among the last 16
-        recorded by then (:func:`~mono_depth_ros.adapters.camera_cache.latest_for_image`; the image's own recorded
-        after it is not among them: it took that one), the first of those stamped alike when none was recorded by
-        then. One the synchroniser would not take (``approximate``, none within
-        ``sync.slop_s``: :meth:`camera_info_unsynced`, which the node drops) or of an earlier pass (with ``latest``:
-        while none of its own pass was recorded by then) stays."""
+        recorded by then, of any pass (:meth:`latest_camera_info`; the image's own recorded after it is not among
+        them: it took that one), None when none was (it took the first recorded after: the node drops the image).
+        With ``approximate``, one the synchroniser would not take (none within ``sync.slop_s``:
+        :meth:`camera_info_unsynced`, which the node drops) or of an earlier pass stays (the plan warns)."""
         own_infos, own_predictions = infos.of_pass(bag_pass), predictions.of_pass(bag_pass)
         own = info is not None and info in own_infos.position
         synced = own and self.sync_mode == "approximate"
@@ -399,12 +406,10 @@ class PairingRules:
             fired_ns = max(fired_ns, own_infos.received_by(info, image_log_ns)[1])
         if prediction is not None:
             fired_ns = max(fired_ns, own_predictions.received_by(prediction, image_log_ns)[1])
-        latest = self.sync_mode == "latest"  # the camera_infos the node holds when the image (and prediction) are in
-        held_keys, held_stamps = own_infos.recorded_last(fired_ns, LATEST_INFOS_KEPT) if latest else ((), ())
-        if held_keys:
-            info = held_keys[latest_for_image(held_stamps, image_stamp_ns) or 0]  # (held: never None)
-        elif synced or (own and latest):
-            assert info is not None  # own
+        if self.sync_mode == "latest":  # among the camera_infos the node holds when the image (and prediction) are in
+            info = self.latest_camera_info(image_stamp_ns, fired_ns, infos)
+        elif synced:
+            assert info is not None  # synced
             info = own_infos.received_by(info, fired_ns)[0]
         if prediction is not None:
             prediction = own_predictions.received_by(prediction, fired_ns)[0]

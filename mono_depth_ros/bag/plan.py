@@ -59,17 +59,10 @@ def plan_frames(index: BagIndex, rules: PairingRules) -> list[FramePlan]:
         info, prediction = rules.as_synchronised(  # of equal stamps, the ones the node's synchroniser takes
             stamp_ns, entry.log_ns, info, index.camera_info_stamps, prediction, index.prediction_stamps, bag_pass
         )
-        skip = None
-        if info is None:
-            first = index.camera_info_stamps.stamps_ns[:1]
-            skip = Skip(
-                "no camera_info",
-                f"no camera_info on {topics.camera_info} at or before the image stamp {seconds_text(stamp_ns)} "
-                f"({'first one at ' + seconds_text(first[0]) if first else 'the topic is empty'}); "
-                f"record camera_info with the images",
-                NO_CAMERA_INFO_KEY,
-            )
-        elif topics.prediction and prediction is None:
+        skip, no_prediction = None, bool(topics.prediction) and prediction is None
+        if info is None and not (no_prediction and rules.sync_mode == "latest"):  # (latest: the node's synchroniser
+            skip = _no_camera_info(entry, index, rules)  # pairs image and prediction, then it looks for camera_info)
+        elif no_prediction:
             skip = Skip(
                 NO_PREDICTION,
                 f"no external prediction on {topics.prediction} with the image stamp {seconds_text(stamp_ns)}; "
@@ -82,6 +75,30 @@ def plan_frames(index: BagIndex, rules: PairingRules) -> list[FramePlan]:
     if rules.sync_mode == "approximate" or topics.prediction:  # the node's ApproximateTimeSynchronizer
         plans = _one_image_per_stamp(plans, index, rules)
     return plans
+
+
+def _no_camera_info(entry: ImageEntry, index: BagIndex, rules: PairingRules) -> Skip:
+    """The skip of an image the node finds no camera_info for (``bad_messages.no_camera_info``): none at or before
+    its stamp; with ``sync.mode: latest``, none recorded before it (the node chooses among those it received)."""
+    stamp_ns, topic, infos = entry.stamp_ns or 0, index.topics.camera_info, index.camera_info_stamps
+    first = infos.stamps_ns[:1]
+    text = (
+        f"no camera_info on {topic} at or before the image stamp {seconds_text(stamp_ns)} "
+        f"({'first one at ' + seconds_text(first[0]) if first else 'the topic is empty'}); "
+        f"record camera_info with the images"
+    )
+    if rules.sync_mode == "latest" and infos.logs_ns:
+        late_ns = min(infos.logs_ns) - entry.log_ns
+        text = (
+            f"no camera_info on {topic} recorded before the image stamped {seconds_text(stamp_ns)}: the first one was "
+            f"recorded only after the image ({late_ns / 1e6:.1f} ms after it); with sync.mode: latest the node "
+            f"takes one it received before the image and drops this one (bad_messages.no_camera_info): only the "
+            f"images recorded before the first camera_info are dropped, the later ones take the latest recorded "
+            f"before them (a camera that publishes camera_info just after each image, as image_transport does, "
+            f"loses its first image only); to keep them, start the recording before the camera, or publish "
+            f"camera_info latched (transient-local)"
+        )
+    return Skip("no camera_info", text, NO_CAMERA_INFO_KEY)
 
 
 def _one_image_per_stamp(plans: list[FramePlan], index: BagIndex, rules: PairingRules) -> list[FramePlan]:
@@ -139,14 +156,15 @@ def _handed_over(
     """The camera_info and prediction keys the node hands over with a set of an image stamped as ``first`` that
     fired at bag time ``fired_ns`` (int ns), ``held[partner]`` being the place, among the partner's messages of that
     stamp, of the one its queue held then (:func:`_synchronised`); a camera_info no part of the set (``sync.mode:
-    latest``) is the last of its stamp received by ``fired_ns`` (:meth:`~.pairing.StampIndex.received_by`)."""
+    latest``) is the node's choice among those recorded by ``fired_ns``
+    (:meth:`~.pairing.PairingRules.latest_camera_info`; the last of the first set's stamp missed a camera_info of a
+    newer stamp recorded between the two sets)."""
     info, prediction = first.camera_info, first.prediction
     infos = index.camera_info_stamps.of_pass(bag_pass)
-    if info is not None and info in infos.position:
-        if "camera_info" in held:
-            info = infos.keys_stamped_as(info)[held["camera_info"]]
-        elif rules.sync_mode == "latest":
-            info = infos.received_by(info, fired_ns)[0]
+    if rules.sync_mode == "latest":  # the node's choice among those it holds when the set fires
+        info = rules.latest_camera_info(first.entry.stamp_ns or 0, fired_ns, index.camera_info_stamps)
+    elif info is not None and info in infos.position and "camera_info" in held:
+        info = infos.keys_stamped_as(info)[held["camera_info"]]
     if prediction is not None and "prediction" in held:
         prediction = index.prediction_stamps.of_pass(bag_pass).keys_stamped_as(prediction)[held["prediction"]]
     return info, prediction

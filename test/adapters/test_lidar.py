@@ -920,3 +920,86 @@ def test_frames_held_when_a_looped_bag_starts_again_go_with_the_scans_of_their_p
     assert last_of_pass.item == (0, base + 89 * frame_ns) and last_of_pass.scan == (base + 2900 * MS,) * 2
     assert not last_of_pass.timed_out and unpaired == []
     assert all(entry.scan is not None for entry in released)  # the second pass's last frame too, at its time-out
+
+
+@pytest.mark.parametrize("arrives_ms", [1050, 2000], ids=["within-the-wait", "after-the-wait"])
+def test_a_nearer_scan_after_the_wait_counts_for_a_frame_that_went_with_an_on_time_farther_one(arrives_ms: int) -> None:
+    """A 10 Hz LiDAR (scans 760, 860, 960 ms, each on time) and a frame stamped 1000 ms: the next scan, expected at
+    1060 ms, cannot be nearer than the one at 960, so the frame went at once with it. The next scan is stamped 1010
+    (its sweep's middle 50 ms early: a driver whose phase jumped) and comes 1 s after the image, lidar.wait_s 0.2 s:
+    the bag runner pairs it (the nearest) and warns ``scan after lidar.wait_s`` with the wait to set; the node counted
+    nothing. It counts ``lidar.after_wait`` now; the same scan within the wait is no late scan (the node's choice
+    was made, as a live node must)."""
+    clock, reports = FakeClock(), list[tuple[str, str]]()
+    pair: ScanPairing[str] = ScanPairing(200 * MS, 200 * MS, clock_ns=clock, on_late=lambda *r: reports.append(r))
+    for stamp_ms in (760, 860, 960):
+        clock.now_ns = stamp_ms * MS
+        assert pair.add_scan(stamp_ms * MS, f"scan {stamp_ms}") == []
+    clock.now_ns = 1000 * MS
+    (went,) = pair.add_frame(1000 * MS, "image")
+    assert went.scan == (960 * MS, "scan 960") and not went.timed_out
+    clock.now_ns = arrives_ms * MS
+    assert pair.add_scan(1010 * MS, "scan 1010") == []
+    if arrives_ms == 1050:
+        assert reports == []
+        return
+    ((reason, text),) = reports
+    assert reason == "lidar.after_wait" and "came 1.000 s after the image stamped 1.000 s" in text, text
+    assert "set lidar.wait_s to 1.2 s" in text, text
+    clock.now_ns = 2100 * MS
+    assert pair.add_scan(1110 * MS, "scan 1110") == [] and len(reports) == 1, reports  # the frame counted once
+
+
+def test_frames_gone_at_once_with_an_earlier_scan_are_forgotten_once_no_scan_can_be_nearer() -> None:
+    """A 30 Hz camera and an on-time 10 Hz LiDAR for 60 s: many frames go at once with an earlier scan (none expected
+    nearer) and are remembered for a nearer scan that might come late; the next scan, stamped as far or farther, ends
+    that (scans come in stamp order). Kept all, the 512 remembered frames were looped over at every scan (the
+    pairing's CPU time +50 % in an ad-hoc run); no report either way."""
+    clock, reports = FakeClock(), list[tuple[str, str]]()
+    pair: ScanPairing[int] = ScanPairing(200 * MS, 200 * MS, clock_ns=clock, on_late=lambda *r: reports.append(r))
+    released, remembered = 0, 0
+    for now in range(60_000):  # ms
+        clock.now_ns = now * MS
+        if now % 33 == 7:
+            released += len(pair.add_frame(now * MS, now))
+        if now % 100 == 0:
+            released += len(pair.add_scan(now * MS, now))
+            remembered = max(remembered, len(pair._gone))
+        if now % 20 == 0:
+            released += len(pair.poll())
+    assert released >= 1800 and reports == [], (released, reports[:3])
+    assert remembered <= 4, remembered  # 2 measured: the frames of the last scan periods (one scan out of order)
+
+
+@pytest.mark.parametrize(
+    ("frame_ms", "reordered_ms", "nearer_ms"),
+    [(1000, 1065, 1010), (1020, 1085, 1040)],
+    ids=["went-at-once-by-the-scan-rate", "went-at-its-time-out"],
+)
+def test_a_nearer_scan_that_comes_after_the_next_one_still_counts(
+    frame_ms: int, reordered_ms: int, nearer_ms: int
+) -> None:
+    """A 10 Hz LiDAR (760, 860, 960 ms on time) whose driver once hands two scans over out of stamp order (two
+    LiDARs merged on one topic, a reorder in a driver's queue): the frame went with the scan at 960 (at once, the next
+    expected no nearer; or at its time-out), the scan after the next (``reordered_ms``) comes first, then the nearer
+    one (``nearer_ms``), 300 ms after the image, ``lidar.wait_s`` 0.2 s. The bag runner pairs the nearer scan and warns
+    ``scan after lidar.wait_s``; the node forgot the frame at the first scan stamped past its mirror point, and
+    counted nothing. One scan out of order now still counts (the frame is forgotten a scan period later)."""
+    clock, reports = FakeClock(), list[tuple[str, str]]()
+    pair: ScanPairing[str] = ScanPairing(200 * MS, 200 * MS, clock_ns=clock, on_late=lambda *r: reports.append(r))
+    for stamp_ms in (760, 860, 960):
+        clock.now_ns = stamp_ms * MS
+        assert pair.add_scan(stamp_ms * MS, f"scan {stamp_ms}") == []
+    clock.now_ns = frame_ms * MS
+    went = pair.add_frame(frame_ms * MS, "image")
+    clock.now_ns = (frame_ms + 210) * MS
+    went += pair.poll()
+    assert [(entry.item, entry.scan) for entry in went] == [("image", (960 * MS, "scan 960"))]
+    clock.now_ns = (frame_ms + 290) * MS
+    assert pair.add_scan(reordered_ms * MS, "the scan after the next") == [] and reports == []
+    clock.now_ns = (frame_ms + 300) * MS
+    assert pair.add_scan(nearer_ms * MS, "the nearer scan") == []
+    assert [reason for reason, _ in reports] == ["lidar.after_wait"], reports
+    clock.now_ns = (frame_ms + 400) * MS
+    assert pair.add_scan((reordered_ms + 100) * MS, "the next") == [] and len(reports) == 1  # counted once
+    assert len(pair._gone) == 0, pair._gone  # forgotten: a scan stamped a period past its mirror point came

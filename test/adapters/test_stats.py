@@ -170,3 +170,11 @@ def test_images_held_at_a_stop_are_drained_once() -> None:
     pairing, sync_watch = _Holder(2), _Holder(3)
     assert drained(pairing, None, sync_watch) == 5
     assert drained(pairing, sync_watch) == 0 and pairing.held == sync_watch.held == 0  # nothing twice
+
+
+def test_seconds_to_ns_rounds_where_a_float_falls_short() -> None:
+    """2.01 s is 2_009_999_999.9999998 ns as a float: ``int`` gave one ns less than the bag runner's bound."""
+    from mono_depth_ros.adapters.stats import seconds_to_ns
+
+    assert int(2.01 * 1e9) == 2_009_999_999
+    assert [seconds_to_ns(s) for s in (2.01, 1.001, 0.2, 0.0)] == [2_010_000_000, 1_001_000_000, 200_000_000, 0]

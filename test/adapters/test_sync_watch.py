@@ -578,3 +578,10 @@ def test_a_camera_info_published_once_or_at_1_hz_is_not_called_stopped(info_ever
     streamed(sync, clock, 60, lambda k: k % info_every == 0)
     assert len(lost) == (59 if info_every == 1000 else 54), len(lost)
     assert all("stopped" not in text and "sync.mode: latest" in text for _, text in lost), lost[-1][1]
+
+
+def test_the_slop_in_nanoseconds_truncates_as_rclpys_duration_does() -> None:
+    """``Duration(seconds=2.01).nanoseconds`` is 2_009_999_999 on real Humble rclpy (the synchroniser's slop)."""
+    from mono_depth_ros.adapters.sync_watch import synchroniser_slop_ns
+
+    assert [synchroniser_slop_ns(s) for s in (2.01, 1.001, 0.05, 0.0)] == [2_009_999_999, 1_000_999_999, 50_000_000, 0]

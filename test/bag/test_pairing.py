@@ -102,6 +102,20 @@ def test_rules_from_params_and_validation() -> None:
         PairingRules(slop_ns=-1)
 
 
+def test_the_slop_is_held_in_nanoseconds_as_the_nodes_synchroniser_holds_it() -> None:
+    """message_filters' ApproximateTimeSynchronizer holds ``sync.slop_s`` as ``rclpy.duration.Duration(seconds=...)``,
+    which truncates: 2.01 s is 2_009_999_999 ns (checked on real Humble rclpy), and it pairs stamps closer than that,
+    strictly. The bag runner rounded (2_010_000_000 ns), so a camera_info 2_009_999_999 ns from its image paired
+    offline and not in the node."""
+    rules = PairingRules.from_config(DepthConfig.from_params({"sync.slop_s": 2.01}))
+    assert rules.slop_ns == 2_009_999_999
+    infos = StampIndex.build([0])
+    assert rules.camera_info_for(2_009_999_999, infos) == 0  # the latest before it, warned: the node drops it
+    assert rules.camera_info_unsynced(2_009_999_999, infos) is not None
+    assert rules.camera_info_unsynced(2_009_999_998, infos) is None
+    assert PairingRules.from_config(DepthConfig.from_params({"sync.slop_s": 0.0})).slop_ns == 0  # equal stamps only
+
+
 def test_camera_info_unsynced_says_when_the_node_would_not_pair_the_image() -> None:
     infos = StampIndex.build([0, 200 * MS])
     approximate = PairingRules("approximate", slop_ns=50 * MS)
@@ -117,7 +131,8 @@ def test_of_equal_stamps_the_camera_info_and_prediction_the_synchroniser_hands_o
     """The node's ApproximateTimeSynchronizer keeps one message per topic and stamp (a later one replacing it) until
     the set is complete: of two camera_infos (predictions) stamped 100, the last recorded by then; the first when it
     completed the set; with ``sync.mode: latest`` (camera_info outside the synchroniser) the last recorded by the
-    time image and prediction are in (it took the last recorded, after the image), the first when all came later."""
+    time image and prediction are in (it took the last recorded, after the image), none when all came later (it
+    took the first: the node drops the image, ``no_camera_info``)."""
     infos = StampIndex.build([100, 100, 200], logs_ns=[10, 30, 40])  # keys 0, 1, 2
     predictions = StampIndex.build([100, 100], keys=[5, 6], logs_ns=[12, 35])
     rules = PairingRules()
@@ -131,7 +146,7 @@ def test_of_equal_stamps_the_camera_info_and_prediction_the_synchroniser_hands_o
     assert latest.as_synchronised(100, 20, 1, infos, None, predictions) == (0, None)  # 1 came after the image
     assert latest.as_synchronised(100, 50, 1, infos, None, predictions) == (1, None)
     assert latest.as_synchronised(100, 20, 1, infos, 6, late) == (1, 5)  # the prediction completed it at 31
-    assert latest.as_synchronised(100, 5, 1, infos, None, predictions) == (0, None)  # all later: the first
+    assert latest.as_synchronised(100, 5, 1, infos, None, predictions) == (None, None)  # all later: none (dropped)
     unsynced = PairingRules(slop_ns=10)  # an image stamped 150: the node would not pair camera_info 1 (stamp 100)
     assert unsynced.as_synchronised(150, 20, 1, infos, None, predictions) == (1, None)  # the fallback stays
 
@@ -147,7 +162,7 @@ def test_latest_camera_info_is_chosen_among_those_recorded_when_the_node_looks()
         info = latest.camera_info_for(stamps[k], infos, 0, stamps[k])
         assert latest.as_synchronised(stamps[k], stamps[k], info, infos, None, infos) == (k - 1, None)
     before = StampIndex.build([0, 100 * MS], logs_ns=[1, 2])
-    assert latest.as_synchronised(50 * MS, 0, 0, before, None, before) == (0, None)  # none in yet: the first
+    assert latest.as_synchronised(50 * MS, 0, 0, before, None, before) == (None, None)  # none in yet: dropped
     late = StampIndex.build([5 * MS, *stamps[1:18]], keys=list(range(18)), logs_ns=list(range(18)))  # 18 in
     assert latest.as_synchronised(10 * MS, 100, 16, late, None, late)[0] == 17  # 0 fell out of the 16: the last
 
@@ -272,5 +287,6 @@ def test_latest_mode_falls_back_to_the_camera_info_recorded_last_by_the_image_wh
     assert latest.camera_info_for(0, infos, 0, 6 * MS) == 1
     assert latest.camera_info_for(0, infos, 0, 5 * MS) == 1 and latest.camera_info_for(0, infos, 0, 0) is None
     assert latest.camera_info_for(0, infos, 0, None) is None
-    assert latest.camera_info_for(101 * S + 1, infos, 0, 0) == 1  # one at or before the image: the stamp rule
+    assert latest.camera_info_for(101 * S + 1, infos, 0, 10 * MS) == 1  # at or before the image (not the last, 2)
+    assert latest.camera_info_for(101 * S + 1, infos, 0, 0) is None  # none recorded by then: the node has none
     assert PairingRules("approximate", 0, 0).camera_info_for(0, infos, 0, 6 * MS) is None

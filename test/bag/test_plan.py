@@ -109,7 +109,8 @@ def test_of_images_with_equal_stamps_the_plan_keeps_the_one_the_node_publishes()
     assert [plan.skip.key if plan.skip else None for plan in plans] == ["no_camera_info", None, "unsynced", None]
     assert "image 1" in plans[0].skip.text  # type: ignore[union-attr]  # names the one published
     latest = plan_frames(index, PairingRules(sync_mode="latest"))  # no synchroniser: the node takes every image
-    assert [plan.skip for plan in latest] == [None] * 4
+    keys = [plan.skip.key if plan.skip else None for plan in latest]  # but drops those before any camera_info came
+    assert keys == ["no_camera_info", "no_camera_info", None, None], latest
 
 
 def test_an_image_republished_with_its_camera_info_is_published_again_as_the_node_does() -> None:
@@ -145,3 +146,69 @@ def test_an_image_republished_with_its_partners_goes_with_the_ones_that_complete
     )
     plans = plan_frames(index, PairingRules(sync_mode="latest"))
     assert [(p.skip, p.camera_info, p.prediction) for p in plans] == [(None, 0, 0), (None, 1, 1)]
+
+
+def test_a_republished_image_with_latest_camera_info_takes_a_newer_stamp_received_between_its_sets() -> None:
+    """``sync.mode: latest`` with a prediction: an image stamped 100 recorded at 1 and again at 5 (its prediction at
+    3 and 7), camera_infos stamped 90 (at 0) and 100 (at 6). The node's second set fires at 7 and chooses among the
+    camera_infos it holds then: the one stamped 100. The plan gave the second image the last one stamped as the
+    first image's (90), recorded by then: another calibration than the node's."""
+    topics = TopicPlan("/img", "sensor_msgs/msg/Image", "/info", "", "/prediction")
+    index = BagIndex(
+        topics,
+        images=[ImageEntry(1, 100, "cam"), ImageEntry(5, 100, "cam")],
+        camera_info_stamps=StampIndex.build([90, 100], logs_ns=[0, 6]),
+        prediction_stamps=StampIndex.build([100, 100], logs_ns=[3, 7]),
+    )
+    plans = plan_frames(index, PairingRules(sync_mode="latest"))
+    assert [(p.skip, p.camera_info, p.prediction) for p in plans] == [(None, 0, 0), (None, 1, 1)]
+
+
+def test_latest_camera_info_after_the_clock_went_back_is_chosen_among_every_pass_as_the_node_holds_them() -> None:
+    """``sync.mode: latest``, a bag whose clock went back (pass 1), each camera_info recorded just after its image
+    (image_transport's order). The node keeps the camera_infos it received across the jump: the first image of pass
+    1 takes the last of pass 0 (all stamped after it: the last received), where the plan took the image's own,
+    recorded after it; an image of pass 1 stamped after a camera_info of pass 0 that is nearer than its pass's own
+    takes that one (stamped 100: the image at 180 is in before its own at 150), as the node's latest at or before
+    the image, where the plan took its pass's at 50."""
+    topics = TopicPlan("/img", "sensor_msgs/msg/Image", "/info", "", "")
+    images = [ImageEntry(0, 100, "cam"), ImageEntry(10, 200, "cam"), ImageEntry(20, 50, "cam", bag_pass=1)]
+    images += [ImageEntry(30, 180, "cam", bag_pass=1)]
+    infos = StampIndex.build([100, 200, 50, 150], passes=[0, 0, 1, 1], logs_ns=[1, 11, 21, 31])
+    plans = plan_frames(BagIndex(topics, images=images, camera_info_stamps=infos), PairingRules(sync_mode="latest"))
+    assert [p.skip.key if p.skip else p.camera_info for p in plans] == ["no_camera_info", 0, 1, 0], plans
+
+
+def test_latest_camera_info_recorded_just_after_each_image_costs_only_the_first_frame_and_says_so() -> None:
+    """``sync.mode: latest``, a camera driver that publishes each camera_info just after its image (image_transport's
+    CameraPublisher): the first image has none recorded before it and is dropped, as the node drops it; every later
+    image takes the one recorded before it (the previous frame's), as the node does. The skip's text names how late
+    the first camera_info came (it read "0.000 s after it" for 1 ms) and says that only the images before the first
+    camera_info are lost (it told the user of such a camera to publish camera_info before the images, which a
+    CameraPublisher cannot)."""
+    ms = 1_000_000
+    topics = TopicPlan("/img", "sensor_msgs/msg/Image", "/info", "", "")
+    images = [ImageEntry(k * 100 * ms, k * 100 * ms, "cam") for k in range(5)]
+    infos = StampIndex.build([k * 100 * ms for k in range(5)], logs_ns=[k * 100 * ms + ms for k in range(5)])
+    plans = plan_frames(BagIndex(topics, images=images, camera_info_stamps=infos), PairingRules(sync_mode="latest"))
+    assert [p.skip.key if p.skip else p.camera_info for p in plans] == ["no_camera_info", 0, 1, 2, 3], plans
+    text = plans[0].skip.text  # type: ignore[union-attr]
+    assert "recorded only after the image (1.0 ms after it)" in text, text
+    assert "only the images recorded before the first camera_info are dropped" in text, text
+    assert "the later ones take the latest recorded before them" in text, text
+
+
+def test_latest_camera_info_with_a_prediction_an_image_without_either_is_counted_as_the_node_counts_it() -> None:
+    """``sync.mode: latest`` with an external prediction: the node's synchroniser pairs image and prediction, and
+    only then chooses a camera_info. An image recorded before any camera_info and without a prediction never leaves
+    the synchroniser: ``bad_messages.no_prediction``; the plan skipped it ``no_camera_info`` (it looked for the
+    camera_info first). With its prediction recorded after the first camera_info, the image is in with both."""
+    topics = TopicPlan("/img", "sensor_msgs/msg/Image", "/info", "", "/prediction")
+    index = BagIndex(
+        topics,
+        images=[ImageEntry(1, 100, "cam"), ImageEntry(10, 200, "cam")],
+        camera_info_stamps=StampIndex.build([100, 200], logs_ns=[2, 11]),
+        prediction_stamps=StampIndex.build([200], logs_ns=[12]),
+    )
+    plans = plan_frames(index, PairingRules(sync_mode="latest"))
+    assert [(p.skip.key if p.skip else None, p.camera_info) for p in plans] == [("no_prediction", None), (None, 1)]
