@@ -2359,3 +2359,66 @@ def test_latest_camera_info_recorded_after_its_image_is_taken_by_neither_road(ro
     scale = from_node.width / previous.width  # the published depth's size (output.downscale)
     assert from_node.k[0] == pytest.approx(previous.k[0] * scale), (from_node.k[0], previous.k[0], scale)
     assert from_bag.k[0] == pytest.approx(from_node.k[0]), (from_bag.k[0], from_node.k[0])
+
+
+def test_a_12_bit_camera_is_warned_and_counted_by_node_and_bag_runner_until_image_significant_bits_is_set(
+    ros: Ros, tmp_path: Path
+) -> None:
+    """KITTI 000000 (cropped) as a 12-bit camera publishes it: rgb16, right-aligned (0..4095). Scaled as cv_bridge
+    does (255 / 65535) it reached the network at 0..16 of 255 and nothing said so. Now, after the watched frames, the
+    node warns naming ``image_significant_bits: 12`` and counts each later frame in
+    ``inputs_unused.image.high_bits_unused``, as the bag runner does on the same bytes; ``ros2 param set`` to 12
+    gives the network the 8-bit frame and the counting stops."""
+    from mono_depth_ros.adapters.input_bits import DIM_REASON, WATCH_FRAMES
+    from mono_depth_ros.bag import BagRunOptions, run_bag
+    from mono_depth_ros.demo.bag_builder import BagBuilder
+    from test.adapters import test_cdr_fuzz as fuzz
+    from test.bag.support import read_bag as read_output
+    from test.core.ros_msg_support import rosbags_factory
+
+    frame = fuzz.real_frame("humble")
+    rgb = ros_msgs.image_to_rgb8(frame.image)
+    twelve = np.rint(rgb.astype(np.float64) * (4095.0 / 255.0)).astype(np.uint16)
+    image = ros_msgs.image_from_array(rosbags_factory("humble"), twelve, "rgb16", frame.image.header)
+    pipeline, topics = EchoPipeline(), _fuzz_topics()
+    node = ros.make_node(EXTERNAL, pipeline=pipeline)
+    parameter = ros.fake["rclpy.parameter"].Parameter
+    count = WATCH_FRAMES + 2
+
+    def send(index: int, bag: Any = None) -> None:
+        stamp_ns = STAMP_NS + index * 100_000_000
+        for key, msg in (("info", frame.info), ("prediction", frame.prediction), ("image", image)):
+            raw = frame.cdr(fuzz.restamped(msg, stamp_ns))
+            node.subscription(topics[key][0]).callback(raw)
+            if bag is not None:
+                bag.write_raw(*topics[key], raw, stamp_ns)
+        assert wait_until(functools.partial(lambda n: stats(node).published == n, index + 1), 30), index
+
+    with BagBuilder(tmp_path / "in", "humble") as bag:
+        for index in range(count):
+            send(index, bag)
+    assert pipeline.frames[0].rgb.max() <= 16  # what the network got: 16x too dark
+    assert stats(node).unused == {DIM_REASON: 3}, stats(node).unused  # the deciding frame and the two after it
+    warned = [m for m in node.get_logger().messages("WARN") if DIM_REASON in m]
+    assert warned and "needs image_significant_bits: 12" in warned[0] and "16x too dark" in warned[0], warned
+    node._publish_diagnostics()
+
+    def unused(status: Any) -> dict[str, str]:
+        return {kv.key: kv.value for kv in status.values if kv.key.startswith("inputs_unused")}
+
+    from_node = unused(node.publishers["/diagnostics"].messages[-1].status[0])
+    assert from_node == {"inputs_unused": "3", f"inputs_unused.{DIM_REASON}": "3"}, from_node
+    summary = run_bag(tmp_path / "in", tmp_path / "out", EXTERNAL, BagRunOptions(progress=False))
+    assert unused(read_output(tmp_path / "out")["/diagnostics"][-1][1].status[0]) == from_node
+    assert "needs image_significant_bits: 12" in summary.warnings.examples[DIM_REASON]
+    fixed = run_bag(
+        tmp_path / "in", tmp_path / "fixed", {**EXTERNAL, "image_significant_bits": 12}, BagRunOptions(progress=False)
+    )
+    assert DIM_REASON not in fixed.warnings.counts and fixed.frames_out == count, fixed.format()
+
+    (result,) = node.set_parameters([parameter("image_significant_bits", value=12)])
+    assert result.successful, result.reason
+    for index in range(count, count + 3):
+        send(index)
+    np.testing.assert_array_equal(pipeline.frames[-1].rgb, rgb)  # the 8-bit frame again
+    assert stats(node).unused == {DIM_REASON: 3}, stats(node).unused  # none counted since

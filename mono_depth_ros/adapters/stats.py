@@ -5,7 +5,9 @@ Every image received ends in one outcome: published, dropped (stale, or at a sto
 or a worker error, so that ``received == published + dropped + sum(bad) + worker_errors`` once none is in flight. A
 LiDAR scan, camera_info or external prediction that cannot be used is no image: it is counted apart
 (``inputs_unused.<reason>``, the reason prefixed with the input: ``lidar.``, ``camera_info.``, ``prediction.``); the
-image it came with is published (a scan's: with the fallback scale) or counted under its own outcome.
+image it came with is published (a scan's: with the fallback scale) or counted under its own outcome. An image
+published whose 16-bit scaling looks wrong (:mod:`~mono_depth_ros.adapters.input_bits`) is counted there too, under
+``image.<reason>``: a problem of its input, not an image outcome.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ def unused_warning(reason: str, text: str) -> str:
     """The log line of an input not used (:meth:`RuntimeStats.input_unused`): which input, why, what follows."""
     if reason.startswith("lidar."):
         return f"LiDAR scan not used ({reason}): {text}; this frame's scale falls back"
+    if reason.startswith("image."):  # adapters.input_bits: the image is used, its 16-bit scaling looks wrong
+        return f"16-bit image scaled wrongly? ({reason}): {text}"
     kind = reason.partition(".")[0]
     return f"{kind} not used ({reason}): {text}; an image left without its {kind} is counted in bad_messages"
 

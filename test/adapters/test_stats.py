@@ -155,6 +155,13 @@ def test_other_inputs_unused_are_counted_apart_from_the_images_and_warn_within_t
     assert "counted in bad_messages" in unused_warning("camera_info.bad_cdr", "cut")
 
 
+def test_an_image_warning_says_the_image_is_used_and_its_16_bit_scaling_looks_wrong() -> None:
+    """adapters.input_bits' reasons: the image is published, so the camera_info / prediction words ("an image left
+    without its image is counted in bad_messages") would be wrong."""
+    text = unused_warning("image.high_bits_unused", "mono16 images peak at 4095")
+    assert text == "16-bit image scaled wrongly? (image.high_bits_unused): mono16 images peak at 4095"
+
+
 class _Holder:
     """A ScanPairing / SyncWatch stand-in: ``drain()`` forgets the images held and returns how many."""
 
