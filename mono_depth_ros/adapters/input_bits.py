@@ -1,9 +1,9 @@
 """16-bit camera images that use fewer bits: the scaling the parameter sets, and a warning when it looks wrong.
 
 Machine-vision and robot cameras with 10- or 12-bit sensors publish ``mono16``, ``bayer_*16`` or ``rgb16`` /
-``bgr16`` images. Most drivers right-align the sensor's value in the 16-bit word (0..4095 for 12 bit: Spinnaker's and
-Arena's ``Mono12`` / ``BayerRG12`` unpacked, V4L2's ``Y12`` / ``Y10``, RealSense's ``y16`` infrared); some left-align
-it (the low bits zero: 0..65520). cv_bridge, and this package by default, scale 16 bit to 8 bit by 255 / 65535: a
+``bgr16`` images. Some right-align the sensor's value in the 16-bit word (0..4095 for 12 bit: V4L2's ``Y12`` /
+``Y10`` store it "in 16-bit words with unused high bits padded with 0"); others left-align it (the low bits zero:
+0..65520) or scale it to 16 bits. cv_bridge, and this package by default, scale 16 bit to 8 bit by 255 / 65535: a
 right-aligned 12-bit image reached the network 16 times too dark (values 0..16 of 255), the depth was garbage and
 nothing said why. ``image_significant_bits`` (8..16, default 16) sets the full scale, ``2**bits - 1``
 (:func:`~mono_depth_ros.core.msg_image.uint16_to_uint8`), for the node and the bag runner alike
