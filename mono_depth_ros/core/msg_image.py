@@ -181,12 +181,22 @@ def sixteen_bit_full_scale(significant_bits: int = SIXTEEN_BITS) -> int:
 def uint16_to_uint8(values: npt.NDArray[Any], significant_bits: int = SIXTEEN_BITS) -> npt.NDArray[np.uint8]:
     """uint16 → uint8 scaled by ``255 / (2**significant_bits - 1)`` and rounded; values above that full scale (data
     wider than ``significant_bits``) saturate at 255. 16 bits: cv_bridge's mono16 → mono8 (255 / 65535); 12 bits: a
-    12-bit sensor's right-aligned values 0..4095 fill 0..255 (cv_bridge's scale gives them 0..16)."""
+    12-bit sensor's right-aligned values 0..4095 fill 0..255 (cv_bridge's scale gives them 0..16).
+
+    ``values``: any shape, either byte order, a strided view is fine. In OpenCV's ``convertScaleAbs`` (what cv_bridge's
+    ``convertTo`` computes: the float32 product, rounded half to even, saturated): the same bytes as numpy's
+    float32 ``rint`` for every value and every ``significant_bits`` (numpy 1.24 / OpenCV 4.6 and numpy 2 / OpenCV 5,
+    ``test_msg_image.py::test_uint16_to_uint8_is_the_float32_rounding_for_every_value_and_bit_depth``), ~15x faster
+    on a 1920x1200 rgb16 frame (``python -m bench.bench_sixteen_bit``).
+    """
     full_scale = sixteen_bit_full_scale(significant_bits)
-    scaled = np.rint(values.astype(np.float32) * np.float32(255.0 / full_scale))
-    if full_scale < 65535:
-        np.minimum(scaled, np.float32(255.0), out=scaled)
-    out: npt.NDArray[np.uint8] = scaled.astype(np.uint8)
+    if values.size == 0:
+        return np.zeros(values.shape, dtype=np.uint8)
+    import cv2
+
+    native = values if values.dtype.isnative else values.astype(values.dtype.newbyteorder("="))
+    scaled = cv2.convertScaleAbs(native, alpha=255.0 / full_scale)  # (N,) comes back (N, 1)
+    out: npt.NDArray[np.uint8] = np.asarray(scaled, dtype=np.uint8).reshape(values.shape)
     return out
 
 

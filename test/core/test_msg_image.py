@@ -476,3 +476,23 @@ def test_a_real_kitti_frame_in_12_bits_reaches_the_network_as_the_8_bit_frame(ki
     np.testing.assert_array_equal(image_to_rgb8(message, significant_bits=12), rgb)
     dark = image_to_rgb8(message)
     assert dark.max() <= 16 and abs(dark.mean() * 16 - rgb.mean()) < 0.05 * rgb.mean()
+
+
+@pytest.mark.parametrize("bits", range(8, 17))
+def test_uint16_to_uint8_is_the_float32_rounding_for_every_value_and_bit_depth(bits: int) -> None:
+    """Every uint16 value, every bit depth: the bytes of cv_bridge's float32 product rounded half to even and
+    saturated (the tier's ``test_every_colour_encoding_reads_as_cv_bridge_reads_it`` checks 16 bits against cv_bridge
+    itself), for grey, 3- and 4-channel, big-endian, strided (row-padded) and empty arrays, shape kept."""
+    every = np.arange(65536, dtype=np.uint16)
+    full_scale = np.float32(255.0 / ((1 << bits) - 1))
+    expected = np.minimum(np.rint(every.astype(np.float32) * full_scale), 255).astype(np.uint8)
+    np.testing.assert_array_equal(uint16_to_uint8(every, bits), expected)
+    grid, expected_grid = every.reshape(256, 256), expected.reshape(256, 256)
+    for channels in (3, 4):
+        stacked = np.stack([grid, grid[::-1]] + [grid] * (channels - 2), axis=2)
+        want = np.stack([expected_grid, expected_grid[::-1]] + [expected_grid] * (channels - 2), axis=2)
+        np.testing.assert_array_equal(uint16_to_uint8(stacked, bits), want)
+        np.testing.assert_array_equal(uint16_to_uint8(stacked.astype(">u2"), bits), want)  # big-endian wire
+    np.testing.assert_array_equal(uint16_to_uint8(grid[:, :200], bits), expected_grid[:, :200])  # row padding
+    empty = uint16_to_uint8(np.zeros((0, 4, 3), np.uint16), bits)
+    assert empty.shape == (0, 4, 3) and empty.dtype == np.uint8
