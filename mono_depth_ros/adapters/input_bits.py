@@ -18,14 +18,17 @@ depth is the camera's, known to its user: :class:`SixteenBitInput` only watches 
 value of the parameter: a run-time change is watched anew) and then decides:
 
 * ``image.high_bits_unused``: their peak needs at most ``bits - 4`` bits (at most 4095 with the default 16): the
-  frames are at least 16x darker than the full scale; reported for every later 16-bit frame with the bit depth to set.
+  frames are at least 16x darker than the full scale; reported for every later 16-bit frame with the bit depth to set,
+  until a frame peaks above ``bits - 4`` bits: a dark start (auto exposure, a tunnel) on a 16-bit or left-aligned
+  camera, whose verdict is lifted for good (a raw Image's peak is read every frame while the verdict stands, a
+  CompressedImage's every :data:`WATCH_FRAMES`-th).
 * ``image.above_significant_bits``: a frame's peak exceeds ``2**bits - 1`` (``bits`` < 16): values saturate (a
   left-aligned or wider sensor); reported at once and for every later 16-bit frame.
 
 A report is ``report(reason, text)``: the node's ``inputs_unused.<reason>`` in ``/diagnostics`` and its
 throttled log (the image is published: it is its conversion that is suspect), the bag runner's summary warnings and
 ``inputs_unused``. Cost: one ``max`` over the image, in place, for each of the first frames only (a CompressedImage
-is decoded once more for it, for those frames).
+is decoded once more for it, for those frames; after a ``high_bits_unused`` verdict, see above).
 """
 
 from __future__ import annotations
@@ -97,6 +100,7 @@ class SixteenBitInput:
         self._peak = 0
         self._verdict: tuple[str, str] | None = None
         self._decided = False
+        self._since = 0  # 16-bit frames since the verdict
 
     @property
     def significant_bits(self) -> int:
@@ -111,10 +115,22 @@ class SixteenBitInput:
             return
         if bits != self._bits:
             self._bits, self._seen, self._peak, self._verdict, self._decided = bits, 0, 0, None, False
+            self._since = 0
         if not self._decided:
             self._watch(image, image_type, encoding, bits)
+        elif self._verdict is not None and self._verdict[0] == DIM_REASON and self._high_bits_used(image, image_type):
+            self._verdict = None  # a dark start on a 16-bit or left-aligned camera: its high bits are used after all
         if self._verdict is not None:
             self._report(*self._verdict)
+
+    def _high_bits_used(self, image: Any, image_type: str) -> bool:
+        """Whether this frame, after a ``high_bits_unused`` verdict, peaks above ``bits - 4`` bits: a raw Image read in
+        place every frame (one ``max``), a CompressedImage (decoded once more) every :data:`WATCH_FRAMES`-th."""
+        self._since += 1
+        if image_type == COMPRESSED and self._since % self._frames:
+            return False
+        peak = compressed_sixteen_bit_peak(image) if image_type == COMPRESSED else sixteen_bit_peak(image)
+        return peak is not None and peak.bit_length() > self._bits - UNUSED_HIGH_BITS
 
     def _watch(self, image: Any, image_type: str, encoding: str, bits: int) -> None:
         peak = compressed_sixteen_bit_peak(image) if image_type == COMPRESSED else sixteen_bit_peak(image)

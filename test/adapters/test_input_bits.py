@@ -119,3 +119,38 @@ def test_sixteen_bit_encoding_names_16_bit_pictures_only() -> None:
     jpeg = compressed_image_from_array(FACTORY, np.zeros((2, 2, 3), np.uint8), HEADER)
     assert [sixteen_bit_encoding(m, IMAGE) for m in (rgb16, bayer, depth)] == ["rgb16", "bayer_gbrg16", ""]
     assert sixteen_bit_encoding(jpeg, COMPRESSED) == ""
+
+
+@pytest.mark.parametrize("aligned", ["true_16", "left_aligned_12"])
+def test_a_dark_start_on_a_16_bit_camera_is_warned_and_the_warning_lifts_once_a_frame_uses_the_high_bits(
+    aligned: str,
+) -> None:
+    """A true 16-bit (or a left-aligned 12-bit) camera whose first second is dark (auto exposure settling, a tunnel):
+    its first watched frames peak under 4096, as a 12-bit camera's would, and are warned. The first later frame that
+    uses the high bits shows the camera is not right-aligned: the reports stop (they went on for every frame of the
+    run, /diagnostics WARN for good, while the depth was right)."""
+    bright = (GREY * 257).astype(np.uint16) if aligned == "true_16" else LEFT_12
+    dark = (bright // 20).astype(np.uint16)  # peak 3276 (3276): needs 12 bits
+    dark -= dark % 16 if aligned == "left_aligned_12" else 0
+    watched = Watched()
+    watched.feed(dark, WATCH_FRAMES + 1)
+    assert [reason for reason, _ in watched.reports] == [DIM_REASON] * 2
+    watched.feed(bright, 1)
+    watched.feed(dark, 3)  # dark again: the camera has shown its high bits, no new verdict
+    assert len(watched.reports) == 2, watched.reports
+
+
+def test_a_dark_start_of_16_bit_png_images_lifts_within_the_watched_frames_of_a_bright_one() -> None:
+    """CompressedImages are decoded once more for the peak: after the verdict, every WATCH_FRAMES-th frame."""
+    watched = Watched()
+    dark, bright = ((GREY * 257 // div).astype(np.uint16) for div in (20, 1))
+    dark_png, bright_png = (compressed_image_from_array(FACTORY, p, HEADER, codec="png") for p in (dark, bright))
+    for _ in range(WATCH_FRAMES):
+        watched.input.observe(dark_png, COMPRESSED, 16)
+    assert [reason for reason, _ in watched.reports] == [DIM_REASON]
+    for _ in range(WATCH_FRAMES):
+        watched.input.observe(bright_png, COMPRESSED, 16)
+    assert len(watched.reports) < WATCH_FRAMES + 1
+    reports = len(watched.reports)
+    watched.input.observe(dark_png, COMPRESSED, 16)
+    assert len(watched.reports) == reports
