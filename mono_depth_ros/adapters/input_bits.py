@@ -21,7 +21,7 @@ value of the parameter: a run-time change is watched anew) and then decides:
   frames are at least 16x darker than the full scale; reported for every later 16-bit frame with the bit depth to set,
   until a frame peaks above ``bits - 4`` bits: a dark start (auto exposure, a tunnel) on a 16-bit or left-aligned
   camera, whose verdict is lifted for good (a raw Image's peak is read every frame while the verdict stands, a
-  CompressedImage's every :data:`WATCH_FRAMES`-th).
+  CompressedImage's every :data:`WATCH_FRAMES`-th); a higher peak under it renews the bit depth named.
 * ``image.above_significant_bits``: a frame's peak exceeds ``2**bits - 1`` (``bits`` < 16): values saturate (a
   left-aligned or wider sensor); reported at once and for every later 16-bit frame.
 
@@ -118,19 +118,27 @@ class SixteenBitInput:
             self._since = 0
         if not self._decided:
             self._watch(image, image_type, encoding, bits)
-        elif self._verdict is not None and self._verdict[0] == DIM_REASON and self._high_bits_used(image, image_type):
-            self._verdict = None  # a dark start on a 16-bit or left-aligned camera: its high bits are used after all
+        elif self._verdict is not None and self._verdict[0] == DIM_REASON:
+            self._follow(image, image_type, encoding)
         if self._verdict is not None:
             self._report(*self._verdict)
 
-    def _high_bits_used(self, image: Any, image_type: str) -> bool:
-        """Whether this frame, after a ``high_bits_unused`` verdict, peaks above ``bits - 4`` bits: a raw Image read in
-        place every frame (one ``max``), a CompressedImage (decoded once more) every :data:`WATCH_FRAMES`-th."""
+    def _follow(self, image: Any, image_type: str, encoding: str) -> None:
+        """After a ``high_bits_unused`` verdict, each frame's peak (a raw Image read in place every frame, one ``max``;
+        a CompressedImage decoded once more every :data:`WATCH_FRAMES`-th): above ``bits - 4`` bits lifts the verdict
+        (a dark start on a 16-bit or left-aligned camera: its high bits are used after all); a higher peak below that
+        renews its text (a dark start on a 12-bit camera was told 8 bits for good)."""
         self._since += 1
         if image_type == COMPRESSED and self._since % self._frames:
-            return False
+            return
         peak = compressed_sixteen_bit_peak(image) if image_type == COMPRESSED else sixteen_bit_peak(image)
-        return peak is not None and peak.bit_length() > self._bits - UNUSED_HIGH_BITS
+        if peak is None or peak <= self._peak:
+            return
+        if peak.bit_length() > self._bits - UNUSED_HIGH_BITS:
+            self._verdict = None
+            return
+        self._peak = peak
+        self._verdict = (DIM_REASON, dim_text(encoding, peak, self._seen + self._since, self._bits))
 
     def _watch(self, image: Any, image_type: str, encoding: str, bits: int) -> None:
         peak = compressed_sixteen_bit_peak(image) if image_type == COMPRESSED else sixteen_bit_peak(image)

@@ -154,3 +154,14 @@ def test_a_dark_start_of_16_bit_png_images_lifts_within_the_watched_frames_of_a_
     reports = len(watched.reports)
     watched.input.observe(dark_png, COMPRESSED, 16)
     assert len(watched.reports) == reports
+
+
+def test_the_bit_depth_named_follows_the_peak_after_a_dark_start_on_a_12_bit_camera() -> None:
+    """A right-aligned 12-bit camera whose first watched frames peak at 200 (a dark start) was told to set 8 bits for
+    the rest of the run, though its later frames reach 4095 (8 would saturate them): the advice follows the peak."""
+    watched = Watched()
+    watched.feed((RIGHT_12 * 200 // 4095).astype(np.uint16), WATCH_FRAMES)
+    assert "needs image_significant_bits: 8" in watched.reports[-1][1]
+    watched.feed(RIGHT_12)
+    assert "peak at 4095" in watched.reports[-1][1] and "needs image_significant_bits: 12" in watched.reports[-1][1]
+    assert [reason for reason, _ in watched.reports] == [DIM_REASON] * 2
