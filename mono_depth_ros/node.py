@@ -136,9 +136,9 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         self._cloud_buffer = self._factory.field_buffer()  # /depth/points data, refilled frame after frame
         self._pipeline = self._make_pipeline(self._config, self.get_logger())
         window_s = max(5.0, 3.0 * self._config.diagnostics.period_s)
-        self._stats = RuntimeStats(window_s=window_s, on_unstamped=self.get_logger().warning)  # stamp 0: no latency
+        self._stats = RuntimeStats(window_s=window_s, warn=self.get_logger().warning)  # stamp 0, 16 bit: warned
         self._log_throttle = ReasonThrottle(2.0)
-        self._bits = messages.SixteenBitInput(lambda: self._config, self._unused)  # 16-bit scaling, peaks watched
+        self._bits = messages.SixteenBitInput(lambda: self._config, self._stats.sixteen_bit_frame)  # peaks watched
         topics, check = self._config.topics, self._pipeline.training_camera_warning  # warned per calibration, scale:
         warn = warn_about_calibration(topics.image, topics.image_is_rectified, self.get_logger().warning, check)
         self._cameras = CameraModelCache(warn, lambda: self._pipeline.config.scale)  # raw as rectified, metric model

@@ -17,18 +17,22 @@ depth is the camera's, known to its user: :class:`SixteenBitInput` only watches 
 :class:`SixteenBitInput` looks at the peak of the first :data:`WATCH_FRAMES` 16-bit frames that are not black (per
 value of the parameter: a run-time change is watched anew) and then decides:
 
-* ``image.high_bits_unused``: their peak needs at most ``bits - 4`` bits (at most 4095 with the default 16): the
+* ``frames_high_bits_unused``: their peak needs at most ``bits - 4`` bits (at most 4095 with the default 16): the
   frames are at least 16x darker than the full scale; reported for every later 16-bit frame with the bit depth to set,
   until a frame peaks above ``bits - 4`` bits: a dark start (auto exposure, a tunnel) on a 16-bit or left-aligned
   camera, whose verdict is lifted for good (a raw Image's peak is read every frame while the verdict stands, a
   CompressedImage's every :data:`WATCH_FRAMES`-th); a higher peak under it renews the bit depth named.
-* ``image.above_significant_bits``: a frame's peak exceeds ``2**bits - 1`` (``bits`` < 16): values saturate (a
+* ``frames_above_significant_bits``: a frame's peak exceeds ``2**bits - 1`` (``bits`` < 16): values saturate (a
   left-aligned or wider sensor); reported at once and for every later 16-bit frame.
 
-A report is ``report(reason, text)``: the node's ``inputs_unused.<reason>`` in ``/diagnostics`` and its
-throttled log (the image is published: it is its conversion that is suspect), the bag runner's summary warnings and
-``inputs_unused``. Cost: one ``max`` over the image, in place, for each of the first frames only (a CompressedImage
-is decoded once more for it, for those frames; after a ``high_bits_unused`` verdict, see above).
+A report is ``report(key, text)``, ``key`` one of :data:`SIXTEEN_BIT_KEYS`: the node's
+:meth:`~mono_depth_ros.adapters.stats.RuntimeStats.sixteen_bit_frame` (the ``/diagnostics`` key of that name, WARN
+while frames are counted, and a throttled log), the bag runner's
+:meth:`~mono_depth_ros.bag.summary.BagSummary.sixteen_bit_frame` (its summary's warnings and the same key). These are
+frames published with a suspect property, as ``frames_unstamped`` counts, not ``inputs_unused`` (messages of another
+input that could not be used) nor an image outcome. Cost: one ``max`` over the image, in place, for each of the
+first frames only (a CompressedImage is decoded once more for it, for those frames; after a
+``frames_high_bits_unused`` verdict, see above).
 """
 
 from __future__ import annotations
@@ -43,8 +47,12 @@ WATCH_FRAMES = 30
 """16-bit frames (not black) whose peak decides whether the high bits are used."""
 UNUSED_HIGH_BITS = 4
 """A peak that needs ``bits - 4`` bits or fewer (16x below the full scale) is reported."""
-DIM_REASON = "image.high_bits_unused"
-CLIPPED_REASON = "image.above_significant_bits"
+DIM_KEY = "frames_high_bits_unused"
+"""``/diagnostics`` key (and log / bag summary name): 16-bit frames whose values leave the high bits unused."""
+CLIPPED_KEY = "frames_above_significant_bits"
+"""``/diagnostics`` key (and log / bag summary name): 16-bit frames whose values exceed ``image_significant_bits``."""
+SIXTEEN_BIT_KEYS = (DIM_KEY, CLIPPED_KEY)
+"""Both, in every ``/diagnostics`` status (0 while none is counted), node and bag runner alike."""
 PARAMETER = "image_significant_bits"
 COMPRESSED = "sensor_msgs/msg/CompressedImage"
 
@@ -61,7 +69,7 @@ def _bayer16(encoding: str) -> bool:
 
 
 def dim_text(encoding: str, peak: int, frames: int, bits: int) -> str:
-    """The ``image.high_bits_unused`` warning: what was seen, what it does to the depth, the parameter to set."""
+    """The ``frames_high_bits_unused`` warning: what was seen, what it does to the depth, the parameter to set."""
     used = max(peak.bit_length(), 8)
     return (
         f"{encoding} images peak at {peak} over their first {frames} frames: {used} of the {bits} bits "
@@ -73,7 +81,7 @@ def dim_text(encoding: str, peak: int, frames: int, bits: int) -> str:
 
 
 def clipped_text(encoding: str, peak: int, bits: int) -> str:
-    """The ``image.above_significant_bits`` warning: the value past the full scale, the parameter to set."""
+    """The ``frames_above_significant_bits`` warning: the value past the full scale, the parameter to set."""
     return (
         f"{encoding} pixel value {peak} exceeds {sixteen_bit_full_scale(bits)}, the full scale of {PARAMETER}: "
         f"{bits}: brighter pixels saturate to white; the sensor's values use more bits: set {PARAMETER} to its bit "
@@ -87,7 +95,8 @@ class SixteenBitInput:
     Args:
         config: the configuration in force (a callable: the node's changes at run time), read for
             ``topics.image_significant_bits``.
-        report: ``report(reason, text)`` for every 16-bit frame once a verdict is in.
+        report: ``report(key, text)`` (``key``: one of :data:`SIXTEEN_BIT_KEYS`) for every 16-bit frame once a
+            verdict is in.
         frames: how many non-black 16-bit frames decide.
     """
 
@@ -118,16 +127,16 @@ class SixteenBitInput:
             self._since = 0
         if not self._decided:
             self._watch(image, image_type, encoding, bits)
-        elif self._verdict is not None and self._verdict[0] == DIM_REASON:
+        elif self._verdict is not None and self._verdict[0] == DIM_KEY:
             self._follow(image, image_type, encoding)
         if self._verdict is not None:
             self._report(*self._verdict)
 
     def _follow(self, image: Any, image_type: str, encoding: str) -> None:
-        """After a ``high_bits_unused`` verdict, each frame's peak (a raw Image read in place every frame, one ``max``;
-        a CompressedImage decoded once more every :data:`WATCH_FRAMES`-th): above ``bits - 4`` bits lifts the verdict
-        (a dark start on a 16-bit or left-aligned camera: its high bits are used after all); a higher peak below that
-        renews its text (a dark start on a 12-bit camera was told 8 bits for good)."""
+        """After a ``frames_high_bits_unused`` verdict, each frame's peak (a raw Image read in place every frame, one
+        ``max``; a CompressedImage decoded once more every :data:`WATCH_FRAMES`-th): above ``bits - 4`` bits lifts the
+        verdict (a dark start on a 16-bit or left-aligned camera: its high bits are used after all); a higher peak
+        below that renews its text (a dark start on a 12-bit camera was told 8 bits for good)."""
         self._since += 1
         if image_type == COMPRESSED and self._since % self._frames:
             return
@@ -138,17 +147,17 @@ class SixteenBitInput:
             self._verdict = None
             return
         self._peak = peak
-        self._verdict = (DIM_REASON, dim_text(encoding, peak, self._seen + self._since, self._bits))
+        self._verdict = (DIM_KEY, dim_text(encoding, peak, self._seen + self._since, self._bits))
 
     def _watch(self, image: Any, image_type: str, encoding: str, bits: int) -> None:
         peak = compressed_sixteen_bit_peak(image) if image_type == COMPRESSED else sixteen_bit_peak(image)
         if not peak:  # black (a lens cap, the first frames of exposure) or no pixels: says nothing of the bits
             return
         if peak > sixteen_bit_full_scale(bits):
-            self._verdict, self._decided = (CLIPPED_REASON, clipped_text(encoding, peak, bits)), True
+            self._verdict, self._decided = (CLIPPED_KEY, clipped_text(encoding, peak, bits)), True
             return
         self._seen, self._peak = self._seen + 1, max(self._peak, peak)
         if self._seen >= self._frames:
             self._decided = True
             if self._peak.bit_length() <= bits - UNUSED_HIGH_BITS:
-                self._verdict = (DIM_REASON, dim_text(encoding, self._peak, self._seen, bits))
+                self._verdict = (DIM_KEY, dim_text(encoding, self._peak, self._seen, bits))

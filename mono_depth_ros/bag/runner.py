@@ -167,7 +167,7 @@ class _SecondPass:
         for static in index.tf.static_transforms():  # --roll -90 for -1.5708: nothing downstream shows it
             if text := degrees_read_as_radians(static):
                 summary.warnings.add("tf: angles in degrees?", text)
-        self.bits = SixteenBitInput(lambda: self.config, summary.input_unused)  # 16-bit scaling; high bits unused?
+        self.bits = SixteenBitInput(lambda: self.config, summary.sixteen_bit_frame)  # 16-bit scaling; high bits unused?
         self.cameras_checked: set[int] = set()  # ids of the index's calibration entries already checked
         self.check_calibration = warn_about_calibration(  # raw read as rectified (or back), a metric model elsewhere
             self.topics.image,

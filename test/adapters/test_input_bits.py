@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from mono_depth_ros.adapters.input_bits import (
-    CLIPPED_REASON,
-    DIM_REASON,
+    CLIPPED_KEY,
+    DIM_KEY,
     WATCH_FRAMES,
     SixteenBitInput,
     sixteen_bit_encoding,
@@ -52,7 +52,7 @@ def test_right_aligned_12_bit_frames_are_reported_after_the_watched_frames_namin
     watched.feed(RIGHT_12)
     assert len(watched.reports) == 1
     reason, text = watched.reports[0]
-    assert reason == DIM_REASON == "image.high_bits_unused"
+    assert reason == DIM_KEY == "frames_high_bits_unused"  # the /diagnostics key (node and bag runner)
     assert f"mono16 images peak at 4095 over their first {WATCH_FRAMES} frames: 12 of the 16 bits" in text
     assert "16x too dark" in text and "needs image_significant_bits: 12" in text
     watched.feed(RIGHT_12, 3)
@@ -86,7 +86,7 @@ def test_bits_set_below_the_data_are_reported_at_once_as_saturating() -> None:
     white; reported at the first frame, naming 16 for left-aligned data."""
     watched = Watched(bits=12)
     watched.feed(LEFT_12)
-    assert [reason for reason, _ in watched.reports] == [CLIPPED_REASON]
+    assert [reason for reason, _ in watched.reports] == [CLIPPED_KEY] == ["frames_above_significant_bits"]
     text = watched.reports[0][1]
     assert "mono16 pixel value 65520 exceeds 4095, the full scale of image_significant_bits: 12" in text
     assert "or 16 for values left-aligned" in text
@@ -100,7 +100,7 @@ def test_black_frames_do_not_count_and_8_bit_images_are_not_watched() -> None:
     watched.feed(GREY.astype(np.uint8), 5 * WATCH_FRAMES, encoding="mono8")
     assert watched.reports == []
     watched.feed(RIGHT_12, WATCH_FRAMES)
-    assert [reason for reason, _ in watched.reports] == [DIM_REASON]
+    assert [reason for reason, _ in watched.reports] == [DIM_KEY]
 
 
 def test_a_16_bit_png_compressed_image_is_watched_too() -> None:
@@ -109,7 +109,7 @@ def test_a_16_bit_png_compressed_image_is_watched_too() -> None:
     assert sixteen_bit_encoding(message, COMPRESSED) == "mono16"
     for _ in range(WATCH_FRAMES):
         watched.input.observe(message, COMPRESSED, 16)
-    assert [reason for reason, _ in watched.reports] == [DIM_REASON]
+    assert [reason for reason, _ in watched.reports] == [DIM_KEY]
 
 
 def test_sixteen_bit_encoding_names_16_bit_pictures_only() -> None:
@@ -134,7 +134,7 @@ def test_a_dark_start_on_a_16_bit_camera_is_warned_and_the_warning_lifts_once_a_
     dark -= dark % 16 if aligned == "left_aligned_12" else 0
     watched = Watched()
     watched.feed(dark, WATCH_FRAMES + 1)
-    assert [reason for reason, _ in watched.reports] == [DIM_REASON] * 2
+    assert [reason for reason, _ in watched.reports] == [DIM_KEY] * 2
     watched.feed(bright, 1)
     watched.feed(dark, 3)  # dark again: the camera has shown its high bits, no new verdict
     assert len(watched.reports) == 2, watched.reports
@@ -147,7 +147,7 @@ def test_a_dark_start_of_16_bit_png_images_lifts_within_the_watched_frames_of_a_
     dark_png, bright_png = (compressed_image_from_array(FACTORY, p, HEADER, codec="png") for p in (dark, bright))
     for _ in range(WATCH_FRAMES):
         watched.input.observe(dark_png, COMPRESSED, 16)
-    assert [reason for reason, _ in watched.reports] == [DIM_REASON]
+    assert [reason for reason, _ in watched.reports] == [DIM_KEY]
     for _ in range(WATCH_FRAMES):
         watched.input.observe(bright_png, COMPRESSED, 16)
     assert len(watched.reports) < WATCH_FRAMES + 1
@@ -164,4 +164,4 @@ def test_the_bit_depth_named_follows_the_peak_after_a_dark_start_on_a_12_bit_cam
     assert "needs image_significant_bits: 8" in watched.reports[-1][1]
     watched.feed(RIGHT_12)
     assert "peak at 4095" in watched.reports[-1][1] and "needs image_significant_bits: 12" in watched.reports[-1][1]
-    assert [reason for reason, _ in watched.reports] == [DIM_REASON] * 2
+    assert [reason for reason, _ in watched.reports] == [DIM_KEY] * 2

@@ -529,12 +529,12 @@ def test_a_12_bit_camera_is_warned_naming_image_significant_bits_and_counted_unt
 ) -> None:
     """A 12-bit camera's rgb16 (0..4095) reached the network 16x too dark (cv_bridge's 255 / 65535) without a word.
     The launched node, after its watched frames, warns naming ``image_significant_bits: 12`` and counts each later
-    frame in ``inputs_unused.image.high_bits_unused``; ``ros2 param set`` to 12 stops the counting."""
-    from mono_depth_ros.adapters.input_bits import DIM_REASON, WATCH_FRAMES
+    frame in ``frames_high_bits_unused`` (WARN; not in ``inputs_unused``, where it was counted as
+    ``inputs_unused.image.high_bits_unused``: the frames are published); ``ros2 param set`` to 12 stops the counting."""
+    from mono_depth_ros.adapters.input_bits import DIM_KEY, WATCH_FRAMES
 
     params = write_params(ros_logs / "twelve_bit.yaml", {"diagnostics.period_s": 0.25, "input_qos": "reliable"})
     launched = Launched({"device": "cpu", "params_file": str(params)}, ros_logs / "twelve_bit.log")
-    key = f"inputs_unused.{DIM_REASON}"
     with operating(probe, launched) as operated:
         launched.wait_ready(probe)
         depth, diagnostics = operated.collect(Image, "/depth/image"), operated.collect(DiagnosticArray, "/diagnostics")
@@ -549,13 +549,17 @@ def test_a_12_bit_camera_is_warned_naming_image_significant_bits_and_counted_unt
 
         def counted() -> int:
             time.sleep(1.0)  # a status after the last frame (every 0.25 s)
-            return int(node_statuses(diagnostics.messages)[-1].get(key, "0"))
+            status = node_statuses(diagnostics.messages)[-1]
+            assert status["inputs_unused"] == "0" and not [k for k in status if k.startswith("inputs_unused.")]
+            return int(status[DIM_KEY])
 
         one_frame_at_a_time(WATCH_FRAMES + 2)
         wait_until(lambda: "needs image_significant_bits: 12" in launched.log, 10, "the warning")
-        assert DIM_REASON in launched.log and "16x too dark" in launched.log, launched.log[-3000:]
+        assert DIM_KEY in launched.log and "16x too dark" in launched.log, launched.log[-3000:]
         before = counted()
-        assert before >= 3, node_statuses(diagnostics.messages)[-1]  # the deciding frame and the two after it
+        status = node_statuses(diagnostics.messages)[-1]
+        assert before >= 3, status  # the deciding frame and the two after it
+        assert status["_level"] == "1" and DIM_KEY in status["_message"], status  # WARN while it is counted
         assert set_parameter(probe, "image_significant_bits", 12) == (True, "")
         one_frame_at_a_time(3)
         assert counted() == before, node_statuses(diagnostics.messages)[-1]
