@@ -13,7 +13,7 @@ import time
 BENCHMARKS = (
     "bench_cloud", "bench_outliers", "bench_scale", "bench_bag", "bench_threads", "bench_synthetic",
     "bench_unet_presets", "bench_models", "bench_temporal", "bench_worker", "bench_onnx_binding", "bench_device_post",
-    "bench_input_aspect", "bench_costmap_real", "bench_window_upsample",
+    "bench_input_aspect", "bench_costmap_real", "bench_window_upsample", "bench_sixteen_bit",
 )  # fmt: skip
 
 SOAKS = ("soak_pipeline", "soak_bag")  # minutes each, by name only (the real node's soak: test/ros2/soak_node.py)

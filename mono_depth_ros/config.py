@@ -57,6 +57,7 @@ PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("prediction_topic", "/depth_model/prediction", "external 32FC1 prediction (model.backend=external)"),
     ParamSpec("image_transport", "raw", "raw Image or compressed (jpeg/png/tiff) CompressedImage", choices=("raw", "compressed")),
     ParamSpec("image_is_rectified", True, "true: image_rect (geometry from P); false: raw image (and an external prediction, nearest) undistorted with K+D"),
+    ParamSpec("image_significant_bits", 16, "bits a 16-bit image's pixels use (mono16, rgb16, bayer_*16): 16-bit values scale to 8 bit by 255 / (2^bits - 1); 12 for a 12-bit sensor whose driver right-aligns its values (0..4095); 16 (cv_bridge's 255 / 65535) for 16-bit and left-aligned sensors", min_value=8, max_value=16, dynamic=True),
     ParamSpec("sync.mode", "approximate", "pair image and camera_info by ApproximateTime, or use the latest camera_info", choices=("approximate", "latest")),
     ParamSpec("sync.slop_s", 0.05, "ApproximateTime slop in seconds", min_value=0.0, max_value=5.0),
     ParamSpec("sync.queue_size", 10, "ApproximateTime queue size per input", min_value=1, max_value=1000),

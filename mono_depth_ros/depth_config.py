@@ -29,6 +29,7 @@ class TopicsConfig:
     prediction: str
     image_transport: str  # raw | compressed
     image_is_rectified: bool
+    image_significant_bits: int  # 8..16: 16-bit pixels scale to 8 bit by 255 / (2**bits - 1)
     input_qos: str
     output_qos: str
 
@@ -163,6 +164,7 @@ _RENAMED = {
     "prediction_topic": ("topics", "prediction"),
     "image_transport": ("topics", "image_transport"),
     "image_is_rectified": ("topics", "image_is_rectified"),
+    "image_significant_bits": ("topics", "image_significant_bits"),
     "input_qos": ("topics", "input_qos"),
     "output_qos": ("topics", "output_qos"),
     "device": ("model", "device"),

@@ -136,8 +136,9 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         self._cloud_buffer = self._factory.field_buffer()  # /depth/points data, refilled frame after frame
         self._pipeline = self._make_pipeline(self._config, self.get_logger())
         window_s = max(5.0, 3.0 * self._config.diagnostics.period_s)
-        self._stats = RuntimeStats(window_s=window_s, on_unstamped=self.get_logger().warning)  # stamp 0: no latency
+        self._stats = RuntimeStats(window_s=window_s, warn=self.get_logger().warning)  # stamp 0, 16 bit: warned
         self._log_throttle = ReasonThrottle(2.0)
+        self._bits = messages.SixteenBitInput(lambda: self._config, self._stats.sixteen_bit_frame)  # peaks watched
         topics, check = self._config.topics, self._pipeline.training_camera_warning  # warned per calibration, scale:
         warn = warn_about_calibration(topics.image, topics.image_is_rectified, self.get_logger().warning, check)
         self._cameras = CameraModelCache(warn, lambda: self._pipeline.config.scale)  # raw as rectified, metric model
@@ -206,7 +207,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
             self._sync_timer = watch.polled_by(self.create_timer(SYNC_POLL_S, watch.poll, clock=STEADY_CLOCK))
         else:
             raw.subscribe(image_type, image_topic, self._on_image, in_qos)
-        subscribe = lambda qos: raw.subscribe(CameraInfo, info_topic, self._on_camera_info, qos)  # noqa: E731
+        subscribe = lambda qos: raw.subscribe(CameraInfo, info_topic, self._latest_info.add, qos)  # noqa: E731
         graph, shown = self.get_publishers_info_by_topic, shown_topic(info_topic, resolve)
         self._latched = LatchedInfo(info_topic, subscribe, graph, in_qos, self._approximate, shown=shown)
         self._tf_buffer: Any = None
@@ -251,9 +252,6 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
     def _on_image(self, msg: Any) -> None:
         self._stats.frame_received()  # (with ApproximateTime: by the SyncWatch, as the image arrives)
         self._enqueue(msg, self._latest_info.for_image(msg), None)
-
-    def _on_camera_info(self, msg: Any) -> None:
-        self._latest_info.add(msg)
 
     def _on_lidar(self, msg: Any) -> None:
         if self._pairing is not None:
@@ -316,7 +314,8 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         image_type = "sensor_msgs/msg/CompressedImage" if self._compressed else "sensor_msgs/msg/Image"
         prediction = None if frame.prediction is None else messages.decode_prediction(frame.prediction)
         camera, rectified = self._cameras.get(frame.info), self._config.topics.image_is_rectified
-        decoded = self._cameras.checked(messages.frame_input(frame.image, image_type, camera, rectified, copy=False))
+        decoded = messages.frame_input(frame.image, image_type, camera, rectified, copy=False, bits=self._bits)
+        decoded = self._cameras.checked(decoded)
         self._went_back.frame(decoded.stamp_ns)  # the first frame after the ROS clock went back: a new start
         lidar = self._lidar_input(decoded.stamp_ns, decoded.frame_id, frame.scan)
         decoded = replace(decoded, lidar=lidar, prediction=prediction)  # checked and decoded first

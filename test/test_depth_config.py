@@ -61,6 +61,10 @@ def test_training_and_distillation_spell_the_common_fields_as_the_node() -> None
         "camera_info_topic": [(train.DataConfig, "camera_info_topic"), (distill.DataConfig, "camera_info_topic")],
         "lidar_topic": [(distill.DataConfig, "lidar_topic")],
         "image_is_rectified": [(train.DataConfig, "image_is_rectified"), (distill.DataConfig, "image_is_rectified")],
+        "image_significant_bits": [
+            (train.DataConfig, "image_significant_bits"),
+            (distill.DataConfig, "image_significant_bits"),
+        ],
         "model.weights": [(distill.TeacherConfig, "weights")],
         "model.backend": [(distill.TeacherConfig, "backend")],
         "device": [

@@ -11,6 +11,7 @@ import array
 import functools
 import importlib
 import os
+import re
 import signal
 import sys
 import threading
@@ -1919,7 +1920,7 @@ def test_the_node_and_the_bag_runner_write_the_same_status_keys_and_counts_for_t
         "bad_messages.CalibrationError": "2", "bad_messages.EncodingError": "1", "bad_messages.no_camera_info": "1",
         "inputs_unused": "5", "inputs_unused.camera_info.bad_cdr": "1", "inputs_unused.lidar.bad_cdr": "1",
         "inputs_unused.lidar.ShapeError": "1", "inputs_unused.lidar.EncodingError": "1",
-        "inputs_unused.lidar.empty_scan": "1",
+        "inputs_unused.lidar.empty_scan": "1", "frames_high_bits_unused": "0", "frames_above_significant_bits": "0",
     }, from_node  # fmt: skip
     # the one pairing the roads make differently (documented): the image of the cut camera_info, which the node
     # never pairs (no_camera_info), the bag runner pairs with the camera_info before it and warns
@@ -2489,3 +2490,77 @@ def test_latest_camera_info_after_the_clock_went_back_is_the_one_the_node_kept_o
     from_bag = [m.k[0] for _, m in read_output(tmp_path / "out")["/depth/camera_info"]]
     assert len(from_node) == 4 and from_node[0] == from_node[1] < from_node[2] == from_node[3], from_node
     assert from_bag == pytest.approx(from_node), (from_bag, from_node, summary.format())
+
+
+def test_a_12_bit_camera_is_warned_and_counted_by_node_and_bag_runner_until_image_significant_bits_is_set(
+    ros: Ros, tmp_path: Path
+) -> None:
+    """KITTI 000000 (cropped) as a 12-bit camera publishes it: rgb16, right-aligned (0..4095). Scaled as cv_bridge
+    does (255 / 65535) it reached the network at 0..16 of 255 and nothing said so. Now, after the watched frames, the
+    node warns naming ``image_significant_bits: 12`` and counts each later frame in ``frames_high_bits_unused``
+    (WARN), as the bag runner does on the same bytes; ``ros2 param set`` to 12 gives the network the 8-bit frame and
+    the counting stops. The frames are published: not ``inputs_unused`` (other inputs' messages not used), where
+    they were counted as ``inputs_unused.image.high_bits_unused``."""
+    from mono_depth_ros.adapters.input_bits import DIM_KEY, WATCH_FRAMES
+    from mono_depth_ros.bag import BagRunOptions, run_bag
+    from mono_depth_ros.demo.bag_builder import BagBuilder
+    from test.adapters import test_cdr_fuzz as fuzz
+    from test.bag.support import read_bag as read_output
+    from test.core.ros_msg_support import rosbags_factory
+
+    frame = fuzz.real_frame("humble")
+    rgb = ros_msgs.image_to_rgb8(frame.image)
+    twelve = np.rint(rgb.astype(np.float64) * (4095.0 / 255.0)).astype(np.uint16)
+    image = ros_msgs.image_from_array(rosbags_factory("humble"), twelve, "rgb16", frame.image.header)
+    pipeline, topics = EchoPipeline(), _fuzz_topics()
+    node = ros.make_node(EXTERNAL, pipeline=pipeline)
+    parameter = ros.fake["rclpy.parameter"].Parameter
+    count = WATCH_FRAMES + 2
+
+    def send(index: int, bag: Any = None) -> None:
+        stamp_ns = STAMP_NS + index * 100_000_000
+        for key, msg in (("info", frame.info), ("prediction", frame.prediction), ("image", image)):
+            raw = frame.cdr(fuzz.restamped(msg, stamp_ns))
+            node.subscription(topics[key][0]).callback(raw)
+            if bag is not None:
+                bag.write_raw(*topics[key], raw, stamp_ns)
+        assert wait_until(functools.partial(lambda n: stats(node).published == n, index + 1), 30), index
+
+    with BagBuilder(tmp_path / "in", "humble") as bag:
+        for index in range(count):
+            send(index, bag)
+    assert pipeline.frames[0].rgb.max() <= 16  # what the network got: 16x too dark
+    assert stats(node).sixteen_bit == {DIM_KEY: 3}, stats(node).sixteen_bit  # the deciding frame and 2 after it
+    assert stats(node).unused == {}, stats(node).unused
+    warned = [m for m in node.get_logger().messages("WARN") if DIM_KEY in m]
+    assert warned and "needs image_significant_bits: 12" in warned[0] and "16x too dark" in warned[0], warned
+    node._publish_diagnostics()
+
+    def counted(status: Any) -> tuple[int, dict[str, str]]:
+        keys = ("inputs_unused", "frames_high_bits_unused", "frames_above_significant_bits")
+        level = status.level[0] if isinstance(status.level, bytes) else status.level  # rclpy's byte, rosbags' int
+        return level, {kv.key: kv.value for kv in status.values if kv.key.startswith(keys)}
+
+    node_status = node.publishers["/diagnostics"].messages[-1].status[0]
+    from_node = counted(node_status)
+    expected = {"inputs_unused": "0", DIM_KEY: "3", "frames_above_significant_bits": "0"}
+    assert from_node == (1, expected), from_node  # WARN, no longer an input unused
+    assert DIM_KEY in node_status.message and "16-bit frame(s) scaled wrongly?" in node_status.message
+    summary = run_bag(tmp_path / "in", tmp_path / "out", EXTERNAL, BagRunOptions(progress=False))
+    bag_status = read_output(tmp_path / "out")["/diagnostics"][-1][1].status[0]
+    assert counted(bag_status) == from_node, bag_status
+    figures = re.compile(r"\d+")  # the window's count and length differ (the node's 5 s, the bag's period)
+    assert figures.sub("#", bag_status.message) == figures.sub("#", node_status.message), bag_status.message
+    assert "needs image_significant_bits: 12" in summary.warnings.examples[DIM_KEY]
+    assert f"warning     3 x {DIM_KEY}: " in summary.format() and not summary.unused, summary.format()
+    fixed = run_bag(
+        tmp_path / "in", tmp_path / "fixed", {**EXTERNAL, "image_significant_bits": 12}, BagRunOptions(progress=False)
+    )
+    assert DIM_KEY not in fixed.warnings.counts and fixed.frames_out == count, fixed.format()
+
+    (result,) = node.set_parameters([parameter("image_significant_bits", value=12)])
+    assert result.successful, result.reason
+    for index in range(count, count + 3):
+        send(index)
+    np.testing.assert_array_equal(pipeline.frames[-1].rgb, rgb)  # the 8-bit frame again
+    assert stats(node).sixteen_bit == {DIM_KEY: 3}, stats(node).sixteen_bit  # none counted since

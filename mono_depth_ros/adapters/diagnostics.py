@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from mono_depth_ros.adapters.input_bits import PARAMETER, SIXTEEN_BIT_KEYS
 from mono_depth_ros.adapters.stats import StatsSnapshot
 from mono_depth_ros.config import NODE_NAME
 from mono_depth_ros.core.msg_factory import MessageFactory, make_header
@@ -48,8 +49,10 @@ def diagnostic_report(
     Level: ERROR when the worker hit an unexpected exception within the window or a frame's model output was
     unusable (``core.model_output``: NaN / Inf beyond ``model.max_invalid_share``, another size, out of memory;
     ``severe_in_window``); WARN when nothing was published
-    within the window, when messages were rejected within it, or when the scale health is ``degraded``; ERROR
-    also when it is ``lost`` (core.scale.Health: ok / degraded / lost); else OK.
+    within the window, when messages were rejected within it, when 16-bit frames whose scaling looks wrong were
+    counted within it (``frames_high_bits_unused``, ``frames_above_significant_bits``: while the cause stands, every
+    frame is), or when the scale health is ``degraded``; ERROR also when it is ``lost`` (core.scale.Health: ok /
+    degraded / lost); else OK.
     """
     values: list[tuple[str, str]] = [
         ("fps", f"{stats.fps:.2f}"),
@@ -59,6 +62,7 @@ def diagnostic_report(
         ("frames_published", str(stats.published)),
         ("frames_dropped_stale", str(stats.dropped)),
         ("frames_unstamped", str(stats.frames_unstamped)),
+        *((key, str(stats.sixteen_bit.get(key, 0))) for key in SIXTEEN_BIT_KEYS),  # published, scaling suspect
         ("images_missing", str(stats.images_missing)),
         ("bad_messages", str(sum(stats.bad.values()))),  # images: received = published + dropped + bad + errors
         *((f"bad_messages.{reason}", str(count)) for reason, count in sorted(stats.bad.items())),
@@ -91,6 +95,11 @@ def diagnostic_report(
     elif stats.bad_in_window:
         level = "WARN"
         message = f"{stats.bad_in_window} bad message(s) in the last {window}; see bad_messages.*, inputs_unused.*"
+    elif stats.sixteen_bit_in_window:
+        keys = ", ".join(key for key in SIXTEEN_BIT_KEYS if stats.sixteen_bit.get(key))
+        level = "WARN"
+        message = f"{stats.sixteen_bit_in_window} 16-bit frame(s) scaled wrongly? in the last {window}; see {keys} "
+        message += f"and the log for the {PARAMETER} to set"
     elif health != "ok" and extrinsic:
         level, message = "WARN", f"LiDAR -> camera transform looks wrong ({extrinsic}; see scale_reason), scale {mode}"
     elif health != "ok":

@@ -24,10 +24,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from mono_depth_ros.adapters.input_bits import SixteenBitInput as SixteenBitInput  # the node reads it here
 from mono_depth_ros.core.camera import CameraModel
 from mono_depth_ros.core.errors import EncodingError, ShapeError, TransformError
 from mono_depth_ros.core.geometry import RigidTransform
 from mono_depth_ros.core.msg_factory import FieldBuffer, MessageFactory
+from mono_depth_ros.core.msg_image import SIXTEEN_BITS
 from mono_depth_ros.core.msg_laser_scan import laser_sweep_middle_offset_ns, points_from_laser_scan
 from mono_depth_ros.core.ros_msgs import (
     camera_info_from_intrinsics,
@@ -99,15 +101,18 @@ class Scan:
         return 0 if dt is None or dt.size == 0 else (int(dt.min()) + int(dt.max())) // 2
 
 
-def decode_image(msg: Any, msgtype: str, *, copy: bool = True) -> npt.NDArray[np.uint8]:
-    """Image or CompressedImage → (H, W, 3) uint8 RGB (``copy=False``: see :func:`image_to_rgb8`).
+def decode_image(
+    msg: Any, msgtype: str, *, copy: bool = True, significant_bits: int = SIXTEEN_BITS
+) -> npt.NDArray[np.uint8]:
+    """Image or CompressedImage → (H, W, 3) uint8 RGB (``copy=False``: see :func:`image_to_rgb8`; 16-bit pixels
+    scaled by ``255 / (2**significant_bits - 1)``: :func:`~mono_depth_ros.core.msg_image.uint16_to_uint8`).
 
     Raises:
         EncodingError: unsupported encoding / format, undecodable data. ShapeError: inconsistent sizes.
     """
     if msgtype == "sensor_msgs/msg/CompressedImage":
-        return compressed_image_to_rgb8(msg)
-    return image_to_rgb8(msg, copy=copy)
+        return compressed_image_to_rgb8(msg, significant_bits)
+    return image_to_rgb8(msg, copy=copy, significant_bits=significant_bits)
 
 
 def decode_scan(msg: Any, msgtype: str = POINTCLOUD2) -> Scan:
@@ -183,6 +188,7 @@ def frame_input(
     world_from_cam: RigidTransform | None = None,
     *,
     copy: bool = True,
+    bits: SixteenBitInput | None = None,
 ) -> FrameInput:
     """The pipeline's input for one image message (``sensor_msgs/msg/Image`` or ``.../CompressedImage``).
 
@@ -191,7 +197,9 @@ def frame_input(
     decoded with :func:`decode_prediction` (or None); ``world_from_cam`` the camera pose for the temporal filter
     (:class:`~mono_depth_ros.adapters.motion.CameraPoses`, or None). ``copy=False``: the pixels may be a view of the
     message's buffer (a caller that owns the message, such as the bag runner; see
-    :func:`~mono_depth_ros.core.msg_image.image_to_rgb8`).
+    :func:`~mono_depth_ros.core.msg_image.image_to_rgb8`). ``bits``: the stream's
+    :class:`~mono_depth_ros.adapters.input_bits.SixteenBitInput` (node and bag runner): 16-bit pixels are scaled by
+    its ``image_significant_bits`` and their peaks watched; None: 16 bits (cv_bridge's 255 / 65535), not watched.
 
     Raises:
         EncodingError, ShapeError: an undecodable or empty image. TransformError: an empty ``header.frame_id``
@@ -208,10 +216,13 @@ def frame_input(
     stamp_ns = stamp_to_ns(header.stamp)
     if stamp_ns < 0:
         raise TransformError(negative_stamp_text("image", stamp_ns))
-    rgb = decode_image(image, image_type, copy=copy)
+    significant_bits = SIXTEEN_BITS if bits is None else bits.significant_bits
+    rgb = decode_image(image, image_type, copy=copy, significant_bits=significant_bits)
     if rgb.size == 0:  # else the calibration size check would be blamed
         msg = f"image is {rgb.shape[1]}x{rgb.shape[0]}: no pixels; the camera driver published an empty image"
         raise ShapeError(msg)
+    if bits is not None:
+        bits.observe(image, image_type, significant_bits)
     return FrameInput(
         stamp_ns=stamp_ns,
         frame_id=frame_id,

@@ -5,7 +5,10 @@ Every image received ends in one outcome: published, dropped (stale, or at a sto
 or a worker error, so that ``received == published + dropped + sum(bad) + worker_errors`` once none is in flight. A
 LiDAR scan, camera_info or external prediction that cannot be used is no image: it is counted apart
 (``inputs_unused.<reason>``, the reason prefixed with the input: ``lidar.``, ``camera_info.``, ``prediction.``); the
-image it came with is published (a scan's: with the fallback scale) or counted under its own outcome.
+image it came with is published (a scan's: with the fallback scale) or counted under its own outcome. A 16-bit
+image whose scaling to 8 bit looks wrong (:mod:`~mono_depth_ros.adapters.input_bits`) is neither: it is published,
+and counted under its own key (``frames_high_bits_unused``, ``frames_above_significant_bits``), as a frame published
+without a capture stamp is (``frames_unstamped``).
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from mono_depth_ros.adapters.input_bits import SIXTEEN_BIT_KEYS
+from mono_depth_ros.adapters.log_throttle import ReasonThrottle
 from mono_depth_ros.core.errors import ConfigError
 
 NS_PER_S = 1_000_000_000
@@ -32,6 +37,8 @@ def seconds_to_ns(seconds: float) -> int:
 
 MAX_STAMP_OFFSET_S = 3600.0
 """A capture stamp further than this from the node clock (or stamp 0) is not a capture time: no latency."""
+SIXTEEN_BIT_LOG_PERIOD_S = 2.0
+"""Seconds between two logs of one 16-bit scaling warning (its key and text without numbers; counted every frame)."""
 
 
 def drained(*holders: Any | None) -> int:
@@ -46,6 +53,12 @@ def unused_warning(reason: str, text: str) -> str:
         return f"LiDAR scan not used ({reason}): {text}; this frame's scale falls back"
     kind = reason.partition(".")[0]
     return f"{kind} not used ({reason}): {text}; an image left without its {kind} is counted in bad_messages"
+
+
+def sixteen_bit_warning(key: str, text: str) -> str:
+    """The log line of a 16-bit frame whose scaling looks wrong (:meth:`RuntimeStats.sixteen_bit_frame`): the image
+    is published, its key in ``/diagnostics`` and why."""
+    return f"16-bit image scaled wrongly? (counted in {key}): {text}"
 
 
 @dataclass(frozen=True)
@@ -68,6 +81,8 @@ class StatsSnapshot:
     frames_unstamped: int = 0  # published frames whose stamp was 0 or off the clock (:data:`MAX_STAMP_OFFSET_S`)
     images_missing: int = 0  # images whose camera_info came but which never arrived (not in ``received``)
     unused: dict[str, int] = field(default_factory=dict)  # other inputs not used, per reason (not images)
+    sixteen_bit: dict[str, int] = field(default_factory=dict)  # 16-bit frames scaled wrongly? per key (published)
+    sixteen_bit_in_window: int = 0  # of those, counted within the window (WARN)
 
 
 class RuntimeStats:
@@ -76,15 +91,16 @@ class RuntimeStats:
     Args:
         window_s: length of the window for fps, latency percentiles and the ``*_in_window`` counts.
         clock_ns: monotonic clock in int nanoseconds (injectable for tests).
-        on_unstamped: called once with a warning (the stamp, the clock, the remedy) at the first frame
-            :meth:`frame_published_at` finds unstamped.
+        warn: called with a warning: once (the stamp, the clock, the remedy) at the first frame
+            :meth:`frame_published_at` finds unstamped; for a 16-bit frame whose scaling looks wrong
+            (:meth:`sixteen_bit_frame`), at most every :data:`SIXTEEN_BIT_LOG_PERIOD_S` per key and kind of text.
     """
 
     def __init__(
         self,
         window_s: float = 5.0,
         clock_ns: Callable[[], int] = time.monotonic_ns,
-        on_unstamped: Callable[[str], Any] | None = None,
+        warn: Callable[[str], Any] | None = None,
     ) -> None:
         if not window_s > 0.0:
             msg = f"statistics window {window_s} s must be > 0"
@@ -102,7 +118,10 @@ class RuntimeStats:
         self._published: deque[tuple[int, float]] = deque()  # (publish time ns, latency ns; NaN: unstamped)
         self._unstamped = 0
         self._newest_now_ns = -(2**63)  # the latest node clock seen at a publish (it went back: a looped bag)
-        self._on_unstamped = on_unstamped
+        self._warn = warn
+        self._sixteen_bit: Counter[str] = Counter()
+        self._sixteen_bit_times: deque[int] = deque()
+        self._sixteen_bit_log = ReasonThrottle(SIXTEEN_BIT_LOG_PERIOD_S, clock=lambda: clock_ns() / NS_PER_S)
         self._published_total = 0
         self._bad_times: deque[tuple[int, str]] = deque()  # (time ns, reason)
         self._error_times: deque[int] = deque()
@@ -192,20 +211,35 @@ class RuntimeStats:
             self._published_total += 1
             self._unstamped += 1
             first = self._unstamped == 1
-        if first and self._on_unstamped is not None:
-            self._on_unstamped(
+        if first and self._warn is not None:
+            self._warn(
                 f"image stamped {stamp_ns / NS_PER_S:.3f} s, node clock {now_ns / NS_PER_S:.3f} s: stamp 0 or more "
                 f"than {MAX_STAMP_OFFSET_S / 3600:g} h off, no capture time; such frames are published but left out "
                 "of latency_*_ms and counted in frames_unstamped (warned once); stamp images in the driver with the "
                 "node's clock (use_sim_time needs /clock)"
             )
 
+    def sixteen_bit_frame(self, key: str, text: str) -> None:
+        """A 16-bit frame whose scaling to 8 bit looks wrong (:class:`~mono_depth_ros.adapters.input_bits.
+        SixteenBitInput`'s report; ``key``: one of its :data:`~mono_depth_ros.adapters.input_bits.SIXTEEN_BIT_KEYS`):
+        counted under ``key``, no image outcome (the frame goes on to be published), WARN within the window
+        (``sixteen_bit_in_window``); ``text`` (what was seen, the ``image_significant_bits`` to set) is logged,
+        throttled."""
+        if key not in SIXTEEN_BIT_KEYS:
+            msg = f"16-bit scaling key {key!r} is none of {SIXTEEN_BIT_KEYS}"
+            raise ValueError(msg)
+        with self._lock:
+            self._sixteen_bit[key] += 1
+            self._sixteen_bit_times.append(self._clock_ns())
+        if self._warn is not None and (held := self._sixteen_bit_log.allow(key, text)) is not None:
+            self._warn(sixteen_bit_warning(key, text) + held)
+
     def snapshot(self) -> StatsSnapshot:
         """Current counters, fps (frames per second) and latency p50 / p95 in milliseconds (NaN without data)."""
         with self._lock:
             now = self._clock_ns()
             horizon = now - self._window_ns
-            for times in (self._error_times, self._severe_times):
+            for times in (self._error_times, self._severe_times, self._sixteen_bit_times):
                 while times and times[0] < horizon:
                     times.popleft()
             while self._bad_times and self._bad_times[0][0] < horizon:
@@ -240,4 +274,6 @@ class RuntimeStats:
                 frames_unstamped=self._unstamped,
                 images_missing=self._missing,
                 unused=dict(self._unused),
+                sixteen_bit=dict(self._sixteen_bit),
+                sixteen_bit_in_window=len(self._sixteen_bit_times),
             )

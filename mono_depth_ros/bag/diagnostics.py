@@ -8,7 +8,9 @@ stay 0 (every image is processed in order), and
 DepthError class, ``no_camera_info``, ``no_prediction``, ``bad_cdr``; ``damaged_input`` for images the input's
 storage lost, which a live node never receives), ``inputs_unused.<reason>``
 its warnings of another input's message not used (``BagSummary.unused``: an undecodable camera_info, a scan empty,
-undecodable or not placed by TF), so that ``frames_received = frames_published + bad_messages`` as in the node.
+undecodable or not placed by TF), so that ``frames_received = frames_published + bad_messages`` as in the node;
+``frames_high_bits_unused`` / ``frames_above_significant_bits`` its warnings of a 16-bit frame scaled wrongly
+(``BagSummary.sixteen_bit``), WARN in a status whose period counted one, as the node's window does.
 A status goes every ``diagnostics.period_s`` of bag time and, after the last image (a whole run or a stop), once
 more where frames came after the last one: the output bag's last status counts every image processed.
 """
@@ -54,9 +56,10 @@ class BagDiagnostics:
     _next_ns: int | None = None
     _skipped_before: int = 0
     _unused_before: int = 0
+    _sixteen_bit_before: int = 0
     _invalid_output_before: int = 0
     _last: tuple[Any, Any, str] | None = None  # the last written frame's scale, temporal status and frame_id
-    _counted: tuple[int, int, int] | None = None  # :func:`_counts` at the last status
+    _counted: tuple[int, int, int, int] | None = None  # :func:`_counts` at the last status
 
     def update(self, factory: MessageFactory, output: FrameOutput, summary: BagSummary) -> Any:
         """A DiagnosticArray when a period has passed since the last one, else None."""
@@ -88,7 +91,7 @@ class BagDiagnostics:
             # stamped after this status are not in its window
             recent = [stamp for stamp in recent if stamp <= stamp_ns]
         self._published = recent
-        skipped, unused = summary.skipped.total, sum(summary.unused.values())
+        skipped, unused, sixteen_bit = summary.skipped.total, sum(summary.unused.values()), summary.sixteen_bit.total()
         invalid_output = summary.bad.get(INVALID_OUTPUT_KEY, 0)
         snapshot = StatsSnapshot(
             received=summary.frames_out + skipped,
@@ -105,13 +108,17 @@ class BagDiagnostics:
             window_s=window_ns / 1e9,
             severe_in_window=invalid_output - self._invalid_output_before,
             unused=dict(summary.unused),
+            sixteen_bit=dict(summary.sixteen_bit),
+            sixteen_bit_in_window=sixteen_bit - self._sixteen_bit_before,
         )
         self._skipped_before, self._invalid_output_before, self._unused_before = skipped, invalid_output, unused
+        self._sixteen_bit_before = sixteen_bit
         self._counted = _counts(summary)
         report = diagnostic_report(snapshot, scale, config_key_values(self.config), temporal)
         return diagnostics_message(factory, report, stamp_ns, self.name, frame_id)
 
 
-def _counts(summary: BagSummary) -> tuple[int, int, int]:
-    """What a status counts: frames written, images skipped, other inputs' messages not used."""
-    return summary.frames_out, summary.skipped.total, sum(summary.unused.values())
+def _counts(summary: BagSummary) -> tuple[int, int, int, int]:
+    """What a status counts: frames written, images skipped, other inputs' messages not used, 16-bit frames scaled
+    wrongly?"""
+    return summary.frames_out, summary.skipped.total, sum(summary.unused.values()), summary.sixteen_bit.total()

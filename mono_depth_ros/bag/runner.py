@@ -28,6 +28,7 @@ from mono_depth_ros.adapters.camera_cache import sized_by_image, warn_about_cali
 from mono_depth_ros.adapters.cdr_input import BAD_CDR
 from mono_depth_ros.adapters.diagnostics import STATUS_SUFFIX, status_name
 from mono_depth_ros.adapters.ground_tf import GroundPoses
+from mono_depth_ros.adapters.input_bits import SixteenBitInput
 from mono_depth_ros.adapters.lidar import no_scan_text
 from mono_depth_ros.adapters.messages import (
     CAMERA_INFO,
@@ -166,6 +167,7 @@ class _SecondPass:
         for static in index.tf.static_transforms():  # --roll -90 for -1.5708: nothing downstream shows it
             if text := degrees_read_as_radians(static):
                 summary.warnings.add("tf: angles in degrees?", text)
+        self.bits = SixteenBitInput(lambda: self.config, summary.sixteen_bit_frame)  # 16-bit scaling; high bits unused?
         self.cameras_checked: set[int] = set()  # ids of the index's calibration entries already checked
         self.check_calibration = warn_about_calibration(  # raw read as rectified (or back), a metric model elsewhere
             self.topics.image,
@@ -482,7 +484,9 @@ class _SecondPass:
             image = self.bag.deserialize(message)
             key = ""
             pose = self._camera_pose(plan.entry.frame_id, plan.entry.stamp_ns)
-            frame = frame_input(image, message.msgtype, camera.model, rectified, lidar, prediction, pose, copy=False)
+            frame = frame_input(
+                image, message.msgtype, camera.model, rectified, lidar, prediction, pose, copy=False, bits=self.bits
+            )
             frame = self.ground.add_to(frame, self.config.scale)  # scale.ground_frame's TF, or why none
         except DepthError as err:
             skip(Skip(f"image: {type(err).__name__}", str(err), key or type(err).__name__))

@@ -125,6 +125,8 @@ class BagSummary:
         bad: the same images per key of the node's ``bad_messages.<key>`` (:class:`Skip`), for ``/diagnostics``.
         warnings: problems that did not cost a frame (LiDAR not used, TF messages malformed, ...).
         unused: the warnings that are a message of another input not used, per reason (:meth:`input_unused`).
+        sixteen_bit: the warnings that are a 16-bit frame whose scaling looks wrong, per ``/diagnostics`` key
+            (:meth:`sixteen_bit_frame`).
         scale_health: output frames per scale health (``ok``, ``fallback_*``, ...) as the pipeline reported it.
         topic_counts: messages written per output topic (copied inputs included).
         stage_ms: total wall time per stage (see :data:`STAGES`), in milliseconds.
@@ -150,6 +152,7 @@ class BagSummary:
     interrupted: str = ""  # the signal that stopped the run early (SIGINT / SIGTERM), empty when it ran to the end
     input_damage: list[str] = field(default_factory=list)
     unused: Counter[str] = field(default_factory=Counter)  # of the warnings: another input's message not used
+    sixteen_bit: Counter[str] = field(default_factory=Counter)  # of the warnings: 16-bit frames scaled wrongly?
 
     @property
     def bad(self) -> Counter[str]:
@@ -167,6 +170,14 @@ class BagSummary:
         ``/diagnostics``; its image is written or skipped on its own."""
         self.warnings.add(reason, message)
         self.unused[reason] += 1
+
+    def sixteen_bit_frame(self, key: str, message: str) -> None:
+        """A warning (:attr:`warnings`, under ``key``) that a 16-bit frame's scaling to 8 bit looks wrong
+        (:class:`~mono_depth_ros.adapters.input_bits.SixteenBitInput`; ``key``: one of its ``SIXTEEN_BIT_KEYS``):
+        also counted in :attr:`sixteen_bit`, the node's key of that name in ``/diagnostics``; the frame goes on (no
+        image outcome, not :attr:`unused`)."""
+        self.warnings.add(key, message)
+        self.sixteen_bit[key] += 1
 
     @property
     def accounted(self) -> bool:

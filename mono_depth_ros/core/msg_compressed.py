@@ -25,6 +25,7 @@ from mono_depth_ros.core.msg_factory import MessageFactory, header_from, uint8_b
 from mono_depth_ros.core.msg_image import (
     COLOUR_ENCODINGS,
     IMAGE_ENCODINGS,
+    SIXTEEN_BITS,
     demosaic_to_rgb8,
     grey_to_rgb8,
     is_opencv_type_name,
@@ -203,9 +204,9 @@ def compressed_image_to_array(msg: Any) -> npt.NDArray[Any]:
     return np.ascontiguousarray(decoded[..., 2::-1])  # BGR(A) → RGB
 
 
-def compressed_image_to_rgb8(msg: Any) -> npt.NDArray[np.uint8]:
+def compressed_image_to_rgb8(msg: Any, significant_bits: int = SIXTEEN_BITS) -> npt.NDArray[np.uint8]:
     """Decode a CompressedImage to ``(H, W, 3)`` uint8 RGB (grey replicated, a bayer mosaic demosaiced, 16-bit scaled
-    by 255/65535).
+    by ``255 / (2**significant_bits - 1)``: :func:`~.msg_image.uint16_to_uint8`).
 
     Raises:
         EncodingError: as :func:`compressed_image_to_array`, a depth image (``format`` names ``16UC1`` or ``32FC1``
@@ -225,12 +226,27 @@ def compressed_image_to_rgb8(msg: Any) -> npt.NDArray[np.uint8]:
     if pixels.ndim == 2:
         encoding = compressed_pixel_encoding(str(msg.format))
         if encoding.startswith("bayer_") and encoding in IMAGE_ENCODINGS:  # the camera's mosaic (png, tiff)
-            return demosaic_to_rgb8(pixels, encoding)
-        return grey_to_rgb8(pixels)
+            return demosaic_to_rgb8(pixels, encoding, significant_bits)
+        return grey_to_rgb8(pixels, significant_bits)
     if pixels.dtype == np.uint16:
-        return uint16_to_uint8(pixels)
+        return uint16_to_uint8(pixels, significant_bits)
     rgb: npt.NDArray[np.uint8] = pixels
     return rgb
+
+
+def compressed_sixteen_bit_peak(msg: Any) -> int | None:
+    """The largest pixel value of a CompressedImage whose ``format`` names a 16-bit colour encoding (``"mono16; png
+    compressed "``, ``"rgb16; png compressed bgr16"``: png / tiff keep 16 bits), decoded once more for it; None for
+    any other (8-bit named, a bare codec name) or an image decoded to 8 bit.
+
+    Raises:
+        EncodingError: as :func:`compressed_image_to_array`.
+    """
+    encoding = compressed_pixel_encoding(str(msg.format))
+    if not encoding.endswith("16") or encoding not in COLOUR_ENCODINGS:
+        return None
+    pixels = compressed_image_to_array(msg)
+    return int(pixels.max()) if pixels.dtype == np.uint16 and pixels.size else None
 
 
 def compressed_image_from_array(

@@ -130,6 +130,29 @@ def test_unstamped_frames_are_a_key() -> None:
     assert dict(diagnostic_report(snapshot(), SCALE_OK).values)["frames_unstamped"] == "0"
 
 
+def test_16_bit_frames_scaled_wrongly_have_keys_of_their_own_and_warn_while_counted() -> None:
+    """``frames_high_bits_unused`` / ``frames_above_significant_bits``: in every status (0 while none is counted, as
+    ``frames_unstamped``), apart from ``inputs_unused`` (the frames are published: they were counted there as
+    ``inputs_unused.image.*``); WARN while the window counts one, naming the key counted, OK once the window has
+    none (the parameter set: the totals stay)."""
+    values = dict(diagnostic_report(snapshot(), SCALE_OK).values)
+    assert (values["frames_high_bits_unused"], values["frames_above_significant_bits"]) == ("0", "0")
+    counted = {"frames_high_bits_unused": 3}
+    report = diagnostic_report(snapshot(sixteen_bit=counted, sixteen_bit_in_window=2), SCALE_OK)
+    values = dict(report.values)
+    assert (values["frames_high_bits_unused"], values["frames_above_significant_bits"]) == ("3", "0")
+    assert values["inputs_unused"] == "0" and not [key for key in values if key.startswith("inputs_unused.")]
+    assert report.level == "WARN", report
+    assert report.message.startswith("2 16-bit frame(s) scaled wrongly? in the last 5 s; see frames_high_bits_unused ")
+    assert "frames_above_significant_bits" not in report.message and "image_significant_bits" in report.message
+    settled = diagnostic_report(snapshot(sixteen_bit=counted), SCALE_OK)
+    assert settled.level == "OK" and dict(settled.values)["frames_high_bits_unused"] == "3"
+    both = diagnostic_report(
+        snapshot(sixteen_bit={**counted, "frames_above_significant_bits": 1}, sixteen_bit_in_window=1), SCALE_OK
+    )
+    assert "see frames_high_bits_unused, frames_above_significant_bits and" in both.message, both.message
+
+
 def test_the_ok_message_without_a_latency_says_why() -> None:
     """Every frame in the window stamped 0: no latency to show, and the message says so instead of 'nan ms'."""
     report = diagnostic_report(snapshot(latency_p95_ms=float("nan"), frames_unstamped=9), SCALE_OK)

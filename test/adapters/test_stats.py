@@ -85,7 +85,7 @@ def test_a_withdrawn_bad_message_leaves_the_counts_and_the_window() -> None:
 def test_implausible_capture_stamps_count_as_unstamped_and_stay_out_of_the_latency() -> None:
     """Stamp 0 (a driver that does not stamp) or more than 1 h from the node clock: no capture latency to measure."""
     warnings: list[str] = []
-    stats = RuntimeStats(window_s=5.0, clock_ns=FakeClock(), on_unstamped=warnings.append)
+    stats = RuntimeStats(window_s=5.0, clock_ns=FakeClock(), warn=warnings.append)
     now_ns, hour_ns = 1_700_000_000 * 1000 * MS, 3600 * 1000 * MS
     stats.frame_published_at(now_ns - 40 * MS, now_ns)
     stats.frame_published_at(0, now_ns)
@@ -153,6 +153,39 @@ def test_other_inputs_unused_are_counted_apart_from_the_images_and_warn_within_t
     assert stats.snapshot().bad_in_window == 0 and stats.snapshot().unused == snap.unused  # totals kept
     assert unused_warning("lidar.empty_scan", "no points").startswith("LiDAR scan not used (lidar.empty_scan): no")
     assert "counted in bad_messages" in unused_warning("camera_info.bad_cdr", "cut")
+
+
+def test_16_bit_frames_scaled_wrongly_are_counted_under_their_own_keys_not_as_inputs_unused() -> None:
+    """adapters.input_bits' reports are frames published with a suspect scaling, as frames_unstamped are frames
+    published without a capture stamp: they were counted in ``inputs_unused.image.*``, the count of other inputs'
+    messages not used. Now each key counts on its own (no image outcome, not ``unused``, not ``bad_in_window``),
+    WARNs within the window (``sixteen_bit_in_window``) and is logged throttled, naming the key."""
+    clock, warnings = FakeClock(), list[str]()
+    stats = RuntimeStats(window_s=5.0, clock_ns=clock, warn=warnings.append)
+    for index in range(3):
+        clock.now_ns = index * 100 * MS
+        stats.frame_received()
+        stats.sixteen_bit_frame("frames_high_bits_unused", "mono16 images peak at 4095 over their first 30 frames")
+        stats.frame_published(10 * MS)
+    stats.sixteen_bit_frame("frames_above_significant_bits", "mono16 pixel value 65520 exceeds 4095")
+    snap = stats.snapshot()
+    assert snap.sixteen_bit == {"frames_high_bits_unused": 3, "frames_above_significant_bits": 1}
+    assert (snap.sixteen_bit_in_window, snap.unused, snap.bad_in_window, snap.bad) == (4, {}, 0, {})
+    assert snap.received == snap.published == 3
+    assert warnings == [  # once per key within the log period (2 s), then with how many were held back
+        "16-bit image scaled wrongly? (counted in frames_high_bits_unused): mono16 images peak at 4095 over their "
+        "first 30 frames",
+        "16-bit image scaled wrongly? (counted in frames_above_significant_bits): mono16 pixel value 65520 exceeds "
+        "4095",
+    ]
+    clock.now_ns += 3 * 1_000_000_000
+    stats.sixteen_bit_frame("frames_high_bits_unused", "mono16 images peak at 4095 over their first 30 frames")
+    assert warnings[-1].endswith("first 30 frames (2 more since the last)"), warnings[-1]
+    clock.now_ns += 6 * 1_000_000_000
+    later = stats.snapshot()
+    assert later.sixteen_bit_in_window == 0 and later.sixteen_bit["frames_high_bits_unused"] == 4  # totals kept
+    with pytest.raises(ValueError, match=r"image\.high_bits_unused"):  # the old name: no key of /diagnostics
+        stats.sixteen_bit_frame("image.high_bits_unused", "mono16 images peak at 4095")
 
 
 class _Holder:

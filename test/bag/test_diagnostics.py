@@ -118,3 +118,38 @@ def test_an_invalid_model_output_makes_the_bag_status_error_under_the_nodes_key(
     assert status is not None and status.status[0].level == 2
     values = {kv.key: kv.value for kv in status.status[0].values}
     assert (values["bad_messages"], values["bad_messages.ModelOutputError"]) == ("1", "1")
+
+
+def test_16_bit_frames_scaled_wrongly_are_their_own_keys_in_the_bag_status_and_warn_in_their_period() -> None:
+    """``BagSummary.sixteen_bit_frame`` (adapters.input_bits' report in the bag runner): the summary's warning under
+    the node's key and the key's count in /diagnostics, apart from ``inputs_unused`` (it was
+    ``inputs_unused.image.high_bits_unused``); WARN in the status whose period counted one, OK in the next that
+    counted none (the totals stay); a frame counted after the last status calls for a final one."""
+    tracker = BagDiagnostics(period_ns=10, config=DepthConfig.from_params())
+    summary = BagSummary(Path("in"), Path("out"))
+    output = _output(cloud=False)
+
+    def status(frames_out: int, text: str = "") -> tuple[int, str, dict[str, str]]:
+        if text:
+            summary.sixteen_bit_frame("frames_high_bits_unused", text)
+        summary.frames_out = frames_out
+        frame = FrameOutput(**{**output.__dict__, "stamp_ns": output.stamp_ns + 10 * frames_out})
+        message = tracker.update(FACTORY, frame, summary)
+        assert message is not None
+        (found,) = message.status
+        return found.level, found.message, {kv.key: kv.value for kv in found.values}
+
+    level, _, values = status(1)
+    assert (level, values["frames_high_bits_unused"], values["frames_above_significant_bits"]) == (0, "0", "0")
+    level, message, values = status(2, "mono16 images peak at 4095 over their first 30 frames")
+    assert level == 1 and message.startswith("1 16-bit frame(s) scaled wrongly?"), message
+    assert "see frames_high_bits_unused and the log for the image_significant_bits to set" in message, message
+    assert (values["frames_high_bits_unused"], values["inputs_unused"]) == ("1", "0"), values
+    assert not [key for key in values if key.startswith("inputs_unused.")], values
+    assert summary.warnings.counts["frames_high_bits_unused"] == 1 and not summary.unused
+    level, _, values = status(3)
+    assert (level, values["frames_high_bits_unused"]) == (0, "1")  # none in this period: OK, the total kept
+    summary.sixteen_bit_frame("frames_above_significant_bits", "mono16 pixel value 65520 exceeds 4095")
+    final = tracker.final(FACTORY, summary, output.stamp_ns + 35)
+    assert final is not None and final.status[0].level == 1, final
+    assert "see frames_high_bits_unused, frames_above_significant_bits and" in final.status[0].message

@@ -14,6 +14,7 @@ from mono_depth_ros.core.msg_compressed import (
     compressed_image_from_array,
     compressed_image_to_array,
     compressed_image_to_rgb8,
+    compressed_sixteen_bit_peak,
     declared_size,
     jpeg_cut_short,
 )
@@ -374,3 +375,25 @@ def test_an_opencv_type_named_compressed_image_is_refused_as_the_raw_image_is(
         image_to_rgb8(raw)
     with pytest.raises(EncodingError, match=refusal):
         compressed_image_to_rgb8(compressed_msg("humble", encoded.reshape(-1), image_format))
+
+
+def test_a_12_bit_png_scales_with_significant_bits_and_its_peak_is_read() -> None:
+    """A 12-bit camera's mono16 (0..4095) and a bgr16 png (compressed_image_transport's colour png): the raw Image's
+    scaling by 255 / (2**significant_bits - 1); the peak is read for 16-bit formats only."""
+    factory = rosbags_factory("humble")
+    header = input_header(factory)
+    grey = np.arange(0, 256, dtype=np.uint8).reshape(16, 16)
+    twelve = np.rint(grey.astype(np.float64) * 4095 / 255).astype(np.uint16)
+    mono = compressed_image_from_array(factory, twelve, header, codec="png")
+    assert compressed_image_to_rgb8(mono).max() <= 16  # cv_bridge's scale: 16x too dark
+    np.testing.assert_array_equal(compressed_image_to_rgb8(mono, 12)[..., 0], grey)
+    assert compressed_sixteen_bit_peak(mono) == 4095
+    rgb = smooth_rgb()
+    rgb12 = np.rint(rgb.astype(np.float64) * 4095 / 255).astype(np.uint16)
+    ok, png = cv2.imencode(".png", np.ascontiguousarray(rgb12[..., ::-1]))
+    assert ok
+    colour = compressed_msg("humble", png.ravel(), "rgb16; png compressed bgr16")
+    np.testing.assert_array_equal(compressed_image_to_rgb8(colour, 12), rgb)
+    assert compressed_sixteen_bit_peak(colour) == int(rgb12.max())
+    jpeg = compressed_image_from_array(factory, rgb, header)
+    assert compressed_sixteen_bit_peak(jpeg) is None  # 8-bit named: not decoded again

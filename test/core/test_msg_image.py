@@ -18,6 +18,8 @@ from mono_depth_ros.core.msg_image import (
     image_from_array,
     image_to_array,
     image_to_rgb8,
+    sixteen_bit_peak,
+    uint16_to_uint8,
 )
 
 from .ros_msg_support import DISTROS, FRAME_ID, STAMP_NS, cdr_round_trip, input_header, rosbags_factory
@@ -400,3 +402,97 @@ def test_an_nv24_image_is_refused_saying_what_to_publish_instead() -> None:
     msg.encoding = "nv24"
     with pytest.raises(EncodingError, match=r"'nv24' is not a colour encoding read here: 4:4:4.*nv12, yuv422"):
         image_to_rgb8(msg)
+
+
+def _twelve_bit(rgb: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint16]:
+    """8-bit values as a 12-bit sensor's, right-aligned in 16 bits (0..4095: Spinnaker / Arena Mono12 unpacked,
+    V4L2 Y12)."""
+    return np.rint(rgb.astype(np.float64) * (4095.0 / 255.0)).astype(np.uint16)
+
+
+@pytest.mark.parametrize("encoding", ["mono16", "rgb16", "bgr16", "bayer_rggb16"])
+def test_a_12_bit_sensor_right_aligned_fills_8_bit_with_image_significant_bits_12(encoding: str) -> None:
+    """A 12-bit camera's values 0..4095 in a 16-bit word: scaled by 255 / 65535 (cv_bridge, the default 16 bits)
+    they reach the network at 0..16 of 255, 16x too dark; with significant_bits 12 they are the 8-bit image again."""
+    factory = rosbags_factory("humble")
+    v, u = np.mgrid[0:24, 0:32].astype(np.float64)
+    rgb = np.stack([10 + 7 * u, 250 - 9 * v, 40 + 2 * u + 3 * v], axis=2).astype(np.uint8)
+    if encoding == "mono16":
+        expected, wire = np.repeat(rgb[..., :1], 3, axis=2), _twelve_bit(rgb[..., 0])
+    elif encoding.startswith("bayer_"):
+        mosaic = np.zeros(rgb.shape[:2], dtype=np.uint8)
+        for (row, col), colour in zip(((0, 0), (0, 1), (1, 0), (1, 1)), "rggb", strict=True):
+            mosaic[row::2, col::2] = rgb[row::2, col::2, "rgb".index(colour)]
+        expected, wire = rgb, _twelve_bit(mosaic)
+    else:
+        expected, wire = rgb, _twelve_bit(rgb if encoding == "rgb16" else np.ascontiguousarray(rgb[..., ::-1]))
+    message = wire_image(factory, wire, encoding, pad=2, big_endian=True)
+    inner = (slice(2, -2), slice(2, -2))  # (a demosaiced border is approximate)
+    default = image_to_rgb8(message)
+    assert default.max() <= 16  # cv_bridge's scaling: what the network got before
+    twelve = image_to_rgb8(message, significant_bits=12)
+    tolerance = 2 if encoding.startswith("bayer_") else 0
+    assert np.abs(twelve[inner].astype(int) - expected[inner].astype(int)).max() <= tolerance
+
+
+def test_a_12_bit_sensor_left_aligned_needs_no_parameter_and_saturates_when_told_12() -> None:
+    """A left-aligned 12-bit value (value << 4, the low bits zero) fills the 16-bit word: the default scaling gives
+    the 8-bit image (within 1); told 12 bits, the values above 4095 saturate to 255 instead of wrapping."""
+    factory, header = rosbags_factory("humble"), input_header(rosbags_factory("humble"))
+    grey = np.arange(0, 256, dtype=np.uint8).reshape(16, 16)
+    left = (_twelve_bit(grey) << 4).astype(np.uint16)
+    message = image_from_array(factory, left, "mono16", header)
+    assert np.abs(image_to_rgb8(message)[..., 0].astype(int) - grey.astype(int)).max() <= 1
+    told_twelve = image_to_rgb8(message, significant_bits=12)[..., 0]
+    assert told_twelve[grey >= 16].min() == 255 and told_twelve.dtype == np.uint8  # saturated, not wrapped
+
+
+@pytest.mark.parametrize("bits", [7, 17, 0])
+def test_significant_bits_outside_8_to_16_are_refused_naming_the_value(bits: int) -> None:
+    with pytest.raises(EncodingError, match=rf"significant bits of a 16-bit pixel must be in \[8, 16\], got {bits}"):
+        uint16_to_uint8(np.zeros((2, 2), dtype=np.uint16), bits)
+
+
+def test_sixteen_bit_peak_reads_16_bit_colour_images_only() -> None:
+    factory = rosbags_factory("humble")
+    header = input_header(factory)
+    wire = np.array([[3, 4095], [17, 0]], dtype=np.uint16)
+    assert sixteen_bit_peak(image_from_array(factory, wire, "mono16", header)) == 4095
+    assert sixteen_bit_peak(wire_image(factory, wire, "bayer_grbg16", pad=2, big_endian=True)) == 4095
+    assert sixteen_bit_peak(image_from_array(factory, wire, "16UC1", header)) is None  # depth, not a picture
+    assert sixteen_bit_peak(image_from_array(factory, wire.astype(np.uint8), "mono8", header)) is None
+    assert sixteen_bit_peak(image_from_array(factory, np.zeros((0, 4), np.uint16), "mono16", header)) is None
+
+
+def test_a_real_kitti_frame_in_12_bits_reaches_the_network_as_the_8_bit_frame(kitti_object_dir: Path) -> None:
+    """KITTI 000000 (1242x375 colour) as a 12-bit camera would publish it (rgb16, right-aligned): with
+    significant_bits 12 it is the 8-bit frame again; with the default (cv_bridge) its mean brightness is 1/16th."""
+    import cv2
+
+    bgr = cv2.imread(str(kitti_object_dir / "image_2" / "000000.png"), cv2.IMREAD_COLOR)
+    rgb = np.ascontiguousarray(bgr[..., ::-1])
+    factory = rosbags_factory("humble")
+    message = image_from_array(factory, _twelve_bit(rgb), "rgb16", input_header(factory))
+    np.testing.assert_array_equal(image_to_rgb8(message, significant_bits=12), rgb)
+    dark = image_to_rgb8(message)
+    assert dark.max() <= 16 and abs(dark.mean() * 16 - rgb.mean()) < 0.05 * rgb.mean()
+
+
+@pytest.mark.parametrize("bits", range(8, 17))
+def test_uint16_to_uint8_is_the_float32_rounding_for_every_value_and_bit_depth(bits: int) -> None:
+    """Every uint16 value, every bit depth: the bytes of cv_bridge's float32 product rounded half to even and
+    saturated (the tier's ``test_every_colour_encoding_reads_as_cv_bridge_reads_it`` checks 16 bits against cv_bridge
+    itself), for grey, 3- and 4-channel, big-endian, strided (row-padded) and empty arrays, shape kept."""
+    every = np.arange(65536, dtype=np.uint16)
+    full_scale = np.float32(255.0 / ((1 << bits) - 1))
+    expected = np.minimum(np.rint(every.astype(np.float32) * full_scale), 255).astype(np.uint8)
+    np.testing.assert_array_equal(uint16_to_uint8(every, bits), expected)
+    grid, expected_grid = every.reshape(256, 256), expected.reshape(256, 256)
+    for channels in (3, 4):
+        stacked = np.stack([grid, grid[::-1]] + [grid] * (channels - 2), axis=2)
+        want = np.stack([expected_grid, expected_grid[::-1]] + [expected_grid] * (channels - 2), axis=2)
+        np.testing.assert_array_equal(uint16_to_uint8(stacked, bits), want)
+        np.testing.assert_array_equal(uint16_to_uint8(stacked.astype(">u2"), bits), want)  # big-endian wire
+    np.testing.assert_array_equal(uint16_to_uint8(grid[:, :200], bits), expected_grid[:, :200])  # row padding
+    empty = uint16_to_uint8(np.zeros((0, 4, 3), np.uint16), bits)
+    assert empty.shape == (0, 4, 3) and empty.dtype == np.uint8

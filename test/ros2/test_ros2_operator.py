@@ -153,7 +153,7 @@ CHANGES: dict[str, tuple[Any, Any]] = {  # every run-time parameter: (a valid va
     "cloud.mode": ("strided", "sparse"), "cloud.stride": (8, 0), "cloud.voxel_size": (0.5, 0.0),
     "cloud.rgb": (True, 1), "cloud.clearing": (True, 1), "cloud.clearing_range": (4.0, 0.0),
     "cloud.clearing_stride": (4, 100), "scan.enabled": (True, 1), "scan.band_rows": (4, 0),
-    "scan.frame_id": ("camera_link", "/camera_link"), "lidar.wait_s": (0.5, 6.0),
+    "scan.frame_id": ("camera_link", "/camera_link"), "lidar.wait_s": (0.5, 6.0), "image_significant_bits": (12, 17),
 }  # fmt: skip
 
 
@@ -512,3 +512,54 @@ def test_a_pitch_in_degrees_at_start_up_is_refused_in_radians_by_the_real_node(r
     assert text.startswith("parameter scale.camera_pitch_rad: ") and "value: 5.0" in text, text
     assert "it is in radians: a value in degrees times 0.01745" in text, text
     assert "('" not in text and "quote strings" not in text, text  # rclpy's text, not its args' tuple; no YAML remedy
+
+
+class TwelveBitCamera(KittiFeeder):
+    """KITTI frames as a 12-bit camera's driver publishes them: rgb16, the sensor's values right-aligned (0..4095)."""
+
+    def image_msgs(self, index: int, stamp_ns: int) -> tuple[Any, Any]:
+        image, info = super().image_msgs(index, stamp_ns)
+        rgb = self.frames[index % len(self.frames)].rgb
+        twelve = np.rint(rgb.astype(np.float64) * (4095.0 / 255.0)).astype(np.uint16)
+        return ros_msgs.image_from_array(self.probe.factory, twelve, "rgb16", image.header), info
+
+
+def test_a_12_bit_camera_is_warned_naming_image_significant_bits_and_counted_until_it_is_set(
+    probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path
+) -> None:
+    """A 12-bit camera's rgb16 (0..4095) reached the network 16x too dark (cv_bridge's 255 / 65535) without a word.
+    The launched node, after its watched frames, warns naming ``image_significant_bits: 12`` and counts each later
+    frame in ``frames_high_bits_unused`` (WARN; not in ``inputs_unused``, where it was counted as
+    ``inputs_unused.image.high_bits_unused``: the frames are published); ``ros2 param set`` to 12 stops the counting."""
+    from mono_depth_ros.adapters.input_bits import DIM_KEY, WATCH_FRAMES
+
+    params = write_params(ros_logs / "twelve_bit.yaml", {"diagnostics.period_s": 0.25, "input_qos": "reliable"})
+    launched = Launched({"device": "cpu", "params_file": str(params)}, ros_logs / "twelve_bit.log")
+    with operating(probe, launched) as operated:
+        launched.wait_ready(probe)
+        depth, diagnostics = operated.collect(Image, "/depth/image"), operated.collect(DiagnosticArray, "/diagnostics")
+        camera = TwelveBitCamera(probe, kitti_frames, qos=RELIABLE)
+        camera.wait_connected(lidar=False)
+
+        def one_frame_at_a_time(count: int) -> None:
+            for _ in range(count):
+                published = depth.count()
+                camera.publish_image(published, probe.now_ns())
+                depth.wait_for(published + 1, timeout_s=30)
+
+        def counted() -> int:
+            time.sleep(1.0)  # a status after the last frame (every 0.25 s)
+            status = node_statuses(diagnostics.messages)[-1]
+            assert status["inputs_unused"] == "0" and not [k for k in status if k.startswith("inputs_unused.")]
+            return int(status[DIM_KEY])
+
+        one_frame_at_a_time(WATCH_FRAMES + 2)
+        wait_until(lambda: "needs image_significant_bits: 12" in launched.log, 10, "the warning")
+        assert DIM_KEY in launched.log and "16x too dark" in launched.log, launched.log[-3000:]
+        before = counted()
+        status = node_statuses(diagnostics.messages)[-1]
+        assert before >= 3, status  # the deciding frame and the two after it
+        assert status["_level"] == "1" and DIM_KEY in status["_message"], status  # WARN while it is counted
+        assert set_parameter(probe, "image_significant_bits", 12) == (True, "")
+        one_frame_at_a_time(3)
+        assert counted() == before, node_statuses(diagnostics.messages)[-1]

@@ -34,6 +34,7 @@ import numpy as np
 
 from mono_depth_ros.core.errors import ConfigError
 from mono_depth_ros.core.geometry import zbuffer_depth
+from mono_depth_ros.core.msg_image import SIXTEEN_BITS
 from mono_depth_ros.training.data.folder import FolderDataset
 from mono_depth_ros.training.data.records import FrameRecord
 from mono_depth_ros.training.data.rosbag_sequence import GAP_PERIODS, MAX_GAP_S, gap_limit_ns
@@ -51,6 +52,7 @@ def export_bag_frames(
     lidar_max_age_s: float = 0.2,
     image_is_rectified: bool = True,
     lidar_motion_frame: str = "",
+    image_significant_bits: int = SIXTEEN_BITS,
 ) -> dict[str, Any]:
     """Export a bag's images with their projected LiDAR into ``out_dir`` (see the module docstring).
 
@@ -72,6 +74,8 @@ def export_bag_frames(
         "lidar_motion_frame": lidar_motion_frame,
         "layout": EXPORT_LAYOUT,
     }
+    if image_significant_bits != SIXTEEN_BITS:  # a 12-bit camera's export (16: the manifests written before)
+        wanted["image_significant_bits"] = image_significant_bits
     manifest_path = out_dir / MANIFEST
     if manifest_path.is_file():
         done: dict[str, Any] = json.loads(manifest_path.read_text())
@@ -87,6 +91,7 @@ def export_bag_frames(
         lidar_max_age_s,
         image_is_rectified,
         lidar_motion_frame=lidar_motion_frame,
+        image_significant_bits=image_significant_bits,
     )
     for sub in ("rgb", "intrinsics", "sparse_depth", "depth", "seen"):
         (out_dir / sub).mkdir(parents=True, exist_ok=True)

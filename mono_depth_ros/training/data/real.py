@@ -254,6 +254,7 @@ def _samples(kind: str, root: str, split: str, data: DataConfig, offsets: tuple[
         key = f"{path.resolve()}|{data.image_topic}|{data.camera_info_topic}|{data.lidar_topic}|{data.lidar_max_age_s}"
         key += "" if data.image_is_rectified else "|raw"  # exports of rectified images keep their folder
         key += f"|motion_frame={data.lidar_motion_frame}" if data.lidar_motion_frame else ""
+        key += f"|bits={data.image_significant_bits}" if data.image_significant_bits != 16 else ""
         folder = Path(data.cache_dir) / f"bag_{hashlib.sha1(key.encode()).hexdigest()[:12]}"
         topics = (data.image_topic, data.camera_info_topic, data.lidar_topic, data.lidar_max_age_s)
         rank0_first(
@@ -263,6 +264,7 @@ def _samples(kind: str, root: str, split: str, data: DataConfig, offsets: tuple[
                 *topics,
                 image_is_rectified=data.image_is_rectified,
                 lidar_motion_frame=data.lidar_motion_frame,
+                image_significant_bits=data.image_significant_bits,
             )
         )
         return bag_frames_dataset(folder, offsets)
@@ -273,7 +275,12 @@ def _samples(kind: str, root: str, split: str, data: DataConfig, offsets: tuple[
         )
         raise ConfigError(msg)
     return RosbagSequenceDataset(
-        path, data.image_topic, data.camera_info_topic, offsets, image_is_rectified=data.image_is_rectified
+        path,
+        data.image_topic,
+        data.camera_info_topic,
+        offsets,
+        image_is_rectified=data.image_is_rectified,
+        image_significant_bits=data.image_significant_bits,
     )
 
 

@@ -33,6 +33,7 @@ from mono_depth_ros.adapters.camera_cache import distortion_ignored, undistorted
 from mono_depth_ros.bag.reader import InputBag, typestore_for
 from mono_depth_ros.core.camera import CameraModel
 from mono_depth_ros.core.errors import BagError, CalibrationError, ConfigError, EncodingError
+from mono_depth_ros.core.msg_image import SIXTEEN_BITS
 from mono_depth_ros.core.ros_msgs import (
     camera_model_from_camera_info,
     compressed_image_to_rgb8,
@@ -111,6 +112,9 @@ class RosbagSequenceDataset(Dataset[Sample]):
         image_is_rectified: True for ``image_rect`` (geometry from P); False for raw images (undistorted with K + D).
         distro: message definitions (``humble`` or ``jazzy``).
         transform: applied to every sample.
+        image_significant_bits: bits a 16-bit image's pixels use, 8..16, as the node's parameter (12: a 12-bit
+            camera's right-aligned 0..4095 scale to 0..255; 16: cv_bridge's 255 / 65535), so that a model trains on
+            the pixels the node will feed it.
 
     Raises:
         BagError: the bag cannot be read, or lacks the image or camera_info topic.
@@ -129,11 +133,17 @@ class RosbagSequenceDataset(Dataset[Sample]):
         image_is_rectified: bool = True,
         distro: str = "humble",
         transform: Transform | None = None,
+        *,
+        image_significant_bits: int = SIXTEEN_BITS,
     ) -> None:
         if stride < 1 or max_gap_s <= 0 or any(o == 0 for o in frame_offsets):
             got = f"stride={stride}, max_gap_s={max_gap_s}, frame_offsets={tuple(frame_offsets)}"
             msg = f"need stride >= 1, max_gap_s > 0 and non-zero frame_offsets, got {got}"
             raise ConfigError(msg)
+        if not 8 <= image_significant_bits <= SIXTEEN_BITS:
+            msg = f"image_significant_bits must be in [8, 16] (the node's parameter), got {image_significant_bits}"
+            raise ConfigError(msg)
+        self.image_significant_bits = int(image_significant_bits)
         self.bag_path = Path(bag_path)
         self.image_topic = image_topic
         self.frame_offsets = tuple(int(o) for o in frame_offsets)
@@ -304,7 +314,12 @@ class RosbagSequenceDataset(Dataset[Sample]):
                 msg = f"{self.bag_path}: image #{frame.ordinal} on {self.image_topic} vanished since indexing"
                 raise BagError(msg)
             is_compressed = hasattr(message, "format")
-            rgb = compressed_image_to_rgb8(message) if is_compressed else image_to_rgb8(message)
+            bits = self.image_significant_bits  # 16-bit pixels scaled as the node scales them
+            rgb = (
+                compressed_image_to_rgb8(message, bits)
+                if is_compressed
+                else image_to_rgb8(message, significant_bits=bits)
+            )
             camera = self.camera.for_image(rgb.shape[1], rgb.shape[0])  # image_proc's resize: 1 pixel off, as the node
             if not self.image_is_rectified:
                 rgb = camera.undistort(rgb)

@@ -65,6 +65,7 @@ class DataConfig:
     # image stamp through TF; '' = off). lidar.wait_s has no meaning offline.
     lidar: LidarConfig = field(default_factory=lambda: DepthConfig.from_params().lidar)
     image_is_rectified: bool = True  # False: raw images, undistorted with K + D before labelling
+    image_significant_bits: int = 16  # bits a 16-bit image's pixels use, 8..16, as the node's parameter
     distro: str = "humble"  # message definitions of the bags: humble | jazzy
     stride: int = 1  # label every stride-th image of each source
     max_frames: int = 0  # at most this many labelled images per source (0 = all)
@@ -83,6 +84,12 @@ class DataConfig:
             f"{self.label_height}x{self.label_width}",
         )
         _check(self.feature_stride >= 1, f"data.feature_stride must be >= 1, got {self.feature_stride}")
+        _check(
+            8 <= self.image_significant_bits <= 16,
+            f"data.image_significant_bits must be in [8, 16] (the bits a 16-bit image's pixels use, as the node's "
+            f"image_significant_bits: 12 for a 12-bit camera whose values are right-aligned), got "
+            f"{self.image_significant_bits}",
+        )
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ from mono_depth_ros.bag.summary import BagSummary, ReasonLog
 from mono_depth_ros.core.camera import PinholeIntrinsics
 from mono_depth_ros.core.errors import ConfigError, DataFileError, DepthError
 from mono_depth_ros.core.geometry import backproject_depth
+from mono_depth_ros.core.msg_image import SIXTEEN_BITS
 from mono_depth_ros.depth_config import DepthConfig
 from mono_depth_ros.training.data.folder import IMAGE_SUFFIXES, FolderDataset, list_images
 from mono_depth_ros.training.data.folder_check import check_folder
@@ -88,12 +89,20 @@ def source_name(path: Path, qualifier: str = "") -> str:
     return f"{stem[:40]}-{digest}"
 
 
-def label_settings(topics: TopicPlan, lidar_max_age_s: float, motion_frame: str, image_is_rectified: bool) -> str:
+def label_settings(
+    topics: TopicPlan,
+    lidar_max_age_s: float,
+    motion_frame: str,
+    image_is_rectified: bool,
+    image_significant_bits: int = SIXTEEN_BITS,
+) -> str:
     """What a bag's labels depend on besides the bag: the cache folder's qualifier. A LiDAR topic (and its pairing
-    and motion settings) or raw-image undistortion changes the labels, so labels cached without them are not reused
-    when they are added (they were, silently: a LiDAR term then had no target). The image topic alone, as before,
-    when both are off, so existing caches stay valid."""
+    and motion settings), raw-image undistortion or another 16-bit scaling (``image_significant_bits``) changes the
+    labels, so labels cached without them are not reused when they are added (they were, silently: a LiDAR term then
+    had no target). The image topic alone, as before, when all are off, so existing caches stay valid."""
     qualifier = topics.image
+    if image_significant_bits != SIXTEEN_BITS:
+        qualifier += f"|bits={image_significant_bits}"
     if topics.lidar:
         qualifier += f"|lidar={topics.lidar}|max_age_s={lidar_max_age_s:g}|motion_frame={motion_frame}"
         qualifier += "|deskew" if motion_frame else ""  # sweeps de-skewed by their point times: not the older labels
@@ -118,6 +127,8 @@ class BagSource:
         image_is_rectified: False: undistort raw images with K + D.
         distro: message definitions (``humble`` | ``jazzy``).
         stride, max_frames: label every ``stride``-th usable image, at most ``max_frames`` (0 = all).
+        image_significant_bits: bits a 16-bit image's pixels use, as the node's parameter (validated by its table):
+            12 for a 12-bit camera's right-aligned values; the images are labelled as the node will see them.
         lidar_motion_frame: fixed frame (``odom``) in which the world is static: scans are moved from their stamp to
             the image stamp through the bag's TF ('' = the extrinsic at the scan stamp only).
 
@@ -138,6 +149,7 @@ class BagSource:
         max_frames: int = 0,
         *,
         lidar_motion_frame: str = "",
+        image_significant_bits: int = SIXTEEN_BITS,
     ) -> None:
         self.path = Path(path)
         self.lidar_motion_frame = lidar_motion_frame
@@ -150,11 +162,14 @@ class BagSource:
             "lidar_topic": lidar_topic,
             "model.backend": "unet",
             "prediction_topic": "",
+            "image_significant_bits": image_significant_bits,  # 8..16, refused as the node refuses it
         }
+        config = DepthConfig.from_params(params)
+        self.image_significant_bits = config.topics.image_significant_bits
         summary = BagSummary(self.path, self.path)
         self.problems: ReasonLog = summary.warnings
         with InputBag(self.path, self.typestore) as bag:
-            topics = resolve_topics(DepthConfig.from_params(params), bag, summary)
+            topics = resolve_topics(config, bag, summary)
             if topics.lidar and topics.lidar not in bag.topics:
                 self.problems.add("lidar: topic missing", summary.notes[-1])
                 topics = replace(topics, lidar="")
@@ -170,7 +185,10 @@ class BagSource:
         self._keys = _select(usable, stride, max_frames)
         self._plans = {f"{p.ordinal:06d}": p for p in plans}
         self.name = source_name(
-            self.path, label_settings(self.topics, lidar_max_age_s, lidar_motion_frame, image_is_rectified)
+            self.path,
+            label_settings(
+                self.topics, lidar_max_age_s, lidar_motion_frame, image_is_rectified, self.image_significant_bits
+            ),
         )
 
     def _check_distortion(self) -> None:
@@ -273,7 +291,8 @@ class BagSource:
             self.problems.add(camera.error_reason if camera else "no camera_info", camera.error if camera else "")
             return None
         try:
-            rgb = decode_image(bag.deserialize(message), message.msgtype)
+            bits = self.image_significant_bits  # 16-bit pixels scaled as the node scales them
+            rgb = decode_image(bag.deserialize(message), message.msgtype, significant_bits=bits)
             model = camera.model.for_image(rgb.shape[1], rgb.shape[0])  # image_proc's resize: 1 pixel off, as the node
             seen = None
             if not self.image_is_rectified:

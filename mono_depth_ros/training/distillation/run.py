@@ -74,6 +74,7 @@ def open_sources(config: DistillConfig) -> list[FrameSource]:
                 d.stride,
                 d.max_frames,
                 lidar_motion_frame=d.lidar.motion_frame,
+                image_significant_bits=d.image_significant_bits,
             )
         )
     sources.extend(FolderSource(Path(folder), d.stride, d.max_frames) for folder in d.folders)

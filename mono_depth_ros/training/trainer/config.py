@@ -98,6 +98,7 @@ READ_BY_KINDS: dict[str, tuple[tuple[str, ...], str]] = {  # data settings only 
     "image_topic": (("rosbag",), "the camera topic of a bag"),
     "camera_info_topic": (("rosbag",), "the CameraInfo topic of a bag"),
     "image_is_rectified": (("rosbag",), "whether a bag's image topic is rectified"),
+    "image_significant_bits": (("rosbag",), "how a bag's 16-bit images scale to 8 bit"),
     "lidar_max_age_s": (("rosbag",), "how a bag's scans pair with its images"),
     "lidar_motion_frame": (("rosbag",), "how a bag's scans are moved to the image stamp"),
     "cache_dir": (
@@ -154,6 +155,7 @@ class DataConfig:
     image_topic: str = "/camera/image_raw"  # rosbag: camera topic (Image or CompressedImage)
     camera_info_topic: str = "/camera/camera_info"  # rosbag: its CameraInfo
     image_is_rectified: bool = True  # rosbag: False for a raw image (undistorted with K + D, as the node's parameter)
+    image_significant_bits: int = 16  # rosbag: bits a 16-bit image's pixels use, 8..16, as the node's parameter
     lidar_topic: str = ""  # rosbag: PointCloud2 (TF to the camera in the bag): LiDAR depth as target / sparse term
     lidar_max_age_s: float = 0.2  # rosbag: largest |scan stamp - image stamp| for a scan to pair with an image
     lidar_motion_frame: str = ""  # rosbag: fixed frame (odom): scans moved to the image stamp through TF ('' = off)
@@ -206,6 +208,12 @@ class DataConfig:
         )
         _check(self.num_workers >= 0, f"data.num_workers must be >= 0, got {self.num_workers}")
         _check(0 < self.png_scale < float("inf"), f"data.png_scale must be > 0 (per metre), got {self.png_scale}")
+        _check(
+            8 <= self.image_significant_bits <= 16,
+            f"data.image_significant_bits must be in [8, 16] (the bits a 16-bit image's pixels use, as the node's "
+            f"image_significant_bits: 12 for a 12-bit camera whose values are right-aligned), got "
+            f"{self.image_significant_bits}",
+        )
         if self.lidar_topic:  # before the settings it makes read: a folder's data.cache_dir is a bag's LiDAR cache
             _check(self.kind == "rosbag", f"data.lidar_topic is for data.kind rosbag, not {self.kind}")
         _refuse_unread(self, self.kind, READ_BY_KINDS)

@@ -220,3 +220,16 @@ def test_exported_frames_split_where_a_fast_camera_dropped_frames(tmp_path: Path
     (tmp_path / MANIFEST).write_text(json.dumps(manifest))
     dataset = bag_frames_dataset(tmp_path, (-1, 1))
     assert [r.name for r in dataset.records] == [f"rgb/{o:06d}.png" for o in (1, 2, 3, 6, 7)]
+
+
+def test_an_export_with_image_significant_bits_is_not_the_default_ones(
+    kitti_bag: tuple[Path, list[np.ndarray]], tmp_path: Path
+) -> None:
+    """``data.image_significant_bits`` changes a 16-bit camera's exported pixels: an export made with another value
+    is exported again; the default's manifest has no such key (exports written before it stay valid)."""
+    bag, _ = kitti_bag
+    args = (bag, tmp_path / "frames", IMAGE_TOPIC, CAMERA_INFO_TOPIC, LIDAR_TOPIC)
+    assert "image_significant_bits" not in export_bag_frames(*args)
+    before = (tmp_path / "frames" / MANIFEST).stat().st_mtime_ns
+    assert export_bag_frames(*args, image_significant_bits=12)["image_significant_bits"] == 12
+    assert (tmp_path / "frames" / MANIFEST).stat().st_mtime_ns != before  # not the 16-bit scaling's frames

@@ -463,3 +463,19 @@ def test_a_jpeg_cut_short_in_an_nyu_or_kitti_depth_set_is_refused_before_trainin
     cut.write_bytes(cut.read_bytes()[:3000])
     with pytest.raises(ConfigError, match=r"rgb/rgb_00050\.jpg: .*before its end marker.*copy it again"):
         build_recorded_datasets(config, 64, 48, (), 0)
+
+
+def test_a_rosbag_of_a_12_bit_camera_trains_with_data_image_significant_bits(tmp_path: Path) -> None:
+    """``data.image_significant_bits`` (the node's ``image_significant_bits``) reaches the bag reader; refused off
+    [8, 16] naming the value, and for a kind that reads no bag."""
+    from test.training.data.test_rosbag_sequence import write_12_bit_bag
+
+    bag = str(write_12_bit_bag(tmp_path / "bag", count=5))
+    data = {"kind": "rosbag", "root": bag, "image_topic": "/cam/image", "camera_info_topic": "/cam/camera_info"}
+    bright = build_recorded_datasets(DataConfig(**data, image_significant_bits=12), 16, 12, (-1, 1), seed=0)[0]
+    dark = build_recorded_datasets(DataConfig(**data), 16, 12, (-1, 1), seed=0)[0]
+    assert float(dark[0]["rgb"].max()) <= 16 / 255 < 0.5 < float(bright[0]["rgb"].max())
+    with pytest.raises(ConfigError, match=r"data\.image_significant_bits must be in \[8, 16\].*got 7"):
+        DataConfig(**data, image_significant_bits=7)
+    with pytest.raises(ConfigError, match=r"data\.image_significant_bits"):
+        DataConfig(kind="synthetic", image_significant_bits=12)

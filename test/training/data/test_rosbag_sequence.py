@@ -309,3 +309,27 @@ def test_a_topic_recorded_with_several_types_gives_the_frames_of_the_type_the_no
     torch.testing.assert_close(sample.rgb, rgb_tensor(tiny_frame(1).rgb))
     torch.testing.assert_close(sample.sources, torch.stack([rgb_tensor(tiny_frame(i).rgb) for i in (0, 2)]))
     dataset.close()
+
+
+def write_12_bit_bag(path: Path, count: int = 4) -> Path:
+    """A 12-bit camera's bag: frame_pixels as rgb16, the sensor's values right-aligned (0..4095), with camera_info."""
+    with BagBuilder(path) as bag:
+        for index, stamp_ns in enumerate(uniform_stamps(count)):
+            header = make_header(bag.factory, stamp_ns, "camera_optical")
+            bag.add("/cam/camera_info", camera_info_from_model(bag.factory, camera(), header), stamp_ns + 1000)
+            twelve = np.rint(frame_pixels(index).astype(np.float64) * (4095 / 255)).astype(np.uint16)
+            bag.add("/cam/image", image_from_array(bag.factory, twelve, "rgb16", header), stamp_ns + 2000)
+    return path
+
+
+def test_a_12_bit_cameras_bag_trains_on_the_pixels_the_node_feeds_with_image_significant_bits(tmp_path: Path) -> None:
+    """The node with ``image_significant_bits: 12`` feeds a 12-bit camera's rgb16 frames to the network as 0..255;
+    training on the same bag read them with cv_bridge's 255 / 65535: 16x darker than what the model then serves."""
+    bag = write_12_bit_bag(tmp_path / "bag")
+    twelve = RosbagSequenceDataset(bag, "/cam/image", "/cam/camera_info", image_significant_bits=12)
+    expected = torch.from_numpy(frame_pixels(2).transpose(2, 0, 1).copy()).float() / 255
+    torch.testing.assert_close(twelve[1].rgb, expected)  # as the node feeds it
+    default = RosbagSequenceDataset(bag, "/cam/image", "/cam/camera_info")
+    assert float(default[1].rgb.max()) <= 16 / 255  # cv_bridge's scaling: 16x too dark
+    with pytest.raises(ConfigError, match=r"image_significant_bits must be in \[8, 16\].*got 17"):
+        RosbagSequenceDataset(bag, "/cam/image", "/cam/camera_info", image_significant_bits=17)

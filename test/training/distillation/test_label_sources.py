@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -332,3 +333,26 @@ def test_a_topic_recorded_with_several_types_gives_the_frames_of_the_type_the_no
     for index, frame in enumerate(frames):
         np.testing.assert_array_equal(frame.rgb, tiny_frame(index).rgb)
         assert frame.points_in_camera is not None and len(frame.points_in_camera) > 0
+
+
+def test_a_12_bit_cameras_bag_is_labelled_as_the_node_with_image_significant_bits_sees_it(tmp_path: Path) -> None:
+    """The teacher labels, and the student trains on, a 12-bit camera's rgb16 frames scaled as the node scales them
+    with ``image_significant_bits: 12`` (they were read 16x too dark); such labels get their own cache folder, and
+    a value off [8, 16] is refused as the node's parameter is."""
+    from mono_depth_ros.training.distillation.config import DataConfig
+    from mono_depth_ros.training.distillation.run import open_sources
+    from test.training.data.test_rosbag_sequence import frame_pixels, write_12_bit_bag
+
+    bag = write_12_bit_bag(tmp_path / "bag", count=2)
+    default = BagSource(bag, "/cam/image", "/cam/camera_info")
+    twelve = BagSource(bag, "/cam/image", "/cam/camera_info", image_significant_bits=12)
+    assert max(int(frame.rgb.max()) for frame in default.frames()) <= 16
+    np.testing.assert_array_equal(next(iter(twelve.frames())).rgb, frame_pixels(0))
+    assert default.name == source_name(bag, "/cam/image") != twelve.name
+    with pytest.raises(ConfigError, match=r"image_significant_bits.*17"):
+        BagSource(bag, "/cam/image", "/cam/camera_info", image_significant_bits=17)
+    data = {"bags": (str(bag),), "image_topic": "/cam/image", "camera_info_topic": "/cam/camera_info"}
+    (source,) = open_sources(SimpleNamespace(data=DataConfig(**data, image_significant_bits=12)))  # what it reads
+    assert isinstance(source, BagSource) and source.name == twelve.name
+    with pytest.raises(ConfigError, match=r"data\.image_significant_bits must be in \[8, 16\].*got 5"):
+        DataConfig(**data, image_significant_bits=5)
