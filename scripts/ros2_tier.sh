@@ -18,7 +18,8 @@
 #   5. python3 -m pytest test/ros2 with the workspace sourced: the tests start the node with `ros2 launch`.
 # Step 3 runs with the whole tier (no arguments: make test); given pytest arguments (`-k launch`) the tier runs step 5
 # with them and skips step 3. MONO_DEPTH_ROS2_UNIT=only runs step 3 alone (pytest arguments go to it), =1 runs it
-# also with arguments, =0 never.
+# also with arguments, =0 never. Failed tests in step 3 do not stop steps 4 and 5 (they test the node apart): the
+# tier then fails at its end, naming step 3 and how to rerun it alone.
 # Where the runtime cannot be installed (no ../shared/ros2, not root and no sudo) the tier is skipped with the
 # reason and exit 0; set MONO_DEPTH_REQUIRE_ROS2=1 to make that an error. Any failure after that is an error.
 set -euo pipefail
@@ -113,40 +114,69 @@ case "$unit_mode" in
   0) run_unit=0 ;;
   *) echo "ros2 tier: MONO_DEPTH_ROS2_UNIT=$unit_mode: use auto, 1, 0 or only" >&2; exit 2 ;;
 esac
+unit_failed=""
 if [ "$run_unit" = 1 ]; then
-  TESTDEPS="$CACHE/ros2-testdeps-$deps_key"
+  test_packages="hypothesis pillow onnxruntime onnx onnxscript"
+  # the same pins, but ml_dtypes (onnx's): constraints.txt's 0.6 needs numpy >= 2, 0.5.4 is the last for numpy 1.x
+  test_ml_dtypes="ml_dtypes==0.5.4"
+  TESTDEPS="$CACHE/ros2-testdeps-$(echo "$deps_key $test_packages $test_ml_dtypes" | sha256sum | cut -c1-16)"
   if [ ! -f "$TESTDEPS/.complete" ]; then
     say "test-only pip packages for ROS's python into $TESTDEPS"
     rm -rf "$TESTDEPS" && mkdir -p "$TESTDEPS"
-    # the same pins, but ml_dtypes (onnx's): constraints.txt's 0.6 needs numpy >= 2, 0.5.4 is the last for numpy 1.x
     grep -v -E '^ml_dtypes==' "$PYDEPS/.pins.txt" > "$TESTDEPS/.pins.txt"
-    echo 'ml_dtypes==0.5.4' >> "$TESTDEPS/.pins.txt"
+    echo "$test_ml_dtypes" >> "$TESTDEPS/.pins.txt"
     # the test extras that are not ROS's already (pytest, numpy, OpenCV: Debian's) and the onnx extras, which the
     # ONNX tests export their graphs with; not setup.py's extras as such: they would pull pip's OpenCV 5 and numpy 2
+    # shellcheck disable=SC2086
     PYTHONPATH= python3 -m pip install -q --disable-pip-version-check --target "$TESTDEPS" -c "$TESTDEPS/.pins.txt" \
-      hypothesis pillow onnxruntime onnx onnxscript
+      $test_packages
     (cd "$TESTDEPS" && rm -rf numpy numpy-*.dist-info numpy.libs bin/f2py* setuptools setuptools-*.dist-info \
       _distutils_hack distutils-precedence.pth pkg_resources yaml PyYAML-*.dist-info _yaml)
     touch "$TESTDEPS/.complete"
   fi
-  say "python3 -m pytest (unit tests, numpy $ros_numpy, OpenCV $(python3 -c 'import cv2; print(cv2.__version__)'))"
-  unit_start=$SECONDS
-  unit_args=()
-  [ "$unit_mode" = only ] && unit_args=("$@")
   # ROS's own Python packages stay off the path: launch_testing's pytest plugin makes every logger made after it a
   # LaunchLogger that does not propagate, so caplog sees nothing (15 tests failed with it); the node's process never
   # imports launch
-  (cd "$REPO" && PYTHONPATH="$REPO:$PYDEPS:$TESTDEPS" OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" \
-    python3 -m pytest -p no:cacheprovider -q "${UNIT_TESTS[@]}" "${unit_args[@]}")
-  say "unit tests passed in $((SECONDS - unit_start)) s"
+  unit_path="$REPO:$PYDEPS:$TESTDEPS"
+  unit_numpy="$(PYTHONPATH="$unit_path" python3 -c 'import numpy; print(numpy.__version__)')"
+  if [ "$unit_numpy" != "$ros_numpy" ]; then
+    echo "ros2 tier: the unit tests would run numpy $unit_numpy, not ROS's $ros_numpy: a package in $PYDEPS or" \
+      "$TESTDEPS brought its own; remove that folder and rerun" >&2
+    exit 1
+  fi
+  unit_cv="$(PYTHONPATH="$unit_path" python3 -c 'import cv2; print(cv2.__version__)')"
+  say "python3 -m pytest (unit tests, numpy $unit_numpy, OpenCV $unit_cv)"
+  unit_start=$SECONDS
+  unit_args=()
+  [ "$unit_mode" = only ] && unit_args=("$@")
+  unit_rc=0
+  (cd "$REPO" && PYTHONPATH="$unit_path" OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" \
+    python3 -m pytest -p no:cacheprovider -q "${UNIT_TESTS[@]}" "${unit_args[@]}") || unit_rc=$?
+  if [ "$unit_rc" = 0 ]; then
+    say "unit tests passed in $((SECONDS - unit_start)) s"
+  else
+    unit_failed="step 3, the unit tests with ROS's python3 (numpy $unit_numpy, OpenCV $unit_cv; the .venv's make unit"
+    unit_failed+=" runs numpy 2 / OpenCV 5), failed (pytest exit $unit_rc, its report above); rerun them alone:"
+    unit_failed+=" MONO_DEPTH_ROS2_UNIT=only bash scripts/ros2_tier.sh -x -k 'NAME'"
+    echo "ros2 tier: $unit_failed" >&2
+    # 1: tests failed; anything else (2: interrupted, 3/4: pytest's own or usage error) stops here
+    [ "$unit_rc" = 1 ] && [ "$unit_mode" != only ] || exit "$unit_rc"
+    echo "ros2 tier: going on with the colcon build and test/ros2; the tier fails at its end" >&2
+  fi
   [ "$unit_mode" = only ] && exit 0
 fi
 
 # 4. colcon build in a temporary workspace --------------------------------------------------------------------
 WS="$(mktemp -d "${TMPDIR:-/tmp}/mono_depth_ros2_ws.XXXXXX")"
 cleanup() {
+  local rc=$?
   ros2 daemon stop > /dev/null 2>&1 || true
   rm -rf "$WS"
+  if [ -n "$unit_failed" ]; then
+    echo "ros2 tier: FAILED: $unit_failed" >&2
+    [ "$rc" = 0 ] && rc=1
+  fi
+  exit "$rc"
 }
 trap cleanup EXIT
 mkdir -p "$WS/src/mono_depth_ros"
