@@ -95,7 +95,9 @@ export PYTHONPATH="${PYTHONPATH:+$PYTHONPATH:}$PYDEPS"
 # offline tools); and, for time, test_hf_model.py (37 s; step 5 runs a transformers model in the node),
 # test/bag/test_runner.py (60 s; step 5 runs `mono-depth bag` end to end), test_ground's two real-frame sweeps
 # (50 s; its other tests run the same filter on real frames), test_registry.py and test_malloc_policy.py (9 s of
-# import-graph and allocator checks that use neither numpy nor OpenCV; the .venv's Python is 3.11 too).
+# import-graph and allocator checks that use neither numpy nor OpenCV; the .venv's Python is 3.11 too),
+# test/test_bag.py, test/commands/test_bag.py and test_nav2.py (20 + 40 + 13 s: step 5 runs `mono-depth bag` and the
+# node's outputs live).
 UNIT_TESTS=(
   test/core test/adapters test/bag test/test_pipeline.py test/test_config.py test/test_depth_config.py
   test/models/test_preprocess.py test/models/test_inference.py test/models/test_spec.py
@@ -103,6 +105,7 @@ UNIT_TESTS=(
   test/models/test_onnx_binding.py test/models/test_torchscript_model.py test/models/test_depth_source.py
   test/models/test_precision_policy.py test/models/test_hf_preprocessing.py test/models/test_graph_layout.py
   test/evaluation/test_metrics.py test/evaluation/test_scale_rigs.py
+  test/test_depth_image_proc_equivalence.py test/test_pipeline_device.py
   --ignore=test/bag/test_runner.py --ignore=test/adapters/test_malloc_policy.py
   --deselect=test/core/scale/test_ground.py::test_real_floor_with_pixel_noise_is_ground_for_a_scale_and_shift_on_nyu_frames
   --deselect=test/core/scale/test_ground.py::test_a_vehicle_close_ahead_is_refused_or_harmless_on_real_kitti_frames_with_their_own_ground
