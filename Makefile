@@ -1,8 +1,9 @@
 # Two commands are all the set-up on a fresh Debian/Ubuntu machine with Python 3.10+:
 #   make demo   create .venv if missing, install, run the embedded default end to end
 #   make test   create .venv if missing, install the test extras, lint, type-check, run the test suite, then the
-#               real-ROS 2 tier (scripts/ros2_tier.sh: ../shared/ros2 Humble, colcon build, ros2 launch tests;
-#               skipped with the reason where the runtime cannot be installed)
+#               real-ROS 2 tier (scripts/ros2_tier.sh: ../shared/ros2 Humble, the node's and bag runner's unit
+#               tests with ROS's python3 / numpy / OpenCV, colcon build, ros2 launch tests; skipped with the reason
+#               where the runtime cannot be installed)
 # torch is pinned first and passed as a constraint to every later pip call, so that nothing pulls
 # another (multi-GB CUDA) torch. Set TORCH_INDEX="--index-url <url>" to choose a torch wheel index.
 

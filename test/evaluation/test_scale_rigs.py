@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from mono_depth_ros.cli import main
-from mono_depth_ros.core.camera import PinholeIntrinsics
+from mono_depth_ros.core.camera import CameraModel, PinholeIntrinsics
 from mono_depth_ros.evaluation.scale import beam_selection, elevation_bins
 from mono_depth_ros.evaluation.scale_rigs import (
     RAW_DISTORTION,
@@ -31,6 +31,29 @@ from mono_depth_ros.evaluation.scale_rigs import (
 )
 
 KITTI = PinholeIntrinsics(707.0493, 707.0493, 604.0814, 180.5066, width=1242, height=375)
+
+
+def p_reaches_past_the_raw_image(camera: CameraModel) -> bool:
+    """Whether some border pixel of ``camera``'s pinhole (P) image sees past the raw image (K + D): its ray lands
+    half a raw pixel or more beyond the outermost raw pixel centres. OpenCV 4.10 / 5.0's alpha=0 P keeps inside
+    (by 0.005 px at most); OpenCV 4.6's (ROS's python3-opencv) reaches 0.87 px past the last column and row, so the
+    pinhole image's outermost column and row see nothing there."""
+    import cv2
+
+    p = camera.p[:, :3]
+    w, h = camera.width, camera.height
+    u = np.concatenate([np.arange(w), np.arange(w), np.zeros(h), np.full(h, w - 1)]).astype(np.float64)
+    v = np.concatenate([np.zeros(w), np.full(w, h - 1), np.arange(h), np.arange(h)]).astype(np.float64)
+    rays = np.stack([(u - p[0, 2]) / p[0, 0], (v - p[1, 2]) / p[1, 1], np.ones_like(u)], axis=1)
+    pixels, _ = cv2.projectPoints(rays, np.zeros(3), np.zeros(3), camera.k, np.asarray(camera.d))
+    raw = pixels.reshape(-1, 2)
+    return bool((raw.min(axis=0) <= -0.5).any() or (raw.max(axis=0) >= np.array([w, h]) - 0.5).any())
+
+
+def misses_off_the_border(depth_m: np.ndarray, truth_m: np.ndarray) -> int:
+    """Truth pixels without a finite depth that are not in the image's outermost column or row."""
+    missed = np.isfinite(truth_m) & ~np.isfinite(depth_m)
+    return int(missed[1:-1, 1:-1].sum())
 
 
 def test_raw_camera_is_a_strong_plumb_bob_inside_the_kitti_view() -> None:
@@ -96,10 +119,15 @@ def test_contract_command_within_5_percent_of_least_squares_on_all_truth(
     write_rig_bag(tmp_path / "in", [frame])
     assert main(["bag", str(tmp_path / "in"), str(tmp_path / "out"), "--quiet", *rig_params([frame])]) == 0
     (depth_m,) = read_depth_images(tmp_path / "out")
-    upper = score_output(all_truth_least_squares_depth(frame), frame.truth_m)
+    upper_m = all_truth_least_squares_depth(frame)
+    upper = score_output(upper_m, frame.truth_m)
     given = score_output(given_rings_depth(frame), frame.truth_m)
     score = score_output(depth_m, frame.truth_m)
-    assert upper.count > 2_000 and upper.coverage == 1.0
+    assert upper.count > 2_000
+    if raw and p_reaches_past_the_raw_image(frame.camera):  # OpenCV 4.6: its outermost column and row see nothing
+        assert misses_off_the_border(upper_m, frame.truth_m) == 0 and upper.coverage >= 0.999
+    else:  # every published pixel sees the prediction
+        assert upper.coverage == 1.0
     assert given.abs_rel <= 1.05 * upper.abs_rel  # the 16 rings are enough for a plain fit
     assert score.abs_rel <= 1.05 * upper.abs_rel, f"{score.abs_rel / upper.abs_rel:.3f} × least squares on all truth"
     assert score.abs_rel <= 1.02 * given.abs_rel  # the robust fit loses nothing against the plain one
@@ -116,6 +144,8 @@ def test_eval_scale_rig_table(kitti_object_dir: Path) -> None:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     table = module.rig_table(kitti_object_dir.parents[1], names=["000002"], raw_size=(480, 300))
+    (raw_frame,) = load_rig_frames(kitti_object_dir, True, names=["000002"], raw_size=(480, 300))
+    border_only = p_reaches_past_the_raw_image(raw_frame.camera)  # OpenCV 4.6 (see test_contract_command...)
     lines = table.splitlines()
     assert "coverage" in lines[0] and "AbsRel (misses = 1)" in lines[0] and len(lines) == 2 + 2 * 4
     for line in lines[2:]:
@@ -124,4 +154,7 @@ def test_eval_scale_rig_table(kitti_object_dir: Path) -> None:
         if "default parameters" in cells[1]:
             assert ratio <= 1.05 and coverage >= 99.5, line
         if "least squares on all truth" in cells[1]:
-            assert ratio == 1.0 and coverage == 100.0
+            if border_only and cells[0].startswith("raw"):  # its misses are the outermost column and row's
+                assert ratio == 1.0 and coverage >= 99.9, line
+            else:
+                assert ratio == 1.0 and coverage == 100.0, line

@@ -581,7 +581,8 @@ def test_an_export_removes_the_staging_folders_of_killed_exports_and_not_a_live_
     import time
 
     root = Path(__file__).resolve().parents[2]
-    env = {**os.environ, "PYTHONPATH": str(root)}
+    path = os.pathsep.join(p for p in (str(root), os.environ.get("PYTHONPATH", "")) if p)
+    env = {**os.environ, "PYTHONPATH": path}  # this checkout first, and the caller's packages (ROS: torch --target)
     target = tmp_path / "tiny.onnx"
     killed = subprocess.run(
         [sys.executable, "-c", _KILLED_EXPORT, str(target)], cwd=root, env=env, capture_output=True, check=False
