@@ -15,6 +15,9 @@ TORCH_INDEX ?=
 STAMP_TEST := $(VENV)/.installed-test
 STAMP_DEMO := $(VENV)/.installed-demo
 DEMO_OUT ?= out/demo
+# make unit runs the suite on this many pytest-xdist workers, each with one torch thread (test/conftest.py); 0: in
+# one process. A number, not `auto`: in a container with a CPU quota, auto counts the host's cores.
+UNIT_WORKERS ?= 2
 
 .PHONY: demo test lint typecheck unit ros2-test bench clean
 
@@ -43,7 +46,7 @@ typecheck: $(STAMP_TEST)
 	$(PY) -m mypy
 
 unit: $(STAMP_TEST)
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(UNIT_WORKERS)
 
 ros2-test:
 	bash scripts/ros2_tier.sh

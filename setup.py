@@ -36,6 +36,7 @@ setup(
             "torch>=2.0",
             "pytest>=7",
             "pytest-timeout>=2",
+            "pytest-xdist>=3",  # make unit: the suite on two workers
             "hypothesis>=6",
             "ruff>=0.5",
             "mypy>=1.8",

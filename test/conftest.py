@@ -10,6 +10,15 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Run across pytest-xdist workers (``make unit``: ``-n 2``), each worker and every process a test starts uses one
+    torch intra-op thread: OMP_NUM_THREADS=1 (unless set already) is in the environment before the workers start.
+    torch's waiting intra-op threads spin, so two workers with a machine-wide pool each would spin against each other
+    on a 2-core machine. Without ``-n`` (and in the workers themselves) nothing changes."""
+    if getattr(config.option, "numprocesses", None) and "PYTEST_XDIST_WORKER" not in os.environ:
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
 def shared_data_dir() -> Path:
     """Folder of real test frames: $MONO_DEPTH_DATA, else ../shared/data beside the checkout."""
     env = os.environ.get("MONO_DEPTH_DATA")

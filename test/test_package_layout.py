@@ -154,3 +154,20 @@ def test_every_package_folder_is_a_regular_package() -> None:
         and not (folder / "__init__.py").is_file()
     ]  # fmt: skip
     assert not missing, f"add an __init__.py to {missing}"
+
+
+def test_make_unit_runs_on_workers_the_test_extra_installs_at_their_pins() -> None:
+    """``make unit`` runs pytest on ``-n $(UNIT_WORKERS)`` pytest-xdist workers (a number: ``auto`` counts a
+    container's host cores), so a fresh clone's ``make test`` must install pytest-xdist: it is in the test extra the
+    stamp installs, pinned in constraints.txt with execnet, which it pulls."""
+    from test.test_cli_extras import setup_requirements
+
+    makefile = (REPO_ROOT / "Makefile").read_text(encoding="utf-8")
+    recipe = re.search(r"^unit: \$\(STAMP_TEST\)\n\t(.+)$", makefile, re.MULTILINE)
+    assert recipe and recipe.group(1) == "$(PY) -m pytest -n $(UNIT_WORKERS)", recipe
+    assert re.search(r"^UNIT_WORKERS \?= [1-9][0-9]*$", makefile, re.MULTILINE), "UNIT_WORKERS must default to a number"
+    assert re.search(r"^\t\$\(PIP\) install -q -c constraints\.txt -e '\.\[test,", makefile, re.MULTILINE)
+    assert "pytest-xdist" in setup_requirements()[1]["test"]
+    lines = (REPO_ROOT / "constraints.txt").read_text(encoding="utf-8").splitlines()
+    pinned = {line.split("==")[0].lower() for line in lines if "==" in line and not line.startswith("#")}
+    assert {"pytest-xdist", "execnet"} <= pinned, sorted(pinned)
