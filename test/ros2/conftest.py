@@ -1,7 +1,9 @@
 """Fixtures of the real-ROS 2 tier (``make ros2-test``, ``scripts/ros2_tier.sh``).
 
 These tests need a real ROS 2 (rclpy, ``ros2 launch``) and this package colcon-built into a sourced workspace;
-``scripts/ros2_tier.sh`` provides both. Elsewhere (the project's .venv) the whole folder is skipped with the reason.
+``scripts/ros2_tier.sh`` provides both. Elsewhere (the project's .venv: ``make unit``, or ``pytest test/ros2``) each
+test module is skipped with the reason (:func:`pytest_pycollect_makemodule`), none of them imported: a skip raised
+while this conftest loads is an error traceback where pytest was pointed at this folder.
 
 One test that fails or hangs must not fail the tests after it (:func:`contained`): before each test that uses the
 probe, the probe must hear itself (else its executor is revived, with a warning naming the test before); after each
@@ -12,6 +14,7 @@ nodes (one still there after 15 s is an error: it would answer for the next test
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import warnings
 from collections.abc import Generator, Iterator
@@ -20,16 +23,40 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("rclpy", reason="real-ROS tier: needs ROS 2 sourced (run `make ros2-test`)")
-if not os.environ.get("MONO_DEPTH_ROS2_WS"):
-    pytest.skip("real-ROS tier: run it through scripts/ros2_tier.sh (`make ros2-test`)", allow_module_level=True)
 
-import rclpy
+def unavailable_reason() -> str:
+    """Why the tier cannot run in this interpreter (empty: it can)."""
+    if importlib.util.find_spec("rclpy") is None:
+        return "real-ROS tier: needs ROS 2 sourced (run `make ros2-test`)"
+    if not os.environ.get("MONO_DEPTH_ROS2_WS"):
+        return "real-ROS tier: run it through scripts/ros2_tier.sh (`make ros2-test`)"
+    return ""
 
-from test.kitti_bag import KittiFrame, load_kitti_frames
 
-from . import harness
-from .harness import Probe
+UNAVAILABLE = unavailable_reason()
+
+
+class Unavailable(pytest.File):
+    """A tier module where ROS 2 is not at hand: skipped with :data:`UNAVAILABLE`, never imported."""
+
+    def collect(self) -> Iterator[pytest.Item]:
+        pytest.skip(UNAVAILABLE)
+        yield from ()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makemodule(module_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    """Each test module of the tier, skipped with the reason where ROS 2 is not at hand (else pytest's module)."""
+    return Unavailable.from_parent(parent, path=module_path) if UNAVAILABLE else None
+
+
+if not UNAVAILABLE:
+    import rclpy
+
+    from test.kitti_bag import KittiFrame, load_kitti_frames
+
+    from . import harness
+    from .harness import Probe
 
 _previous_test = ["(none)"]
 
