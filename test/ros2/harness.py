@@ -144,7 +144,10 @@ class Probe:
         self.tf = TransformBroadcaster(self.node)
         self._subscriptions: list[Any] = []
         echo_topic = f"/_{name}_{os.getpid()}_echo"
-        self._echo = self.collect(String, echo_topic, RELIABLE)
+        # in the node's default callback group, which tests' own subscriptions, clients and timers share: a default
+        # group held for good (a callback of it that never returns) leaves the probe deaf to all of them
+        self._echo = Collector(echo_topic)
+        self._echo_subscription = self.node.create_subscription(String, echo_topic, self._echo, RELIABLE)
         self._echo_pub = self.publisher(String, echo_topic, RELIABLE)
         self._echo_sent = 0
 
@@ -166,8 +169,10 @@ class Probe:
                 print(f"probe {self.node.get_name()}: a callback raised {err!r}; spinning on", file=sys.stderr)
 
     def hears(self, timeout_s: float = 5.0) -> bool:
-        """Whether a message the probe publishes to itself comes back through its executor within ``timeout_s``
-        (a probe whose executor stopped taking messages fails the tests after it with timeouts on every topic)."""
+        """Whether a message the probe publishes to itself comes back through its executor and its node's default
+        callback group within ``timeout_s`` (a probe whose executor stopped taking messages fails the tests after it
+        with timeouts on every topic; one whose default group is held, on every subscription, client or timer a test
+        creates without a group of its own)."""
         from std_msgs.msg import String
 
         self._echo_sent += 1

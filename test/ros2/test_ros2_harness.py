@@ -159,6 +159,40 @@ def test_a_deaf_probe_is_revived_but_hears_nothing_from_a_publisher_that_stopped
             probe.node.destroy_publisher(publisher)
 
 
+def test_a_probe_whose_default_callback_group_is_held_does_not_hear_itself_and_is_revived(probe: Probe) -> None:
+    """A test's own subscription (the node's default callback group, as tests' own subscriptions, clients and timers
+    are) whose callback never returns: one executor thread and the default group are held, the other thread still
+    runs the collectors' groups of their own. Before, :meth:`Probe.hears` listened through a collector of such a
+    group: it heard, the probe was not revived, and every later test's own subscription or client heard nothing.
+    Now it does not hear, and :meth:`Probe.revive` frees the default group."""
+    gate, held = threading.Event(), []
+
+    def hold(msg: Any) -> None:
+        held.append(msg.data)
+        gate.wait(30.0)
+
+    holder = probe.node.create_subscription(String, "/harness/hold_default", hold, RELIABLE)
+    pubs = {name: probe.publisher(String, f"/harness/{name}", RELIABLE) for name in ("hold_default", "next")}
+    following = Collector("/harness/next")
+    subscription = probe.node.create_subscription(String, "/harness/next", following, RELIABLE)
+    try:
+        wait_matched(*pubs.values())
+        pubs["hold_default"].publish(String(data="held"))
+        wait_until(lambda: held == ["held"], 10, "the default group held")
+        assert not probe.hears(1.0)
+        probe.revive()
+        assert probe.hears()
+        for index in range(3):
+            pubs["next"].publish(String(data=str(index)))
+        assert [m.data for m in following.wait_for(3, timeout_s=10)] == ["0", "1", "2"]
+    finally:
+        gate.set()
+        probe.node.destroy_subscription(subscription)
+        probe.node.destroy_subscription(holder)
+        for publisher in pubs.values():
+            probe.node.destroy_publisher(publisher)
+
+
 def test_the_teardown_leaves_running_a_process_group_that_only_reuses_the_pid_of_one_it_started() -> None:
     """PID reuse (pid_max is 32768 on the tier's machine, where other tiers run at the same time): a process group
     the harness started has ended and its leader was reaped; its number now leads another session's process group
