@@ -493,17 +493,20 @@ def contain_teardown(
     index: int, probe: Probe | None, known: set[str], passed: bool, graph_timeout_s: float = 15.0
 ) -> list[str]:
     """The per-test teardown (conftest's ``contained``): stops the process groups noted since ``index``
-    (:func:`reap_since`) and, where it stopped any, waits the probe's graph clear of the nodes not in ``known``
-    (:func:`wait_until_gone_from_graph`, up to ``graph_timeout_s``); returns the problems to report (empty: none): a
-    test that ``passed`` but left groups running; nodes still in the graph after the wait (they answer for the next
-    test's node: a process outside the groups noted, or a DDS lease longer than the wait)."""
+    (:func:`reap_since`), then waits the probe's graph clear of the nodes not in ``known`` (the graph
+    before the test; :func:`wait_until_gone_from_graph`, up to ``graph_timeout_s``), whether or not a group was
+    left; returns the problems to report (empty: none): a test that ``passed`` but left groups running; nodes still
+    in the graph after the wait (they answer for the next test's node: a process outside the groups noted, such as a
+    launch's double-forked child or a component container, a node of the test process, or a DDS lease longer than
+    the wait)."""
     left = reap_since(index)
     problems = [f"the test passed but left running (stopped now): {'; '.join(left)}"] if left and passed else []
-    stayed = wait_until_gone_from_graph(probe, known, graph_timeout_s) if left and probe is not None else set()
+    stayed = wait_until_gone_from_graph(probe, known, graph_timeout_s) if probe is not None else set()
     if stayed:
+        after = "what the test left running was stopped" if left else "the test"
         problems.append(
-            f"still in the graph {graph_timeout_s:g} s after what the test left running was stopped: "
-            f"{', '.join(sorted(stayed))} (not started through harness.started(), or not stopped by its group's signal)"
+            f"still in the graph {graph_timeout_s:g} s after {after}: {', '.join(sorted(stayed))} "
+            "(not started through harness.started(), or not stopped by its group's signal)"
         )
     return problems
 

@@ -283,6 +283,23 @@ def test_a_node_still_in_the_graph_after_the_teardown_is_reported(probe: Probe) 
         lingering.destroy_node()
 
 
+def test_a_node_left_in_the_graph_with_no_process_group_left_running_is_reported(probe: Probe) -> None:
+    """A node outside the process groups the harness notes (a launch's child that double-forked out of its group, a
+    component container, a node of the test process) that a passing test leaves in the graph answers for the next
+    test's node. Before, the teardown looked at the graph only when it had stopped a group, and reported nothing."""
+    known = graph_nodes(probe)
+    index = started_count()
+    lingering = rclpy.create_node("harness_lingering")
+    try:
+        wait_until(lambda: "/harness_lingering" in graph_nodes(probe), 10, "the lingering node in the graph")
+        problems = contain_teardown(index, probe, known, passed=True, graph_timeout_s=0.5)
+        assert problems == ["still in the graph 0.5 s after the test: /harness_lingering (not started through "
+                            "harness.started(), or not stopped by its group's signal)"], problems  # fmt: skip
+    finally:
+        lingering.destroy_node()
+    assert contain_teardown(index, probe, known, passed=True) == []  # gone: nothing to report
+
+
 def unnoted_starts(source: str) -> list[int]:
     """The lines of ``source`` (a tier module) where a process is started out of the teardown's reach: a
     ``subprocess.Popen`` that is not the argument of a ``started(...)`` call, or is one without
