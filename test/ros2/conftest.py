@@ -7,9 +7,11 @@ while this conftest loads is an error traceback where pytest was pointed at this
 
 One test that fails or hangs must not fail the tests after it (:func:`contained`): before each test that uses the
 probe, the probe must hear itself (else its executor is revived, with a warning naming the test before); after each
-test, and after each module, every process group the harness started in it and still running is SIGKILLed and waited
-for (an error when the test had passed: it should have stopped its own), then the graph is waited clear of their
-nodes (one still there after 15 s is an error: it would answer for the next test's node).
+test, and after each module, the probe's collectors made in it and not dropped are dropped (else they take every
+later message on their topics for the rest of the session), every process group the harness started in it and still
+running is SIGKILLed and waited for (an error when the test had passed: it should have stopped its own), then the
+graph is waited clear of the nodes the test added, whether or not it left a process (one still there after 15 s is
+an error: it would answer for the next test's node).
 """
 
 from __future__ import annotations
@@ -69,12 +71,20 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     setattr(item, f"rep_{report.when}", report)
 
 
+_session_probe: list[Probe] = []
+
+
 @pytest.fixture(scope="module", autouse=True)
 def contained_module() -> Iterator[None]:
     """Process groups started by a module-scoped fixture (a node shared by the module's tests) and still running at
-    the module's end are killed, so that they cannot answer for the next module's node."""
+    the module's end are killed, so that they cannot answer for the next module's node; the collectors made in the
+    module and not dropped (a module-scoped fixture's) are dropped, so that they do not take the next modules'
+    messages for the rest of the session."""
     index = harness.started_count()
+    collectors = _session_probe[0].collectors() if _session_probe else []
     yield
+    if _session_probe:
+        _session_probe[0].drop_all_but(collectors)
     left = harness.reap_since(index)
     if left:
         warnings.warn(f"killed what the module left running: {'; '.join(left)}", stacklevel=1)
@@ -95,10 +105,11 @@ def contained(request: pytest.FixtureRequest) -> Iterator[None]:
             pytest.fail(f"the probe hears nothing since {_previous_test[0]}, even with a new executor")
     index = harness.started_count()
     known = harness.graph_nodes(probe) if probe is not None else set()
+    collectors = probe.collectors() if probe is not None else None
     yield
     _previous_test[0] = request.node.nodeid
     report = getattr(request.node, "rep_call", None)
-    problems = harness.contain_teardown(index, probe, known, report is not None and report.passed)
+    problems = harness.contain_teardown(index, probe, known, report is not None and report.passed, 15.0, collectors)
     if problems:
         pytest.fail("; ".join(problems))
 
@@ -113,7 +124,9 @@ def ros_context() -> Iterator[None]:
 @pytest.fixture(scope="session")
 def probe(ros_context: None) -> Iterator[Probe]:
     node = Probe()
+    _session_probe.append(node)
     yield node
+    _session_probe.clear()
     node.close()
 
 

@@ -222,6 +222,21 @@ class Probe:
                 self.node.destroy_subscription(sub)
                 self._subscriptions.remove(sub)
 
+    def collectors(self) -> list[Collector]:
+        """The collectors :meth:`collect` made and :meth:`drop` has not dropped, oldest first."""
+        return [sub.callback for sub in self._subscriptions]
+
+    def drop_all_but(self, kept: Iterable[Collector]) -> list[str]:
+        """Drop every collector not in ``kept`` (what :meth:`collectors` said before a test or module); returns their
+        topics. A collector left behind (its test failed before dropping it, or a module's fixture never drops it)
+        takes every later message on its topic for the rest of the session: the depth images and clouds of every
+        later node held in memory, each deserialised by the probe's two executor threads."""
+        keep = {id(collector) for collector in kept}
+        left = [collector for collector in self.collectors() if id(collector) not in keep]
+        for collector in left:
+            self.drop(collector)
+        return [collector.topic for collector in left]
+
     def send_static_tf(self, cam_from_lidar: RigidTransform, stamp_ns: int) -> None:
         self.static_tf.sendTransform(transform_msg(cam_from_lidar, stamp_ns))
 
@@ -490,15 +505,23 @@ def wait_until_gone_from_graph(probe: Probe, known: set[str], timeout_s: float =
 
 
 def contain_teardown(
-    index: int, probe: Probe | None, known: set[str], passed: bool, graph_timeout_s: float = 15.0
+    index: int,
+    probe: Probe | None,
+    known: set[str],
+    passed: bool,
+    graph_timeout_s: float = 15.0,
+    collectors: Iterable[Collector] | None = None,
 ) -> list[str]:
-    """The per-test teardown (conftest's ``contained``): stops the process groups noted since ``index``
-    (:func:`reap_since`), then waits the probe's graph clear of the nodes not in ``known`` (the graph
+    """The per-test teardown (conftest's ``contained``): drops the probe's collectors not in ``collectors`` (what
+    :meth:`Probe.collectors` said before the test; None: none dropped), stops the process groups noted since
+    ``index`` (:func:`reap_since`), then waits the probe's graph clear of the nodes not in ``known`` (the graph
     before the test; :func:`wait_until_gone_from_graph`, up to ``graph_timeout_s``), whether or not a group was
     left; returns the problems to report (empty: none): a test that ``passed`` but left groups running; nodes still
     in the graph after the wait (they answer for the next test's node: a process outside the groups noted, such as a
     launch's double-forked child or a component container, a node of the test process, or a DDS lease longer than
     the wait)."""
+    if probe is not None and collectors is not None:
+        probe.drop_all_but(collectors)
     left = reap_since(index)
     problems = [f"the test passed but left running (stopped now): {'; '.join(left)}"] if left and passed else []
     stayed = wait_until_gone_from_graph(probe, known, graph_timeout_s) if probe is not None else set()

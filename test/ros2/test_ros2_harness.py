@@ -300,6 +300,65 @@ def test_a_node_left_in_the_graph_with_no_process_group_left_running_is_reported
     assert contain_teardown(index, probe, known, passed=True) == []  # gone: nothing to report
 
 
+_left_behind: list[Collector] = []
+
+
+def test_a_collector_left_behind_by_a_test(probe: Probe) -> None:
+    """The first half of the next test: a test that ends without dropping its collector (as one that fails before
+    its ``probe.drop`` does)."""
+    publisher = probe.publisher(String, "/harness/left_behind", RELIABLE)
+    collector = probe.collect(String, "/harness/left_behind")
+    try:
+        wait_matched(publisher)
+        publisher.publish(String(data="during"))
+        collector.wait_for(1, timeout_s=10)
+    finally:
+        probe.node.destroy_publisher(publisher)
+    _left_behind.append(collector)
+
+
+def test_the_collector_a_test_left_behind_is_dropped_before_the_next_test(probe: Probe) -> None:
+    """The collector the test before left behind no longer subscribes, and took nothing published since. Before, it
+    stayed subscribed for the rest of the session, taking (and holding) every later message on its topic."""
+    if not _left_behind:
+        pytest.skip("runs after test_a_collector_left_behind_by_a_test")
+    left = _left_behind.pop()
+    publisher = probe.publisher(String, "/harness/left_behind", RELIABLE)
+    try:
+        time.sleep(1.0)  # discovery: a subscription still there would have matched by now
+        assert publisher.get_subscription_count() == 0
+        publisher.publish(String(data="after"))
+        time.sleep(0.5)
+        assert [m.data for m in left.messages] == ["during"]
+    finally:
+        probe.node.destroy_publisher(publisher)
+
+
+def test_a_collector_a_test_left_is_dropped_by_the_teardown(probe: Probe) -> None:
+    """A collector a test made and did not drop (it failed before its ``probe.drop``; test_ros2_node's module-scoped
+    ``outputs`` never dropped its four) went on taking every message on its topic for the rest of the session: at the
+    end of a run of test_ros2_node's diagnostics test and then an operator test, the four still held 8 messages each,
+    6.5 MB of clouds among them. The teardown drops the collectors made since the test began, and only those."""
+    kept = probe.collect(String, "/harness/kept")
+    before = probe.collectors()
+    publisher = probe.publisher(String, "/harness/left", RELIABLE)
+    left = probe.collect(String, "/harness/left")
+    try:
+        wait_matched(publisher)
+        publisher.publish(String(data="during"))
+        left.wait_for(1, timeout_s=10)
+        assert contain_teardown(started_count(), probe, graph_nodes(probe), True, 0.5, before) == []
+        assert probe.collectors() == before and kept in probe.collectors()
+        wait_until(lambda: publisher.get_subscription_count() == 0, 10, "the left collector unsubscribed")
+        publisher.publish(String(data="after"))
+        time.sleep(0.5)
+        assert [m.data for m in left.messages] == ["during"]
+    finally:
+        probe.drop(left)
+        probe.drop(kept)
+        probe.node.destroy_publisher(publisher)
+
+
 def unnoted_starts(source: str) -> list[int]:
     """The lines of ``source`` (a tier module) where a process is started out of the teardown's reach: a
     ``subprocess.Popen`` that is not the argument of a ``started(...)`` call, or is one without
