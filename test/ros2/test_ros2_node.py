@@ -450,6 +450,24 @@ def test_truncated_serialised_inputs_are_counted_logged_and_do_not_end_the_node(
     assert "LiDAR scan not used (lidar.bad_cdr): cannot deserialise sensor_msgs/msg/PointCloud2" in node.log
 
 
+def feed_late_lidar(feeder: KittiFeeder, count: int, late_ns: int = 300_000_000) -> list[int]:
+    """``count`` images of frame 0 at 10 Hz stamped now, each scan published once it is ``late_ns`` behind its image's
+    stamp (a LiDAR driver that publishes a sweep once it is processed, a busy network); returns the stamps (ns)."""
+    stamps: list[int] = []
+    pending: list[int] = []
+    for _ in range(count):
+        stamps.append(feeder.probe.now_ns())
+        pending.append(stamps[-1])
+        feeder.publish_image(0, stamps[-1])
+        time.sleep(0.1)
+        while pending and feeder.probe.now_ns() - pending[0] >= late_ns:
+            feeder.publish_scan(0, pending.pop(0))
+    time.sleep(late_ns / 1e9)
+    for stamp in pending:
+        feeder.publish_scan(0, stamp)
+    return stamps
+
+
 def test_a_lidar_whose_scans_come_later_than_lidar_wait_s_is_named_with_the_wait_to_set(
     node: Launched, feeder: KittiFeeder, outputs: dict[str, Collector]
 ) -> None:
@@ -460,18 +478,7 @@ def test_a_lidar_whose_scans_come_later_than_lidar_wait_s_is_named_with_the_wait
     that comes for a frame gone after the wait is counted (``inputs_unused.lidar.after_wait``) and logged with how
     late it came and the ``lidar.wait_s`` to set."""
     before = diagnostics_after(outputs["diagnostics"], time.monotonic_ns())
-    stamps: list[int] = []
-    pending: list[int] = []
-    for _ in range(15):  # 10 Hz; each scan published once it is 0.3 s behind its image's stamp
-        stamps.append(feeder.probe.now_ns())
-        pending.append(stamps[-1])
-        feeder.publish_image(0, stamps[-1])
-        time.sleep(0.1)
-        while pending and feeder.probe.now_ns() - pending[0] >= 300_000_000:
-            feeder.publish_scan(0, pending.pop(0))
-    time.sleep(0.3)
-    for stamp in pending:
-        feeder.publish_scan(0, stamp)
+    stamps = feed_late_lidar(feeder, 15)
     wait_until(lambda: stamps[-1] in outputs["depth"].by_stamp(), 30, "depth of the frames whose scan was late")
     after = diagnostics_after(outputs["diagnostics"], time.monotonic_ns())
     late = int(after.get("inputs_unused.lidar.after_wait", "0")) - int(
@@ -495,18 +502,7 @@ def test_lidar_wait_s_set_at_run_time_lets_frames_wait_for_a_late_lidar(
         assert "Set parameter successful" in result, result
         time.sleep(1.0)  # late scans of the previous test's frames, if any, are in
         before = diagnostics_after(outputs["diagnostics"], time.monotonic_ns())
-        stamps: list[int] = []
-        pending: list[int] = []
-        for _ in range(10):  # 10 Hz; each scan published once it is 0.3 s behind its image's stamp
-            stamps.append(feeder.probe.now_ns())
-            pending.append(stamps[-1])
-            feeder.publish_image(0, stamps[-1])
-            time.sleep(0.1)
-            while pending and feeder.probe.now_ns() - pending[0] >= 300_000_000:
-                feeder.publish_scan(0, pending.pop(0))
-        time.sleep(0.3)
-        for stamp in pending:
-            feeder.publish_scan(0, stamp)
+        stamps = feed_late_lidar(feeder, 10)
         wait_until(lambda: stamps[-1] in outputs["depth"].by_stamp(), 30, "depth of the frames that waited")
         time.sleep(0.5)
         after = diagnostics_after(outputs["diagnostics"], time.monotonic_ns())
