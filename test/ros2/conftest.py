@@ -103,13 +103,16 @@ def contained(request: pytest.FixtureRequest) -> Iterator[None]:
         )
         if not probe.hears(10.0):
             pytest.fail(f"the probe hears nothing since {_previous_test[0]}, even with a new executor")
+    # a test without the probe is watched through the session's once there is one: its nodes answer for later tests'
+    watcher = probe if probe is not None else (_session_probe[0] if _session_probe else None)
     index = harness.started_count()
-    known = harness.graph_nodes(probe) if probe is not None else set()
-    collectors = probe.collectors() if probe is not None else None
+    known = harness.graph_nodes(watcher) if watcher is not None else set()
+    collectors = watcher.collectors() if watcher is not None else None
     yield
     _previous_test[0] = request.node.nodeid
     report = getattr(request.node, "rep_call", None)
-    problems = harness.contain_teardown(index, probe, known, report is not None and report.passed, 15.0, collectors)
+    passed = report is not None and report.passed
+    problems = harness.contain_teardown(index, watcher, known, passed, 15.0, collectors)
     if problems:
         pytest.fail("; ".join(problems))
 
