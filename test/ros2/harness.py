@@ -14,6 +14,7 @@ Used by the tests of ``test/ros2`` only (``scripts/ros2_tier.sh`` runs them with
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import signal
 import subprocess
@@ -514,15 +515,17 @@ def contain_teardown(
 ) -> list[str]:
     """The per-test teardown (conftest's ``contained``): drops the probe's collectors not in ``collectors`` (what
     :meth:`Probe.collectors` said before the test; None: none dropped), stops the process groups noted since
-    ``index`` (:func:`reap_since`), then waits the probe's graph clear of the nodes not in ``known`` (the graph
-    before the test; :func:`wait_until_gone_from_graph`, up to ``graph_timeout_s``), whether or not a group was
-    left; returns the problems to report (empty: none): a test that ``passed`` but left groups running; nodes still
-    in the graph after the wait (they answer for the next test's node: a process outside the groups noted, such as a
-    launch's double-forked child or a component container, a node of the test process, or a DDS lease longer than
-    the wait)."""
+    ``index`` (:func:`reap_since`), collects the garbage where the graph holds a node not in ``known`` (the graph
+    before the test), then waits the graph clear of those nodes (:func:`wait_until_gone_from_graph`, up to
+    ``graph_timeout_s``), whether or not a group was left; returns the problems to report (empty: none): a test that
+    ``passed`` but left groups running; nodes still in the graph after the wait (they answer for the next test's
+    node: a process outside the groups noted, such as a launch's double-forked child or a component container, a
+    node the test process still holds, or a DDS lease longer than the wait)."""
     if probe is not None and collectors is not None:
         probe.drop_all_but(collectors)
     left = reap_since(index)
+    if probe is not None and graph_nodes(probe) - known:
+        gc.collect()  # a node of this process held by a reference cycle only (its constructor raised) goes
     problems = [f"the test passed but left running (stopped now): {'; '.join(left)}"] if left and passed else []
     stayed = wait_until_gone_from_graph(probe, known, graph_timeout_s) if probe is not None else set()
     if stayed:
