@@ -122,6 +122,17 @@ def test_a_callback_that_raises_leaves_the_probe_hearing(probe: Probe) -> None:
             probe.node.destroy_publisher(publisher)
 
 
+def revived_hears(probe: Probe, publisher: Any, collector: Collector) -> None:
+    """The probe does not hear itself; :meth:`Probe.revive` makes it hear again, and ``collector`` gets the three
+    messages ``publisher`` sends then."""
+    assert not probe.hears(1.0)
+    probe.revive()
+    assert probe.hears()
+    for index in range(3):
+        publisher.publish(String(data=str(index)))
+    assert [m.data for m in collector.wait_for(3, timeout_s=10)] == ["0", "1", "2"]
+
+
 def test_a_deaf_probe_is_revived_but_hears_nothing_from_a_publisher_that_stopped(probe: Probe) -> None:
     """What the tier's conftest does before each test: both executor threads held in callbacks that never return (a
     deaf probe: :meth:`Probe.hears` false), :meth:`Probe.revive` makes it hear again, its collectors included; a
@@ -143,12 +154,7 @@ def test_a_deaf_probe_is_revived_but_hears_nothing_from_a_publisher_that_stopped
         for index in range(2):
             pubs["hold"].publish(String(data=str(index)))
         wait_until(lambda: len(held) == 2, 10, "both executor threads held")
-        assert not probe.hears(1.0)
-        probe.revive()
-        assert probe.hears()
-        for index in range(3):
-            pubs["live"].publish(String(data=str(index)))
-        assert [m.data for m in live.wait_for(3, timeout_s=10)] == ["0", "1", "2"]
+        revived_hears(probe, pubs["live"], live)
         time.sleep(0.5)
         assert [m.data for m in stopped.messages] == ["before"]
     finally:
@@ -180,12 +186,7 @@ def test_a_probe_whose_default_callback_group_is_held_does_not_hear_itself_and_i
         wait_matched(*pubs.values())
         pubs["hold_default"].publish(String(data="held"))
         wait_until(lambda: held == ["held"], 10, "the default group held")
-        assert not probe.hears(1.0)
-        probe.revive()
-        assert probe.hears()
-        for index in range(3):
-            pubs["next"].publish(String(data=str(index)))
-        assert [m.data for m in following.wait_for(3, timeout_s=10)] == ["0", "1", "2"]
+        revived_hears(probe, pubs["next"], following)
     finally:
         gate.set()
         probe.node.destroy_subscription(subscription)
@@ -321,20 +322,29 @@ def test_a_node_of_the_test_process_held_only_by_a_reference_cycle_is_collected_
         gc.enable()
 
 
+def collecting_one(probe: Probe, topic: str) -> tuple[Any, Collector]:
+    """A publisher on ``topic`` and a collector of it that has received the publisher's "during"; both to destroy."""
+    publisher = probe.publisher(String, topic, RELIABLE)
+    collector = probe.collect(String, topic)
+    try:
+        wait_matched(publisher)
+        publisher.publish(String(data="during"))
+        collector.wait_for(1, timeout_s=10)
+    except BaseException:
+        probe.drop(collector)
+        probe.node.destroy_publisher(publisher)
+        raise
+    return publisher, collector
+
+
 _left_behind: list[Collector] = []
 
 
 def test_a_collector_left_behind_by_a_test(probe: Probe) -> None:
     """The first half of the next test: a test that ends without dropping its collector (as one that fails before
     its ``probe.drop`` does)."""
-    publisher = probe.publisher(String, "/harness/left_behind", RELIABLE)
-    collector = probe.collect(String, "/harness/left_behind")
-    try:
-        wait_matched(publisher)
-        publisher.publish(String(data="during"))
-        collector.wait_for(1, timeout_s=10)
-    finally:
-        probe.node.destroy_publisher(publisher)
+    publisher, collector = collecting_one(probe, "/harness/left_behind")
+    probe.node.destroy_publisher(publisher)
     _left_behind.append(collector)
 
 
@@ -362,12 +372,8 @@ def test_a_collector_a_test_left_is_dropped_by_the_teardown(probe: Probe) -> Non
     6.5 MB of clouds among them. The teardown drops the collectors made since the test began, and only those."""
     kept = probe.collect(String, "/harness/kept")
     before = probe.collectors()
-    publisher = probe.publisher(String, "/harness/left", RELIABLE)
-    left = probe.collect(String, "/harness/left")
+    publisher, left = collecting_one(probe, "/harness/left")
     try:
-        wait_matched(publisher)
-        publisher.publish(String(data="during"))
-        left.wait_for(1, timeout_s=10)
         assert contain_teardown(started_count(), probe, graph_nodes(probe), True, 0.5, before) == []
         assert probe.collectors() == before and kept in probe.collectors()
         wait_until(lambda: publisher.get_subscription_count() == 0, 10, "the left collector unsubscribed")
