@@ -289,28 +289,30 @@ def test_parameters_change_at_run_time_and_bad_values_are_refused(
     feeder: KittiFeeder, outputs: dict[str, Collector]
 ) -> None:
     result = param_set("output.max_range", "30")  # an integer for a float parameter: accepted
-    assert "Set parameter successful" in result, result
-    got = ros2_cli("param", "get", NODE_FQN, "output.max_range").stdout
-    assert "30" in got
-    (stamp,) = send_frames(feeder, 1, rate_hz=2.0)
-    wait_until(lambda: stamp in outputs["depth"].by_stamp(), 30, "depth after the change")
-    metres = depth_array(outputs["depth"].by_stamp()[stamp])
-    assert metres[np.isfinite(metres)].max() <= 30.0 and np.isposinf(metres).any()  # beyond range: +Inf (REP 117)
+    try:
+        assert "Set parameter successful" in result, result
+        got = ros2_cli("param", "get", NODE_FQN, "output.max_range").stdout
+        assert "30" in got
+        (stamp,) = send_frames(feeder, 1, rate_hz=2.0)
+        wait_until(lambda: stamp in outputs["depth"].by_stamp(), 30, "depth after the change")
+        metres = depth_array(outputs["depth"].by_stamp()[stamp])
+        assert metres[np.isfinite(metres)].max() <= 30.0 and np.isposinf(metres).any()  # beyond range: +Inf (REP 117)
 
-    for name, value, reason in [
-        ("output.max_range", "-5.0", "output.max_range"),
-        ("output.max_range", "nan", "output.max_range"),
-        ("cloud.mode", "sparse", "cloud.mode"),
-        ("output.device_postprocess", "off", "\"'off'\""),  # YAML's bool: rclpy said only "Wrong parameter type"
-        ("model.backend", "onnx", "read"),
-    ]:
-        refused = param_set(name, value)
-        assert "Setting parameter failed" in refused, (name, value, refused)
-        assert reason in refused, refused
-    deleted = ros2_cli("param", "delete", NODE_FQN, "output.max_range", check=False)
-    assert "cannot be deleted (the node reads it); set a value instead" in deleted.stdout + deleted.stderr, deleted
-    assert "30" in ros2_cli("param", "get", NODE_FQN, "output.max_range").stdout  # unchanged by the refusals
-    assert "Set parameter successful" in param_set("output.max_range", "80.0")
+        for name, value, reason in [
+            ("output.max_range", "-5.0", "output.max_range"),
+            ("output.max_range", "nan", "output.max_range"),
+            ("cloud.mode", "sparse", "cloud.mode"),
+            ("output.device_postprocess", "off", "\"'off'\""),  # YAML's bool: rclpy said only "Wrong parameter type"
+            ("model.backend", "onnx", "read"),
+        ]:
+            refused = param_set(name, value)
+            assert "Setting parameter failed" in refused, (name, value, refused)
+            assert reason in refused, refused
+        deleted = ros2_cli("param", "delete", NODE_FQN, "output.max_range", check=False)
+        assert "cannot be deleted (the node reads it); set a value instead" in deleted.stdout + deleted.stderr, deleted
+        assert "30" in ros2_cli("param", "get", NODE_FQN, "output.max_range").stdout  # unchanged by the refusals
+    finally:  # the module's node is shared: the tests after it expect the default range
+        assert "Set parameter successful" in param_set("output.max_range", "80.0")
 
 
 def test_images_never_paired_with_camera_info_or_without_frame_id_are_counted_not_lost_silently(
