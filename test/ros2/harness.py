@@ -532,7 +532,8 @@ def contain_teardown(
         after = "what the test left running was stopped" if left else "the test"
         problems.append(
             f"still in the graph {graph_timeout_s:g} s after {after}: {', '.join(sorted(stayed))} "
-            "(not started through harness.started(), or not stopped by its group's signal)"
+            "(a process not started through harness.started() or not stopped by its group's signal, or a node of "
+            "the test process still held: destroy_node() it, a LifecycleNode's state machine with it)"
         )
     return problems
 

@@ -295,8 +295,11 @@ def test_a_node_left_in_the_graph_with_no_process_group_left_running_is_reported
     try:
         wait_until(lambda: "/harness_lingering" in graph_nodes(probe), 10, "the lingering node in the graph")
         problems = contain_teardown(index, probe, known, passed=True, graph_timeout_s=0.5)
-        assert problems == ["still in the graph 0.5 s after the test: /harness_lingering (not started through "
-                            "harness.started(), or not stopped by its group's signal)"], problems  # fmt: skip
+        assert problems == [
+            "still in the graph 0.5 s after the test: /harness_lingering (a process not started through "
+            "harness.started() or not stopped by its group's signal, or a node of the test process still held: "
+            "destroy_node() it, a LifecycleNode's state machine with it)"
+        ], problems
     finally:
         lingering.destroy_node()
     assert contain_teardown(index, probe, known, passed=True) == []  # gone: nothing to report
