@@ -1,17 +1,22 @@
 """Fixtures of the real-ROS 2 tier (``make ros2-test``, ``scripts/ros2_tier.sh``).
 
 These tests need a real ROS 2 (rclpy, ``ros2 launch``) and this package colcon-built into a sourced workspace;
-``scripts/ros2_tier.sh`` provides both. Elsewhere (the project's .venv) the whole folder is skipped with the reason.
+``scripts/ros2_tier.sh`` provides both. Elsewhere (the project's .venv: ``make unit``, or ``pytest test/ros2``) each
+test module is skipped with the reason (:func:`pytest_pycollect_makemodule`), none of them imported: a skip raised
+while this conftest loads is an error traceback where pytest was pointed at this folder.
 
 One test that fails or hangs must not fail the tests after it (:func:`contained`): before each test that uses the
 probe, the probe must hear itself (else its executor is revived, with a warning naming the test before); after each
-test, and after each module, every process group the harness started in it and still running is SIGKILLed and waited
-for (an error when the test had passed: it should have stopped its own), then the graph is waited clear of their
-nodes (one still there after 15 s is an error: it would answer for the next test's node).
+test, and after each module, the probe's collectors made in it and not dropped are dropped (else they take every
+later message on their topics for the rest of the session), every process group the harness started in it and still
+running is SIGKILLed and waited for (an error when the test had passed: it should have stopped its own), then the
+graph is waited clear of the nodes the test added, whether or not it left a process (one still there after 15 s is
+an error: it would answer for the next test's node).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import warnings
 from collections.abc import Generator, Iterator
@@ -20,16 +25,40 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("rclpy", reason="real-ROS tier: needs ROS 2 sourced (run `make ros2-test`)")
-if not os.environ.get("MONO_DEPTH_ROS2_WS"):
-    pytest.skip("real-ROS tier: run it through scripts/ros2_tier.sh (`make ros2-test`)", allow_module_level=True)
 
-import rclpy
+def unavailable_reason() -> str:
+    """Why the tier cannot run in this interpreter (empty: it can)."""
+    if importlib.util.find_spec("rclpy") is None:
+        return "real-ROS tier: needs ROS 2 sourced (run `make ros2-test`)"
+    if not os.environ.get("MONO_DEPTH_ROS2_WS"):
+        return "real-ROS tier: run it through scripts/ros2_tier.sh (`make ros2-test`)"
+    return ""
 
-from test.kitti_bag import KittiFrame, load_kitti_frames
 
-from . import harness
-from .harness import Probe
+UNAVAILABLE = unavailable_reason()
+
+
+class Unavailable(pytest.File):
+    """A tier module where ROS 2 is not at hand: skipped with :data:`UNAVAILABLE`, never imported."""
+
+    def collect(self) -> Iterator[pytest.Item]:
+        pytest.skip(UNAVAILABLE)
+        yield from ()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makemodule(module_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    """Each test module of the tier, skipped with the reason where ROS 2 is not at hand (else pytest's module)."""
+    return Unavailable.from_parent(parent, path=module_path) if UNAVAILABLE else None
+
+
+if not UNAVAILABLE:
+    import rclpy
+
+    from test.kitti_bag import KittiFrame, load_kitti_frames
+
+    from . import harness
+    from .harness import Probe
 
 _previous_test = ["(none)"]
 
@@ -42,12 +71,20 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     setattr(item, f"rep_{report.when}", report)
 
 
+_session_probe: list[Probe] = []
+
+
 @pytest.fixture(scope="module", autouse=True)
 def contained_module() -> Iterator[None]:
     """Process groups started by a module-scoped fixture (a node shared by the module's tests) and still running at
-    the module's end are killed, so that they cannot answer for the next module's node."""
+    the module's end are killed, so that they cannot answer for the next module's node; the collectors made in the
+    module and not dropped (a module-scoped fixture's) are dropped, so that they do not take the next modules'
+    messages for the rest of the session."""
     index = harness.started_count()
+    collectors = _session_probe[0].collectors() if _session_probe else []
     yield
+    if _session_probe:
+        _session_probe[0].drop_all_but(collectors)
     left = harness.reap_since(index)
     if left:
         warnings.warn(f"killed what the module left running: {'; '.join(left)}", stacklevel=1)
@@ -66,12 +103,16 @@ def contained(request: pytest.FixtureRequest) -> Iterator[None]:
         )
         if not probe.hears(10.0):
             pytest.fail(f"the probe hears nothing since {_previous_test[0]}, even with a new executor")
+    # a test without the probe is watched through the session's once there is one: its nodes answer for later tests'
+    watcher = probe if probe is not None else (_session_probe[0] if _session_probe else None)
     index = harness.started_count()
-    known = harness.graph_nodes(probe) if probe is not None else set()
+    known = harness.graph_nodes(watcher) if watcher is not None else set()
+    collectors = watcher.collectors() if watcher is not None else None
     yield
     _previous_test[0] = request.node.nodeid
     report = getattr(request.node, "rep_call", None)
-    problems = harness.contain_teardown(index, probe, known, report is not None and report.passed)
+    passed = report is not None and report.passed
+    problems = harness.contain_teardown(index, watcher, known, passed, 15.0, collectors)
     if problems:
         pytest.fail("; ".join(problems))
 
@@ -86,7 +127,9 @@ def ros_context() -> Iterator[None]:
 @pytest.fixture(scope="session")
 def probe(ros_context: None) -> Iterator[Probe]:
     node = Probe()
+    _session_probe.append(node)
     yield node
+    _session_probe.clear()
     node.close()
 
 

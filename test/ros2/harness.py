@@ -14,6 +14,7 @@ Used by the tests of ``test/ros2`` only (``scripts/ros2_tier.sh`` runs them with
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import signal
 import subprocess
@@ -144,7 +145,10 @@ class Probe:
         self.tf = TransformBroadcaster(self.node)
         self._subscriptions: list[Any] = []
         echo_topic = f"/_{name}_{os.getpid()}_echo"
-        self._echo = self.collect(String, echo_topic, RELIABLE)
+        # in the node's default callback group, which tests' own subscriptions, clients and timers share: a default
+        # group held for good (a callback of it that never returns) leaves the probe deaf to all of them
+        self._echo = Collector(echo_topic)
+        self._echo_subscription = self.node.create_subscription(String, echo_topic, self._echo, RELIABLE)
         self._echo_pub = self.publisher(String, echo_topic, RELIABLE)
         self._echo_sent = 0
 
@@ -166,8 +170,10 @@ class Probe:
                 print(f"probe {self.node.get_name()}: a callback raised {err!r}; spinning on", file=sys.stderr)
 
     def hears(self, timeout_s: float = 5.0) -> bool:
-        """Whether a message the probe publishes to itself comes back through its executor within ``timeout_s``
-        (a probe whose executor stopped taking messages fails the tests after it with timeouts on every topic)."""
+        """Whether a message the probe publishes to itself comes back through its executor and its node's default
+        callback group within ``timeout_s`` (a probe whose executor stopped taking messages fails the tests after it
+        with timeouts on every topic; one whose default group is held, on every subscription, client or timer a test
+        creates without a group of its own)."""
         from std_msgs.msg import String
 
         self._echo_sent += 1
@@ -216,6 +222,21 @@ class Probe:
             if sub.callback is collector:
                 self.node.destroy_subscription(sub)
                 self._subscriptions.remove(sub)
+
+    def collectors(self) -> list[Collector]:
+        """The collectors :meth:`collect` made and :meth:`drop` has not dropped, oldest first."""
+        return [sub.callback for sub in self._subscriptions]
+
+    def drop_all_but(self, kept: Iterable[Collector]) -> list[str]:
+        """Drop every collector not in ``kept`` (what :meth:`collectors` said before a test or module); returns their
+        topics. A collector left behind (its test failed before dropping it, or a module's fixture never drops it)
+        takes every later message on its topic for the rest of the session: the depth images and clouds of every
+        later node held in memory, each deserialised by the probe's two executor threads."""
+        keep = {id(collector) for collector in kept}
+        left = [collector for collector in self.collectors() if id(collector) not in keep]
+        for collector in left:
+            self.drop(collector)
+        return [collector.topic for collector in left]
 
     def send_static_tf(self, cam_from_lidar: RigidTransform, stamp_ns: int) -> None:
         self.static_tf.sendTransform(transform_msg(cam_from_lidar, stamp_ns))
@@ -485,20 +506,34 @@ def wait_until_gone_from_graph(probe: Probe, known: set[str], timeout_s: float =
 
 
 def contain_teardown(
-    index: int, probe: Probe | None, known: set[str], passed: bool, graph_timeout_s: float = 15.0
+    index: int,
+    probe: Probe | None,
+    known: set[str],
+    passed: bool,
+    graph_timeout_s: float = 15.0,
+    collectors: Iterable[Collector] | None = None,
 ) -> list[str]:
-    """The per-test teardown (conftest's ``contained``): stops the process groups noted since ``index``
-    (:func:`reap_since`) and, where it stopped any, waits the probe's graph clear of the nodes not in ``known``
-    (:func:`wait_until_gone_from_graph`, up to ``graph_timeout_s``); returns the problems to report (empty: none): a
-    test that ``passed`` but left groups running; nodes still in the graph after the wait (they answer for the next
-    test's node: a process outside the groups noted, or a DDS lease longer than the wait)."""
+    """The per-test teardown (conftest's ``contained``): drops the probe's collectors not in ``collectors`` (what
+    :meth:`Probe.collectors` said before the test; None: none dropped), stops the process groups noted since
+    ``index`` (:func:`reap_since`), collects the garbage where the graph holds a node not in ``known`` (the graph
+    before the test), then waits the graph clear of those nodes (:func:`wait_until_gone_from_graph`, up to
+    ``graph_timeout_s``), whether or not a group was left; returns the problems to report (empty: none): a test that
+    ``passed`` but left groups running; nodes still in the graph after the wait (they answer for the next test's
+    node: a process outside the groups noted, such as a launch's double-forked child or a component container, a
+    node the test process still holds, or a DDS lease longer than the wait)."""
+    if probe is not None and collectors is not None:
+        probe.drop_all_but(collectors)
     left = reap_since(index)
+    if probe is not None and graph_nodes(probe) - known:
+        gc.collect()  # a node of this process held by a reference cycle only (its constructor raised) goes
     problems = [f"the test passed but left running (stopped now): {'; '.join(left)}"] if left and passed else []
-    stayed = wait_until_gone_from_graph(probe, known, graph_timeout_s) if left and probe is not None else set()
+    stayed = wait_until_gone_from_graph(probe, known, graph_timeout_s) if probe is not None else set()
     if stayed:
+        after = "what the test left running was stopped" if left else "the test"
         problems.append(
-            f"still in the graph {graph_timeout_s:g} s after what the test left running was stopped: "
-            f"{', '.join(sorted(stayed))} (not started through harness.started(), or not stopped by its group's signal)"
+            f"still in the graph {graph_timeout_s:g} s after {after}: {', '.join(sorted(stayed))} "
+            "(a process not started through harness.started() or not stopped by its group's signal, or a node of "
+            "the test process still held: destroy_node() it, a LifecycleNode's state machine with it)"
         )
     return problems
 

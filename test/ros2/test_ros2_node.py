@@ -289,28 +289,30 @@ def test_parameters_change_at_run_time_and_bad_values_are_refused(
     feeder: KittiFeeder, outputs: dict[str, Collector]
 ) -> None:
     result = param_set("output.max_range", "30")  # an integer for a float parameter: accepted
-    assert "Set parameter successful" in result, result
-    got = ros2_cli("param", "get", NODE_FQN, "output.max_range").stdout
-    assert "30" in got
-    (stamp,) = send_frames(feeder, 1, rate_hz=2.0)
-    wait_until(lambda: stamp in outputs["depth"].by_stamp(), 30, "depth after the change")
-    metres = depth_array(outputs["depth"].by_stamp()[stamp])
-    assert metres[np.isfinite(metres)].max() <= 30.0 and np.isposinf(metres).any()  # beyond range: +Inf (REP 117)
+    try:
+        assert "Set parameter successful" in result, result
+        got = ros2_cli("param", "get", NODE_FQN, "output.max_range").stdout
+        assert "30" in got
+        (stamp,) = send_frames(feeder, 1, rate_hz=2.0)
+        wait_until(lambda: stamp in outputs["depth"].by_stamp(), 30, "depth after the change")
+        metres = depth_array(outputs["depth"].by_stamp()[stamp])
+        assert metres[np.isfinite(metres)].max() <= 30.0 and np.isposinf(metres).any()  # beyond range: +Inf (REP 117)
 
-    for name, value, reason in [
-        ("output.max_range", "-5.0", "output.max_range"),
-        ("output.max_range", "nan", "output.max_range"),
-        ("cloud.mode", "sparse", "cloud.mode"),
-        ("output.device_postprocess", "off", "\"'off'\""),  # YAML's bool: rclpy said only "Wrong parameter type"
-        ("model.backend", "onnx", "read"),
-    ]:
-        refused = param_set(name, value)
-        assert "Setting parameter failed" in refused, (name, value, refused)
-        assert reason in refused, refused
-    deleted = ros2_cli("param", "delete", NODE_FQN, "output.max_range", check=False)
-    assert "cannot be deleted (the node reads it); set a value instead" in deleted.stdout + deleted.stderr, deleted
-    assert "30" in ros2_cli("param", "get", NODE_FQN, "output.max_range").stdout  # unchanged by the refusals
-    assert "Set parameter successful" in param_set("output.max_range", "80.0")
+        for name, value, reason in [
+            ("output.max_range", "-5.0", "output.max_range"),
+            ("output.max_range", "nan", "output.max_range"),
+            ("cloud.mode", "sparse", "cloud.mode"),
+            ("output.device_postprocess", "off", "\"'off'\""),  # YAML's bool: rclpy said only "Wrong parameter type"
+            ("model.backend", "onnx", "read"),
+        ]:
+            refused = param_set(name, value)
+            assert "Setting parameter failed" in refused, (name, value, refused)
+            assert reason in refused, refused
+        deleted = ros2_cli("param", "delete", NODE_FQN, "output.max_range", check=False)
+        assert "cannot be deleted (the node reads it); set a value instead" in deleted.stdout + deleted.stderr, deleted
+        assert "30" in ros2_cli("param", "get", NODE_FQN, "output.max_range").stdout  # unchanged by the refusals
+    finally:  # the module's node is shared: the tests after it expect the default range
+        assert "Set parameter successful" in param_set("output.max_range", "80.0")
 
 
 def test_images_never_paired_with_camera_info_or_without_frame_id_are_counted_not_lost_silently(
@@ -450,6 +452,24 @@ def test_truncated_serialised_inputs_are_counted_logged_and_do_not_end_the_node(
     assert "LiDAR scan not used (lidar.bad_cdr): cannot deserialise sensor_msgs/msg/PointCloud2" in node.log
 
 
+def feed_late_lidar(feeder: KittiFeeder, count: int, late_ns: int = 300_000_000) -> list[int]:
+    """``count`` images of frame 0 at 10 Hz stamped now, each scan published once it is ``late_ns`` behind its image's
+    stamp (a LiDAR driver that publishes a sweep once it is processed, a busy network); returns the stamps (ns)."""
+    stamps: list[int] = []
+    pending: list[int] = []
+    for _ in range(count):
+        stamps.append(feeder.probe.now_ns())
+        pending.append(stamps[-1])
+        feeder.publish_image(0, stamps[-1])
+        time.sleep(0.1)
+        while pending and feeder.probe.now_ns() - pending[0] >= late_ns:
+            feeder.publish_scan(0, pending.pop(0))
+    time.sleep(late_ns / 1e9)
+    for stamp in pending:
+        feeder.publish_scan(0, stamp)
+    return stamps
+
+
 def test_a_lidar_whose_scans_come_later_than_lidar_wait_s_is_named_with_the_wait_to_set(
     node: Launched, feeder: KittiFeeder, outputs: dict[str, Collector]
 ) -> None:
@@ -460,18 +480,7 @@ def test_a_lidar_whose_scans_come_later_than_lidar_wait_s_is_named_with_the_wait
     that comes for a frame gone after the wait is counted (``inputs_unused.lidar.after_wait``) and logged with how
     late it came and the ``lidar.wait_s`` to set."""
     before = diagnostics_after(outputs["diagnostics"], time.monotonic_ns())
-    stamps: list[int] = []
-    pending: list[int] = []
-    for _ in range(15):  # 10 Hz; each scan published once it is 0.3 s behind its image's stamp
-        stamps.append(feeder.probe.now_ns())
-        pending.append(stamps[-1])
-        feeder.publish_image(0, stamps[-1])
-        time.sleep(0.1)
-        while pending and feeder.probe.now_ns() - pending[0] >= 300_000_000:
-            feeder.publish_scan(0, pending.pop(0))
-    time.sleep(0.3)
-    for stamp in pending:
-        feeder.publish_scan(0, stamp)
+    stamps = feed_late_lidar(feeder, 15)
     wait_until(lambda: stamps[-1] in outputs["depth"].by_stamp(), 30, "depth of the frames whose scan was late")
     after = diagnostics_after(outputs["diagnostics"], time.monotonic_ns())
     late = int(after.get("inputs_unused.lidar.after_wait", "0")) - int(
@@ -495,18 +504,7 @@ def test_lidar_wait_s_set_at_run_time_lets_frames_wait_for_a_late_lidar(
         assert "Set parameter successful" in result, result
         time.sleep(1.0)  # late scans of the previous test's frames, if any, are in
         before = diagnostics_after(outputs["diagnostics"], time.monotonic_ns())
-        stamps: list[int] = []
-        pending: list[int] = []
-        for _ in range(10):  # 10 Hz; each scan published once it is 0.3 s behind its image's stamp
-            stamps.append(feeder.probe.now_ns())
-            pending.append(stamps[-1])
-            feeder.publish_image(0, stamps[-1])
-            time.sleep(0.1)
-            while pending and feeder.probe.now_ns() - pending[0] >= 300_000_000:
-                feeder.publish_scan(0, pending.pop(0))
-        time.sleep(0.3)
-        for stamp in pending:
-            feeder.publish_scan(0, stamp)
+        stamps = feed_late_lidar(feeder, 10)
         wait_until(lambda: stamps[-1] in outputs["depth"].by_stamp(), 30, "depth of the frames that waited")
         time.sleep(0.5)
         after = diagnostics_after(outputs["diagnostics"], time.monotonic_ns())
