@@ -6,7 +6,10 @@ runner's frame path (``image_to_rgb8``). Until the ``image_significant_bits`` br
 the same bytes for every value (``test/core/test_msg_image.py``). Times ``image_to_rgb8`` on a 1920x1200 random frame
 per encoding and bit depth, the median of ``--repeat`` runs, both conversions in the same run (ratio = opencv /
 float32). A 65536-entry uint8 table (``np.take``) was slower than float32 here (uint16 indices are widened to intp
-first), so it is not timed. No assertions. Run: ``.venv/bin/python -m bench.bench_sixteen_bit``.
+first), so it is not timed. A second table times the grey channel replication of ``mono16`` (``grey_to_rgb8``,
+also what a grey CompressedImage goes through; raw ``mono8`` was OpenCV already): ``np.repeat`` before,
+``cv2.cvtColor(GRAY2RGB)`` now, the same bytes. No assertions. Run:
+``.venv/bin/python -m bench.bench_sixteen_bit``.
 """
 
 from __future__ import annotations
@@ -30,6 +33,14 @@ def float32_scaling(values: npt.NDArray[Any], significant_bits: int = 16) -> npt
         np.minimum(scaled, np.float32(255.0), out=scaled)
     out: npt.NDArray[np.uint8] = scaled.astype(np.uint8)
     return out
+
+
+def repeat_grey_to_rgb8(grey: npt.NDArray[Any], significant_bits: int = 16) -> npt.NDArray[np.uint8]:
+    """The channel replication before ``grey_to_rgb8`` went to OpenCV."""
+    from mono_depth_ros.core.msg_image import uint16_to_uint8
+
+    eight = uint16_to_uint8(grey, significant_bits) if grey.dtype == np.uint16 else grey
+    return np.repeat(eight[..., np.newaxis], 3, axis=2)
 
 
 def _median_ms(run: Callable[[], object], repeat: int) -> float:
@@ -79,6 +90,26 @@ def main() -> int:
             same = np.array_equal(results["float32"], results["opencv"])
             ratio = times["opencv"] / times["float32"]
             print(f"| {encoding} | {bits} | {times['float32']:.1f} | {times['opencv']:.1f} | {ratio:.2f} | {same} |")
+    grey_opencv = msg_image.grey_to_rgb8
+    print()
+    print("| grey encoding | np.repeat ms | cv2.cvtColor ms | ratio | same bytes |")
+    print("|---|---:|---:|---:|---|")
+    for encoding, dtype in (("mono16", np.uint16),):
+        top = int(np.iinfo(dtype).max)
+        message = image_from_array(
+            factory, rng.integers(0, top, (height, width), dtype=dtype, endpoint=True), encoding, header
+        )
+        times, results = {}, {}
+        for name, replication in (("repeat", repeat_grey_to_rgb8), ("opencv", grey_opencv)):
+            msg_image.grey_to_rgb8 = replication  # type: ignore[assignment]  # image_to_rgb8's module global
+            try:
+                times[name] = _median_ms(functools.partial(image_to_rgb8, message), args.repeat)
+                results[name] = image_to_rgb8(message)
+            finally:
+                msg_image.grey_to_rgb8 = grey_opencv
+        same = np.array_equal(results["repeat"], results["opencv"])
+        ratio = times["opencv"] / times["repeat"]
+        print(f"| {encoding} | {times['repeat']:.1f} | {times['opencv']:.1f} | {ratio:.2f} | {same} |")
     return 0
 
 

@@ -15,6 +15,7 @@ from mono_depth_ros.core.msg_image import (
     IMAGE_ENCODINGS,
     depth_image_from_metres,
     depth_image_to_metres,
+    grey_to_rgb8,
     image_from_array,
     image_to_array,
     image_to_rgb8,
@@ -496,3 +497,27 @@ def test_uint16_to_uint8_is_the_float32_rounding_for_every_value_and_bit_depth(b
     np.testing.assert_array_equal(uint16_to_uint8(grid[:, :200], bits), expected_grid[:, :200])  # row padding
     empty = uint16_to_uint8(np.zeros((0, 4, 3), np.uint16), bits)
     assert empty.shape == (0, 4, 3) and empty.dtype == np.uint8
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    height=st.integers(0, 40),
+    width=st.integers(0, 40),
+    pad=st.integers(0, 3),
+    seed=st.integers(0, 2**16),
+    sixteen=st.booleans(),
+)
+def test_grey_to_rgb8_replicates_each_value_on_padded_rows_and_empty_images(
+    height: int, width: int, pad: int, seed: int, sixteen: bool
+) -> None:
+    """A grey frame (uint8, or uint16 scaled as :func:`uint16_to_uint8`) becomes three equal channels, byte for byte
+    what ``np.repeat`` gives, also for a view of rows with padding (a message whose ``step`` is wider than its
+    pixels) and for an image with no pixels."""
+    rng = np.random.default_rng(seed)
+    dtype = np.uint16 if sixteen else np.uint8
+    padded = rng.integers(0, np.iinfo(dtype).max, size=(height, width + pad), endpoint=True).astype(dtype)
+    grey = padded[:, :width]
+    expected = np.repeat((uint16_to_uint8(grey) if sixteen else grey)[..., np.newaxis], 3, axis=2)
+    rgb = grey_to_rgb8(grey)
+    assert rgb.dtype == np.uint8 and rgb.shape == (height, width, 3)
+    np.testing.assert_array_equal(rgb, expected)
