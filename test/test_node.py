@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -39,6 +39,9 @@ from mono_depth_ros.pipeline import DepthPipeline, FrameInput, FrameOutput, Scal
 
 from . import ros_standin
 from .core.ros_msg_support import cdr_bytes, fake_to_rosbags, rclpy_style_factory
+
+if TYPE_CHECKING:
+    from mono_depth_ros.bag import BagSummary
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 STAMP_NS = 1_700_000_000_123_456_789
@@ -2171,6 +2174,25 @@ def _late_lidar_node(ros: Ros) -> tuple[Any, dict[str, int | float | str], Any, 
     return frame, params, node, played
 
 
+def _late_scans_counted_on_both_roads(
+    node: Any, params: dict[str, int | float | str], tmp_path: Path, frames: int
+) -> BagSummary:
+    """After a :func:`_late_lidar_node` test fed ``node`` and wrote ``tmp_path / "in"``: the node counts ``frames``
+    scans ``inputs_unused.lidar.after_wait`` in /diagnostics, and the bag runner on the bag writes ``frames`` frames
+    and warns ``frames`` times ``lidar: scan after lidar.wait_s``; its summary."""
+    from mono_depth_ros.bag import BagRunOptions, run_bag
+
+    assert wait_until(lambda: "lidar.after_wait" in stats(node).unused, 30), stats(node).unused
+    node._publish_diagnostics()
+    values = {kv.key: kv.value for kv in node.publishers["/diagnostics"].messages[-1].status[0].values}
+    assert values["inputs_unused.lidar.after_wait"] == str(frames), values
+    options = BagRunOptions(progress=False)
+    summary = run_bag(tmp_path / "in", tmp_path / "out", {**params, "scale.mode": "lidar"}, options)
+    assert summary.frames_out == frames, summary.format()
+    assert summary.warnings.counts["lidar: scan after lidar.wait_s"] == frames, summary.format()
+    return summary
+
+
 def test_a_scan_recorded_after_lidar_wait_s_is_warned_by_the_bag_runner_as_the_node_counts_it(
     ros: Ros, tmp_path: Path
 ) -> None:
@@ -2224,7 +2246,6 @@ def test_one_late_scan_counts_as_many_frames_in_the_node_as_the_bag_runner_warns
     lidar.wait_s 0.5 s: the three frames went on without LiDAR scale. The node counted
     ``inputs_unused.lidar.after_wait`` 1 (one per scan) where the bag runner warned ``lidar: scan after lidar.wait_s``
     3 times (one per frame): both count frames."""
-    from mono_depth_ros.bag import BagRunOptions, run_bag
     from mono_depth_ros.demo.bag_builder import BagBuilder
     from test.adapters import test_cdr_fuzz as fuzz
 
@@ -2247,15 +2268,7 @@ def test_one_late_scan_counts_as_many_frames_in_the_node_as_the_bag_runner_warns
         played[0] = STAMP_NS + 1_000_000_000
         node.subscription("/lidar/points").callback(cloud)
         bag.write_raw("/lidar/points", fuzz.CLOUD, cloud, STAMP_NS + 1_000_000_000)
-    assert wait_until(lambda: "lidar.after_wait" in stats(node).unused, 30), stats(node).unused
-    node._publish_diagnostics()
-    values = {kv.key: kv.value for kv in node.publishers["/diagnostics"].messages[-1].status[0].values}
-    assert values["inputs_unused.lidar.after_wait"] == "3", values
-    summary = run_bag(
-        tmp_path / "in", tmp_path / "out", {**params, "scale.mode": "lidar"}, BagRunOptions(progress=False)
-    )
-    assert summary.frames_out == 3, summary.format()
-    assert summary.warnings.counts["lidar: scan after lidar.wait_s"] == 3, summary.format()
+    _late_scans_counted_on_both_roads(node, params, tmp_path, 3)
 
 
 def _zoomed(info: Any, stamp_ns: int) -> Any:
@@ -2398,7 +2411,6 @@ def test_a_nearer_scan_after_the_wait_is_counted_by_the_node_when_its_frame_went
     once with it. The next scan is stamped 10 ms after the image (a LiDAR whose phase jumped) and recorded 1 s late:
     the bag runner pairs it (the nearest) and warns ``lidar: scan after lidar.wait_s``; the node counted nothing
     (``inputs_unused`` 0). Both count the frame now."""
-    from mono_depth_ros.bag import BagRunOptions, run_bag
     from mono_depth_ros.demo.bag_builder import BagBuilder
     from test.adapters import test_cdr_fuzz as fuzz
 
@@ -2421,16 +2433,8 @@ def test_a_nearer_scan_after_the_wait_is_counted_by_the_node_when_its_frame_went
         cloud = frame.cdr(fuzz.restamped(frame.cloud, STAMP_NS + 10_000_000))
         node.subscription("/lidar/points").callback(cloud)
         bag.write_raw("/lidar/points", fuzz.CLOUD, cloud, STAMP_NS + 1_000_000_000)
-    assert wait_until(lambda: "lidar.after_wait" in stats(node).unused, 30), stats(node).unused
-    node._publish_diagnostics()
-    values = {kv.key: kv.value for kv in node.publishers["/diagnostics"].messages[-1].status[0].values}
-    assert values["inputs_unused.lidar.after_wait"] == "1", values
-    summary = run_bag(
-        tmp_path / "in", tmp_path / "out", {**params, "scale.mode": "lidar"}, BagRunOptions(progress=False)
-    )
-    assert summary.frames_out == 1, summary.format()
-    text = summary.warnings.examples["lidar: scan after lidar.wait_s"]
-    assert summary.warnings.counts["lidar: scan after lidar.wait_s"] == 1 and "set lidar.wait_s to 1.2 s" in text
+    summary = _late_scans_counted_on_both_roads(node, params, tmp_path, 1)
+    assert "set lidar.wait_s to 1.2 s" in summary.warnings.examples["lidar: scan after lidar.wait_s"], summary.format()
 
 
 @pytest.mark.parametrize(("max_age_s", "wait_s"), [(2.01, 4.02), (1.001, 2.03), (0.2, 0.2)])

@@ -186,8 +186,8 @@ def uint16_to_uint8(values: npt.NDArray[Any], significant_bits: int = SIXTEEN_BI
     ``values``: any shape, either byte order, a strided view is fine. In OpenCV's ``convertScaleAbs`` (what cv_bridge's
     ``convertTo`` computes: the float32 product, rounded half to even, saturated): the same bytes as numpy's
     float32 ``rint`` for every value and every ``significant_bits`` (``test_msg_image.py::
-    test_uint16_to_uint8_is_the_float32_rounding_for_every_value_and_bit_depth``; on ROS's numpy 1.24 / OpenCV 4.6
-    ``test_ros2_inputs.py::test_16_bit_scaling_is_the_float32_rounding_on_ros_python``), 17-30x faster
+    test_uint16_to_uint8_is_the_float32_rounding_for_every_value_and_bit_depth``, run on numpy 2 / OpenCV 5 by
+    ``make unit`` and on ROS's numpy 1.24 / OpenCV 4.6 by the Humble tier's unit step), 17-30x faster
     on a 1920x1200 rgb16 frame in two runs on a loaded 2-core machine (``python -m bench.bench_sixteen_bit``).
     """
     full_scale = sixteen_bit_full_scale(significant_bits)

@@ -277,24 +277,6 @@ def test_every_colour_encoding_reads_as_cv_bridge_reads_it() -> None:
     assert sorted(set(COLOUR_ENCODINGS) - set(JAZZY_YUV422_NAMES) - set(NV_ENCODINGS)) == sorted(converted_by_cv_bridge)
 
 
-def test_16_bit_scaling_is_the_float32_rounding_on_ros_python() -> None:
-    """``uint16_to_uint8`` (OpenCV's ``convertScaleAbs``) on ROS's Debian numpy 1.24 / OpenCV 4.6: every uint16 value
-    at every ``image_significant_bits`` gives the bytes of the float32 product rounded half to even and saturated
-    (cv_bridge's ``convertTo``; 16 bits against cv_bridge itself in the test above), grey and 3-channel."""
-    import cv2
-
-    from mono_depth_ros.core.msg_image import uint16_to_uint8
-
-    every = np.arange(65536, dtype=np.uint16).reshape(256, 256)
-    for bits in range(8, 17):
-        scale = np.float32(255.0 / ((1 << bits) - 1))
-        expected = np.minimum(np.rint(every.astype(np.float32) * scale), 255).astype(np.uint8)
-        np.testing.assert_array_equal(uint16_to_uint8(every, bits), expected, err_msg=f"{bits} {cv2.__version__}")
-        colour = np.stack([every, every[::-1], every.T], axis=2)
-        want = np.stack([expected, expected[::-1], expected.T], axis=2)
-        np.testing.assert_array_equal(uint16_to_uint8(colour.astype(">u2"), bits), want, err_msg=f"{bits} colour")
-
-
 def test_real_message_filters_pair_every_pass_of_a_looped_bag() -> None:
     """Humble's message_filters ApproximateTimeSynchronizer behind our SyncWatch, fed as ``ros2 bag play --loop``
     feeds the node: the first pass ends with 10 camera_infos whose images were dropped. They stayed in the
