@@ -455,3 +455,52 @@ def test_the_params_files_header_says_an_integer_for_a_float_parameter_is_taken(
     assert taken == 30.0 and isinstance(taken, float)
     assert "rejects an integer" not in header, header
     assert "an integer for a float parameter is taken (max_range: 30 is 30.0)" in header, header
+
+
+def _humble_tier_table() -> list[str]:
+    """The rows of docs/ros2_node.md's table under "Tested on a real ROS 2 Humble", header and rule left out."""
+    doc = page_text(REPO_ROOT / "docs" / "ros2_node.md")
+    section = doc.split("\n## Tested on a real ROS 2 Humble\n", 1)[1].split("\n## ", 1)[0]
+    lines = section.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("| test (`test/ros2/…`)"))
+    end = next((i for i in range(start, len(lines)) if not lines[i].startswith("|")), len(lines))
+    stray = [line for line in lines[end:] if line.startswith("|")]
+    assert not stray, f"{len(stray)} rows after a break in the table (markdown ends it there), from: {stray[0][:100]}"
+    return lines[start + 2 : end]
+
+
+def humble_tier_table_citations() -> list[tuple[str, str]]:
+    """(module, test name) of each test the table's first column cites: ``test_x.py::test_name`` names the module,
+    ``…::test_name`` is of the module last named above it; a ``[param]`` suffix names the parametrised test."""
+    cited = []
+    module = ""
+    for row in _humble_tier_table():
+        first = row.split("|")[1]
+        for named, name in re.findall(r"(test_\w+\.py|…)::(test_\w+)", first):
+            if named != "…":
+                module = named
+            assert module, f"a row cites …::{name} before any module is named"
+            cited.append((module, name))
+    return cited
+
+
+def humble_tier_tests() -> set[tuple[str, str]]:
+    """(module, name) of each module-level ``def test_*`` of test/ros2/test_*.py (parametrised ones once, by name)."""
+    return {
+        (path.name, node.name)
+        for path in sorted((REPO_ROOT / "test" / "ros2").glob("test_*.py"))
+        for node in ast.parse(path.read_text(encoding="utf-8")).body
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith("test_")
+    }
+
+
+def test_the_humble_tier_table_lists_every_tier_test_and_no_other() -> None:
+    """README says docs/ros2_node.md's table of the real-ROS tier "lists every test" of test/ros2: each tier test has
+    a row, and each test a row cites is still in the module the row names."""
+    tests = humble_tier_tests()
+    cited = set(humble_tier_table_citations())
+    assert len(tests) > 100, f"only {len(tests)} tests found in test/ros2: the collection is broken"
+    missing = sorted(f"{module}::{name}" for module, name in tests - cited)
+    stale = sorted(f"{module}::{name}" for module, name in cited - tests)
+    assert not missing, f"{len(missing)} test/ros2 tests without a row in docs/ros2_node.md's tier table: {missing}"
+    assert not stale, f"rows of docs/ros2_node.md's tier table citing tests that are not there: {stale}"
