@@ -364,10 +364,9 @@ def index_bag(bag: InputBag, topics: TopicPlan, summary: BagSummary, selection: 
         if message.topic not in wanted:
             continue  # read only to keep ordinals aligned with the second pass
         header = header_from_cdr(message.raw) if message.topic in stamp_only else None
-        if message.topic == topics.lidar and streams.sweep_middle_ns is None:
-            streams.sweep_middle_ns = _sweep_middle_ns(bag, message)  # the driver's convention: one scan read whole
-        if header is not None:  # images, scans, predictions: the stamp is all the first pass needs
-            _add_stamp(index, topics, message, *header, streams)
+        if header is not None:  # images, scans, predictions: the stamp is all the first pass needs (and a scan's
+            sweep_middle_ns = _sweep_middle_ns(bag, message) if message.topic == topics.lidar else 0  # own times)
+            _add_stamp(index, topics, message, *header, streams, sweep_middle_ns)
             continue
         try:
             decoded = bag.deserialize(message)
@@ -401,7 +400,8 @@ def index_bag(bag: InputBag, topics: TopicPlan, summary: BagSummary, selection: 
                 index.calibrations[key] = _camera_info_entry(decoded, frame_id)
             index.camera_infos.append(index.calibrations[key])
         else:
-            _add_stamp(index, topics, message, stamp_ns, frame_id, streams)
+            sweep_middle_ns = _sweep_middle_ns(bag, message) if message.topic == topics.lidar else 0  # (rare: a
+            _add_stamp(index, topics, message, stamp_ns, frame_id, streams, sweep_middle_ns)  # header past 4 KiB)
     streams.tf.finish()
     passes, starts = streams.images.resolve(), streams.images.starts_log_ns
     index.images = [  # an undecodable image: the pass in force when it was recorded
@@ -446,21 +446,27 @@ class _Streams:
     image_positions: list[int | None] = field(default_factory=list)  # per image entry: its place in ``images``
     camera_info: _Stream = field(default_factory=_Stream)
     lidar: _Stream = field(default_factory=_Stream)
-    sweep_middle_ns: int | None = None  # the scans' sweep middle after their stamp (None: no scan decoded yet)
     last_image_ns: int = -(2**63)  # the stamp of the last image recorded so far (before any: lower than any stamp)
     prediction: _Stream = field(default_factory=_Stream)
 
 
 def _add_stamp(
-    index: BagIndex, topics: TopicPlan, message: BagMessage, stamp_ns: int, frame_id: str, streams: _Streams
+    index: BagIndex,
+    topics: TopicPlan,
+    message: BagMessage,
+    stamp_ns: int,
+    frame_id: str,
+    streams: _Streams,
+    sweep_middle_ns: int | None = 0,
 ) -> None:
-    """Index one image, scan or prediction by its header stamp (int ns)."""
+    """Index one image, scan or prediction by its header stamp (int ns); a scan by the middle of its sweep,
+    ``sweep_middle_ns`` after the stamp (:func:`_sweep_middle_ns`; None, an undecodable scan: the stamp)."""
     if message.topic == topics.image:
         streams.last_image_ns = stamp_ns
         streams.image_positions.append(streams.images.add(message.log_ns, stamp_ns))
         index.images.append(ImageEntry(message.log_ns, stamp_ns, frame_id))
     elif message.topic == topics.lidar:  # paired by the middle of its sweep, whichever end the driver stamps
-        streams.lidar.add(message.log_ns, stamp_ns + (streams.sweep_middle_ns or 0), message.ordinal)
+        streams.lidar.add(message.log_ns, stamp_ns + (sweep_middle_ns or 0), message.ordinal)
         index.lidar_frames[message.ordinal] = frame_id
     elif message.topic == topics.prediction:
         streams.prediction.add(message.log_ns, stamp_ns, message.ordinal)
@@ -469,8 +475,10 @@ def _add_stamp(
 def _sweep_middle_ns(bag: InputBag, message: BagMessage) -> int | None:
     """Where the sweep of a scan lies after its header stamp (:func:`sweep_middle_offset_ns`: half a sweep for a
     driver stamping its start, minus that for one stamping its end, 0 without per-point times); None when the scan
-    cannot be decoded (the next one is asked). The drivers' conventions are fixed: the first scan tells it for the
-    bag, so that the first pass reads only one scan whole."""
+    cannot be decoded. Asked of every scan, as the node's ``_on_lidar`` asks it of every scan it receives: a partial
+    first sweep, a rotation rate that changes, dropped packets or a time field only some scans carry give each scan
+    its own. A cloud whose head names no time field is not read whole; one that does is (~1.6 ms a 2.7 MB Velodyne
+    scan, bench/bench_first_pass.py)."""
     if message.msgtype == LASER_SCAN:  # a 2D LiDAR: its beams' times, from the first beam (the header stamp)
         return laser_sweep_middle_offset_ns(bag.deserialize(message))
     if not _names_a_time_field(bytes(message.raw[:HEAD_BYTES])):

@@ -289,3 +289,43 @@ def test_of_a_topic_recorded_with_several_types_the_type_the_node_subscribes_is_
     # of their sweep, 50 ms after the stamp)
     index, _ = _index(tmp_path / "in", **params, **{"lidar.message_type": "LaserScan"})
     assert len(index.lidar_stamps) == 5 and not set(index.lidar_stamps.stamps_ns) & set(stamps)
+
+
+def test_each_scan_is_indexed_by_the_middle_of_its_own_sweep(tmp_path: Path) -> None:
+    """The node pairs each scan by the middle of its own sweep (``messages.sweep_middle_offset_ns`` in
+    ``_on_lidar``); the first pass read the first scan whole and gave its offset to every scan. Here the first
+    scan has no time field (a driver that adds it once running; KITTI's Velodyne files have none), then a Velodyne
+    sweep stamped at its end (``time`` -125..0 ms, a slower spin: middle 62.5 ms before the stamp), a partial one
+    (-15.6..0 ms: dropped packets), and one stamped at its start (``t`` 0..100 ms, a merged cloud): all were indexed
+    at their
+    header stamps (the first scan's 0); now each at its stamp plus its own middle, the node's offset."""
+    from mono_depth_ros.adapters.messages import sweep_middle_offset_ns
+    from mono_depth_ros.core.ros_msgs import pointcloud2_from_structured
+    from test.core.ros_msg_support import rosbags_factory
+
+    factory = rosbags_factory("humble")
+    times: list[tuple[str, str, list[float]] | None] = [
+        None,
+        ("time", "<f4", [-0.125, -0.0625, 0.0]),
+        ("time", "<f4", [-0.015625, -0.0078125, 0.0]),
+        ("t", "<u4", [0, 50_000_000, 100_000_000]),
+    ]
+    clouds: dict[int, Any] = {}
+
+    def with_times(topic: str, index: int, msg: Any) -> Any:
+        if topic != "/lidar/points":
+            return msg
+        extra = times[index]
+        fields = [("x", "<f4"), ("y", "<f4"), ("z", "<f4")] + ([] if extra is None else [extra[:2]])
+        points = np.zeros(3, dtype=fields)
+        points["x"] = [10.0, 11.0, 12.0]
+        if extra is not None:
+            points[extra[0]] = extra[2]
+        clouds[index] = pointcloud2_from_structured(factory, msg.header, points, 1, 3, True)
+        return clouds[index]
+
+    frames = write_tiny_bag(tmp_path / "in", 4, mutate=with_times)
+    index, _ = _index(tmp_path / "in", **{"lidar_topic": "/lidar/points", "model.backend": "external"})
+    offsets = [sweep_middle_offset_ns(clouds[i]) for i in range(4)]
+    assert offsets == [0, -62_500_000, -7_812_500, 50_000_000]  # the node's offset of each scan
+    assert index.lidar_stamps.stamps_ns == tuple(sorted(f.stamp_ns + o for f, o in zip(frames, offsets, strict=True)))
