@@ -25,6 +25,7 @@ from mono_depth_ros.adapters.messages import (  # LASER_SCAN: a 2D LiDAR on lida
     POINTCLOUD2,
     Scan,
 )
+from mono_depth_ros.adapters.messages import sweep_middle_offset_ns as messages_sweep_middle_offset_ns
 from mono_depth_ros.bag.pairing import NS_PER_S, StampIndex
 from mono_depth_ros.bag.passes import StreamPasses, TfPasses
 from mono_depth_ros.bag.payload import HEAD_BYTES
@@ -34,9 +35,8 @@ from mono_depth_ros.core.camera import CameraModel
 from mono_depth_ros.core.cdr_header import header_from_cdr
 from mono_depth_ros.core.errors import BagError, DepthError, EncodingError, TransformError
 from mono_depth_ros.core.geometry import RigidTransform
-from mono_depth_ros.core.msg_laser_scan import laser_sweep_middle_offset_ns
 from mono_depth_ros.core.point_times import TIME_FIELDS
-from mono_depth_ros.core.ros_msgs import camera_model_from_camera_info, stamp_to_ns, sweep_middle_offset_ns
+from mono_depth_ros.core.ros_msgs import camera_model_from_camera_info, stamp_to_ns
 from mono_depth_ros.core.scale.deskew import deskewed_scan
 from mono_depth_ros.core.scale.lidar import LidarScan
 from mono_depth_ros.core.tf_buffer import TfBuffer
@@ -400,8 +400,9 @@ def index_bag(bag: InputBag, topics: TopicPlan, summary: BagSummary, selection: 
                 index.calibrations[key] = _camera_info_entry(decoded, frame_id)
             index.camera_infos.append(index.calibrations[key])
         else:
-            sweep_middle_ns = _sweep_middle_ns(bag, message) if message.topic == topics.lidar else 0  # (rare: a
-            _add_stamp(index, topics, message, stamp_ns, frame_id, streams, sweep_middle_ns)  # header past 4 KiB)
+            lidar = message.topic == topics.lidar  # (rare: a header past 4 KiB)
+            sweep_middle_ns = _sweep_middle_ns(bag, message, decoded) if lidar else 0
+            _add_stamp(index, topics, message, stamp_ns, frame_id, streams, sweep_middle_ns)
     streams.tf.finish()
     passes, starts = streams.images.resolve(), streams.images.starts_log_ns
     index.images = [  # an undecodable image: the pass in force when it was recorded
@@ -472,21 +473,22 @@ def _add_stamp(
         streams.prediction.add(message.log_ns, stamp_ns, message.ordinal)
 
 
-def _sweep_middle_ns(bag: InputBag, message: BagMessage) -> int | None:
-    """Where the sweep of a scan lies after its header stamp (:func:`sweep_middle_offset_ns`: half a sweep for a
-    driver stamping its start, minus that for one stamping its end, 0 without per-point times); None when the scan
-    cannot be decoded. Asked of every scan, as the node's ``_on_lidar`` asks it of every scan it receives: a partial
-    first sweep, a rotation rate that changes, dropped packets or a time field only some scans carry give each scan
-    its own. A cloud whose head names no time field is not read whole; one that does is (~1.6 ms a 2.7 MB Velodyne
-    scan, bench/bench_first_pass.py)."""
-    if message.msgtype == LASER_SCAN:  # a 2D LiDAR: its beams' times, from the first beam (the header stamp)
-        return laser_sweep_middle_offset_ns(bag.deserialize(message))
-    if not _names_a_time_field(bytes(message.raw[:HEAD_BYTES])):
-        return 0  # no whole read for a cloud without per-point times (its fields come before its points)
-    try:
-        return sweep_middle_offset_ns(bag.deserialize(message))
-    except EncodingError:
-        return None
+def _sweep_middle_ns(bag: InputBag, message: BagMessage, decoded: Any = None) -> int | None:
+    """Where the sweep of a scan lies after its header stamp (:func:`.messages.sweep_middle_offset_ns`, what the
+    node's ``_on_lidar`` asks of every scan: half a sweep for a driver stamping its start, minus that for one stamping
+    its end, 0 without per-point times); None when the scan cannot be decoded (a cut LaserScan or cloud: the node
+    drops it as ``lidar.bad_cdr``, the second pass counts it so). Asked of every scan: a partial first sweep, a
+    rotation rate that changes, dropped packets or a time field only some scans carry give each scan its own. A
+    cloud whose head names no time field is not read whole; one that does is (~1.6 ms a 2.7 MB Velodyne scan,
+    bench/bench_first_pass.py). ``decoded``: the message, when the caller has deserialised it already."""
+    if decoded is None:
+        if message.msgtype == POINTCLOUD2 and not _names_a_time_field(bytes(message.raw[:HEAD_BYTES])):
+            return 0  # no whole read for a cloud without per-point times (its fields come before its points)
+        try:
+            decoded = bag.deserialize(message)
+        except EncodingError:
+            return None
+    return messages_sweep_middle_offset_ns(decoded, message.msgtype)
 
 
 def _names_a_time_field(head: bytes) -> bool:

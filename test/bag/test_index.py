@@ -329,3 +329,18 @@ def test_each_scan_is_indexed_by_the_middle_of_its_own_sweep(tmp_path: Path) -> 
     offsets = [sweep_middle_offset_ns(clouds[i]) for i in range(4)]
     assert offsets == [0, -62_500_000, -7_812_500, 50_000_000]  # the node's offset of each scan
     assert index.lidar_stamps.stamps_ns == tuple(sorted(f.stamp_ns + o for f, o in zip(frames, offsets, strict=True)))
+
+
+def test_a_cut_laser_scan_after_the_first_does_not_stop_the_first_pass(tmp_path: Path, kitti_object_dir: Path) -> None:
+    """Each scan's sweep middle is asked of every scan now (not only the first): a LaserScan whose header reads but
+    whose beams are cut (3000 bytes) raised EncodingError out of ``index_bag``, ending the run. It is indexed at its
+    header stamp (the node drops it as ``lidar.bad_cdr``; the second pass counts it so), the others at their
+    sweep's middle."""
+    from test.kitti_bag import LIDAR_OFFSET_NS, load_kitti_frames, write_kitti_bag
+
+    frames = load_kitti_frames(kitti_object_dir, ["000001"]) * 3
+    written = write_kitti_bag(tmp_path / "in", frames, laser_scan=True, cut_scans=[1])
+    index, _ = _index(tmp_path / "in", **{"lidar_topic": "/lidar/points", "lidar.message_type": "LaserScan"})
+    stamps = index.lidar_stamps.stamps_ns
+    assert len(stamps) == 3 and stamps[1] == written[1].stamp_ns + LIDAR_OFFSET_NS, stamps
+    assert stamps[0] - written[0].stamp_ns == stamps[2] - written[2].stamp_ns > LIDAR_OFFSET_NS  # sweep middles
