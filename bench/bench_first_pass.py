@@ -65,9 +65,9 @@ def first_pass_s(path: Path, first_scan_only: bool = False) -> float:
     whole = index_module._sweep_middle_ns
     first: list[int | None] = []
 
-    def once(bag: InputBag, message: Any) -> int | None:
+    def once(bag: InputBag, message: Any, decoded: Any = None) -> int | None:
         if not first:
-            first.append(whole(bag, message))
+            first.append(whole(bag, message, decoded))
         return first[0]
 
     if first_scan_only:

@@ -32,10 +32,10 @@ from mono_depth_ros.bag.payload import HEAD_BYTES
 from mono_depth_ros.bag.reader import BagMessage, InputBag
 from mono_depth_ros.bag.summary import BagSummary
 from mono_depth_ros.core.camera import CameraModel
-from mono_depth_ros.core.cdr_header import header_from_cdr
+from mono_depth_ros.core.cdr_header import header_from_cdr, point_fields_from_cdr
 from mono_depth_ros.core.errors import BagError, DepthError, EncodingError, TransformError
 from mono_depth_ros.core.geometry import RigidTransform
-from mono_depth_ros.core.point_times import TIME_FIELDS
+from mono_depth_ros.core.point_times import time_field
 from mono_depth_ros.core.ros_msgs import camera_model_from_camera_info, stamp_to_ns
 from mono_depth_ros.core.scale.deskew import deskewed_scan
 from mono_depth_ros.core.scale.lidar import LidarScan
@@ -479,26 +479,19 @@ def _sweep_middle_ns(bag: InputBag, message: BagMessage, decoded: Any = None) ->
     its end, 0 without per-point times); None when the scan cannot be decoded (a cut LaserScan or cloud: the node
     drops it as ``lidar.bad_cdr``, the second pass counts it so). Asked of every scan: a partial first sweep, a
     rotation rate that changes, dropped packets or a time field only some scans carry give each scan its own. A
-    cloud whose head names no time field is not read whole; one that does is (~1.6 ms a 2.7 MB Velodyne scan,
-    bench/bench_first_pass.py). ``decoded``: the message, when the caller has deserialised it already."""
+    cloud whose ``fields``, parsed from its head (:func:`~mono_depth_ros.core.cdr_header.point_fields_from_cdr`), hold
+    no time field the node reads (:func:`~mono_depth_ros.core.point_times.time_field`) is not read whole; one whose
+    do, or whose fields reach past the head, is (~1.6 ms a 2.7 MB Velodyne scan, bench/bench_first_pass.py).
+    ``decoded``: the message, when the caller has deserialised it already."""
     if decoded is None:
-        if message.msgtype == POINTCLOUD2 and not _names_a_time_field(bytes(message.raw[:HEAD_BYTES])):
-            return 0  # no whole read for a cloud without per-point times (its fields come before its points)
+        fields = point_fields_from_cdr(message.raw[:HEAD_BYTES]) if message.msgtype == POINTCLOUD2 else None
+        if fields is not None and time_field(fields) is None:
+            return 0  # the node's answer without a time field it reads; no whole read (fields precede the points)
         try:
             decoded = bag.deserialize(message)
         except EncodingError:
             return None
     return messages_sweep_middle_offset_ns(decoded, message.msgtype)
-
-
-def _names_a_time_field(head: bytes) -> bool:
-    """Whether a PointCloud2's first bytes hold a CDR string naming a time field (:data:`TIME_FIELDS`), in either
-    byte order; a name elsewhere (a frame id ``t``) only costs reading that scan whole."""
-    for name in TIME_FIELDS:
-        text = name.encode() + b"\0"
-        if any(len(text).to_bytes(4, order) + text in head for order in ("little", "big")):
-            return True
-    return False
 
 
 def _note_passes(images: StreamPasses, topic: str, summary: BagSummary) -> None:

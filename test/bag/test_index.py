@@ -344,3 +344,42 @@ def test_a_cut_laser_scan_after_the_first_does_not_stop_the_first_pass(tmp_path:
     stamps = index.lidar_stamps.stamps_ns
     assert len(stamps) == 3 and stamps[1] == written[1].stamp_ns + LIDAR_OFFSET_NS, stamps
     assert stamps[0] - written[0].stamp_ns == stamps[2] - written[2].stamp_ns > LIDAR_OFFSET_NS  # sweep middles
+
+
+def test_a_cloud_read_whole_only_when_its_fields_hold_a_time_field_the_node_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first pass reads a cloud whole (for its sweep's middle) only when its ``fields``, parsed from its head,
+    hold a time field the node reads (``point_times.time_field``). The helper's check matched a CDR string anywhere in
+    the head: a LiDAR frame id ``t`` (or ``time``), or a ``time`` field of a type no driver uses, made every scan of the
+    bag be read whole and deserialised for an offset of 0. Here: frame id ``t``, then a ``uint8 time`` field: none
+    is deserialised, and each is indexed at its stamp (the node's offset, 0)."""
+    from mono_depth_ros.adapters.messages import sweep_middle_offset_ns
+    from mono_depth_ros.core.ros_msgs import pointcloud2_from_structured
+    from test.core.ros_msg_support import rosbags_factory
+
+    factory = rosbags_factory("humble")
+    clouds: dict[int, Any] = {}
+
+    def renamed(topic: str, index: int, msg: Any) -> Any:
+        if topic != "/lidar/points":
+            return msg
+        layout = [("x", "<f4"), ("y", "<f4"), ("z", "<f4")] + ([("time", "u1")] if index % 2 else [])
+        points = np.zeros(3, dtype=layout)
+        header = make_header(factory, msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec, "t")
+        clouds[index] = pointcloud2_from_structured(factory, header, points, 1, 3, True)
+        return clouds[index]
+
+    frames = write_tiny_bag(tmp_path / "in", 4, mutate=renamed)
+    decoded: list[str] = []
+    deserialize = InputBag.deserialize
+
+    def counted(bag: InputBag, message: Any) -> Any:
+        decoded.append(message.topic)
+        return deserialize(bag, message)
+
+    monkeypatch.setattr(InputBag, "deserialize", counted)
+    index, _ = _index(tmp_path / "in", **{"lidar_topic": "/lidar/points", "model.backend": "external"})
+    assert "/lidar/points" not in decoded, decoded
+    assert [sweep_middle_offset_ns(clouds[i]) for i in range(4)] == [0] * 4
+    assert index.lidar_stamps.stamps_ns == tuple(f.stamp_ns for f in frames)
