@@ -2090,6 +2090,57 @@ def test_the_node_and_the_bag_runner_take_the_first_of_two_scans_with_equal_stam
     assert from_bag == from_node, (from_bag, from_node)
 
 
+def test_the_node_and_the_bag_runner_pair_each_scan_by_its_own_sweeps_middle(ros: Ros, tmp_path: Path) -> None:
+    """KITTI 000000's cut-outs (test_cdr_fuzz) with an external prediction; the bag's first scan (140 ms before the
+    image) has no per-point times (a driver that adds its time field once running), the next two are Velodyne
+    sweeps stamped at their end (``time`` -100..0 ms): the one stamped 40 ms before the image (its sweep's middle
+    90 ms before) and the one stamped 60 ms after (its middle 10 ms after). The node pairs each scan by its
+    own sweep's middle (``_on_lidar``): the second, lidar_lag_s -0.010. The bag runner's first pass gave every scan
+    the first scan's offset (0: no time field), paired by header stamps the earlier sweep (lidar_lag_s 0.090):
+    each scan now gets its own offset, as the node's."""
+    from mono_depth_ros.bag import BagRunOptions, run_bag
+    from mono_depth_ros.demo.bag_builder import BagBuilder
+    from test.adapters import test_cdr_fuzz as fuzz
+    from test.bag.support import read_bag as read_output
+    from test.core.ros_msg_support import rosbags_factory
+
+    frame = fuzz.real_frame("humble")
+    xyzi = np.frombuffer(bytes(frame.cloud.data), dtype=[(n, "<f4") for n in ("x", "y", "z", "intensity")])
+    points = np.zeros(xyzi.size, dtype=[*xyzi.dtype.descr, ("time", "<f4")])
+    for name in ("x", "y", "z", "intensity"):
+        points[name] = xyzi[name]
+    points["time"] = np.linspace(-0.1, 0.0, xyzi.size)  # s before the stamp: the sweep's end
+    sweep = ros_msgs.pointcloud2_from_structured(rosbags_factory("humble"), frame.cloud.header, points, 1, xyzi.size,
+                                                 True)  # fmt: skip
+    params = {**EXTERNAL, "model.output_kind": "relative_inverse", "lidar_topic": "/lidar/points", "lidar.wait_s": 0.3}
+    node = ros.make_node(params)
+    _set_lidar_tf(node, frame)
+    inputs = [  # (topic, type, bytes, recorded at), in the order the node receives them
+        ("/lidar/points", fuzz.CLOUD, frame.cdr(fuzz.restamped(frame.cloud, STAMP_NS - 140_000_000)), -135),
+        ("/lidar/points", fuzz.CLOUD, frame.cdr(fuzz.restamped(sweep, STAMP_NS - 40_000_000)), -35),
+        ("/camera/camera_info", fuzz.INFO, frame.cdr(fuzz.restamped(frame.info, STAMP_NS)), 1),
+        ("/depth_model/prediction", fuzz.IMAGE, frame.cdr(fuzz.restamped(frame.prediction, STAMP_NS)), 2),
+        ("/camera/image_raw", fuzz.IMAGE, frame.cdr(fuzz.restamped(frame.image, STAMP_NS)), 3),
+        ("/lidar/points", fuzz.CLOUD, frame.cdr(fuzz.restamped(sweep, STAMP_NS + 60_000_000)), 65),
+    ]
+    with BagBuilder(tmp_path / "in", "humble") as bag:
+        bag.add("/tf_static", frame.tf, STAMP_NS - 1_000_000_000)
+        for topic, msgtype, raw, at_ms in inputs:
+            node.subscription(topic).callback(raw)
+            bag.write_raw(topic, msgtype, raw, STAMP_NS + at_ms * 1_000_000)
+    assert wait_until(lambda: stats(node).published == 1, 30)
+    node._publish_diagnostics()
+
+    def status(values: Any) -> dict[str, str]:
+        return {kv.key: kv.value for kv in values if kv.key.startswith(("inputs_unused", "scale", "lidar"))}
+
+    from_node = status(node.publishers["/diagnostics"].messages[-1].status[0].values)
+    run_bag(tmp_path / "in", tmp_path / "out", {**params, "scale.mode": "lidar"}, BagRunOptions(progress=False))
+    from_bag = status(read_output(tmp_path / "out")["/diagnostics"][-1][1].status[0].values)
+    assert (from_node["scale_mode"], from_node["lidar_lag_s"]) == ("lidar", "-0.010"), from_node
+    assert from_bag == from_node, (from_bag, from_node)
+
+
 @pytest.mark.parametrize(
     ("order", "reason"),
     [

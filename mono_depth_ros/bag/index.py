@@ -25,18 +25,18 @@ from mono_depth_ros.adapters.messages import (  # LASER_SCAN: a 2D LiDAR on lida
     POINTCLOUD2,
     Scan,
 )
+from mono_depth_ros.adapters.messages import sweep_middle_offset_ns as messages_sweep_middle_offset_ns
 from mono_depth_ros.bag.pairing import NS_PER_S, StampIndex
 from mono_depth_ros.bag.passes import StreamPasses, TfPasses
 from mono_depth_ros.bag.payload import HEAD_BYTES
 from mono_depth_ros.bag.reader import BagMessage, InputBag
 from mono_depth_ros.bag.summary import BagSummary
 from mono_depth_ros.core.camera import CameraModel
-from mono_depth_ros.core.cdr_header import header_from_cdr
+from mono_depth_ros.core.cdr_header import header_from_cdr, point_fields_from_cdr
 from mono_depth_ros.core.errors import BagError, DepthError, EncodingError, TransformError
 from mono_depth_ros.core.geometry import RigidTransform
-from mono_depth_ros.core.msg_laser_scan import laser_sweep_middle_offset_ns
-from mono_depth_ros.core.point_times import TIME_FIELDS
-from mono_depth_ros.core.ros_msgs import camera_model_from_camera_info, stamp_to_ns, sweep_middle_offset_ns
+from mono_depth_ros.core.point_times import time_field
+from mono_depth_ros.core.ros_msgs import camera_model_from_camera_info, stamp_to_ns
 from mono_depth_ros.core.scale.deskew import deskewed_scan
 from mono_depth_ros.core.scale.lidar import LidarScan
 from mono_depth_ros.core.tf_buffer import TfBuffer
@@ -364,10 +364,9 @@ def index_bag(bag: InputBag, topics: TopicPlan, summary: BagSummary, selection: 
         if message.topic not in wanted:
             continue  # read only to keep ordinals aligned with the second pass
         header = header_from_cdr(message.raw) if message.topic in stamp_only else None
-        if message.topic == topics.lidar and streams.sweep_middle_ns is None:
-            streams.sweep_middle_ns = _sweep_middle_ns(bag, message)  # the driver's convention: one scan read whole
-        if header is not None:  # images, scans, predictions: the stamp is all the first pass needs
-            _add_stamp(index, topics, message, *header, streams)
+        if header is not None:  # images, scans, predictions: the stamp is all the first pass needs (and a scan's
+            sweep_middle_ns = _sweep_middle_ns(bag, message) if message.topic == topics.lidar else 0  # own times)
+            _add_stamp(index, topics, message, *header, streams, sweep_middle_ns)
             continue
         try:
             decoded = bag.deserialize(message)
@@ -401,7 +400,9 @@ def index_bag(bag: InputBag, topics: TopicPlan, summary: BagSummary, selection: 
                 index.calibrations[key] = _camera_info_entry(decoded, frame_id)
             index.camera_infos.append(index.calibrations[key])
         else:
-            _add_stamp(index, topics, message, stamp_ns, frame_id, streams)
+            lidar = message.topic == topics.lidar  # (rare: a header past 4 KiB)
+            sweep_middle_ns = _sweep_middle_ns(bag, message, decoded) if lidar else 0
+            _add_stamp(index, topics, message, stamp_ns, frame_id, streams, sweep_middle_ns)
     streams.tf.finish()
     passes, starts = streams.images.resolve(), streams.images.starts_log_ns
     index.images = [  # an undecodable image: the pass in force when it was recorded
@@ -446,49 +447,51 @@ class _Streams:
     image_positions: list[int | None] = field(default_factory=list)  # per image entry: its place in ``images``
     camera_info: _Stream = field(default_factory=_Stream)
     lidar: _Stream = field(default_factory=_Stream)
-    sweep_middle_ns: int | None = None  # the scans' sweep middle after their stamp (None: no scan decoded yet)
     last_image_ns: int = -(2**63)  # the stamp of the last image recorded so far (before any: lower than any stamp)
     prediction: _Stream = field(default_factory=_Stream)
 
 
 def _add_stamp(
-    index: BagIndex, topics: TopicPlan, message: BagMessage, stamp_ns: int, frame_id: str, streams: _Streams
+    index: BagIndex,
+    topics: TopicPlan,
+    message: BagMessage,
+    stamp_ns: int,
+    frame_id: str,
+    streams: _Streams,
+    sweep_middle_ns: int | None = 0,
 ) -> None:
-    """Index one image, scan or prediction by its header stamp (int ns)."""
+    """Index one image, scan or prediction by its header stamp (int ns); a scan by the middle of its sweep,
+    ``sweep_middle_ns`` after the stamp (:func:`_sweep_middle_ns`; None, an undecodable scan: the stamp)."""
     if message.topic == topics.image:
         streams.last_image_ns = stamp_ns
         streams.image_positions.append(streams.images.add(message.log_ns, stamp_ns))
         index.images.append(ImageEntry(message.log_ns, stamp_ns, frame_id))
     elif message.topic == topics.lidar:  # paired by the middle of its sweep, whichever end the driver stamps
-        streams.lidar.add(message.log_ns, stamp_ns + (streams.sweep_middle_ns or 0), message.ordinal)
+        streams.lidar.add(message.log_ns, stamp_ns + (sweep_middle_ns or 0), message.ordinal)
         index.lidar_frames[message.ordinal] = frame_id
     elif message.topic == topics.prediction:
         streams.prediction.add(message.log_ns, stamp_ns, message.ordinal)
 
 
-def _sweep_middle_ns(bag: InputBag, message: BagMessage) -> int | None:
-    """Where the sweep of a scan lies after its header stamp (:func:`sweep_middle_offset_ns`: half a sweep for a
-    driver stamping its start, minus that for one stamping its end, 0 without per-point times); None when the scan
-    cannot be decoded (the next one is asked). The drivers' conventions are fixed: the first scan tells it for the
-    bag, so that the first pass reads only one scan whole."""
-    if message.msgtype == LASER_SCAN:  # a 2D LiDAR: its beams' times, from the first beam (the header stamp)
-        return laser_sweep_middle_offset_ns(bag.deserialize(message))
-    if not _names_a_time_field(bytes(message.raw[:HEAD_BYTES])):
-        return 0  # no whole read for a cloud without per-point times (its fields come before its points)
-    try:
-        return sweep_middle_offset_ns(bag.deserialize(message))
-    except EncodingError:
-        return None
-
-
-def _names_a_time_field(head: bytes) -> bool:
-    """Whether a PointCloud2's first bytes hold a CDR string naming a time field (:data:`TIME_FIELDS`), in either
-    byte order; a name elsewhere (a frame id ``t``) only costs reading that scan whole."""
-    for name in TIME_FIELDS:
-        text = name.encode() + b"\0"
-        if any(len(text).to_bytes(4, order) + text in head for order in ("little", "big")):
-            return True
-    return False
+def _sweep_middle_ns(bag: InputBag, message: BagMessage, decoded: Any = None) -> int | None:
+    """Where the sweep of a scan lies after its header stamp (:func:`.messages.sweep_middle_offset_ns`, what the
+    node's ``_on_lidar`` asks of every scan: half a sweep for a driver stamping its start, minus that for one stamping
+    its end, 0 without per-point times); None when the scan cannot be decoded (a cut LaserScan or cloud: the node
+    drops it as ``lidar.bad_cdr``, the second pass counts it so). Asked of every scan: a partial first sweep, a
+    rotation rate that changes, dropped packets or a time field only some scans carry give each scan its own. A
+    cloud whose ``fields``, parsed from its head (:func:`~mono_depth_ros.core.cdr_header.point_fields_from_cdr`), hold
+    no time field the node reads (:func:`~mono_depth_ros.core.point_times.time_field`) is not read whole; one whose
+    do, or whose fields reach past the head, is (~1.6 ms a 2.7 MB Velodyne scan, bench/bench_first_pass.py).
+    ``decoded``: the message, when the caller has deserialised it already."""
+    if decoded is None:
+        fields = point_fields_from_cdr(message.raw[:HEAD_BYTES]) if message.msgtype == POINTCLOUD2 else None
+        if fields is not None and time_field(fields) is None:
+            return 0  # the node's answer without a time field it reads; no whole read (fields precede the points)
+        try:
+            decoded = bag.deserialize(message)
+        except EncodingError:
+            return None
+    return messages_sweep_middle_offset_ns(decoded, message.msgtype)
 
 
 def _note_passes(images: StreamPasses, topic: str, summary: BagSummary) -> None:

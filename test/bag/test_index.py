@@ -289,3 +289,97 @@ def test_of_a_topic_recorded_with_several_types_the_type_the_node_subscribes_is_
     # of their sweep, 50 ms after the stamp)
     index, _ = _index(tmp_path / "in", **params, **{"lidar.message_type": "LaserScan"})
     assert len(index.lidar_stamps) == 5 and not set(index.lidar_stamps.stamps_ns) & set(stamps)
+
+
+def test_each_scan_is_indexed_by_the_middle_of_its_own_sweep(tmp_path: Path) -> None:
+    """The node pairs each scan by the middle of its own sweep (``messages.sweep_middle_offset_ns`` in
+    ``_on_lidar``); the first pass read the first scan whole and gave its offset to every scan. Here the first
+    scan has no time field (a driver that adds it once running; KITTI's Velodyne files have none), then a Velodyne
+    sweep stamped at its end (``time`` -125..0 ms, a slower spin: middle 62.5 ms before the stamp), a partial one
+    (-15.6..0 ms: dropped packets), and one stamped at its start (``t`` 0..100 ms, a merged cloud): all were indexed
+    at their
+    header stamps (the first scan's 0); now each at its stamp plus its own middle, the node's offset."""
+    from mono_depth_ros.adapters.messages import sweep_middle_offset_ns
+    from mono_depth_ros.core.ros_msgs import pointcloud2_from_structured
+    from test.core.ros_msg_support import rosbags_factory
+
+    factory = rosbags_factory("humble")
+    times: list[tuple[str, str, list[float]] | None] = [
+        None,
+        ("time", "<f4", [-0.125, -0.0625, 0.0]),
+        ("time", "<f4", [-0.015625, -0.0078125, 0.0]),
+        ("t", "<u4", [0, 50_000_000, 100_000_000]),
+    ]
+    clouds: dict[int, Any] = {}
+
+    def with_times(topic: str, index: int, msg: Any) -> Any:
+        if topic != "/lidar/points":
+            return msg
+        extra = times[index]
+        fields = [("x", "<f4"), ("y", "<f4"), ("z", "<f4")] + ([] if extra is None else [extra[:2]])
+        points = np.zeros(3, dtype=fields)
+        points["x"] = [10.0, 11.0, 12.0]
+        if extra is not None:
+            points[extra[0]] = extra[2]
+        clouds[index] = pointcloud2_from_structured(factory, msg.header, points, 1, 3, True)
+        return clouds[index]
+
+    frames = write_tiny_bag(tmp_path / "in", 4, mutate=with_times)
+    index, _ = _index(tmp_path / "in", **{"lidar_topic": "/lidar/points", "model.backend": "external"})
+    offsets = [sweep_middle_offset_ns(clouds[i]) for i in range(4)]
+    assert offsets == [0, -62_500_000, -7_812_500, 50_000_000]  # the node's offset of each scan
+    assert index.lidar_stamps.stamps_ns == tuple(sorted(f.stamp_ns + o for f, o in zip(frames, offsets, strict=True)))
+
+
+def test_a_cut_laser_scan_after_the_first_does_not_stop_the_first_pass(tmp_path: Path, kitti_object_dir: Path) -> None:
+    """Each scan's sweep middle is asked of every scan now (not only the first): a LaserScan whose header reads but
+    whose beams are cut (3000 bytes) raised EncodingError out of ``index_bag``, ending the run. It is indexed at its
+    header stamp (the node drops it as ``lidar.bad_cdr``; the second pass counts it so), the others at their
+    sweep's middle."""
+    from test.kitti_bag import LIDAR_OFFSET_NS, load_kitti_frames, write_kitti_bag
+
+    frames = load_kitti_frames(kitti_object_dir, ["000001"]) * 3
+    written = write_kitti_bag(tmp_path / "in", frames, laser_scan=True, cut_scans=[1])
+    index, _ = _index(tmp_path / "in", **{"lidar_topic": "/lidar/points", "lidar.message_type": "LaserScan"})
+    stamps = index.lidar_stamps.stamps_ns
+    assert len(stamps) == 3 and stamps[1] == written[1].stamp_ns + LIDAR_OFFSET_NS, stamps
+    assert stamps[0] - written[0].stamp_ns == stamps[2] - written[2].stamp_ns > LIDAR_OFFSET_NS  # sweep middles
+
+
+def test_a_cloud_read_whole_only_when_its_fields_hold_a_time_field_the_node_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first pass reads a cloud whole (for its sweep's middle) only when its ``fields``, parsed from its head,
+    hold a time field the node reads (``point_times.time_field``). The helper's check matched a CDR string anywhere in
+    the head: a LiDAR frame id ``t`` (or ``time``), or a ``time`` field of a type no driver uses, made every scan of the
+    bag be read whole and deserialised for an offset of 0. Here: frame id ``t``, then a ``uint8 time`` field: none
+    is deserialised, and each is indexed at its stamp (the node's offset, 0)."""
+    from mono_depth_ros.adapters.messages import sweep_middle_offset_ns
+    from mono_depth_ros.core.ros_msgs import pointcloud2_from_structured
+    from test.core.ros_msg_support import rosbags_factory
+
+    factory = rosbags_factory("humble")
+    clouds: dict[int, Any] = {}
+
+    def renamed(topic: str, index: int, msg: Any) -> Any:
+        if topic != "/lidar/points":
+            return msg
+        layout = [("x", "<f4"), ("y", "<f4"), ("z", "<f4")] + ([("time", "u1")] if index % 2 else [])
+        points = np.zeros(3, dtype=layout)
+        header = make_header(factory, msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec, "t")
+        clouds[index] = pointcloud2_from_structured(factory, header, points, 1, 3, True)
+        return clouds[index]
+
+    frames = write_tiny_bag(tmp_path / "in", 4, mutate=renamed)
+    decoded: list[str] = []
+    deserialize = InputBag.deserialize
+
+    def counted(bag: InputBag, message: Any) -> Any:
+        decoded.append(message.topic)
+        return deserialize(bag, message)
+
+    monkeypatch.setattr(InputBag, "deserialize", counted)
+    index, _ = _index(tmp_path / "in", **{"lidar_topic": "/lidar/points", "model.backend": "external"})
+    assert "/lidar/points" not in decoded, decoded
+    assert [sweep_middle_offset_ns(clouds[i]) for i in range(4)] == [0] * 4
+    assert index.lidar_stamps.stamps_ns == tuple(f.stamp_ns for f in frames)

@@ -53,3 +53,42 @@ def test_bytes_that_cannot_be_a_header_give_none() -> None:
 def test_any_bytes_give_a_header_or_none_never_an_exception(raw: bytes) -> None:
     result = header_from_cdr(raw)
     assert result is None or (isinstance(result[0], int) and isinstance(result[1], str))
+
+
+def test_a_clouds_fields_are_read_from_its_head_as_rosbags_deserialises_them() -> None:
+    """``point_fields_from_cdr`` gives the fields rosbags decodes, in either byte order and for frame ids and names
+    of every length mod 4 (the CDR padding); a head cut inside ``fields`` (or short of them) gives None."""
+    from mono_depth_ros.core.cdr_header import point_fields_from_cdr
+    from mono_depth_ros.core.msg_pointcloud2 import point_fields_from_msg
+    from mono_depth_ros.core.ros_msgs import pointcloud2_from_structured
+
+    factory = MessageFactory.for_rosbags(STORE)
+    layouts = [
+        [("x", "<f4"), ("y", "<f4"), ("z", "<f4")],
+        [("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("intensity", "<f4"), ("ring", "<u2"), ("time", "<f4")],
+        [("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("t", "<u4"), ("reflectivity", "<u2"), ("ab", "u1")],
+        [("timestamp", "<f8"), ("x", "<f4"), ("y", "<f4"), ("z", "<f4")],
+    ]
+    for frame_id in ("t", "ab", "os1", "lidar", "velodyne_top"):
+        for layout in layouts:
+            points = np.zeros(7, dtype=layout)
+            header = make_header(factory, 1_700_000_000_123_000_000, frame_id)
+            cloud = pointcloud2_from_structured(factory, header, points, 1, 7, True)
+            for little in (True, False):
+                raw = bytes(STORE.serialize_cdr(cloud, "sensor_msgs/msg/PointCloud2", little_endian=little))
+                decoded = STORE.deserialize_cdr(raw, "sensor_msgs/msg/PointCloud2")
+                fields = point_fields_from_cdr(raw)
+                assert fields == point_fields_from_msg(decoded), (frame_id, layout, little)
+                assert point_fields_from_cdr(memoryview(raw)) == fields
+                end_of_fields = len(raw) - 4 - 4 * 3 - points.nbytes - 1  # is_bigendian (padded), steps, data, is_dense
+                assert point_fields_from_cdr(raw[: end_of_fields - 1]) is None  # the last count cut
+                assert point_fields_from_cdr(raw[:end_of_fields]) == fields
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=96))
+def test_any_bytes_give_point_fields_or_none_never_an_exception(raw: bytes) -> None:
+    from mono_depth_ros.core.cdr_header import point_fields_from_cdr
+
+    fields = point_fields_from_cdr(b"\x00\x01\x00\x00" + raw)
+    assert fields is None or isinstance(fields, list)
