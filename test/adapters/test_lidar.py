@@ -296,6 +296,24 @@ def test_one_late_scan_counts_every_frame_it_left_without_lidar_scale() -> None:
     assert pair.add_scan(100 * MS, "scan 100") == [] and len(reports) == 3, reports  # each frame counted once
 
 
+def _camera_and_late_lidar(
+    pair: ScanPairing[int], clock: FakeClock, lag_ms: int, *, frames_before_ms: int, scans_until_ms: int
+) -> list[Paired[int]]:
+    """A 30 Hz camera (frames stamped every 33 ms before ``frames_before_ms``, each arriving at its stamp) and a 10 Hz
+    LiDAR whose scans (stamped every 100 ms up to ``scans_until_ms``) arrive ``lag_ms`` after their stamp, polled
+    every 10 ms, one ms at a time until the last scan's arrival + 100 ms: every pairing released."""
+    released: list[Paired[int]] = []
+    for now in range(scans_until_ms + 100 + lag_ms):  # ms
+        clock.now_ns = now * MS
+        if now % 33 == 0 and now < frames_before_ms:
+            released += pair.add_frame(now * MS, now)
+        if now >= lag_ms and (now - lag_ms) % 100 == 0 and now - lag_ms <= scans_until_ms:
+            released += pair.add_scan((now - lag_ms) * MS, now - lag_ms)
+        if now % 10 == 0:
+            released += pair.poll()
+    return released
+
+
 @pytest.mark.parametrize("lag_ms", [300, 1000, 4000])
 def test_a_lidar_later_than_the_wait_is_reported_once_per_frame_with_the_frames_own_scan(lag_ms: int) -> None:
     """A 30 Hz camera, a 10 Hz LiDAR whose scans all come 0.3, 1 or 4 s after their stamp, lidar.wait_s 0.2 s: every
@@ -305,15 +323,7 @@ def test_a_lidar_later_than_the_wait_is_reported_once_per_frame_with_the_frames_
     a LiDAR 1 s late left 30 frames without their scan and 16 were counted."""
     clock, reports = FakeClock(), list[tuple[str, str]]()
     pair: ScanPairing[int] = ScanPairing(200 * MS, 200 * MS, clock_ns=clock, on_late=lambda *r: reports.append(r))
-    released: list[Paired[int]] = []
-    for now in range(1100 + lag_ms):  # ms
-        clock.now_ns = now * MS
-        if now % 33 == 0 and now < 990:
-            released += pair.add_frame(now * MS, now)
-        if now >= lag_ms and (now - lag_ms) % 100 == 0 and now - lag_ms <= 1000:
-            released += pair.add_scan((now - lag_ms) * MS, now - lag_ms)
-        if now % 10 == 0:
-            released += pair.poll()
+    released = _camera_and_late_lidar(pair, clock, lag_ms, frames_before_ms=990, scans_until_ms=1000)
     assert len(released) == 30
     lost = [p.stamp_ns // MS for p in released if p.scan is None or abs(p.scan[0] - p.stamp_ns) > 50 * MS]
     stamps = [int(float(text.split("after the image stamped ")[1].split(" s,")[0]) * 1000) for _, text in reports]
@@ -333,15 +343,7 @@ def test_a_lidar_late_past_the_other_clock_bound_counts_every_frame_it_left_with
     bag runner warns every frame ('scan after lidar.wait_s'). Each is counted once when its own scan comes."""
     clock, reports = FakeClock(), list[tuple[str, str]]()
     pair: ScanPairing[int] = ScanPairing(200 * MS, 200 * MS, clock_ns=clock, on_late=lambda *r: reports.append(r))
-    released: list[Paired[int]] = []
-    for now in range(3100 + lag_ms):  # ms
-        clock.now_ns = now * MS
-        if now % 33 == 0 and now < 2950:
-            released += pair.add_frame(now * MS, now)
-        if now >= lag_ms and (now - lag_ms) % 100 == 0 and now - lag_ms <= 3000:
-            released += pair.add_scan((now - lag_ms) * MS, now - lag_ms)
-        if now % 10 == 0:
-            released += pair.poll()
+    released = _camera_and_late_lidar(pair, clock, lag_ms, frames_before_ms=2950, scans_until_ms=3000)
     assert len(released) == 90
     lost = [p.stamp_ns // MS for p in released if p.scan is None or abs(p.scan[0] - p.stamp_ns) > 50 * MS]
     stamps = [round(float(text.split("after the image stamped ")[1].split(" s,")[0]) * 1000) for _, text in reports]
