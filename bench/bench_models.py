@@ -22,7 +22,6 @@ processes hold the cores.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
 import time
@@ -33,6 +32,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from bench.timing import median_ms
 from mono_depth_ros.models.backend import TensorOutput
 from mono_depth_ros.models.depth_anything import VARIANTS, build_depth_anything, depth_anything_spec
 from mono_depth_ros.models.export import export_onnx, export_torchscript
@@ -56,18 +56,7 @@ class Row:
 
 def _median_ms(run: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, warmup: int, repeats: int) -> float:
     with torch.no_grad():
-        for _ in range(warmup):
-            run(x)
-        samples = []
-        for _ in range(repeats):
-            if x.is_cuda:
-                torch.cuda.synchronize()
-            start = time.perf_counter()
-            run(x)
-            if x.is_cuda:
-                torch.cuda.synchronize()
-            samples.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(samples)
+        return median_ms(lambda: run(x), repeats, warmup=warmup, sync=torch.cuda.synchronize if x.is_cuda else None)
 
 
 def _cells(

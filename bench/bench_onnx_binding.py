@@ -13,11 +13,11 @@ from __future__ import annotations
 import argparse
 import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import torch
 
+from bench.timing import median_ms
 from mono_depth_ros.models.backend import open_backend
 from mono_depth_ros.models.depth_source import default_weights
 from mono_depth_ros.models.export import export_onnx
@@ -25,12 +25,7 @@ from mono_depth_ros.models.onnx_model import OnnxBackend
 
 
 def _median_ms(backend: OnnxBackend, batch: torch.Tensor, calls: int) -> float:
-    times = []
-    for _ in range(calls):
-        start = time.perf_counter()
-        backend.infer(batch)
-        times.append(1000 * (time.perf_counter() - start))
-    return statistics.median(times)
+    return median_ms(lambda: backend.infer(batch), calls, warmup=0)
 
 
 def main() -> int:

@@ -17,13 +17,13 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
+from bench.timing import samples_ms
 from mono_depth_ros.core.camera import PinholeIntrinsics
 from mono_depth_ros.core.densify import densify_nearest
 from mono_depth_ros.core.geometry import RigidTransform, zbuffer_depth
@@ -44,13 +44,8 @@ def timed(function: Callable[[], object], repeat: int) -> tuple[float, float]:
 
     The minimum approximates the cost on an idle core; the median includes interference from other processes.
     """
-    function()
-    samples = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        function()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples) * 1e3, min(samples) * 1e3
+    samples = samples_ms(function, repeat)
+    return statistics.median(samples), min(samples)
 
 
 def straightforward_projection(

@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import argparse
 import functools
-import statistics
-import time
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from bench.timing import median_ms
 
 
 def float32_scaling(values: npt.NDArray[Any], significant_bits: int = 16) -> npt.NDArray[np.uint8]:
@@ -41,16 +40,6 @@ def repeat_grey_to_rgb8(grey: npt.NDArray[Any], significant_bits: int = 16) -> n
 
     eight = uint16_to_uint8(grey, significant_bits) if grey.dtype == np.uint16 else grey
     return np.repeat(eight[..., np.newaxis], 3, axis=2)
-
-
-def _median_ms(run: Callable[[], object], repeat: int) -> float:
-    run()
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - started)
-    return 1e3 * statistics.median(times)
 
 
 def main() -> int:
@@ -81,7 +70,7 @@ def main() -> int:
             for name, scaling in (("float32", float32_scaling), ("opencv", opencv)):
                 msg_image.uint16_to_uint8 = scaling  # type: ignore[assignment]  # image_to_rgb8's module global
                 try:
-                    times[name] = _median_ms(
+                    times[name] = median_ms(
                         functools.partial(image_to_rgb8, message, significant_bits=bits), args.repeat
                     )
                     results[name] = image_to_rgb8(message, significant_bits=bits)
@@ -103,7 +92,7 @@ def main() -> int:
         for name, replication in (("repeat", repeat_grey_to_rgb8), ("opencv", grey_opencv)):
             msg_image.grey_to_rgb8 = replication  # type: ignore[assignment]  # image_to_rgb8's module global
             try:
-                times[name] = _median_ms(functools.partial(image_to_rgb8, message), args.repeat)
+                times[name] = median_ms(functools.partial(image_to_rgb8, message), args.repeat)
                 results[name] = image_to_rgb8(message)
             finally:
                 msg_image.grey_to_rgb8 = grey_opencv

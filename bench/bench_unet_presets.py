@@ -6,11 +6,11 @@ Run: ``.venv/bin/python -m bench.bench_unet_presets [--device cuda] [--repeats 1
 from __future__ import annotations
 
 import argparse
-import time
 from typing import Any
 
 import torch
 
+from bench.timing import median_ms
 from mono_depth_ros.models.registry import parameter_counts
 from mono_depth_ros.models.unet import build_unet, make_unet_spec
 
@@ -25,19 +25,9 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
 
 
 def time_forward(model: torch.nn.Module, x: torch.Tensor, repeats: int) -> float:
-    """Median seconds per forward pass (after one warm-up)."""
+    """Median milliseconds per forward pass (after one warm-up)."""
     with torch.inference_mode():
-        model(x)
-        samples = []
-        for _ in range(repeats):
-            if x.is_cuda:
-                torch.cuda.synchronize()
-            start = time.perf_counter()
-            model(x)
-            if x.is_cuda:
-                torch.cuda.synchronize()
-            samples.append(time.perf_counter() - start)
-    return sorted(samples)[len(samples) // 2]
+        return median_ms(lambda: model(x), repeats, sync=torch.cuda.synchronize if x.is_cuda else None)
 
 
 def main() -> None:
@@ -52,11 +42,11 @@ def main() -> None:
     print(f"{'model':<44}{'params (M)':>12}{'ms':>10}{'× tiny':>9}")
     for encoder, width, options in CASES:
         model = build_unet(make_unet_spec(encoder, width, **options)).eval().to(args.device)
-        seconds = time_forward(model, x, args.repeats)
-        baseline = baseline or seconds
+        ms = time_forward(model, x, args.repeats)
+        baseline = baseline or ms
         label = f"{encoder} {width} {'+'.join(options) or '-'}"
         millions = parameter_counts(model)["total"] / 1e6
-        print(f"{label:<44}{millions:>12.2f}{seconds * 1e3:>10.1f}{seconds / baseline:>9.2f}")
+        print(f"{label:<44}{millions:>12.2f}{ms:>10.1f}{ms / baseline:>9.2f}")
 
 
 if __name__ == "__main__":
