@@ -33,7 +33,8 @@ model it bought nothing (bench/RESULTS-session-notes.md, explore66). This bench 
 Sources: the shipped network (unet, ``metric``), the goal test's oracles (``metric``, ``relative_inverse``: the
 default ``OracleNoise``), and ``NETWORK_LIKE`` (``OracleNoise`` with the network's structure: smooth per-frame noise,
 almost no per-pixel part, a scene-bound error whose phases drift as the view changes). Results and what they mean:
-bench/RESULTS-session-notes.md, "explore71".
+bench/RESULTS-session-notes.md, "explore71". ``--kitti DATA`` adds a table on the shared data's real KITTI images
+(no sequence there: two camera-noise draws on one image, and the image shifted by 1-8 px, a small camera yaw).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from __future__ import annotations
 import argparse
 import math
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -262,6 +264,40 @@ def _signed_change(
     return out.reshape(k.height, k.width), mask.reshape(k.height, k.width)
 
 
+def kitti_table(data_dir: Path, network: DepthSource) -> None:
+    """The shipped network's change on real KITTI images (no sequence here: known image changes instead): two draws of
+    :class:`ImageNoise` on one image (per-frame noise), and the image shifted by ``s`` px (a camera yaw of about
+    ``s`` × 0.16° at this size, which changes no depth by more than 1e-4: what the network's output does when the
+    content moves across the image). Bands and correlation as in the first table (log depth, one draw: / √2 for the
+    noise; the shift's change as it is), on every pixel with a positive prediction."""
+    paths = sorted((data_dir / "kitti_object_3frames" / "training" / "image_2").glob("*.png"))
+    paths += sorted((data_dir / "metric3d_kitti_demo" / "rgb").glob("*.png"))
+    print(f"KITTI images ({len(paths)}, at 620x188): the shipped network's log-depth change, std per band")
+    print(f"{'image':>12s} {'change':14s} {'total':>7s} " + " ".join(f"{b:>7s}" for b in BANDS)
+          + " " + " ".join(f"{'corr ' + str(lag):>7s}" for lag in LAGS) + f" {'len':>5s}")  # fmt: skip
+    for path in paths:
+        rgb = cv2.cvtColor(cv2.imread(str(path), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+        rgb = np.ascontiguousarray(cv2.resize(rgb, (620, 188), interpolation=cv2.INTER_AREA)[:, :608])
+        cases: list[tuple[str, F32, F32, float]] = []
+        a = network.predict(_Camera(1, ImageNoise()).expose(rgb))
+        b = network.predict(_Camera(2, ImageNoise()).expose(rgb))
+        cases.append(("noise draws", a, b, math.sqrt(2.0)))
+        width = 600
+        base = network.predict(np.ascontiguousarray(rgb[:, :width]))
+        for shift in (1, 2, 4, 8):
+            moved = network.predict(np.ascontiguousarray(rgb[:, shift : shift + width]))
+            # pixel x of the moved crop sees what pixel x + shift of the base crop sees
+            cases.append((f"shift {shift} px", moved[:, : width - shift], base[:, shift:], 1.0))
+        for label, x, y, norm in cases:
+            mask = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
+            q = np.log(np.where(mask, x, 1.0) / np.where(mask, y, 1.0)).astype(np.float64)
+            parts = {name: math.sqrt(float(np.mean(part**2))) / norm for name, part in bands(q, mask).items()}
+            total = math.sqrt(sum(v**2 for v in parts.values()))
+            acf = autocorrelation(q, mask)
+            print(f"{path.stem:>12s} {label:14s} {total:7.4f} " + " ".join(f"{parts[b]:7.4f}" for b in BANDS) + " "
+                  + " ".join(f"{v:7.3f}" for v in acf) + f" {correlation_length(acf):5.1f}")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=12)
@@ -269,6 +305,9 @@ def main() -> None:
     parser.add_argument("--height", type=int, default=96)
     parser.add_argument("--seeds", default="0,1,2,3,4")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--kitti", type=Path, default=None, help="the shared data folder (MONO_DEPTH_DATA): also the KITTI table"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     from mono_depth_ros.models.depth_source import build_depth_source
@@ -308,6 +347,9 @@ def main() -> None:
     print(f"{'drive':>5s} {'source':24s} " + " ".join(f"{'k ' + str(k):>7s}" for k in FRAME_LAGS))
     for seed, label, _, row2 in rows:
         print(f"{seed:5d} {label:24s} " + " ".join(f"{x:7.3f}" for x in row2[-len(FRAME_LAGS) :]))
+    if args.kitti is not None:
+        print()
+        kitti_table(args.kitti, network)
     print(f"\n{time.perf_counter() - started:.0f} s")
 
 
