@@ -34,7 +34,8 @@ Sources: the shipped network (unet, ``metric``), the goal test's oracles (``metr
 default ``OracleNoise``), and ``NETWORK_LIKE`` (``OracleNoise`` with the network's structure: smooth per-frame noise,
 almost no per-pixel part, a scene-bound error whose phases drift as the view changes). Results and what they mean:
 bench/RESULTS-session-notes.md, "explore71". ``--kitti DATA`` adds a table on the shared data's real KITTI images
-(no sequence there: two camera-noise draws on one image, and the image shifted by 1-8 px, a small camera yaw).
+(no sequence there: two camera-noise draws on one image, and the crop shifted by 1-8 px: the content moves, the
+true depth does not).
 """
 
 from __future__ import annotations
@@ -266,9 +267,9 @@ def _signed_change(
 
 def kitti_table(data_dir: Path, network: DepthSource) -> None:
     """The shipped network's change on real KITTI images (no sequence here: known image changes instead): two draws of
-    :class:`ImageNoise` on one image (per-frame noise), and the image shifted by ``s`` px (a camera yaw of about
-    ``s`` × 0.16° at this size, which changes no depth by more than 1e-4: what the network's output does when the
-    content moves across the image). Bands and correlation as in the first table (log depth, one draw: / √2 for the
+    :class:`ImageNoise` on one image (per-frame noise), and the crop shifted by ``s`` px (the pixels compared see the
+    same rays, so their true depth is identical: what the network's output does when the content moves across the
+    image, as under a small camera yaw). Bands and correlation as in the first table (log depth, one draw: / √2 for the
     noise; the shift's change as it is), on every pixel with a positive prediction."""
     paths = sorted((data_dir / "kitti_object_3frames" / "training" / "image_2").glob("*.png"))
     paths += sorted((data_dir / "metric3d_kitti_demo" / "rgb").glob("*.png"))
