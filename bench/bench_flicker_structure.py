@@ -16,10 +16,12 @@ model it bought nothing (bench/RESULTS-session-notes.md, explore66). This bench 
    rendering; for an oracle, two independent draws of its per-frame terms (same scene-bound error). ``q = log(d_a /
    d_b)`` on the static pixels with truth (≤ 80 m) is the difference of two independent draws of the source's
    per-frame error, so every RMS below is divided by √2: the std of one draw, in log depth, the unit of
-   ``OracleNoise``'s sigmas. Bands: *frame* the frame's median of ``q`` (a change of the whole frame: scale),
-   *coarse* a masked 31×31 mean of the rest (the oracle's flicker grid: cells of 32-40 px), *mid* a masked 5×5 mean
-   minus the 31×31 one, *pixel* the rest (what a 5×5 mean removes). ``corr 1 / 2 / 4 / 8 px``: the autocorrelation
-   of ``q`` minus its median at those horizontal lags; ``len``: the lag (px) where it falls below 1/e.
+   ``OracleNoise``'s sigmas; *total* is the RMS of ``q`` itself. Bands: *frame* the frame's median of ``q`` (a
+   change of the whole frame: scale), *coarse* a masked 31×31 mean of the rest (the oracle's flicker grid: cells of
+   32-40 px), *mid* a masked 5×5 mean minus the 31×31 one, *pixel* the rest (what a 5×5 mean removes); the bands
+   sum to ``q`` but are not orthogonal (the box means overlap), so their squares need not add up to the total's.
+   ``corr 1 / 2 / 4 / 8 px``: the autocorrelation of ``q`` minus its median at those horizontal lags; ``len``: the
+   lag (px) where it falls below 1/e.
 2. **Along the drive** (what the temporal measure scores): the signed relative change ``r`` of the published depth
    (filter off) at the measure's static correspondences, frame to frame, in the same bands, as mean ``|band|`` (the
    measure's unit, its total the measure itself), and ``noise share``: the mean square of the per-frame noise
@@ -175,16 +177,19 @@ def measure(
         frames = reexposed(exact, seed, draw)
         runs.append(run_sequence(frames, source.pipeline, source.predict, car.start_frame))
     noise: dict[str, list[float]] = {b: [] for b in BANDS}
-    acfs = []
+    squares_q, acfs = [], []
     for frame, a, b in zip(exact, runs[0], runs[1], strict=True):
         mask = _static_mask(frame, a.depth_m.shape) & np.isfinite(a.depth_m) & np.isfinite(b.depth_m)
         mask &= (a.depth_m > 0) & (b.depth_m > 0)
         q = np.log(np.where(mask, a.depth_m, 1.0) / np.where(mask, b.depth_m, 1.0)).astype(np.float64)
         for name, part in bands(q, mask).items():
             noise[name].append(float(np.mean(part**2)))
+        squares_q.append(float(np.mean(q[mask] ** 2)))
         acfs.append(autocorrelation(q, mask))
     noise_rms = {name: math.sqrt(np.mean(v) / 2.0) for name, v in noise.items()}
-    total_rms = math.sqrt(sum(np.mean(v) for v in noise.values()) / 2.0)
+    # the std of q itself, not of the bands summed in quadrature: the bands overlap (a smooth field has parts in
+    # both the 31x31 and the 5x5 mean), their cross terms are not small on a network's output
+    total_rms = math.sqrt(float(np.mean(squares_q)) / 2.0)
     acf = [float(x) for x in np.nanmean(acfs, axis=0)]
     row1 = [total_rms, *(noise_rms[b] for b in BANDS), *acf, correlation_length(acf)]
     # along the drive: the first run's published depth, frame to frame, at the measure's correspondences
@@ -293,7 +298,7 @@ def kitti_table(data_dir: Path, network: DepthSource) -> None:
             mask = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
             q = np.log(np.where(mask, x, 1.0) / np.where(mask, y, 1.0)).astype(np.float64)
             parts = {name: math.sqrt(float(np.mean(part**2))) / norm for name, part in bands(q, mask).items()}
-            total = math.sqrt(sum(v**2 for v in parts.values()))
+            total = math.sqrt(float(np.mean(q[mask] ** 2))) / norm
             acf = autocorrelation(q, mask)
             print(f"{path.stem:>12s} {label:14s} {total:7.4f} " + " ".join(f"{parts[b]:7.4f}" for b in BANDS) + " "
                   + " ".join(f"{v:7.3f}" for v in acf) + f" {correlation_length(acf):5.1f}")  # fmt: skip
