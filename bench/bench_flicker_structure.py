@@ -1,8 +1,8 @@
 """What a depth source's frame-to-frame change is made of: the shipped network against the temporal oracles.
 
 Run: ``.venv/bin/python -m bench.bench_flicker_structure [--seeds 0,1,2,3,4] [--width 320] [--height 96]
-[--frames 12]`` (the goal test's and ``make demo``'s strip settings; about 2 minutes on one CPU thread). Prints two
-tables; no assertions.
+[--frames 12] [--kitti DATA]`` (the goal test's and ``make demo``'s strip settings; 25-30 s on one CPU thread, the
+KITTI table included). Prints three tables (four with ``--kitti``); no assertions.
 
 Issue 20: the temporal filter's goal is scored on oracles (:class:`~mono_depth_ros.evaluation.temporal_sequence.
 TemporalOracle`) whose per-frame error is :class:`~mono_depth_ros.evaluation.temporal_sequence.OracleNoise`: 1.5 %

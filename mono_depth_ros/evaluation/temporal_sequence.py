@@ -197,9 +197,11 @@ class OracleNoise:
         pixel_sigma: per-frame per-pixel noise.
         scale_jitter: per-frame log-scale jitter of ``depth_up_to_scale`` / ``relative_inverse`` models (scale
             recovery refits it every frame).
-        drift_sigma: std of a second scene-bound error (its own random sinusoids of the world point, same
-            wavelengths) whose phases take a random walk of ``drift_step`` rad per frame: the error at a world point
-            changes as the view changes, decorrelating over frames (a network's does: bench/bench_flicker_structure.py).
+        drift_sigma: std of a second scene-bound error (its own random sinusoids of the world point, wavelengths
+            in ``drift_wavelengths_m``) whose phases take a random walk of ``drift_step`` rad per call of
+            ``predict``, whether the camera moved or not: a stand-in for a network's error at a world point changing
+            as the view changes, decorrelating over frames (bench/bench_flicker_structure.py) on drives that move
+            every frame.
             0 (the default) leaves the draws of the other terms as they were.
         drift_step: std of the per-frame phase step of the drifting error, rad.
         drift_wavelengths_m: range of the drifting error's wavelengths, metres.
