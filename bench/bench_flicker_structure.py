@@ -54,8 +54,9 @@ import torch
 
 from mono_depth_ros.config import ParamValue
 from mono_depth_ros.core.depth_kind import OutputKind
+from mono_depth_ros.core.geometry import RigidTransform
 from mono_depth_ros.core.synthetic import kitti_like_intrinsics
-from mono_depth_ros.evaluation.temporal import static_correspondences
+from mono_depth_ros.evaluation.temporal import Correspondences, signed_change, static_correspondences
 from mono_depth_ros.evaluation.temporal_sequence import (
     NETWORK_LIKE,
     ImageNoise,
@@ -247,25 +248,15 @@ def _error_correlation(
 
 
 def _signed_change(
-    published_prev: F32, published: F32, pairs: object, cur: TemporalFrame, cur_from_prev: object
+    published_prev: F32, published: F32, pairs: Correspondences, cur: TemporalFrame, cur_from_prev: RigidTransform
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
-    """(H, W) signed relative change ``(d_cur - d_prev→cur) / d_prev→cur`` at the measure's correspondences."""
-    from mono_depth_ros.core.geometry import pixel_rays
-
+    """(H, W) signed relative change ``(d_cur - d_prev→cur) / d_prev→cur`` at the measure's correspondences (off the
+    moving car) and its mask."""
     k = cur.intrinsics
-    ray_x, ray_y = pixel_rays(k)
-    rows, cols = np.divmod(pairs.source, k.width)  # type: ignore[attr-defined]
-    depth_prev = published_prev.reshape(-1)[pairs.source].astype(np.float64)  # type: ignore[attr-defined]
-    rays = np.stack([ray_x[cols], ray_y[rows], np.ones(cols.size, np.float32)], axis=1).astype(np.float64)
-    with np.errstate(invalid="ignore"):
-        expected = cur_from_prev.apply(rays * depth_prev[:, None])[:, 2] * pairs.truth_ratio  # type: ignore[attr-defined]
-        current = published.reshape(-1)[pairs.target].astype(np.float64)  # type: ignore[attr-defined]
-        keep = np.isfinite(expected) & np.isfinite(current) & (expected > 0) & (current > 0)
-    keep &= ~cur.car_mask.reshape(-1)[pairs.target]  # type: ignore[attr-defined]
+    change, target = signed_change(published_prev, published, pairs, k, cur_from_prev, cur.car_mask)
     out = np.zeros(k.height * k.width)
     mask = np.zeros(k.height * k.width, bool)
-    target = pairs.target[keep]  # type: ignore[attr-defined]
-    out[target] = (current[keep] - expected[keep]) / expected[keep]
+    out[target] = change
     mask[target] = True
     return out.reshape(k.height, k.width), mask.reshape(k.height, k.width)
 
