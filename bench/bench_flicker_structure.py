@@ -177,17 +177,17 @@ def measure(
         source = Source(network, kind, seed, draw, noise)
         frames = reexposed(exact, seed, draw)
         runs.append(run_sequence(frames, source.pipeline, source.predict, car.start_frame))
-    noise: dict[str, list[float]] = {b: [] for b in BANDS}
+    band_squares: dict[str, list[float]] = {b: [] for b in BANDS}
     squares_q, acfs = [], []
     for frame, a, b in zip(exact, runs[0], runs[1], strict=True):
         mask = _static_mask(frame, a.depth_m.shape) & np.isfinite(a.depth_m) & np.isfinite(b.depth_m)
         mask &= (a.depth_m > 0) & (b.depth_m > 0)
         q = np.log(np.where(mask, a.depth_m, 1.0) / np.where(mask, b.depth_m, 1.0)).astype(np.float64)
         for name, part in bands(q, mask).items():
-            noise[name].append(float(np.mean(part**2)))
+            band_squares[name].append(float(np.mean(part**2)))
         squares_q.append(float(np.mean(q[mask] ** 2)))
         acfs.append(autocorrelation(q, mask))
-    noise_rms = {name: math.sqrt(np.mean(v) / 2.0) for name, v in noise.items()}
+    noise_rms = {name: math.sqrt(np.mean(v) / 2.0) for name, v in band_squares.items()}
     # the std of q itself, not of the bands summed in quadrature: the bands overlap (a smooth field has parts in
     # both the 31x31 and the 5x5 mean), their cross terms are not small on a network's output
     total_rms = math.sqrt(float(np.mean(squares_q)) / 2.0)
