@@ -6,6 +6,9 @@ test/evaluation/test_temporal_sequence.py). ``--floor`` prints instead, per driv
 that the oracle's scene-bound error alone gives (no flicker: a floor the shipped filter does not go below, and
 no filter without lag, see the floor test in test/evaluation/test_temporal_sequence.py);
 at the goal test's settings: ``--floor --frames 12 --width 320 --height 96 --lidar-step-deg 1``.
+``--network-like`` gives the oracles ``NETWORK_LIKE`` noise: the shipped network's error structure measured by
+bench/bench_flicker_structure.py (smooth per-frame noise, a scene-bound error that drifts as the view changes) in
+place of the default's i.i.d. per-pixel flicker.
 
 Quality: synthetic drives (:mod:`mono_depth_ros.evaluation.temporal_sequence`: the ego car at 8 m/s, a car in the
 oncoming lane that starts driving towards it at 12 m/s in frame 3) through the real pipeline (LiDAR scale recovery,
@@ -44,6 +47,7 @@ from mono_depth_ros.core.synthetic import kitti_like_intrinsics
 from mono_depth_ros.core.temporal_filter import TemporalFilter
 from mono_depth_ros.evaluation.temporal import static_correspondences
 from mono_depth_ros.evaluation.temporal_sequence import (
+    NETWORK_LIKE,
     MovingCar,
     OracleNoise,
     SequenceScore,
@@ -84,9 +88,11 @@ def _no_prediction(frame: TemporalFrame) -> None:
     """The network predicts from the image."""
 
 
-def quality_table(drives: dict[int, list[TemporalFrame]], car: MovingCar, device: str) -> None:
+def quality_table(
+    drives: dict[int, list[TemporalFrame]], car: MovingCar, device: str, noise: OracleNoise | None = None
+) -> None:
     """AbsRel, temporal error and the moving car's error, filter off and on, per depth source: means over the
-    drives, and the worst drive's on / off ratios."""
+    drives, and the worst drive's on / off ratios (the oracles with ``noise``, default :class:`OracleNoise`)."""
     print(f"{'depth source':28s} {'filter':>6s} {'AbsRel':>7s} {'temporal':>9s} {'car AbsRel':>10s} {'filter ms':>9s}  "
           f"worst drive on/off: {'AbsRel':>6s} {'temporal':>8s} {'car':>6s}")  # fmt: skip
     sources: list[tuple[str, OutputKind | None]] = [(f"oracle {k.value}", k) for k in SCALE_KINDS]
@@ -103,7 +109,8 @@ def quality_table(drives: dict[int, list[TemporalFrame]], car: MovingCar, device
         runs: dict[str, list[SequenceScore]] = {"off": [], "on": []}
         for seed, frames in drives.items():
             for label in runs:
-                runs[label].append(_score(frames, car, {**base, "temporal.enabled": label == "on"}, kind, seed))
+                params = {**base, "temporal.enabled": label == "on"}
+                runs[label].append(_score(frames, car, params, kind, seed, noise))
         for label, scores in runs.items():
             mean = [float(np.nanmean([getattr(s, f) for s in scores])) for f in ("abs_rel", "temporal", "car_abs_rel")]
             ms = float(np.nanmean([s.filter_ms for s in scores])) if label == "on" else float("nan")
@@ -184,6 +191,11 @@ def main() -> None:
     parser.add_argument("--cost-only", action="store_true", help="only the filter's cost per frame (on --device)")
     parser.add_argument("--floor", action="store_true", help="only the scene-bound floor table (oracles)")
     parser.add_argument("--lidar-step-deg", type=float, default=0.5, help="the scans' azimuth step (test: 1)")
+    parser.add_argument(
+        "--network-like",
+        action="store_true",
+        help="oracles with NETWORK_LIKE noise (the shipped network's error structure, bench_flicker_structure)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     car = MovingCar()
@@ -205,7 +217,7 @@ def main() -> None:
     if args.floor:
         floor_table(drives, car)
         return
-    quality_table(drives, car, args.device)
+    quality_table(drives, car, args.device, NETWORK_LIKE if args.network_like else None)
     print()
     cost_table(drives[seeds[0]], args.repeats)
 

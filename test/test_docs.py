@@ -82,7 +82,7 @@ OTHER_TOOL_OPTIONS = {  # of pip, rosdep, colcon, setuptools, ros2, tf2_ros, tor
     "--child-frame-id", "--roll", "--pitch", "--yaw", "--qx", "--qy", "--qz", "--qw", "--standalone",
     "--nproc_per_node", "--nproc-per-node", "--nnodes", "--eval_split", "--eval_stereo", "--disable_median_scaling",
     "--eigen_crop", "--do_kb_crop", "--garg_crop", "--quick", "--tf-links", "--rate", "--qos-profile-overrides-path",
-    "--remap", "--floor", "--lidar-step-deg", "--slopes", "--symlink-install", "--editable",
+    "--remap", "--floor", "--lidar-step-deg", "--network-like", "--slopes", "--symlink-install", "--editable",
     "--single-version-externally-managed",
 }  # fmt: skip
 

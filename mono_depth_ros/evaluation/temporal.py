@@ -94,6 +94,37 @@ def static_correspondences(
     return Correspondences(source[winners][same], target[same], truth_here[same] / warped.reshape(-1)[target][same])
 
 
+def signed_change(
+    published_prev_m: F32,
+    published_cur_m: F32,
+    correspondences: Correspondences,
+    intrinsics: PinholeIntrinsics,
+    cur_from_prev: RigidTransform,
+    exclude: npt.NDArray[np.bool_] | None = None,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.intp]]:
+    """Signed relative change ``(d_cur - d_prev→cur) / d_prev→cur`` on the static pixels of
+    :func:`static_correspondences` (the measure of :func:`temporal_error` before its absolute value).
+
+    Args: as :func:`temporal_error`.
+
+    Returns:
+        (N,) the change (0.05 = the current frame publishes 5 % farther) and (N,) the flat indices of the current
+        image's pixels it was measured at (pixels whose published depths were both finite and positive, not
+        ``exclude``).
+    """
+    ray_x, ray_y = pixel_rays(intrinsics)
+    rows, cols = np.divmod(correspondences.source, intrinsics.width)
+    depth_prev = published_prev_m.reshape(-1)[correspondences.source].astype(np.float64)
+    rays = np.stack([ray_x[cols], ray_y[rows], np.ones(cols.size, np.float32)], axis=1).astype(np.float64)
+    with np.errstate(invalid="ignore"):  # moved to the target pixel's own point of the surface (truth_ratio)
+        expected = cur_from_prev.apply(rays * depth_prev[:, None])[:, 2] * correspondences.truth_ratio
+        current = published_cur_m.reshape(-1)[correspondences.target].astype(np.float64)
+        keep = np.isfinite(expected) & np.isfinite(current) & (expected > 0) & (current > 0)
+    if exclude is not None:
+        keep &= ~exclude.reshape(-1)[correspondences.target]
+    return (current[keep] - expected[keep]) / expected[keep], correspondences.target[keep]
+
+
 def temporal_error(
     published_prev_m: F32,
     published_cur_m: F32,
@@ -111,17 +142,9 @@ def temporal_error(
         cur_from_prev: current camera from the previous one.
         exclude: (H, W) bool over the current image: pixels that never count (a moving object's truth mask).
     """
-    ray_x, ray_y = pixel_rays(intrinsics)
-    rows, cols = np.divmod(correspondences.source, intrinsics.width)
-    depth_prev = published_prev_m.reshape(-1)[correspondences.source].astype(np.float64)
-    rays = np.stack([ray_x[cols], ray_y[rows], np.ones(cols.size, np.float32)], axis=1).astype(np.float64)
-    with np.errstate(invalid="ignore"):  # moved to the target pixel's own point of the surface (truth_ratio)
-        expected = cur_from_prev.apply(rays * depth_prev[:, None])[:, 2] * correspondences.truth_ratio
-        current = published_cur_m.reshape(-1)[correspondences.target].astype(np.float64)
-        keep = np.isfinite(expected) & np.isfinite(current) & (expected > 0) & (current > 0)
-    if exclude is not None:
-        keep &= ~exclude.reshape(-1)[correspondences.target]
-    change = np.abs(current[keep] - expected[keep]) / expected[keep]
+    change = np.abs(
+        signed_change(published_prev_m, published_cur_m, correspondences, intrinsics, cur_from_prev, exclude)[0]
+    )
     if change.size == 0:
         return TemporalError(float("nan"), float("nan"), 0)
     return TemporalError(float(np.mean(change)), float(np.median(change)), int(change.size))

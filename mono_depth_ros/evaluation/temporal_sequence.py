@@ -197,6 +197,14 @@ class OracleNoise:
         pixel_sigma: per-frame per-pixel noise.
         scale_jitter: per-frame log-scale jitter of ``depth_up_to_scale`` / ``relative_inverse`` models (scale
             recovery refits it every frame).
+        drift_sigma: std of a second scene-bound error (its own random sinusoids of the world point, wavelengths
+            in ``drift_wavelengths_m``) whose phases take a random walk of ``drift_step`` rad per call of
+            ``predict``, whether the camera moved or not: a stand-in for a network's error at a world point changing
+            as the view changes, decorrelating over frames (bench/bench_flicker_structure.py) on drives that move
+            every frame.
+            0 (the default) leaves the draws of the other terms as they were.
+        drift_step: std of the per-frame phase step of the drifting error, rad.
+        drift_wavelengths_m: range of the drifting error's wavelengths, metres.
     """
 
     persistent_sigma: float = 0.1
@@ -205,6 +213,18 @@ class OracleNoise:
     cells: tuple[int, int] = (3, 8)
     pixel_sigma: float = 0.03
     scale_jitter: float = 0.03
+    drift_sigma: float = 0.0
+    drift_step: float = 0.0
+    drift_wavelengths_m: tuple[float, float] = (4.0, 20.0)
+
+
+# the shipped network's error structure on the demo's drives (bench/bench_flicker_structure.py, explore71 in
+# bench/RESULTS-session-notes.md): per-frame noise smooth (correlation length about 20 px at 320 px) with almost no
+# per-pixel part, and a scene-bound error that changes as the view changes (its correlation at one world point 0.90-0.95
+# from one frame to the next, 0.59-0.72 eight frames on), smooth over about 20-30 px
+NETWORK_LIKE = OracleNoise(
+    flicker_sigma=0.012, pixel_sigma=0.001, drift_sigma=0.1, drift_step=0.5, drift_wavelengths_m=(2.0, 8.0)
+)
 
 
 class TemporalOracle:
@@ -224,6 +244,13 @@ class TemporalOracle:
         wavelengths = self._rng.uniform(*self.noise.wavelengths_m, self.WAVES)
         self._waves = directions * (2.0 * math.pi / wavelengths)[:, None]  # (K, 3) rad / m
         self._phases = self._rng.uniform(0.0, 2.0 * math.pi, self.WAVES)
+        drift_rng = np.random.default_rng([seed, 0xD71])  # its own stream: the other terms' draws do not change
+        drift_directions = drift_rng.standard_normal((self.WAVES, 3))
+        drift_directions /= np.linalg.norm(drift_directions, axis=1, keepdims=True)
+        drift_wavelengths = drift_rng.uniform(*self.noise.drift_wavelengths_m, self.WAVES)
+        self._drift_waves = drift_directions * (2.0 * math.pi / drift_wavelengths)[:, None]
+        self._drift_phases = drift_rng.uniform(0.0, 2.0 * math.pi, self.WAVES)
+        self._drift_rng = drift_rng
 
     def predict(self, depth_m: F32, intrinsics: PinholeIntrinsics, world_from_cam: RigidTransform) -> F32:
         """(H, W) prediction of :attr:`kind` for the true depth (+inf sky: +inf depth, 0 disparity)."""
@@ -238,6 +265,10 @@ class TemporalOracle:
         flicker = cv2.resize(coarse, (width, height), interpolation=cv2.INTER_LINEAR)
         log_error = n.persistent_sigma * persistent.reshape(height, width) + n.flicker_sigma * flicker
         log_error = log_error + self._rng.normal(0.0, n.pixel_sigma, (height, width))
+        if n.drift_sigma > 0.0:
+            drift = np.sin(in_world @ self._drift_waves.T + self._drift_phases).sum(axis=1)
+            log_error = log_error + n.drift_sigma * math.sqrt(2.0 / self.WAVES) * drift.reshape(height, width)
+            self._drift_phases = self._drift_phases + self._drift_rng.normal(0.0, n.drift_step, self.WAVES)
         depth: npt.NDArray[np.float64] = depth_m.astype(np.float64) * np.exp(np.asarray(log_error, np.float64))
         if self.kind is OutputKind.METRIC:
             return depth.astype(np.float32)

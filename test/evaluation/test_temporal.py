@@ -7,7 +7,7 @@ import pytest
 from mono_depth_ros.core.camera import PinholeIntrinsics
 from mono_depth_ros.core.errors import ShapeError
 from mono_depth_ros.core.geometry import RigidTransform
-from mono_depth_ros.evaluation.temporal import abs_rel, static_correspondences, temporal_error
+from mono_depth_ros.evaluation.temporal import abs_rel, signed_change, static_correspondences, temporal_error
 
 K = PinholeIntrinsics(60.0, 60.0, 39.5, 23.5, width=80, height=48)
 
@@ -36,6 +36,19 @@ def test_a_five_percent_jump_reads_five_percent() -> None:
     error = temporal_error(wall(10.0), wall(9.0) * 1.05, pairs, K, motion)
     assert error.mean == pytest.approx(0.05, rel=1e-4)
     assert error.median == pytest.approx(0.05, rel=1e-4)
+
+
+def test_the_signed_change_says_farther_or_nearer_where_the_measure_counts() -> None:
+    motion = forward(1.0)
+    pairs = static_correspondences(wall(10.0), wall(9.0), K, motion)
+    exclude = np.zeros((K.height, K.width), bool)
+    exclude[:, :20] = True
+    for factor in (1.05, 0.95):
+        change, target = signed_change(wall(10.0), wall(9.0) * factor, pairs, K, motion, exclude)
+        np.testing.assert_allclose(change, factor - 1.0, rtol=1e-4)
+        np.testing.assert_array_equal(target, pairs.target[~exclude.reshape(-1)[pairs.target]])
+        error = temporal_error(wall(10.0), wall(9.0) * factor, pairs, K, motion, exclude)
+        assert error.mean == float(np.mean(np.abs(change))) and error.pixels == change.size
 
 
 def test_an_error_bound_to_the_wall_still_moves_its_cloud_by_the_error_times_the_step() -> None:
