@@ -367,7 +367,7 @@ class ScaleRecovery:
             if frame.extrinsic is not None:  # a wrong transform still gives a fit with inliers: not to be trusted
                 frame.reasons.append(f"LiDAR: {frame.extrinsic.text}")
                 return None
-        samples = frame.prediction[sparse.v, sparse.u]
+        samples = sparse.values_at(frame.prediction)
         try:
             fit = fit_for_kind(samples, sparse.depth_m, frame.kind, self.config.fit).usable(self.config.fit)
         except ScaleRecoveryError as err:  # no fit, or one not to trust
