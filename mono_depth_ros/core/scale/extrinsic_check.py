@@ -358,9 +358,9 @@ class ExtrinsicCheck:
         self._window: deque[list[ViewStats]] = deque(maxlen=self.config.frames)
         self._agreements: deque[list[Agreement] | None] = deque(maxlen=self.config.frames)
         self._transform: npt.NDArray[np.float64] | None = None
-        # the last transform given, its matrix and its angle to ``_transform`` (the evidence's): a static extrinsic
-        # (one object from the bag runner's TF cache, frame after frame) is compared once, not every frame
-        self._given: tuple[RigidTransform, FloatArray, FloatArray | None, float] | None = None
+        # the last transform's values given (RigidTransform.values_key), its matrix and its angle to ``_transform``
+        # (the evidence's): a static extrinsic, the same values frame after frame, is compared once, not every frame
+        self._given: tuple[bytes, FloatArray, FloatArray | None, float] | None = None
         self._skipped = 0
         self.verdict: ExtrinsicVerdict | None = None
 
@@ -428,11 +428,13 @@ class ExtrinsicCheck:
         return self.verdict
 
     def _given_matrix(self, cam_from_lidar: RigidTransform) -> npt.NDArray[np.float64]:
-        """``cam_from_lidar.matrix``, made once per transform object (RigidTransform is immutable)."""
-        if self._given is None or self._given[0] is not cam_from_lidar:
+        """``cam_from_lidar.matrix``, made once per run of frames giving the same values (keyed on the values, not
+        the object: its arrays may have been corrected in place since)."""
+        key = cam_from_lidar.values_key
+        if self._given is None or self._given[0] != key:
             matrix = cam_from_lidar.matrix
             matrix.flags.writeable = False  # shared by the frames that give this transform
-            self._given = (cam_from_lidar, matrix, None, math.nan)
+            self._given = (key, matrix, None, math.nan)
         return self._given[1]
 
     def _turn_deg(self, matrix: npt.NDArray[np.float64]) -> float:

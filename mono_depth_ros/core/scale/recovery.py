@@ -192,7 +192,7 @@ class ScaleRecovery:
         self._ground_intrinsics: PinholeIntrinsics | None = None  # the calibration the ground-plane state rests on
         self._ground_on_parameters = False  # the ground filter took a fit of the parameters' prior for a missing TF
         self._lidar_mount: RigidTransform | None = None  # the LiDAR mounting the LiDAR scale state rests on
-        self._mount_memo: tuple[RigidTransform, RigidTransform, tuple[float, float]] | None = None
+        self._mount_memo: tuple[bytes, bytes, tuple[float, float]] | None = None  # values' keys, their change
         self._lidar_mount_moving = False  # the last mounting changed from the one before: a moving joint
         self._buffers = ScratchBuffers()
         check = self.config.extrinsic_check
@@ -332,16 +332,17 @@ class ScaleRecovery:
             )
 
     def _mount_change(self, old: RigidTransform, mount: RigidTransform) -> tuple[float, float]:
-        """How far ``mount`` moved (metres) and turned (radians) from ``old``; computed once per pair of transform
-        objects (RigidTransform is immutable): a static mounting is one object frame after frame (the bag runner's
-        TF cache), compared with itself every frame."""
+        """How far ``mount`` moved (metres) and turned (radians) from ``old``; computed once per pair of values
+        (:attr:`RigidTransform.values_key`, not the objects: their arrays can be changed in place): a static mounting,
+        the same values frame after frame (the bag runner's TF cache, tf2 in the node), is compared with itself once."""
+        keys = (old.values_key, mount.values_key)
         memo = self._mount_memo
-        if memo is not None and memo[0] is old and memo[1] is mount:
+        if memo is not None and (memo[0], memo[1]) == keys:
             return memo[2]
         moved_m = float(np.linalg.norm(mount.translation - old.translation))
         cos = (float(np.trace(old.rotation.T @ mount.rotation)) - 1.0) / 2.0
         change = (moved_m, math.acos(min(1.0, max(-1.0, cos))))
-        self._mount_memo = (old, mount, change)
+        self._mount_memo = (*keys, change)
         return change
 
     # -- sources -------------------------------------------------------------------------------------------

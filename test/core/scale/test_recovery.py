@@ -747,9 +747,10 @@ def test_a_static_mounting_given_as_one_object_is_compared_once_with_the_same_re
     frame: the mounting's change (``_forget_lidar_scale_of_another_mount``) and the extrinsic check's turn are computed
     once per pair of objects, not every frame. KITTI 000001 / 000002 alternating, 6 frames on the true transform, 6 on
     one 30 cm off (a recalibration in the middle), then 3 wrong (rolled 180°: the extrinsic check's looks, a verdict):
-    given as one object per mounting, every result is the same (depth bits, scale, reasons, verdict) as with a new
-    copy of the transform every frame (each compared afresh, as before), and ``math.acos`` (both comparisons' last
-    step) runs once per pair of transforms (9 times) instead of twice a frame (28)."""
+    given as one object per mounting or as a new copy every frame (tf2 in the node), every result is the same (depth
+    bits, scale, reasons, verdict) as with both comparisons made afresh every frame (their memos cleared), and
+    ``math.acos`` (both comparisons' last step) runs once per pair of values (9 times) instead of twice a frame
+    (28)."""
     from mono_depth_ros.core.densify import densify_nearest
     from mono_depth_ros.core.geometry import RigidTransform
     from test.kitti_bag import load_kitti_frames
@@ -770,21 +771,33 @@ def test_a_static_mounting_given_as_one_object_is_compared_once_with_the_same_re
 
     monkeypatch.setattr(math, "acos", counted)
     runs = []
-    for copies in (False, True):
+    for copies, afresh in ((False, False), (True, False), (True, True)):
         recovery = ScaleRecovery(RecoveryConfig(ground=None))
         calls[0] = 0
         results = []
         for i, mount in enumerate(mounts):
             if copies:
                 mount = dataclasses.replace(mount, rotation=mount.rotation.copy(), translation=mount.translation.copy())
+            if afresh:  # every comparison made anew: the reference
+                recovery._mount_memo = None
+                assert recovery._extrinsic is not None
+                recovery._extrinsic._given = None
             frame = frames[i % 2]
             scan = LidarScan(frame.scan[:, :3], mount, i * FRAME_PERIOD_NS, mount=mount)
             results.append(recovery.update(predictions[i % 2], kind, i * FRAME_PERIOD_NS, frame.intrinsics, scan))
         runs.append((results, calls[0]))
-    (shared, shared_calls), (copied, copied_calls) = runs
-    for i, (a, b) in enumerate(zip(shared, copied, strict=True)):
-        assert a.depth_m.tobytes() == b.depth_m.tobytes(), i
-        assert (a.mode, a.health, a.scale, a.reason, a.extrinsic) == (b.mode, b.health, b.scale, b.reason, b.extrinsic)
+    (shared, shared_calls), (copied, copied_calls), (fresh, fresh_calls) = runs
+    for i, (a, b, c) in enumerate(zip(shared, copied, fresh, strict=True)):
+        assert a.depth_m.tobytes() == b.depth_m.tobytes() == c.depth_m.tobytes(), i
+        for other in (b, c):
+            assert (a.mode, a.health, a.scale, a.reason, a.extrinsic) == (
+                other.mode,
+                other.health,
+                other.scale,
+                other.reason,
+                other.extrinsic,
+            ), i
     assert "LiDAR transform changed by 30 cm" in shared[6].reason, shared[6].reason
     assert shared[-1].extrinsic is not None and shared[-1].extrinsic.mistake == "roll_180", shared[-1].reason
-    assert copied_calls >= 2 * (len(mounts) - 1) and shared_calls <= 10, (shared_calls, copied_calls)  # 28, 9
+    assert fresh_calls >= 2 * (len(mounts) - 1), fresh_calls  # 28
+    assert shared_calls <= 10 and copied_calls <= 10, (shared_calls, copied_calls)  # 9, 9
