@@ -312,6 +312,11 @@ class DepthPipeline:
             )
             raise ConfigError(msg)
         self._source = source
+        # the source's roles, checked once: a runtime-checkable Protocol's isinstance inspects each of its members
+        # (~12 us a check, four a frame)
+        self._as_resizing = source if isinstance(source, ResizingDepthSource) else None
+        self._as_hinted = source if isinstance(source, HintedDepthSource) else None
+        self._as_device = source if isinstance(source, DeviceDepthSource) else None
         self._scale = _scale_recovery(self._config)
         self._temporal = self._make_temporal_filter()
         self._temporal_counts = {"filtered": 0, "no_motion": 0}
@@ -407,11 +412,12 @@ class DepthPipeline:
     def _hints(self, frame: FrameInput, intrinsics: PinholeIntrinsics, out_intrinsics: PinholeIntrinsics) -> FrameHints:
         """The camera's focal length (of the image the model sees) and, for a LiDAR-prompted model, the paired scan
         projected at the published resolution the way scale recovery projects it (None without a recent scan)."""
-        assert isinstance(self._source, HintedDepthSource)
+        source = self._as_hinted
+        assert source is not None
         sparse = None
         lidar = frame.lidar
         recent = lidar is not None and abs(frame.stamp_ns - lidar.sweep_ns) <= self._scale.config.max_lidar_age_ns
-        if PROMPT_DEPTH in self._source.frame_inputs and lidar is not None and recent:
+        if PROMPT_DEPTH in source.frame_inputs and lidar is not None and recent:
             sparse = self._scale.project(lidar, out_intrinsics, frame.stamp_ns).to_image(out_intrinsics)
         return FrameHints(focal_px=(intrinsics.fx, intrinsics.fy), sparse_depth_m=sparse)
 
@@ -448,7 +454,7 @@ class DepthPipeline:
         kind = self._output_kind()
         device_values = None
         image_hw = (int(rgb.shape[0]), int(rgb.shape[1]))
-        resizing = self._source if isinstance(self._source, ResizingDepthSource) else None
+        resizing = self._as_resizing
         if self._config.model.backend == "external":
             resizing = None
         network_hw = resizing.network_hw(image_hw) if resizing else None
@@ -470,15 +476,15 @@ class DepthPipeline:
             if not frame.image_is_rectified:
                 prediction = _undistort_prediction(prediction, camera)
         elif resizing is not None:  # straight at the published size: the network's pixels, no camera-size detour
-            if isinstance(resizing, HintedDepthSource):  # a model that may take the focal length / LiDAR prompt
+            if (hinted := self._as_hinted) is not None:  # a model that may take the focal length / LiDAR prompt
                 hints = self._hints(frame, intrinsics, out_intrinsics)
                 if (on_device := self._device_source()) is not None:  # keeps its map there for the device road
                     device_values, prediction = on_device.predict_on_device(rgb, out_hw, hints)
                 else:
-                    prediction = resizing.predict(rgb, out_hw, hints)
+                    prediction = hinted.predict(rgb, out_hw, hints)
                 stated = OutputKind.parse(self._kind_override()) if self._kind_override() else None
                 # stating the model's own kind keeps its per-frame one (Prompt Depth Anything without a scan)
-                kind = resizing.last_output_kind if stated in (None, resizing.output_kind) else stated
+                kind = hinted.last_output_kind if stated in (None, resizing.output_kind) else stated
             else:
                 prediction = resizing.predict(rgb, out_hw)
             timings["network"] = resizing.last_network_ms
@@ -612,8 +618,8 @@ class DepthPipeline:
         the road's map.
         """
         setting = self._config.output.device_postprocess
-        source = self._source
-        if setting == "off" or self._config.model.backend == "external" or not isinstance(source, DeviceDepthSource):
+        source = self._as_device
+        if setting == "off" or self._config.model.backend == "external" or source is None:
             return None
         if setting == "auto" and _device_type(source.device) != "cuda":
             return None

@@ -325,6 +325,41 @@ def test_auto_downscale_keeps_the_accuracy_on_real_kitti_at_a_ninth_of_the_pixel
     assert auto <= full * 1.02 + 0.002, (auto, full)
 
 
+def test_the_sources_roles_are_checked_once_not_every_frame(
+    kitti_object_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The depth source's roles (resizing, hinted, device: runtime-checkable Protocols, whose isinstance inspects each
+    member, ~12 us a check) are checked when the pipeline is made: the shipped model's KITTI frames with LiDAR scale
+    make none per frame (four before). The outputs are those of main's pipeline: the bag runner's output bags compared
+    byte for byte (bench/RESULTS-session-notes.md, explore70)."""
+    from typing import _ProtocolMeta  # type: ignore[attr-defined]
+
+    from mono_depth_ros.models.depth_source import build_depth_source
+    from test.kitti_bag import load_kitti_frames
+
+    frames = load_kitti_frames(kitti_object_dir)
+    source = build_depth_source({**defaults(), "device": "cpu"})
+    config = {**defaults(), "lidar_topic": "/lidar/points", "scale.mode": "lidar"}
+    pipeline = DepthPipeline(config, source=source)
+    checks = [0]
+    instancecheck = _ProtocolMeta.__instancecheck__
+
+    def counted(cls: type, instance: object) -> bool:
+        checks[0] += 1
+        return bool(instancecheck(cls, instance))
+
+    monkeypatch.setattr(_ProtocolMeta, "__instancecheck__", counted)
+    for i, frame in enumerate(frames):
+        lidar = LidarInput(frame.scan[:, :3].astype(np.float32), frame.cam_from_velo, i * 100_000_000)
+        inputs = FrameInput(
+            i * 100_000_000, "camera", frame.rgb, CameraModel.from_intrinsics(frame.intrinsics), True, lidar
+        )
+        checks[0] = 0
+        out = pipeline.process_frame(inputs)
+        assert checks[0] == 0, (i, checks[0])
+        assert out.scale.health == "ok" and out.cloud is not None, out.scale
+
+
 def test_the_outlier_filter_removes_a_speckle_and_keeps_the_surface() -> None:
     truth = np.full((INTR.height, INTR.width), 5.0, np.float32)
     speckled = truth.copy()

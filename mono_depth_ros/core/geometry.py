@@ -108,6 +108,13 @@ class RigidTransform:
         m[:3, 3] = self.translation
         return m
 
+    @property
+    def values_key(self) -> bytes:
+        """The rotation's and translation's float64 bits, frame names left out: the key of a result computed from
+        the values alone. Read it each time: the transform is frozen but its numpy arrays are not (a caller may
+        correct them in place), so the object's identity does not stand for its values."""
+        return self.rotation.tobytes() + self.translation.tobytes()
+
     def inverse(self) -> RigidTransform:
         """``src_from_dst``."""
         r_inv = self.rotation.T

@@ -292,3 +292,19 @@ def test_project_points_is_opencvs_pinhole_projection_and_in_image_its_rounded_p
         pixel = np.rint(uv[ahead])
         inside = (pixel[:, 0] >= 0) & (pixel[:, 0] <= 639) & (pixel[:, 1] >= 0) & (pixel[:, 1] <= 359)
         np.testing.assert_array_equal(in_image[ahead], inside)
+
+
+def test_values_key_follows_the_values_not_the_object_or_its_frames() -> None:
+    """Equal for a copy of the same values (other frame names too), different after an in-place correction of the
+    rotation or the translation (the arrays are writable) and for -0.0 against 0.0 (its bits: a new key, never a
+    wrong hit)."""
+    t = RigidTransform(np.eye(3), np.array([0.1, 0.0, 0.0]), "camera", "lidar")
+    key = t.values_key
+    assert RigidTransform(np.eye(3), np.array([0.1, 0.0, 0.0]), "a", "b").values_key == key
+    t.translation[1] = 0.3
+    assert t.values_key != key
+    t.translation[1] = 0.0
+    assert t.values_key == key
+    t.rotation[:] = np.diag([-1.0, -1.0, 1.0])
+    assert t.values_key != key
+    assert RigidTransform(np.eye(3), np.array([0.1, -0.0, 0.0])).values_key != key

@@ -108,6 +108,34 @@ def test_camera_info_from_intrinsics_is_the_published_depth_calibration(distro: 
     assert camera_model_from_camera_info(msg).intrinsics(image_is_rectified=True) == INTRINSICS
 
 
+def test_the_published_camera_info_is_the_same_bytes_with_its_model_made_once_per_calibration(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """camera_info_from_intrinsics makes the distortion-free model once per calibration (every frame of a stream asks
+    for the same): the serialised messages of KITTI's intrinsics at the camera's size, the default output's 414x125 and
+    a principal point at -0.0 / 0.0 (equal values, other bits) are those of a model made afresh each time, and a
+    calibration met again makes no new model."""
+    factory = rosbags_factory("humble")
+    header = input_header(factory)
+    cases = [INTRINSICS, INTRINSICS.resized(414, 125), PinholeIntrinsics(500.0, 500.0, -0.0, -0.0, 64, 48)]
+    cases.append(PinholeIntrinsics(500.0, 500.0, 0.0, 0.0, 64, 48))
+    made = [0]
+    from_intrinsics = CameraModel.from_intrinsics.__func__  # type: ignore[attr-defined]
+
+    def counted(cls: type[CameraModel], intrinsics: PinholeIntrinsics) -> CameraModel:
+        made[0] += 1
+        return from_intrinsics(cls, intrinsics)  # type: ignore[no-any-return]
+
+    for intrinsics in cases * 3:
+        fresh = camera_info_from_model(factory, CameraModel.from_intrinsics(intrinsics), header)
+        monkeypatch.setattr(CameraModel, "from_intrinsics", classmethod(counted))
+        cached = camera_info_from_intrinsics(factory, intrinsics, header)
+        monkeypatch.undo()
+        wire = TYPESTORES["humble"].serialize_cdr(cached, cached.__msgtype__)
+        assert wire.tobytes() == TYPESTORES["humble"].serialize_cdr(fresh, fresh.__msgtype__).tobytes()
+    assert made[0] <= len(cases), made  # once per calibration at most (the cache may hold some from earlier tests)
+
+
 def test_camera_info_errors() -> None:
     factory = rosbags_factory("humble")
     msg = camera_info_from_model(factory, distorted_model(), input_header(factory))

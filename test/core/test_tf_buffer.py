@@ -114,6 +114,56 @@ def test_held_after_end_names_the_moving_transform_a_lookup_held_past_its_last_s
     assert tf.held_after_end("odom", "camera", 3 * 10**9) == text
 
 
+def _held_after_end_by_walking_both_chains(tf: TfBuffer, target: str, source: str, stamp_ns: int) -> str:
+    """The full walk of :meth:`TfBuffer.held_after_end` (every chain composed), as it was before constant chains
+    answered at once: the reference the shortcut must equal."""
+    source_chain = list(tf._chain_to_root(normalize_frame_id(source), stamp_ns))
+    target_chain = list(tf._chain_to_root(normalize_frame_id(target), stamp_ns))
+    common = next((frame for frame in target_chain if frame in source_chain), None)
+    for chain in (source_chain, target_chain):
+        for current in chain[: chain.index(common)] if common in chain else chain:
+            edge = tf._dynamic.get(current)
+            if edge is not None and edge.stamps_ns and edge.stamps_ns[-1] < stamp_ns:
+                return current
+    return ""
+
+
+def test_held_after_end_of_constant_chains_is_empty_without_composing_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A camera and a LiDAR on ``/tf_static`` only (the bag runner's question every frame) answer "" at once; with a
+    dynamic edge, or a static edge republished, on either chain the chains are walked and the same names come out as
+    from the full walk, at stamps before, on and after each edge's samples."""
+    tf = TfBuffer()
+    tf.set_transform(RigidTransform.identity("base", "camera"), 0, static=True)
+    tf.set_transform(RigidTransform.identity("camera", "camera_optical"), 0, static=True)
+    tf.set_transform(RigidTransform.identity("base", "velodyne"), 0, static=True)
+    tf.set_transform(RigidTransform.identity("map", "mast"), 0, static=True)  # a second static sample below:
+    tf.set_transform(RigidTransform.identity("map", "mast"), 5 * 10**9, static=True)  # not constant
+    tf.set_transform(RigidTransform.identity("mast", "radar"), 0, static=True)
+    for stamp_ns in (0, 10**9):
+        tf.set_transform(RigidTransform.identity("odom", "base"), stamp_ns, static=False)
+        tf.set_transform(RigidTransform.identity("map", "odom"), 2 * stamp_ns, static=False)
+    frames = ["camera_optical", "velodyne", "camera", "base", "odom", "map", "mast", "radar", "/camera_optical"]
+    stamps = [0, 10**9, 2 * 10**9, 3 * 10**9, 6 * 10**9]
+    walked = 0
+    for target in frames:
+        for source in frames:
+            for stamp_ns in stamps:
+                text = tf.held_after_end(target, source, stamp_ns)
+                name = _held_after_end_by_walking_both_chains(tf, target, source, stamp_ns)
+                assert (text.split("'")[1] if text else "") == name, (target, source, stamp_ns, text)
+                walked += bool(name)
+    assert walked > 0  # the dynamic edges were named somewhere: the comparison covered both answers
+    static_only = TfBuffer()
+    static_only.set_transform(RigidTransform.identity("base", "camera_optical"), 0, static=True)
+    static_only.set_transform(RigidTransform.identity("base", "velodyne"), 0, static=True)
+
+    def composed(*_: object) -> None:
+        raise AssertionError("a constant chain's transforms were composed")
+
+    monkeypatch.setattr(static_only, "_chain_to_root", composed)
+    assert static_only.held_after_end("camera_optical", "velodyne", 3 * 10**9) == ""
+
+
 def test_dynamic_edge_is_interpolated_between_samples_and_holds_after_the_last() -> None:
     tf = TfBuffer()
     tf.set_transform(RigidTransform.identity("map", "base"), 0, static=True)

@@ -50,7 +50,7 @@ import numpy.typing as npt
 from mono_depth_ros.core.camera import PinholeIntrinsics
 from mono_depth_ros.core.depth_kind import OutputKind
 from mono_depth_ros.core.errors import ConfigError
-from mono_depth_ros.core.geometry import RigidTransform
+from mono_depth_ros.core.geometry import FloatArray, RigidTransform
 
 _ROLL_180 = np.diag([-1.0, -1.0, 1.0])  # 180° about z (the optical axis)
 _LIDAR_UPSIDE_DOWN = np.diag([1.0, -1.0, -1.0])  # 180° about the LiDAR's x axis
@@ -358,6 +358,9 @@ class ExtrinsicCheck:
         self._window: deque[list[ViewStats]] = deque(maxlen=self.config.frames)
         self._agreements: deque[list[Agreement] | None] = deque(maxlen=self.config.frames)
         self._transform: npt.NDArray[np.float64] | None = None
+        # the last transform's values given (RigidTransform.values_key), its matrix and its angle to ``_transform``
+        # (the evidence's): a static extrinsic, the same values frame after frame, is compared once, not every frame
+        self._given: tuple[bytes, FloatArray, FloatArray | None, float] | None = None
         self._skipped = 0
         self.verdict: ExtrinsicVerdict | None = None
 
@@ -388,8 +391,8 @@ class ExtrinsicCheck:
                 turn is only named when every pooled frame came with one.
             kind: what ``prediction`` means.
         """
-        matrix = cam_from_lidar.matrix
-        if self._transform is None or _angle_deg(self._transform[:3, :3], matrix[:3, :3]) > self.config.reset_deg:
+        matrix = self._given_matrix(cam_from_lidar)
+        if self._transform is None or self._turn_deg(matrix) > self.config.reset_deg:
             self.reset()
             self._transform = matrix
         if len(self._window) == self.config.frames:
@@ -423,6 +426,26 @@ class ExtrinsicCheck:
             if self.verdict is None:
                 self.verdict = self._judge_yaw(pooled[0], turns, planar)
         return self.verdict
+
+    def _given_matrix(self, cam_from_lidar: RigidTransform) -> npt.NDArray[np.float64]:
+        """``cam_from_lidar.matrix``, made once per run of frames giving the same values (keyed on the values, not
+        the object: its arrays may have been corrected in place since)."""
+        key = cam_from_lidar.values_key
+        if self._given is None or self._given[0] != key:
+            matrix = cam_from_lidar.matrix
+            matrix.flags.writeable = False  # shared by the frames that give this transform
+            self._given = (key, matrix, None, math.nan)
+        return self._given[1]
+
+    def _turn_deg(self, matrix: npt.NDArray[np.float64]) -> float:
+        """:func:`_angle_deg` between the evidence's transform and ``matrix`` (the given one's,
+        :meth:`_given_matrix`), computed once per pair: the same float for the same two arrays."""
+        assert self._transform is not None and self._given is not None and self._given[1] is matrix
+        given, _, against, angle = self._given
+        if against is not self._transform:
+            angle = _angle_deg(self._transform[:3, :3], matrix[:3, :3])
+            self._given = (given, matrix, self._transform, angle)
+        return angle
 
     def _judge_yaw(
         self, given_stats: ViewStats, turns: tuple[Mistake, ...], planar: bool = False

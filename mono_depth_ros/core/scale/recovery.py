@@ -192,6 +192,7 @@ class ScaleRecovery:
         self._ground_intrinsics: PinholeIntrinsics | None = None  # the calibration the ground-plane state rests on
         self._ground_on_parameters = False  # the ground filter took a fit of the parameters' prior for a missing TF
         self._lidar_mount: RigidTransform | None = None  # the LiDAR mounting the LiDAR scale state rests on
+        self._mount_memo: tuple[bytes, bytes, tuple[float, float]] | None = None  # values' keys, their change
         self._lidar_mount_moving = False  # the last mounting changed from the one before: a moving joint
         self._buffers = ScratchBuffers()
         check = self.config.extrinsic_check
@@ -317,9 +318,7 @@ class ScaleRecovery:
         old = self._lidar_mount
         self._lidar_mount = mount
         if old is not None:
-            moved_m = float(np.linalg.norm(mount.translation - old.translation))
-            cos = (float(np.trace(old.rotation.T @ mount.rotation)) - 1.0) / 2.0
-            turned_rad = math.acos(min(1.0, max(-1.0, cos)))
+            moved_m, turned_rad = self._mount_change(old, mount)
             changed = moved_m >= NEW_MOUNT_M or turned_rad >= NEW_MOUNT_RAD
             was_moving, self._lidar_mount_moving = self._lidar_mount_moving, changed
             if not changed or was_moving:
@@ -331,6 +330,20 @@ class ScaleRecovery:
                 f"LiDAR transform changed by {moved_m * 100:.0f} cm, {math.degrees(turned_rad):.1f}° "
                 f"(recalibrated): LiDAR scale started afresh"
             )
+
+    def _mount_change(self, old: RigidTransform, mount: RigidTransform) -> tuple[float, float]:
+        """How far ``mount`` moved (metres) and turned (radians) from ``old``; computed once per pair of values
+        (:attr:`RigidTransform.values_key`, not the objects: their arrays can be changed in place): a static mounting,
+        the same values frame after frame (the bag runner's TF cache, tf2 in the node), is compared with itself once."""
+        keys = (old.values_key, mount.values_key)
+        memo = self._mount_memo
+        if memo is not None and (memo[0], memo[1]) == keys:
+            return memo[2]
+        moved_m = float(np.linalg.norm(mount.translation - old.translation))
+        cos = (float(np.trace(old.rotation.T @ mount.rotation)) - 1.0) / 2.0
+        change = (moved_m, math.acos(min(1.0, max(-1.0, cos))))
+        self._mount_memo = (*keys, change)
+        return change
 
     # -- sources -------------------------------------------------------------------------------------------
 
@@ -355,7 +368,7 @@ class ScaleRecovery:
             if frame.extrinsic is not None:  # a wrong transform still gives a fit with inliers: not to be trusted
                 frame.reasons.append(f"LiDAR: {frame.extrinsic.text}")
                 return None
-        samples = frame.prediction[sparse.v, sparse.u]
+        samples = sparse.values_at(frame.prediction)
         try:
             fit = fit_for_kind(samples, sparse.depth_m, frame.kind, self.config.fit).usable(self.config.fit)
         except ScaleRecoveryError as err:  # no fit, or one not to trust

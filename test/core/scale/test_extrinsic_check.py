@@ -275,3 +275,18 @@ def test_a_correct_front_lidar_barely_overlapping_a_side_camera_is_not_given_a_w
         verdict = check.observe(front, _named(_rotation(turned) @ frame.cam_from_velo), frame.intrinsics)
     assert verdict is not None and verdict.mistake == "unknown", verdict
     assert "Remedy" not in verdict.text and "in the image (0.0%)" in verdict.text
+
+
+def test_a_transform_object_fixed_in_place_at_run_time_clears_the_verdict(kitti: list[KittiFrame]) -> None:
+    """One transform object handed in frame after frame (a caller keeping its ``cam_from_lidar``, as the
+    ScaleRecovery example does) whose arrays are corrected in place (RigidTransform is frozen, its numpy arrays are
+    not): the check sees the corrected transform, starts afresh and clears the verdict, as with a new object."""
+    check = ExtrinsicCheck(ExtrinsicCheckConfig(frames=2))
+    given = _named(MISTAKES["roll_180"](kitti[0].cam_from_velo))
+    for frame in kitti[:2]:
+        verdict = check.observe(frame.scan[:, :3], given, frame.intrinsics)
+    assert verdict is not None and verdict.mistake == "roll_180"
+    fixed = kitti[2]
+    given.rotation[:] = fixed.cam_from_velo.rotation  # recalibrated in place
+    given.translation[:] = fixed.cam_from_velo.translation
+    assert check.observe(fixed.scan[:, :3], given, fixed.intrinsics) is None

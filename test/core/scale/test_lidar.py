@@ -494,3 +494,29 @@ def test_a_16_beam_lidar_1_to_1_5_m_from_the_camera_loses_its_background_points_
     assert leak_before > 0.05  # the rig does see past the foreground
     assert leak_after < 0.7 * leak_before, (leak_before, leak_after)
     assert counts["filtered"][1] > 0.97 * counts["unfiltered"][1]  # the surface itself stays
+
+
+@pytest.mark.parametrize("name", ["000000", "000001", "000002"])
+def test_values_at_the_points_pixels_are_fancy_indexings_bit_for_bit_on_kitti_scans(
+    kitti_object_dir: Path, name: str
+) -> None:
+    """``SparseDepth.values_at`` (the scale fit's samples, one flat gather) gives ``map[v, u]``'s values bit for bit:
+    KITTI scans projected at the camera's size and the default output's (414x125), maps of float32 (NaN, +-Inf, 0
+    sprinkled), float64 and a non-contiguous view; a map that is not (H, W) is refused."""
+    calib = load_object_calibration(kitti_object_dir / "calib" / f"{name}.txt", 1242, 375)
+    points = np.asfortranarray(load_velodyne(kitti_object_dir / "velodyne" / f"{name}.bin")[:, :3])
+    rng = np.random.default_rng(int(name))
+    for intrinsics in (calib.intrinsics, calib.intrinsics.resized(414, 125)):
+        sparse = project_scan(LidarScan(points, calib.cam_from_velo, 0), intrinsics)
+        assert sparse.u.size > 5000
+        shape = (intrinsics.height, intrinsics.width)
+        values = rng.normal(10.0, 5.0, shape).astype(np.float32)
+        for special, share in ((np.nan, 0.05), (np.inf, 0.01), (-np.inf, 0.01), (0.0, 0.01)):
+            values[rng.random(shape) < share] = special
+        wide = np.zeros((shape[0], 2 * shape[1]), np.float64)
+        wide[:, ::2] = values
+        for image in (values, values.astype(np.float64), wide[:, ::2]):
+            assert sparse.values_at(image).tobytes() == image[sparse.v, sparse.u].tobytes()
+            assert sparse.values_at(image).dtype == image.dtype
+    with pytest.raises(ShapeError, match="values_at needs an"):
+        sparse.values_at(values[None])

@@ -738,3 +738,66 @@ def test_the_ground_plane_filter_restarts_when_tfs_pose_returns_after_the_parame
                 assert abs(error) > 0.04, (frame.name, error)  # the parameters' prior had pulled the filter
             if tenth == 25:
                 assert "restarted: its scale came from the parameters' prior" in result.reason, result.reason
+
+
+def test_a_static_mounting_given_as_one_object_is_compared_once_with_the_same_results_on_real_kitti_frames(
+    kitti_object_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bag runner hands the scale stage one transform object for a static extrinsic (its TF cache), frame after
+    frame: the mounting's change (``_forget_lidar_scale_of_another_mount``) and the extrinsic check's turn are computed
+    once per pair of objects, not every frame. KITTI 000001 / 000002 alternating, 6 frames on the true transform, 6 on
+    one 30 cm off (a recalibration in the middle), then 3 wrong (rolled 180°: the extrinsic check's looks, a verdict):
+    given as one object per mounting or as a new copy every frame (tf2 in the node), every result is the same (depth
+    bits, scale, reasons, verdict) as with both comparisons made afresh every frame (their memos cleared), and
+    ``math.acos`` (both comparisons' last step) runs once per pair of values (9 times) instead of twice a frame
+    (28)."""
+    from mono_depth_ros.core.densify import densify_nearest
+    from mono_depth_ros.core.geometry import RigidTransform
+    from test.kitti_bag import load_kitti_frames
+
+    frames = load_kitti_frames(kitti_object_dir, ("000001", "000002"))
+    kind = OutputKind.DEPTH_UP_TO_SCALE
+    predictions = [densify_nearest(f.lidar_depth_m) / 3.0 for f in frames]
+    true_mount = frames[0].cam_from_velo
+    shift = RigidTransform(np.eye(3), np.array([0.0, 0.3, 0.0]), true_mount.dst_frame, true_mount.dst_frame)
+    roll = RigidTransform(np.diag([-1.0, -1.0, 1.0]), np.zeros(3), true_mount.dst_frame, true_mount.dst_frame)
+    mounts = [true_mount] * 6 + [shift @ true_mount] * 6 + [roll @ true_mount] * 3
+    calls = [0]
+    acos = math.acos
+
+    def counted(x: float) -> float:
+        calls[0] += 1
+        return acos(x)
+
+    monkeypatch.setattr(math, "acos", counted)
+    runs = []
+    for copies, afresh in ((False, False), (True, False), (True, True)):
+        recovery = ScaleRecovery(RecoveryConfig(ground=None))
+        calls[0] = 0
+        results = []
+        for i, mount in enumerate(mounts):
+            if copies:
+                mount = dataclasses.replace(mount, rotation=mount.rotation.copy(), translation=mount.translation.copy())
+            if afresh:  # every comparison made anew: the reference
+                recovery._mount_memo = None
+                assert recovery._extrinsic is not None
+                recovery._extrinsic._given = None
+            frame = frames[i % 2]
+            scan = LidarScan(frame.scan[:, :3], mount, i * FRAME_PERIOD_NS, mount=mount)
+            results.append(recovery.update(predictions[i % 2], kind, i * FRAME_PERIOD_NS, frame.intrinsics, scan))
+        runs.append((results, calls[0]))
+    (shared, shared_calls), (copied, copied_calls), (fresh, fresh_calls) = runs
+    for i, (a, b, c) in enumerate(zip(shared, copied, fresh, strict=True)):
+        assert a.depth_m.tobytes() == b.depth_m.tobytes() == c.depth_m.tobytes(), i
+        for other in (b, c):
+            assert (a.mode, a.health, a.scale, a.reason, a.extrinsic) == (
+                other.mode,
+                other.health,
+                other.scale,
+                other.reason,
+                other.extrinsic,
+            ), i
+    assert "LiDAR transform changed by 30 cm" in shared[6].reason, shared[6].reason
+    assert shared[-1].extrinsic is not None and shared[-1].extrinsic.mistake == "roll_180", shared[-1].reason
+    assert fresh_calls >= 2 * (len(mounts) - 1), fresh_calls  # 28
+    assert shared_calls <= 10 and copied_calls <= 10, (shared_calls, copied_calls)  # 9, 9
