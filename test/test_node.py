@@ -847,8 +847,8 @@ def test_a_2d_lidars_laser_scan_is_subscribed_as_published_and_its_beams_reach_t
 ) -> None:
     """lidar.message_type auto: /scan published as LaserScan (RPLidar, Hokuyo) is subscribed as LaserScan, at once
     or, when the driver starts after the node, re-subscribed by the once-a-second look at the graph; its kept beams
-    are points in the laser frame (z = 0) with per-beam times (here: the sweep's middle the scale recovery dates
-    it by), as laser_geometry's projectLaser gives them."""
+    are points in the laser frame (z = 0) with per-beam times, as laser_geometry's projectLaser gives them; the scale
+    recovery dates the scan by the sweep's middle it was paired by (every beam's, not the kept beams')."""
     laser_scan = "sensor_msgs/msg/LaserScan"
     if at_start:
         ros_standin.STATE.graph["/scan"] = [laser_scan]
@@ -878,7 +878,8 @@ def test_a_2d_lidars_laser_scan_is_subscribed_as_published_and_its_beams_reach_t
     lidar = pipeline.frames[0].lidar
     assert lidar is not None and lidar.stamp_ns == STAMP_NS
     np.testing.assert_allclose(lidar.points_in_lidar, [[2.0, 0.0, 0.0], [0.0, 3.0, 0.0]], atol=1e-6)  # x ahead, y left
-    assert lidar.sweep_middle_ns == 100_000  # the kept beams 0 and 2, 0 and 200 µs after the stamp
+    # dated as it was paired: every beam's time (beams 0-3, 0-300 µs), not the kept beams' (0 and 2: 100 µs)
+    assert lidar.sweep_middle_ns == 150_000 == node._pairing._scans[0][0] - STAMP_NS
 
 
 def test_a_sweep_stamped_at_its_end_is_paired_by_its_middle(ros: Ros) -> None:

@@ -546,7 +546,7 @@ def lidar_scan_from_tf(
         return rigid_transform_from_msg(found)
 
     deskewed, _ = deskewed_scan(scan.points_in_lidar, scan.point_dt_ns, scan.stamp_ns, cam_from_lidar, at)
-    return replace(deskewed, mount=mount)
+    return replace(deskewed, mount=mount, sweep_middle_ns=scan.sweep_middle_ns)  # the middle it was paired by
 
 
 def _mount(tf_buffer: Any, camera_frame: str, lidar_frame: str, stamp: Any, timeout: Any) -> RigidTransform | None:

@@ -344,7 +344,7 @@ class BagIndex:
                 return None
 
         deskewed, missing = deskewed_scan(scan.points_in_lidar, scan.point_dt_ns, scan.stamp_ns, cam_from_lidar, at)
-        return replace(deskewed, mount=mount), missing
+        return replace(deskewed, mount=mount, sweep_middle_ns=scan.sweep_middle_ns), missing  # as it was paired
 
 
 def index_bag(bag: InputBag, topics: TopicPlan, summary: BagSummary, selection: set[str] | None) -> BagIndex:

@@ -859,6 +859,11 @@ def test_the_node_de_skews_a_sweep_through_tf2_with_its_drivers_point_times(kitt
     assert depth_error(header_only) < -0.03
     static = lidar_scan_from_tf(tf, factory, "camera_optical", image_ns, scan, "", None)  # no motion frame: as is
     np.testing.assert_array_equal(static.points_in_lidar, scan.points_in_lidar)
+    # dated as it was paired (Scan.sweep_middle_ns: every point's time), not by the de-skewed points' own times
+    paired = replace(scan, sweep_middle_ns=scan.sweep_middle_ns + 12_500_000)  # a sector without returns at the end
+    for motion_frame in ("odom", ""):
+        placed = lidar_scan_from_tf(tf, factory, "camera_optical", image_ns, paired, motion_frame, None)
+        assert placed.sweep_middle_ns == paired.sweep_middle_ns, motion_frame
     # the mounting (a recalibration restarts the LiDAR scale) is camera <- LiDAR without the car's motion
     for placed in (deskewed, header_only, static):
         assert placed.mount is not None
