@@ -2455,6 +2455,69 @@ def test_latest_camera_info_recorded_only_after_the_first_image_costs_that_frame
     assert "recorded only after the image" in summary.skipped.examples["no camera_info"], summary.format()
 
 
+def _recorded_at_one_bag_time(
+    node: Any, params: dict[str, int | float | str], sent: list[tuple[str, str, bytes]], tmp_path: Path
+) -> BagSummary:
+    """``sent`` ((topic, type, CDR) each) delivered to ``node`` in that order and recorded in that order at one bag
+    time (a converter that writes each message at its header stamp, a recorder's coarse clock), as ``ros2 bag play``
+    delivers them; the bag runner's summary of the bag with ``params``."""
+    from mono_depth_ros.bag import BagRunOptions, run_bag
+    from mono_depth_ros.demo.bag_builder import BagBuilder
+
+    with BagBuilder(tmp_path / "in", "humble") as bag:
+        for topic, msgtype, raw in sent:
+            node.subscription(topic).callback(raw)
+            bag.write_raw(topic, msgtype, raw, STAMP_NS)
+    return run_bag(tmp_path / "in", tmp_path / "out", params, BagRunOptions(progress=False))
+
+
+def test_latest_camera_info_recorded_after_the_image_at_the_same_bag_time_costs_that_frame_on_both_roads(
+    ros: Ros, tmp_path: Path
+) -> None:
+    """As the test above, the camera_info recorded after the image but at the same bag time: the node, given them in
+    recording order (as ``ros2 bag play`` plays equal bag times), holds no camera_info when the image is in and drops
+    the frame; the bag runner counted a camera_info of the image's bag time as received before it and published the
+    frame. Both follow the recording order at equal bag times now."""
+    from test.adapters import test_cdr_fuzz as fuzz
+
+    frame = fuzz.real_frame("humble")
+    params: dict[str, int | float | str] = {**EXTERNAL, "model.output_kind": "relative_inverse", "sync.mode": "latest"}
+    node = ros.make_node(params)
+    sent = [(topic, fuzz.IMAGE, frame.cdr(fuzz.restamped(getattr(frame, key), STAMP_NS)))
+            for key, topic in (("prediction", "/depth_model/prediction"), ("image", "/camera/image_raw"))]  # fmt: skip
+    sent += [("/camera/camera_info", fuzz.INFO, frame.cdr(fuzz.restamped(frame.info, STAMP_NS)))]
+    summary = _recorded_at_one_bag_time(node, params, sent, tmp_path)
+    assert wait_until(lambda: stats(node).bad.get("no_camera_info") == 1, 30), stats(node).bad
+    assert stats(node).published == 0
+    assert (summary.frames_out, dict(summary.bad)) == (0, {"no_camera_info": 1}), summary.format()
+
+
+def test_a_camera_info_sent_twice_at_the_images_bag_time_is_the_one_the_node_synchronised(
+    ros: Ros, tmp_path: Path
+) -> None:
+    """``sync.mode: approximate``: the prediction, the image, its camera_info and the same stamp's camera_info again
+    with another focal length (a driver re-sending it after a zoom), all recorded at one bag time. The node's
+    synchroniser fired with the first camera_info (the set was complete); the bag runner took the one recorded last
+    at or before the bag time the set completed, which at one bag time was the second: two calibrations for one
+    recording. Both take the first now."""
+    from test.adapters import test_cdr_fuzz as fuzz
+    from test.bag.support import read_bag as read_output
+
+    frame = fuzz.real_frame("humble")
+    params: dict[str, int | float | str] = {**EXTERNAL, "model.output_kind": "relative_inverse"}
+    node = ros.make_node(params)
+    own = fuzz.restamped(frame.info, STAMP_NS)
+    sent = [(topic, fuzz.IMAGE, frame.cdr(fuzz.restamped(getattr(frame, key), STAMP_NS)))
+            for key, topic in (("prediction", "/depth_model/prediction"), ("image", "/camera/image_raw"))]  # fmt: skip
+    sent += [("/camera/camera_info", fuzz.INFO, frame.cdr(info)) for info in (own, _zoomed(own, STAMP_NS))]
+    summary = _recorded_at_one_bag_time(node, params, sent, tmp_path)
+    (from_node,) = node.publishers["depth/camera_info"].wait_for(1)
+    ((_, from_bag),) = read_output(tmp_path / "out")["/depth/camera_info"]
+    scale = from_node.width / own.width  # the published depth's size (output.downscale)
+    assert from_node.k[0] == pytest.approx(own.k[0] * scale), (from_node.k[0], own.k[0], scale)
+    assert from_bag.k[0] == pytest.approx(from_node.k[0]), (from_bag.k[0], from_node.k[0], summary.format())
+
+
 def test_a_nearer_scan_after_the_wait_is_counted_by_the_node_when_its_frame_went_with_an_on_time_one(
     ros: Ros, tmp_path: Path
 ) -> None:

@@ -173,10 +173,11 @@ def _handed_over(
 def _synchronised(
     images_log_ns: list[int], partners: dict[str, tuple[int, ...]]
 ) -> tuple[dict[int, tuple[int, dict[str, int]]], dict[int, tuple[str, str]]]:
-    """message_filters' queues for one stamp, fed in bag-time order (an image before a partner recorded at the same
-    time): the images published (indices into ``images_log_ns``, in the order their sets fired) with the bag time
-    the set fired at and, per partner, the place in its ``partners`` bag times of the message held then (the last
-    one since the set before fired); and, for each image lost, the node's key and how it was lost."""
+    """message_filters' queues for one stamp, fed in bag-time order (from a bag, recording order: the index's bag
+    times strictly increase, :class:`~.index.RecordingOrder`; else an image before a partner of the same time): the
+    images published (indices into ``images_log_ns``, in the order their sets fired) with the bag time the set fired
+    at and, per partner, the place in its ``partners`` bag times of the message held then (the last one since the
+    set before fired); and, for each image lost, the node's key and how it was lost."""
     events = sorted(
         [(log_ns, 0, i, "") for i, log_ns in enumerate(images_log_ns)]
         + [(log_ns, 1, j, name) for name, logs in partners.items() for j, log_ns in enumerate(logs)]

@@ -404,3 +404,16 @@ def test_a_scan_placed_for_an_image_keeps_the_sweep_middle_it_was_paired_by() ->
     for motion_frame in ("odom", ""):
         placed, missing = index.lidar_scan("camera", 450_000_000, scan, motion_frame)
         assert (placed.sweep_middle_ns, placed.sweep_ns, missing) == (50_000_000, 450_000_000, 0), motion_frame
+
+
+def test_equal_bag_times_are_taken_in_recording_order() -> None:
+    """``RecordingOrder``: a run of equal bag times goes 1 ns apart in recording order (the pairing rules compare
+    bag times: a camera_info recorded after its image at its bag time counted as received before it), a later time
+    is kept, and so is one that went back further than a run can carry (a clock that went back)."""
+    from mono_depth_ros.bag.index import TIE_RUN_NS, RecordingOrder
+    from mono_depth_ros.bag.reader import BagMessage
+
+    order = RecordingOrder()
+    recorded = [5_000, 5_000, 5_000, 5_001, 9_000, 9_000, 9_000 - TIE_RUN_NS - 1]
+    given = [order.of(BagMessage("/t", "x", i, log_ns, b"", None)).log_ns for i, log_ns in enumerate(recorded)]  # type: ignore[arg-type]
+    assert given == [5_000, 5_001, 5_002, 5_003, 9_000, 9_001, 9_000 - TIE_RUN_NS - 1]
