@@ -2518,16 +2518,22 @@ def test_a_camera_info_sent_twice_at_the_images_bag_time_is_the_one_the_node_syn
     assert from_bag.k[0] == pytest.approx(from_node.k[0]), (from_bag.k[0], from_node.k[0], summary.format())
 
 
-def test_a_nearer_scan_after_the_wait_is_counted_by_the_node_when_its_frame_went_with_an_on_time_one(
-    ros: Ros, tmp_path: Path
+@pytest.mark.parametrize("arrives_ms", [100, 1000], ids=["within-the-wait", "after-the-wait"])
+def test_a_nearer_scan_after_its_frame_went_at_the_scan_rate_is_paired_and_counted_alike_on_both_roads(
+    ros: Ros, tmp_path: Path, arrives_ms: int
 ) -> None:
     """KITTI 000000 with scans every 100 ms up to 40 ms before the image, each on time, lidar.wait_s 0.5 s: the next
     scan, expected 60 ms after the image, cannot be nearer than the one at -40 ms, so the node sends the frame on at
-    once with it. The next scan is stamped 10 ms after the image (a LiDAR whose phase jumped) and recorded 1 s late:
-    the bag runner pairs it (the nearest) and warns ``lidar: scan after lidar.wait_s``; the node counted nothing
-    (``inputs_unused`` 0). Both count the frame now."""
+    once with it. The next scan is stamped 10 ms after the image (a LiDAR whose phase jumped). Recorded 100 ms after
+    the image (within the wait), the bag runner paired it, silently, and the node counted nothing: two scales for one
+    recording. Recorded 1 s after, the bag runner paired it and warned ``lidar: scan after lidar.wait_s`` and the node
+    counted ``lidar.after_wait``, naming a wait to set that changes nothing (the frame did not wait). Both pair the
+    scan at -40 ms now (the bag runner decides at the scan rate from the bag times, as the node did) and count the
+    nearer one ``inputs_unused.lidar.nearer_later``."""
+    from mono_depth_ros.bag import BagRunOptions, run_bag
     from mono_depth_ros.demo.bag_builder import BagBuilder
     from test.adapters import test_cdr_fuzz as fuzz
+    from test.bag.support import read_bag as read_output
 
     frame, params, node, played = _late_lidar_node(ros)
     topics = {key: topic for key, topic in _fuzz_topics().items() if key != "cloud"}  # the camera's, in order
@@ -2544,12 +2550,25 @@ def test_a_nearer_scan_after_the_wait_is_counted_by_the_node_when_its_frame_went
             node.subscription(topics[key][0]).callback(raw)
             bag.write_raw(*topics[key], raw, STAMP_NS + latency_ms * 1_000_000)
         assert wait_until(lambda: stats(node).published == 1, 30)  # at once, with the scan at -40 ms
-        played[0] = STAMP_NS + 1_000_000_000
+        played[0] = STAMP_NS + arrives_ms * 1_000_000
         cloud = frame.cdr(fuzz.restamped(frame.cloud, STAMP_NS + 10_000_000))
         node.subscription("/lidar/points").callback(cloud)
-        bag.write_raw("/lidar/points", fuzz.CLOUD, cloud, STAMP_NS + 1_000_000_000)
-    summary = _late_scans_counted_on_both_roads(node, params, tmp_path, 1)
-    assert "set lidar.wait_s to 1.2 s" in summary.warnings.examples["lidar: scan after lidar.wait_s"], summary.format()
+        bag.write_raw("/lidar/points", fuzz.CLOUD, cloud, STAMP_NS + arrives_ms * 1_000_000)
+    assert wait_until(lambda: "lidar.nearer_later" in stats(node).unused, 30), stats(node).unused
+    node._publish_diagnostics()
+    summary = run_bag(
+        tmp_path / "in", tmp_path / "out", {**params, "scale.mode": "lidar"}, BagRunOptions(progress=False)
+    )
+
+    def status(values: Any) -> dict[str, str]:
+        return {kv.key: kv.value for kv in values if kv.key.startswith(("inputs_unused", "lidar_lag_s"))}
+
+    from_node = status(node.publishers["/diagnostics"].messages[-1].status[0].values)
+    from_bag = status(read_output(tmp_path / "out")["/diagnostics"][-1][1].status[0].values)
+    assert from_node == {"inputs_unused": "1", "inputs_unused.lidar.nearer_later": "1", "lidar_lag_s": "0.040"}
+    assert from_bag == from_node, (from_bag, summary.format())
+    assert "stamped 1700000000.133 s came after" in summary.warnings.examples["lidar.nearer_later"], summary.format()
+    assert "lidar: scan after lidar.wait_s" not in summary.warnings.counts, summary.format()
 
 
 @pytest.mark.parametrize(("max_age_s", "wait_s"), [(2.01, 4.02), (1.001, 2.03), (0.2, 0.2)])

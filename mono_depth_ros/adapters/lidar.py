@@ -132,6 +132,47 @@ def held_full_text(image_ns: int, held_ns: int, max_waiting: int, wait_ns: int) 
     )
 
 
+def final_at_scan_rate(
+    stamp_ns: int, best_ns: int | None, newest_ns: int, period_ns: int | None, max_age_ns: int
+) -> bool:
+    """Whether the scan choice of a frame stamped ``stamp_ns`` is final at the LiDAR's scan rate, the newest scan at
+    hand stamped ``newest_ns`` (before the frame) and the best one ``best_ns`` (None: none within ``max_age_ns``):
+    the next scan, expected one ``period_ns`` after the newest (None: not known yet, not final), cannot be closer
+    than the best, or cannot be within ``max_age_ns`` even half a period early (a LiDAR's phase can jump). The node's
+    :class:`ScanPairing` and the bag runner's plan (:meth:`~mono_depth_ros.bag.pairing.PairingRules.lidar_sent_at_rate`)
+    decide so alike. Stamps in int ns."""
+    if period_ns is None:
+        return False
+    next_gap = newest_ns + period_ns - stamp_ns  # the expected next scan's distance from this frame
+    if next_gap > max_age_ns + period_ns // 2:
+        return True
+    return best_ns is not None and abs(best_ns - stamp_ns) <= next_gap
+
+
+def scan_period(stamps_ns: Any) -> int | None:
+    """The LiDAR's scan period: the median of the positive gaps between ``stamps_ns`` sorted (int ns; None with
+    fewer than two distinct stamps): :meth:`ScanPairing.scan_period_ns` over its scans, the bag runner's over the
+    last :data:`SCANS_FOR_RATE` recorded."""
+    stamps = sorted(int(stamp) for stamp in stamps_ns)
+    gaps = [b - a for a, b in itertools.pairwise(stamps) if b > a]
+    return int(np.median(gaps)) if gaps else None
+
+
+SCANS_FOR_RATE = 10  # ScanPairing's max_scans default: the scans the rate is judged from
+
+
+def nearer_later_text(scan_ns: int, image_ns: int, gap_ns: int | None) -> str:
+    """Why a scan came too late for its image although it came (``inputs_unused.lidar.nearer_later``): the frame
+    went on with a scan ``gap_ns`` from it (None: none within lidar.max_age_s), the next scan expected no nearer at
+    the LiDAR's scan rate; this one, stamped ``scan_ns``, is nearer (node and bag runner say it alike)."""
+    went = "no scan" if gap_ns is None else f"the scan {gap_ns / 1e6:.1f} ms from it"
+    return (
+        f"the scan stamped {scan_ns / 1e9:.3f} s came after the image stamped {image_ns / 1e9:.3f} s had gone on with "
+        f"{went}, {abs(scan_ns - image_ns) / 1e6:.1f} ms from it: at the LiDAR's scan rate no nearer scan was "
+        f"expected (its phase or rate changed, or its sweep stamps jitter); not a matter of lidar.wait_s"
+    )
+
+
 class UnpairedLog:
     """``on_unpaired`` for :class:`ScanPairing` in the node: a warning (one per kind every ``period_s``) for each
     frame released without a scan because the scans at hand are further than ``max_age_ns`` and one scan period from
@@ -224,8 +265,9 @@ class ScanPairing(Generic[T]):
         self._ready = ready
         self._on_unpaired = on_unpaired  # a frame released without a scan while scans are at hand
         self._on_late = on_late  # a scan that came after its frame went on without a final choice
-        self._gone: deque[tuple[int, int, int | None, bool, bool, int]] = deque(maxlen=MAX_FRAMES_GONE)  # stamp,
-        # arrival, gap, waited, quiet (wait 0, before any scan came: its scan is not reported), the wait it went under
+        self._gone: deque[tuple[int, int, int | None, bool, bool, int, bool]] = deque(maxlen=MAX_FRAMES_GONE)  #
+        # stamp, arrival, gap, waited, quiet (wait 0, before any scan came: its scan is not reported), the wait it went
+        # under, sent at the scan rate (a nearer scan is lidar.nearer_later, whenever it comes)
         self._unplaced: tuple[T, tuple[int, Any]] | None = None  # released without TF: hold none until it answers
         self._scans: deque[tuple[int, Any]] = deque(maxlen=MAX_SCANS_KEPT)
         self._max_scans, self._keep_ns = max_scans, keep_ns  # the last max_scans, and those _oldest_needed_ns keeps
@@ -286,10 +328,8 @@ class ScanPairing(Generic[T]):
             return count
 
     def scan_period_ns(self) -> int | None:
-        """Median gap between the cached scans' stamps (None with fewer than two scans)."""
-        stamps = sorted(stamp for stamp, _ in self._scans)
-        gaps = [b - a for a, b in itertools.pairwise(stamps) if b > a]
-        return int(np.median(gaps)) if gaps else None
+        """Median gap between the cached scans' stamps (None with fewer than two scans): :func:`scan_period`."""
+        return scan_period(stamp for stamp, _ in self._scans)
 
     def _forget_scans_after_a_jump_back(self, stream: str, stamp_ns: int) -> list[Paired[T]]:
         """After a jump back, the frames held from before it, released with the scans of their pass (the scans that
@@ -334,7 +374,7 @@ class ScanPairing(Generic[T]):
             if not (final or timed_out or flush or len(self._waiting) > self._max_waiting):
                 break  # later frames wait behind this one: outputs keep their order
             lost = (gave_up or far or not chosen) and (self.wait_ns > 0 or best is None)
-            by_rate = chosen and self.wait_ns > 0 and best is not None and best[0] < stamp
+            by_rate = chosen and not gave_up and not far and self.wait_ns > 0 and newest is not None and newest < stamp
             self._waiting.popleft()
             if not (final or timed_out or flush):  # let go before its wait: too many held (counted here, once)
                 if self._on_late is not None:
@@ -349,7 +389,7 @@ class ScanPairing(Generic[T]):
                 gap = None if best is None else abs(best[0] - stamp)
                 waited = timed_out or not lost  # by_rate: late after the image came, as the bag runner measures it
                 quiet = self.wait_ns == 0 and not scans_then
-                self._gone.append((stamp, arrived, gap, waited, quiet, self.wait_ns))
+                self._gone.append((stamp, arrived, gap, waited, quiet, self.wait_ns, by_rate and not lost))
             if timed_out and not chosen and self._scans_seen == scans_then:
                 self._gave_up = True  # no scan during the wait: later frames go at once until a scan arrives
             if timed_out and chosen and not final and best is not None:
@@ -368,16 +408,24 @@ class ScanPairing(Generic[T]):
         then names how late that one came: the wait that would have kept it)."""
         now, period = self._clock_ns(), self.scan_period_ns()
         for entry in list(self._gone):
-            stamp, arrived, gap, waited, quiet, wait_ns = entry  # wait_ns: the frame's (lidar.wait_s set since)
+            stamp, arrived, gap, waited, quiet, wait_ns, at_rate = entry  # wait_ns: the frame's (set since)
             if gap is not None and scan_ns >= stamp + gap + (period or 0):  # none can be nearer now: scans come
                 self._gone.remove(entry)  # in stamp order, one out of order at most (two LiDARs on one topic, a
                 continue  # driver's reorder); frames gone at once with a scan are not kept all 512 deep
+            if at_rate and scan_ns > stamp + self.max_age_ns + (period or 0):  # sent with no scan (a slow LiDAR):
+                self._gone.remove(entry)  # none can come within lidar.max_age_s now
+                continue
             distance = abs(scan_ns - stamp)
             if period is not None and scan_ns < stamp - period // 2:
                 continue  # the LiDAR's next scan is nearer to this frame: its own scan, to come
             # a frame that waited its full wait lost this scan however far ahead it is stamped (a sweep paired by its
             # middle, 180 ms ahead); one that went at once (the LiDAR taken as stopped) only if the LiDAR itself is
             # late, after an image stamped as the scan would arrive (else a LiDAR coming back after a stop)
+            if at_rate and distance <= self.max_age_ns and (gap is None or distance < gap):
+                self._gone.remove(entry)  # sent on at the scan rate: the bag runner pairs as the node did, both count
+                if self._on_late is not None:
+                    self._on_late("lidar.nearer_later", nearer_later_text(scan_ns, stamp, gap))
+                continue
             own_delay = now - arrived - (0 if waited else max(0, scan_ns - stamp))
             if distance <= self.max_age_ns and (gap is None or distance < gap) and own_delay > wait_ns:
                 self._gone.remove(entry)  # one report a frame
@@ -408,12 +456,7 @@ class ScanPairing(Generic[T]):
             return True
         if self._far_behind(stamp, newest, period):
             return True  # the scans are stamped far behind (another clock, a stalled driver): none can come in time
-        if period is None:
-            return False
-        next_gap = newest + period - stamp  # the expected next scan's distance from this frame
-        if next_gap > self.max_age_ns + period // 2:  # half a period of margin: a LiDAR's phase can jump (restart)
-            return True
-        return best is not None and abs(best[0] - stamp) <= next_gap
+        return final_at_scan_rate(stamp, None if best is None else best[0], newest, period, self.max_age_ns)
 
 
 class PairingPoll:

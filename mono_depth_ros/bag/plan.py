@@ -30,7 +30,9 @@ class FramePlan:
     """One image and the ordinals of its partners (None: none), or the reason it cannot be processed; ``warning``:
     ``(reason, text)`` of a pairing the node would not make (processed all the same); ``lidar_candidates``: the
     scans within ``lidar.max_age_s`` in the order they are taken when the ones before cannot be read (``lidar``
-    first)."""
+    first; those recorded by the time the node sends the image on at the LiDAR's scan rate:
+    :meth:`~.pairing.PairingRules.lidar_sent_at_rate`); ``lidar_unused``: ``(reason, text)`` of a nearer scan
+    recorded after that, counted in ``inputs_unused`` as the node counts it."""
 
     ordinal: int
     entry: ImageEntry
@@ -40,6 +42,7 @@ class FramePlan:
     skip: Skip | None = None
     warning: tuple[str, str] | None = None
     lidar_candidates: tuple[int, ...] = ()
+    lidar_unused: tuple[str, str] | None = None
 
 
 def plan_frames(index: BagIndex, rules: PairingRules) -> list[FramePlan]:
@@ -54,6 +57,10 @@ def plan_frames(index: BagIndex, rules: PairingRules) -> list[FramePlan]:
         bag_pass = entry.bag_pass  # partners of the image's own pass (the bag's clock may have gone back)
         info = rules.camera_info_for(stamp_ns, index.camera_info_stamps, bag_pass, entry.log_ns)
         candidates = rules.lidar_candidates(stamp_ns, index.lidar_stamps, bag_pass) if topics.lidar else ()
+        at_rate = (
+            rules.lidar_sent_at_rate(stamp_ns, entry.log_ns, index.lidar_stamps, bag_pass) if topics.lidar else None
+        )
+        candidates, lidar_unused = at_rate if at_rate is not None else (candidates, None)
         lidar = candidates[0] if candidates else None
         prediction = rules.prediction_for(stamp_ns, index.prediction_stamps, bag_pass) if topics.prediction else None
         info, prediction = rules.as_synchronised(  # of equal stamps, the ones the node's synchroniser takes
@@ -71,7 +78,7 @@ def plan_frames(index: BagIndex, rules: PairingRules) -> list[FramePlan]:
             )
         unsynced = rules.camera_info_unsynced(stamp_ns, index.camera_info_stamps, bag_pass) if skip is None else None
         warning = None if unsynced is None else ("camera_info: not within sync.slop_s", unsynced)
-        plans.append(FramePlan(ordinal, entry, info, lidar, prediction, skip, warning, candidates))
+        plans.append(FramePlan(ordinal, entry, info, lidar, prediction, skip, warning, candidates, lidar_unused))
     if rules.sync_mode == "approximate" or topics.prediction:  # the node's ApproximateTimeSynchronizer
         plans = _one_image_per_stamp(plans, index, rules)
     return plans

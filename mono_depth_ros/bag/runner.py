@@ -543,6 +543,8 @@ class _SecondPass:
             self.summary.warnings.add("temporal: no camera pose", text)
 
     def _lidar_input(self, plan: FramePlan) -> LidarInput | None:
+        if plan.lidar_unused is not None:  # a nearer scan after the node sent the frame on at the scan rate
+            self.summary.input_unused(*plan.lidar_unused)
         if not self.topics.lidar:
             return None
         warnings = self.summary.warnings

@@ -930,13 +930,13 @@ def test_frames_held_when_a_looped_bag_starts_again_go_with_the_scans_of_their_p
 
 
 @pytest.mark.parametrize("arrives_ms", [1050, 2000], ids=["within-the-wait", "after-the-wait"])
-def test_a_nearer_scan_after_the_wait_counts_for_a_frame_that_went_with_an_on_time_farther_one(arrives_ms: int) -> None:
+def test_a_nearer_scan_after_a_frame_went_at_the_scan_rate_counts_whenever_it_comes(arrives_ms: int) -> None:
     """A 10 Hz LiDAR (scans 760, 860, 960 ms, each on time) and a frame stamped 1000 ms: the next scan, expected at
     1060 ms, cannot be nearer than the one at 960, so the frame went at once with it. The next scan is stamped 1010
-    (its sweep's middle 50 ms early: a driver whose phase jumped) and comes 1 s after the image, lidar.wait_s 0.2 s:
-    the bag runner pairs it (the nearest) and warns ``scan after lidar.wait_s`` with the wait to set; the node counted
-    nothing. It counts ``lidar.after_wait`` now; the same scan within the wait is no late scan (the node's choice
-    was made, as a live node must)."""
+    (its sweep's middle 50 ms early: a driver whose phase jumped). Come 1 s after the image (lidar.wait_s 0.2 s) it
+    was counted ``lidar.after_wait`` with a wait to set that changes nothing (the frame did not wait); come within the
+    wait, by neither road (the bag runner paired it, silently). Whenever it comes it is ``lidar.nearer_later`` now,
+    once, and the bag runner pairs the frame as the node did (``PairingRules.lidar_sent_at_rate``)."""
     clock, reports = FakeClock(), list[tuple[str, str]]()
     pair: ScanPairing[str] = ScanPairing(200 * MS, 200 * MS, clock_ns=clock, on_late=lambda *r: reports.append(r))
     for stamp_ms in (760, 860, 960):
@@ -947,14 +947,32 @@ def test_a_nearer_scan_after_the_wait_counts_for_a_frame_that_went_with_an_on_ti
     assert went.scan == (960 * MS, "scan 960") and not went.timed_out
     clock.now_ns = arrives_ms * MS
     assert pair.add_scan(1010 * MS, "scan 1010") == []
-    if arrives_ms == 1050:
-        assert reports == []
-        return
     ((reason, text),) = reports
-    assert reason == "lidar.after_wait" and "came 1.000 s after the image stamped 1.000 s" in text, text
-    assert "set lidar.wait_s to 1.2 s" in text, text
-    clock.now_ns = 2100 * MS
+    assert reason == "lidar.nearer_later" and "stamped 1.010 s came after the image stamped 1.000 s" in text, text
+    assert "with the scan 40.0 ms from it, 10.0 ms from it" in text and "set lidar.wait_s" not in text, text
+    clock.now_ns = arrives_ms * MS + 100 * MS
     assert pair.add_scan(1110 * MS, "scan 1110") == [] and len(reports) == 1, reports  # the frame counted once
+
+
+def test_a_frame_sent_at_the_scan_rate_without_a_scan_counts_a_scan_that_comes_within_lidar_max_age_s() -> None:
+    """A 1 Hz LiDAR (scans at 0 and 1000 ms), ``lidar.max_age_s`` 0.2 s: a frame stamped 1250 ms goes at once with no
+    scan (the next, expected at 2000 ms, cannot be within 0.2 s even half a period early). The next scan stamped
+    1300 ms (the LiDAR's phase jumped) is within 0.2 s of it: ``lidar.nearer_later`` (counted by neither road: the
+    bag runner paired it), once a frame."""
+    clock, reports = FakeClock(), list[tuple[str, str]]()
+    pair: ScanPairing[str] = ScanPairing(200 * MS, 200 * MS, clock_ns=clock, on_late=lambda *r: reports.append(r))
+    for stamp_ms in (0, 1000):
+        clock.now_ns = stamp_ms * MS
+        pair.add_scan(stamp_ms * MS, f"scan {stamp_ms}")
+    for stamp_ms in (1250, 1260):
+        clock.now_ns = stamp_ms * MS
+        (went,) = pair.add_frame(stamp_ms * MS, "image")
+        assert went.scan is None and not went.timed_out
+    clock.now_ns = 1350 * MS
+    pair.add_scan(1300 * MS, "scan 1300")
+    assert [reason for reason, _ in reports] == ["lidar.nearer_later"] * 2, reports
+    assert "image stamped 1.250 s had gone on with no scan, 50.0 ms from it" in reports[0][1], reports
+    assert len(pair._gone) == 0, pair._gone  # each counted once
 
 
 def test_frames_gone_at_once_with_an_earlier_scan_are_forgotten_once_no_scan_can_be_nearer() -> None:
@@ -991,7 +1009,8 @@ def test_a_nearer_scan_that_comes_after_the_next_one_still_counts(
     expected no nearer; or at its time-out), the scan after the next (``reordered_ms``) comes first, then the nearer
     one (``nearer_ms``), 300 ms after the image, ``lidar.wait_s`` 0.2 s. The bag runner pairs the nearer scan and warns
     ``scan after lidar.wait_s``; the node forgot the frame at the first scan stamped past its mirror point, and
-    counted nothing. One scan out of order now still counts (the frame is forgotten a scan period later)."""
+    counted nothing. One scan out of order now still counts (the frame is forgotten a scan period later): the frame
+    gone at once by the scan rate as ``lidar.nearer_later``, the one gone at its time-out as ``lidar.after_wait``."""
     clock, reports = FakeClock(), list[tuple[str, str]]()
     pair: ScanPairing[str] = ScanPairing(200 * MS, 200 * MS, clock_ns=clock, on_late=lambda *r: reports.append(r))
     for stamp_ms in (760, 860, 960):
@@ -1006,7 +1025,8 @@ def test_a_nearer_scan_that_comes_after_the_next_one_still_counts(
     assert pair.add_scan(reordered_ms * MS, "the scan after the next") == [] and reports == []
     clock.now_ns = (frame_ms + 300) * MS
     assert pair.add_scan(nearer_ms * MS, "the nearer scan") == []
-    assert [reason for reason, _ in reports] == ["lidar.after_wait"], reports
+    at_rate = frame_ms == 1000  # at once by the scan rate: lidar.nearer_later (the bag runner pairs as the node)
+    assert [reason for reason, _ in reports] == ["lidar.nearer_later" if at_rate else "lidar.after_wait"], reports
     clock.now_ns = (frame_ms + 400) * MS
     assert pair.add_scan((reordered_ms + 100) * MS, "the next") == [] and len(reports) == 1  # counted once
     assert len(pair._gone) == 0, pair._gone  # forgotten: a scan stamped a period past its mirror point came

@@ -94,7 +94,7 @@ def test_lidar_nearest_within_max_age_on_either_side() -> None:
 def test_rules_from_params_and_validation() -> None:
     config = DepthConfig.from_params({"sync.mode": "latest", "sync.slop_s": 0.02, "lidar.max_age_s": 0.5})
     rules = PairingRules.from_config(config)
-    assert rules == PairingRules("latest", 20 * MS, 500 * MS)
+    assert rules == PairingRules("latest", 20 * MS, 500 * MS, 200 * MS)  # lidar.wait_s: 0.2 s by default
     assert seconds_to_ns(0.1) == 100 * MS
     with pytest.raises(ConfigError, match=r"sync\.mode"):
         PairingRules("nearest")
@@ -290,3 +290,27 @@ def test_latest_mode_falls_back_to_the_camera_info_recorded_last_by_the_image_wh
     assert latest.camera_info_for(101 * S + 1, infos, 0, 10 * MS) == 1  # at or before the image (not the last, 2)
     assert latest.camera_info_for(101 * S + 1, infos, 0, 0) is None  # none recorded by then: the node has none
     assert PairingRules("approximate", 0, 0).camera_info_for(0, infos, 0, 6 * MS) is None
+
+
+def test_a_frame_the_node_sends_on_at_the_scan_rate_takes_the_scans_recorded_by_then() -> None:
+    """A 10 Hz LiDAR (scans stamped 760, 860, 960 ms, each recorded at its stamp) and an image stamped 1000 ms,
+    recorded at 1000 ms, lidar.wait_s 0.5 s: the node sends it on at once with the scan at 960 (the next expected at
+    1060 cannot be nearer). The scan stamped 1010 ms (the LiDAR's phase jumped), recorded 1100 ms, was the runner's
+    choice: now the candidates are those recorded by 1000 ms and the nearer one is counted ``lidar.nearer_later``. A
+    scan stamped at 1060 as expected is no nearer: nothing counted. With the image stamped 1030 (the next scan, due
+    at 1060, is nearer than 960) the node waits for it: None (the nearest stands). With lidar.wait_s 0: None."""
+    rules = PairingRules(lidar_max_age_ns=200 * MS, lidar_wait_ns=500 * MS)
+
+    def scans(last_ms: int, recorded_ms: int) -> StampIndex:
+        stamps = [760 * MS, 860 * MS, 960 * MS, last_ms * MS]
+        return StampIndex.build(stamps, logs_ns=[760 * MS, 860 * MS, 960 * MS, recorded_ms * MS])
+
+    sent = rules.lidar_sent_at_rate(1000 * MS, 1000 * MS, scans(1010, 1100))
+    assert sent is not None
+    candidates, unused = sent
+    assert candidates == (2, 1) and unused is not None and unused[0] == "lidar.nearer_later", sent
+    assert "scan stamped 1.010 s came after the image stamped 1.000 s had gone on with the scan 40.0 ms" in unused[1]
+    assert rules.lidar_candidates(1000 * MS, scans(1010, 1100))[0] == 3  # the nearest, which the runner took
+    assert rules.lidar_sent_at_rate(1000 * MS, 1000 * MS, scans(1060, 1060)) == ((2, 1), None)
+    assert rules.lidar_sent_at_rate(1030 * MS, 1030 * MS, scans(1060, 1060)) is None
+    assert PairingRules(lidar_max_age_ns=200 * MS).lidar_sent_at_rate(1000 * MS, 1000 * MS, scans(1010, 1100)) is None
