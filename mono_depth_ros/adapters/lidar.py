@@ -158,7 +158,7 @@ def scan_period(stamps_ns: Any) -> int | None:
     return int(np.median(gaps)) if gaps else None
 
 
-SCANS_FOR_RATE = 10  # ScanPairing's max_scans default: the scans the rate is judged from
+SCANS_FOR_RATE = 10  # the scans the rate is judged from (the last received or recorded); ScanPairing's max_scans
 
 
 def nearer_later_text(scan_ns: int, image_ns: int, gap_ns: int | None) -> str:
@@ -253,7 +253,7 @@ class ScanPairing(Generic[T]):
         max_age_ns: int,
         wait_ns: int,
         *,
-        max_scans: int = 10,
+        max_scans: int = SCANS_FOR_RATE,
         max_waiting: int = 64,
         keep_ns: int = TIME_JUMP_BACK_NS,
         clock_ns: Callable[[], int] = time.monotonic_ns,
@@ -328,8 +328,11 @@ class ScanPairing(Generic[T]):
             return count
 
     def scan_period_ns(self) -> int | None:
-        """Median gap between the cached scans' stamps (None with fewer than two scans): :func:`scan_period`."""
-        return scan_period(stamp for stamp, _ in self._scans)
+        """Median gap between the stamps of the last :data:`SCANS_FOR_RATE` scans received (None with fewer than two
+        scans): :func:`scan_period`, from as many scans as the bag runner judges the rate by (the last recorded):
+        every scan kept (20-odd of a 50 Hz LiDAR, the last second's before an image came) made other choices at
+        the scan rate where the median of more gaps differed (a rate change; a 50 Hz LiDAR's 2 ms stamp jitter)."""
+        return scan_period(stamp for stamp, _ in itertools.islice(reversed(self._scans), SCANS_FOR_RATE))
 
     def _forget_scans_after_a_jump_back(self, stream: str, stamp_ns: int) -> list[Paired[T]]:
         """After a jump back, the frames held from before it, released with the scans of their pass (the scans that

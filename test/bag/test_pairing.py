@@ -314,3 +314,44 @@ def test_a_frame_the_node_sends_on_at_the_scan_rate_takes_the_scans_recorded_by_
     assert rules.lidar_sent_at_rate(1000 * MS, 1000 * MS, scans(1060, 1060)) == ((2, 1), None)
     assert rules.lidar_sent_at_rate(1030 * MS, 1030 * MS, scans(1060, 1060)) is None
     assert PairingRules(lidar_max_age_ns=200 * MS).lidar_sent_at_rate(1000 * MS, 1000 * MS, scans(1010, 1100)) is None
+
+
+def _both_roads(scans_ms: list[float], image_ms: float, image_arrives_ms: float) -> tuple[int | None, int | None]:
+    """The scan (stamp, int ns) the node's :class:`ScanPairing` (lidar.max_age_s 0.2, lidar.wait_s 0.2) pairs with an
+    image, the scans arriving at their stamps and the image at ``image_arrives_ms``, and the one the bag runner's
+    plan pairs from the same bag times (``lidar_candidates`` replaced by ``lidar_sent_at_rate`` where it says so)."""
+    from mono_depth_ros.adapters.lidar import ScanPairing
+    from test.adapters.support import FakeClock
+
+    clock, went = FakeClock(), []
+    pairing: ScanPairing[str] = ScanPairing(200 * MS, 200 * MS, clock_ns=clock)
+    events = sorted([(stamp, "scan") for stamp in scans_ms] + [(image_arrives_ms, "image")])
+    for at_ms, kind in events:
+        clock.now_ns = round(at_ms * MS)
+        if kind == "scan":
+            went += pairing.add_scan(round(at_ms * MS), "scan")
+        else:
+            went += pairing.add_frame(round(image_ms * MS), "image")
+    clock.now_ns = round((image_arrives_ms + 300) * MS)
+    (paired,) = went + pairing.poll()
+    rules = PairingRules(lidar_max_age_ns=200 * MS, lidar_wait_ns=200 * MS)
+    stamps = [round(stamp * MS) for stamp in scans_ms]
+    index = StampIndex.build(stamps, logs_ns=stamps)
+    candidates = rules.lidar_candidates(round(image_ms * MS), index)
+    at_rate = rules.lidar_sent_at_rate(round(image_ms * MS), round(image_arrives_ms * MS), index)
+    candidates = candidates if at_rate is None else at_rate[0]
+    return (None if paired.scan is None else paired.scan[0]), (stamps[candidates[0]] if candidates else None)
+
+
+def test_the_node_judges_the_scan_rate_from_as_many_scans_as_the_bag_runner() -> None:
+    """A 50 Hz LiDAR whose last ten scans came 22 ms apart, the thirty before 18 ms apart (its rate changed; at 50 Hz
+    a 2 ms stamp jitter moves the median of ten gaps as much): an image stamped 10.5 ms after the newest scan goes
+    at once with it where the period is taken as 22 ms (the next, expected 11.5 ms after the image, is no nearer),
+    and waits for the next where it is 18 ms. The bag runner judged from the last ten scans recorded, the node from
+    every scan it kept (all of the last second before an image came, 20-odd of a 50 Hz LiDAR within lidar.max_age_s):
+    the node paired the next scan, 20 ms on (9.5 ms from the image), the bag runner the newest (a simulated 30 Hz
+    camera and 50 Hz LiDAR with 2 ms jitter: 8 of 1800 frames a minute paired apart). Both take the last ten now."""
+    scans_ms = [18.0 * i for i in range(30)] + [18.0 * 29 + 22.0 * i for i in range(1, 11)]
+    newest = scans_ms[-1]
+    node, bag = _both_roads([*scans_ms, newest + 20.0], newest + 10.5, newest + 11.0)
+    assert node == bag == round(newest * MS), (node, bag)
