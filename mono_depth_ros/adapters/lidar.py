@@ -161,15 +161,39 @@ def scan_period(stamps_ns: Any) -> int | None:
 SCANS_FOR_RATE = 10  # the scans the rate is judged from (the last received or recorded); ScanPairing's max_scans
 
 
-def nearer_later_text(scan_ns: int, image_ns: int, gap_ns: int | None) -> str:
+def stamp_jitter_ns(period_ns: int | None) -> int:
+    """How much nearer than the scan a frame went with at the LiDAR's scan rate a later scan must be to be counted
+    ``lidar.nearer_later`` (int ns): a tenth of the scan period ``period_ns``, at least :data:`MIN_STAMP_JITTER_NS`. A
+    healthy driver's stamps jitter by a few ms (stamped on arrival, on a loaded host): a frame stamped about the
+    middle between two scans went with one only that much further than the next (a 30 Hz camera and a 10 Hz LiDAR
+    with 3 ms jitter, simulated 60 s: 10 frames a minute were counted and warned); a phase or rate change moves the
+    next scan further."""
+    return max((period_ns or 0) // 10, MIN_STAMP_JITTER_NS)
+
+
+MIN_STAMP_JITTER_NS = 5_000_000  # stamp_jitter_ns at least (5 ms: a fast LiDAR's tenth of a period is less)
+
+
+def nearer_later(distance_ns: int, gap_ns: int | None, period_ns: int | None, max_age_ns: int) -> bool:
+    """Whether a scan ``distance_ns`` from a frame sent on at the LiDAR's scan rate (period ``period_ns`` then) with a
+    scan ``gap_ns`` from it (None: none) is counted ``lidar.nearer_later``: within ``max_age_ns`` and nearer than that
+    scan by more than :func:`stamp_jitter_ns` (node and bag runner alike). Times in int ns."""
+    return distance_ns <= max_age_ns and (gap_ns is None or distance_ns < gap_ns - stamp_jitter_ns(period_ns))
+
+
+def nearer_later_text(scan_ns: int, image_ns: int, gap_ns: int | None, period_ns: int | None) -> str:
     """Why a scan came too late for its image although it came (``inputs_unused.lidar.nearer_later``): the frame
     went on with a scan ``gap_ns`` from it (None: none within lidar.max_age_s), the next scan expected no nearer at
-    the LiDAR's scan rate; this one, stamped ``scan_ns``, is nearer (node and bag runner say it alike)."""
+    the LiDAR's scan rate (period ``period_ns``); this one, stamped ``scan_ns``, is nearer by more than its stamps'
+    jitter (:func:`stamp_jitter_ns`); what to check (node and bag runner say it alike)."""
     went = "no scan" if gap_ns is None else f"the scan {gap_ns / 1e6:.1f} ms from it"
     return (
         f"the scan stamped {scan_ns / 1e9:.3f} s came after the image stamped {image_ns / 1e9:.3f} s had gone on with "
-        f"{went}, {abs(scan_ns - image_ns) / 1e6:.1f} ms from it: at the LiDAR's scan rate no nearer scan was "
-        f"expected (its phase or rate changed, or its sweep stamps jitter); not a matter of lidar.wait_s"
+        f"{went}, {abs(scan_ns - image_ns) / 1e6:.1f} ms from it: at the LiDAR's scan rate (a scan every "
+        f"{(period_ns or 0) / 1e6:.1f} ms) no nearer scan was expected, and the frame went as it was (not a matter "
+        f"of lidar.wait_s). The LiDAR's phase or rate changed (a driver restart, a new mode), or its stamps jitter by "
+        f"more than {stamp_jitter_ns(period_ns) / 1e6:.1f} ms: compare its header stamps with its rate, and stamp "
+        f"its sweeps from the sensor's clock where the driver can"
     )
 
 
@@ -219,14 +243,16 @@ class ScanPairing(Generic[T]):
     report advises) after that image when it timed out (however far ahead the scan is stamped: a sweep paired by its
     middle), or after an image stamped as the scan would have arrived when it went at once while the LiDAR was taken as
     stopped or its scans at hand were stamped far behind (a LiDAR more than ``max_age_ns`` + 1 s late, taken as on
-    another clock: its frames went uncounted), or, more than ``wait_ns`` after the image, for a frame that went with an
-    earlier scan, none expected nearer at the scan rate (a LiDAR whose phase jumped: the bag runner pairs that nearer
-    scan and warns; the node had counted nothing) (one call a frame, once, by its own scan: each frame left without its
+    another clock: its frames went uncounted) (one call a frame, once, by its own scan: each frame left without its
     LiDAR scale): a LiDAR that delivers later than ``wait_ns`` cost every frame its own scan, silently (a LiDAR coming
     back after a stop, its first scan stamped after the frames that went at once, is not; with ``wait_ns`` 0, "never
     wait", only for a frame that went with no scan at all: every frame goes at once by choice, one that took an older
-    scan kept its LiDAR scale); and (reason ``lidar.held_full``, text :func:`held_full_text`) for each frame let go
-    before its wait because more than ``max_waiting`` were held (it went without its scan, silently).
+    scan kept its LiDAR scale); (reason ``lidar.nearer_later``, text :func:`nearer_later_text`) for a scan that
+    arrives, whenever, for a frame sent on at the scan rate with an earlier scan or none, the next expected no
+    nearer, nearer than that by more than :func:`stamp_jitter_ns` (:func:`nearer_later`: a LiDAR whose phase jumped;
+    the bag runner pairs and counts such a frame alike); and (reason ``lidar.held_full``, text :func:`held_full_text`)
+    for each frame let go before its wait because more than ``max_waiting`` were held (it went without its scan,
+    silently).
 
     Frames leave in arrival order. At most ``max_waiting`` frames are held (64: a 30 Hz camera waiting 2 s, the images
     as received, 1.4 MB each at 1242x375 rgb8; the waits bound them first: camera rate x ``wait_ns``); an older one is
@@ -265,9 +291,9 @@ class ScanPairing(Generic[T]):
         self._ready = ready
         self._on_unpaired = on_unpaired  # a frame released without a scan while scans are at hand
         self._on_late = on_late  # a scan that came after its frame went on without a final choice
-        self._gone: deque[tuple[int, int, int | None, bool, bool, int, bool]] = deque(maxlen=MAX_FRAMES_GONE)  #
+        self._gone: deque[tuple[int, int, int | None, bool, bool, int, int | None]] = deque(maxlen=MAX_FRAMES_GONE)
         # stamp, arrival, gap, waited, quiet (wait 0, before any scan came: its scan is not reported), the wait it went
-        # under, sent at the scan rate (a nearer scan is lidar.nearer_later, whenever it comes)
+        # under, the scan period it was sent on at (None: not at the scan rate; a nearer scan is lidar.nearer_later)
         self._unplaced: tuple[T, tuple[int, Any]] | None = None  # released without TF: hold none until it answers
         self._scans: deque[tuple[int, Any]] = deque(maxlen=MAX_SCANS_KEPT)
         self._max_scans, self._keep_ns = max_scans, keep_ns  # the last max_scans, and those _oldest_needed_ns keeps
@@ -392,7 +418,9 @@ class ScanPairing(Generic[T]):
                 gap = None if best is None else abs(best[0] - stamp)
                 waited = timed_out or not lost  # by_rate: late after the image came, as the bag runner measures it
                 quiet = self.wait_ns == 0 and not scans_then
-                self._gone.append((stamp, arrived, gap, waited, quiet, self.wait_ns, by_rate and not lost))
+                self._gone.append(
+                    (stamp, arrived, gap, waited, quiet, self.wait_ns, period if by_rate and not lost else None)
+                )
             if timed_out and not chosen and self._scans_seen == scans_then:
                 self._gave_up = True  # no scan during the wait: later frames go at once until a scan arrives
             if timed_out and chosen and not final and best is not None:
@@ -415,7 +443,7 @@ class ScanPairing(Generic[T]):
             if gap is not None and scan_ns >= stamp + gap + (period or 0):  # none can be nearer now: scans come
                 self._gone.remove(entry)  # in stamp order, one out of order at most (two LiDARs on one topic, a
                 continue  # driver's reorder); frames gone at once with a scan are not kept all 512 deep
-            if at_rate and scan_ns > stamp + self.max_age_ns + (period or 0):  # sent with no scan (a slow LiDAR):
+            if at_rate is not None and scan_ns > stamp + self.max_age_ns + (period or 0):  # sent with no scan:
                 self._gone.remove(entry)  # none can come within lidar.max_age_s now
                 continue
             distance = abs(scan_ns - stamp)
@@ -424,10 +452,11 @@ class ScanPairing(Generic[T]):
             # a frame that waited its full wait lost this scan however far ahead it is stamped (a sweep paired by its
             # middle, 180 ms ahead); one that went at once (the LiDAR taken as stopped) only if the LiDAR itself is
             # late, after an image stamped as the scan would arrive (else a LiDAR coming back after a stop)
-            if at_rate and distance <= self.max_age_ns and (gap is None or distance < gap):
-                self._gone.remove(entry)  # sent on at the scan rate: the bag runner pairs as the node did, both count
-                if self._on_late is not None:
-                    self._on_late("lidar.nearer_later", nearer_later_text(scan_ns, stamp, gap))
+            if at_rate is not None:  # sent on at the scan rate: the bag runner pairs as the node did, both count
+                if nearer_later(distance, gap, at_rate, self.max_age_ns):  # not a scan nearer by its jitter alone
+                    self._gone.remove(entry)
+                    if self._on_late is not None:
+                        self._on_late("lidar.nearer_later", nearer_later_text(scan_ns, stamp, gap, at_rate))
                 continue
             own_delay = now - arrived - (0 if waited else max(0, scan_ns - stamp))
             if distance <= self.max_age_ns and (gap is None or distance < gap) and own_delay > wait_ns:

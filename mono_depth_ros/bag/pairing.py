@@ -48,6 +48,7 @@ from mono_depth_ros.adapters.lidar import (
     SCANS_FOR_RATE,
     final_at_scan_rate,
     late_scan_remedy,
+    nearer_later,
     nearer_later_text,
     scan_period,
 )
@@ -431,9 +432,15 @@ class PairingRules:
                     stamp
                     for key in candidates
                     if own.log_of(key) > at_ns
-                    and (gap is None or abs((stamp := own.stamps_ns[own.position[key]]) - image_stamp_ns) < gap)
+                    and nearer_later(
+                        abs((stamp := own.stamps_ns[own.position[key]]) - image_stamp_ns),
+                        gap,
+                        period,
+                        self.lidar_max_age_ns,
+                    )
                 ]
-                note = ("lidar.nearer_later", nearer_later_text(nearer[0], image_stamp_ns, gap)) if nearer else None
+                text = nearer_later_text(nearer[0], image_stamp_ns, gap, period) if nearer else ""
+                note = ("lidar.nearer_later", text) if nearer else None
                 return at_hand, note
         return None
 

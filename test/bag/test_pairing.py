@@ -316,15 +316,20 @@ def test_a_frame_the_node_sends_on_at_the_scan_rate_takes_the_scans_recorded_by_
     assert PairingRules(lidar_max_age_ns=200 * MS).lidar_sent_at_rate(1000 * MS, 1000 * MS, scans(1010, 1100)) is None
 
 
-def _both_roads(scans_ms: list[float], image_ms: float, image_arrives_ms: float) -> tuple[int | None, int | None]:
+def _both_roads(
+    scans_ms: list[float], image_ms: float, image_arrives_ms: float
+) -> tuple[int | None, int | None, list[str], list[str]]:
     """The scan (stamp, int ns) the node's :class:`ScanPairing` (lidar.max_age_s 0.2, lidar.wait_s 0.2) pairs with an
     image, the scans arriving at their stamps and the image at ``image_arrives_ms``, and the one the bag runner's
-    plan pairs from the same bag times (``lidar_candidates`` replaced by ``lidar_sent_at_rate`` where it says so)."""
+    plan pairs from the same bag times (``lidar_candidates`` replaced by ``lidar_sent_at_rate`` where it says so);
+    then the ``inputs_unused`` reasons the node counted and the one the bag runner counts (none: [])."""
     from mono_depth_ros.adapters.lidar import ScanPairing
     from test.adapters.support import FakeClock
 
-    clock, went = FakeClock(), []
-    pairing: ScanPairing[str] = ScanPairing(200 * MS, 200 * MS, clock_ns=clock)
+    clock, went, reports = FakeClock(), [], list[str]()
+    pairing: ScanPairing[str] = ScanPairing(
+        200 * MS, 200 * MS, clock_ns=clock, on_late=lambda reason, _: reports.append(reason)
+    )
     events = sorted([(stamp, "scan") for stamp in scans_ms] + [(image_arrives_ms, "image")])
     for at_ms, kind in events:
         clock.now_ns = round(at_ms * MS)
@@ -339,8 +344,9 @@ def _both_roads(scans_ms: list[float], image_ms: float, image_arrives_ms: float)
     index = StampIndex.build(stamps, logs_ns=stamps)
     candidates = rules.lidar_candidates(round(image_ms * MS), index)
     at_rate = rules.lidar_sent_at_rate(round(image_ms * MS), round(image_arrives_ms * MS), index)
-    candidates = candidates if at_rate is None else at_rate[0]
-    return (None if paired.scan is None else paired.scan[0]), (stamps[candidates[0]] if candidates else None)
+    candidates, unused = (candidates, None) if at_rate is None else at_rate
+    node_scan = None if paired.scan is None else paired.scan[0]
+    return node_scan, (stamps[candidates[0]] if candidates else None), reports, [unused[0]] if unused else []
 
 
 def test_the_node_judges_the_scan_rate_from_as_many_scans_as_the_bag_runner() -> None:
@@ -353,5 +359,20 @@ def test_the_node_judges_the_scan_rate_from_as_many_scans_as_the_bag_runner() ->
     camera and 50 Hz LiDAR with 2 ms jitter: 8 of 1800 frames a minute paired apart). Both take the last ten now."""
     scans_ms = [18.0 * i for i in range(30)] + [18.0 * 29 + 22.0 * i for i in range(1, 11)]
     newest = scans_ms[-1]
-    node, bag = _both_roads([*scans_ms, newest + 20.0], newest + 10.5, newest + 11.0)
+    node, bag, _, _ = _both_roads([*scans_ms, newest + 20.0], newest + 10.5, newest + 11.0)
     assert node == bag == round(newest * MS), (node, bag)
+
+
+@pytest.mark.parametrize(("next_ms", "counted"), [(997.0, False), (994.0, False), (960.0, True)])
+def test_a_scan_nearer_by_its_stamp_jitter_alone_is_no_nearer_later_scan(next_ms: float, counted: bool) -> None:
+    """A 10 Hz LiDAR (scans 0-900 ms) and an image stamped 949 ms: sent on at once with the scan at 900 (49 ms away;
+    the next, expected at 1000, 51 ms). The next scan stamped 3 or 6 ms early (a healthy driver stamping on arrival:
+    a few ms of jitter) is 1-7 ms nearer: both roads counted ``lidar.nearer_later`` and the node warned (a 30 Hz
+    camera and a 10 Hz LiDAR with 3 ms stamp jitter, simulated 60 s with a drifting phase: 10 frames a minute, each
+    within its jitter of the nearest scan; 22 a minute for a 20 Hz Ouster with 2 ms). Nearer by more than a tenth of
+    the period (at least 5 ms), it counts: stamped at 960 (a phase jump, 11 ms from the image), as before. Both roads
+    pair the scan at 900 all the same."""
+    scans_ms = [100.0 * i for i in range(10)] + [next_ms]
+    node, bag, node_counted, bag_counted = _both_roads(scans_ms, 949.0, 955.0)
+    assert node == bag == 900 * MS, (node, bag)
+    assert node_counted == bag_counted == (["lidar.nearer_later"] if counted else []), (node_counted, bag_counted)
