@@ -225,8 +225,9 @@ class ScanPairing(Generic[T]):
     * the newest scan is stamped more than ``max_age_ns`` + max(1 s, ``wait_ns``) + one period before the frame:
       the LiDAR stamps on another clock (or its driver stalled), and no scan can come within ``max_age_ns`` in time;
     * the frame has waited ``wait_ns`` (a late scan costs only this frame's LiDAR scale); when no scan arrived
-      during that wait, the LiDAR is taken as stopped and later frames are not held until a scan arrives again
-      (a dead LiDAR delays one frame, not every frame).
+      during that wait, nor for one and a half scan periods (a LiDAR slower than the wait is not stopped between
+      its scans), the LiDAR is taken as stopped and later frames are not held until a scan arrives again (a dead
+      LiDAR delays the frames of one wait or one and a half periods, not every frame).
 
     With ``ready`` (``ready(item, scan)``: can TF place this scan in this frame now? tf2 with timeout zero), a frame
     whose scan choice is final is also held until ``ready`` answers, at most ``wait_ns``: TF that lags behind the
@@ -302,6 +303,7 @@ class ScanPairing(Generic[T]):
         self._max_waiting = max_waiting
         self._clock_ns = clock_ns
         self._gave_up = False  # a frame timed out with no scan arriving meanwhile: hold none until a scan comes
+        self._scan_came_ns: int | None = None  # when the last scan came (clock_ns)
         self._newest: dict[str, int] = {}  # "frame" / "scan" -> newest stamp since the last jump back
         self._scans_seen = 0  # scans added so far (a frame remembers the count at its arrival)
         self.max_age_ns = int(max_age_ns)
@@ -321,7 +323,7 @@ class ScanPairing(Generic[T]):
             while len(self._scans) > self._max_scans and self._scans[0][0] < oldest_needed:
                 self._scans.popleft()
             self._scans_seen += 1
-            self._gave_up = False
+            self._gave_up, self._scan_came_ns = False, self._clock_ns()
             self._late(int(stamp_ns))
             return before + self._release()
 
@@ -421,7 +423,7 @@ class ScanPairing(Generic[T]):
                 self._gone.append(
                     (stamp, arrived, gap, waited, quiet, self.wait_ns, period if by_rate and not lost else None)
                 )
-            if timed_out and not chosen and self._scans_seen == scans_then:
+            if timed_out and not chosen and self._scans_seen == scans_then and self._silent(now, period):
                 self._gave_up = True  # no scan during the wait: later frames go at once until a scan arrives
             if timed_out and chosen and not final and best is not None:
                 self._unplaced = (item, best)  # waited for TF in vain: later frames go at once until it answers
@@ -463,6 +465,13 @@ class ScanPairing(Generic[T]):
                 self._gone.remove(entry)  # one report a frame
                 if self._on_late is not None and not quiet:
                     self._on_late("lidar.after_wait", late_scan_text(scan_ns, stamp, now - arrived, wait_ns))
+
+    def _silent(self, now: int, period: int | None) -> bool:
+        """Whether no scan has come for one and a half scan periods by ``now`` (clock ns; True before two scans): a
+        wait without a scan, shorter than that, is no stopped LiDAR (a 1 Hz LiDAR with ``wait_ns`` 0.2 s had every
+        frame after such a wait go at once, those within ``max_age_ns`` before its next scan too, without it)."""
+        came = self._scan_came_ns
+        return period is None or came is None or now - came > period + period // 2
 
     def _placed(self, item: T, best: tuple[int, Any] | None) -> bool:
         """Whether TF can place the chosen scan in the frame now (True: no check, no scan, or TF given up on)."""

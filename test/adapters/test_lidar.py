@@ -1030,3 +1030,34 @@ def test_a_nearer_scan_that_comes_after_the_next_one_still_counts(
     clock.now_ns = (frame_ms + 400) * MS
     assert pair.add_scan((reordered_ms + 100) * MS, "the next") == [] and len(reports) == 1  # counted once
     assert len(pair._gone) == 0, pair._gone  # forgotten: a scan stamped a period past its mirror point came
+
+
+def test_a_lidar_slower_than_lidar_wait_s_is_not_taken_as_stopped_between_its_scans() -> None:
+    """A healthy 1 Hz LiDAR (scans stamped each second, each 5 ms late) and a 30 Hz camera (10 ms late),
+    ``lidar.wait_s`` and ``lidar.max_age_s`` 0.2 s: a frame 300-800 ms after a scan waits its 0.2 s (a phase jump could
+    bring a scan within 0.2 s) and no scan comes, as none is due. That took the LiDAR as stopped: every later frame
+    went at once, those stamped within 0.2 s before the next scan too, without it (6 frames a second of 30 lost
+    their LiDAR scale, with nothing counted; the bag runner paired them with that scan). A wait without a scan takes
+    the LiDAR as stopped only once no scan has come for one and a half of its periods; a dead LiDAR still does so."""
+    clock, unpaired = FakeClock(), list[Paired[int]]()
+    pair: ScanPairing[int] = ScanPairing(200 * MS, 200 * MS, clock_ns=clock, on_unpaired=unpaired.append)
+    scans = {stamp_ms + 5: stamp_ms for stamp_ms in range(0, 5000, 1000)}
+    images = {round(k * 1000 / 30) + 10: round(k * 1000 / 30) for k in range(240)}  # 8 s: the LiDAR dies at 4 s
+    went: list[Paired[int]] = []
+    for now_ms in range(8300):
+        clock.now_ns = now_ms * MS
+        if now_ms in scans:
+            went += pair.add_scan(scans[now_ms] * MS, scans[now_ms])
+        if now_ms in images:
+            went += pair.add_frame(images[now_ms] * MS, images[now_ms])
+        if now_ms % 10 == 0:
+            went += pair.poll()
+    assert [paired.item for paired in went] == sorted(images.values())
+    for paired in went:
+        due = round(paired.item / 1000) * 1000  # the scan nearest to the frame
+        if paired.item >= 1000 and abs(paired.item - due) <= 200 and due < 5000:
+            assert paired.scan is not None and paired.scan[1] == due, (paired.item, paired.scan)
+    # the LiDAR dead after its scan at 4 s: taken as stopped 1.5 s after that scan came, frames go at once again
+    dead = [paired for paired in went if paired.item > 4200]
+    assert all(paired.scan is None for paired in dead)
+    assert all(paired.waited_ns == 0 for paired in dead if paired.item > 5800), [p.item for p in dead if p.waited_ns]
