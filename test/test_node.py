@@ -2702,3 +2702,47 @@ def test_a_12_bit_camera_is_warned_and_counted_by_node_and_bag_runner_until_imag
         send(index)
     np.testing.assert_array_equal(pipeline.frames[-1].rgb, rgb)  # the 8-bit frame again
     assert stats(node).sixteen_bit == {DIM_KEY: 3}, stats(node).sixteen_bit  # none counted since
+
+
+def test_a_frame_whose_prediction_comes_after_a_nearer_scan_takes_that_scan_on_both_roads(
+    ros: Ros, tmp_path: Path
+) -> None:
+    """As the test above, scans every 100 ms up to 40 ms before the image, the next stamped 10 ms after it (a phase
+    jump, or a jitter) and recorded 50 ms after the image; the external prediction recorded 100 ms after the image
+    (a depth network's latency). The node takes the frame into its LiDAR pairing when its synchroniser fires, the
+    prediction in, the nearer scan at hand then: it pairs it (10 ms from the image). The bag runner judged the scan
+    rate at the image's bag time: the scan at -40 ms, and ``lidar.nearer_later`` counted, where the node counted
+    nothing. It judges at the bag time the node's synchroniser fires now."""
+    from mono_depth_ros.bag import BagRunOptions, run_bag
+    from mono_depth_ros.demo.bag_builder import BagBuilder
+    from test.adapters import test_cdr_fuzz as fuzz
+    from test.bag.support import read_bag as read_output
+
+    frame, params, node, played = _late_lidar_node(ros)
+    topics = _fuzz_topics()
+    with BagBuilder(tmp_path / "in", "humble") as bag:
+        bag.add("/tf_static", frame.tf, STAMP_NS - 1_000_000_000)
+        for offset_ms in (-240, -140, -40):  # on time: each arrives at its stamp
+            played[0] = stamp = STAMP_NS + offset_ms * 1_000_000
+            cloud = frame.cdr(fuzz.restamped(frame.cloud, stamp))
+            node.subscription("/lidar/points").callback(cloud)
+            bag.write_raw("/lidar/points", fuzz.CLOUD, cloud, stamp)
+        sent = [("image", 0, STAMP_NS), ("info", 1, STAMP_NS), ("cloud", 50, STAMP_NS + 10_000_000)]
+        for key, at_ms, stamp in [*sent, ("prediction", 100, STAMP_NS)]:
+            played[0] = STAMP_NS + at_ms * 1_000_000
+            raw = frame.cdr(fuzz.restamped(frame.cloud if key == "cloud" else getattr(frame, key), stamp))
+            node.subscription(topics[key][0]).callback(raw)
+            bag.write_raw(*topics[key], raw, played[0])
+    assert wait_until(lambda: stats(node).published == 1, 30)
+    node._publish_diagnostics()
+    summary = run_bag(
+        tmp_path / "in", tmp_path / "out", {**params, "scale.mode": "lidar"}, BagRunOptions(progress=False)
+    )
+
+    def status(values: Any) -> dict[str, str]:
+        return {kv.key: kv.value for kv in values if kv.key.startswith(("inputs_unused", "lidar_lag_s"))}
+
+    from_node = status(node.publishers["/diagnostics"].messages[-1].status[0].values)
+    from_bag = status(read_output(tmp_path / "out")["/diagnostics"][-1][1].status[0].values)
+    assert from_node == {"inputs_unused": "0", "lidar_lag_s": "-0.010"}, from_node
+    assert from_bag == from_node, (from_bag, summary.format())

@@ -398,8 +398,9 @@ class PairingRules:
     def lidar_sent_at_rate(
         self, image_stamp_ns: int, image_log_ns: int, scans: StampIndex, bag_pass: int = 0
     ) -> tuple[tuple[int, ...], tuple[str, str] | None] | None:
-        """How the node sends an image on at the LiDAR's scan rate, from the bag times (int ns): at the image's bag
-        time and at each scan's recorded after it within ``lidar.wait_s``, its choice is final when the scans
+        """How the node sends an image on at the LiDAR's scan rate, from the bag times (int ns): at ``image_log_ns``
+        (when the node takes the image into its pairing: its synchroniser's set complete, :func:`~.plan.plan_frames`)
+        and at each scan's recorded after it within ``lidar.wait_s``, its choice is final when the scans
         recorded by then (of ``bag_pass``) are stamped before the image and the next one, expected one period (of
         the last :data:`~mono_depth_ros.adapters.lidar.SCANS_FOR_RATE`) after the newest, cannot be nearer or within
         ``lidar.max_age_s`` (:func:`~mono_depth_ros.adapters.lidar.final_at_scan_rate`, the node's

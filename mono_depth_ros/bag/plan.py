@@ -56,16 +56,15 @@ def plan_frames(index: BagIndex, rules: PairingRules) -> list[FramePlan]:
         stamp_ns = entry.stamp_ns
         bag_pass = entry.bag_pass  # partners of the image's own pass (the bag's clock may have gone back)
         info = rules.camera_info_for(stamp_ns, index.camera_info_stamps, bag_pass, entry.log_ns)
-        candidates = rules.lidar_candidates(stamp_ns, index.lidar_stamps, bag_pass) if topics.lidar else ()
-        at_rate = (
-            rules.lidar_sent_at_rate(stamp_ns, entry.log_ns, index.lidar_stamps, bag_pass) if topics.lidar else None
-        )
-        candidates, lidar_unused = at_rate if at_rate is not None else (candidates, None)
-        lidar = candidates[0] if candidates else None
         prediction = rules.prediction_for(stamp_ns, index.prediction_stamps, bag_pass) if topics.prediction else None
         info, prediction = rules.as_synchronised(  # of equal stamps, the ones the node's synchroniser takes
             stamp_ns, entry.log_ns, info, index.camera_info_stamps, prediction, index.prediction_stamps, bag_pass
         )
+        candidates = rules.lidar_candidates(stamp_ns, index.lidar_stamps, bag_pass) if topics.lidar else ()
+        paired_ns = _paired_at_ns(entry.log_ns, info, prediction, index, rules)
+        at_rate = rules.lidar_sent_at_rate(stamp_ns, paired_ns, index.lidar_stamps, bag_pass) if topics.lidar else None
+        candidates, lidar_unused = at_rate if at_rate is not None else (candidates, None)
+        lidar = candidates[0] if candidates else None
         skip, no_prediction = None, bool(topics.prediction) and prediction is None
         if info is None and not (no_prediction and rules.sync_mode == "latest"):  # (latest: the node's synchroniser
             skip = _no_camera_info(entry, index, rules)  # pairs image and prediction, then it looks for camera_info)
@@ -82,6 +81,21 @@ def plan_frames(index: BagIndex, rules: PairingRules) -> list[FramePlan]:
     if rules.sync_mode == "approximate" or topics.prediction:  # the node's ApproximateTimeSynchronizer
         plans = _one_image_per_stamp(plans, index, rules)
     return plans
+
+
+def _paired_at_ns(
+    image_log_ns: int, info: int | None, prediction: int | None, index: BagIndex, rules: PairingRules
+) -> int:
+    """The bag time (int ns) the node takes an image recorded at ``image_log_ns`` into its LiDAR pairing: when its
+    synchroniser fires, the last of the set recorded (the camera_info with ``sync.mode: approximate``, an external
+    prediction), else at once. Judged at the image's bag time, a frame whose prediction came 100 ms after it was sent
+    on at the scan rate with an earlier scan where the node, the set complete only then, held a nearer one."""
+    logs = [image_log_ns]
+    if rules.sync_mode == "approximate" and info is not None and info in index.camera_info_stamps.position:
+        logs.append(index.camera_info_stamps.log_of(info))
+    if prediction is not None and prediction in index.prediction_stamps.position:
+        logs.append(index.prediction_stamps.log_of(prediction))
+    return max(logs)
 
 
 def _no_camera_info(entry: ImageEntry, index: BagIndex, rules: PairingRules) -> Skip:
