@@ -2746,3 +2746,42 @@ def test_a_frame_whose_prediction_comes_after_a_nearer_scan_takes_that_scan_on_b
     from_bag = status(read_output(tmp_path / "out")["/diagnostics"][-1][1].status[0].values)
     assert from_node == {"inputs_unused": "0", "lidar_lag_s": "-0.010"}, from_node
     assert from_bag == from_node, (from_bag, summary.format())
+
+
+def test_a_scan_within_lidar_wait_s_of_a_late_prediction_is_no_late_scan_for_the_bag_runner(
+    ros: Ros, tmp_path: Path
+) -> None:
+    """Scans every 100 ms up to 60 ms before the image (the next, due 40 ms after it, may be nearer: the frame waits
+    for it, ``lidar.wait_s`` 0.5 s), the external prediction recorded 100 ms after the image, that next scan recorded
+    550 ms after the image. The node's wait runs from the set's completion (the prediction in): the scan came 450 ms
+    into it and was paired, nothing counted. The bag runner measured from the image's bag time and warned ``lidar:
+    scan after lidar.wait_s``, saying the node would not pair it and naming a wait of 0.7 s to set. It measures from
+    the bag time the node's synchroniser fires now."""
+    from mono_depth_ros.bag import BagRunOptions, run_bag
+    from mono_depth_ros.demo.bag_builder import BagBuilder
+    from test.adapters import test_cdr_fuzz as fuzz
+
+    frame, params, node, played = _late_lidar_node(ros)
+    topics = _fuzz_topics()
+    with BagBuilder(tmp_path / "in", "humble") as bag:
+        bag.add("/tf_static", frame.tf, STAMP_NS - 1_000_000_000)
+        for offset_ms in (-260, -160, -60):  # on time: each arrives at its stamp
+            played[0] = stamp = STAMP_NS + offset_ms * 1_000_000
+            cloud = frame.cdr(fuzz.restamped(frame.cloud, stamp))
+            node.subscription("/lidar/points").callback(cloud)
+            bag.write_raw("/lidar/points", fuzz.CLOUD, cloud, stamp)
+        sent = [("image", 0, STAMP_NS), ("info", 1, STAMP_NS), ("prediction", 100, STAMP_NS)]
+        for key, at_ms, stamp in [*sent, ("cloud", 550, STAMP_NS + 40_000_000)]:
+            played[0] = STAMP_NS + at_ms * 1_000_000
+            raw = frame.cdr(fuzz.restamped(frame.cloud if key == "cloud" else getattr(frame, key), stamp))
+            node.subscription(topics[key][0]).callback(raw)
+            bag.write_raw(*topics[key], raw, played[0])
+    assert wait_until(lambda: stats(node).published == 1, 30)
+    node._publish_diagnostics()
+    values = {kv.key: kv.value for kv in node.publishers["/diagnostics"].messages[-1].status[0].values}
+    assert (values["inputs_unused"], values["lidar_lag_s"]) == ("0", "-0.040"), values
+    summary = run_bag(
+        tmp_path / "in", tmp_path / "out", {**params, "scale.mode": "lidar"}, BagRunOptions(progress=False)
+    )
+    assert summary.frames_out == 1, summary.format()
+    assert "lidar: scan after lidar.wait_s" not in summary.warnings.counts, summary.format()

@@ -284,9 +284,11 @@ _EMPTY = StampIndex((), ())
 
 def scan_after_wait(scan_ns: int, scan_log_ns: int, image_ns: int, image_log_ns: int, wait_ns: int) -> str | None:
     """Why the node would not pair a scan recorded more than ``lidar.wait_s`` (``wait_ns``) after its image (bag
-    times, int ns): the node holds a frame that long for its scan, then goes on without it and counts the scan
-    ``inputs_unused.lidar.after_wait`` when it comes. None when it was recorded in time, and with ``wait_ns`` 0 (the
-    node never waits: a scan recorded after its image is not late, the user chose so). The bag runner uses the scan
+    times, int ns; ``image_log_ns``: when the node takes the image into its pairing, its synchroniser's set
+    complete, :attr:`~.plan.FramePlan.paired_log_ns`): the node holds a frame that long for its scan, then goes on
+    without it and counts the scan ``inputs_unused.lidar.after_wait`` when it comes. None when it was recorded in
+    time, and with ``wait_ns`` 0 (the node never waits: a scan recorded after its image is not late, the user chose
+    so). The bag runner uses the scan
     all the same (an offline run has it) and warns with this text; the wait to set is the node's
     (:func:`~mono_depth_ros.adapters.lidar.late_scan_remedy`: 20 % more, rounded up to 0.1 s; later than the
     parameter's 5 s allows, the LiDAR's latency to fix)."""

@@ -32,7 +32,9 @@ class FramePlan:
     scans within ``lidar.max_age_s`` in the order they are taken when the ones before cannot be read (``lidar``
     first; those recorded by the time the node sends the image on at the LiDAR's scan rate:
     :meth:`~.pairing.PairingRules.lidar_sent_at_rate`); ``lidar_unused``: ``(reason, text)`` of a nearer scan
-    recorded after that, counted in ``inputs_unused`` as the node counts it."""
+    recorded after that, counted in ``inputs_unused`` as the node counts it; ``paired_log_ns``: the bag time (int ns)
+    the node takes the image into its LiDAR pairing, its wait for the scan starting then (:func:`_paired_at_ns`;
+    None: the image's)."""
 
     ordinal: int
     entry: ImageEntry
@@ -43,6 +45,7 @@ class FramePlan:
     warning: tuple[str, str] | None = None
     lidar_candidates: tuple[int, ...] = ()
     lidar_unused: tuple[str, str] | None = None
+    paired_log_ns: int | None = None
 
 
 def plan_frames(index: BagIndex, rules: PairingRules) -> list[FramePlan]:
@@ -77,7 +80,8 @@ def plan_frames(index: BagIndex, rules: PairingRules) -> list[FramePlan]:
             )
         unsynced = rules.camera_info_unsynced(stamp_ns, index.camera_info_stamps, bag_pass) if skip is None else None
         warning = None if unsynced is None else ("camera_info: not within sync.slop_s", unsynced)
-        plans.append(FramePlan(ordinal, entry, info, lidar, prediction, skip, warning, candidates, lidar_unused))
+        plan = FramePlan(ordinal, entry, info, lidar, prediction, skip, warning, candidates, lidar_unused, paired_ns)
+        plans.append(plan)
     if rules.sync_mode == "approximate" or topics.prediction:  # the node's ApproximateTimeSynchronizer
         plans = _one_image_per_stamp(plans, index, rules)
     return plans
