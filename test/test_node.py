@@ -847,8 +847,8 @@ def test_a_2d_lidars_laser_scan_is_subscribed_as_published_and_its_beams_reach_t
 ) -> None:
     """lidar.message_type auto: /scan published as LaserScan (RPLidar, Hokuyo) is subscribed as LaserScan, at once
     or, when the driver starts after the node, re-subscribed by the once-a-second look at the graph; its kept beams
-    are points in the laser frame (z = 0) with per-beam times (here: the sweep's middle the scale recovery dates
-    it by), as laser_geometry's projectLaser gives them."""
+    are points in the laser frame (z = 0) with per-beam times, as laser_geometry's projectLaser gives them; the scale
+    recovery dates the scan by the sweep's middle it was paired by (every beam's, not the kept beams')."""
     laser_scan = "sensor_msgs/msg/LaserScan"
     if at_start:
         ros_standin.STATE.graph["/scan"] = [laser_scan]
@@ -878,7 +878,8 @@ def test_a_2d_lidars_laser_scan_is_subscribed_as_published_and_its_beams_reach_t
     lidar = pipeline.frames[0].lidar
     assert lidar is not None and lidar.stamp_ns == STAMP_NS
     np.testing.assert_allclose(lidar.points_in_lidar, [[2.0, 0.0, 0.0], [0.0, 3.0, 0.0]], atol=1e-6)  # x ahead, y left
-    assert lidar.sweep_middle_ns == 100_000  # the kept beams 0 and 2, 0 and 200 µs after the stamp
+    # dated as it was paired: every beam's time (beams 0-3, 0-300 µs), not the kept beams' (0 and 2: 100 µs)
+    assert lidar.sweep_middle_ns == 150_000 == node._pairing._scans[0][0] - STAMP_NS
 
 
 def test_a_sweep_stamped_at_its_end_is_paired_by_its_middle(ros: Ros) -> None:
@@ -2454,16 +2455,85 @@ def test_latest_camera_info_recorded_only_after_the_first_image_costs_that_frame
     assert "recorded only after the image" in summary.skipped.examples["no camera_info"], summary.format()
 
 
-def test_a_nearer_scan_after_the_wait_is_counted_by_the_node_when_its_frame_went_with_an_on_time_one(
+def _recorded_at_one_bag_time(
+    node: Any, params: dict[str, int | float | str], sent: list[tuple[str, str, bytes]], tmp_path: Path
+) -> BagSummary:
+    """``sent`` ((topic, type, CDR) each) delivered to ``node`` in that order and recorded in that order at one bag
+    time (a converter that writes each message at its header stamp, a recorder's coarse clock), as ``ros2 bag play``
+    delivers them; the bag runner's summary of the bag with ``params``."""
+    from mono_depth_ros.bag import BagRunOptions, run_bag
+    from mono_depth_ros.demo.bag_builder import BagBuilder
+
+    with BagBuilder(tmp_path / "in", "humble") as bag:
+        for topic, msgtype, raw in sent:
+            node.subscription(topic).callback(raw)
+            bag.write_raw(topic, msgtype, raw, STAMP_NS)
+    return run_bag(tmp_path / "in", tmp_path / "out", params, BagRunOptions(progress=False))
+
+
+def test_latest_camera_info_recorded_after_the_image_at_the_same_bag_time_costs_that_frame_on_both_roads(
     ros: Ros, tmp_path: Path
+) -> None:
+    """As the test above, the camera_info recorded after the image but at the same bag time: the node, given them in
+    recording order (as ``ros2 bag play`` plays equal bag times), holds no camera_info when the image is in and drops
+    the frame; the bag runner counted a camera_info of the image's bag time as received before it and published the
+    frame. Both follow the recording order at equal bag times now."""
+    from test.adapters import test_cdr_fuzz as fuzz
+
+    frame = fuzz.real_frame("humble")
+    params: dict[str, int | float | str] = {**EXTERNAL, "model.output_kind": "relative_inverse", "sync.mode": "latest"}
+    node = ros.make_node(params)
+    sent = [(topic, fuzz.IMAGE, frame.cdr(fuzz.restamped(getattr(frame, key), STAMP_NS)))
+            for key, topic in (("prediction", "/depth_model/prediction"), ("image", "/camera/image_raw"))]  # fmt: skip
+    sent += [("/camera/camera_info", fuzz.INFO, frame.cdr(fuzz.restamped(frame.info, STAMP_NS)))]
+    summary = _recorded_at_one_bag_time(node, params, sent, tmp_path)
+    assert wait_until(lambda: stats(node).bad.get("no_camera_info") == 1, 30), stats(node).bad
+    assert stats(node).published == 0
+    assert (summary.frames_out, dict(summary.bad)) == (0, {"no_camera_info": 1}), summary.format()
+
+
+def test_a_camera_info_sent_twice_at_the_images_bag_time_is_the_one_the_node_synchronised(
+    ros: Ros, tmp_path: Path
+) -> None:
+    """``sync.mode: approximate``: the prediction, the image, its camera_info and the same stamp's camera_info again
+    with another focal length (a driver re-sending it after a zoom), all recorded at one bag time. The node's
+    synchroniser fired with the first camera_info (the set was complete); the bag runner took the one recorded last
+    at or before the bag time the set completed, which at one bag time was the second: two calibrations for one
+    recording. Both take the first now."""
+    from test.adapters import test_cdr_fuzz as fuzz
+    from test.bag.support import read_bag as read_output
+
+    frame = fuzz.real_frame("humble")
+    params: dict[str, int | float | str] = {**EXTERNAL, "model.output_kind": "relative_inverse"}
+    node = ros.make_node(params)
+    own = fuzz.restamped(frame.info, STAMP_NS)
+    sent = [(topic, fuzz.IMAGE, frame.cdr(fuzz.restamped(getattr(frame, key), STAMP_NS)))
+            for key, topic in (("prediction", "/depth_model/prediction"), ("image", "/camera/image_raw"))]  # fmt: skip
+    sent += [("/camera/camera_info", fuzz.INFO, frame.cdr(info)) for info in (own, _zoomed(own, STAMP_NS))]
+    summary = _recorded_at_one_bag_time(node, params, sent, tmp_path)
+    (from_node,) = node.publishers["depth/camera_info"].wait_for(1)
+    ((_, from_bag),) = read_output(tmp_path / "out")["/depth/camera_info"]
+    scale = from_node.width / own.width  # the published depth's size (output.downscale)
+    assert from_node.k[0] == pytest.approx(own.k[0] * scale), (from_node.k[0], own.k[0], scale)
+    assert from_bag.k[0] == pytest.approx(from_node.k[0]), (from_bag.k[0], from_node.k[0], summary.format())
+
+
+@pytest.mark.parametrize("arrives_ms", [100, 1000], ids=["within-the-wait", "after-the-wait"])
+def test_a_nearer_scan_after_its_frame_went_at_the_scan_rate_is_paired_and_counted_alike_on_both_roads(
+    ros: Ros, tmp_path: Path, arrives_ms: int
 ) -> None:
     """KITTI 000000 with scans every 100 ms up to 40 ms before the image, each on time, lidar.wait_s 0.5 s: the next
     scan, expected 60 ms after the image, cannot be nearer than the one at -40 ms, so the node sends the frame on at
-    once with it. The next scan is stamped 10 ms after the image (a LiDAR whose phase jumped) and recorded 1 s late:
-    the bag runner pairs it (the nearest) and warns ``lidar: scan after lidar.wait_s``; the node counted nothing
-    (``inputs_unused`` 0). Both count the frame now."""
+    once with it. The next scan is stamped 10 ms after the image (a LiDAR whose phase jumped). Recorded 100 ms after
+    the image (within the wait), the bag runner paired it, silently, and the node counted nothing: two scales for one
+    recording. Recorded 1 s after, the bag runner paired it and warned ``lidar: scan after lidar.wait_s`` and the node
+    counted ``lidar.after_wait``, naming a wait to set that changes nothing (the frame did not wait). Both pair the
+    scan at -40 ms now (the bag runner decides at the scan rate from the bag times, as the node did) and count the
+    nearer one ``inputs_unused.lidar.nearer_later``."""
+    from mono_depth_ros.bag import BagRunOptions, run_bag
     from mono_depth_ros.demo.bag_builder import BagBuilder
     from test.adapters import test_cdr_fuzz as fuzz
+    from test.bag.support import read_bag as read_output
 
     frame, params, node, played = _late_lidar_node(ros)
     topics = {key: topic for key, topic in _fuzz_topics().items() if key != "cloud"}  # the camera's, in order
@@ -2480,12 +2550,25 @@ def test_a_nearer_scan_after_the_wait_is_counted_by_the_node_when_its_frame_went
             node.subscription(topics[key][0]).callback(raw)
             bag.write_raw(*topics[key], raw, STAMP_NS + latency_ms * 1_000_000)
         assert wait_until(lambda: stats(node).published == 1, 30)  # at once, with the scan at -40 ms
-        played[0] = STAMP_NS + 1_000_000_000
+        played[0] = STAMP_NS + arrives_ms * 1_000_000
         cloud = frame.cdr(fuzz.restamped(frame.cloud, STAMP_NS + 10_000_000))
         node.subscription("/lidar/points").callback(cloud)
-        bag.write_raw("/lidar/points", fuzz.CLOUD, cloud, STAMP_NS + 1_000_000_000)
-    summary = _late_scans_counted_on_both_roads(node, params, tmp_path, 1)
-    assert "set lidar.wait_s to 1.2 s" in summary.warnings.examples["lidar: scan after lidar.wait_s"], summary.format()
+        bag.write_raw("/lidar/points", fuzz.CLOUD, cloud, STAMP_NS + arrives_ms * 1_000_000)
+    assert wait_until(lambda: "lidar.nearer_later" in stats(node).unused, 30), stats(node).unused
+    node._publish_diagnostics()
+    summary = run_bag(
+        tmp_path / "in", tmp_path / "out", {**params, "scale.mode": "lidar"}, BagRunOptions(progress=False)
+    )
+
+    def status(values: Any) -> dict[str, str]:
+        return {kv.key: kv.value for kv in values if kv.key.startswith(("inputs_unused", "lidar_lag_s"))}
+
+    from_node = status(node.publishers["/diagnostics"].messages[-1].status[0].values)
+    from_bag = status(read_output(tmp_path / "out")["/diagnostics"][-1][1].status[0].values)
+    assert from_node == {"inputs_unused": "1", "inputs_unused.lidar.nearer_later": "1", "lidar_lag_s": "0.040"}
+    assert from_bag == from_node, (from_bag, summary.format())
+    assert "stamped 1700000000.133 s came after" in summary.warnings.examples["lidar.nearer_later"], summary.format()
+    assert "lidar: scan after lidar.wait_s" not in summary.warnings.counts, summary.format()
 
 
 @pytest.mark.parametrize(("max_age_s", "wait_s"), [(2.01, 4.02), (1.001, 2.03), (0.2, 0.2)])
@@ -2619,3 +2702,86 @@ def test_a_12_bit_camera_is_warned_and_counted_by_node_and_bag_runner_until_imag
         send(index)
     np.testing.assert_array_equal(pipeline.frames[-1].rgb, rgb)  # the 8-bit frame again
     assert stats(node).sixteen_bit == {DIM_KEY: 3}, stats(node).sixteen_bit  # none counted since
+
+
+def test_a_frame_whose_prediction_comes_after_a_nearer_scan_takes_that_scan_on_both_roads(
+    ros: Ros, tmp_path: Path
+) -> None:
+    """As the test above, scans every 100 ms up to 40 ms before the image, the next stamped 10 ms after it (a phase
+    jump, or a jitter) and recorded 50 ms after the image; the external prediction recorded 100 ms after the image
+    (a depth network's latency). The node takes the frame into its LiDAR pairing when its synchroniser fires, the
+    prediction in, the nearer scan at hand then: it pairs it (10 ms from the image). The bag runner judged the scan
+    rate at the image's bag time: the scan at -40 ms, and ``lidar.nearer_later`` counted, where the node counted
+    nothing. It judges at the bag time the node's synchroniser fires now."""
+    from mono_depth_ros.bag import BagRunOptions, run_bag
+    from mono_depth_ros.demo.bag_builder import BagBuilder
+    from test.adapters import test_cdr_fuzz as fuzz
+    from test.bag.support import read_bag as read_output
+
+    frame, params, node, played = _late_lidar_node(ros)
+    topics = _fuzz_topics()
+    with BagBuilder(tmp_path / "in", "humble") as bag:
+        bag.add("/tf_static", frame.tf, STAMP_NS - 1_000_000_000)
+        for offset_ms in (-240, -140, -40):  # on time: each arrives at its stamp
+            played[0] = stamp = STAMP_NS + offset_ms * 1_000_000
+            cloud = frame.cdr(fuzz.restamped(frame.cloud, stamp))
+            node.subscription("/lidar/points").callback(cloud)
+            bag.write_raw("/lidar/points", fuzz.CLOUD, cloud, stamp)
+        sent = [("image", 0, STAMP_NS), ("info", 1, STAMP_NS), ("cloud", 50, STAMP_NS + 10_000_000)]
+        for key, at_ms, stamp in [*sent, ("prediction", 100, STAMP_NS)]:
+            played[0] = STAMP_NS + at_ms * 1_000_000
+            raw = frame.cdr(fuzz.restamped(frame.cloud if key == "cloud" else getattr(frame, key), stamp))
+            node.subscription(topics[key][0]).callback(raw)
+            bag.write_raw(*topics[key], raw, played[0])
+    assert wait_until(lambda: stats(node).published == 1, 30)
+    node._publish_diagnostics()
+    summary = run_bag(
+        tmp_path / "in", tmp_path / "out", {**params, "scale.mode": "lidar"}, BagRunOptions(progress=False)
+    )
+
+    def status(values: Any) -> dict[str, str]:
+        return {kv.key: kv.value for kv in values if kv.key.startswith(("inputs_unused", "lidar_lag_s"))}
+
+    from_node = status(node.publishers["/diagnostics"].messages[-1].status[0].values)
+    from_bag = status(read_output(tmp_path / "out")["/diagnostics"][-1][1].status[0].values)
+    assert from_node == {"inputs_unused": "0", "lidar_lag_s": "-0.010"}, from_node
+    assert from_bag == from_node, (from_bag, summary.format())
+
+
+def test_a_scan_within_lidar_wait_s_of_a_late_prediction_is_no_late_scan_for_the_bag_runner(
+    ros: Ros, tmp_path: Path
+) -> None:
+    """Scans every 100 ms up to 60 ms before the image (the next, due 40 ms after it, may be nearer: the frame waits
+    for it, ``lidar.wait_s`` 0.5 s), the external prediction recorded 100 ms after the image, that next scan recorded
+    550 ms after the image. The node's wait runs from the set's completion (the prediction in): the scan came 450 ms
+    into it and was paired, nothing counted. The bag runner measured from the image's bag time and warned ``lidar:
+    scan after lidar.wait_s``, saying the node would not pair it and naming a wait of 0.7 s to set. It measures from
+    the bag time the node's synchroniser fires now."""
+    from mono_depth_ros.bag import BagRunOptions, run_bag
+    from mono_depth_ros.demo.bag_builder import BagBuilder
+    from test.adapters import test_cdr_fuzz as fuzz
+
+    frame, params, node, played = _late_lidar_node(ros)
+    topics = _fuzz_topics()
+    with BagBuilder(tmp_path / "in", "humble") as bag:
+        bag.add("/tf_static", frame.tf, STAMP_NS - 1_000_000_000)
+        for offset_ms in (-260, -160, -60):  # on time: each arrives at its stamp
+            played[0] = stamp = STAMP_NS + offset_ms * 1_000_000
+            cloud = frame.cdr(fuzz.restamped(frame.cloud, stamp))
+            node.subscription("/lidar/points").callback(cloud)
+            bag.write_raw("/lidar/points", fuzz.CLOUD, cloud, stamp)
+        sent = [("image", 0, STAMP_NS), ("info", 1, STAMP_NS), ("prediction", 100, STAMP_NS)]
+        for key, at_ms, stamp in [*sent, ("cloud", 550, STAMP_NS + 40_000_000)]:
+            played[0] = STAMP_NS + at_ms * 1_000_000
+            raw = frame.cdr(fuzz.restamped(frame.cloud if key == "cloud" else getattr(frame, key), stamp))
+            node.subscription(topics[key][0]).callback(raw)
+            bag.write_raw(*topics[key], raw, played[0])
+    assert wait_until(lambda: stats(node).published == 1, 30)
+    node._publish_diagnostics()
+    values = {kv.key: kv.value for kv in node.publishers["/diagnostics"].messages[-1].status[0].values}
+    assert (values["inputs_unused"], values["lidar_lag_s"]) == ("0", "-0.040"), values
+    summary = run_bag(
+        tmp_path / "in", tmp_path / "out", {**params, "scale.mode": "lidar"}, BagRunOptions(progress=False)
+    )
+    assert summary.frames_out == 1, summary.format()
+    assert "lidar: scan after lidar.wait_s" not in summary.warnings.counts, summary.format()

@@ -132,6 +132,71 @@ def held_full_text(image_ns: int, held_ns: int, max_waiting: int, wait_ns: int) 
     )
 
 
+def final_at_scan_rate(
+    stamp_ns: int, best_ns: int | None, newest_ns: int, period_ns: int | None, max_age_ns: int
+) -> bool:
+    """Whether the scan choice of a frame stamped ``stamp_ns`` is final at the LiDAR's scan rate, the newest scan at
+    hand stamped ``newest_ns`` (before the frame) and the best one ``best_ns`` (None: none within ``max_age_ns``):
+    the next scan, expected one ``period_ns`` after the newest (None: not known yet, not final), cannot be closer
+    than the best, or cannot be within ``max_age_ns`` even half a period early (a LiDAR's phase can jump). The node's
+    :class:`ScanPairing` and the bag runner's plan (:meth:`~mono_depth_ros.bag.pairing.PairingRules.lidar_sent_at_rate`)
+    decide so alike. Stamps in int ns."""
+    if period_ns is None:
+        return False
+    next_gap = newest_ns + period_ns - stamp_ns  # the expected next scan's distance from this frame
+    if next_gap > max_age_ns + period_ns // 2:
+        return True
+    return best_ns is not None and abs(best_ns - stamp_ns) <= next_gap
+
+
+def scan_period(stamps_ns: Any) -> int | None:
+    """The LiDAR's scan period: the median of the positive gaps between ``stamps_ns`` sorted (int ns; None with
+    fewer than two distinct stamps): :meth:`ScanPairing.scan_period_ns` over its scans, the bag runner's over the
+    last :data:`SCANS_FOR_RATE` recorded."""
+    stamps = sorted(int(stamp) for stamp in stamps_ns)
+    gaps = [b - a for a, b in itertools.pairwise(stamps) if b > a]
+    return int(np.median(gaps)) if gaps else None
+
+
+SCANS_FOR_RATE = 10  # the scans the rate is judged from (the last received or recorded); ScanPairing's max_scans
+
+
+def stamp_jitter_ns(period_ns: int | None) -> int:
+    """How much nearer than the scan a frame went with at the LiDAR's scan rate a later scan must be to be counted
+    ``lidar.nearer_later`` (int ns): a tenth of the scan period ``period_ns``, at least :data:`MIN_STAMP_JITTER_NS`. A
+    healthy driver's stamps jitter by a few ms (stamped on arrival, on a loaded host): a frame stamped about the
+    middle between two scans went with one only that much further than the next (a 30 Hz camera and a 10 Hz LiDAR
+    with 3 ms jitter, simulated 60 s: 10 frames a minute were counted and warned); a phase or rate change moves the
+    next scan further."""
+    return max((period_ns or 0) // 10, MIN_STAMP_JITTER_NS)
+
+
+MIN_STAMP_JITTER_NS = 5_000_000  # stamp_jitter_ns at least (5 ms: a fast LiDAR's tenth of a period is less)
+
+
+def nearer_later(distance_ns: int, gap_ns: int | None, period_ns: int | None, max_age_ns: int) -> bool:
+    """Whether a scan ``distance_ns`` from a frame sent on at the LiDAR's scan rate (period ``period_ns`` then) with a
+    scan ``gap_ns`` from it (None: none) is counted ``lidar.nearer_later``: within ``max_age_ns`` and nearer than that
+    scan by more than :func:`stamp_jitter_ns` (node and bag runner alike). Times in int ns."""
+    return distance_ns <= max_age_ns and (gap_ns is None or distance_ns < gap_ns - stamp_jitter_ns(period_ns))
+
+
+def nearer_later_text(scan_ns: int, image_ns: int, gap_ns: int | None, period_ns: int | None) -> str:
+    """Why a scan came too late for its image although it came (``inputs_unused.lidar.nearer_later``): the frame
+    went on with a scan ``gap_ns`` from it (None: none within lidar.max_age_s), the next scan expected no nearer at
+    the LiDAR's scan rate (period ``period_ns``); this one, stamped ``scan_ns``, is nearer by more than its stamps'
+    jitter (:func:`stamp_jitter_ns`); what to check (node and bag runner say it alike)."""
+    went = "no scan" if gap_ns is None else f"the scan {gap_ns / 1e6:.1f} ms from it"
+    return (
+        f"the scan stamped {scan_ns / 1e9:.3f} s came after the image stamped {image_ns / 1e9:.3f} s had gone on with "
+        f"{went}, {abs(scan_ns - image_ns) / 1e6:.1f} ms from it: at the LiDAR's scan rate (a scan every "
+        f"{(period_ns or 0) / 1e6:.1f} ms) no nearer scan was expected, and the frame went as it was (not a matter "
+        f"of lidar.wait_s). The LiDAR's phase or rate changed (a driver restart, a new mode), or its stamps jitter by "
+        f"more than {stamp_jitter_ns(period_ns) / 1e6:.1f} ms: compare its header stamps with its rate, and stamp "
+        f"its sweeps from the sensor's clock where the driver can"
+    )
+
+
 class UnpairedLog:
     """``on_unpaired`` for :class:`ScanPairing` in the node: a warning (one per kind every ``period_s``) for each
     frame released without a scan because the scans at hand are further than ``max_age_ns`` and one scan period from
@@ -160,8 +225,9 @@ class ScanPairing(Generic[T]):
     * the newest scan is stamped more than ``max_age_ns`` + max(1 s, ``wait_ns``) + one period before the frame:
       the LiDAR stamps on another clock (or its driver stalled), and no scan can come within ``max_age_ns`` in time;
     * the frame has waited ``wait_ns`` (a late scan costs only this frame's LiDAR scale); when no scan arrived
-      during that wait, the LiDAR is taken as stopped and later frames are not held until a scan arrives again
-      (a dead LiDAR delays one frame, not every frame).
+      during that wait, nor for one and a half scan periods (a LiDAR slower than the wait is not stopped between
+      its scans), the LiDAR is taken as stopped and later frames are not held until a scan arrives again (a dead
+      LiDAR delays the frames of one wait or one and a half periods, not every frame).
 
     With ``ready`` (``ready(item, scan)``: can TF place this scan in this frame now? tf2 with timeout zero), a frame
     whose scan choice is final is also held until ``ready`` answers, at most ``wait_ns``: TF that lags behind the
@@ -178,14 +244,16 @@ class ScanPairing(Generic[T]):
     report advises) after that image when it timed out (however far ahead the scan is stamped: a sweep paired by its
     middle), or after an image stamped as the scan would have arrived when it went at once while the LiDAR was taken as
     stopped or its scans at hand were stamped far behind (a LiDAR more than ``max_age_ns`` + 1 s late, taken as on
-    another clock: its frames went uncounted), or, more than ``wait_ns`` after the image, for a frame that went with an
-    earlier scan, none expected nearer at the scan rate (a LiDAR whose phase jumped: the bag runner pairs that nearer
-    scan and warns; the node had counted nothing) (one call a frame, once, by its own scan: each frame left without its
+    another clock: its frames went uncounted) (one call a frame, once, by its own scan: each frame left without its
     LiDAR scale): a LiDAR that delivers later than ``wait_ns`` cost every frame its own scan, silently (a LiDAR coming
     back after a stop, its first scan stamped after the frames that went at once, is not; with ``wait_ns`` 0, "never
     wait", only for a frame that went with no scan at all: every frame goes at once by choice, one that took an older
-    scan kept its LiDAR scale); and (reason ``lidar.held_full``, text :func:`held_full_text`) for each frame let go
-    before its wait because more than ``max_waiting`` were held (it went without its scan, silently).
+    scan kept its LiDAR scale); (reason ``lidar.nearer_later``, text :func:`nearer_later_text`) for a scan that
+    arrives, whenever, for a frame sent on at the scan rate with an earlier scan or none, the next expected no
+    nearer, nearer than that by more than :func:`stamp_jitter_ns` (:func:`nearer_later`: a LiDAR whose phase jumped;
+    the bag runner pairs and counts such a frame alike); and (reason ``lidar.held_full``, text :func:`held_full_text`)
+    for each frame let go before its wait because more than ``max_waiting`` were held (it went without its scan,
+    silently).
 
     Frames leave in arrival order. At most ``max_waiting`` frames are held (64: a 30 Hz camera waiting 2 s, the images
     as received, 1.4 MB each at 1242x375 rgb8; the waits bound them first: camera rate x ``wait_ns``); an older one is
@@ -212,7 +280,7 @@ class ScanPairing(Generic[T]):
         max_age_ns: int,
         wait_ns: int,
         *,
-        max_scans: int = 10,
+        max_scans: int = SCANS_FOR_RATE,
         max_waiting: int = 64,
         keep_ns: int = TIME_JUMP_BACK_NS,
         clock_ns: Callable[[], int] = time.monotonic_ns,
@@ -224,8 +292,9 @@ class ScanPairing(Generic[T]):
         self._ready = ready
         self._on_unpaired = on_unpaired  # a frame released without a scan while scans are at hand
         self._on_late = on_late  # a scan that came after its frame went on without a final choice
-        self._gone: deque[tuple[int, int, int | None, bool, bool, int]] = deque(maxlen=MAX_FRAMES_GONE)  # stamp,
-        # arrival, gap, waited, quiet (wait 0, before any scan came: its scan is not reported), the wait it went under
+        self._gone: deque[tuple[int, int, int | None, bool, bool, int, int | None]] = deque(maxlen=MAX_FRAMES_GONE)
+        # stamp, arrival, gap, waited, quiet (wait 0, before any scan came: its scan is not reported), the wait it went
+        # under, the scan period it was sent on at (None: not at the scan rate; a nearer scan is lidar.nearer_later)
         self._unplaced: tuple[T, tuple[int, Any]] | None = None  # released without TF: hold none until it answers
         self._scans: deque[tuple[int, Any]] = deque(maxlen=MAX_SCANS_KEPT)
         self._max_scans, self._keep_ns = max_scans, keep_ns  # the last max_scans, and those _oldest_needed_ns keeps
@@ -234,6 +303,7 @@ class ScanPairing(Generic[T]):
         self._max_waiting = max_waiting
         self._clock_ns = clock_ns
         self._gave_up = False  # a frame timed out with no scan arriving meanwhile: hold none until a scan comes
+        self._scan_came_ns: int | None = None  # when the last scan came (clock_ns)
         self._newest: dict[str, int] = {}  # "frame" / "scan" -> newest stamp since the last jump back
         self._scans_seen = 0  # scans added so far (a frame remembers the count at its arrival)
         self.max_age_ns = int(max_age_ns)
@@ -253,7 +323,7 @@ class ScanPairing(Generic[T]):
             while len(self._scans) > self._max_scans and self._scans[0][0] < oldest_needed:
                 self._scans.popleft()
             self._scans_seen += 1
-            self._gave_up = False
+            self._gave_up, self._scan_came_ns = False, self._clock_ns()
             self._late(int(stamp_ns))
             return before + self._release()
 
@@ -286,10 +356,11 @@ class ScanPairing(Generic[T]):
             return count
 
     def scan_period_ns(self) -> int | None:
-        """Median gap between the cached scans' stamps (None with fewer than two scans)."""
-        stamps = sorted(stamp for stamp, _ in self._scans)
-        gaps = [b - a for a, b in itertools.pairwise(stamps) if b > a]
-        return int(np.median(gaps)) if gaps else None
+        """Median gap between the stamps of the last :data:`SCANS_FOR_RATE` scans received (None with fewer than two
+        scans): :func:`scan_period`, from as many scans as the bag runner judges the rate by (the last recorded):
+        every scan kept (20-odd of a 50 Hz LiDAR, the last second's before an image came) made other choices at
+        the scan rate where the median of more gaps differed (a rate change; a 50 Hz LiDAR's 2 ms stamp jitter)."""
+        return scan_period(stamp for stamp, _ in itertools.islice(reversed(self._scans), SCANS_FOR_RATE))
 
     def _forget_scans_after_a_jump_back(self, stream: str, stamp_ns: int) -> list[Paired[T]]:
         """After a jump back, the frames held from before it, released with the scans of their pass (the scans that
@@ -334,7 +405,7 @@ class ScanPairing(Generic[T]):
             if not (final or timed_out or flush or len(self._waiting) > self._max_waiting):
                 break  # later frames wait behind this one: outputs keep their order
             lost = (gave_up or far or not chosen) and (self.wait_ns > 0 or best is None)
-            by_rate = chosen and self.wait_ns > 0 and best is not None and best[0] < stamp
+            by_rate = chosen and not gave_up and not far and self.wait_ns > 0 and newest is not None and newest < stamp
             self._waiting.popleft()
             if not (final or timed_out or flush):  # let go before its wait: too many held (counted here, once)
                 if self._on_late is not None:
@@ -349,8 +420,10 @@ class ScanPairing(Generic[T]):
                 gap = None if best is None else abs(best[0] - stamp)
                 waited = timed_out or not lost  # by_rate: late after the image came, as the bag runner measures it
                 quiet = self.wait_ns == 0 and not scans_then
-                self._gone.append((stamp, arrived, gap, waited, quiet, self.wait_ns))
-            if timed_out and not chosen and self._scans_seen == scans_then:
+                self._gone.append(
+                    (stamp, arrived, gap, waited, quiet, self.wait_ns, period if by_rate and not lost else None)
+                )
+            if timed_out and not chosen and self._scans_seen == scans_then and self._silent(now, period):
                 self._gave_up = True  # no scan during the wait: later frames go at once until a scan arrives
             if timed_out and chosen and not final and best is not None:
                 self._unplaced = (item, best)  # waited for TF in vain: later frames go at once until it answers
@@ -368,21 +441,37 @@ class ScanPairing(Generic[T]):
         then names how late that one came: the wait that would have kept it)."""
         now, period = self._clock_ns(), self.scan_period_ns()
         for entry in list(self._gone):
-            stamp, arrived, gap, waited, quiet, wait_ns = entry  # wait_ns: the frame's (lidar.wait_s set since)
+            stamp, arrived, gap, waited, quiet, wait_ns, at_rate = entry  # wait_ns: the frame's (set since)
             if gap is not None and scan_ns >= stamp + gap + (period or 0):  # none can be nearer now: scans come
                 self._gone.remove(entry)  # in stamp order, one out of order at most (two LiDARs on one topic, a
                 continue  # driver's reorder); frames gone at once with a scan are not kept all 512 deep
+            if at_rate is not None and scan_ns > stamp + self.max_age_ns + (period or 0):  # sent with no scan:
+                self._gone.remove(entry)  # none can come within lidar.max_age_s now
+                continue
             distance = abs(scan_ns - stamp)
             if period is not None and scan_ns < stamp - period // 2:
                 continue  # the LiDAR's next scan is nearer to this frame: its own scan, to come
             # a frame that waited its full wait lost this scan however far ahead it is stamped (a sweep paired by its
             # middle, 180 ms ahead); one that went at once (the LiDAR taken as stopped) only if the LiDAR itself is
             # late, after an image stamped as the scan would arrive (else a LiDAR coming back after a stop)
+            if at_rate is not None:  # sent on at the scan rate: the bag runner pairs as the node did, both count
+                if nearer_later(distance, gap, at_rate, self.max_age_ns):  # not a scan nearer by its jitter alone
+                    self._gone.remove(entry)
+                    if self._on_late is not None:
+                        self._on_late("lidar.nearer_later", nearer_later_text(scan_ns, stamp, gap, at_rate))
+                continue
             own_delay = now - arrived - (0 if waited else max(0, scan_ns - stamp))
             if distance <= self.max_age_ns and (gap is None or distance < gap) and own_delay > wait_ns:
                 self._gone.remove(entry)  # one report a frame
                 if self._on_late is not None and not quiet:
                     self._on_late("lidar.after_wait", late_scan_text(scan_ns, stamp, now - arrived, wait_ns))
+
+    def _silent(self, now: int, period: int | None) -> bool:
+        """Whether no scan has come for one and a half scan periods by ``now`` (clock ns; True before two scans): a
+        wait without a scan, shorter than that, is no stopped LiDAR (a 1 Hz LiDAR with ``wait_ns`` 0.2 s had every
+        frame after such a wait go at once, those within ``max_age_ns`` before its next scan too, without it)."""
+        came = self._scan_came_ns
+        return period is None or came is None or now - came > period + period // 2
 
     def _placed(self, item: T, best: tuple[int, Any] | None) -> bool:
         """Whether TF can place the chosen scan in the frame now (True: no check, no scan, or TF given up on)."""
@@ -408,12 +497,7 @@ class ScanPairing(Generic[T]):
             return True
         if self._far_behind(stamp, newest, period):
             return True  # the scans are stamped far behind (another clock, a stalled driver): none can come in time
-        if period is None:
-            return False
-        next_gap = newest + period - stamp  # the expected next scan's distance from this frame
-        if next_gap > self.max_age_ns + period // 2:  # half a period of margin: a LiDAR's phase can jump (restart)
-            return True
-        return best is not None and abs(best[0] - stamp) <= next_gap
+        return final_at_scan_rate(stamp, None if best is None else best[0], newest, period, self.max_age_ns)
 
 
 class PairingPoll:
@@ -546,7 +630,7 @@ def lidar_scan_from_tf(
         return rigid_transform_from_msg(found)
 
     deskewed, _ = deskewed_scan(scan.points_in_lidar, scan.point_dt_ns, scan.stamp_ns, cam_from_lidar, at)
-    return replace(deskewed, mount=mount)
+    return replace(deskewed, mount=mount, sweep_middle_ns=scan.sweep_middle_ns)  # the middle it was paired by
 
 
 def _mount(tf_buffer: Any, camera_frame: str, lidar_frame: str, stamp: Any, timeout: Any) -> RigidTransform | None:

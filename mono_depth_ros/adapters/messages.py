@@ -87,18 +87,18 @@ class Scan:
         point_dt_ns: (N,) int64 measurement time of each point, ns after ``stamp_ns``, from the driver's time field
             or a LaserScan's ``i * time_increment`` (None: the cloud has none; see
             :mod:`~mono_depth_ros.core.point_times`).
+        sweep_middle_ns: the middle of the sweep after ``stamp_ns`` (int ns; 0 without times that span a sweep):
+            :func:`sweep_middle_offset_ns`, the offset the scan is paired by (node and bag runner), from the time of
+            every point or beam, no-returns included; not from ``point_dt_ns`` (the kept points): a sector without
+            returns at one end of the sweep (an Ouster azimuth window, a rear blocked by the robot) moved that
+            middle 12.5-25 ms from the one the scan was paired by, and the scale recovery measured its age from it.
     """
 
     points_in_lidar: npt.NDArray[np.floating]
     frame_id: str
     stamp_ns: int
     point_dt_ns: npt.NDArray[np.int64] | None = None
-
-    @property
-    def sweep_middle_ns(self) -> int:
-        """The middle of the sweep after ``stamp_ns``: (first + last point time) / 2, int ns (0 without times)."""
-        dt = self.point_dt_ns
-        return 0 if dt is None or dt.size == 0 else (int(dt.min()) + int(dt.max())) // 2
+    sweep_middle_ns: int = 0
 
 
 def decode_image(
@@ -118,13 +118,15 @@ def decode_image(
 def decode_scan(msg: Any, msgtype: str = POINTCLOUD2) -> Scan:
     """PointCloud2 (any layout with float x, y, z; per-point times when it has a time field) or LaserScan (a 2D
     LiDAR: its beams as :func:`~mono_depth_ros.core.msg_laser_scan.points_from_laser_scan` projects them, with their
-    times) → :class:`Scan`."""
+    times) → :class:`Scan`, dated by the middle of its sweep as it is paired (:func:`sweep_middle_offset_ns`)."""
     frame_id, stamp_ns = str(msg.header.frame_id), stamp_to_ns(msg.header.stamp)
+    point_dt_ns: npt.NDArray[np.int64] | None
     if msgtype == LASER_SCAN:
         laser = points_from_laser_scan(msg)
-        return Scan(laser.points_in_laser, frame_id, stamp_ns, laser.point_dt_ns)
-    points, point_dt_ns = xyz_and_times_from_pointcloud2(msg)
-    return Scan(points, frame_id, stamp_ns, point_dt_ns)
+        points, point_dt_ns = laser.points_in_laser, laser.point_dt_ns
+    else:
+        points, point_dt_ns = xyz_and_times_from_pointcloud2(msg)
+    return Scan(points, frame_id, stamp_ns, point_dt_ns, sweep_middle_offset_ns(msg, msgtype))  # as it is paired
 
 
 def sweep_middle_offset_ns(msg: Any, msgtype: str = POINTCLOUD2) -> int:

@@ -344,7 +344,7 @@ class BagIndex:
                 return None
 
         deskewed, missing = deskewed_scan(scan.points_in_lidar, scan.point_dt_ns, scan.stamp_ns, cam_from_lidar, at)
-        return replace(deskewed, mount=mount), missing
+        return replace(deskewed, mount=mount, sweep_middle_ns=scan.sweep_middle_ns), missing  # as it was paired
 
 
 def index_bag(bag: InputBag, topics: TopicPlan, summary: BagSummary, selection: set[str] | None) -> BagIndex:
@@ -360,7 +360,9 @@ def index_bag(bag: InputBag, topics: TopicPlan, summary: BagSummary, selection: 
     streams = _Streams(TfPasses(index.tf))
     wanted = topics.all
     stamp_only = {topics.image, topics.lidar, topics.prediction} - {""}
+    in_order = RecordingOrder()
     for message in bag.messages(selection, heads=stamp_only):  # images, scans, predictions: their heads only
+        message = in_order.of(message)  # equal bag times: recording order, as played
         if message.topic not in wanted:
             continue  # read only to keep ordinals aligned with the second pass
         header = header_from_cdr(message.raw) if message.topic in stamp_only else None
@@ -416,6 +418,36 @@ def index_bag(bag: InputBag, topics: TopicPlan, summary: BagSummary, selection: 
     index.tf_bag_passes = streams.tf.bag_passes(streams.images)
     _note_passes(streams.images, topics.image, summary)
     return index
+
+
+class RecordingOrder:
+    """Bag times made strictly increasing in recording order for the first pass: a message recorded at the bag time
+    of the one before it (or, in a run of equal times, at or before the last one given) is taken 1 ns after the
+    last one given (int ns).
+
+    Every pairing rule compares bag times (:class:`~.pairing.StampIndex`'s ``received_by`` and ``recorded_last``,
+    the plan's synchroniser queues); at equal bag times they took a camera_info recorded after its image as received
+    before it (``sync.mode: latest``: the frame published, where the node, given them in recording order as ``ros2
+    bag play`` plays equal times, had none and dropped it), or the last of two camera_infos of one stamp where the
+    node's synchroniser had fired with the first. A bag written by a converter at each message's header stamp, or by
+    a recorder with a coarse clock, has such ties. Bag times that go back (not from a bag read in order) are kept.
+    """
+
+    def __init__(self) -> None:
+        self._last: int | None = None  # the last bag time given (int ns)
+
+    def of(self, message: BagMessage) -> BagMessage:
+        """``message``, its bag time after the last one given where it is not (a copy), else itself."""
+        log_ns, last = int(message.log_ns), self._last
+        if last is not None and last - TIE_RUN_NS <= log_ns <= last:
+            message = replace(message, log_ns=last + 1)
+        self._last = int(message.log_ns)
+        return message
+
+
+TIE_RUN_NS = 1_000_000
+"""How far a run of equal bag times may carry the times given past the recorded one (1 ms: a million messages at
+one bag time); a bag time further back is a clock that went back, kept as recorded."""
 
 
 @dataclass

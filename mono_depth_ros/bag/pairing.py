@@ -14,7 +14,9 @@ after its image is found as well):
   the earlier scan; among scans with equal stamps, the first recorded: the node releases a frame as the first scan
   stamped at or after it arrives and cannot wait for a second of the same stamp); one whose bytes are no message
   (the node's subscription drops it) gives way to the next nearest within ``lidar.max_age_s``, as the node pairs
-  the nearest scan it received;
+  the nearest scan it received; where the node sends the image on at the LiDAR's scan rate (the next scan expected
+  no nearer than one at hand, from the bag times: :meth:`PairingRules.lidar_sent_at_rate`), among the scans recorded
+  by then, a nearer one recorded later counted ``lidar.nearer_later`` as the node counts it;
 * external prediction: the exact stamp only (a prediction of another image is never used).
 
 Among camera_infos and predictions with equal stamps, the one the node's ApproximateTimeSynchronizer hands over
@@ -42,10 +44,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from mono_depth_ros.adapters.camera_cache import LATEST_INFOS_KEPT, latest_for_image
-from mono_depth_ros.adapters.lidar import late_scan_remedy
+from mono_depth_ros.adapters.lidar import (
+    SCANS_FOR_RATE,
+    final_at_scan_rate,
+    late_scan_remedy,
+    nearer_later,
+    nearer_later_text,
+    scan_period,
+)
 from mono_depth_ros.adapters.stats import seconds_to_ns as seconds_to_ns  # the node's rounding, re-exported
 from mono_depth_ros.adapters.sync_watch import synchroniser_slop_ns
 from mono_depth_ros.core.errors import ConfigError
+from mono_depth_ros.core.scale.recovery import TIME_JUMP_BACK_NS
 from mono_depth_ros.depth_config import DepthConfig
 
 NS_PER_S = 1_000_000_000
@@ -155,6 +165,11 @@ class StampIndex:
                 if self.logs_ns[i] <= fired_log_ns:
                     chosen = i
         return self.keys[chosen], self.logs_ns[low]
+
+    def logs_between(self, after_ns: int, before_ns: int) -> tuple[int, ...]:
+        """The bag times (int ns, ascending) of the messages recorded after ``after_ns`` and before ``before_ns``."""
+        logs = self._by_log[0]
+        return logs[bisect.bisect_right(logs, after_ns) : bisect.bisect_left(logs, before_ns)] if self.logs_ns else ()
 
     def logs_stamped_as(self, key: int) -> tuple[int, ...]:
         """The bag times (int ns, recording order) of the messages stamped as the one of ``key`` (0 each: not known).
@@ -269,9 +284,11 @@ _EMPTY = StampIndex((), ())
 
 def scan_after_wait(scan_ns: int, scan_log_ns: int, image_ns: int, image_log_ns: int, wait_ns: int) -> str | None:
     """Why the node would not pair a scan recorded more than ``lidar.wait_s`` (``wait_ns``) after its image (bag
-    times, int ns): the node holds a frame that long for its scan, then goes on without it and counts the scan
-    ``inputs_unused.lidar.after_wait`` when it comes. None when it was recorded in time, and with ``wait_ns`` 0 (the
-    node never waits: a scan recorded after its image is not late, the user chose so). The bag runner uses the scan
+    times, int ns; ``image_log_ns``: when the node takes the image into its pairing, its synchroniser's set
+    complete, :attr:`~.plan.FramePlan.paired_log_ns`): the node holds a frame that long for its scan, then goes on
+    without it and counts the scan ``inputs_unused.lidar.after_wait`` when it comes. None when it was recorded in
+    time, and with ``wait_ns`` 0 (the node never waits: a scan recorded after its image is not late, the user chose
+    so). The bag runner uses the scan
     all the same (an offline run has it) and warns with this text; the wait to set is the node's
     (:func:`~mono_depth_ros.adapters.lidar.late_scan_remedy`: 20 % more, rounded up to 0.1 s; later than the
     parameter's 5 s allows, the LiDAR's latency to fix)."""
@@ -294,11 +311,14 @@ class PairingRules:
         sync_mode: ``approximate`` or ``latest`` (``sync.mode``).
         slop_ns: ApproximateTime slop (``sync.slop_s``) in int ns.
         lidar_max_age_ns: largest |scan stamp - image stamp| (``lidar.max_age_s``) in int ns.
+        lidar_wait_ns: how long the node holds an image for its scan (``lidar.wait_s``) in int ns (0: never; then
+            :meth:`lidar_sent_at_rate` says None).
     """
 
     sync_mode: str = "approximate"
     slop_ns: int = 50_000_000
     lidar_max_age_ns: int = 200_000_000
+    lidar_wait_ns: int = 0
 
     def __post_init__(self) -> None:
         if self.sync_mode not in SYNC_MODES:
@@ -315,6 +335,7 @@ class PairingRules:
             sync_mode=config.sync.mode,
             slop_ns=synchroniser_slop_ns(config.sync.slop_s),  # as the node's synchroniser holds it
             lidar_max_age_ns=seconds_to_ns(config.lidar.max_age_s),
+            lidar_wait_ns=seconds_to_ns(config.lidar.wait_s),
         )
 
     def camera_info_for(
@@ -375,6 +396,56 @@ class PairingRules:
         takes first, then the next nearest: the scan taken when the ones before cannot be read (the node never
         receives those; the first pass reads headers only)."""
         return scans.of_pass(bag_pass).within(image_stamp_ns, self.lidar_max_age_ns)
+
+    def lidar_sent_at_rate(
+        self, image_stamp_ns: int, image_log_ns: int, scans: StampIndex, bag_pass: int = 0
+    ) -> tuple[tuple[int, ...], tuple[str, str] | None] | None:
+        """How the node sends an image on at the LiDAR's scan rate, from the bag times (int ns): at ``image_log_ns``
+        (when the node takes the image into its pairing: its synchroniser's set complete, :func:`~.plan.plan_frames`)
+        and at each scan's recorded after it within ``lidar.wait_s``, its choice is final when the scans
+        recorded by then (of ``bag_pass``) are stamped before the image and the next one, expected one period (of
+        the last :data:`~mono_depth_ros.adapters.lidar.SCANS_FOR_RATE`) after the newest, cannot be nearer or within
+        ``lidar.max_age_s`` (:func:`~mono_depth_ros.adapters.lidar.final_at_scan_rate`, the node's
+        :class:`~mono_depth_ros.adapters.lidar.ScanPairing` rule). Returns the candidates recorded by then
+        (:meth:`lidar_candidates`' order) and, when a nearer scan within ``lidar.max_age_s`` is recorded later,
+        ``("lidar.nearer_later", text)`` (the node counts it so when it comes); None when the node waits for a scan
+        stamped at or after the image, or its wait runs out (the candidates stand: the nearest, a late one warned),
+        or with ``lidar.wait_s`` 0 (every frame goes at once by choice). Scans stamped far behind the image (another
+        clock) are no choice at the rate: None."""
+        if self.lidar_wait_ns <= 0:
+            return None
+        own = scans.of_pass(bag_pass)
+        candidates = own.within(image_stamp_ns, self.lidar_max_age_ns)
+        events = (image_log_ns, *own.logs_between(image_log_ns, image_log_ns + self.lidar_wait_ns))
+        for at_ns in events:
+            _, held = own.recorded_last(at_ns, SCANS_FOR_RATE)
+            if not held:
+                continue
+            newest, period = max(held), scan_period(held)
+            if newest >= image_stamp_ns:
+                return None  # final with the nearest at hand: the scans recorded later are further (stamp order)
+            behind = image_stamp_ns - self.lidar_max_age_ns - newest
+            if behind > max(TIME_JUMP_BACK_NS, self.lidar_wait_ns) + (period or 0):
+                return None  # another clock: the node sends the frame at once, and counts a late scan otherwise
+            at_hand = tuple(key for key in candidates if own.log_of(key) <= at_ns)
+            best_ns = own.stamps_ns[own.position[at_hand[0]]] if at_hand else None
+            if final_at_scan_rate(image_stamp_ns, best_ns, newest, period, self.lidar_max_age_ns):
+                gap = None if best_ns is None else abs(best_ns - image_stamp_ns)
+                nearer = [
+                    stamp
+                    for key in candidates
+                    if own.log_of(key) > at_ns
+                    and nearer_later(
+                        abs((stamp := own.stamps_ns[own.position[key]]) - image_stamp_ns),
+                        gap,
+                        period,
+                        self.lidar_max_age_ns,
+                    )
+                ]
+                text = nearer_later_text(nearer[0], image_stamp_ns, gap, period) if nearer else ""
+                note = ("lidar.nearer_later", text) if nearer else None
+                return at_hand, note
+        return None
 
     def as_synchronised(
         self,

@@ -30,7 +30,11 @@ class FramePlan:
     """One image and the ordinals of its partners (None: none), or the reason it cannot be processed; ``warning``:
     ``(reason, text)`` of a pairing the node would not make (processed all the same); ``lidar_candidates``: the
     scans within ``lidar.max_age_s`` in the order they are taken when the ones before cannot be read (``lidar``
-    first)."""
+    first; those recorded by the time the node sends the image on at the LiDAR's scan rate:
+    :meth:`~.pairing.PairingRules.lidar_sent_at_rate`); ``lidar_unused``: ``(reason, text)`` of a nearer scan
+    recorded after that, counted in ``inputs_unused`` as the node counts it; ``paired_log_ns``: the bag time (int ns)
+    the node takes the image into its LiDAR pairing, its wait for the scan starting then (:func:`_paired_at_ns`;
+    None: the image's)."""
 
     ordinal: int
     entry: ImageEntry
@@ -40,6 +44,8 @@ class FramePlan:
     skip: Skip | None = None
     warning: tuple[str, str] | None = None
     lidar_candidates: tuple[int, ...] = ()
+    lidar_unused: tuple[str, str] | None = None
+    paired_log_ns: int | None = None
 
 
 def plan_frames(index: BagIndex, rules: PairingRules) -> list[FramePlan]:
@@ -53,12 +59,15 @@ def plan_frames(index: BagIndex, rules: PairingRules) -> list[FramePlan]:
         stamp_ns = entry.stamp_ns
         bag_pass = entry.bag_pass  # partners of the image's own pass (the bag's clock may have gone back)
         info = rules.camera_info_for(stamp_ns, index.camera_info_stamps, bag_pass, entry.log_ns)
-        candidates = rules.lidar_candidates(stamp_ns, index.lidar_stamps, bag_pass) if topics.lidar else ()
-        lidar = candidates[0] if candidates else None
         prediction = rules.prediction_for(stamp_ns, index.prediction_stamps, bag_pass) if topics.prediction else None
         info, prediction = rules.as_synchronised(  # of equal stamps, the ones the node's synchroniser takes
             stamp_ns, entry.log_ns, info, index.camera_info_stamps, prediction, index.prediction_stamps, bag_pass
         )
+        candidates = rules.lidar_candidates(stamp_ns, index.lidar_stamps, bag_pass) if topics.lidar else ()
+        paired_ns = _paired_at_ns(entry.log_ns, info, prediction, index, rules)
+        at_rate = rules.lidar_sent_at_rate(stamp_ns, paired_ns, index.lidar_stamps, bag_pass) if topics.lidar else None
+        candidates, lidar_unused = at_rate if at_rate is not None else (candidates, None)
+        lidar = candidates[0] if candidates else None
         skip, no_prediction = None, bool(topics.prediction) and prediction is None
         if info is None and not (no_prediction and rules.sync_mode == "latest"):  # (latest: the node's synchroniser
             skip = _no_camera_info(entry, index, rules)  # pairs image and prediction, then it looks for camera_info)
@@ -71,10 +80,26 @@ def plan_frames(index: BagIndex, rules: PairingRules) -> list[FramePlan]:
             )
         unsynced = rules.camera_info_unsynced(stamp_ns, index.camera_info_stamps, bag_pass) if skip is None else None
         warning = None if unsynced is None else ("camera_info: not within sync.slop_s", unsynced)
-        plans.append(FramePlan(ordinal, entry, info, lidar, prediction, skip, warning, candidates))
+        plan = FramePlan(ordinal, entry, info, lidar, prediction, skip, warning, candidates, lidar_unused, paired_ns)
+        plans.append(plan)
     if rules.sync_mode == "approximate" or topics.prediction:  # the node's ApproximateTimeSynchronizer
         plans = _one_image_per_stamp(plans, index, rules)
     return plans
+
+
+def _paired_at_ns(
+    image_log_ns: int, info: int | None, prediction: int | None, index: BagIndex, rules: PairingRules
+) -> int:
+    """The bag time (int ns) the node takes an image recorded at ``image_log_ns`` into its LiDAR pairing: when its
+    synchroniser fires, the last of the set recorded (the camera_info with ``sync.mode: approximate``, an external
+    prediction), else at once. Judged at the image's bag time, a frame whose prediction came 100 ms after it was sent
+    on at the scan rate with an earlier scan where the node, the set complete only then, held a nearer one."""
+    logs = [image_log_ns]
+    if rules.sync_mode == "approximate" and info is not None and info in index.camera_info_stamps.position:
+        logs.append(index.camera_info_stamps.log_of(info))
+    if prediction is not None and prediction in index.prediction_stamps.position:
+        logs.append(index.prediction_stamps.log_of(prediction))
+    return max(logs)
 
 
 def _no_camera_info(entry: ImageEntry, index: BagIndex, rules: PairingRules) -> Skip:
@@ -173,10 +198,11 @@ def _handed_over(
 def _synchronised(
     images_log_ns: list[int], partners: dict[str, tuple[int, ...]]
 ) -> tuple[dict[int, tuple[int, dict[str, int]]], dict[int, tuple[str, str]]]:
-    """message_filters' queues for one stamp, fed in bag-time order (an image before a partner recorded at the same
-    time): the images published (indices into ``images_log_ns``, in the order their sets fired) with the bag time
-    the set fired at and, per partner, the place in its ``partners`` bag times of the message held then (the last
-    one since the set before fired); and, for each image lost, the node's key and how it was lost."""
+    """message_filters' queues for one stamp, fed in bag-time order (from a bag, recording order: the index's bag
+    times strictly increase, :class:`~.index.RecordingOrder`; else an image before a partner of the same time): the
+    images published (indices into ``images_log_ns``, in the order their sets fired) with the bag time the set fired
+    at and, per partner, the place in its ``partners`` bag times of the message held then (the last one since the
+    set before fired); and, for each image lost, the node's key and how it was lost."""
     events = sorted(
         [(log_ns, 0, i, "") for i, log_ns in enumerate(images_log_ns)]
         + [(log_ns, 1, j, name) for name, logs in partners.items() for j, log_ns in enumerate(logs)]

@@ -543,6 +543,8 @@ class _SecondPass:
             self.summary.warnings.add("temporal: no camera pose", text)
 
     def _lidar_input(self, plan: FramePlan) -> LidarInput | None:
+        if plan.lidar_unused is not None:  # a nearer scan after the node sent the frame on at the scan rate
+            self.summary.input_unused(*plan.lidar_unused)
         if not self.topics.lidar:
             return None
         warnings = self.summary.warnings
@@ -579,7 +581,8 @@ class _SecondPass:
         except DepthError as err:
             self.summary.input_unused(f"lidar.{type(err).__name__}", str(err))
             return None
-        image_ns, image_log_ns = plan.entry.stamp_ns or 0, plan.entry.log_ns
+        image_ns = plan.entry.stamp_ns or 0
+        image_log_ns = plan.entry.log_ns if plan.paired_log_ns is None else plan.paired_log_ns  # the node's wait
         scan_log_ns, wait_ns = self.index.lidar_stamps.log_of(chosen), seconds_to_ns(self.config.lidar.wait_s)
         if late := scan_after_wait(scan.stamp_ns, scan_log_ns, image_ns, image_log_ns, wait_ns):
             warnings.add("lidar: scan after lidar.wait_s", late)  # kept: see docs/ros2_node.md

@@ -859,6 +859,11 @@ def test_the_node_de_skews_a_sweep_through_tf2_with_its_drivers_point_times(kitt
     assert depth_error(header_only) < -0.03
     static = lidar_scan_from_tf(tf, factory, "camera_optical", image_ns, scan, "", None)  # no motion frame: as is
     np.testing.assert_array_equal(static.points_in_lidar, scan.points_in_lidar)
+    # dated as it was paired (Scan.sweep_middle_ns: every point's time), not by the de-skewed points' own times
+    paired = replace(scan, sweep_middle_ns=scan.sweep_middle_ns + 12_500_000)  # a sector without returns at the end
+    for motion_frame in ("odom", ""):
+        placed = lidar_scan_from_tf(tf, factory, "camera_optical", image_ns, paired, motion_frame, None)
+        assert placed.sweep_middle_ns == paired.sweep_middle_ns, motion_frame
     # the mounting (a recalibration restarts the LiDAR scale) is camera <- LiDAR without the car's motion
     for placed in (deskewed, header_only, static):
         assert placed.mount is not None
@@ -925,13 +930,13 @@ def test_frames_held_when_a_looped_bag_starts_again_go_with_the_scans_of_their_p
 
 
 @pytest.mark.parametrize("arrives_ms", [1050, 2000], ids=["within-the-wait", "after-the-wait"])
-def test_a_nearer_scan_after_the_wait_counts_for_a_frame_that_went_with_an_on_time_farther_one(arrives_ms: int) -> None:
+def test_a_nearer_scan_after_a_frame_went_at_the_scan_rate_counts_whenever_it_comes(arrives_ms: int) -> None:
     """A 10 Hz LiDAR (scans 760, 860, 960 ms, each on time) and a frame stamped 1000 ms: the next scan, expected at
     1060 ms, cannot be nearer than the one at 960, so the frame went at once with it. The next scan is stamped 1010
-    (its sweep's middle 50 ms early: a driver whose phase jumped) and comes 1 s after the image, lidar.wait_s 0.2 s:
-    the bag runner pairs it (the nearest) and warns ``scan after lidar.wait_s`` with the wait to set; the node counted
-    nothing. It counts ``lidar.after_wait`` now; the same scan within the wait is no late scan (the node's choice
-    was made, as a live node must)."""
+    (its sweep's middle 50 ms early: a driver whose phase jumped). Come 1 s after the image (lidar.wait_s 0.2 s) it
+    was counted ``lidar.after_wait`` with a wait to set that changes nothing (the frame did not wait); come within the
+    wait, by neither road (the bag runner paired it, silently). Whenever it comes it is ``lidar.nearer_later`` now,
+    once, and the bag runner pairs the frame as the node did (``PairingRules.lidar_sent_at_rate``)."""
     clock, reports = FakeClock(), list[tuple[str, str]]()
     pair: ScanPairing[str] = ScanPairing(200 * MS, 200 * MS, clock_ns=clock, on_late=lambda *r: reports.append(r))
     for stamp_ms in (760, 860, 960):
@@ -942,14 +947,32 @@ def test_a_nearer_scan_after_the_wait_counts_for_a_frame_that_went_with_an_on_ti
     assert went.scan == (960 * MS, "scan 960") and not went.timed_out
     clock.now_ns = arrives_ms * MS
     assert pair.add_scan(1010 * MS, "scan 1010") == []
-    if arrives_ms == 1050:
-        assert reports == []
-        return
     ((reason, text),) = reports
-    assert reason == "lidar.after_wait" and "came 1.000 s after the image stamped 1.000 s" in text, text
-    assert "set lidar.wait_s to 1.2 s" in text, text
-    clock.now_ns = 2100 * MS
+    assert reason == "lidar.nearer_later" and "stamped 1.010 s came after the image stamped 1.000 s" in text, text
+    assert "with the scan 40.0 ms from it, 10.0 ms from it" in text and "set lidar.wait_s" not in text, text
+    clock.now_ns = arrives_ms * MS + 100 * MS
     assert pair.add_scan(1110 * MS, "scan 1110") == [] and len(reports) == 1, reports  # the frame counted once
+
+
+def test_a_frame_sent_at_the_scan_rate_without_a_scan_counts_a_scan_that_comes_within_lidar_max_age_s() -> None:
+    """A 1 Hz LiDAR (scans at 0 and 1000 ms), ``lidar.max_age_s`` 0.2 s: a frame stamped 1250 ms goes at once with no
+    scan (the next, expected at 2000 ms, cannot be within 0.2 s even half a period early). The next scan stamped
+    1300 ms (the LiDAR's phase jumped) is within 0.2 s of it: ``lidar.nearer_later`` (counted by neither road: the
+    bag runner paired it), once a frame."""
+    clock, reports = FakeClock(), list[tuple[str, str]]()
+    pair: ScanPairing[str] = ScanPairing(200 * MS, 200 * MS, clock_ns=clock, on_late=lambda *r: reports.append(r))
+    for stamp_ms in (0, 1000):
+        clock.now_ns = stamp_ms * MS
+        pair.add_scan(stamp_ms * MS, f"scan {stamp_ms}")
+    for stamp_ms in (1250, 1260):
+        clock.now_ns = stamp_ms * MS
+        (went,) = pair.add_frame(stamp_ms * MS, "image")
+        assert went.scan is None and not went.timed_out
+    clock.now_ns = 1350 * MS
+    pair.add_scan(1300 * MS, "scan 1300")
+    assert [reason for reason, _ in reports] == ["lidar.nearer_later"] * 2, reports
+    assert "image stamped 1.250 s had gone on with no scan, 50.0 ms from it" in reports[0][1], reports
+    assert len(pair._gone) == 0, pair._gone  # each counted once
 
 
 def test_frames_gone_at_once_with_an_earlier_scan_are_forgotten_once_no_scan_can_be_nearer() -> None:
@@ -986,7 +1009,8 @@ def test_a_nearer_scan_that_comes_after_the_next_one_still_counts(
     expected no nearer; or at its time-out), the scan after the next (``reordered_ms``) comes first, then the nearer
     one (``nearer_ms``), 300 ms after the image, ``lidar.wait_s`` 0.2 s. The bag runner pairs the nearer scan and warns
     ``scan after lidar.wait_s``; the node forgot the frame at the first scan stamped past its mirror point, and
-    counted nothing. One scan out of order now still counts (the frame is forgotten a scan period later)."""
+    counted nothing. One scan out of order now still counts (the frame is forgotten a scan period later): the frame
+    gone at once by the scan rate as ``lidar.nearer_later``, the one gone at its time-out as ``lidar.after_wait``."""
     clock, reports = FakeClock(), list[tuple[str, str]]()
     pair: ScanPairing[str] = ScanPairing(200 * MS, 200 * MS, clock_ns=clock, on_late=lambda *r: reports.append(r))
     for stamp_ms in (760, 860, 960):
@@ -1001,7 +1025,39 @@ def test_a_nearer_scan_that_comes_after_the_next_one_still_counts(
     assert pair.add_scan(reordered_ms * MS, "the scan after the next") == [] and reports == []
     clock.now_ns = (frame_ms + 300) * MS
     assert pair.add_scan(nearer_ms * MS, "the nearer scan") == []
-    assert [reason for reason, _ in reports] == ["lidar.after_wait"], reports
+    at_rate = frame_ms == 1000  # at once by the scan rate: lidar.nearer_later (the bag runner pairs as the node)
+    assert [reason for reason, _ in reports] == ["lidar.nearer_later" if at_rate else "lidar.after_wait"], reports
     clock.now_ns = (frame_ms + 400) * MS
     assert pair.add_scan((reordered_ms + 100) * MS, "the next") == [] and len(reports) == 1  # counted once
     assert len(pair._gone) == 0, pair._gone  # forgotten: a scan stamped a period past its mirror point came
+
+
+def test_a_lidar_slower_than_lidar_wait_s_is_not_taken_as_stopped_between_its_scans() -> None:
+    """A healthy 1 Hz LiDAR (scans stamped each second, each 5 ms late) and a 30 Hz camera (10 ms late),
+    ``lidar.wait_s`` and ``lidar.max_age_s`` 0.2 s: a frame 300-800 ms after a scan waits its 0.2 s (a phase jump could
+    bring a scan within 0.2 s) and no scan comes, as none is due. That took the LiDAR as stopped: every later frame
+    went at once, those stamped within 0.2 s before the next scan too, without it (6 frames a second of 30 lost
+    their LiDAR scale, with nothing counted; the bag runner paired them with that scan). A wait without a scan takes
+    the LiDAR as stopped only once no scan has come for one and a half of its periods; a dead LiDAR still does so."""
+    clock, unpaired = FakeClock(), list[Paired[int]]()
+    pair: ScanPairing[int] = ScanPairing(200 * MS, 200 * MS, clock_ns=clock, on_unpaired=unpaired.append)
+    scans = {stamp_ms + 5: stamp_ms for stamp_ms in range(0, 5000, 1000)}
+    images = {round(k * 1000 / 30) + 10: round(k * 1000 / 30) for k in range(240)}  # 8 s: the LiDAR dies at 4 s
+    went: list[Paired[int]] = []
+    for now_ms in range(8300):
+        clock.now_ns = now_ms * MS
+        if now_ms in scans:
+            went += pair.add_scan(scans[now_ms] * MS, scans[now_ms])
+        if now_ms in images:
+            went += pair.add_frame(images[now_ms] * MS, images[now_ms])
+        if now_ms % 10 == 0:
+            went += pair.poll()
+    assert [paired.item for paired in went] == sorted(images.values())
+    for paired in went:
+        due = round(paired.item / 1000) * 1000  # the scan nearest to the frame
+        if paired.item >= 1000 and abs(paired.item - due) <= 200 and due < 5000:
+            assert paired.scan is not None and paired.scan[1] == due, (paired.item, paired.scan)
+    # the LiDAR dead after its scan at 4 s: taken as stopped 1.5 s after that scan came, frames go at once again
+    dead = [paired for paired in went if paired.item > 4200]
+    assert all(paired.scan is None for paired in dead)
+    assert all(paired.waited_ns == 0 for paired in dead if paired.item > 5800), [p.item for p in dead if p.waited_ns]

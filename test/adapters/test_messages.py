@@ -14,6 +14,7 @@ from mono_depth_ros.adapters.messages import (
     decode_scan,
     frame_input,
     output_messages,
+    sweep_middle_offset_ns,
 )
 from mono_depth_ros.bag.reader import typestore_for
 from mono_depth_ros.core.camera import CameraModel
@@ -58,6 +59,59 @@ def test_decode_scan_drops_invalid_points() -> None:
     decoded = decode_scan(message)
     assert (decoded.frame_id, decoded.stamp_ns) == ("lidar", 5)
     np.testing.assert_array_equal(decoded.points_in_lidar, scan[2:, :3])
+
+
+def _organized(dtype: np.dtype, time_field: str, times: np.ndarray, returns: np.ndarray, invalid: float) -> object:
+    """A one-row cloud of ``dtype`` whose points in ``returns`` are at 1..N m ahead, the others ``invalid`` (a
+    no-return: 0 or NaN), each with its time in ``time_field``, as its driver publishes it."""
+    from test.core.test_msg_pointcloud2 import wire_cloud
+
+    points = np.zeros(times.size, dtype=dtype)
+    points["x"] = np.where(returns, np.arange(1, times.size + 1, dtype=np.float32), invalid)
+    points["y"] = points["z"] = np.where(returns, 0.0, invalid)
+    points[time_field] = times
+    return wire_cloud(FACTORY, points, 1, times.size)
+
+
+def _laser(ranges: np.ndarray) -> object:
+    return FACTORY.new(
+        "sensor_msgs/msg/LaserScan", header=make_header(FACTORY, 5, "laser"), angle_min=-np.pi, angle_max=np.pi,
+        angle_increment=2 * np.pi / ranges.size, time_increment=0.1 / ranges.size, scan_time=0.1, range_min=0.1,
+        range_max=30.0, ranges=ranges.astype(np.float32), intensities=np.zeros(0, np.float32),
+    )  # fmt: skip
+
+
+def _sweep_layouts() -> list[tuple[str, object, str]]:
+    """(name, message, type) of sweeps whose no-return points lie at one end of the sweep."""
+    from test.adapters.test_scan_layouts import _ouster, _velodyne
+
+    columns = np.arange(1024)
+    ouster_t = (columns * 100_000_000 // 1024).astype(np.uint32)  # ns after the stamp (the sweep's start)
+    velodyne_time = np.linspace(-0.1, 0.0, 1800, dtype=np.float32)  # s before the stamp (the sweep's end)
+    blocked = np.where(np.arange(1440) < 1080, 5.0, 0.05)  # the rear 90 deg under range_min (the robot's body)
+    cloud = "sensor_msgs/msg/PointCloud2"
+    return [
+        ("ouster azimuth window", _organized(_ouster("<"), "t", ouster_t, columns >= 512, 0.0), cloud),
+        ("ouster rear blocked", _organized(_ouster("<"), "t", ouster_t, columns < 768, 0.0), cloud),
+        ("velodyne organized", _organized(_velodyne("<"), "time", velodyne_time, np.arange(1800) < 1620, np.nan),
+         cloud),
+        ("laser scan rear blocked", _laser(blocked), "sensor_msgs/msg/LaserScan"),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "message", "msgtype"), _sweep_layouts(), ids=[n for n, _, _ in _sweep_layouts()])
+def test_a_scans_sweep_middle_is_the_one_it_is_paired_by(name: str, message: object, msgtype: str) -> None:
+    """The scale recovery dates a scan by ``Scan.sweep_middle_ns`` (``LidarScan.sweep_ns``: ``lidar_lag_ns``, the
+    ``lidar.max_age_s`` check), pairing (node and bag runner's first pass) by ``sweep_middle_offset_ns``: every
+    point's time, no-returns included. ``Scan`` took its middle from the kept points only: an Ouster with an azimuth
+    window over half the sweep 25 ms later than it was paired, a rear sector blocked at the sweep's end 12.5 ms
+    earlier (a 2D LiDAR likewise), a Velodyne organized cloud 5 ms: a scan paired 190 ms from its image with
+    ``lidar.max_age_s`` 0.2 was then refused as 215 ms away. Both use the time field of every point now."""
+    decoded = decode_scan(message, msgtype)
+    assert decoded.point_dt_ns is not None
+    assert decoded.sweep_middle_ns == sweep_middle_offset_ns(message, msgtype), name
+    kept = (int(decoded.point_dt_ns.min()) + int(decoded.point_dt_ns.max())) // 2
+    assert abs(kept - decoded.sweep_middle_ns) >= 5_000_000, name  # the kept points alone are elsewhere
 
 
 def test_decode_prediction_accepts_depth_encodings_only() -> None:

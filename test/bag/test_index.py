@@ -383,3 +383,37 @@ def test_a_cloud_read_whole_only_when_its_fields_hold_a_time_field_the_node_read
     assert "/lidar/points" not in decoded, decoded
     assert [sweep_middle_offset_ns(clouds[i]) for i in range(4)] == [0] * 4
     assert index.lidar_stamps.stamps_ns == tuple(f.stamp_ns for f in frames)
+
+
+def test_a_scan_placed_for_an_image_keeps_the_sweep_middle_it_was_paired_by() -> None:
+    """``BagIndex.lidar_scan`` with ``lidar.motion_frame`` de-skews a sweep with per-point times; the placed scan took
+    its middle from the de-skewed points' times (the kept points), not the one the scan was paired by
+    (``Scan.sweep_middle_ns``: every point's time): a sector without returns at the sweep's end dated it 12.5 ms
+    off, and the scale recovery measured its age (``lidar_lag_ns``, ``lidar.max_age_s``) from it. Both kept now."""
+    from mono_depth_ros.adapters.messages import Scan
+    from mono_depth_ros.bag.index import BagIndex, TopicPlan
+
+    index = BagIndex(TopicPlan("/image", "sensor_msgs/msg/Image", "/camera_info", "/lidar", ""))
+    for stamp_ns in (0, 1_000_000_000):
+        for parent, child, x in (("odom", "camera", 0.0), ("odom", "lidar", 0.5)):
+            moved = RigidTransform(np.eye(3), np.array([x + stamp_ns * 1e-9, 0.0, 0.0]), parent, child)
+            index.tf.set_transform(moved, stamp_ns, static=False)
+    points = np.array([[5.0, 0.0, 0.0], [0.0, 5.0, 0.0], [-5.0, 0.0, 0.0]], np.float32)
+    dt_ns = np.array([0, 25_000_000, 50_000_000], np.int64)  # kept points: 0-50 ms; the sweep ran 0-100 ms
+    scan = Scan(points, "lidar", 400_000_000, dt_ns, sweep_middle_ns=50_000_000)
+    for motion_frame in ("odom", ""):
+        placed, missing = index.lidar_scan("camera", 450_000_000, scan, motion_frame)
+        assert (placed.sweep_middle_ns, placed.sweep_ns, missing) == (50_000_000, 450_000_000, 0), motion_frame
+
+
+def test_equal_bag_times_are_taken_in_recording_order() -> None:
+    """``RecordingOrder``: a run of equal bag times goes 1 ns apart in recording order (the pairing rules compare
+    bag times: a camera_info recorded after its image at its bag time counted as received before it), a later time
+    is kept, and so is one that went back further than a run can carry (a clock that went back)."""
+    from mono_depth_ros.bag.index import TIE_RUN_NS, RecordingOrder
+    from mono_depth_ros.bag.reader import BagMessage
+
+    order = RecordingOrder()
+    recorded = [5_000, 5_000, 5_000, 5_001, 9_000, 9_000, 9_000 - TIE_RUN_NS - 1]
+    given = [order.of(BagMessage("/t", "x", i, log_ns, b"", None)).log_ns for i, log_ns in enumerate(recorded)]  # type: ignore[arg-type]
+    assert given == [5_000, 5_001, 5_002, 5_003, 9_000, 9_001, 9_000 - TIE_RUN_NS - 1]

@@ -94,7 +94,7 @@ def test_lidar_nearest_within_max_age_on_either_side() -> None:
 def test_rules_from_params_and_validation() -> None:
     config = DepthConfig.from_params({"sync.mode": "latest", "sync.slop_s": 0.02, "lidar.max_age_s": 0.5})
     rules = PairingRules.from_config(config)
-    assert rules == PairingRules("latest", 20 * MS, 500 * MS)
+    assert rules == PairingRules("latest", 20 * MS, 500 * MS, 200 * MS)  # lidar.wait_s: 0.2 s by default
     assert seconds_to_ns(0.1) == 100 * MS
     with pytest.raises(ConfigError, match=r"sync\.mode"):
         PairingRules("nearest")
@@ -290,3 +290,89 @@ def test_latest_mode_falls_back_to_the_camera_info_recorded_last_by_the_image_wh
     assert latest.camera_info_for(101 * S + 1, infos, 0, 10 * MS) == 1  # at or before the image (not the last, 2)
     assert latest.camera_info_for(101 * S + 1, infos, 0, 0) is None  # none recorded by then: the node has none
     assert PairingRules("approximate", 0, 0).camera_info_for(0, infos, 0, 6 * MS) is None
+
+
+def test_a_frame_the_node_sends_on_at_the_scan_rate_takes_the_scans_recorded_by_then() -> None:
+    """A 10 Hz LiDAR (scans stamped 760, 860, 960 ms, each recorded at its stamp) and an image stamped 1000 ms,
+    recorded at 1000 ms, lidar.wait_s 0.5 s: the node sends it on at once with the scan at 960 (the next expected at
+    1060 cannot be nearer). The scan stamped 1010 ms (the LiDAR's phase jumped), recorded 1100 ms, was the runner's
+    choice: now the candidates are those recorded by 1000 ms and the nearer one is counted ``lidar.nearer_later``. A
+    scan stamped at 1060 as expected is no nearer: nothing counted. With the image stamped 1030 (the next scan, due
+    at 1060, is nearer than 960) the node waits for it: None (the nearest stands). With lidar.wait_s 0: None."""
+    rules = PairingRules(lidar_max_age_ns=200 * MS, lidar_wait_ns=500 * MS)
+
+    def scans(last_ms: int, recorded_ms: int) -> StampIndex:
+        stamps = [760 * MS, 860 * MS, 960 * MS, last_ms * MS]
+        return StampIndex.build(stamps, logs_ns=[760 * MS, 860 * MS, 960 * MS, recorded_ms * MS])
+
+    sent = rules.lidar_sent_at_rate(1000 * MS, 1000 * MS, scans(1010, 1100))
+    assert sent is not None
+    candidates, unused = sent
+    assert candidates == (2, 1) and unused is not None and unused[0] == "lidar.nearer_later", sent
+    assert "scan stamped 1.010 s came after the image stamped 1.000 s had gone on with the scan 40.0 ms" in unused[1]
+    assert rules.lidar_candidates(1000 * MS, scans(1010, 1100))[0] == 3  # the nearest, which the runner took
+    assert rules.lidar_sent_at_rate(1000 * MS, 1000 * MS, scans(1060, 1060)) == ((2, 1), None)
+    assert rules.lidar_sent_at_rate(1030 * MS, 1030 * MS, scans(1060, 1060)) is None
+    assert PairingRules(lidar_max_age_ns=200 * MS).lidar_sent_at_rate(1000 * MS, 1000 * MS, scans(1010, 1100)) is None
+
+
+def _both_roads(
+    scans_ms: list[float], image_ms: float, image_arrives_ms: float
+) -> tuple[int | None, int | None, list[str], list[str]]:
+    """The scan (stamp, int ns) the node's :class:`ScanPairing` (lidar.max_age_s 0.2, lidar.wait_s 0.2) pairs with an
+    image, the scans arriving at their stamps and the image at ``image_arrives_ms``, and the one the bag runner's
+    plan pairs from the same bag times (``lidar_candidates`` replaced by ``lidar_sent_at_rate`` where it says so);
+    then the ``inputs_unused`` reasons the node counted and the one the bag runner counts (none: [])."""
+    from mono_depth_ros.adapters.lidar import ScanPairing
+    from test.adapters.support import FakeClock
+
+    clock, went, reports = FakeClock(), [], list[str]()
+    pairing: ScanPairing[str] = ScanPairing(
+        200 * MS, 200 * MS, clock_ns=clock, on_late=lambda reason, _: reports.append(reason)
+    )
+    events = sorted([(stamp, "scan") for stamp in scans_ms] + [(image_arrives_ms, "image")])
+    for at_ms, kind in events:
+        clock.now_ns = round(at_ms * MS)
+        if kind == "scan":
+            went += pairing.add_scan(round(at_ms * MS), "scan")
+        else:
+            went += pairing.add_frame(round(image_ms * MS), "image")
+    clock.now_ns = round((image_arrives_ms + 300) * MS)
+    (paired,) = went + pairing.poll()
+    rules = PairingRules(lidar_max_age_ns=200 * MS, lidar_wait_ns=200 * MS)
+    stamps = [round(stamp * MS) for stamp in scans_ms]
+    index = StampIndex.build(stamps, logs_ns=stamps)
+    candidates = rules.lidar_candidates(round(image_ms * MS), index)
+    at_rate = rules.lidar_sent_at_rate(round(image_ms * MS), round(image_arrives_ms * MS), index)
+    candidates, unused = (candidates, None) if at_rate is None else at_rate
+    node_scan = None if paired.scan is None else paired.scan[0]
+    return node_scan, (stamps[candidates[0]] if candidates else None), reports, [unused[0]] if unused else []
+
+
+def test_the_node_judges_the_scan_rate_from_as_many_scans_as_the_bag_runner() -> None:
+    """A 50 Hz LiDAR whose last ten scans came 22 ms apart, the thirty before 18 ms apart (its rate changed; at 50 Hz
+    a 2 ms stamp jitter moves the median of ten gaps as much): an image stamped 10.5 ms after the newest scan goes
+    at once with it where the period is taken as 22 ms (the next, expected 11.5 ms after the image, is no nearer),
+    and waits for the next where it is 18 ms. The bag runner judged from the last ten scans recorded, the node from
+    every scan it kept (all of the last second before an image came, 20-odd of a 50 Hz LiDAR within lidar.max_age_s):
+    the node paired the next scan, 20 ms on (9.5 ms from the image), the bag runner the newest (a simulated 30 Hz
+    camera and 50 Hz LiDAR with 2 ms jitter: 8 of 1800 frames a minute paired apart). Both take the last ten now."""
+    scans_ms = [18.0 * i for i in range(30)] + [18.0 * 29 + 22.0 * i for i in range(1, 11)]
+    newest = scans_ms[-1]
+    node, bag, _, _ = _both_roads([*scans_ms, newest + 20.0], newest + 10.5, newest + 11.0)
+    assert node == bag == round(newest * MS), (node, bag)
+
+
+@pytest.mark.parametrize(("next_ms", "counted"), [(997.0, False), (994.0, False), (960.0, True)])
+def test_a_scan_nearer_by_its_stamp_jitter_alone_is_no_nearer_later_scan(next_ms: float, counted: bool) -> None:
+    """A 10 Hz LiDAR (scans 0-900 ms) and an image stamped 949 ms: sent on at once with the scan at 900 (49 ms away;
+    the next, expected at 1000, 51 ms). The next scan stamped 3 or 6 ms early (a healthy driver stamping on arrival:
+    a few ms of jitter) is 1-7 ms nearer: both roads counted ``lidar.nearer_later`` and the node warned (a 30 Hz
+    camera and a 10 Hz LiDAR with 3 ms stamp jitter, simulated 60 s with a drifting phase: 10 frames a minute, each
+    within its jitter of the nearest scan; 22 a minute for a 20 Hz Ouster with 2 ms). Nearer by more than a tenth of
+    the period (at least 5 ms), it counts: stamped at 960 (a phase jump, 11 ms from the image), as before. Both roads
+    pair the scan at 900 all the same."""
+    scans_ms = [100.0 * i for i in range(10)] + [next_ms]
+    node, bag, node_counted, bag_counted = _both_roads(scans_ms, 949.0, 955.0)
+    assert node == bag == 900 * MS, (node, bag)
+    assert node_counted == bag_counted == (["lidar.nearer_later"] if counted else []), (node_counted, bag_counted)
