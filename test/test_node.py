@@ -260,6 +260,21 @@ def test_start_up_rejects_a_wrongly_typed_override_with_a_clear_error(ros: Ros) 
         ros.make_node({**EXTERNAL, "output.min_range": 90.0}, pipeline=EchoPipeline())
 
 
+@pytest.mark.parametrize(
+    "overrides", [{"scale.camera_pitch_rad": 5.0}, {"output.min_range": 90.0}], ids=["at_declare", "at_configure"]
+)
+def test_a_node_that_cannot_start_is_destroyed_before_its_error_propagates(ros: Ros, overrides: dict[str, Any]) -> None:
+    # a bad parameter at start-up (refused by rclpy's declared range, or by the config's cross-field check once every
+    # parameter is read) left the rcl node, its parameter services and clock callbacks to the garbage collector: the
+    # exception's traceback holds the constructor's frame, so the node stayed in the graph while the error was handled
+    from mono_depth_ros.core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=re.escape(next(iter(overrides)))):
+        ros.make_node({**EXTERNAL, **overrides}, pipeline=EchoPipeline())
+    node = ros_standin.state().nodes[-1]
+    assert node.get_name() == "mono_depth_node" and node.destroyed
+
+
 def test_run_time_parameter_changes_validated_applied_or_rejected_with_reason(ros: Ros) -> None:
     pipeline = EchoPipeline()
     node = ros.make_node(pipeline=pipeline)
@@ -292,6 +307,28 @@ def test_run_time_parameter_changes_validated_applied_or_rejected_with_reason(ro
     send_frame(node)
     assert node.publishers["depth/image"].wait_for(1)
     assert pipeline.updates == [{"output.max_range": 40.0, "cloud.mode": "voxel"}]  # applied by the worker
+
+
+def test_an_integer_for_a_float_parameter_is_held_and_described_as_a_double(ros: Ros) -> None:
+    # `ros2 param set /mono_depth_node output.max_range 30` (the CLI reads 30 as an integer) was taken and held as an
+    # INTEGER: `ros2 param get` said "Integer value is: 30", `ros2 param describe` "Type: integer"; `max_range: 70` in
+    # a params file the same. A robotics user expects the double the parameter is documented as: 30.0
+    double = ros.fake["rclpy.parameter"].Parameter.Type.DOUBLE
+    node = ros.make_node({**EXTERNAL, "output.max_range": 70, "scale.camera_height_m": 2}, pipeline=EchoPipeline())
+    for name, number in (("output.max_range", 70.0), ("scale.camera_height_m", 2.0)):  # from the overrides
+        held = node.get_parameter(name)
+        assert (type(held.value), held.value, held.type_) == (float, number, double), name
+        assert node.describe_parameter(name).type == double, name
+    parameter = ros.fake["rclpy.parameter"].Parameter
+    (taken,) = node.set_parameters([parameter("output.max_range", value=30)])
+    held = node.get_parameter("output.max_range")
+    assert taken.successful and (type(held.value), held.value, held.type_) == (float, 30.0, double)
+    assert node.describe_parameter("output.max_range").type == double and node._config.output.max_range == 30.0
+    (taken,) = node.set_parameters([parameter("output.max_range", value=30.5)])  # a double after it: as before
+    assert taken.successful and node.get_parameter("output.max_range").value == 30.5
+    (kept,) = node.set_parameters([parameter("cloud.stride", value=8)])  # an int parameter keeps its integer
+    assert kept.successful and type(node.get_parameter("cloud.stride").value) is int
+    assert node.describe_parameter("cloud.stride").type == parameter.Type.INTEGER
 
 
 def test_a_refused_value_leaves_the_parameter_described_with_the_type_it_holds(ros: Ros) -> None:
