@@ -352,6 +352,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
             self._publishers_by_topic[topic].publish(message)
         self._last_scale, self._last_temporal, self._last_frame_id = out.scale, out.temporal, out.frame_id
         self._scan_frames.check(out, self._config.scan.frame_id)
+        self._bits.published(out.stamp_ns)  # frames_high_bits_unused / _above_significant_bits: published ones only
         self._stats.frame_published_at(out.stamp_ns, self.get_clock().now().nanoseconds)
 
     def _on_worker_error(self, err: Exception) -> None:

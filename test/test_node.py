@@ -2584,6 +2584,51 @@ def test_latest_camera_info_after_the_clock_went_back_is_the_one_the_node_kept_o
     assert from_bag == pytest.approx(from_node), (from_bag, from_node, summary.format())
 
 
+def test_a_12_bit_frame_refused_after_its_decoding_is_not_counted_as_scaled_wrongly_by_node_or_bag_runner(
+    ros: Ros, tmp_path: Path
+) -> None:
+    """``frames_high_bits_unused`` counts 16-bit frames published with a suspect scaling. A frame refused after its
+    decoding (here: an external prediction of another size, refused by the pipeline's size check) was counted there
+    all the same, the report being made as the frame was decoded; it is counted once, where it was refused."""
+    from mono_depth_ros.adapters.input_bits import DIM_KEY, WATCH_FRAMES
+    from mono_depth_ros.bag import BagRunOptions, run_bag
+    from mono_depth_ros.core.errors import ShapeError
+    from mono_depth_ros.demo.bag_builder import BagBuilder
+    from test.adapters import test_cdr_fuzz as fuzz
+    from test.core.ros_msg_support import rosbags_factory
+
+    frame = fuzz.real_frame("humble")
+    rgb = ros_msgs.image_to_rgb8(frame.image)
+    twelve = np.rint(rgb.astype(np.float64) * (4095.0 / 255.0)).astype(np.uint16)
+    factory = rosbags_factory("humble")
+    image = ros_msgs.image_from_array(factory, twelve, "rgb16", frame.image.header)
+    wide = np.full((rgb.shape[0], rgb.shape[1] + 2), 5.0, np.float32)  # a prediction two columns too wide
+    misfit = ros_msgs.image_from_array(factory, wide, "32FC1", frame.prediction.header)
+    refused = {WATCH_FRAMES, WATCH_FRAMES + 2}  # after the verdict (the deciding frame is WATCH_FRAMES - 1)
+
+    def size_check(frame_in: FrameInput) -> None:  # the real pipeline's refusal, for the node's stand-in pipeline
+        if frame_in.prediction is not None and frame_in.prediction.shape != frame_in.rgb.shape[:2]:
+            raise ShapeError("prediction size differs from the image's")
+
+    node = ros.make_node(EXTERNAL, pipeline=EchoPipeline(before=size_check))
+    topics, count = _fuzz_topics(), WATCH_FRAMES + 4
+    with BagBuilder(tmp_path / "in", "humble") as bag:
+        for index in range(count):
+            stamp_ns = STAMP_NS + index * 100_000_000
+            prediction = misfit if index in refused else frame.prediction
+            for key, msg in (("info", frame.info), ("prediction", prediction), ("image", image)):
+                raw = frame.cdr(fuzz.restamped(msg, stamp_ns))
+                node.subscription(topics[key][0]).callback(raw)
+                bag.write_raw(*topics[key], raw, stamp_ns)
+            done = functools.partial(lambda n: stats(node).published + sum(stats(node).bad.values()) == n, index + 1)
+            assert wait_until(done, 30), index
+    published = count - len(refused)
+    assert stats(node).published == published and stats(node).bad == {"ShapeError": 2}, stats(node)
+    assert stats(node).sixteen_bit == {DIM_KEY: 3}, stats(node).sixteen_bit  # the deciding frame and 2 published after
+    summary = run_bag(tmp_path / "in", tmp_path / "out", EXTERNAL, BagRunOptions(progress=False))
+    assert summary.frames_out == published and summary.warnings.counts[DIM_KEY] == 3, summary.format()
+
+
 def test_a_12_bit_camera_is_warned_and_counted_by_node_and_bag_runner_until_image_significant_bits_is_set(
     ros: Ros, tmp_path: Path
 ) -> None:
