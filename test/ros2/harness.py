@@ -241,6 +241,14 @@ class Probe:
     def send_static_tf(self, cam_from_lidar: RigidTransform, stamp_ns: int) -> None:
         self.static_tf.sendTransform(transform_msg(cam_from_lidar, stamp_ns))
 
+    def forget_static_tf(self) -> None:
+        """A new /tf_static publisher in place of the one that sent this test's static transforms: its last message,
+        latched (transient local, depth 1), reached every node started after, in any later test, which then ran with
+        another test's transform (or none, had that test sent none): the tests depended on their order. The nodes
+        that received it keep it (tf2 keeps static transforms)."""
+        self.node.destroy_publisher(self.static_tf.pub_tf)
+        self.static_tf = StaticTransformBroadcaster(self.node)
+
     def lifecycle(self, node: str, transition: str = "", timeout_s: float = 60.0) -> str:
         """The lifecycle state label of ``node`` after ``transition`` (``configure``, ``activate``, ... or none),
         through its ``get_state`` / ``change_state`` services (what ``ros2 lifecycle`` and Nav2's manager call)."""
@@ -505,6 +513,26 @@ def wait_until_gone_from_graph(probe: Probe, known: set[str], timeout_s: float =
     return extra
 
 
+def module_leftovers(probe: Probe | None, known: set[str] | None, graph_timeout_s: float = 15.0) -> list[str]:
+    """The module teardown's graph check (conftest's ``contained_module``, once the module's process groups are
+    reaped): the nodes not in ``known`` (the graph when the module began; None: the probe was not made yet, only it
+    is known), the garbage collected first, waited for up to ``graph_timeout_s``; returns the problems to report
+    (empty: none). Each test's teardown checks the graph, but a module-scoped fixture's node (a node shared by the
+    module's tests) outlives them: one left in the graph answered for the next module's node unreported."""
+    if probe is None:
+        return []
+    known = known if known is not None else {probe.node.get_fully_qualified_name()}
+    if graph_nodes(probe) - known:
+        gc.collect()  # a node of this process held by a reference cycle only
+    stayed = wait_until_gone_from_graph(probe, known, graph_timeout_s)
+    if not stayed:
+        return []
+    return [
+        f"still in the graph {graph_timeout_s:g} s after the module: {', '.join(sorted(stayed))} (a module-scoped "
+        "fixture's node or process not stopped at its end: stop it in the fixture's teardown)"
+    ]
+
+
 def contain_teardown(
     index: int,
     probe: Probe | None,
@@ -523,6 +551,8 @@ def contain_teardown(
     node the test process still holds, or a DDS lease longer than the wait)."""
     if probe is not None and collectors is not None:
         probe.drop_all_but(collectors)
+    if probe is not None:
+        probe.forget_static_tf()  # this test's latched static transform is not the next test's
     left = reap_since(index)
     if probe is not None and graph_nodes(probe) - known:
         gc.collect()  # a node of this process held by a reference cycle only (its constructor raised) goes
