@@ -357,7 +357,7 @@ def test_a_static_transform_a_test_sent_is_not_latched_for_the_nodes_of_the_test
     latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
     probe.send_static_tf(RigidTransform(np.eye(3), np.zeros(3), "harness_camera", "harness_lidar"), probe.now_ns())
     during = probe.collect(TFMessage, "/tf_static", latched)
-    frames = lambda collector: {t.child_frame_id for m in collector.messages() for t in m.transforms}  # noqa: E731
+    frames = lambda collector: {t.child_frame_id for m in collector.messages for t in m.transforms}  # noqa: E731
     wait_until(lambda: "harness_lidar" in frames(during), 10, "the latched transform, during the test")
     probe.drop(during)
     assert contain_teardown(started_count(), probe, graph_nodes(probe), passed=True) == []
