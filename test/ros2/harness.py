@@ -242,12 +242,12 @@ class Probe:
         self.static_tf.sendTransform(transform_msg(cam_from_lidar, stamp_ns))
 
     def forget_static_tf(self) -> None:
-        """A new /tf_static publisher in place of the one that sent this test's static transforms: its last message,
+        """An empty message on /tf_static in place of this test's static transforms: the probe's last message there,
         latched (transient local, depth 1), reached every node started after, in any later test, which then ran with
         another test's transform (or none, had that test sent none): the tests depended on their order. The nodes
-        that received it keep it (tf2 keeps static transforms)."""
-        self.node.destroy_publisher(self.static_tf.pub_tf)
-        self.static_tf = StaticTransformBroadcaster(self.node)
+        that received it keep it (tf2 keeps static transforms). Not a new publisher: Cyclone DDS lets a deleted
+        writer linger until its readers acknowledge, and a subscriber made at once still got the transform."""
+        self.static_tf.sendTransform([])
 
     def lifecycle(self, node: str, transition: str = "", timeout_s: float = 60.0) -> str:
         """The lifecycle state label of ``node`` after ``transition`` (``configure``, ``activate``, ... or none),
