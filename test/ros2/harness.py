@@ -58,6 +58,11 @@ def rclpy_factory() -> MessageFactory:
     return MessageFactory({**factory.classes, "sensor_msgs/msg/CompressedImage": CompressedImage}, "array.array")
 
 
+STATIC_TF_LINGER_S = 1.5
+"""How long a destroyed /tf_static writer of the probe may still serve its latched message (Cyclone DDS's
+WriterLingerDuration, 1 s, and a margin): :meth:`Probe.forget_static_tf` waits it out."""
+
+
 def wait_until(predicate: Callable[[], bool], timeout_s: float, what: str, poll_s: float = 0.05) -> None:
     """Poll ``predicate`` until it is true; AssertionError naming ``what`` after ``timeout_s`` seconds."""
     deadline = time.monotonic() + timeout_s
@@ -141,7 +146,7 @@ class Probe:
         self.factory = rclpy_factory()
         self.errors: list[str] = []
         self._start_executor()
-        self.static_tf = StaticTransformBroadcaster(self.node)
+        self._static_tf: StaticTransformBroadcaster | None = None  # made on first use: static_tf
         self.tf = TransformBroadcaster(self.node)
         self._subscriptions: list[Any] = []
         echo_topic = f"/_{name}_{os.getpid()}_echo"
@@ -241,13 +246,26 @@ class Probe:
     def send_static_tf(self, cam_from_lidar: RigidTransform, stamp_ns: int) -> None:
         self.static_tf.sendTransform(transform_msg(cam_from_lidar, stamp_ns))
 
+    @property
+    def static_tf(self) -> StaticTransformBroadcaster:
+        """The probe's /tf_static broadcaster, made when a test first uses it (:meth:`forget_static_tf` ends it)."""
+        if self._static_tf is None:
+            self._static_tf = StaticTransformBroadcaster(self.node)
+        return self._static_tf
+
     def forget_static_tf(self) -> None:
-        """An empty message on /tf_static in place of this test's static transforms: the probe's last message there,
+        """The /tf_static publisher of this test's static transforms destroyed (if it sent any): its last message,
         latched (transient local, depth 1), reached every node started after, in any later test, which then ran with
-        another test's transform (or none, had that test sent none): the tests depended on their order. The nodes
-        that received it keep it (tf2 keeps static transforms). Not a new publisher: Cyclone DDS lets a deleted
-        writer linger until its readers acknowledge, and a subscriber made at once still got the transform."""
-        self.static_tf.sendTransform([])
+        another test's transform: the tests depended on their order. The nodes that received it keep it (tf2 keeps
+        static transforms). Cyclone DDS lets a deleted writer linger while readers of it have not acknowledged its
+        data (a node killed in the test), up to its WriterLingerDuration (1 s): a subscriber made at once still got
+        the transform (seen in the tier), hence the wait. An empty message latched instead reached every later
+        /tf_static subscriber (test_ros2_interop's, which counts what ``ros2 bag play`` sends)."""
+        if self._static_tf is None:
+            return
+        self.node.destroy_publisher(self._static_tf.pub_tf)
+        self._static_tf = None
+        time.sleep(STATIC_TF_LINGER_S)
 
     def lifecycle(self, node: str, transition: str = "", timeout_s: float = 60.0) -> str:
         """The lifecycle state label of ``node`` after ``transition`` (``configure``, ``activate``, ... or none),
