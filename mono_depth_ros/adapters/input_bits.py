@@ -41,6 +41,7 @@ first frames only (a CompressedImage is decoded once more for it, for those fram
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -117,7 +118,9 @@ class SixteenBitInput:
         self._verdict: tuple[str, str] | None = None
         self._decided = False
         self._since = 0  # 16-bit frames since the verdict
-        self._held: dict[int, tuple[str, str]] = {}  # stamp ns -> the verdict on that frame, until it is published
+        # (stamp ns, the verdict on that frame), oldest first, until it is published: a list, not a dict by stamp, as
+        # frames in flight may share a stamp (an unstamped driver: all 0); the oldest of the stamp goes first
+        self._held: deque[tuple[int, tuple[str, str]]] = deque(maxlen=HELD_FRAMES)  # full: the oldest falls out
         self._held_lock = threading.Lock()  # the node decodes in one worker thread and publishes in another
 
     @property
@@ -139,18 +142,18 @@ class SixteenBitInput:
         elif self._verdict is not None and self._verdict[0] == DIM_KEY:
             self._follow(image, image_type, encoding)
         if self._verdict is not None:
-            with self._held_lock:
-                self._held[stamp_to_ns(image.header.stamp)] = self._verdict
-                while len(self._held) > HELD_FRAMES:  # those refused after their decoding, never published
-                    del self._held[next(iter(self._held))]
+            with self._held_lock:  # those refused after their decoding, never published, fall out (maxlen)
+                self._held.append((stamp_to_ns(image.header.stamp), self._verdict))
 
     def published(self, stamp_ns: int) -> None:
         """The frame stamped ``stamp_ns`` (int ns, its image's header stamp) is published: the verdict observed on
         it, if any, is reported (once)."""
         with self._held_lock:
-            verdict = self._held.pop(stamp_ns, None)
-        if verdict is not None:
-            self._report(*verdict)
+            held = next((entry for entry in self._held if entry[0] == stamp_ns), None)  # the oldest of that stamp
+            if held is not None:
+                self._held.remove(held)
+        if held is not None:
+            self._report(*held[1])
 
     def _follow(self, image: Any, image_type: str, encoding: str) -> None:
         """After a ``frames_high_bits_unused`` verdict, each frame's peak (a raw Image read in place every frame, one

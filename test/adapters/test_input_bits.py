@@ -200,3 +200,20 @@ def test_a_frame_decoded_but_refused_later_is_not_counted_and_a_published_one_is
     assert len(watched.input._held) <= 8
     watched.input.published(2_000)  # long gone
     assert len(watched.reports) == 2
+
+
+def test_frames_in_flight_with_one_stamp_are_each_counted_when_published() -> None:
+    """Two frames of one stamp in flight at once (a driver that does not stamp: every header 0, counted in
+    ``frames_unstamped``; the node decodes the next while it publishes one): each is counted when it is published.
+    Held by stamp in a dict, the second's verdict replaced the first's and one of the two went uncounted."""
+    from mono_depth_ros.core.msg_factory import make_header
+
+    watched = Watched(frames=1)
+    unstamped = image_from_array(FACTORY, RIGHT_12, "mono16", make_header(FACTORY, 0, "camera"))
+    watched.input.observe(unstamped, IMAGE, 16)  # the deciding frame
+    watched.input.observe(unstamped, IMAGE, 16)  # the next, decoded while the first is published
+    watched.input.published(0)
+    watched.input.published(0)
+    assert [reason for reason, _ in watched.reports] == [DIM_KEY] * 2
+    watched.input.published(0)  # nothing more in flight: nothing more counted
+    assert len(watched.reports) == 2
