@@ -23,7 +23,7 @@ def destroyed_on_failure(node: Any) -> Iterator[None]:
     """Within: an exception (any, ``KeyboardInterrupt`` too) calls ``node.destroy_node()``, then propagates unchanged.
 
     A ``destroy_node`` that raises in its turn does not replace the start-up error (the one that names the bad
-    value and its remedy): its own error is added to it as a note.
+    value and its remedy): its own error is added to it as a note (Python 3.10 too: :func:`_add_note`).
     """
     try:
         yield
@@ -31,5 +31,16 @@ def destroyed_on_failure(node: Any) -> Iterator[None]:
         try:
             node.destroy_node()
         except Exception as cleanup:
-            err.add_note(f"(destroying the node that could not start failed too: {type(cleanup).__name__}: {cleanup})")
+            failed = f"{type(cleanup).__name__}: {cleanup}"
+            _add_note(err, f"(destroying the node that could not start failed too: {failed})")
         raise
+
+
+def _add_note(err: BaseException, note: str) -> None:
+    """``err.add_note(note)`` (Python 3.11+); on 3.10 (Humble's on Ubuntu 22.04), which has no ``add_note``, the note
+    is appended to ``__notes__`` (3.11's traceback shows it; 3.10's does not) and ``err`` stays the error raised."""
+    add_note = getattr(err, "add_note", None)
+    if add_note is not None:
+        add_note(note)
+    else:
+        err.__notes__ = [*getattr(err, "__notes__", []), note]

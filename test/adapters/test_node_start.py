@@ -46,3 +46,24 @@ def test_a_start_that_succeeds_leaves_the_node_alone() -> None:
     with destroyed_on_failure(node):
         pass
     assert node.destroyed == 0
+
+
+class NoAddNote(ConfigError):
+    """An exception as on Python 3.10 (Humble's on Ubuntu 22.04; the package supports 3.10): no ``add_note``."""
+
+    def __getattribute__(self, name: str) -> object:
+        if name == "add_note":
+            raise AttributeError(f"'{type(self).__name__}' object has no attribute 'add_note'")
+        return super().__getattribute__(name)
+
+
+def test_a_destroy_that_fails_on_python_3_10_leaves_the_start_up_error_as_it_was() -> None:
+    """``BaseException.add_note`` is Python 3.11+: on 3.10 calling it raised AttributeError from the cleanup, which
+    replaced the start-up error (the one naming the bad value and its remedy); run with python3.10 it printed
+    "AttributeError: 'ConfigError' object has no attribute 'add_note'". The note goes into ``__notes__`` there."""
+    node, error = Node(fails=True), NoAddNote("bad value")
+    with pytest.raises(ConfigError, match="bad value") as raised, destroyed_on_failure(node):
+        raise error
+    assert raised.value is error and node.destroyed == 1
+    note = "(destroying the node that could not start failed too: RuntimeError: handle already gone)"
+    assert error.__notes__ == [note]
