@@ -397,7 +397,8 @@ class MonoDepthLifecycleNode(MonoDepthNode, LifecycleNode):  # type: ignore[misc
     def __init__(self, make_pipeline: PipelineFactory | None = None, **node_kwargs: Any) -> None:
         self._active: tuple[list[Any], list[Any]] = ([], [])  # subscriptions, timers made by activate
         super().__init__(make_pipeline, **node_kwargs)
-        lifecycle_wait.managed_start(self, STEADY_CLOCK)  # unoffered transitions refused; says it waits for configure
+        with destroyed_on_failure(self):  # unoffered transitions refused; says it waits for configure
+            lifecycle_wait.managed_start(self, STEADY_CLOCK)
 
     def on_configure(self, state: State) -> Any:
         try:
