@@ -42,8 +42,9 @@ from mono_depth_ros.adapters.lidar import Paired, PairingPoll, ScanPairing, Unpa
 from mono_depth_ros.adapters.lidar_subscription import LidarSubscription, taken
 from mono_depth_ros.adapters.log_throttle import ReasonThrottle
 from mono_depth_ros.adapters.model import build_pipeline
-from mono_depth_ros.adapters.parameter_sources import ignored_sources, init_failure_text, logger_name
-from mono_depth_ros.adapters.parameters import apply_changes, declare_failure, descriptor_fields, types_kept_on_refusal
+from mono_depth_ros.adapters.node_start import destroyed_on_failure
+from mono_depth_ros.adapters.parameter_sources import doubles_for_ints, init_failure_text, logger_name, warn_ignored
+from mono_depth_ros.adapters.parameters import apply_changes, declare_failure, descriptor_fields, typed_as_declared
 from mono_depth_ros.adapters.ros_clock import POLL_S, ClockWentBack, PlayedClock, PlayedPeriod
 from mono_depth_ros.adapters.scan_frame import ScanFrameCheck
 from mono_depth_ros.adapters.signals import StopSignals, context_released, exit_now
@@ -107,25 +108,24 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
 
     _autostart = True  # False in MonoDepthLifecycleNode: configure and activate on request
     load_guard: Callable[[], Any] = nullcontext  # main's StopSignals.interrupting: a signal ends the model load
+    _worker: TwoStageWorker[_Frame, FrameOutput] | None = None  # set in _activate (destroy_node: none before)
 
     def __init__(self, make_pipeline: PipelineFactory | None = None, **node_kwargs: Any) -> None:
         super().__init__(NODE_NAME, **node_kwargs)
-        self._refused: dict[str, str] = {}  # name -> why rclpy refused its override (managed node: until it is set)
-        self._declare_parameters()
-        overrides = getattr(self, "_parameter_overrides", {})  # rclpy's (Humble, Jazzy): matched sections and -p
-        for warning in ignored_sources(overrides, self.has_parameter, self.get_fully_qualified_name()):
-            self.get_logger().warning(warning)  # rclpy drops undeclared names and files for other nodes silently
-        self._make_pipeline = make_pipeline or (lambda config, logger: build_pipeline(config, logger.warning))
-        self._config = DepthConfig.from_params()  # defaults until _configure reads the parameters in force
-        self._worker: TwoStageWorker[_Frame, FrameOutput] | None = None
-        self._pending: DepthConfig | None = None  # a validated run-time change not yet given to the pipeline
-        self._pending_lock = threading.Lock()
-        self.add_on_set_parameters_callback(types_kept_on_refusal(self._on_set_parameters, self))  # rclpy's typing
-        jumps = JumpThreshold, Duration  # any jump back of the ROS clock (a bag's --loop): the next frame starts anew
-        self._went_back = ClockWentBack.attach(self.get_clock(), *jumps, lambda: self._pipeline.time_went_back())
-        if self._autostart:
-            self._configure()
-            self._activate()
+        with destroyed_on_failure(self):  # a bad parameter: no node (services, publishers) left behind
+            self._refused: dict[str, str] = {}  # name -> why rclpy refused its override (managed: until it is set)
+            self._declare_parameters()
+            warn_ignored(self)  # a misspelt name, a params file section for another node: said
+            self._make_pipeline = make_pipeline or (lambda config, logger: build_pipeline(config, logger.warning))
+            self._config = DepthConfig.from_params()  # defaults until _configure reads the parameters in force
+            self._pending: DepthConfig | None = None  # a validated run-time change not yet given to the pipeline
+            self._pending_lock = threading.Lock()
+            self.add_on_set_parameters_callback(typed_as_declared(self._on_set_parameters, self))  # rclpy's types
+            jumps = JumpThreshold, Duration  # any jump back of the ROS clock (a bag's --loop): the next frame anew
+            self._went_back = ClockWentBack.attach(self.get_clock(), *jumps, lambda: self._pipeline.time_went_back())
+            if self._autostart:
+                self._configure()
+                self._activate()
 
     def _configure(self) -> None:
         """The parameters in force → the pipeline (model loaded, golden self-test) and the publishers."""
@@ -168,15 +168,14 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
     # ------------------------------------------------------------------------------------------------ wiring
 
     def _declare_parameters(self) -> None:
+        doubles_for_ints(getattr(self, "_parameter_overrides", {}))  # max_range: 80 held as 80.0, not 80
         for spec in PARAMS:
             fields = descriptor_fields(spec, managed=not self._autostart)
             descriptor = ParameterDescriptor(name=spec.name, **fields.message_fields())
-            if fields.float_range is not None:
-                low, high = fields.float_range
-                descriptor.floating_point_range = [FloatingPointRange(from_value=low, to_value=high, step=0.0)]
-            if fields.int_range is not None:
-                low_i, high_i = fields.int_range
-                descriptor.integer_range = [IntegerRange(from_value=low_i, to_value=high_i, step=0)]
+            if (span := fields.float_range) is not None:
+                descriptor.floating_point_range = [FloatingPointRange(from_value=span[0], to_value=span[1], step=0.0)]
+            if (steps := fields.int_range) is not None:
+                descriptor.integer_range = [IntegerRange(from_value=steps[0], to_value=steps[1], step=0)]
             try:
                 self.declare_parameter(spec.name, spec.default, descriptor)
             except (InvalidParameterTypeException, InvalidParameterValueException) as err:
@@ -353,6 +352,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
             self._publishers_by_topic[topic].publish(message)
         self._last_scale, self._last_temporal, self._last_frame_id = out.scale, out.temporal, out.frame_id
         self._scan_frames.check(out, self._config.scan.frame_id)
+        self._bits.published(out.stamp_ns)  # frames_high_bits_unused / _above_significant_bits: published ones only
         self._stats.frame_published_at(out.stamp_ns, self.get_clock().now().nanoseconds)
 
     def _on_worker_error(self, err: Exception) -> None:
@@ -397,7 +397,8 @@ class MonoDepthLifecycleNode(MonoDepthNode, LifecycleNode):  # type: ignore[misc
     def __init__(self, make_pipeline: PipelineFactory | None = None, **node_kwargs: Any) -> None:
         self._active: tuple[list[Any], list[Any]] = ([], [])  # subscriptions, timers made by activate
         super().__init__(make_pipeline, **node_kwargs)
-        lifecycle_wait.managed_start(self, STEADY_CLOCK)  # unoffered transitions refused; says it waits for configure
+        with destroyed_on_failure(self):  # unoffered transitions refused; says it waits for configure
+            lifecycle_wait.managed_start(self, STEADY_CLOCK)
 
     def on_configure(self, state: State) -> Any:
         try:

@@ -8,7 +8,8 @@
 #      when it is missing or the shipped tarball changed (needs root or sudo for apt: CI runs as root);
 #   2. pip packages beside ROS (ROS's Python is Debian's python3 with Debian's numpy, not the project's .venv):
 #      torch==2.13.0 and the package's requirements with `pip install --target`, numpy pinned to ROS's and removed
-#      from the target, cached per hash of setup.py + constraints.txt + ROS's numpy;
+#      from the target, cached per hash of setup.py + constraints.txt + ROS's numpy; built under a lock
+#      (scripts/cache_lock.sh: two first runs at once build it once, the second waits and uses it);
 #   3. the unit tests of what the node and the bag runner run (UNIT_TESTS below: core/, adapters/, bag/, the pipeline,
 #      model loading / preprocessing, the evaluation metrics) with ROS's python3, numpy and python3-opencv 4.6, from the
 #      working tree (no build needed); their test-only packages (hypothesis, pillow, onnxruntime, onnx, onnxscript) go
@@ -61,9 +62,10 @@ ros_numpy="$(python3 -c 'import numpy; print(numpy.__version__)')"
 ros_pytest="$(python3 -c 'import pytest; print(pytest.__version__)')"
 deps_key="$( (cat "$REPO/setup.py" "$REPO/constraints.txt"; echo "$ros_numpy $ros_pytest v2") | sha256sum | cut -c1-16)"
 PYDEPS="$CACHE/ros2-pydeps-$deps_key"
-if [ ! -f "$PYDEPS/.complete" ]; then
+# shellcheck source=scripts/cache_lock.sh
+source "$REPO/scripts/cache_lock.sh"
+build_pydeps() {
   say "pip packages for ROS's python into $PYDEPS (numpy $ros_numpy stays ROS's)"
-  rm -rf "$PYDEPS" && mkdir -p "$PYDEPS"
   pins="$PYDEPS/.pins.txt"
   # the project's pins, except numpy (ROS's) and pytest (Debian's, which launch_testing's plugin is built for)
   grep -v -E '^(numpy|pytest)==' "$REPO/constraints.txt" > "$pins"
@@ -84,8 +86,8 @@ EOF
   # ROS's numpy, and the venv's setuptools for colcon (torch pulls a newer one that would shadow it)
   (cd "$PYDEPS" && rm -rf numpy numpy-*.dist-info numpy.libs bin/f2py* setuptools setuptools-*.dist-info \
     _distutils_hack distutils-precedence.pth pkg_resources yaml PyYAML-*.dist-info _yaml)
-  touch "$PYDEPS/.complete"
-fi
+}
+build_once "$PYDEPS" build_pydeps
 export PYTHONPATH="${PYTHONPATH:+$PYTHONPATH:}$PYDEPS"
 
 # 3. unit tests with ROS's python3, numpy and OpenCV -----------------------------------------------------------
@@ -123,9 +125,8 @@ if [ "$run_unit" = 1 ]; then
   # the same pins, but ml_dtypes (onnx's): constraints.txt's 0.6 needs numpy >= 2, 0.5.4 is the last for numpy 1.x
   test_ml_dtypes="ml_dtypes==0.5.4"
   TESTDEPS="$CACHE/ros2-testdeps-$(echo "$deps_key $test_packages $test_ml_dtypes" | sha256sum | cut -c1-16)"
-  if [ ! -f "$TESTDEPS/.complete" ]; then
+  build_testdeps() {
     say "test-only pip packages for ROS's python into $TESTDEPS"
-    rm -rf "$TESTDEPS" && mkdir -p "$TESTDEPS"
     grep -v -E '^ml_dtypes==' "$PYDEPS/.pins.txt" > "$TESTDEPS/.pins.txt"
     echo "$test_ml_dtypes" >> "$TESTDEPS/.pins.txt"
     # the test extras that are not ROS's already (pytest, numpy, OpenCV: Debian's) and the onnx extras, which the
@@ -135,8 +136,8 @@ if [ "$run_unit" = 1 ]; then
       $test_packages
     (cd "$TESTDEPS" && rm -rf numpy numpy-*.dist-info numpy.libs bin/f2py* setuptools setuptools-*.dist-info \
       _distutils_hack distutils-precedence.pth pkg_resources yaml PyYAML-*.dist-info _yaml)
-    touch "$TESTDEPS/.complete"
-  fi
+  }
+  build_once "$TESTDEPS" build_testdeps
   # ROS's own Python packages stay off the path: launch_testing's pytest plugin makes every logger made after it a
   # LaunchLogger that does not propagate, so caplog sees nothing (15 tests failed with it); the node's process never
   # imports launch

@@ -354,3 +354,22 @@ def test_the_laser_scan_subscription_made_when_a_2d_lidar_appeared_goes_with_dea
     assert node.subscription("/scan").msg_type.__name__ == "LaserScan"
     assert node.trigger_shutdown() is results.SUCCESS
     node.destroy_node()
+
+
+def test_a_lifecycle_node_whose_start_up_watch_fails_is_destroyed_before_its_error_propagates(
+    ros: Ros, monkeypatch: Any
+) -> None:
+    """The managed node's last constructor step (``lifecycle_wait.managed_start``: the transition guard, the waiting
+    line, the start-up watch's timer) ran after the base constructor's ``destroyed_on_failure``: an error there (or
+    a Ctrl-C) left the node, its lifecycle services and publishers to the garbage collector, as a bad parameter did
+    before ``adapters.node_start``."""
+    import pytest
+
+    def fails(node: Any, clock: Any = None) -> None:
+        raise RuntimeError("timer refused")
+
+    monkeypatch.setattr(ros.node_module.lifecycle_wait, "managed_start", fails)
+    with pytest.raises(RuntimeError, match="timer refused"):
+        ros.make_node(EXTERNAL, EchoPipeline(), LIFECYCLE)
+    node = ros_standin.state().nodes[-1]
+    assert node.get_name() == "mono_depth_node" and node.destroyed

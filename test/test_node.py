@@ -260,6 +260,21 @@ def test_start_up_rejects_a_wrongly_typed_override_with_a_clear_error(ros: Ros) 
         ros.make_node({**EXTERNAL, "output.min_range": 90.0}, pipeline=EchoPipeline())
 
 
+@pytest.mark.parametrize(
+    "overrides", [{"scale.camera_pitch_rad": 5.0}, {"output.min_range": 90.0}], ids=["at_declare", "at_configure"]
+)
+def test_a_node_that_cannot_start_is_destroyed_before_its_error_propagates(ros: Ros, overrides: dict[str, Any]) -> None:
+    # a bad parameter at start-up (refused by rclpy's declared range, or by the config's cross-field check once every
+    # parameter is read) left the rcl node, its parameter services and clock callbacks to the garbage collector: the
+    # exception's traceback holds the constructor's frame, so the node stayed in the graph while the error was handled
+    from mono_depth_ros.core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=re.escape(next(iter(overrides)))):
+        ros.make_node({**EXTERNAL, **overrides}, pipeline=EchoPipeline())
+    node = ros_standin.state().nodes[-1]
+    assert node.get_name() == "mono_depth_node" and node.destroyed
+
+
 def test_run_time_parameter_changes_validated_applied_or_rejected_with_reason(ros: Ros) -> None:
     pipeline = EchoPipeline()
     node = ros.make_node(pipeline=pipeline)
@@ -292,6 +307,28 @@ def test_run_time_parameter_changes_validated_applied_or_rejected_with_reason(ro
     send_frame(node)
     assert node.publishers["depth/image"].wait_for(1)
     assert pipeline.updates == [{"output.max_range": 40.0, "cloud.mode": "voxel"}]  # applied by the worker
+
+
+def test_an_integer_for_a_float_parameter_is_held_and_described_as_a_double(ros: Ros) -> None:
+    # `ros2 param set /mono_depth_node output.max_range 30` (the CLI reads 30 as an integer) was taken and held as an
+    # INTEGER: `ros2 param get` said "Integer value is: 30", `ros2 param describe` "Type: integer"; `max_range: 70` in
+    # a params file the same. A robotics user expects the double the parameter is documented as: 30.0
+    double = ros.fake["rclpy.parameter"].Parameter.Type.DOUBLE
+    node = ros.make_node({**EXTERNAL, "output.max_range": 70, "scale.camera_height_m": 2}, pipeline=EchoPipeline())
+    for name, number in (("output.max_range", 70.0), ("scale.camera_height_m", 2.0)):  # from the overrides
+        held = node.get_parameter(name)
+        assert (type(held.value), held.value, held.type_) == (float, number, double), name
+        assert node.describe_parameter(name).type == double, name
+    parameter = ros.fake["rclpy.parameter"].Parameter
+    (taken,) = node.set_parameters([parameter("output.max_range", value=30)])
+    held = node.get_parameter("output.max_range")
+    assert taken.successful and (type(held.value), held.value, held.type_) == (float, 30.0, double)
+    assert node.describe_parameter("output.max_range").type == double and node._config.output.max_range == 30.0
+    (taken,) = node.set_parameters([parameter("output.max_range", value=30.5)])  # a double after it: as before
+    assert taken.successful and node.get_parameter("output.max_range").value == 30.5
+    (kept,) = node.set_parameters([parameter("cloud.stride", value=8)])  # an int parameter keeps its integer
+    assert kept.successful and type(node.get_parameter("cloud.stride").value) is int
+    assert node.describe_parameter("cloud.stride").type == parameter.Type.INTEGER
 
 
 def test_a_refused_value_leaves_the_parameter_described_with_the_type_it_holds(ros: Ros) -> None:
@@ -2628,6 +2665,51 @@ def test_latest_camera_info_after_the_clock_went_back_is_the_one_the_node_kept_o
     from_bag = [m.k[0] for _, m in read_output(tmp_path / "out")["/depth/camera_info"]]
     assert len(from_node) == 4 and from_node[0] == from_node[1] < from_node[2] == from_node[3], from_node
     assert from_bag == pytest.approx(from_node), (from_bag, from_node, summary.format())
+
+
+def test_a_12_bit_frame_refused_after_its_decoding_is_not_counted_as_scaled_wrongly_by_node_or_bag_runner(
+    ros: Ros, tmp_path: Path
+) -> None:
+    """``frames_high_bits_unused`` counts 16-bit frames published with a suspect scaling. A frame refused after its
+    decoding (here: an external prediction of another size, refused by the pipeline's size check) was counted there
+    all the same, the report being made as the frame was decoded; it is counted once, where it was refused."""
+    from mono_depth_ros.adapters.input_bits import DIM_KEY, WATCH_FRAMES
+    from mono_depth_ros.bag import BagRunOptions, run_bag
+    from mono_depth_ros.core.errors import ShapeError
+    from mono_depth_ros.demo.bag_builder import BagBuilder
+    from test.adapters import test_cdr_fuzz as fuzz
+    from test.core.ros_msg_support import rosbags_factory
+
+    frame = fuzz.real_frame("humble")
+    rgb = ros_msgs.image_to_rgb8(frame.image)
+    twelve = np.rint(rgb.astype(np.float64) * (4095.0 / 255.0)).astype(np.uint16)
+    factory = rosbags_factory("humble")
+    image = ros_msgs.image_from_array(factory, twelve, "rgb16", frame.image.header)
+    wide = np.full((rgb.shape[0], rgb.shape[1] + 2), 5.0, np.float32)  # a prediction two columns too wide
+    misfit = ros_msgs.image_from_array(factory, wide, "32FC1", frame.prediction.header)
+    refused = {WATCH_FRAMES, WATCH_FRAMES + 2}  # after the verdict (the deciding frame is WATCH_FRAMES - 1)
+
+    def size_check(frame_in: FrameInput) -> None:  # the real pipeline's refusal, for the node's stand-in pipeline
+        if frame_in.prediction is not None and frame_in.prediction.shape != frame_in.rgb.shape[:2]:
+            raise ShapeError("prediction size differs from the image's")
+
+    node = ros.make_node(EXTERNAL, pipeline=EchoPipeline(before=size_check))
+    topics, count = _fuzz_topics(), WATCH_FRAMES + 4
+    with BagBuilder(tmp_path / "in", "humble") as bag:
+        for index in range(count):
+            stamp_ns = STAMP_NS + index * 100_000_000
+            prediction = misfit if index in refused else frame.prediction
+            for key, msg in (("info", frame.info), ("prediction", prediction), ("image", image)):
+                raw = frame.cdr(fuzz.restamped(msg, stamp_ns))
+                node.subscription(topics[key][0]).callback(raw)
+                bag.write_raw(*topics[key], raw, stamp_ns)
+            done = functools.partial(lambda n: stats(node).published + sum(stats(node).bad.values()) == n, index + 1)
+            assert wait_until(done, 30), index
+    published = count - len(refused)
+    assert stats(node).published == published and stats(node).bad == {"ShapeError": 2}, stats(node)
+    assert stats(node).sixteen_bit == {DIM_KEY: 3}, stats(node).sixteen_bit  # the deciding frame and 2 published after
+    summary = run_bag(tmp_path / "in", tmp_path / "out", EXTERNAL, BagRunOptions(progress=False))
+    assert summary.frames_out == published and summary.warnings.counts[DIM_KEY] == 3, summary.format()
 
 
 def test_a_12_bit_camera_is_warned_and_counted_by_node_and_bag_runner_until_image_significant_bits_is_set(

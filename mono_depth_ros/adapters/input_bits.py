@@ -25,7 +25,10 @@ value of the parameter: a run-time change is watched anew) and then decides:
 * ``frames_above_significant_bits``: a frame's peak exceeds ``2**bits - 1`` (``bits`` < 16): values saturate (a
   left-aligned or wider sensor); reported at once and for every later 16-bit frame.
 
-A report is ``report(key, text)``, ``key`` one of :data:`SIXTEEN_BIT_KEYS`: the node's
+A report is ``report(key, text)``, ``key`` one of :data:`SIXTEEN_BIT_KEYS`, made when the frame is published
+(:meth:`SixteenBitInput.published`, node and bag runner), not when it is decoded: a frame refused after its
+decoding (a camera_info of another size, a prediction that does not fit, a pipeline error) is counted where it was
+refused and not here. The report goes to the node's
 :meth:`~mono_depth_ros.adapters.stats.RuntimeStats.sixteen_bit_frame` (the ``/diagnostics`` key of that name, WARN
 while frames are counted, and a throttled log), the bag runner's
 :meth:`~mono_depth_ros.bag.summary.BagSummary.sixteen_bit_frame` (its summary's warnings and the same key). These are
@@ -37,11 +40,14 @@ first frames only (a CompressedImage is decoded once more for it, for those fram
 
 from __future__ import annotations
 
+import threading
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
 from mono_depth_ros.core.msg_compressed import compressed_pixel_encoding, compressed_sixteen_bit_peak
 from mono_depth_ros.core.msg_image import SIXTEEN_BITS, sixteen_bit_full_scale, sixteen_bit_peak
+from mono_depth_ros.core.ros_msgs import stamp_to_ns
 
 WATCH_FRAMES = 30
 """16-bit frames (not black) whose peak decides whether the high bits are used."""
@@ -54,6 +60,8 @@ CLIPPED_KEY = "frames_above_significant_bits"
 SIXTEEN_BIT_KEYS = (DIM_KEY, CLIPPED_KEY)
 """Both, in every ``/diagnostics`` status (0 while none is counted), node and bag runner alike."""
 PARAMETER = "image_significant_bits"
+HELD_FRAMES = 8
+"""Verdicts held for frames decoded and not yet published (the node has two in flight; refused ones fall out)."""
 COMPRESSED = "sensor_msgs/msg/CompressedImage"
 
 
@@ -95,8 +103,8 @@ class SixteenBitInput:
     Args:
         config: the configuration in force (a callable: the node's changes at run time), read for
             ``topics.image_significant_bits``.
-        report: ``report(key, text)`` (``key``: one of :data:`SIXTEEN_BIT_KEYS`) for every 16-bit frame once a
-            verdict is in.
+        report: ``report(key, text)`` (``key``: one of :data:`SIXTEEN_BIT_KEYS`) for every 16-bit frame published
+            once a verdict is in (:meth:`published`).
         frames: how many non-black 16-bit frames decide.
     """
 
@@ -110,6 +118,10 @@ class SixteenBitInput:
         self._verdict: tuple[str, str] | None = None
         self._decided = False
         self._since = 0  # 16-bit frames since the verdict
+        # (stamp ns, the verdict on that frame), oldest first, until it is published: a list, not a dict by stamp, as
+        # frames in flight may share a stamp (an unstamped driver: all 0); the oldest of the stamp goes first
+        self._held: deque[tuple[int, tuple[str, str]]] = deque(maxlen=HELD_FRAMES)  # full: the oldest falls out
+        self._held_lock = threading.Lock()  # the node decodes in one worker thread and publishes in another
 
     @property
     def significant_bits(self) -> int:
@@ -118,7 +130,7 @@ class SixteenBitInput:
 
     def observe(self, image: Any, image_type: str, bits: int) -> None:
         """One decoded frame (``bits``: the significant bits it was scaled with): its peak while undecided, and the
-        report of the verdict."""
+        verdict on it, held (by its stamp) until :meth:`published` reports it."""
         encoding = sixteen_bit_encoding(image, image_type)
         if not encoding:
             return
@@ -130,7 +142,18 @@ class SixteenBitInput:
         elif self._verdict is not None and self._verdict[0] == DIM_KEY:
             self._follow(image, image_type, encoding)
         if self._verdict is not None:
-            self._report(*self._verdict)
+            with self._held_lock:  # those refused after their decoding, never published, fall out (maxlen)
+                self._held.append((stamp_to_ns(image.header.stamp), self._verdict))
+
+    def published(self, stamp_ns: int) -> None:
+        """The frame stamped ``stamp_ns`` (int ns, its image's header stamp) is published: the verdict observed on
+        it, if any, is reported (once)."""
+        with self._held_lock:
+            held = next((entry for entry in self._held if entry[0] == stamp_ns), None)  # the oldest of that stamp
+            if held is not None:
+                self._held.remove(held)
+        if held is not None:
+            self._report(*held[1])
 
     def _follow(self, image: Any, image_type: str, encoding: str) -> None:
         """After a ``frames_high_bits_unused`` verdict, each frame's peak (a raw Image read in place every frame, one

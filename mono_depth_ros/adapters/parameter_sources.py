@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from mono_depth_ros.adapters.parameters import as_double
 from mono_depth_ros.config import NODE_NAME, PARAMS_BY_NAME
 from mono_depth_ros.core.names import did_you_mean, section_matches
 
@@ -116,6 +117,22 @@ def ignored_sources(
     return unknown_override_warnings(overrides, declared) + unmatched_files_warnings(
         sys.argv if argv is None else argv, node_fqn
     )
+
+
+def doubles_for_ints(overrides: dict[str, Any]) -> None:
+    """rclpy's start-up overrides (``Node._parameter_overrides``: name -> ``Parameter``, the params file's sections
+    and ``-p`` values), in place, through :func:`~.parameters.as_double`: an integer for a float parameter
+    (``max_range: 80``) held as the float (80.0), not as an INTEGER. Call it before the parameters are declared."""
+    overrides.update({name: as_double(parameter) for name, parameter in overrides.items()})
+
+
+def warn_ignored(node: Any) -> None:
+    """Log :func:`ignored_sources` for ``node`` (rclpy's, duck-typed: its ``_parameter_overrides``, the matched
+    sections and ``-p`` values on Humble and Jazzy, ``has_parameter``, ``get_fully_qualified_name``, ``get_logger``):
+    rclpy drops undeclared names and files for other nodes silently. Call it once the parameters are declared."""
+    overrides = getattr(node, "_parameter_overrides", {})
+    for warning in ignored_sources(overrides, node.has_parameter, node.get_fully_qualified_name()):
+        node.get_logger().warning(warning)
 
 
 def init_failure_text(err: Exception) -> str:

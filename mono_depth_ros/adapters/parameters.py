@@ -106,21 +106,40 @@ def descriptor_fields(spec: ParamSpec, managed: bool = False) -> DescriptorField
     )
 
 
-def types_kept_on_refusal(on_set: Callable[[list[Any]], Any], node: Any) -> Callable[[list[Any]], Any]:
-    """``on_set`` (the node's on-set-parameters callback), putting back the described types when it refuses.
+def as_double(parameter: Any) -> Any:
+    """``parameter`` (rclpy's ``Parameter``, duck-typed), or, when it gives an integer to a float parameter of the
+    table (``ros2 param set NODE output.max_range 30``, ``max_range: 80`` in YAML), a new one of its class with the
+    same number as a float: rclpy types a value by its Python type, so the node held an INTEGER (``ros2 param get``:
+    "Integer value is: 30") for a parameter described as a double."""
+    spec = PARAMS_BY_NAME.get(parameter.name)
+    if spec is None or spec.type is not float or type(parameter.value) is not int:
+        return parameter
+    return type(parameter)(parameter.name, value=float(parameter.value))
+
+
+def typed_as_declared(on_set: Callable[[list[Any]], Any], node: Any) -> Callable[[list[Any]], Any]:
+    """``on_set`` (the node's on-set-parameters callback), holding and describing each value as the type declared.
+
+    An integer for a float parameter is replaced, in the list rclpy passes to the callbacks and then stores from
+    (Humble and Jazzy, ``Node._set_parameters_atomically``: the same list object), by the number as a float
+    (:func:`as_double`), so that the node holds a double and ``ros2 param get`` shows one.
 
     rclpy (Humble and Jazzy, ``Node._apply_descriptor``) writes a dynamically typed parameter's new type into its
     stored descriptor before the callbacks run and leaves it there when one refuses: after ``ros2 param set NODE
     cloud.rgb 1`` (refused) ``ros2 param describe`` said "Type: integer" for a bool holding false (real Humble), the
-    type rqt_reconfigure picks its editor by. Duck-typed on rclpy's node (``has_parameter``, ``describe_parameter``,
-    which returns the stored descriptor, ``get_parameter``: the value held, as the change is not stored yet).
+    type rqt_reconfigure picks its editor by. The described type is put back to the value held after a refusal and
+    set to the value stored after a success (a double for the integer given). Duck-typed on rclpy's node
+    (``has_parameter``, ``describe_parameter``, which returns the stored descriptor, ``get_parameter``: the value
+    held, as the change is not stored yet).
     """
 
     def checked(parameters: list[Any]) -> Any:
+        parameters[:] = [as_double(parameter) for parameter in parameters]  # the list rclpy stores from
         result = on_set(parameters)
-        if not result.successful:
-            for name in {p.name for p in parameters if node.has_parameter(p.name)}:  # declared: not being declared
-                node.describe_parameter(name).type = node.get_parameter(name).type_.value
+        for parameter in parameters:
+            if node.has_parameter(parameter.name):  # declared: not being declared
+                kept = parameter if result.successful else node.get_parameter(parameter.name)
+                node.describe_parameter(parameter.name).type = kept.type_.value
         return result
 
     return checked

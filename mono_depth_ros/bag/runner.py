@@ -616,6 +616,7 @@ class _SecondPass:
         for topic, msgtype, data in serialized:
             self.out.write_raw(self.outputs[topic], msgtype, data, log_ns)
         self.summary.frames_out += 1
+        self.bits.published(output.stamp_ns)  # 16-bit scaling looks wrong: counted for the frames written only
         self.summary.scale_health[output.scale.health] += 1
         if output.scale.health != "ok" and output.scale.reason:  # ScaleStatus fields are plain strings
             self.summary.add_scale_reason(output.scale.reason)

@@ -16,6 +16,7 @@ from mono_depth_ros.adapters.input_bits import (
 )
 from mono_depth_ros.core.msg_compressed import compressed_image_from_array
 from mono_depth_ros.core.msg_image import image_from_array
+from mono_depth_ros.core.ros_msgs import stamp_to_ns
 from mono_depth_ros.depth_config import DepthConfig
 from test.core.ros_msg_support import input_header, rosbags_factory
 
@@ -39,7 +40,12 @@ class Watched:
     def feed(self, pixels: np.ndarray[Any, Any], count: int = 1, encoding: str = "mono16") -> None:
         for _ in range(count):
             message = image_from_array(FACTORY, pixels, encoding, HEADER)
-            self.input.observe(message, IMAGE, self.input.significant_bits)
+            self.see(message, IMAGE, self.input.significant_bits)
+
+    def see(self, message: Any, image_type: str, bits: int) -> None:
+        """One frame decoded and then published (the reports come with its publication)."""
+        self.input.observe(message, image_type, bits)
+        self.input.published(stamp_to_ns(message.header.stamp))
 
     def set_bits(self, bits: int) -> None:
         self.config = self.config.with_changes({"image_significant_bits": bits})
@@ -108,7 +114,7 @@ def test_a_16_bit_png_compressed_image_is_watched_too() -> None:
     message = compressed_image_from_array(FACTORY, RIGHT_12, HEADER, codec="png")
     assert sixteen_bit_encoding(message, COMPRESSED) == "mono16"
     for _ in range(WATCH_FRAMES):
-        watched.input.observe(message, COMPRESSED, 16)
+        watched.see(message, COMPRESSED, 16)
     assert [reason for reason, _ in watched.reports] == [DIM_KEY]
 
 
@@ -146,13 +152,13 @@ def test_a_dark_start_of_16_bit_png_images_lifts_within_the_watched_frames_of_a_
     dark, bright = ((GREY * 257 // div).astype(np.uint16) for div in (20, 1))
     dark_png, bright_png = (compressed_image_from_array(FACTORY, p, HEADER, codec="png") for p in (dark, bright))
     for _ in range(WATCH_FRAMES):
-        watched.input.observe(dark_png, COMPRESSED, 16)
+        watched.see(dark_png, COMPRESSED, 16)
     assert [reason for reason, _ in watched.reports] == [DIM_KEY]
     for _ in range(WATCH_FRAMES):
-        watched.input.observe(bright_png, COMPRESSED, 16)
+        watched.see(bright_png, COMPRESSED, 16)
     assert len(watched.reports) < WATCH_FRAMES + 1
     reports = len(watched.reports)
-    watched.input.observe(dark_png, COMPRESSED, 16)
+    watched.see(dark_png, COMPRESSED, 16)
     assert len(watched.reports) == reports
 
 
@@ -165,3 +171,49 @@ def test_the_bit_depth_named_follows_the_peak_after_a_dark_start_on_a_12_bit_cam
     watched.feed(RIGHT_12)
     assert "peak at 4095" in watched.reports[-1][1] and "needs image_significant_bits: 12" in watched.reports[-1][1]
     assert [reason for reason, _ in watched.reports] == [DIM_KEY] * 2
+
+
+def test_a_frame_decoded_but_refused_later_is_not_counted_and_a_published_one_is_when_it_is_published() -> None:
+    """A verdict is reported for the frames published: one decoded and then refused (a camera_info of another size,
+    a prediction that does not fit, a pipeline error) was counted in ``frames_high_bits_unused`` all the same, as the
+    report came with the decoding. Frames in flight (the node decodes the next while it publishes one) each keep
+    their own; the held verdicts of frames never published are bounded."""
+    from mono_depth_ros.core.msg_factory import make_header
+
+    watched = Watched(frames=1)
+
+    def decoded(stamp_ns: int) -> None:
+        message = image_from_array(FACTORY, RIGHT_12, "mono16", make_header(FACTORY, stamp_ns, "camera"))
+        watched.input.observe(message, IMAGE, 16)
+
+    decoded(1_000)  # the deciding frame, decoded: nothing counted yet
+    assert watched.reports == []
+    decoded(2_000)  # the next one decoded while the first is published
+    watched.input.published(1_000)
+    assert [reason for reason, _ in watched.reports] == [DIM_KEY]
+    decoded(3_000)  # 2_000 refused after its decoding: never published
+    watched.input.published(3_000)
+    watched.input.published(3_000)  # published once: counted once
+    assert [reason for reason, _ in watched.reports] == [DIM_KEY] * 2
+    for stamp_ns in range(10_000, 10_100):  # refused frames hold no verdict for ever
+        decoded(stamp_ns)
+    assert len(watched.input._held) <= 8
+    watched.input.published(2_000)  # long gone
+    assert len(watched.reports) == 2
+
+
+def test_frames_in_flight_with_one_stamp_are_each_counted_when_published() -> None:
+    """Two frames of one stamp in flight at once (a driver that does not stamp: every header 0, counted in
+    ``frames_unstamped``; the node decodes the next while it publishes one): each is counted when it is published.
+    Held by stamp in a dict, the second's verdict replaced the first's and one of the two went uncounted."""
+    from mono_depth_ros.core.msg_factory import make_header
+
+    watched = Watched(frames=1)
+    unstamped = image_from_array(FACTORY, RIGHT_12, "mono16", make_header(FACTORY, 0, "camera"))
+    watched.input.observe(unstamped, IMAGE, 16)  # the deciding frame
+    watched.input.observe(unstamped, IMAGE, 16)  # the next, decoded while the first is published
+    watched.input.published(0)
+    watched.input.published(0)
+    assert [reason for reason, _ in watched.reports] == [DIM_KEY] * 2
+    watched.input.published(0)  # nothing more in flight: nothing more counted
+    assert len(watched.reports) == 2

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from mono_depth_ros.adapters.parameter_sources import (
+    doubles_for_ints,
     init_failure_text,
     params_files,
     section_matches,
@@ -114,3 +115,15 @@ def test_the_logger_name_of_a_node_that_could_not_start_names_its_camera() -> No
     assert logger_name(["mono_depth_node", "--ros-args", "-r", "__ns:=/"]) == "mono_depth_node"
     assert logger_name(["mono_depth_node", "--ros-args", "--remap", "__node:=depth_front"]) == "depth_front"
     assert logger_name(["mono_depth_node", "-r", "__ns:=/x"]) == "mono_depth_node"  # not in --ros-args: not a remap
+
+
+def test_integer_overrides_of_float_parameters_are_made_doubles_in_place_before_the_declaration() -> None:
+    class Parameter:  # rclpy's, as far as as_double reads and makes one
+        def __init__(self, name: str, value: object) -> None:
+            self.name, self.value = name, value
+
+    given = {name: Parameter(name, value) for name, value in {"output.max_range": 80, "cloud.stride": 8}.items()}
+    stride, overrides = given["cloud.stride"], dict(given)
+    doubles_for_ints(overrides)
+    held = {name: (type(parameter.value), parameter.value) for name, parameter in overrides.items()}
+    assert held == {"output.max_range": (float, 80.0), "cloud.stride": (int, 8)} and overrides["cloud.stride"] is stride

@@ -12,10 +12,11 @@ from hypothesis import strategies as st
 
 from mono_depth_ros.adapters.parameters import (
     apply_changes,
+    as_double,
     declare_failure,
     descriptor_fields,
     device_fallback,
-    types_kept_on_refusal,
+    typed_as_declared,
 )
 from mono_depth_ros.config import PARAMS, PARAMS_BY_NAME, ParamSpec, yaml_bool_choices
 from mono_depth_ros.core.errors import ConfigError
@@ -200,7 +201,7 @@ def test_a_declare_refusal_reads_as_one_sentence_with_the_remedy_for_its_kind() 
 
 
 class _DescribedNode:
-    """rclpy's node as far as types_kept_on_refusal reads it: the stored descriptors, which rclpy has already typed
+    """rclpy's node as far as typed_as_declared reads it: the stored descriptors, which rclpy has already typed
     as the values asked for (``Node._apply_descriptor``), and the values held."""
 
     def __init__(self, held: dict[str, tuple[Any, int]]) -> None:
@@ -220,18 +221,53 @@ class _DescribedNode:
         return self.held[name]
 
 
+class _Parameter:
+    """rclpy's ``Parameter`` as far as as_double makes one: typed by its value (1 bool, 2 integer, 3 double)."""
+
+    def __init__(self, name: str, value: Any) -> None:
+        self.name, self.value = name, value
+        kind = 1 if isinstance(value, bool) else 2 if isinstance(value, int) else 3 if isinstance(value, float) else 4
+        self.type_ = SimpleNamespace(value=kind)
+
+
 @pytest.mark.parametrize("successful", [False, True])
-def test_a_refused_set_puts_back_the_described_types_and_a_taken_one_leaves_them(successful: bool) -> None:
-    node = _DescribedNode({"cloud.rgb": (False, 1), "cloud.stride": (4, 2)})
+def test_a_refused_set_puts_back_the_described_types_and_a_taken_one_describes_what_is_stored(successful: bool) -> None:
+    node = _DescribedNode({"cloud.rgb": (False, 1), "cloud.stride": (4, 2), "output.max_range": (80.0, 3)})
     seen: list[list[Any]] = []
 
     def on_set(parameters: list[Any]) -> Any:
-        seen.append(parameters)
+        seen.append(list(parameters))
         return SimpleNamespace(successful=successful, reason="" if successful else "parameter cloud.rgb=1 ...")
 
-    asked = [SimpleNamespace(name="cloud.rgb", value=1), SimpleNamespace(name="cloud.stride", value=8)]
-    asked.append(SimpleNamespace(name="being_declared", value=1.0))  # not declared yet: no descriptor to put back
-    result = types_kept_on_refusal(on_set, node)(asked)
-    assert seen == [asked] and result.successful is successful  # the callback's answer, as it gave it
+    asked = [_Parameter("cloud.rgb", 1), _Parameter("cloud.stride", 8), _Parameter("output.max_range", 30)]
+    asked.append(_Parameter("being_declared", 1.0))  # not declared yet: no descriptor to put back
+    before = list(asked)
+    result = typed_as_declared(on_set, node)(asked)
+    assert result.successful is successful  # the callback's answer, as it gave it
+    assert seen == [asked] and asked[:2] == before[:2] and asked[3] is before[3]  # in place: the list rclpy stores
+    assert (type(asked[2]), asked[2].name, asked[2].value, asked[2].type_.value) == (
+        _Parameter,
+        "output.max_range",
+        30.0,
+        3,
+    )
+    assert type(asked[2].value) is float  # 30 for a float parameter: the double 30.0
     described = {name: descriptor.type for name, descriptor in node.descriptors.items()}
-    assert described == ({"cloud.rgb": 99, "cloud.stride": 99} if successful else {"cloud.rgb": 1, "cloud.stride": 2})
+    stored = {"cloud.rgb": 2, "cloud.stride": 2, "output.max_range": 3}  # rclpy refuses cloud.rgb=1 in on_set
+    assert described == (stored if successful else {"cloud.rgb": 1, "cloud.stride": 2, "output.max_range": 3})
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "converted"),
+    [("output.max_range", 30, 30.0), ("output.max_range", 30.5, None), ("output.max_range", True, None),
+     ("output.max_range", "30", None), ("cloud.stride", 8, None), ("use_sim_time", 1, None)],
+)  # fmt: skip
+def test_only_an_integer_for_a_float_parameter_of_the_table_becomes_a_double(
+    name: str, value: Any, converted: float | None
+) -> None:
+    parameter = _Parameter(name, value)
+    made = as_double(parameter)
+    if converted is None:
+        assert made is parameter  # a bool, a string stay for coerce to refuse; int parameters and others' untouched
+    else:
+        assert made is not parameter and (made.name, made.value, type(made.value)) == (name, converted, float)

@@ -79,15 +79,20 @@ def contained_module() -> Iterator[None]:
     """Process groups started by a module-scoped fixture (a node shared by the module's tests) and still running at
     the module's end are killed, so that they cannot answer for the next module's node; the collectors made in the
     module and not dropped (a module-scoped fixture's) are dropped, so that they do not take the next modules'
-    messages for the rest of the session."""
+    messages for the rest of the session; then the graph is waited clear of the nodes the module added
+    (:func:`harness.module_leftovers`: one still there after 15 s is an error, as after a test)."""
     index = harness.started_count()
     collectors = _session_probe[0].collectors() if _session_probe else []
+    known = harness.graph_nodes(_session_probe[0]) if _session_probe else None
     yield
     if _session_probe:
         _session_probe[0].drop_all_but(collectors)
     left = harness.reap_since(index)
     if left:
         warnings.warn(f"killed what the module left running: {'; '.join(left)}", stacklevel=1)
+    problems = harness.module_leftovers(_session_probe[0] if _session_probe else None, known)
+    if problems:
+        pytest.fail("; ".join(problems))
 
 
 @pytest.fixture(autouse=True)

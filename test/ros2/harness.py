@@ -58,6 +58,11 @@ def rclpy_factory() -> MessageFactory:
     return MessageFactory({**factory.classes, "sensor_msgs/msg/CompressedImage": CompressedImage}, "array.array")
 
 
+STATIC_TF_LINGER_S = 1.5
+"""How long a destroyed /tf_static writer of the probe may still serve its latched message (Cyclone DDS's
+WriterLingerDuration, 1 s, and a margin): :meth:`Probe.forget_static_tf` waits it out."""
+
+
 def wait_until(predicate: Callable[[], bool], timeout_s: float, what: str, poll_s: float = 0.05) -> None:
     """Poll ``predicate`` until it is true; AssertionError naming ``what`` after ``timeout_s`` seconds."""
     deadline = time.monotonic() + timeout_s
@@ -141,7 +146,7 @@ class Probe:
         self.factory = rclpy_factory()
         self.errors: list[str] = []
         self._start_executor()
-        self.static_tf = StaticTransformBroadcaster(self.node)
+        self._static_tf: StaticTransformBroadcaster | None = None  # made on first use: static_tf
         self.tf = TransformBroadcaster(self.node)
         self._subscriptions: list[Any] = []
         echo_topic = f"/_{name}_{os.getpid()}_echo"
@@ -240,6 +245,27 @@ class Probe:
 
     def send_static_tf(self, cam_from_lidar: RigidTransform, stamp_ns: int) -> None:
         self.static_tf.sendTransform(transform_msg(cam_from_lidar, stamp_ns))
+
+    @property
+    def static_tf(self) -> StaticTransformBroadcaster:
+        """The probe's /tf_static broadcaster, made when a test first uses it (:meth:`forget_static_tf` ends it)."""
+        if self._static_tf is None:
+            self._static_tf = StaticTransformBroadcaster(self.node)
+        return self._static_tf
+
+    def forget_static_tf(self) -> None:
+        """The /tf_static publisher of this test's static transforms destroyed (if it sent any): its last message,
+        latched (transient local, depth 1), reached every node started after, in any later test, which then ran with
+        another test's transform: the tests depended on their order. The nodes that received it keep it (tf2 keeps
+        static transforms). Cyclone DDS lets a deleted writer linger while readers of it have not acknowledged its
+        data (a node killed in the test), up to its WriterLingerDuration (1 s): a subscriber made at once still got
+        the transform (seen in the tier), hence the wait. An empty message latched instead reached every later
+        /tf_static subscriber (test_ros2_interop's, which counts what ``ros2 bag play`` sends)."""
+        if self._static_tf is None:
+            return
+        self.node.destroy_publisher(self._static_tf.pub_tf)
+        self._static_tf = None
+        time.sleep(STATIC_TF_LINGER_S)
 
     def lifecycle(self, node: str, transition: str = "", timeout_s: float = 60.0) -> str:
         """The lifecycle state label of ``node`` after ``transition`` (``configure``, ``activate``, ... or none),
@@ -505,6 +531,26 @@ def wait_until_gone_from_graph(probe: Probe, known: set[str], timeout_s: float =
     return extra
 
 
+def module_leftovers(probe: Probe | None, known: set[str] | None, graph_timeout_s: float = 15.0) -> list[str]:
+    """The module teardown's graph check (conftest's ``contained_module``, once the module's process groups are
+    reaped): the nodes not in ``known`` (the graph when the module began; None: the probe was not made yet, only it
+    is known), the garbage collected first, waited for up to ``graph_timeout_s``; returns the problems to report
+    (empty: none). Each test's teardown checks the graph, but a module-scoped fixture's node (a node shared by the
+    module's tests) outlives them: one left in the graph answered for the next module's node unreported."""
+    if probe is None:
+        return []
+    known = known if known is not None else {probe.node.get_fully_qualified_name()}
+    if graph_nodes(probe) - known:
+        gc.collect()  # a node of this process held by a reference cycle only
+    stayed = wait_until_gone_from_graph(probe, known, graph_timeout_s)
+    if not stayed:
+        return []
+    return [
+        f"still in the graph {graph_timeout_s:g} s after the module: {', '.join(sorted(stayed))} (a module-scoped "
+        "fixture's node or process not stopped at its end: stop it in the fixture's teardown)"
+    ]
+
+
 def contain_teardown(
     index: int,
     probe: Probe | None,
@@ -523,6 +569,8 @@ def contain_teardown(
     node the test process still holds, or a DDS lease longer than the wait)."""
     if probe is not None and collectors is not None:
         probe.drop_all_but(collectors)
+    if probe is not None:
+        probe.forget_static_tf()  # this test's latched static transform is not the next test's
     left = reap_since(index)
     if probe is not None and graph_nodes(probe) - known:
         gc.collect()  # a node of this process held by a reference cycle only (its constructor raised) goes

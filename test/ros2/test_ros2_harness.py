@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import rclpy
 from rclpy.callback_groups import ReentrantCallbackGroup
@@ -32,6 +33,7 @@ from .harness import (
     contain_teardown,
     graph_nodes,
     group_members,
+    module_leftovers,
     reap_since,
     started,
     started_count,
@@ -341,6 +343,47 @@ def collecting_one(probe: Probe, topic: str) -> tuple[Any, Collector]:
 
 
 _left_behind: list[Collector] = []
+
+
+def test_a_static_transform_a_test_sent_is_not_latched_for_the_nodes_of_the_tests_after(probe: Probe) -> None:
+    """The probe's /tf_static publisher latches its last message (transient local, depth 1): a node started in any
+    later test got the transform an earlier test had sent (the tests depended on their order). A subscriber made
+    before the teardown gets it (the latching works); one made at once after it gets nothing, not even an
+    empty message."""
+    from rclpy.qos import DurabilityPolicy, QoSProfile
+    from tf2_msgs.msg import TFMessage
+
+    from mono_depth_ros.core.geometry import RigidTransform
+
+    latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+    probe.send_static_tf(RigidTransform(np.eye(3), np.zeros(3), "harness_camera", "harness_lidar"), probe.now_ns())
+    during = probe.collect(TFMessage, "/tf_static", latched)
+    frames = lambda collector: {t.child_frame_id for m in collector.messages for t in m.transforms}  # noqa: E731
+    wait_until(lambda: "harness_lidar" in frames(during), 10, "the latched transform, during the test")
+    probe.drop(during)
+    assert contain_teardown(started_count(), probe, graph_nodes(probe), passed=True) == []
+    after = probe.collect(TFMessage, "/tf_static", latched)
+    try:
+        time.sleep(2.0)  # the latched message reaches a new subscriber in milliseconds (it did: `during`)
+        assert after.messages == [], frames(after)
+    finally:
+        probe.drop(after)
+
+
+def test_a_node_a_module_left_in_the_graph_is_reported_by_the_module_teardown(probe: Probe) -> None:
+    """Each test's teardown checks the graph; the module's did not, and a module-scoped fixture's node outlives the
+    tests (a node shared by the module's tests): one left answered for the next module's node unreported."""
+    known = graph_nodes(probe)
+    left = rclpy.create_node("harness_module_leftover")
+    try:
+        wait_until(lambda: "/harness_module_leftover" in graph_nodes(probe), 10, "the node in the graph")
+        problems = module_leftovers(probe, known, graph_timeout_s=1.0)
+        assert len(problems) == 1 and problems[0].startswith("still in the graph 1 s after the module: "), problems
+        assert "/harness_module_leftover" in problems[0], problems
+    finally:
+        left.destroy_node()
+    assert module_leftovers(probe, known, graph_timeout_s=10.0) == []
+    assert module_leftovers(None, None) == []  # no probe made: no graph to look at
 
 
 def test_a_collector_left_behind_by_a_test(probe: Probe) -> None:

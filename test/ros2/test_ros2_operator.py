@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pytest
 from diagnostic_msgs.msg import DiagnosticArray
+from rcl_interfaces.msg import ParameterType
 from rcl_interfaces.srv import DescribeParameters, GetParameters, SetParameters
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import CameraInfo, Image, LaserScan, PointCloud2
@@ -38,8 +39,12 @@ from .harness import (
     Probe,
     accounted,
     depth_array,
+    graph_nodes,
     node_statuses,
     operating,
+    param_value,
+    ros2_cli,
+    running,
     started,
     wait_until,
     write_params,
@@ -190,6 +195,33 @@ def described_and_held_types(probe: Probe, names: list[str]) -> dict[str, tuple[
     finally:
         probe.node.destroy_client(described)
         probe.node.destroy_client(held)
+
+
+def test_an_integer_for_a_float_parameter_is_held_as_a_double_from_the_params_file_and_ros2_param_set(
+    probe: Probe, ros_logs: Path
+) -> None:
+    """``ros2 param set /mono_depth_node output.max_range 30`` (the CLI reads 30 as an integer) was taken and held
+    as an INTEGER: ``ros2 param get`` said "Integer value is: 30", ``ros2 param describe`` "Type: integer" (what
+    rqt_reconfigure picks its editor by), and so did ``max_range: 70`` in a params file. A float parameter now holds
+    a double whatever number it is given: "Double value is: 30.0", and 30.5 after it is taken as before."""
+    double = ParameterType.PARAMETER_DOUBLE
+    params = write_params(ros_logs / "integers.yaml", {"output.max_range": 70, "scale.camera_height_m": 2})
+    launched = Launched({"device": "cpu", "params_file": str(params)}, ros_logs / "integers.log")
+    with running(launched, probe):
+        launched.wait_ready(probe)
+        names = ["output.max_range", "scale.camera_height_m"]
+        assert described_and_held_types(probe, names) == dict.fromkeys(names, (double, double))
+        assert param_value(NODE_FQN, "scale.camera_height_m") == "2.0"
+        assert set_parameter(probe, "output.max_range", 30) == (True, "")
+        assert described_and_held_types(probe, ["output.max_range"]) == {"output.max_range": (double, double)}
+        assert param_value(NODE_FQN, "output.max_range") == "30.0"  # ros2 param get
+        set_by_cli = ros2_cli("param", "set", NODE_FQN, "output.max_range", "40").stdout  # the CLI's own parsing
+        assert "Set parameter successful" in set_by_cli and param_value(NODE_FQN, "output.max_range") == "40.0"
+        assert set_parameter(probe, "output.max_range", 30.5) == (True, "")
+        assert param_value(NODE_FQN, "output.max_range") == "30.5"
+        refused, reason = set_parameter(probe, "output.max_range", "30")  # a string stays refused, naming the value
+        assert not refused and "output.max_range='30' is not a valid float" in reason, reason
+        assert param_value(NODE_FQN, "output.max_range") == "30.5"
 
 
 def test_every_run_time_parameter_changes_mid_stream_and_a_wrong_value_is_refused_by_name(
@@ -515,6 +547,53 @@ def test_a_pitch_in_degrees_at_start_up_is_refused_in_radians_by_the_real_node(r
     assert text.startswith("parameter scale.camera_pitch_rad: ") and "value: 5.0" in text, text
     assert "it is in radians: a value in degrees times 0.01745" in text, text
     assert "('" not in text and "quote strings" not in text, text  # rclpy's text, not its args' tuple; no YAML remedy
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("scale.camera_pitch_rad", 5.0), ("output.min_range", 90.0)], ids=["declare", "configure"]
+)
+def test_a_node_that_cannot_start_is_destroyed_before_its_error_reaches_the_caller(
+    probe: Probe, name: str, value: float
+) -> None:
+    """A bad parameter at start-up (refused by rclpy's declared range, or by the config's check once every parameter
+    is read): the exception's traceback holds the constructor's frame and the node, whose rcl node, parameter
+    services and publishers stayed, and the node in the graph as /mono_depth_node, until the garbage collector met
+    the cycle. The node is destroyed before the error goes on."""
+    import gc
+    import traceback
+
+    from mono_depth_ros.core.errors import ConfigError
+    from mono_depth_ros.node import MonoDepthNode
+    from mono_depth_ros.pipeline import DepthPipeline
+
+    known = graph_nodes(probe)
+    overrides = [Parameter("model.backend", value="external"), Parameter(name, value=value)]
+    gc.disable()  # no collection of the cycle while the error is held
+    try:
+        with pytest.raises(ConfigError, match=name) as refused:
+            MonoDepthNode(lambda config, logger: DepthPipeline(config, None), parameter_overrides=overrides)
+        frames = [frame.f_locals.get("self") for frame, _ in traceback.walk_tb(refused.tb)]
+        node = next(held for held in frames if isinstance(held, MonoDepthNode))  # what the traceback holds
+        deadline, seen = time.monotonic() + 2.0, set()
+        while time.monotonic() < deadline and not seen:  # a node held alive shows in the graph within milliseconds
+            seen = graph_nodes(probe) - known
+            time.sleep(0.05)
+        assert not seen, seen
+        assert [*node.publishers, *node.services, *node.timers, *node.subscriptions] == []
+    finally:
+        gc.enable()
+
+
+def test_ros2_run_with_a_bad_parameter_exits_1_naming_the_values_and_the_remedy() -> None:
+    """``ros2 run`` of the node with ``output.min_range`` above ``output.max_range``: one fatal line naming both
+    values and what to do, exit code 1, no traceback."""
+    command = ["ros2", "run", "mono_depth_ros", "mono_depth_node", "--ros-args", "-p", "model.backend:=external"]
+    command += ["-p", "output.min_range:=90.0"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=90, check=False)
+    said = result.stdout + result.stderr
+    assert result.returncode == 1 and "Traceback" not in said, said[-3000:]
+    assert "cannot start: output.min_range (90.0) must be below output.max_range (80.0)" in said, said[-3000:]
+    assert "set both at once" in said, said[-3000:]
 
 
 class TwelveBitCamera(KittiFeeder):
