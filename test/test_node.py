@@ -2742,6 +2742,30 @@ def test_a_frame_whose_prediction_comes_after_a_nearer_scan_takes_that_scan_on_b
     assert from_bag == from_node, (from_bag, summary.format())
 
 
+def test_a_republished_frame_takes_the_scan_at_hand_when_its_own_set_fires_on_both_roads(
+    ros: Ros, tmp_path: Path
+) -> None:
+    """As the test above, the image and camera_info republished 150 ms after the image (a driver that republishes a
+    frame), the scan stamped 10 ms after the image recorded at 200 ms, the two predictions at 100 and 250 ms. The
+    node's first set fires at 100 ms: the scan at -40 ms, the nearer one counted ``lidar.nearer_later`` when it
+    comes; its second at 250 ms, the scan at +10 ms at hand: paired, nothing counted. The bag runner took the second
+    image's scan as of the first prediction (the set renewed, the LiDAR choice not): the scan at -40 ms and
+    ``lidar.nearer_later`` counted twice."""
+    from mono_depth_ros.demo.bag_builder import BagBuilder
+
+    frame, params, node, played = _late_lidar_node(ros)
+    with BagBuilder(tmp_path / "in", "humble") as bag:
+        bag.add("/tf_static", frame.tf, STAMP_NS - 1_000_000_000)
+        sent = [("image", 0, STAMP_NS), ("info", 1, STAMP_NS), ("prediction", 100, STAMP_NS)]
+        again = [("image", 150, STAMP_NS), ("info", 151, STAMP_NS), ("cloud", 200, STAMP_NS + 10_000_000)]
+        _sent_as_recorded(frame, node, bag, played, [*_on_time_scans((-240, -140, -40)), *sent, *again])
+        _sent_as_recorded(frame, node, bag, played, [("prediction", 250, STAMP_NS)])
+    assert wait_until(lambda: stats(node).published == 2, 30), stats(node)
+    from_node, from_bag, summary = _lidar_status_on_both_roads(node, params, tmp_path)
+    assert from_node == {"inputs_unused": "1", "inputs_unused.lidar.nearer_later": "1", "lidar_lag_s": "-0.010"}
+    assert (from_bag, summary.frames_out) == (from_node, 2), summary.format()
+
+
 def test_a_scan_within_lidar_wait_s_of_a_late_prediction_is_no_late_scan_for_the_bag_runner(
     ros: Ros, tmp_path: Path
 ) -> None:
