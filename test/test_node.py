@@ -2207,6 +2207,17 @@ def test_the_node_and_the_bag_runner_keep_one_of_two_images_with_equal_stamps(
     assert from_bag == from_node, (from_bag, from_node)
 
 
+def _prediction_and_image(frame: Any) -> list[tuple[str, str, Any]]:
+    """test_cdr_fuzz's ``frame``'s external prediction and image, both stamped ``STAMP_NS``, in that order:
+    ``(topic, type, CDR bytes)``."""
+    from test.adapters import test_cdr_fuzz as fuzz
+
+    return [
+        (topic, fuzz.IMAGE, frame.cdr(fuzz.restamped(getattr(frame, key), STAMP_NS)))
+        for key, topic in (("prediction", "/depth_model/prediction"), ("image", "/camera/image_raw"))
+    ]
+
+
 def _late_lidar_node(ros: Ros) -> tuple[Any, dict[str, int | float | str], Any, list[int]]:
     """test_cdr_fuzz's real KITTI frame and a node on it with external predictions, LiDAR and ``lidar.wait_s`` 0.5 s,
     its camera <- Velodyne transform set and its clock read from ``played[0]`` (ns): (frame, params, node, played)."""
@@ -2409,8 +2420,7 @@ def test_latest_camera_info_mode_takes_the_calibration_the_bag_runner_takes(ros:
         ("/camera/camera_info", fuzz.INFO, frame.cdr(own)),
         ("/camera/camera_info", fuzz.INFO, frame.cdr(next_info)),
     ]
-    sent += [(topic, fuzz.IMAGE, frame.cdr(fuzz.restamped(getattr(frame, key), STAMP_NS)))
-             for key, topic in (("prediction", "/depth_model/prediction"), ("image", "/camera/image_raw"))]  # fmt: skip
+    sent += _prediction_and_image(frame)
     from_node, from_bag = _camera_info_published_by_both_roads(node, params, sent, tmp_path)
     scale = from_node.width / own.width  # the published depth's size (output.downscale)
     assert from_node.k[0] == pytest.approx(own.k[0] * scale), (from_node.k[0], own.k[0], scale)
@@ -2432,8 +2442,7 @@ def test_latest_camera_info_stamped_on_another_clock_is_taken_by_the_node_and_th
     params: dict[str, int | float | str] = {**EXTERNAL, "model.output_kind": "relative_inverse", "sync.mode": "latest"}
     node = ros.make_node(params)
     sent = [("/camera/camera_info", fuzz.INFO, frame.cdr(fuzz.restamped(frame.info, STAMP_NS + 100 * 10**9)))]
-    sent += [(topic, fuzz.IMAGE, frame.cdr(fuzz.restamped(getattr(frame, key), STAMP_NS)))
-             for key, topic in (("prediction", "/depth_model/prediction"), ("image", "/camera/image_raw"))]  # fmt: skip
+    sent += _prediction_and_image(frame)
     with BagBuilder(tmp_path / "in", "humble") as bag:
         for latency_ms, (topic, msgtype, raw) in enumerate(sent):
             node.subscription(topic).callback(raw)
@@ -2457,8 +2466,7 @@ def test_latest_camera_info_recorded_after_its_image_is_taken_by_neither_road(ro
     previous = fuzz.restamped(frame.info, STAMP_NS - 100_000_000)
     own = _zoomed(frame.info, STAMP_NS)
     sent = [("/camera/camera_info", fuzz.INFO, frame.cdr(previous))]
-    sent += [(topic, fuzz.IMAGE, frame.cdr(fuzz.restamped(getattr(frame, key), STAMP_NS)))
-             for key, topic in (("prediction", "/depth_model/prediction"), ("image", "/camera/image_raw"))]  # fmt: skip
+    sent += _prediction_and_image(frame)
     sent += [("/camera/camera_info", fuzz.INFO, frame.cdr(own))]
     from_node, from_bag = _camera_info_published_by_both_roads(node, params, sent, tmp_path)
     scale = from_node.width / previous.width  # the published depth's size (output.downscale)
@@ -2480,8 +2488,7 @@ def test_latest_camera_info_recorded_only_after_the_first_image_costs_that_frame
     frame = fuzz.real_frame("humble")
     params: dict[str, int | float | str] = {**EXTERNAL, "model.output_kind": "relative_inverse", "sync.mode": "latest"}
     node = ros.make_node(params)
-    sent = [(topic, fuzz.IMAGE, frame.cdr(fuzz.restamped(getattr(frame, key), STAMP_NS)))
-            for key, topic in (("prediction", "/depth_model/prediction"), ("image", "/camera/image_raw"))]  # fmt: skip
+    sent = _prediction_and_image(frame)
     sent += [("/camera/camera_info", fuzz.INFO, frame.cdr(fuzz.restamped(frame.info, STAMP_NS)))]
     with BagBuilder(tmp_path / "in", "humble") as bag:
         for latency_ms, (topic, msgtype, raw) in enumerate(sent):
@@ -2522,8 +2529,7 @@ def test_latest_camera_info_recorded_after_the_image_at_the_same_bag_time_costs_
     frame = fuzz.real_frame("humble")
     params: dict[str, int | float | str] = {**EXTERNAL, "model.output_kind": "relative_inverse", "sync.mode": "latest"}
     node = ros.make_node(params)
-    sent = [(topic, fuzz.IMAGE, frame.cdr(fuzz.restamped(getattr(frame, key), STAMP_NS)))
-            for key, topic in (("prediction", "/depth_model/prediction"), ("image", "/camera/image_raw"))]  # fmt: skip
+    sent = _prediction_and_image(frame)
     sent += [("/camera/camera_info", fuzz.INFO, frame.cdr(fuzz.restamped(frame.info, STAMP_NS)))]
     summary = _recorded_at_one_bag_time(node, params, sent, tmp_path)
     assert wait_until(lambda: stats(node).bad.get("no_camera_info") == 1, 30), stats(node).bad
@@ -2546,8 +2552,7 @@ def test_a_camera_info_sent_twice_at_the_images_bag_time_is_the_one_the_node_syn
     params: dict[str, int | float | str] = {**EXTERNAL, "model.output_kind": "relative_inverse"}
     node = ros.make_node(params)
     own = fuzz.restamped(frame.info, STAMP_NS)
-    sent = [(topic, fuzz.IMAGE, frame.cdr(fuzz.restamped(getattr(frame, key), STAMP_NS)))
-            for key, topic in (("prediction", "/depth_model/prediction"), ("image", "/camera/image_raw"))]  # fmt: skip
+    sent = _prediction_and_image(frame)
     sent += [("/camera/camera_info", fuzz.INFO, frame.cdr(info)) for info in (own, _zoomed(own, STAMP_NS))]
     summary = _recorded_at_one_bag_time(node, params, sent, tmp_path)
     (from_node,) = node.publishers["depth/camera_info"].wait_for(1)
