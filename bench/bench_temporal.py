@@ -29,7 +29,7 @@ measure does) in the same run.
 from __future__ import annotations
 
 import argparse
-import statistics
+import itertools
 import time
 from collections.abc import Callable
 from functools import partial
@@ -39,6 +39,7 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
+from bench.timing import median_ms
 from mono_depth_ros.config import PARAMS_BY_NAME, ParamValue
 from mono_depth_ros.core.camera import PinholeIntrinsics
 from mono_depth_ros.core.depth_kind import SCALE_KINDS, OutputKind
@@ -144,13 +145,9 @@ def floor_table(drives: dict[int, list[TemporalFrame]], car: MovingCar) -> None:
 
 
 def _median_ms(work: Callable[[int], object], repeats: int) -> float:
-    work(0)
-    samples = []
-    for i in range(repeats):
-        start = time.perf_counter()
-        work(i)
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples) * 1e3
+    """:func:`bench.timing.median_ms` of ``work(i)``: the warm-up call with 0, then ``i`` = 0, 1, ... (the frame)."""
+    frames = itertools.chain([0], itertools.count())
+    return median_ms(lambda: work(next(frames)), repeats)
 
 
 def cost_table(frames: list[TemporalFrame], repeats: int, device: str = "cpu") -> None:

@@ -2244,6 +2244,17 @@ def test_the_node_and_the_bag_runner_keep_one_of_two_images_with_equal_stamps(
     assert from_bag == from_node, (from_bag, from_node)
 
 
+def _prediction_and_image(frame: Any) -> list[tuple[str, str, Any]]:
+    """test_cdr_fuzz's ``frame``'s external prediction and image, both stamped ``STAMP_NS``, in that order:
+    ``(topic, type, CDR bytes)``."""
+    from test.adapters import test_cdr_fuzz as fuzz
+
+    return [
+        (topic, fuzz.IMAGE, frame.cdr(fuzz.restamped(getattr(frame, key), STAMP_NS)))
+        for key, topic in (("prediction", "/depth_model/prediction"), ("image", "/camera/image_raw"))
+    ]
+
+
 def _late_lidar_node(ros: Ros) -> tuple[Any, dict[str, int | float | str], Any, list[int]]:
     """test_cdr_fuzz's real KITTI frame and a node on it with external predictions, LiDAR and ``lidar.wait_s`` 0.5 s,
     its camera <- Velodyne transform set and its clock read from ``played[0]`` (ns): (frame, params, node, played)."""
@@ -2261,6 +2272,45 @@ def _late_lidar_node(ros: Ros) -> tuple[Any, dict[str, int | float | str], Any, 
     ros_standin.state().now_ns = lambda: played[0]
     _set_lidar_tf(node, frame)
     return frame, params, node, played
+
+
+def _sent_as_recorded(frame: Any, node: Any, bag: Any, played: list[int], sent: list[tuple[str, int, int]]) -> None:
+    """Each ``(key, at_ms, stamp_ns)`` of :func:`_late_lidar_node`'s ``frame`` (a key of :func:`_fuzz_topics`),
+    restamped ``stamp_ns``, handed to ``node`` with its clock at ``STAMP_NS`` + ``at_ms`` and written to ``bag``
+    at that bag time."""
+    from test.adapters import test_cdr_fuzz as fuzz
+
+    topics = _fuzz_topics()
+    for key, at_ms, stamp_ns in sent:
+        played[0] = STAMP_NS + at_ms * 1_000_000
+        raw = frame.cdr(fuzz.restamped(getattr(frame, key), stamp_ns))
+        node.subscription(topics[key][0]).callback(raw)
+        bag.write_raw(*topics[key], raw, played[0])
+
+
+def _on_time_scans(offsets_ms: tuple[int, ...]) -> list[tuple[str, int, int]]:
+    """Scans stamped ``offsets_ms`` from the image, each arriving and recorded at its stamp (for
+    :func:`_sent_as_recorded`)."""
+    return [("cloud", offset_ms, STAMP_NS + offset_ms * 1_000_000) for offset_ms in offsets_ms]
+
+
+def _lidar_status_on_both_roads(
+    node: Any, params: dict[str, int | float | str], tmp_path: Path
+) -> tuple[dict[str, str], dict[str, str], BagSummary]:
+    """After a :func:`_late_lidar_node` test fed ``node`` and wrote ``tmp_path / "in"``: the ``inputs_unused*`` and
+    ``lidar_lag_s`` values of the node's last /diagnostics, those of the bag runner's on the bag, and its summary."""
+    from mono_depth_ros.bag import BagRunOptions, run_bag
+    from test.bag.support import read_bag as read_output
+
+    def status(values: Any) -> dict[str, str]:
+        return {kv.key: kv.value for kv in values if kv.key.startswith(("inputs_unused", "lidar_lag_s"))}
+
+    node._publish_diagnostics()
+    from_node = status(node.publishers["/diagnostics"].messages[-1].status[0].values)
+    options = BagRunOptions(progress=False)
+    summary = run_bag(tmp_path / "in", tmp_path / "out", {**params, "scale.mode": "lidar"}, options)
+    from_bag = status(read_output(tmp_path / "out")["/diagnostics"][-1][1].status[0].values)
+    return from_node, from_bag, summary
 
 
 def _late_scans_counted_on_both_roads(
@@ -2407,8 +2457,7 @@ def test_latest_camera_info_mode_takes_the_calibration_the_bag_runner_takes(ros:
         ("/camera/camera_info", fuzz.INFO, frame.cdr(own)),
         ("/camera/camera_info", fuzz.INFO, frame.cdr(next_info)),
     ]
-    sent += [(topic, fuzz.IMAGE, frame.cdr(fuzz.restamped(getattr(frame, key), STAMP_NS)))
-             for key, topic in (("prediction", "/depth_model/prediction"), ("image", "/camera/image_raw"))]  # fmt: skip
+    sent += _prediction_and_image(frame)
     from_node, from_bag = _camera_info_published_by_both_roads(node, params, sent, tmp_path)
     scale = from_node.width / own.width  # the published depth's size (output.downscale)
     assert from_node.k[0] == pytest.approx(own.k[0] * scale), (from_node.k[0], own.k[0], scale)
@@ -2430,8 +2479,7 @@ def test_latest_camera_info_stamped_on_another_clock_is_taken_by_the_node_and_th
     params: dict[str, int | float | str] = {**EXTERNAL, "model.output_kind": "relative_inverse", "sync.mode": "latest"}
     node = ros.make_node(params)
     sent = [("/camera/camera_info", fuzz.INFO, frame.cdr(fuzz.restamped(frame.info, STAMP_NS + 100 * 10**9)))]
-    sent += [(topic, fuzz.IMAGE, frame.cdr(fuzz.restamped(getattr(frame, key), STAMP_NS)))
-             for key, topic in (("prediction", "/depth_model/prediction"), ("image", "/camera/image_raw"))]  # fmt: skip
+    sent += _prediction_and_image(frame)
     with BagBuilder(tmp_path / "in", "humble") as bag:
         for latency_ms, (topic, msgtype, raw) in enumerate(sent):
             node.subscription(topic).callback(raw)
@@ -2455,8 +2503,7 @@ def test_latest_camera_info_recorded_after_its_image_is_taken_by_neither_road(ro
     previous = fuzz.restamped(frame.info, STAMP_NS - 100_000_000)
     own = _zoomed(frame.info, STAMP_NS)
     sent = [("/camera/camera_info", fuzz.INFO, frame.cdr(previous))]
-    sent += [(topic, fuzz.IMAGE, frame.cdr(fuzz.restamped(getattr(frame, key), STAMP_NS)))
-             for key, topic in (("prediction", "/depth_model/prediction"), ("image", "/camera/image_raw"))]  # fmt: skip
+    sent += _prediction_and_image(frame)
     sent += [("/camera/camera_info", fuzz.INFO, frame.cdr(own))]
     from_node, from_bag = _camera_info_published_by_both_roads(node, params, sent, tmp_path)
     scale = from_node.width / previous.width  # the published depth's size (output.downscale)
@@ -2478,8 +2525,7 @@ def test_latest_camera_info_recorded_only_after_the_first_image_costs_that_frame
     frame = fuzz.real_frame("humble")
     params: dict[str, int | float | str] = {**EXTERNAL, "model.output_kind": "relative_inverse", "sync.mode": "latest"}
     node = ros.make_node(params)
-    sent = [(topic, fuzz.IMAGE, frame.cdr(fuzz.restamped(getattr(frame, key), STAMP_NS)))
-            for key, topic in (("prediction", "/depth_model/prediction"), ("image", "/camera/image_raw"))]  # fmt: skip
+    sent = _prediction_and_image(frame)
     sent += [("/camera/camera_info", fuzz.INFO, frame.cdr(fuzz.restamped(frame.info, STAMP_NS)))]
     with BagBuilder(tmp_path / "in", "humble") as bag:
         for latency_ms, (topic, msgtype, raw) in enumerate(sent):
@@ -2520,8 +2566,7 @@ def test_latest_camera_info_recorded_after_the_image_at_the_same_bag_time_costs_
     frame = fuzz.real_frame("humble")
     params: dict[str, int | float | str] = {**EXTERNAL, "model.output_kind": "relative_inverse", "sync.mode": "latest"}
     node = ros.make_node(params)
-    sent = [(topic, fuzz.IMAGE, frame.cdr(fuzz.restamped(getattr(frame, key), STAMP_NS)))
-            for key, topic in (("prediction", "/depth_model/prediction"), ("image", "/camera/image_raw"))]  # fmt: skip
+    sent = _prediction_and_image(frame)
     sent += [("/camera/camera_info", fuzz.INFO, frame.cdr(fuzz.restamped(frame.info, STAMP_NS)))]
     summary = _recorded_at_one_bag_time(node, params, sent, tmp_path)
     assert wait_until(lambda: stats(node).bad.get("no_camera_info") == 1, 30), stats(node).bad
@@ -2544,8 +2589,7 @@ def test_a_camera_info_sent_twice_at_the_images_bag_time_is_the_one_the_node_syn
     params: dict[str, int | float | str] = {**EXTERNAL, "model.output_kind": "relative_inverse"}
     node = ros.make_node(params)
     own = fuzz.restamped(frame.info, STAMP_NS)
-    sent = [(topic, fuzz.IMAGE, frame.cdr(fuzz.restamped(getattr(frame, key), STAMP_NS)))
-            for key, topic in (("prediction", "/depth_model/prediction"), ("image", "/camera/image_raw"))]  # fmt: skip
+    sent = _prediction_and_image(frame)
     sent += [("/camera/camera_info", fuzz.INFO, frame.cdr(info)) for info in (own, _zoomed(own, STAMP_NS))]
     summary = _recorded_at_one_bag_time(node, params, sent, tmp_path)
     (from_node,) = node.publishers["depth/camera_info"].wait_for(1)
@@ -2567,41 +2611,17 @@ def test_a_nearer_scan_after_its_frame_went_at_the_scan_rate_is_paired_and_count
     counted ``lidar.after_wait``, naming a wait to set that changes nothing (the frame did not wait). Both pair the
     scan at -40 ms now (the bag runner decides at the scan rate from the bag times, as the node did) and count the
     nearer one ``inputs_unused.lidar.nearer_later``."""
-    from mono_depth_ros.bag import BagRunOptions, run_bag
     from mono_depth_ros.demo.bag_builder import BagBuilder
-    from test.adapters import test_cdr_fuzz as fuzz
-    from test.bag.support import read_bag as read_output
 
     frame, params, node, played = _late_lidar_node(ros)
-    topics = {key: topic for key, topic in _fuzz_topics().items() if key != "cloud"}  # the camera's, in order
     with BagBuilder(tmp_path / "in", "humble") as bag:
         bag.add("/tf_static", frame.tf, STAMP_NS - 1_000_000_000)
-        for offset_ms in (-240, -140, -40):  # on time: each arrives at its stamp
-            played[0] = stamp = STAMP_NS + offset_ms * 1_000_000
-            cloud = frame.cdr(fuzz.restamped(frame.cloud, stamp))
-            node.subscription("/lidar/points").callback(cloud)
-            bag.write_raw("/lidar/points", fuzz.CLOUD, cloud, stamp)
-        played[0] = STAMP_NS
-        for latency_ms, key in enumerate(topics):
-            raw = frame.cdr(fuzz.restamped(getattr(frame, key), STAMP_NS))
-            node.subscription(topics[key][0]).callback(raw)
-            bag.write_raw(*topics[key], raw, STAMP_NS + latency_ms * 1_000_000)
+        camera = [(key, latency_ms, STAMP_NS) for latency_ms, key in enumerate(("info", "prediction", "image"))]
+        _sent_as_recorded(frame, node, bag, played, [*_on_time_scans((-240, -140, -40)), *camera])
         assert wait_until(lambda: stats(node).published == 1, 30)  # at once, with the scan at -40 ms
-        played[0] = STAMP_NS + arrives_ms * 1_000_000
-        cloud = frame.cdr(fuzz.restamped(frame.cloud, STAMP_NS + 10_000_000))
-        node.subscription("/lidar/points").callback(cloud)
-        bag.write_raw("/lidar/points", fuzz.CLOUD, cloud, STAMP_NS + arrives_ms * 1_000_000)
+        _sent_as_recorded(frame, node, bag, played, [("cloud", arrives_ms, STAMP_NS + 10_000_000)])
     assert wait_until(lambda: "lidar.nearer_later" in stats(node).unused, 30), stats(node).unused
-    node._publish_diagnostics()
-    summary = run_bag(
-        tmp_path / "in", tmp_path / "out", {**params, "scale.mode": "lidar"}, BagRunOptions(progress=False)
-    )
-
-    def status(values: Any) -> dict[str, str]:
-        return {kv.key: kv.value for kv in values if kv.key.startswith(("inputs_unused", "lidar_lag_s"))}
-
-    from_node = status(node.publishers["/diagnostics"].messages[-1].status[0].values)
-    from_bag = status(read_output(tmp_path / "out")["/diagnostics"][-1][1].status[0].values)
+    from_node, from_bag, summary = _lidar_status_on_both_roads(node, params, tmp_path)
     assert from_node == {"inputs_unused": "1", "inputs_unused.lidar.nearer_later": "1", "lidar_lag_s": "0.040"}
     assert from_bag == from_node, (from_bag, summary.format())
     assert "stamped 1700000000.133 s came after" in summary.warnings.examples["lidar.nearer_later"], summary.format()
@@ -2795,39 +2815,42 @@ def test_a_frame_whose_prediction_comes_after_a_nearer_scan_takes_that_scan_on_b
     prediction in, the nearer scan at hand then: it pairs it (10 ms from the image). The bag runner judged the scan
     rate at the image's bag time: the scan at -40 ms, and ``lidar.nearer_later`` counted, where the node counted
     nothing. It judges at the bag time the node's synchroniser fires now."""
-    from mono_depth_ros.bag import BagRunOptions, run_bag
     from mono_depth_ros.demo.bag_builder import BagBuilder
-    from test.adapters import test_cdr_fuzz as fuzz
-    from test.bag.support import read_bag as read_output
 
     frame, params, node, played = _late_lidar_node(ros)
-    topics = _fuzz_topics()
     with BagBuilder(tmp_path / "in", "humble") as bag:
         bag.add("/tf_static", frame.tf, STAMP_NS - 1_000_000_000)
-        for offset_ms in (-240, -140, -40):  # on time: each arrives at its stamp
-            played[0] = stamp = STAMP_NS + offset_ms * 1_000_000
-            cloud = frame.cdr(fuzz.restamped(frame.cloud, stamp))
-            node.subscription("/lidar/points").callback(cloud)
-            bag.write_raw("/lidar/points", fuzz.CLOUD, cloud, stamp)
         sent = [("image", 0, STAMP_NS), ("info", 1, STAMP_NS), ("cloud", 50, STAMP_NS + 10_000_000)]
-        for key, at_ms, stamp in [*sent, ("prediction", 100, STAMP_NS)]:
-            played[0] = STAMP_NS + at_ms * 1_000_000
-            raw = frame.cdr(fuzz.restamped(frame.cloud if key == "cloud" else getattr(frame, key), stamp))
-            node.subscription(topics[key][0]).callback(raw)
-            bag.write_raw(*topics[key], raw, played[0])
+        _sent_as_recorded(frame, node, bag, played, [*_on_time_scans((-240, -140, -40)), *sent])
+        _sent_as_recorded(frame, node, bag, played, [("prediction", 100, STAMP_NS)])
     assert wait_until(lambda: stats(node).published == 1, 30)
-    node._publish_diagnostics()
-    summary = run_bag(
-        tmp_path / "in", tmp_path / "out", {**params, "scale.mode": "lidar"}, BagRunOptions(progress=False)
-    )
-
-    def status(values: Any) -> dict[str, str]:
-        return {kv.key: kv.value for kv in values if kv.key.startswith(("inputs_unused", "lidar_lag_s"))}
-
-    from_node = status(node.publishers["/diagnostics"].messages[-1].status[0].values)
-    from_bag = status(read_output(tmp_path / "out")["/diagnostics"][-1][1].status[0].values)
+    from_node, from_bag, summary = _lidar_status_on_both_roads(node, params, tmp_path)
     assert from_node == {"inputs_unused": "0", "lidar_lag_s": "-0.010"}, from_node
     assert from_bag == from_node, (from_bag, summary.format())
+
+
+def test_a_republished_frame_takes_the_scan_at_hand_when_its_own_set_fires_on_both_roads(
+    ros: Ros, tmp_path: Path
+) -> None:
+    """As the test above, the image and camera_info republished 150 ms after the image (a driver that republishes a
+    frame), the scan stamped 10 ms after the image recorded at 200 ms, the two predictions at 100 and 250 ms. The
+    node's first set fires at 100 ms: the scan at -40 ms, the nearer one counted ``lidar.nearer_later`` when it
+    comes; its second at 250 ms, the scan at +10 ms at hand: paired, nothing counted. The bag runner took the second
+    image's scan as of the first prediction (the set renewed, the LiDAR choice not): the scan at -40 ms and
+    ``lidar.nearer_later`` counted twice."""
+    from mono_depth_ros.demo.bag_builder import BagBuilder
+
+    frame, params, node, played = _late_lidar_node(ros)
+    with BagBuilder(tmp_path / "in", "humble") as bag:
+        bag.add("/tf_static", frame.tf, STAMP_NS - 1_000_000_000)
+        sent = [("image", 0, STAMP_NS), ("info", 1, STAMP_NS), ("prediction", 100, STAMP_NS)]
+        again = [("image", 150, STAMP_NS), ("info", 151, STAMP_NS), ("cloud", 200, STAMP_NS + 10_000_000)]
+        _sent_as_recorded(frame, node, bag, played, [*_on_time_scans((-240, -140, -40)), *sent, *again])
+        _sent_as_recorded(frame, node, bag, played, [("prediction", 250, STAMP_NS)])
+    assert wait_until(lambda: stats(node).published == 2, 30), stats(node)
+    from_node, from_bag, summary = _lidar_status_on_both_roads(node, params, tmp_path)
+    assert from_node == {"inputs_unused": "1", "inputs_unused.lidar.nearer_later": "1", "lidar_lag_s": "-0.010"}
+    assert (from_bag, summary.frames_out) == (from_node, 2), summary.format()
 
 
 def test_a_scan_within_lidar_wait_s_of_a_late_prediction_is_no_late_scan_for_the_bag_runner(
@@ -2839,31 +2862,16 @@ def test_a_scan_within_lidar_wait_s_of_a_late_prediction_is_no_late_scan_for_the
     into it and was paired, nothing counted. The bag runner measured from the image's bag time and warned ``lidar:
     scan after lidar.wait_s``, saying the node would not pair it and naming a wait of 0.7 s to set. It measures from
     the bag time the node's synchroniser fires now."""
-    from mono_depth_ros.bag import BagRunOptions, run_bag
     from mono_depth_ros.demo.bag_builder import BagBuilder
-    from test.adapters import test_cdr_fuzz as fuzz
 
     frame, params, node, played = _late_lidar_node(ros)
-    topics = _fuzz_topics()
     with BagBuilder(tmp_path / "in", "humble") as bag:
         bag.add("/tf_static", frame.tf, STAMP_NS - 1_000_000_000)
-        for offset_ms in (-260, -160, -60):  # on time: each arrives at its stamp
-            played[0] = stamp = STAMP_NS + offset_ms * 1_000_000
-            cloud = frame.cdr(fuzz.restamped(frame.cloud, stamp))
-            node.subscription("/lidar/points").callback(cloud)
-            bag.write_raw("/lidar/points", fuzz.CLOUD, cloud, stamp)
         sent = [("image", 0, STAMP_NS), ("info", 1, STAMP_NS), ("prediction", 100, STAMP_NS)]
-        for key, at_ms, stamp in [*sent, ("cloud", 550, STAMP_NS + 40_000_000)]:
-            played[0] = STAMP_NS + at_ms * 1_000_000
-            raw = frame.cdr(fuzz.restamped(frame.cloud if key == "cloud" else getattr(frame, key), stamp))
-            node.subscription(topics[key][0]).callback(raw)
-            bag.write_raw(*topics[key], raw, played[0])
+        _sent_as_recorded(frame, node, bag, played, [*_on_time_scans((-260, -160, -60)), *sent])
+        _sent_as_recorded(frame, node, bag, played, [("cloud", 550, STAMP_NS + 40_000_000)])
     assert wait_until(lambda: stats(node).published == 1, 30)
-    node._publish_diagnostics()
-    values = {kv.key: kv.value for kv in node.publishers["/diagnostics"].messages[-1].status[0].values}
-    assert (values["inputs_unused"], values["lidar_lag_s"]) == ("0", "-0.040"), values
-    summary = run_bag(
-        tmp_path / "in", tmp_path / "out", {**params, "scale.mode": "lidar"}, BagRunOptions(progress=False)
-    )
+    from_node, _, summary = _lidar_status_on_both_roads(node, params, tmp_path)
+    assert (from_node["inputs_unused"], from_node["lidar_lag_s"]) == ("0", "-0.040"), from_node
     assert summary.frames_out == 1, summary.format()
     assert "lidar: scan after lidar.wait_s" not in summary.warnings.counts, summary.format()

@@ -149,6 +149,17 @@ def final_at_scan_rate(
     return best_ns is not None and abs(best_ns - stamp_ns) <= next_gap
 
 
+def far_behind(stamp_ns: int, newest_ns: int | None, period_ns: int | None, max_age_ns: int, wait_ns: int) -> bool:
+    """Whether the newest scan at hand (stamped ``newest_ns``; None: none) is stamped more than ``max_age_ns`` +
+    max(1 s, ``wait_ns``) + one period ``period_ns`` before a frame stamped ``stamp_ns``: no scan can come within
+    ``max_age_ns`` of it in time (a LiDAR on another clock, a stalled driver, or one that late), and the frame goes
+    at once. The node's :class:`ScanPairing` and the bag runner's
+    :meth:`~mono_depth_ros.bag.pairing.PairingRules.lidar_sent_at_rate` decide so alike. Stamps and times in int ns."""
+    if newest_ns is None:
+        return False
+    return stamp_ns - max_age_ns - newest_ns > max(TIME_JUMP_BACK_NS, wait_ns) + (period_ns or 0)
+
+
 def scan_period(stamps_ns: Any) -> int | None:
     """The LiDAR's scan period: the median of the positive gaps between ``stamps_ns`` sorted (int ns; None with
     fewer than two distinct stamps): :meth:`ScanPairing.scan_period_ns` over its scans, the bag runner's over the
@@ -478,13 +489,9 @@ class ScanPairing(Generic[T]):
         return self._ready is None or best is None or self._unplaced is not None or self._ready(item, best)
 
     def _far_behind(self, stamp: int, newest: int | None, period: int | None) -> bool:
-        """Whether the newest scan at hand (stamped ``newest``; None: none) is stamped more than ``max_age_ns`` +
-        max(1 s, ``wait_ns``) + one period before a frame stamped ``stamp``: no scan can come within ``max_age_ns``
-        of it in time (a LiDAR on another clock, a stalled driver, or one that late: the frame, gone at once, is
+        """:func:`far_behind` with this pairing's ``max_age_ns`` and ``wait_ns`` (the frame, gone at once, is
         remembered for :meth:`_late`)."""
-        if newest is None:
-            return False
-        return stamp - self.max_age_ns - newest > max(TIME_JUMP_BACK_NS, self.wait_ns) + (period or 0)
+        return far_behind(stamp, newest, period, self.max_age_ns, self.wait_ns)
 
     def _final(self, stamp: int, best: tuple[int, Any] | None, newest: int | None, period: int | None) -> bool:
         """Whether the scan choice for a frame stamped ``stamp`` can no longer improve, the newest scan at hand

@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 from mono_depth_ros.adapters.camera_cache import LATEST_INFOS_KEPT, latest_for_image
 from mono_depth_ros.adapters.lidar import (
     SCANS_FOR_RATE,
+    far_behind,
     final_at_scan_rate,
     late_scan_remedy,
     nearer_later,
@@ -55,7 +56,6 @@ from mono_depth_ros.adapters.lidar import (
 from mono_depth_ros.adapters.stats import seconds_to_ns as seconds_to_ns  # the node's rounding, re-exported
 from mono_depth_ros.adapters.sync_watch import synchroniser_slop_ns
 from mono_depth_ros.core.errors import ConfigError
-from mono_depth_ros.core.scale.recovery import TIME_JUMP_BACK_NS
 from mono_depth_ros.depth_config import DepthConfig
 
 NS_PER_S = 1_000_000_000
@@ -424,8 +424,7 @@ class PairingRules:
             newest, period = max(held), scan_period(held)
             if newest >= image_stamp_ns:
                 return None  # final with the nearest at hand: the scans recorded later are further (stamp order)
-            behind = image_stamp_ns - self.lidar_max_age_ns - newest
-            if behind > max(TIME_JUMP_BACK_NS, self.lidar_wait_ns) + (period or 0):
+            if far_behind(image_stamp_ns, newest, period, self.lidar_max_age_ns, self.lidar_wait_ns):
                 return None  # another clock: the node sends the frame at once, and counts a late scan otherwise
             at_hand = tuple(key for key in candidates if own.log_of(key) <= at_ns)
             best_ns = own.stamps_ns[own.position[at_hand[0]]] if at_hand else None

@@ -63,10 +63,8 @@ def plan_frames(index: BagIndex, rules: PairingRules) -> list[FramePlan]:
         info, prediction = rules.as_synchronised(  # of equal stamps, the ones the node's synchroniser takes
             stamp_ns, entry.log_ns, info, index.camera_info_stamps, prediction, index.prediction_stamps, bag_pass
         )
-        candidates = rules.lidar_candidates(stamp_ns, index.lidar_stamps, bag_pass) if topics.lidar else ()
         paired_ns = _paired_at_ns(entry.log_ns, info, prediction, index, rules)
-        at_rate = rules.lidar_sent_at_rate(stamp_ns, paired_ns, index.lidar_stamps, bag_pass) if topics.lidar else None
-        candidates, lidar_unused = at_rate if at_rate is not None else (candidates, None)
+        candidates, lidar_unused = _lidar_choice(entry, paired_ns, index, rules)
         lidar = candidates[0] if candidates else None
         skip, no_prediction = None, bool(topics.prediction) and prediction is None
         if info is None and not (no_prediction and rules.sync_mode == "latest"):  # (latest: the node's synchroniser
@@ -85,6 +83,21 @@ def plan_frames(index: BagIndex, rules: PairingRules) -> list[FramePlan]:
     if rules.sync_mode == "approximate" or topics.prediction:  # the node's ApproximateTimeSynchronizer
         plans = _one_image_per_stamp(plans, index, rules)
     return plans
+
+
+def _lidar_choice(
+    entry: ImageEntry, paired_ns: int, index: BagIndex, rules: PairingRules
+) -> tuple[tuple[int, ...], tuple[str, str] | None]:
+    """An image's scan candidates (:meth:`~.pairing.PairingRules.lidar_candidates`; those recorded by the time the
+    node sends it on at the LiDAR's scan rate, :meth:`~.pairing.PairingRules.lidar_sent_at_rate`, from
+    ``paired_ns``, :func:`_paired_at_ns`) and ``(reason, text)`` of a nearer scan recorded later (None: none)."""
+    if not index.topics.lidar or entry.stamp_ns is None:
+        return (), None
+    lidar_stamps = index.lidar_stamps
+    at_rate = rules.lidar_sent_at_rate(entry.stamp_ns, paired_ns, lidar_stamps, entry.bag_pass)
+    if at_rate is not None:
+        return at_rate
+    return rules.lidar_candidates(entry.stamp_ns, lidar_stamps, entry.bag_pass), None
 
 
 def _paired_at_ns(
@@ -134,7 +147,8 @@ def _one_image_per_stamp(plans: list[FramePlan], index: BagIndex, rules: Pairing
     not held then (``no_camera_info``, ``no_prediction``; else ``unsynced``); one held when no partner comes again
     waits for partners that never come (``unsynced``). Partners recorded again with the stamp (a camera driver that
     republishes a frame with its camera_info) complete a second set: that image is published too, with them (the
-    ones of its own set, :func:`_handed_over`; it went with the first set's camera_info).
+    ones of its own set, :func:`_handed_over`; it went with the first set's camera_info), its scan chosen from when
+    that set fired (:func:`_lidar_choice`; it was chosen from when the first set's partners were recorded).
     Only frames the runner would process (no skip, no pairing warning) are compared."""
     groups: dict[tuple[int, int], list[FramePlan]] = {}
     for plan in plans:
@@ -171,7 +185,18 @@ def _one_image_per_stamp(plans: list[FramePlan], index: BagIndex, rules: Pairing
     for ordinal, plan in enumerate(plans):
         if plan.ordinal in renewed:
             info, prediction = renewed[plan.ordinal]
-            plans[ordinal] = replace(plan, camera_info=info, prediction=prediction)
+            paired_ns = _paired_at_ns(plan.entry.log_ns, info, prediction, index, rules)  # its own set fired then
+            candidates, unused = _lidar_choice(plan.entry, paired_ns, index, rules)
+            lidar = candidates[0] if candidates else None
+            plans[ordinal] = replace(
+                plan,
+                camera_info=info,
+                prediction=prediction,
+                lidar=lidar,
+                lidar_candidates=candidates,
+                lidar_unused=unused,
+                paired_log_ns=paired_ns,
+            )
     return [plan if plan.ordinal not in skips else replace(plan, skip=skips[plan.ordinal]) for plan in plans]
 
 

@@ -19,6 +19,7 @@ from mono_depth_ros.adapters.lidar import (
     PairingPoll,
     ScanPairing,
     UnpairedLog,
+    far_behind,
     held_full_text,
     late_scan_text,
     lidar_scan_from_tf,
@@ -81,6 +82,25 @@ def test_select_scan_picks_the_closest_within_max_age(offsets: list[int], max_ag
 
 def pairing(clock: FakeClock, max_age_ms: int = 200, wait_ms: int = 200) -> ScanPairing[str]:
     return ScanPairing(max_age_ms * MS, wait_ms * MS, clock_ns=clock)
+
+
+@pytest.mark.parametrize(
+    ("behind_ns", "period_ns", "wait_ns", "far"),
+    [
+        (1_300 * MS, 100 * MS, 500 * MS, False),  # on the bound: 0.2 s + max(1 s, 0.5 s) + 0.1 s
+        (1_300 * MS + 1, 100 * MS, 500 * MS, True),
+        (1_200 * MS + 1, None, 500 * MS, True),  # no period known yet: none added
+        (2_300 * MS, 100 * MS, 2_000 * MS, False),  # a wait longer than 1 s: the wait
+        (2_300 * MS + 1, 100 * MS, 2_000 * MS, True),
+    ],
+)
+def test_far_behind_is_past_max_age_plus_the_longer_of_1_s_and_the_wait_plus_a_period(
+    behind_ns: int, period_ns: int | None, wait_ns: int, far: bool
+) -> None:
+    """The one 'scans stamped far behind' rule the node's ScanPairing and the bag runner's lidar_sent_at_rate share
+    (lidar.max_age_s 0.2 s); no scan at hand is never far behind."""
+    assert far_behind(10**10 + behind_ns, 10**10, period_ns, 200 * MS, wait_ns) is far
+    assert far_behind(10**10 + behind_ns, None, period_ns, 200 * MS, wait_ns) is False
 
 
 def test_pairing_without_any_scan_delays_one_frame_only() -> None:

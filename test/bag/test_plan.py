@@ -212,3 +212,29 @@ def test_latest_camera_info_with_a_prediction_an_image_without_either_is_counted
     )
     plans = plan_frames(index, PairingRules(sync_mode="latest"))
     assert [(p.skip.key if p.skip else None, p.camera_info) for p in plans] == [("no_prediction", None), (None, 1)]
+
+
+def test_a_republished_image_pairs_its_lidar_scan_from_when_its_own_set_fired() -> None:
+    """An image stamped 1000 ms recorded at 1000 and again at 1150 (a driver that republishes a frame), its external
+    prediction at 1100 and 1150 + 100 = 1250; a 10 Hz LiDAR (760, 860, 960 ms, each recorded at its stamp), then a
+    scan stamped 1010 (a phase jump) recorded at 1200; ``lidar.wait_s`` 0.5 s. The node's first set fires at 1100
+    (the scan at 960 sent on at the scan rate, the one at 1010 counted ``lidar.nearer_later``), its second at 1250,
+    the scan at 1010 at hand: that frame pairs it and counts nothing. The plan took the second image into the LiDAR
+    pairing at the first prediction's time (1150, its set renewed afterwards, the LiDAR choice not): the scan at 960
+    and ``lidar.nearer_later`` a second time, where the node paired the nearer scan."""
+    ms = 1_000_000
+    topics = TopicPlan("/img", "sensor_msgs/msg/Image", "/info", "/scan", "/prediction")
+    index = BagIndex(
+        topics,
+        images=[ImageEntry(1000 * ms, 1000 * ms, "cam"), ImageEntry(1150 * ms, 1000 * ms, "cam")],
+        camera_info_stamps=StampIndex.build([0], logs_ns=[0]),
+        lidar_stamps=StampIndex.build(
+            [t * ms for t in (760, 860, 960, 1010)], logs_ns=[t * ms for t in (760, 860, 960, 1200)]
+        ),
+        prediction_stamps=StampIndex.build([1000 * ms, 1000 * ms], logs_ns=[1100 * ms, 1250 * ms]),
+    )
+    first, second = plan_frames(index, PairingRules(sync_mode="latest", lidar_wait_ns=500 * ms))
+    assert (first.skip, first.paired_log_ns, first.lidar, first.prediction) == (None, 1100 * ms, 2, 0), first
+    assert first.lidar_unused is not None and first.lidar_unused[0] == "lidar.nearer_later", first
+    assert (second.skip, second.paired_log_ns, second.prediction) == (None, 1250 * ms, 1), second
+    assert (second.lidar, second.lidar_unused) == (3, None), second
