@@ -323,9 +323,9 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
     def _lidar_input(self, stamp_ns: int, camera_frame: str, chosen: tuple[int, Any] | None) -> LidarInput | None:
         if self._tf_buffer is None or chosen is None:
             return None
-        _, cloud = chosen
+        paired_ns, cloud = chosen  # paired by its sweep's middle (_on_lidar): not computed again
         try:
-            scan = messages.decode_scan(cloud, self._lidar.type_name)  # no return dropped; per-point/-beam times
+            scan = messages.decode_scan(cloud, self._lidar.type_name, paired_ns=paired_ns)  # per-point/-beam times
             if scan.points_in_lidar.shape[0] == 0:
                 self._unused("lidar.empty_scan", f"scan on {cloud.header.frame_id!r} has no valid points")
                 return None

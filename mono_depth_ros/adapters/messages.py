@@ -115,10 +115,15 @@ def decode_image(
     return image_to_rgb8(msg, copy=copy, significant_bits=significant_bits)
 
 
-def decode_scan(msg: Any, msgtype: str = POINTCLOUD2) -> Scan:
+def decode_scan(msg: Any, msgtype: str = POINTCLOUD2, *, paired_ns: int | None = None) -> Scan:
     """PointCloud2 (any layout with float x, y, z; per-point times when it has a time field) or LaserScan (a 2D
     LiDAR: its beams as :func:`~mono_depth_ros.core.msg_laser_scan.points_from_laser_scan` projects them, with their
-    times) → :class:`Scan`, dated by the middle of its sweep as it is paired (:func:`sweep_middle_offset_ns`)."""
+    times) → :class:`Scan`, dated by the middle of its sweep as it is paired (:func:`sweep_middle_offset_ns`).
+
+    ``paired_ns``: the stamp the scan was paired by (int ns: its header stamp plus :func:`sweep_middle_offset_ns`, as
+    the node's ``_on_lidar`` and the bag runner's first pass computed it): its sweep's middle is then that minus the
+    header stamp, not read from every point's time again (0.2-0.4 ms a 128x1024 Ouster cloud,
+    bench/bench_sweep_middle.py). None: computed here."""
     frame_id, stamp_ns = str(msg.header.frame_id), stamp_to_ns(msg.header.stamp)
     point_dt_ns: npt.NDArray[np.int64] | None
     if msgtype == LASER_SCAN:
@@ -126,7 +131,8 @@ def decode_scan(msg: Any, msgtype: str = POINTCLOUD2) -> Scan:
         points, point_dt_ns = laser.points_in_laser, laser.point_dt_ns
     else:
         points, point_dt_ns = xyz_and_times_from_pointcloud2(msg)
-    return Scan(points, frame_id, stamp_ns, point_dt_ns, sweep_middle_offset_ns(msg, msgtype))  # as it is paired
+    middle_ns = sweep_middle_offset_ns(msg, msgtype) if paired_ns is None else int(paired_ns) - stamp_ns
+    return Scan(points, frame_id, stamp_ns, point_dt_ns, middle_ns)  # as it is paired
 
 
 def sweep_middle_offset_ns(msg: Any, msgtype: str = POINTCLOUD2) -> int:

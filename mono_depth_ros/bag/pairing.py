@@ -209,6 +209,14 @@ class StampIndex:
                 unordered.add(first)
         return frozenset(unordered)
 
+    def stamp_of(self, key: int) -> int:
+        """The stamp (int ns) message ``key`` is indexed by (a scan's: its header stamp plus its sweep's middle).
+
+        Raises:
+            KeyError: ``key`` is not indexed.
+        """
+        return self.stamps_ns[self.position[key]]
+
     def log_of(self, key: int) -> int:
         """The bag time (int ns) message ``key`` was recorded at (0: not known).
 

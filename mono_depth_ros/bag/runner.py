@@ -346,7 +346,8 @@ class _SecondPass:
                 self.summary.input_unused(UNREADABLE_SCAN, f"{type(err).__name__}: {err}")
                 return UNREADABLE_SCAN, f"{type(err).__name__}: {err}"
             try:
-                return decode_scan(msg, message.msgtype)
+                paired_ns = self.index.lidar_stamps.stamp_of(message.ordinal)  # its sweep's middle: the first pass's
+                return decode_scan(msg, message.msgtype, paired_ns=paired_ns)
             except DepthError as err:
                 return f"lidar.{type(err).__name__}", str(err)
         finally:
