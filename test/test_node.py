@@ -2190,6 +2190,51 @@ def test_the_node_and_the_bag_runner_pair_each_scan_by_its_own_sweeps_middle(
     assert (node_reads, len(reads)) == (3, 2)  # once a scan (the bag's first: no time field in its head's fields)
 
 
+def test_the_node_and_the_bag_runner_name_the_same_nearest_scan_when_the_nearest_is_cut(
+    ros: Ros, tmp_path: Path
+) -> None:
+    """KITTI 000000's cut-outs (test_cdr_fuzz) with an external prediction, ``lidar.max_age_s`` 0.1: a scan 300 ms
+    before the image, and one 150 ms after it cut to 3000 bytes (its header readable, no PointCloud2). No scan is
+    within 0.1 s. The node's subscription drops the cut one (``lidar.bad_cdr``) and its log names the scan 0.300 s
+    before the image as the nearest; the bag runner's "lidar: no scan in time" named the cut one, 0.150 s after (its
+    first pass indexes every scan whose header it reads). It now names the nearest scan that is a message, as the
+    node."""
+    import re
+
+    from mono_depth_ros.bag import BagRunOptions, run_bag
+    from mono_depth_ros.demo.bag_builder import BagBuilder
+    from test.adapters import test_cdr_fuzz as fuzz
+
+    frame = fuzz.real_frame("humble")
+    params = {**EXTERNAL, "model.output_kind": "relative_inverse", "lidar_topic": "/lidar/points",
+              "lidar.max_age_s": 0.1, "lidar.wait_s": 0.2}  # fmt: skip
+    node = ros.make_node(params)
+    _set_lidar_tf(node, frame)
+    inputs = [  # (topic, type, bytes, recorded at), in the order the node receives them
+        ("/lidar/points", fuzz.CLOUD, frame.cdr(fuzz.restamped(frame.cloud, STAMP_NS - 300_000_000)), -295),
+        ("/camera/camera_info", fuzz.INFO, frame.cdr(fuzz.restamped(frame.info, STAMP_NS)), 1),
+        ("/depth_model/prediction", fuzz.IMAGE, frame.cdr(fuzz.restamped(frame.prediction, STAMP_NS)), 2),
+        ("/camera/image_raw", fuzz.IMAGE, frame.cdr(fuzz.restamped(frame.image, STAMP_NS)), 3),
+        ("/lidar/points", fuzz.CLOUD, frame.cdr(fuzz.restamped(frame.cloud, STAMP_NS + 150_000_000))[:3000], 155),
+    ]
+    with BagBuilder(tmp_path / "in", "humble") as bag:
+        bag.add("/tf_static", frame.tf, STAMP_NS - 1_000_000_000)
+        for topic, msgtype, raw, at_ms in inputs:
+            node.subscription(topic).callback(raw)
+            bag.write_raw(topic, msgtype, raw, STAMP_NS + at_ms * 1_000_000)
+    (poll,) = [t.callback for t in node.timers if t.callback == node._on_pairing_timer]  # lidar.wait_s runs out
+    assert wait_until(lambda: poll() or stats(node).published == 1, 30)
+    assert stats(node).unused.get("lidar.bad_cdr") == 1, stats(node).unused
+    nearest = re.compile(r"the nearest scan is stamped [0-9.]+ s (?:before|after) it")
+    (from_node,) = [nearest.findall(m) for m in node.get_logger().messages("WARN") if "no scan on" in m]
+    options = BagRunOptions(progress=False)
+    summary = run_bag(tmp_path / "in", tmp_path / "out", {**params, "scale.mode": "lidar"}, options)
+    assert summary.frames_out == 1 and dict(summary.unused) == {"lidar.bad_cdr": 1}, summary.format()
+    from_bag = nearest.findall(summary.warnings.examples["lidar: no scan in time"])
+    assert from_node == ["the nearest scan is stamped 0.300 s before it"], from_node
+    assert from_bag == from_node, (from_bag, from_node)
+
+
 @pytest.mark.parametrize(
     ("order", "reason"),
     [

@@ -28,7 +28,7 @@ from mono_depth_ros.adapters.messages import (  # LASER_SCAN: a 2D LiDAR on lida
 from mono_depth_ros.adapters.messages import sweep_middle_offset_ns as messages_sweep_middle_offset_ns
 from mono_depth_ros.bag.pairing import NS_PER_S, StampIndex
 from mono_depth_ros.bag.passes import StreamPasses, TfPasses
-from mono_depth_ros.bag.payload import HEAD_BYTES
+from mono_depth_ros.bag.payload import HEAD_BYTES, PayloadHead, head_decodes
 from mono_depth_ros.bag.reader import BagMessage, InputBag
 from mono_depth_ros.bag.summary import BagSummary
 from mono_depth_ros.core.camera import CameraModel
@@ -237,6 +237,8 @@ class BagIndex:
             calibration and frame id share one entry (one CameraModel, one set of undistortion maps).
         calibrations: the distinct entries, by calibration key and frame id.
         lidar_stamps, lidar_frames: scans by stamp; scan ordinal → frame id.
+        unreadable_scans: the ordinals of the scans the first pass found no message (cut or corrupt after a readable
+            header: :func:`_sweep_middle_ns` None); the node's subscription drops them (``lidar.bad_cdr``).
         prediction_stamps: predictions by stamp.
         tf: every /tf_static transform and the /tf transforms of the first pass of /tf (all of them when its stamps
             never went back; :meth:`tf_for` gives the TF of a bag pass).
@@ -251,6 +253,7 @@ class BagIndex:
     camera_info_stamps: StampIndex = field(default_factory=lambda: StampIndex((), ()))
     lidar_stamps: StampIndex = field(default_factory=lambda: StampIndex((), ()))
     lidar_frames: dict[int, str] = field(default_factory=dict)
+    unreadable_scans: set[int] = field(default_factory=set)
     prediction_stamps: StampIndex = field(default_factory=lambda: StampIndex((), ()))
     tf: TfBuffer = field(default_factory=TfBuffer)
     tf_passes: list[TfBuffer] = field(default_factory=list)
@@ -501,6 +504,8 @@ def _add_stamp(
     elif message.topic == topics.lidar:  # paired by the middle of its sweep, whichever end the driver stamps
         streams.lidar.add(message.log_ns, stamp_ns + (sweep_middle_ns or 0), message.ordinal)
         index.lidar_frames[message.ordinal] = frame_id
+        if sweep_middle_ns is None:
+            index.unreadable_scans.add(message.ordinal)
     elif message.topic == topics.prediction:
         streams.prediction.add(message.log_ns, stamp_ns, message.ordinal)
 
@@ -513,17 +518,30 @@ def _sweep_middle_ns(bag: InputBag, message: BagMessage, decoded: Any = None) ->
     rotation rate that changes, dropped packets or a time field only some scans carry give each scan its own. A
     cloud whose ``fields``, parsed from its head (:func:`~mono_depth_ros.core.cdr_header.point_fields_from_cdr`), hold
     no time field the node reads (:func:`~mono_depth_ros.core.point_times.time_field`) is not read whole; one whose
-    do, or whose fields reach past the head, is (~1.6 ms a 2.7 MB Velodyne scan, bench/bench_first_pass.py).
+    do, or whose fields reach past the head, is (~1.6 ms a 2.7 MB Velodyne scan, bench/bench_first_pass.py). One
+    without one whose stored (not compressed) payload its head does not show whole
+    (:func:`~mono_depth_ros.bag.payload.head_decodes`: a cut cloud) is read whole too: a cut one is None, as the
+    node's subscription drops it, and no frame's "no scan in time" names it as the nearest scan.
     ``decoded``: the message, when the caller has deserialised it already."""
     if decoded is None:
         fields = point_fields_from_cdr(message.raw[:HEAD_BYTES]) if message.msgtype == POINTCLOUD2 else None
-        if fields is not None and time_field(fields) is None:
+        if fields is not None and time_field(fields) is None and _whole(bag, message.raw):
             return 0  # the node's answer without a time field it reads; no whole read (fields precede the points)
         try:
             decoded = bag.deserialize(message)
         except EncodingError:
             return None
     return messages_sweep_middle_offset_ns(decoded, message.msgtype)
+
+
+def _whole(bag: InputBag, raw: bytes | bytearray | memoryview) -> bool:
+    """Whether a PointCloud2's stored payload (``raw``: its head, or all of it) is whole, told from its head
+    (:func:`~mono_depth_ros.bag.payload.head_decodes`, no points read); True for a compressed payload (its head
+    tells only what its zstd frame declares: left to the second pass, as before)."""
+    if bag.message_compressed:
+        return True
+    head = raw if isinstance(raw, PayloadHead) else PayloadHead(bytes(raw[:HEAD_BYTES]), len(raw), lambda: bytes(raw))
+    return head_decodes(bag.typestore, head, POINTCLOUD2)
 
 
 def _note_passes(images: StreamPasses, topic: str, summary: BagSummary) -> None:

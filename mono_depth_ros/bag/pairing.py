@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import bisect
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from mono_depth_ros.adapters.camera_cache import LATEST_INFOS_KEPT, latest_for_image
@@ -249,10 +249,13 @@ class StampIndex:
         right = bisect.bisect_right(self.stamps_ns, stamp_ns)
         return self.keys[right - 1] if right > 0 else None
 
-    def nearest_stamp_ns(self, stamp_ns: int) -> int | None:
-        """The indexed stamp nearest to ``stamp_ns`` at any distance (None: nothing indexed)."""
-        right = bisect.bisect_right(self.stamps_ns, stamp_ns)
-        around = self.stamps_ns[max(right - 1, 0) : right + 1]
+    def nearest_stamp_ns(self, stamp_ns: int, skip: Container[int] = ()) -> int | None:
+        """The indexed stamp nearest to ``stamp_ns`` at any distance, of a message whose key is not in ``skip`` (None:
+        none such indexed)."""
+        right, stamps, keys = bisect.bisect_right(self.stamps_ns, stamp_ns), self.stamps_ns, self.keys
+        before = next((stamps[i] for i in range(right - 1, -1, -1) if keys[i] not in skip), None)
+        after = next((stamps[i] for i in range(right, len(stamps)) if keys[i] not in skip), None)
+        around = [stamp for stamp in (before, after) if stamp is not None]
         return min(around, key=lambda s: abs(s - stamp_ns)) if around else None
 
     def nearest(self, stamp_ns: int, max_distance_ns: int, *, strict: bool = False) -> int | None:

@@ -551,7 +551,8 @@ class _SecondPass:
         warnings = self.summary.warnings
         if plan.lidar is None:  # explained as the node explains it: how far the nearest scan of its pass is
             stamp_ns, scans = plan.entry.stamp_ns or 0, self.index.lidar_stamps.of_pass(plan.entry.bag_pass)
-            nearest = scans.nearest_stamp_ns(stamp_ns)
+            known_cut = {o for o, scan in self.scans.items() if isinstance(scan, tuple) and scan[0] == UNREADABLE_SCAN}
+            nearest = scans.nearest_stamp_ns(stamp_ns, skip=self.index.unreadable_scans | known_cut)  # the node's drop
             text = no_scan_text(self.topics.lidar, stamp_ns, nearest, self.config.lidar.max_age_s)
             warnings.add("lidar: no scan in time", text)
             return None

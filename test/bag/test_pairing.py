@@ -376,3 +376,15 @@ def test_a_scan_nearer_by_its_stamp_jitter_alone_is_no_nearer_later_scan(next_ms
     node, bag, node_counted, bag_counted = _both_roads(scans_ms, 949.0, 955.0)
     assert node == bag == 900 * MS, (node, bag)
     assert node_counted == bag_counted == (["lidar.nearer_later"] if counted else []), (node_counted, bag_counted)
+
+
+def test_nearest_stamp_passes_over_the_keys_skipped_and_stamp_of_gives_a_keys_stamp() -> None:
+    """``nearest_stamp_ns(skip=)``: the nearest stamp of a message not skipped (the bag runner's "no scan in time"
+    passes over the scans that are no message, as the node's subscription drops them), on either side."""
+    index = StampIndex.build([100, 300, 450, 900], keys=[7, 8, 9, 10])
+    assert index.nearest_stamp_ns(420) == 450
+    assert index.nearest_stamp_ns(420, skip={9}) == 300
+    assert index.nearest_stamp_ns(420, skip={8, 9}) == 100
+    assert index.nearest_stamp_ns(420, skip={7, 8, 9}) == 900
+    assert index.nearest_stamp_ns(420, skip={7, 8, 9, 10}) is None
+    assert [index.stamp_of(key) for key in (10, 7)] == [900, 100]
