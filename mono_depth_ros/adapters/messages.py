@@ -31,6 +31,7 @@ from mono_depth_ros.core.geometry import RigidTransform
 from mono_depth_ros.core.msg_factory import FieldBuffer, MessageFactory
 from mono_depth_ros.core.msg_image import SIXTEEN_BITS
 from mono_depth_ros.core.msg_laser_scan import laser_sweep_middle_offset_ns, points_from_laser_scan
+from mono_depth_ros.core.point_times import MAX_SPAN_NS
 from mono_depth_ros.core.ros_msgs import (
     camera_info_from_intrinsics,
     compressed_image_to_rgb8,
@@ -123,7 +124,8 @@ def decode_scan(msg: Any, msgtype: str = POINTCLOUD2, *, paired_ns: int | None =
     ``paired_ns``: the stamp the scan was paired by (int ns: its header stamp plus :func:`sweep_middle_offset_ns`, as
     the node's ``_on_lidar`` and the bag runner's first pass computed it): its sweep's middle is then that minus the
     header stamp, not read from every point's time again (0.2-0.4 ms a 128x1024 Ouster cloud,
-    bench/bench_sweep_middle.py). None: computed here."""
+    bench/bench_sweep_middle.py). None, or one further from the header stamp than any sweep's middle lies
+    (:data:`~mono_depth_ros.core.point_times.MAX_SPAN_NS`: another scan's stamp, not this one's): computed here."""
     frame_id, stamp_ns = str(msg.header.frame_id), stamp_to_ns(msg.header.stamp)
     point_dt_ns: npt.NDArray[np.int64] | None
     if msgtype == LASER_SCAN:
@@ -131,7 +133,9 @@ def decode_scan(msg: Any, msgtype: str = POINTCLOUD2, *, paired_ns: int | None =
         points, point_dt_ns = laser.points_in_laser, laser.point_dt_ns
     else:
         points, point_dt_ns = xyz_and_times_from_pointcloud2(msg)
-    middle_ns = sweep_middle_offset_ns(msg, msgtype) if paired_ns is None else int(paired_ns) - stamp_ns
+    middle_ns = None if paired_ns is None else int(paired_ns) - stamp_ns
+    if middle_ns is None or abs(middle_ns) > MAX_SPAN_NS:  # no sweep's middle: not this scan's pairing stamp
+        middle_ns = sweep_middle_offset_ns(msg, msgtype)
     return Scan(points, frame_id, stamp_ns, point_dt_ns, middle_ns)  # as it is paired
 
 

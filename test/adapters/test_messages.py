@@ -189,3 +189,19 @@ def test_an_image_without_pixels_is_a_shape_error_not_blamed_on_the_calibration(
     camera = CameraModel.from_intrinsics(INTRINSICS)
     with pytest.raises(ShapeError, match=rf"image is {width}x{height}: no pixels"):
         frame_input(empty, "sensor_msgs/msg/Image", camera, True)
+
+
+@pytest.mark.parametrize("off_by_s", [5.0, -3.0, 1e9])
+def test_decode_scan_reads_the_sweep_middle_when_paired_ns_is_no_sweep_middle_of_its_stamp(off_by_s: float) -> None:
+    """``paired_ns`` (the stamp the scan was paired by) further than any sweep's middle can lie from the scan's header
+    stamp (:data:`~mono_depth_ros.core.point_times.MAX_SPAN_NS`, 1 s: another scan's stamp, another bag pass's) is
+    not this scan's: its sweep's middle is read from its points' times, not taken as 5 s (or -3 s, or 31 years)."""
+    times = np.linspace(0, 100_000_000, 8, dtype=np.uint32)  # ouster-ros: ``t`` ns after the stamp, a 100 ms sweep
+    dtype = np.dtype([("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("t", "<u4")])
+    cloud = _organized(dtype, "t", times, np.ones(times.size, dtype=bool), 0.0)
+    own = decode_scan(cloud)
+    assert own.sweep_middle_ns == 50_000_000, own.sweep_middle_ns
+    stamp_ns = own.stamp_ns
+    assert decode_scan(cloud, paired_ns=stamp_ns + own.sweep_middle_ns).sweep_middle_ns == 50_000_000
+    wrong = decode_scan(cloud, paired_ns=stamp_ns + round(off_by_s * 1e9))
+    assert wrong.sweep_middle_ns == 50_000_000, wrong.sweep_middle_ns
