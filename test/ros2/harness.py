@@ -611,6 +611,17 @@ class Launched:
             self._log.flush()
         return self.log_path.read_text(errors="replace")
 
+    def said(self, text: str, timeout_s: float = 10.0) -> str:
+        """Wait until ``text`` is in the log; returns the first line that has it. The node's line reaches the file
+        through launch's pipe some time after the graph or a topic shows what the line is about (a subscription
+        matched, a message published), so a test that saw the effect waits for the line instead of reading the log
+        at once."""
+        try:
+            wait_until(lambda: text in self.log, timeout_s, f"{text!r} in the launch log")
+        except AssertionError as err:
+            raise AssertionError(f"{err}\nlaunch log:\n{self.log[-3000:]}") from None
+        return next(line for line in self.log.splitlines() if text in line)
+
     def alive(self) -> bool:
         return self.process.poll() is None
 

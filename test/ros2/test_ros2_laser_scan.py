@@ -32,7 +32,7 @@ def test_a_laser_scan_driver_started_after_the_node_gives_the_lidar_scale(
         depth = probe.collect(Image, "/depth/image", RELIABLE)
         pub_scan = probe.publisher(LaserScan, "/scan", BEST_EFFORT)  # the 2D LiDAR driver starts now
         wait_until(lambda: pub_scan.get_subscription_count() > 0, 10, "the node's LaserScan subscription of /scan")
-        assert "is published as sensor_msgs/msg/LaserScan (lidar.message_type: auto): subscribed" in launched.log
+        launched.said("is published as sensor_msgs/msg/LaserScan (lidar.message_type: auto): subscribed")
         time.sleep(0.5)
         stamps = []
         for _ in range(8):  # 2 Hz, one scene: image + camera_info, then its scan 30 ms later
