@@ -31,7 +31,8 @@ pipeline's ``temporal`` stage, same run (a loaded shared machine: compare within
 
 The variant filter is a copy of ``TemporalFilter.update_tensor`` with the cue's hooks, installed into the pipeline
 for the run; the cue ``shipped`` runs the shipped method itself, and ``shipped (copy)`` the copy with no cue, which
-must print the same numbers.
+must print the same numbers (test/bench/test_bench_temporal_cues.py pins the copy without a cue to the shipped method
+bit for bit: change both together).
 """
 
 from __future__ import annotations
@@ -189,7 +190,8 @@ class CueFilter(tf.TemporalFilter):
         drift_trust = (1.0 - (drift / (tf.DRIFT_FACTOR * a)) ** 2).clamp(min=0.0)
         if not cue.static_drift:
             drift_trust = torch.where(static, 1.0, drift_trust)
-        kept = torch.where(agree, torch.minimum(weight, cap - 1.0) * trust * drift_trust, torch.zeros_like(depth))
+        trust *= drift_trust  # in the shipped method's order: no cue gives its numbers bit for bit
+        kept = torch.where(agree, torch.minimum(weight, cap - 1.0) * trust, torch.zeros_like(depth))
         blended = (kept * torch.where(agree, prior, torch.zeros_like(depth)) + depth) / (kept + 1.0)
         out = torch.where(valid, blended, depth)
         self._remember(torch.where(valid, out, torch.nan), torch.where(valid, kept + 1.0, 0.0), drift, world_from_cam)
