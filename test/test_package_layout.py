@@ -238,3 +238,22 @@ def test_a_package_imports_its_names_from_their_modules_on_first_use(package: st
         assert getattr(package_module, name) is getattr(importlib.import_module(f"{package}.{home}"), name)
     with pytest.raises(AttributeError, match="no attribute 'nothing_here'"):
         package_module.nothing_here  # noqa: B018
+
+
+@pytest.mark.parametrize("package", sorted(LAZY_PACKAGES))
+def test_type_checkers_see_the_names_of_a_lazy_package_and_not_its_getattr(package: str) -> None:
+    """mypy reads the names from the ``if TYPE_CHECKING:`` imports; a module ``__getattr__`` that mypy could see would
+    make every name imported from the package ``Any``: ``from mono_depth_ros.demo import run_demoo`` passed mypy."""
+    tree = ast.parse((REPO_ROOT / package.replace(".", "/") / "__init__.py").read_text())
+    assert "__getattr__" not in {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+    guards = [node for node in tree.body if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING"]
+    hidden = [node for node in tree.body if isinstance(node, ast.If) and ast.unparse(node.test) == "not TYPE_CHECKING"]
+    assert len(guards) == 1 and len(hidden) == 1, ast.dump(tree)
+    typed = {
+        alias.asname or alias.name
+        for node in guards[0].body
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+    }
+    assert typed == set(LAZY_PACKAGES[package]), typed
+    assert [node.name for node in hidden[0].body if isinstance(node, ast.FunctionDef)] == ["__getattr__"]

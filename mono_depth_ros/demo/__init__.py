@@ -23,9 +23,10 @@ __all__ = ["ORACLE_LABEL", "DemoReport", "run_demo"]
 
 _HOMES = {"ORACLE_LABEL": "oracle", "DemoReport": "report", "run_demo": "run"}
 
+if not TYPE_CHECKING:  # hidden from mypy: a module __getattr__ would make a misspelt name Any instead of an error
 
-def __getattr__(name: str) -> Any:
-    """``mono_depth_ros.demo.NAME`` for the names in ``__all__``, imported from their module on first use."""
-    if name not in _HOMES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)
+    def __getattr__(name: str) -> Any:
+        """``mono_depth_ros.demo.NAME`` for the names in ``__all__``, imported from their module on first use."""
+        if name not in _HOMES:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        return getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)

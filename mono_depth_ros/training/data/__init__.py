@@ -20,9 +20,11 @@ if TYPE_CHECKING:
 
 __all__ = ["Sample", "SampleBatch", "collate_samples"]
 
+if not TYPE_CHECKING:  # hidden from mypy: a module __getattr__ would make a misspelt name Any instead of an error
 
-def __getattr__(name: str) -> Any:
-    """``mono_depth_ros.training.data.NAME`` for the names in ``__all__``, imported from :mod:`.sample` on first use."""
-    if name not in __all__:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.sample"), name)
+    def __getattr__(name: str) -> Any:
+        """``mono_depth_ros.training.data.NAME`` for the names in ``__all__``, imported from :mod:`.sample` on first
+        use."""
+        if name not in __all__:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        return getattr(importlib.import_module(f"{__name__}.sample"), name)
