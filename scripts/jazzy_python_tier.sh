@@ -9,8 +9,9 @@
 # typestore, the bag reader / writer, scale recovery, clouds, configuration, the bag command: the modules whose
 # imports need no torch.
 # Steps:
-#   1. find a Python 3.12: $MONO_DEPTH_PY312, else python3.12 on PATH, else pyenv's ($PYENV_ROOT/versions/3.12.*);
-#      none: the step is skipped with the reason and exit 0 (MONO_DEPTH_REQUIRE_PY312=1 makes that an error);
+#   1. find a Python 3.12: $MONO_DEPTH_PY312 (an error if it is not one), else python3.12 on PATH, else pyenv's
+#      ($PYENV_ROOT/versions/3.12.*); none: the step is skipped with the reason and exit 0
+#      (MONO_DEPTH_REQUIRE_PY312=1 makes that an error);
 #   2. a venv with the package's requirements and test packages at constraints.txt's pins, but Jazzy's numpy and
 #      OpenCV, cached in $MONO_DEPTH_CACHE (default ~/.cache/mono_depth_ros) as py312-jazzy-<hash of setup.py,
 #      constraints.txt, the Jazzy pins and the Python version>, built once under a lock (scripts/cache_lock.sh);
@@ -37,8 +38,20 @@ skip() {
 is_312() { [ "$("$1" -c 'import sys; print(sys.version_info[:2] == (3, 12))' 2> /dev/null)" = True ]; }
 PY312=""
 if [ -n "${MONO_DEPTH_PY312:-}" ]; then
-  is_312 "$MONO_DEPTH_PY312" || skip "MONO_DEPTH_PY312=$MONO_DEPTH_PY312 is no Python 3.12"
-  PY312="$MONO_DEPTH_PY312"
+  # named by hand: a wrong one is an error, not a skip (a typo in CI must not turn the step into a green skip)
+  given="$(command -v "$MONO_DEPTH_PY312" || true)"
+  if [ -z "$given" ] || [ -d "$given" ]; then
+    echo "jazzy python tier: MONO_DEPTH_PY312=$MONO_DEPTH_PY312: no such program; set it to a Python 3.12's" \
+      "path, or unset it to search python3.12 on PATH and pyenv's versions" >&2
+    exit 1
+  fi
+  if ! is_312 "$given"; then
+    echo "jazzy python tier: MONO_DEPTH_PY312=$MONO_DEPTH_PY312 is no Python 3.12 (it says:" \
+      "$("$given" --version 2>&1 | head -c 200 || true)); set it to a Python 3.12's path, or unset it" >&2
+    exit 1
+  fi
+  # absolute: the venv's requirements are read with the repository as the working directory
+  PY312="$(cd "$(dirname "$given")" && pwd)/$(basename "$given")"
 elif is_312 python3.12; then
   PY312="$(command -v python3.12)"
 else
@@ -52,6 +65,7 @@ py_version="$("$PY312" -c 'import sys; print(sys.version.split()[0])')"
 # 2. the cached venv ---------------------------------------------------------------------------------------------
 key="$( (cat "$REPO/setup.py" "$REPO/constraints.txt"; echo "${JAZZY_PINS[*]} ${TEST_PACKAGES[*]} $py_version v1") \
   | sha256sum | cut -c1-16)"
+mkdir -p "$CACHE" && CACHE="$(cd "$CACHE" && pwd)"  # absolute: the tests run with the repository as the cwd
 VENV="$CACHE/py312-jazzy-$key"
 # shellcheck source=scripts/cache_lock.sh
 source "$REPO/scripts/cache_lock.sh"

@@ -20,13 +20,13 @@ def tier_arguments() -> list[str]:
     return match.group(1).split()
 
 
-def run_without_python312(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+def run_without_python312(tmp_path: Path, cwd: Path = REPO_ROOT, **env: str) -> subprocess.CompletedProcess[str]:
     """The script on a PATH with no python3.12 and an empty pyenv root."""
     path = ":".join(folder for folder in ("/usr/bin", "/bin") if not (Path(folder) / "python3.12").exists())
     environ = {"PATH": path, "HOME": str(tmp_path), "PYENV_ROOT": str(tmp_path / "pyenv"), **env}
     environ.update({key: os.environ[key] for key in ("LANG", "LC_ALL") if key in os.environ})
     return subprocess.run(
-        ["bash", str(SCRIPT)], cwd=REPO_ROOT, env=environ, capture_output=True, text=True, timeout=60, check=False
+        ["bash", str(SCRIPT)], cwd=cwd, env=environ, capture_output=True, text=True, timeout=60, check=False
     )
 
 
@@ -40,9 +40,36 @@ def test_without_python_312_the_step_is_skipped_with_the_reason_or_fails_when_re
     assert required.returncode == 1 and "jazzy python tier: cannot run: no Python 3.12" in required.stderr
 
 
-def test_a_python_given_that_is_not_312_is_named_and_skipped(tmp_path: Path) -> None:
+def test_a_python_given_that_is_not_312_or_not_there_is_an_error_naming_it(tmp_path: Path) -> None:
+    """A Python named by hand that is wrong fails the step: a typo in CI's MONO_DEPTH_PY312 was a green skip."""
     other = run_without_python312(tmp_path, MONO_DEPTH_PY312="/bin/true")
-    assert other.returncode == 0 and "MONO_DEPTH_PY312=/bin/true is no Python 3.12" in other.stdout, other.stderr
+    assert other.returncode == 1 and "MONO_DEPTH_PY312=/bin/true is no Python 3.12" in other.stderr, other
+    missing = run_without_python312(tmp_path, MONO_DEPTH_PY312=str(tmp_path / "python3.12"))
+    assert missing.returncode == 1, missing
+    assert f"MONO_DEPTH_PY312={tmp_path / 'python3.12'}: no such program" in missing.stderr, missing.stderr
+    assert not (tmp_path / ".cache").exists()  # nothing built
+
+
+def test_a_python_given_by_a_relative_path_is_run_by_its_absolute_path(tmp_path: Path) -> None:
+    """The venv's requirements are read from the repository's folder: ``MONO_DEPTH_PY312=../py/bin/python3.12`` failed
+    there (``No such file or directory``, exit 127) on a first run. A stand-in Python that logs how it was called."""
+    fake = tmp_path / "py" / "python3.12"
+    fake.parent.mkdir()
+    fake.write_text(
+        '#!/bin/sh\necho "$0" >> "$FAKE_LOG"\n'
+        'case "$*" in *version_info*) echo True ;; *sys.version*) echo 3.12.0 ;; *) exit 3 ;; esac\n'
+    )
+    fake.chmod(0o755)
+    log = tmp_path / "calls.txt"
+    (tmp_path / "here").mkdir()
+    run = run_without_python312(
+        tmp_path, cwd=tmp_path / "here", MONO_DEPTH_PY312="../py/python3.12", MONO_DEPTH_CACHE="cache",
+        FAKE_LOG=str(log),
+    )  # fmt: skip
+    assert run.returncode == 3, run  # its `-m venv` fails: the build stops there
+    calls = log.read_text().split()
+    assert calls[0] == "../py/python3.12" and set(calls[1:]) == {str(fake)}, calls  # after the check: absolute
+    assert list((tmp_path / "here" / "cache").glob("py312-jazzy-*"))  # the cache where it was named
 
 
 def test_every_path_and_deselected_test_the_step_names_exists() -> None:
