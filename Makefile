@@ -51,7 +51,7 @@ unit: $(STAMP_TEST)
 	$(PY) -m pytest -n $(UNIT_WORKERS)
 
 jazzy-python-test:
-	bash scripts/jazzy_python_tier.sh
+	bash scripts/jazzy_python_tier.sh -n $(UNIT_WORKERS)
 
 ros2-test:
 	bash scripts/ros2_tier.sh

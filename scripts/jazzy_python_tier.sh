@@ -22,7 +22,7 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="${MONO_DEPTH_CACHE:-$HOME/.cache/mono_depth_ros}"
 # Ubuntu 24.04 (noble): python3-numpy 1:1.26.4, python3-opencv 4.6.0
 JAZZY_PINS=(numpy==1.26.4 opencv-python-headless==4.6.0.66)
-TEST_PACKAGES=(opencv-python-headless pytest pytest-timeout hypothesis pillow)
+TEST_PACKAGES=(opencv-python-headless pytest pytest-timeout pytest-xdist hypothesis pillow)
 
 say() { echo "[jazzy-python +${SECONDS}s] $*"; }
 skip() {

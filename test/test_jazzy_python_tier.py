@@ -91,7 +91,7 @@ def test_every_path_and_deselected_test_the_step_names_exists() -> None:
 
 def test_make_test_runs_the_step_before_the_real_ros_tier() -> None:
     makefile = (REPO_ROOT / "Makefile").read_text()
-    assert "\njazzy-python-test:\n\tbash scripts/jazzy_python_tier.sh\n" in makefile
+    assert "\njazzy-python-test:\n\tbash scripts/jazzy_python_tier.sh -n $(UNIT_WORKERS)\n" in makefile  # as make unit
     test_target = re.search(r"\ntest: (.*)\n", makefile)
     assert test_target, makefile
     steps = test_target.group(1).split()
