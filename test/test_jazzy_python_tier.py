@@ -84,6 +84,8 @@ def test_every_path_and_deselected_test_the_step_names_exists() -> None:
             tree = ast.parse((REPO_ROOT / path).read_text())
             tests = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
             assert test in tests, f"{argument}: no test {test} in {path}"
+            # pytest deselects every test whose id starts with the argument: test_x also took test_x_and_more
+            assert not {other for other in tests if other.startswith(test) and other != test}, argument
         else:
             assert name in ("--ignore", argument), argument
             assert (REPO_ROOT / (value or argument)).exists(), argument
