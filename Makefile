@@ -3,7 +3,9 @@
 #   make test   create .venv if missing, install the test extras, lint, type-check, run the test suite, then the
 #               real-ROS 2 tier (scripts/ros2_tier.sh: ../shared/ros2 Humble, the node's and bag runner's unit
 #               tests with ROS's python3 / numpy / OpenCV, colcon build, ros2 launch tests; skipped with the reason
-#               where the runtime cannot be installed)
+#               where the runtime cannot be installed), after the Jazzy-Python step
+#               (scripts/jazzy_python_tier.sh: the torch-free unit tests with Python 3.12, numpy 1.26, OpenCV 4.6, as
+#               Ubuntu 24.04 ships them to ROS 2 Jazzy; skipped with the reason where no python3.12 is found)
 # torch is pinned first and passed as a constraint to every later pip call, so that nothing pulls
 # another (multi-GB CUDA) torch. Set TORCH_INDEX="--index-url <url>" to choose a torch wheel index.
 
@@ -19,7 +21,7 @@ DEMO_OUT ?= out/demo
 # one process. A number, not `auto`: in a container with a CPU quota, auto counts the host's cores.
 UNIT_WORKERS ?= 2
 
-.PHONY: demo test lint typecheck unit ros2-test bench clean
+.PHONY: demo test lint typecheck unit jazzy-python-test ros2-test bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -48,10 +50,13 @@ typecheck: $(STAMP_TEST)
 unit: $(STAMP_TEST)
 	$(PY) -m pytest -n $(UNIT_WORKERS)
 
+jazzy-python-test:
+	bash scripts/jazzy_python_tier.sh -n $(UNIT_WORKERS)
+
 ros2-test:
 	bash scripts/ros2_tier.sh
 
-test: lint typecheck unit ros2-test
+test: lint typecheck unit jazzy-python-test ros2-test
 
 bench: $(STAMP_TEST)
 	$(PY) -m bench

@@ -201,3 +201,59 @@ def test_the_real_ros_tier_outside_ros_is_skipped_module_by_module_with_the_reas
     assert f"SKIPPED [{len(tier_modules)}] test/ros2/conftest.py" in out, out
     assert reason in out, out
     assert f"{len(tier_modules)} skipped" in out, out
+
+
+# a process where torch cannot be imported (as on ROS 2 Jazzy's Python 3.12 in scripts/jazzy_python_tier.sh)
+NO_TORCH = "import sys; sys.modules['torch'] = None\n"
+
+
+# each package whose torch-free modules the tier imports without torch: its names, each with the module it comes from
+LAZY_PACKAGES = {
+    "mono_depth_ros.demo": {"ORACLE_LABEL": "oracle", "DemoReport": "report", "run_demo": "run"},
+    "mono_depth_ros.training.data": dict.fromkeys(["Sample", "SampleBatch", "collate_samples"], "sample"),
+}
+
+
+@pytest.mark.parametrize("module", ["mono_depth_ros.demo.bag_builder", "mono_depth_ros.training.data.kitti_files"])
+def test_modules_of_numpy_alone_import_without_torch(module: str) -> None:
+    """The bag builder (the bag and adapter tests write their bags with it) and the KITTI file readers use numpy and
+    OpenCV alone; their packages' ``__init__`` imported torch-needing modules at once (``demo.run``,
+    ``training.data.sample``), so without torch they could not be imported: 30 torch-free test modules (``test/bag``,
+    ``test/adapters``, ``test/core``, ...) did not collect under Python 3.12 without torch."""
+    no_torch = subprocess.run(
+        [sys.executable, "-c", f"{NO_TORCH}import {module}"],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert no_torch.returncode == 0, no_torch.stderr[-2000:]
+
+
+@pytest.mark.parametrize("package", sorted(LAZY_PACKAGES))
+def test_a_package_imports_its_names_from_their_modules_on_first_use(package: str) -> None:
+    """The names of a package whose ``__init__`` imports them on first use (PEP 562) are those of their modules; a
+    name the package does not have is an AttributeError."""
+    pytest.importorskip("torch")  # the names' modules need it
+    package_module = importlib.import_module(package)
+    for name, home in LAZY_PACKAGES[package].items():
+        assert name in package_module.__all__
+        assert getattr(package_module, name) is getattr(importlib.import_module(f"{package}.{home}"), name)
+    with pytest.raises(AttributeError, match="no attribute 'nothing_here'"):
+        package_module.nothing_here  # noqa: B018
+
+
+@pytest.mark.parametrize("package", sorted(LAZY_PACKAGES))
+def test_type_checkers_see_the_names_of_a_lazy_package_and_not_its_getattr(package: str) -> None:
+    """mypy reads the names from the ``if TYPE_CHECKING:`` imports; a module ``__getattr__`` that mypy could see would
+    make every name imported from the package ``Any``: ``from mono_depth_ros.demo import run_demoo`` passed mypy."""
+    tree = ast.parse((REPO_ROOT / package.replace(".", "/") / "__init__.py").read_text())
+    assert "__getattr__" not in {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+    guards = [node for node in tree.body if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING"]
+    hidden = [node for node in tree.body if isinstance(node, ast.If) and ast.unparse(node.test) == "not TYPE_CHECKING"]
+    assert len(guards) == 1 and len(hidden) == 1, ast.dump(tree)
+    typed = {
+        alias.asname or alias.name
+        for node in guards[0].body
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+    }
+    assert typed == set(LAZY_PACKAGES[package]), typed
+    assert [node.name for node in hidden[0].body if isinstance(node, ast.FunctionDef)] == ["__getattr__"]

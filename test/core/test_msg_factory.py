@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from mono_depth_ros.adapters.messages import FACTORY_TYPES
 from mono_depth_ros.core.errors import ConfigError, EncodingError, ShapeError
 from mono_depth_ros.core.msg_factory import (
     MESSAGE_TYPES,
@@ -161,3 +162,15 @@ def test_a_field_buffer_is_refilled_in_place_for_rclpy_and_borrowed_for_rosbags(
         numpy_factory, make_header(numpy_factory, 1, "c"), cloud, numpy_factory.field_buffer()
     )
     assert np.shares_memory(borrowed.data, cloud.points)  # rosbags: no copy before the CDR serialiser's
+
+
+def test_every_message_type_is_the_same_in_humble_and_jazzy() -> None:
+    """What a bag written with Humble's definitions (the default ``--distro humble``) and the node build is what Jazzy
+    defines: the same definition text and type hash (RIHS01, which Jazzy's rosbag2 and rclpy compare). Humble and Jazzy
+    differ elsewhere (``sensor_msgs/Range`` gained ``variance``; ``NavSatStatus``, ``BatteryState`` constants); a type
+    of this list that came to differ would need a definition per distro."""
+    humble, jazzy = TYPESTORES["humble"], TYPESTORES["jazzy"]
+    for name in sorted(set(MESSAGE_TYPES) | set(FACTORY_TYPES)):
+        assert humble.generate_msgdef(name, ros_version=2) == jazzy.generate_msgdef(name, ros_version=2), name
+        assert humble.hash_rihs01(name) == jazzy.hash_rihs01(name), name
+    assert humble.hash_rihs01("sensor_msgs/msg/Range") != jazzy.hash_rihs01("sensor_msgs/msg/Range")  # it can tell
