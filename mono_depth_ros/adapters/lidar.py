@@ -153,11 +153,15 @@ def far_behind(stamp_ns: int, newest_ns: int | None, period_ns: int | None, max_
     """Whether the newest scan at hand (stamped ``newest_ns``; None: none) is stamped more than ``max_age_ns`` +
     max(1 s, ``wait_ns``) + one period ``period_ns`` before a frame stamped ``stamp_ns``: no scan can come within
     ``max_age_ns`` of it in time (a LiDAR on another clock, a stalled driver, or one that late), and the frame goes
-    at once. The node's :class:`ScanPairing` and the bag runner's
+    at once. Not before the scan period is known (``period_ns`` None: one scan at hand): the scans may come as far
+    apart as the frames (KITTI object frames recorded 10 s apart, each scan 3 ms after its image: the node sent the
+    second frame at once, without the scan that came 1.5 ms later and that the bag runner paired, and warned that
+    the LiDAR stopped), and waiting one ``wait_ns`` for a second scan costs a LiDAR on another clock one frame's
+    wait. The node's :class:`ScanPairing` and the bag runner's
     :meth:`~mono_depth_ros.bag.pairing.PairingRules.lidar_sent_at_rate` decide so alike. Stamps and times in int ns."""
-    if newest_ns is None:
+    if newest_ns is None or period_ns is None:
         return False
-    return stamp_ns - max_age_ns - newest_ns > max(TIME_JUMP_BACK_NS, wait_ns) + (period_ns or 0)
+    return stamp_ns - max_age_ns - newest_ns > max(TIME_JUMP_BACK_NS, wait_ns) + period_ns
 
 
 def scan_period(stamps_ns: Any) -> int | None:

@@ -388,3 +388,13 @@ def test_nearest_stamp_passes_over_the_keys_skipped_and_stamp_of_gives_a_keys_st
     assert index.nearest_stamp_ns(420, skip={7, 8, 9}) == 900
     assert index.nearest_stamp_ns(420, skip={7, 8, 9, 10}) is None
     assert [index.stamp_of(key) for key in (10, 7)] == [900, 100]
+
+
+def test_the_node_pairs_a_frame_10_s_after_the_only_scan_with_its_own_scan_as_the_bag_runner() -> None:
+    """`mono-depth demo --kitti`'s input bag: KITTI object frames 10 s apart, each scan stamped as its image and
+    arriving just after it. With one scan at hand (the scan period unknown) the node took the scan 10 s behind the
+    second image as a LiDAR on another clock and sent the image at once, without the scan that came next and that
+    the bag runner pairs (and warned 'the LiDAR stopped'); now it waits for it, as the bag runner's plan pairs it."""
+    node, bag, node_reports, bag_reports = _both_roads([0.0, 10_000.0], 10_000.0, 10_000.0)
+    assert node == bag == 10_000 * MS, (node, bag)
+    assert node_reports == bag_reports == []
