@@ -149,7 +149,9 @@ def final_at_scan_rate(
     return best_ns is not None and abs(best_ns - stamp_ns) <= next_gap
 
 
-def far_behind(stamp_ns: int, newest_ns: int | None, period_ns: int | None, max_age_ns: int, wait_ns: int) -> bool:
+def far_behind(
+    stamp_ns: int, newest_ns: int | None, period_ns: int | None, max_age_ns: int, wait_ns: int, scans: int = 1
+) -> bool:
     """Whether the newest scan at hand (stamped ``newest_ns``; None: none) is stamped more than ``max_age_ns`` +
     max(1 s, ``wait_ns``) + one period ``period_ns`` before a frame stamped ``stamp_ns``: no scan can come within
     ``max_age_ns`` of it in time (a LiDAR on another clock, a stalled driver, or one that late), and the frame goes
@@ -157,11 +159,14 @@ def far_behind(stamp_ns: int, newest_ns: int | None, period_ns: int | None, max_
     apart as the frames (KITTI object frames recorded 10 s apart, each scan 3 ms after its image: the node sent the
     second frame at once, without the scan that came 1.5 ms later and that the bag runner paired, and warned that
     the LiDAR stopped), and waiting one ``wait_ns`` for a second scan costs a LiDAR on another clock one frame's
-    wait. The node's :class:`ScanPairing` and the bag runner's
-    :meth:`~mono_depth_ros.bag.pairing.PairingRules.lidar_sent_at_rate` decide so alike. Stamps and times in int ns."""
-    if newest_ns is None or period_ns is None:
+    wait. Two or more ``scans`` (of the last :data:`SCANS_FOR_RATE`) all stamped alike (a driver that leaves its
+    stamps at 0, or with use_sim_time and no /clock) are no unknown period: their stamps do not advance, none is
+    added (every frame was held ``wait_ns`` for a scan that cannot come). The node's :class:`ScanPairing` and the
+    bag runner's :meth:`~mono_depth_ros.bag.pairing.PairingRules.lidar_sent_at_rate` decide so alike. Stamps and
+    times in int ns."""
+    if newest_ns is None or (period_ns is None and scans < 2):
         return False
-    return stamp_ns - max_age_ns - newest_ns > max(TIME_JUMP_BACK_NS, wait_ns) + period_ns
+    return stamp_ns - max_age_ns - newest_ns > max(TIME_JUMP_BACK_NS, wait_ns) + (period_ns or 0)
 
 
 def scan_period(stamps_ns: Any) -> int | None:
@@ -495,7 +500,8 @@ class ScanPairing(Generic[T]):
     def _far_behind(self, stamp: int, newest: int | None, period: int | None) -> bool:
         """:func:`far_behind` with this pairing's ``max_age_ns`` and ``wait_ns`` (the frame, gone at once, is
         remembered for :meth:`_late`)."""
-        return far_behind(stamp, newest, period, self.max_age_ns, self.wait_ns)
+        scans = min(len(self._scans), SCANS_FOR_RATE)  # as many as the period is judged from
+        return far_behind(stamp, newest, period, self.max_age_ns, self.wait_ns, scans)
 
     def _final(self, stamp: int, best: tuple[int, Any] | None, newest: int | None, period: int | None) -> bool:
         """Whether the scan choice for a frame stamped ``stamp`` can no longer improve, the newest scan at hand

@@ -85,23 +85,25 @@ def pairing(clock: FakeClock, max_age_ms: int = 200, wait_ms: int = 200) -> Scan
 
 
 @pytest.mark.parametrize(
-    ("behind_ns", "period_ns", "wait_ns", "far"),
+    ("behind_ns", "period_ns", "wait_ns", "scans", "far"),
     [
-        (1_300 * MS, 100 * MS, 500 * MS, False),  # on the bound: 0.2 s + max(1 s, 0.5 s) + 0.1 s
-        (1_300 * MS + 1, 100 * MS, 500 * MS, True),
-        (1_200 * MS + 1, None, 500 * MS, False),  # no period known yet: never far behind (one scan at hand)
-        (10_000 * MS, None, 500 * MS, False),
-        (2_300 * MS, 100 * MS, 2_000 * MS, False),  # a wait longer than 1 s: the wait
-        (2_300 * MS + 1, 100 * MS, 2_000 * MS, True),
+        (1_300 * MS, 100 * MS, 500 * MS, 10, False),  # on the bound: 0.2 s + max(1 s, 0.5 s) + 0.1 s
+        (1_300 * MS + 1, 100 * MS, 500 * MS, 10, True),
+        (1_200 * MS + 1, None, 500 * MS, 1, False),  # no period known yet: never far behind (one scan at hand)
+        (10_000 * MS, None, 500 * MS, 1, False),
+        (1_200 * MS, None, 500 * MS, 2, False),  # two scans stamped alike: their stamps do not advance, no period
+        (1_200 * MS + 1, None, 500 * MS, 2, True),
+        (2_300 * MS, 100 * MS, 2_000 * MS, 10, False),  # a wait longer than 1 s: the wait
+        (2_300 * MS + 1, 100 * MS, 2_000 * MS, 10, True),
     ],
 )
 def test_far_behind_is_past_max_age_plus_the_longer_of_1_s_and_the_wait_plus_a_period(
-    behind_ns: int, period_ns: int | None, wait_ns: int, far: bool
+    behind_ns: int, period_ns: int | None, wait_ns: int, scans: int, far: bool
 ) -> None:
     """The one 'scans stamped far behind' rule the node's ScanPairing and the bag runner's lidar_sent_at_rate share
     (lidar.max_age_s 0.2 s); no scan at hand is never far behind."""
-    assert far_behind(10**10 + behind_ns, 10**10, period_ns, 200 * MS, wait_ns) is far
-    assert far_behind(10**10 + behind_ns, None, period_ns, 200 * MS, wait_ns) is False
+    assert far_behind(10**10 + behind_ns, 10**10, period_ns, 200 * MS, wait_ns, scans) is far
+    assert far_behind(10**10 + behind_ns, None, period_ns, 200 * MS, wait_ns, scans) is False
 
 
 def test_pairing_without_any_scan_delays_one_frame_only() -> None:
@@ -131,6 +133,28 @@ def test_a_frame_10_s_after_the_only_scan_waits_for_its_own_scan_as_the_bag_runn
     clock.now_ns = 10_002 * MS
     (second,) = pair.add_scan(10_000 * MS, "scan1")
     assert (second.item, second.scan, second.timed_out) == ("frame1", (10_000 * MS, "scan1"), False)
+
+
+def test_a_lidar_stamping_every_scan_alike_far_behind_does_not_hold_every_frame() -> None:
+    """A 10 Hz LiDAR driver that stamps every scan 0 (its stamps left unset, or use_sim_time without /clock) and a
+    30 Hz camera stamped from 1000 s: the scans' stamps do not advance, so no scan period is ever known. With
+    "never far behind before the period is known" every frame was held lidar.wait_s (0.2 s) for a scan that cannot
+    come, 59 of 60 timed out; the frames after the second scan go at once, each warned (on_unpaired)."""
+    clock, warned = FakeClock(), list[Paired[int]]()
+    pair: ScanPairing[int] = ScanPairing(200 * MS, 200 * MS, clock_ns=clock, on_unpaired=warned.append)
+    released: list[Paired[int]] = []
+    for now in range(2000):  # ms
+        clock.now_ns = now * MS
+        if now % 33 == 0:
+            released += pair.add_frame(1_000_000 * MS + now * MS, now)
+        if now % 100 == 30:
+            released += pair.add_scan(0, f"scan at {now}")
+        if now % 10 == 0:
+            released += pair.poll()
+    after_two = [p for p in released if p.item > 130]  # the second scan came at 130 ms
+    assert len(released) == 61 and len(after_two) == 57, len(released)
+    assert all(p.waited_ns == 0 and p.scan is None and not p.timed_out for p in after_two), after_two[:3]
+    assert len(warned) == len(released)  # each frame without its scale is warned (throttled by UnpairedLog)
 
 
 def test_pairing_holds_a_frame_until_the_scan_stamped_with_it_arrives() -> None:
