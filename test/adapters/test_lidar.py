@@ -633,8 +633,10 @@ def test_pairing_does_not_hold_frames_for_scans_stamped_on_another_clock() -> No
         if k % 3 == 0:
             clock.now_ns += 30 * MS
             released += pair.add_scan(k * 33 * MS, f"scan{k}")
-        if k >= 3:  # two scans at hand: every frame goes at once
-            assert [r.item for r in released][-1] == k, released
+        if k == 3:  # the second scan (stamped 99 ms, came at 129 ms): the frames held so far go with this one
+            assert [r.item for r in released] == [0, 1, 2, 3], released
+        if k > 3:  # two scans at hand, the period known: every frame goes at once, as it comes
+            assert [(r.item, r.scan, r.timed_out, r.waited_ns) for r in released] == [(k, None, False, 0)], released
         everything += released
     assert [(r.item, r.scan, r.timed_out) for r in everything] == [(k, None, False) for k in range(30)]
     assert max(r.waited_ns for r in everything) <= 130 * MS  # the frames before the second scan: until it came
