@@ -157,6 +157,28 @@ def test_a_lidar_stamping_every_scan_alike_far_behind_does_not_hold_every_frame(
     assert len(warned) == len(released)  # each frame without its scale is warned (throttled by UnpairedLog)
 
 
+def test_a_lidar_that_published_one_scan_and_stopped_holds_one_wait_then_no_frame() -> None:
+    """One scan (stamped 0), then none; a 30 Hz camera from 5 s on: with one scan at hand the frames are no longer
+    sent at once as far behind (the scan period is unknown), so the first waits lidar.wait_s (0.2 s) and goes
+    without a scan, timed out, warned with the scan's distance (on_unpaired); no scan came during its wait, so the
+    LiDAR is taken as stopped and the frames after it go at once, each warned: none held past the wait, none lost."""
+    clock, warned = FakeClock(), list[Paired[int]]()
+    pair: ScanPairing[int] = ScanPairing(200 * MS, 200 * MS, clock_ns=clock, on_unpaired=warned.append)
+    pair.add_scan(0, "the only scan")
+    released: list[Paired[int]] = []
+    for now in range(5_000, 6_000):  # ms
+        clock.now_ns = now * MS
+        if now % 33 == 0:
+            released += pair.add_frame(now * MS, now)
+        if now % 10 == 0:
+            released += pair.poll()
+    assert pair.waiting == 0 and len(released) == 30
+    assert max(p.waited_ns for p in released) <= 210 * MS  # the wait, and the 10 ms poll
+    assert released[0].timed_out and not any(p.timed_out for p in released[1:])
+    assert [p.waited_ns for p in released[7:]] == [0] * 23  # after the first frame's wait: at once
+    assert all(p.scan is None for p in released) and [p.nearest_ns for p in warned] == [0] * 30
+
+
 def test_pairing_holds_a_frame_until_the_scan_stamped_with_it_arrives() -> None:
     clock = FakeClock()
     pair = pairing(clock)
