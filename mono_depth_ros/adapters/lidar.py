@@ -243,7 +243,8 @@ class ScanPairing(Generic[T]):
       the best one at hand, or cannot be within ``max_age_ns`` even half a period early (a low-rate LiDAR: no
       pointless wait);
     * the newest scan is stamped more than ``max_age_ns`` + max(1 s, ``wait_ns``) + one period before the frame:
-      the LiDAR stamps on another clock (or its driver stalled), and no scan can come within ``max_age_ns`` in time;
+      the LiDAR stamps on another clock (or its driver stalled), and no scan can come within ``max_age_ns`` in time
+      (not with one scan at hand, the period unknown: :func:`far_behind`);
     * the frame has waited ``wait_ns`` (a late scan costs only this frame's LiDAR scale); when no scan arrived
       during that wait, nor for one and a half scan periods (a LiDAR slower than the wait is not stopped between
       its scans), the LiDAR is taken as stopped and later frames are not held until a scan arrives again (a dead
