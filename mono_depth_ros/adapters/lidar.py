@@ -149,13 +149,22 @@ def final_at_scan_rate(
     return best_ns is not None and abs(best_ns - stamp_ns) <= next_gap
 
 
-def far_behind(stamp_ns: int, newest_ns: int | None, period_ns: int | None, max_age_ns: int, wait_ns: int) -> bool:
+def far_behind(
+    stamp_ns: int, newest_ns: int | None, period_ns: int | None, max_age_ns: int, wait_ns: int, scans: int = 1
+) -> bool:
     """Whether the newest scan at hand (stamped ``newest_ns``; None: none) is stamped more than ``max_age_ns`` +
     max(1 s, ``wait_ns``) + one period ``period_ns`` before a frame stamped ``stamp_ns``: no scan can come within
     ``max_age_ns`` of it in time (a LiDAR on another clock, a stalled driver, or one that late), and the frame goes
-    at once. The node's :class:`ScanPairing` and the bag runner's
-    :meth:`~mono_depth_ros.bag.pairing.PairingRules.lidar_sent_at_rate` decide so alike. Stamps and times in int ns."""
-    if newest_ns is None:
+    at once. Not before the scan period is known (``period_ns`` None: one scan at hand): the scans may come as far
+    apart as the frames (KITTI object frames recorded 10 s apart, each scan 3 ms after its image: the node sent the
+    second frame at once, without the scan that came 1.5 ms later and that the bag runner paired, and warned that
+    the LiDAR stopped), and waiting one ``wait_ns`` for a second scan costs a LiDAR on another clock one frame's
+    wait. Two or more ``scans`` (of the last :data:`SCANS_FOR_RATE`) all stamped alike (a driver that leaves its
+    stamps at 0, or with use_sim_time and no /clock) are no unknown period: their stamps do not advance, none is
+    added (every frame was held ``wait_ns`` for a scan that cannot come). The node's :class:`ScanPairing` and the
+    bag runner's :meth:`~mono_depth_ros.bag.pairing.PairingRules.lidar_sent_at_rate` decide so alike. Stamps and
+    times in int ns."""
+    if newest_ns is None or (period_ns is None and scans < 2):
         return False
     return stamp_ns - max_age_ns - newest_ns > max(TIME_JUMP_BACK_NS, wait_ns) + (period_ns or 0)
 
@@ -234,7 +243,8 @@ class ScanPairing(Generic[T]):
       the best one at hand, or cannot be within ``max_age_ns`` even half a period early (a low-rate LiDAR: no
       pointless wait);
     * the newest scan is stamped more than ``max_age_ns`` + max(1 s, ``wait_ns``) + one period before the frame:
-      the LiDAR stamps on another clock (or its driver stalled), and no scan can come within ``max_age_ns`` in time;
+      the LiDAR stamps on another clock (or its driver stalled), and no scan can come within ``max_age_ns`` in time
+      (not with one scan at hand, the period unknown: :func:`far_behind`);
     * the frame has waited ``wait_ns`` (a late scan costs only this frame's LiDAR scale); when no scan arrived
       during that wait, nor for one and a half scan periods (a LiDAR slower than the wait is not stopped between
       its scans), the LiDAR is taken as stopped and later frames are not held until a scan arrives again (a dead
@@ -491,7 +501,8 @@ class ScanPairing(Generic[T]):
     def _far_behind(self, stamp: int, newest: int | None, period: int | None) -> bool:
         """:func:`far_behind` with this pairing's ``max_age_ns`` and ``wait_ns`` (the frame, gone at once, is
         remembered for :meth:`_late`)."""
-        return far_behind(stamp, newest, period, self.max_age_ns, self.wait_ns)
+        scans = min(len(self._scans), SCANS_FOR_RATE)  # as many as the period is judged from
+        return far_behind(stamp, newest, period, self.max_age_ns, self.wait_ns, scans)
 
     def _final(self, stamp: int, best: tuple[int, Any] | None, newest: int | None, period: int | None) -> bool:
         """Whether the scan choice for a frame stamped ``stamp`` can no longer improve, the newest scan at hand

@@ -435,7 +435,7 @@ class PairingRules:
             newest, period = max(held), scan_period(held)
             if newest >= image_stamp_ns:
                 return None  # final with the nearest at hand: the scans recorded later are further (stamp order)
-            if far_behind(image_stamp_ns, newest, period, self.lidar_max_age_ns, self.lidar_wait_ns):
+            if far_behind(image_stamp_ns, newest, period, self.lidar_max_age_ns, self.lidar_wait_ns, len(held)):
                 return None  # another clock: the node sends the frame at once, and counts a late scan otherwise
             at_hand = tuple(key for key in candidates if own.log_of(key) <= at_ns)
             best_ns = own.stamps_ns[own.position[at_hand[0]]] if at_hand else None

@@ -85,22 +85,25 @@ def pairing(clock: FakeClock, max_age_ms: int = 200, wait_ms: int = 200) -> Scan
 
 
 @pytest.mark.parametrize(
-    ("behind_ns", "period_ns", "wait_ns", "far"),
+    ("behind_ns", "period_ns", "wait_ns", "scans", "far"),
     [
-        (1_300 * MS, 100 * MS, 500 * MS, False),  # on the bound: 0.2 s + max(1 s, 0.5 s) + 0.1 s
-        (1_300 * MS + 1, 100 * MS, 500 * MS, True),
-        (1_200 * MS + 1, None, 500 * MS, True),  # no period known yet: none added
-        (2_300 * MS, 100 * MS, 2_000 * MS, False),  # a wait longer than 1 s: the wait
-        (2_300 * MS + 1, 100 * MS, 2_000 * MS, True),
+        (1_300 * MS, 100 * MS, 500 * MS, 10, False),  # on the bound: 0.2 s + max(1 s, 0.5 s) + 0.1 s
+        (1_300 * MS + 1, 100 * MS, 500 * MS, 10, True),
+        (1_200 * MS + 1, None, 500 * MS, 1, False),  # no period known yet: never far behind (one scan at hand)
+        (10_000 * MS, None, 500 * MS, 1, False),
+        (1_200 * MS, None, 500 * MS, 2, False),  # two scans stamped alike: their stamps do not advance, no period
+        (1_200 * MS + 1, None, 500 * MS, 2, True),
+        (2_300 * MS, 100 * MS, 2_000 * MS, 10, False),  # a wait longer than 1 s: the wait
+        (2_300 * MS + 1, 100 * MS, 2_000 * MS, 10, True),
     ],
 )
 def test_far_behind_is_past_max_age_plus_the_longer_of_1_s_and_the_wait_plus_a_period(
-    behind_ns: int, period_ns: int | None, wait_ns: int, far: bool
+    behind_ns: int, period_ns: int | None, wait_ns: int, scans: int, far: bool
 ) -> None:
     """The one 'scans stamped far behind' rule the node's ScanPairing and the bag runner's lidar_sent_at_rate share
     (lidar.max_age_s 0.2 s); no scan at hand is never far behind."""
-    assert far_behind(10**10 + behind_ns, 10**10, period_ns, 200 * MS, wait_ns) is far
-    assert far_behind(10**10 + behind_ns, None, period_ns, 200 * MS, wait_ns) is False
+    assert far_behind(10**10 + behind_ns, 10**10, period_ns, 200 * MS, wait_ns, scans) is far
+    assert far_behind(10**10 + behind_ns, None, period_ns, 200 * MS, wait_ns, scans) is False
 
 
 def test_pairing_without_any_scan_delays_one_frame_only() -> None:
@@ -112,6 +115,68 @@ def test_pairing_without_any_scan_delays_one_frame_only() -> None:
     assert first.scan is None and first.timed_out
     (second,) = pair.add_frame(100 * MS, "second")  # no LiDAR at all: nothing more is held
     assert second.scan is None and not second.timed_out
+
+
+def test_a_frame_10_s_after_the_only_scan_waits_for_its_own_scan_as_the_bag_runner_pairs_it() -> None:
+    """KITTI object frames recorded 10 s apart (`mono-depth demo --kitti`'s input bag played into the node), each scan
+    stamped as its image and coming 2 ms after it: with one scan at hand the scan period is unknown, so the second
+    frame is held for its own scan; it went at once without it (taken as a LiDAR on another clock) and was warned as
+    a LiDAR that stopped, where the bag runner paired that scan."""
+    clock = FakeClock()
+    pair = pairing(clock)
+    assert pair.add_frame(0, "frame0") == []
+    clock.now_ns = 2 * MS
+    (first,) = pair.add_scan(0, "scan0")
+    assert first.scan == (0, "scan0")
+    clock.now_ns = 10_000 * MS
+    assert pair.add_frame(10_000 * MS, "frame1") == []  # held: the scan period is not known yet
+    clock.now_ns = 10_002 * MS
+    (second,) = pair.add_scan(10_000 * MS, "scan1")
+    assert (second.item, second.scan, second.timed_out) == ("frame1", (10_000 * MS, "scan1"), False)
+
+
+def test_a_lidar_stamping_every_scan_alike_far_behind_does_not_hold_every_frame() -> None:
+    """A 10 Hz LiDAR driver that stamps every scan 0 (its stamps left unset, or use_sim_time without /clock) and a
+    30 Hz camera stamped from 1000 s: the scans' stamps do not advance, so no scan period is ever known. With
+    "never far behind before the period is known" every frame was held lidar.wait_s (0.2 s) for a scan that cannot
+    come, 59 of 60 timed out; the frames after the second scan go at once, each warned (on_unpaired)."""
+    clock, warned = FakeClock(), list[Paired[int]]()
+    pair: ScanPairing[int] = ScanPairing(200 * MS, 200 * MS, clock_ns=clock, on_unpaired=warned.append)
+    released: list[Paired[int]] = []
+    for now in range(2000):  # ms
+        clock.now_ns = now * MS
+        if now % 33 == 0:
+            released += pair.add_frame(1_000_000 * MS + now * MS, now)
+        if now % 100 == 30:
+            released += pair.add_scan(0, f"scan at {now}")
+        if now % 10 == 0:
+            released += pair.poll()
+    after_two = [p for p in released if p.item > 130]  # the second scan came at 130 ms
+    assert len(released) == 61 and len(after_two) == 57, len(released)
+    assert all(p.waited_ns == 0 and p.scan is None and not p.timed_out for p in after_two), after_two[:3]
+    assert len(warned) == len(released)  # each frame without its scale is warned (throttled by UnpairedLog)
+
+
+def test_a_lidar_that_published_one_scan_and_stopped_holds_one_wait_then_no_frame() -> None:
+    """One scan (stamped 0), then none; a 30 Hz camera from 5 s on: with one scan at hand the frames are no longer
+    sent at once as far behind (the scan period is unknown), so the first waits lidar.wait_s (0.2 s) and goes
+    without a scan, timed out, warned with the scan's distance (on_unpaired); no scan came during its wait, so the
+    LiDAR is taken as stopped and the frames after it go at once, each warned: none held past the wait, none lost."""
+    clock, warned = FakeClock(), list[Paired[int]]()
+    pair: ScanPairing[int] = ScanPairing(200 * MS, 200 * MS, clock_ns=clock, on_unpaired=warned.append)
+    pair.add_scan(0, "the only scan")
+    released: list[Paired[int]] = []
+    for now in range(5_000, 6_000):  # ms
+        clock.now_ns = now * MS
+        if now % 33 == 0:
+            released += pair.add_frame(now * MS, now)
+        if now % 10 == 0:
+            released += pair.poll()
+    assert pair.waiting == 0 and len(released) == 30
+    assert max(p.waited_ns for p in released) <= 210 * MS  # the wait, and the 10 ms poll
+    assert released[0].timed_out and not any(p.timed_out for p in released[1:])
+    assert [p.waited_ns for p in released[7:]] == [0] * 23  # after the first frame's wait: at once
+    assert all(p.scan is None for p in released) and [p.nearest_ns for p in warned] == [0] * 30
 
 
 def test_pairing_holds_a_frame_until_the_scan_stamped_with_it_arrives() -> None:
@@ -578,17 +643,25 @@ def test_pairing_bounds_the_frames_it_holds() -> None:
 def test_pairing_does_not_hold_frames_for_scans_stamped_on_another_clock() -> None:
     """A LiDAR stamping on its own clock, an hour behind the camera's: no scan can ever come within max_age, yet
     every frame was held lidar.wait_s (scans kept arriving, so the 'LiDAR stopped' rule never fired): +200 ms of
-    latency on every frame for nothing."""
+    latency on every frame for nothing. The frames between the first scan and the second, before the scan period
+    is known, wait for the second scan (not far behind with one scan at hand: see test_far_behind...)."""
     clock = FakeClock()
     pair = pairing(clock, max_age_ms=200, wait_ms=200)
     hour = 3_600_000 * MS
+    everything: list[Paired[int]] = []
     for k in range(30):  # 30 Hz camera, 10 Hz LiDAR an hour behind; the scan of a frame comes 30 ms after it
         clock.now_ns = k * 33 * MS
         released = pair.add_frame(hour + k * 33 * MS, k)
         if k % 3 == 0:
             clock.now_ns += 30 * MS
             released += pair.add_scan(k * 33 * MS, f"scan{k}")
-        assert [(r.item, r.scan, r.timed_out) for r in released] == [(k, None, False)], released
+        if k == 3:  # the second scan (stamped 99 ms, came at 129 ms): the frames held so far go with this one
+            assert [r.item for r in released] == [0, 1, 2, 3], released
+        if k > 3:  # two scans at hand, the period known: every frame goes at once, as it comes
+            assert [(r.item, r.scan, r.timed_out, r.waited_ns) for r in released] == [(k, None, False, 0)], released
+        everything += released
+    assert [(r.item, r.scan, r.timed_out) for r in everything] == [(k, None, False) for k in range(30)]
+    assert max(r.waited_ns for r in everything) <= 130 * MS  # the frames before the second scan: until it came
     assert pair.waiting == 0
 
 

@@ -388,3 +388,35 @@ def test_nearest_stamp_passes_over_the_keys_skipped_and_stamp_of_gives_a_keys_st
     assert index.nearest_stamp_ns(420, skip={7, 8, 9}) == 900
     assert index.nearest_stamp_ns(420, skip={7, 8, 9, 10}) is None
     assert [index.stamp_of(key) for key in (10, 7)] == [900, 100]
+
+
+def test_the_node_pairs_a_frame_10_s_after_the_only_scan_with_its_own_scan_as_the_bag_runner() -> None:
+    """`mono-depth demo --kitti`'s input bag: KITTI object frames 10 s apart, each scan stamped as its image and
+    arriving just after it. With one scan at hand (the scan period unknown) the node took the scan 10 s behind the
+    second image as a LiDAR on another clock and sent the image at once, without the scan that came next and that
+    the bag runner pairs (and warned 'the LiDAR stopped'); now it waits for it, as the bag runner's plan pairs it."""
+    node, bag, node_reports, bag_reports = _both_roads([0.0, 10_000.0], 10_000.0, 10_000.0)
+    assert node == bag == 10_000 * MS, (node, bag)
+    assert node_reports == bag_reports == []
+
+
+@pytest.mark.parametrize(
+    ("scans_ms", "image_ms", "arrives_ms", "paired_ms"),
+    [
+        ([0.0, 10_000.0], 9_900.0, 9_900.0, 10_000.0),  # its scan 100 ms after it, 9.9 s after the only one at hand
+        ([0.0], 5_000.0, 5_000.0, None),  # a LiDAR that published once and stopped: goes after lidar.wait_s
+        ([0.0, 2_000.0], 3_600_000.0, 1_000.0, None),  # a 0.5 Hz LiDAR an hour behind (another clock), one at hand
+        ([0.0, 2_000.0, 4_000.0], 3_602_500.0, 2_500.0, None),  # the same, its period known
+    ],
+    ids=["own-scan-after-it", "lidar-stopped", "other-clock-one-scan", "other-clock-period-known"],
+)
+def test_the_node_and_the_bag_runner_agree_when_the_only_scan_at_hand_is_far_behind(
+    scans_ms: list[float], image_ms: float, arrives_ms: float, paired_ms: float | None
+) -> None:
+    """Frames seconds after the only scan at hand (the scan period unknown): the node held the first one for its own
+    scan 100 ms on (it sent it at once without it, as to a LiDAR on another clock, where the bag runner paired it),
+    and sends the others without a scan, as the bag runner, neither counting anything (no scan came late)."""
+    node, bag, node_reports, bag_reports = _both_roads(scans_ms, image_ms, arrives_ms)
+    expected = None if paired_ms is None else round(paired_ms * MS)
+    assert node == bag == expected, (node, bag)
+    assert node_reports == bag_reports == []
