@@ -226,7 +226,10 @@ def test_the_ground_plane_prior_takes_the_camera_pose_from_a_static_transform_pu
         args = [str(item) for key, value in pose.items() for item in (key, value)]
         args += ["--frame-id", "base_footprint", "--child-frame-id", CAMERA_FRAME]
         with ros2_run("tf2_ros", "static_transform_publisher", ros_logs / "ground_frame_tf.log", *args):
-            time.sleep(1.0)  # the node's TransformListener gets /tf_static (transient local)
+            # the tool's process starts (seconds on a loaded machine: a frame before it went without TF's pose and
+            # was counted a third time), then the node's TransformListener gets /tf_static (transient local)
+            wait_until(lambda: probe.node.count_publishers("/tf_static") > 0, 30, "static_transform_publisher")
+            time.sleep(1.0)
             for _ in range(3):
                 feeder.publish_image(0, probe.now_ns())
                 time.sleep(0.4)
