@@ -455,10 +455,13 @@ def status_since(
     collector: Collector, since_ns: int, timeout_s: float = 10.0, name_suffix: str = ": depth"
 ) -> dict[str, str]:
     """The node's first status in ``collector`` (of /diagnostics) stamped at ``since_ns`` or later (ROS time, ns:
-    :meth:`Probe.now_ns` once the test saw what the status must count). The node stamps a status as it publishes it,
-    so one stamped then counts what the node did before: a frame whose depth already arrived, a bad message it took.
-    The last status received can be a period older than that (several on a loaded machine, whose timer runs late)
-    and not count it yet: a fixed sleep before reading the last one was no bound."""
+    :meth:`Probe.now_ns` once the test saw what the status must count; both the system clock: not for a node with
+    ``use_sim_time``). The node stamps a status as it publishes it, so one stamped then counts what the node counted
+    before: a bad message it took. Not a frame whose depth arrived: the node publishes a frame's outputs before it
+    counts it published and keeps its scale, temporal state and bit counts (``_publish``), so a status stamped after
+    the depth arrived can still read the frame received and not published: :func:`settled_status` waits for every
+    image to be accounted for. The last status received can be a period older (several on a loaded machine, whose
+    timer runs late) and not count it yet: a fixed sleep before reading the last one was no bound."""
 
     def found() -> dict[str, str] | None:
         for msg in collector.messages:

@@ -32,8 +32,8 @@ from .harness import (
     param_value,
     ros2_run,
     running,
+    settled_status,
     started,
-    status_since,
     wait_until,
     write_params,
 )
@@ -204,7 +204,7 @@ def test_the_node_and_the_bag_runner_publish_the_same_outputs(
             time.sleep(1.0)
         stamps = [frame.stamp_ns for frame in written]
         wait_until(lambda: set(stamps) <= set(live["/depth/points"].by_stamp()), 30, "the live outputs")
-        live_status = status_since(live["/diagnostics"], probe.now_ns())  # counts the last frame (1.5 s: no bound)
+        live_status = settled_status(live["/diagnostics"], probe.now_ns())  # counts the last frame (1.5 s: no bound)
 
     image_fields = ("height", "width", "encoding", "is_bigendian", "step")
     info_fields = ("height", "width", "distortion_model", "d", "k", "r", "p", "binning_x", "binning_y")

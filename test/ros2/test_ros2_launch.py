@@ -41,7 +41,7 @@ from .harness import (
     ros2_cli,
     ros2_run,
     running,
-    status_since,
+    settled_status,
     wait_until,
     write_params,
 )
@@ -151,7 +151,7 @@ def test_the_temporal_filter_takes_the_camera_pose_from_tf_and_counts_frames_wit
             feeder.publish_image(0, probe.now_ns())
             time.sleep(0.4)
         depth.wait_for(3, timeout_s=60)
-        blind = status_since(diagnostics, probe.now_ns())  # one that counts the 3 frames (the last may not yet)
+        blind = settled_status(diagnostics, probe.now_ns())  # one that counts the 3 frames (depth goes before that)
         assert blind["temporal_state"] == "no_motion" and int(blind["temporal_no_motion_frames"]) >= 3, blind
         # and said in the log, once, as the bag runner's summary says it (the node said nothing)
         warned = f"no TF from '{CAMERA_FRAME}' to temporal.fixed_frame '{fixed}' at "
@@ -164,7 +164,7 @@ def test_the_temporal_filter_takes_the_camera_pose_from_tf_and_counts_frames_wit
             feeder.publish_image(0, probe.now_ns())
             time.sleep(0.4)
         depth.wait_for(6, timeout_s=60)
-        seen = status_since(diagnostics, probe.now_ns())
+        seen = settled_status(diagnostics, probe.now_ns())
         assert seen["temporal_state"] == "filtered", seen
         assert int(seen["temporal_filtered_frames"]) >= 2 and float(seen["temporal_kept_share"]) > 0.5, seen
 
@@ -213,9 +213,9 @@ def test_the_ground_plane_prior_takes_the_camera_pose_from_a_static_transform_pu
             time.sleep(0.4)
         depth.wait_for(2, timeout_s=60)
         wait_until(lambda: no_tf in launched.log, 10, "the warning that TF has no ground pose yet")
-        # a status stamped after both depths arrived (the last one received may be a period older: the second frame
-        # received and not yet published, which read as not accounted)
-        last = status_since(diagnostics, probe.now_ns())
+        # a status stamped after both depths arrived that counts both (the node publishes a frame's depth before it
+        # counts it: one stamped after the depth arrived can still read the second frame received, not published)
+        last = settled_status(diagnostics, probe.now_ns())
         assert accounted(last), last  # published: no image outcome besides
         assert last.get(unused) == "2", last  # both frames counted
         assert disagree not in launched.log  # nothing has published the TF it compares yet: not a line in flight
@@ -235,7 +235,7 @@ def test_the_ground_plane_prior_takes_the_camera_pose_from_a_static_transform_pu
                 time.sleep(0.4)
             depth.wait_for(5, timeout_s=60)
             wait_until(lambda: disagree in launched.log, 10, "the warning that TF and the parameters disagree")
-            now = status_since(diagnostics, probe.now_ns())  # one that counts the 5 frames (the last may not yet)
+            now = settled_status(diagnostics, probe.now_ns())  # one that counts the 5 frames (depth goes before that)
             assert accounted(now), now
             assert now.get(unused) == "2", now  # frames with TF's pose: not counted
             assert now["scale_health"] == "ok", now  # TF's pose

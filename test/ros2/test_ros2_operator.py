@@ -47,7 +47,6 @@ from .harness import (
     running,
     settled_status,
     started,
-    status_since,
     wait_until,
     write_params,
 )
@@ -632,7 +631,7 @@ def test_a_12_bit_camera_is_warned_naming_image_significant_bits_and_counted_unt
                 depth.wait_for(published + 1, timeout_s=30)
 
         def counted() -> dict[str, str]:
-            status = status_since(diagnostics, probe.now_ns())  # one that counts the last frame (the last may not yet)
+            status = settled_status(diagnostics, probe.now_ns())  # counts the last frame (its depth goes before that)
             assert status["inputs_unused"] == "0" and not [k for k in status if k.startswith("inputs_unused.")]
             return status
 
