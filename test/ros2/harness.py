@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -450,6 +451,52 @@ def node_statuses(array_msgs: Iterable[Any], name_suffix: str = ": depth") -> li
     return [v for v in (diagnostic_values(m, name_suffix) for m in array_msgs) if v is not None]
 
 
+def status_since(
+    collector: Collector, since_ns: int, timeout_s: float = 10.0, name_suffix: str = ": depth"
+) -> dict[str, str]:
+    """The node's first status in ``collector`` (of /diagnostics) stamped at ``since_ns`` or later (ROS time, ns:
+    :meth:`Probe.now_ns` once the test saw what the status must count; both the system clock: not for a node with
+    ``use_sim_time``). The node stamps a status as it publishes it, so one stamped then counts what the node counted
+    before: a bad message it took. Not a frame whose depth arrived: the node publishes a frame's outputs before it
+    counts it published and keeps its scale, temporal state and bit counts (``_publish``), so a status stamped after
+    the depth arrived can still read the frame received and not published: :func:`settled_status` waits for every
+    image to be accounted for. The last status received can be a period older (several on a loaded machine, whose
+    timer runs late) and not count it yet: a fixed sleep before reading the last one was no bound."""
+
+    def found() -> dict[str, str] | None:
+        for msg in collector.messages:
+            if ros_msgs.stamp_to_ns(msg.header.stamp) >= since_ns:
+                values = diagnostic_values(msg, name_suffix)
+                if values is not None:
+                    return values
+        return None
+
+    what = f"a /diagnostics status stamped at {since_ns / 1e9:.3f} s or later"
+    wait_until(lambda: found() is not None, timeout_s, what)
+    result = found()
+    assert result is not None
+    return result
+
+
+def settled_status(collector: Collector, since_ns: int, timeout_s: float = 30.0) -> dict[str, str]:
+    """The node's first status in ``collector`` stamped at ``since_ns`` or later (:func:`status_since`) in which every
+    image it received is accounted for (:func:`accounted`): once the input stopped, the worker may still run the last
+    frame (received, not yet published) for longer than a fixed sleep on a loaded machine. When none is within
+    ``timeout_s``, the latest stamped then: the test's own assertion on it shows what the node counted."""
+
+    def stamped() -> list[dict[str, str]]:
+        late = [msg for msg in collector.messages if ros_msgs.stamp_to_ns(msg.header.stamp) >= since_ns]
+        return node_statuses(late)
+
+    with contextlib.suppress(AssertionError):
+        wait_until(lambda: any(accounted(v) for v in stamped()), timeout_s, "an accounted /diagnostics status")
+    settled = [v for v in stamped() if accounted(v)]
+    if settled:
+        return settled[0]
+    late = stamped()
+    return late[-1] if late else status_since(collector, since_ns, 1.0)
+
+
 _STARTED: list[tuple[subprocess.Popen[Any], str]] = []
 _Process = TypeVar("_Process", bound="subprocess.Popen[Any]")
 
@@ -611,16 +658,21 @@ class Launched:
             self._log.flush()
         return self.log_path.read_text(errors="replace")
 
-    def said(self, text: str, timeout_s: float = 10.0) -> str:
-        """Wait until ``text`` is in the log; returns the first line that has it. The node's line reaches the file
-        through launch's pipe some time after the graph or a topic shows what the line is about (a subscription
-        matched, a message published), so a test that saw the effect waits for the line instead of reading the log
-        at once."""
+    def said(self, text: str | re.Pattern[str], timeout_s: float = 10.0) -> str:
+        """Wait until ``text`` (or a match of the pattern) is in the log; returns the first line that has it. The
+        node's line reaches the file through launch's pipe some time after the graph, a topic, a service's answer or
+        /diagnostics shows what the line is about (a subscription matched, a message published, a transition refused,
+        a message counted), so a test that saw the effect waits for the line instead of reading the log at once."""
+
+        def found(line: str) -> bool:
+            return text in line if isinstance(text, str) else text.search(line) is not None
+
+        shown = text if isinstance(text, str) else text.pattern
         try:
-            wait_until(lambda: text in self.log, timeout_s, f"{text!r} in the launch log")
+            wait_until(lambda: any(map(found, self.log.splitlines())), timeout_s, f"{shown!r} in the launch log")
         except AssertionError as err:
             raise AssertionError(f"{err}\nlaunch log:\n{self.log[-3000:]}") from None
-        return next(line for line in self.log.splitlines() if text in line)
+        return next(line for line in self.log.splitlines() if found(line))
 
     def alive(self) -> bool:
         return self.process.poll() is None

@@ -8,7 +8,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import numpy as np
@@ -116,7 +116,15 @@ def test_the_diagnostics_after_a_bag_played_with_clock_count_every_frame(
         with playing(tmp_path / "in", "--clock") as player:
             player.wait(20)
         depth.wait_for(1, timeout_s=10)
-        time.sleep(3.0)  # six periods of steady time after the bag ended
+
+        def settled() -> bool:  # the last status counts the 10 frames and the depth the probe got
+            last = (node_statuses(diagnostics.messages) or [{}])[-1]
+            return (int(last.get("frames_received", -1)), int(last.get("frames_published", -1))) == (10, depth.count())
+
+        # steady time after the bag ended: the statuses go on (the worker may still be on its last frames, and their
+        # depth in flight: a fixed 3 s was no bound on a loaded machine); the clock's last status stayed for good
+        with suppress(AssertionError):
+            wait_until(settled, 15, "a status counting the 10 frames and the depth published")
         statuses = node_statuses(diagnostics.messages)
         assert statuses, "no /diagnostics"
         last = statuses[-1]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import gc
 import os
+import re
 import signal
 import subprocess
 import threading
@@ -29,6 +30,7 @@ from std_msgs.msg import String
 from .harness import (
     RELIABLE,
     Collector,
+    Launched,
     Probe,
     contain_teardown,
     graph_nodes,
@@ -486,3 +488,56 @@ def test_every_process_a_tier_test_starts_is_noted_for_the_teardown() -> None:
         for line in unnoted_starts(path.read_text())
     ]
     assert unnoted == [], f"started without harness.started() in a group of its own: {unnoted}"
+
+
+def launched_over(log_path: Path) -> Launched:
+    """A :class:`Launched` whose log is ``log_path``, with no ``ros2 launch`` behind it: the test writes the node's
+    lines into the file itself (as launch does, through a handle of its own)."""
+    launched = Launched.__new__(Launched)
+    launched.log_path = log_path
+    launched._log = open(log_path, "wb")  # noqa: SIM115 - closed by the test
+    return launched
+
+
+def test_said_waits_for_a_line_that_reaches_the_log_after_it_is_asked_for(tmp_path: Path) -> None:
+    """The CI failure: the publisher saw the node's subscription and the test read the log at once, before the node's
+    ': subscribed' line had come through launch's pipe. :meth:`Launched.said` waits for the line and returns it."""
+    launched = launched_over(tmp_path / "node.log")
+    line = "[mono_depth_node-1] [INFO] [1.0] [mono_depth_node]: lidar_topic /scan is published as LaserScan: subscribed"
+    asked = threading.Event()
+
+    def node_says() -> None:
+        asked.wait(10)
+        time.sleep(0.3)
+        with open(launched.log_path, "a") as out:
+            out.write("[mono_depth_node-1] [INFO] [0.9] [mono_depth_node]: an earlier line\n" + line + "\n")
+
+    writer = threading.Thread(target=node_says, daemon=True)
+    try:
+        writer.start()
+        assert ": subscribed" not in launched.log  # what the test read at once
+        asked.set()
+        assert launched.said(": subscribed") == line
+        assert launched.said(re.compile(r"is published as \w+: subscribed")) == line
+    finally:
+        writer.join(10)
+        launched._log.close()
+
+
+def test_said_names_the_text_and_shows_the_log_when_the_line_never_comes(tmp_path: Path) -> None:
+    """A node that never says the line: the failure names what was awaited and shows the log's tail (what the node
+    said instead), after ``timeout_s``, not at once."""
+    launched = launched_over(tmp_path / "node.log")
+    try:
+        launched.log_path.write_text("[mono_depth_node-1] [WARN] [1.0] [mono_depth_node]: something else\n")
+        started_s = time.monotonic()
+        with pytest.raises(AssertionError) as failure:
+            launched.said(": subscribed", timeout_s=0.5)
+        assert time.monotonic() - started_s >= 0.5
+        message = str(failure.value)
+        assert "waiting for ': subscribed' in the launch log" in message, message
+        assert "launch log:\n[mono_depth_node-1] [WARN] [1.0] [mono_depth_node]: something else" in message, message
+        with pytest.raises(AssertionError, match=r"waiting for 'sub\\\\w\+' in the launch log"):
+            launched.said(re.compile(r"sub\w+"), timeout_s=0.2)
+    finally:
+        launched._log.close()

@@ -15,7 +15,7 @@ from sensor_msgs.msg import Image, LaserScan
 
 from test.kitti_bag import LIDAR_FRAME, KittiFrame, velodyne_planar_scan
 
-from .harness import BEST_EFFORT, RELIABLE, KittiFeeder, Launched, Probe, diagnostic_values, wait_until, write_params
+from .harness import BEST_EFFORT, RELIABLE, KittiFeeder, Launched, Probe, settled_status, wait_until, write_params
 
 
 def test_a_laser_scan_driver_started_after_the_node_gives_the_lidar_scale(
@@ -43,10 +43,7 @@ def test_a_laser_scan_driver_started_after_the_node_gives_the_lidar_scale(
             stamps.append(stamp)
             time.sleep(0.47)
         wait_until(lambda: stamps[-1] in depth.by_stamp(), 30, "the last frame's depth")
-        time.sleep(0.6)
-        with diagnostics.lock:
-            seen = [diagnostic_values(m) for _, m in diagnostics.items]
-        last = [v for v in seen if v is not None and "scale_mode" in v][-1]
+        last = settled_status(diagnostics, probe.now_ns())  # counts the last frame (a fixed 0.6 s was no bound)
         print({k: last.get(k) for k in ("scale", "scale_health", "lidar_points_in_image", "lidar_points_used")})
         assert (last["scale_mode"], last["scale_health"]) == ("lidar", "ok"), last
         assert 30 <= int(last["lidar_points_used"]) <= int(last["lidar_points_in_image"]) < 1800, last
