@@ -130,6 +130,20 @@ def spin_until_stopped(executor: Any, node: Any, stop: Callable[[], bool], poll_
         executor.remove_node(node)
 
 
+def shut_down(try_shutdown: Callable[[], object], stop: Callable[[], bool]) -> None:
+    """``rclpy.try_shutdown`` at the end of ``main`` once the spin ended; after a stop (``stop()``, a
+    :class:`StopSignals`) its error is the shutdown done: rclpy's signal thread shuts the context down in C, and
+    where it did so between ``try_shutdown``'s ``ok()`` and its ``rcl_shutdown`` the latter raised (Humble:
+    ``RCLError: failed to shutdown: rcl_shutdown already called on the given context``), a traceback at Ctrl-C and
+    no exit 0; :func:`spin_until_stopped`, ending at the flag, can get there before rclpy's thread. Without a stop
+    the error is raised."""
+    try:
+        try_shutdown()
+    except Exception:
+        if not stop():
+            raise
+
+
 def parent_gone(environ: Mapping[str, str] = os.environ) -> bool:
     """Whether the process named by :data:`LAUNCH_PID_ENV` in ``environ``, which started this one, is no longer its
     parent (it died, and this process was handed to another); False when the variable is not set (``ros2 run``)."""

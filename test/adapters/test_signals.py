@@ -18,6 +18,7 @@ from mono_depth_ros.adapters.signals import (
     StopSignals,
     context_released,
     parent_gone,
+    shut_down,
     spin_until_stopped,
 )
 
@@ -262,3 +263,22 @@ def test_a_context_shut_down_without_a_wake_up_ends_the_spin_at_the_next_poll() 
     with pytest.raises(RuntimeError, match="context shut down"):
         spin_until_stopped(executor, node, stop)
     assert executor.nodes == []
+
+
+def test_shut_down_takes_rcl_shutdown_already_called_after_a_stop_as_the_shutdown_done() -> None:
+    """rclpy's signal thread shut the context down between try_shutdown's ok() and its rcl_shutdown (the spin ended
+    at the stop flag first): Humble's "RCLError: failed to shutdown: rcl_shutdown already called on the given
+    context" was a traceback at Ctrl-C. After a stop it is the shutdown done; without one it is raised."""
+    calls: list[str] = []
+
+    def lost_race() -> None:
+        calls.append("try_shutdown")
+        raise RuntimeError("failed to shutdown: rcl_shutdown already called on the given context")
+
+    stop = StopSignals()
+    with pytest.raises(RuntimeError, match="rcl_shutdown already called"):
+        shut_down(lost_race, stop)
+    stop.request("SIGINT")
+    shut_down(lost_race, stop)
+    shut_down(lambda: calls.append("clean"), stop)
+    assert calls == ["try_shutdown", "try_shutdown", "clean"]
