@@ -135,13 +135,16 @@ def shut_down(try_shutdown: Callable[[], object], stop: Callable[[], bool]) -> N
     :class:`StopSignals`) its error is the shutdown done: rclpy's signal thread shuts the context down in C, and
     where it did so between ``try_shutdown``'s ``ok()`` and its ``rcl_shutdown`` the latter raised (Humble:
     ``RCLError: failed to shutdown: rcl_shutdown already called on the given context``), a traceback at Ctrl-C and
-    no exit 0; :func:`spin_until_stopped`, ending at the flag, can get there before rclpy's thread. Without a stop
-    the error is raised."""
+    no exit 0; :func:`spin_until_stopped`, ending at the flag, can get there before rclpy's thread. It is called
+    once more then, the context down: rclpy drops its default context, as where its thread came first (the raise
+    had skipped that: a later ``rclpy.init`` in the process would reuse the shut-down one). Without a stop the error
+    is raised."""
     try:
         try_shutdown()
     except Exception:
         if not stop():
             raise
+        try_shutdown()
 
 
 def parent_gone(environ: Mapping[str, str] = os.environ) -> bool:

@@ -270,15 +270,21 @@ def test_shut_down_takes_rcl_shutdown_already_called_after_a_stop_as_the_shutdow
     at the stop flag first): Humble's "RCLError: failed to shutdown: rcl_shutdown already called on the given
     context" was a traceback at Ctrl-C. After a stop it is the shutdown done; without one it is raised."""
     calls: list[str] = []
+    context = {"up": True, "default": True}
 
-    def lost_race() -> None:
+    def lost_race() -> None:  # rclpy's try_shutdown: ok() was True, then rclpy's thread shut the context down
         calls.append("try_shutdown")
-        raise RuntimeError("failed to shutdown: rcl_shutdown already called on the given context")
+        if context["up"]:
+            context["up"] = False
+            raise RuntimeError("failed to shutdown: rcl_shutdown already called on the given context")
+        context["default"] = False  # a context found down: rclpy drops the default context
 
     stop = StopSignals()
     with pytest.raises(RuntimeError, match="rcl_shutdown already called"):
         shut_down(lost_race, stop)
+    assert calls == ["try_shutdown"] and context["default"]
     stop.request("SIGINT")
+    calls.clear()
+    context["up"] = True
     shut_down(lost_race, stop)
-    shut_down(lambda: calls.append("clean"), stop)
-    assert calls == ["try_shutdown", "try_shutdown", "clean"]
+    assert calls == ["try_shutdown", "try_shutdown"] and not context["default"]
