@@ -231,6 +231,11 @@ class LateShutdownExecutor:
         self.up = False  # rclpy's signal thread: rcl_shutdown, nothing triggered
         if timeout_sec is None or timeout_sec < 0:
             raise AssertionError("waits for good: nothing will wake it")
+        raise ExternalShutdown  # rclpy (Humble, Jazzy): the context found down when the wait ends
+
+
+class ExternalShutdown(Exception):
+    """rclpy's ``ExternalShutdownException``: its executor's wait raises it when the context is down after it."""
 
 
 def test_a_stop_asked_while_spin_waits_ends_the_spin_though_the_context_is_still_up() -> None:
@@ -247,12 +252,13 @@ def test_a_stop_asked_while_spin_waits_ends_the_spin_though_the_context_is_still
 
 def test_a_context_shut_down_without_a_wake_up_ends_the_spin_at_the_next_poll() -> None:
     """A context shut down from C (no stop asked: a handler of someone else's, rclpy's thread) while the spin waits:
-    every wait is bounded, so the spin sees the context down and ends; an exception from a wait (rclpy's
-    ExternalShutdownException) reaches the caller, with the node removed."""
+    every wait is bounded, so the wait ends and rclpy raises ExternalShutdownException (main's clean end): it
+    reaches the caller, with the node removed; so does any other exception from a wait."""
     stop = StopSignals()
     executor = LateShutdownExecutor(StopSignals())  # its stop is not the one the spin looks at
     node = object()
-    spin_until_stopped(executor, node, stop, poll_s=0.1)
+    with pytest.raises(ExternalShutdown):
+        spin_until_stopped(executor, node, stop, poll_s=0.1)
     assert not stop() and executor.waits == [0.1, 0.1] and executor.nodes == [] and not executor.up
 
     def raising(timeout_sec: float | None = None) -> None:
