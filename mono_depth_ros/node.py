@@ -47,7 +47,7 @@ from mono_depth_ros.adapters.parameter_sources import doubles_for_ints, init_fai
 from mono_depth_ros.adapters.parameters import apply_changes, declare_failure, descriptor_fields, typed_as_declared
 from mono_depth_ros.adapters.ros_clock import POLL_S, ClockWentBack, PlayedClock, PlayedPeriod
 from mono_depth_ros.adapters.scan_frame import ScanFrameCheck
-from mono_depth_ros.adapters.signals import StopSignals, context_released, exit_now
+from mono_depth_ros.adapters.signals import StopSignals, context_released, exit_now, shut_down, spin_until_stopped
 from mono_depth_ros.adapters.stats import RuntimeStats, drained, seconds_to_ns, unused_warning
 from mono_depth_ros.adapters.sync_watch import SYNC_POLL_S, MissingImages, SyncWatch, synchroniser_slop_s
 from mono_depth_ros.adapters.tf_time_jump import ClearedOnJumpBack
@@ -477,7 +477,7 @@ def main(args: list[str] | None = None, node_class: type[MonoDepthNode] | None =
             node = (node_class or MonoDepthNode)()
         node.load_guard = stop.interrupting  # a managed node loads its model in configure, within spin
         executor = rclpy.get_global_executor()  # kept for exit_now's finaliser: rclpy.try_shutdown drops the
-        rclpy.spin(node, executor)  # global one when it shuts the context down itself (before rclpy's signal thread)
+        spin_until_stopped(executor, node, stop)  # global one if it shuts the context down before rclpy's thread
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except DepthError as err:
@@ -490,7 +490,7 @@ def main(args: list[str] | None = None, node_class: type[MonoDepthNode] | None =
         stop.ignore_further()  # ros2 launch forwards a Ctrl-C the terminal already sent: shutting down now
         if node is not None:
             node.destroy_node()
-        rclpy.try_shutdown()
+        shut_down(rclpy.try_shutdown, stop)  # after a stop, its 'rcl_shutdown already called' is the shutdown done
     return exit_now(code, context_released(lambda: executor, node)) if args is None and executor else code
 
 

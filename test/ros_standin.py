@@ -900,10 +900,27 @@ def _get_global_executor() -> _GlobalExecutor:
 
 
 class _GlobalExecutor:
-    """rclpy's global executor (``rclpy.spin``'s): its ``context`` and ``shutdown`` (recorded in ``STATE.released``)."""
+    """rclpy's global executor (``rclpy.spin``'s): its ``context`` and ``shutdown`` (recorded in ``STATE.released``),
+    and what the node's spin loop calls: ``add_node`` / ``remove_node``, ``spin_once``, whose first call does all
+    that ``STATE.spin`` does (the spin ends after it: ``context.ok()`` is False then)."""
 
     def __init__(self) -> None:
-        self.context = types.SimpleNamespace(destroy=lambda: STATE.released.append("context"))
+        self.nodes: list[Node] = []
+        self.spun = False
+        self.context = types.SimpleNamespace(
+            destroy=lambda: STATE.released.append("context"), ok=lambda: STATE.initialized and not self.spun
+        )
+
+    def add_node(self, node: Node) -> bool:
+        self.nodes.append(node)
+        return True
+
+    def remove_node(self, node: Node) -> None:
+        self.nodes.remove(node)
+
+    def spin_once(self, timeout_sec: float | None = None) -> None:
+        self.spun = True
+        _spin(self.nodes[-1], self)
 
     def shutdown(self, timeout_sec: float | None = None) -> bool:
         STATE.released.append("executor")

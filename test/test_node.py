@@ -1506,6 +1506,32 @@ def test_the_finaliser_releases_the_executor_and_context_whoever_shut_the_contex
     assert ended == [0] and ros_standin.state().released == ["executor", "context"]
 
 
+def test_rclpy_s_thread_shutting_the_context_down_inside_try_shutdown_after_a_stop_still_exits_0(
+    ros: Ros, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The spin ends at the stop flag, maybe before rclpy's signal thread shut the context down; where that thread's
+    rcl_shutdown fell between try_shutdown's ok() and its own, try_shutdown raised (Humble: "RCLError: failed to
+    shutdown: rcl_shutdown already called on the given context"): main ended in a traceback at Ctrl-C."""
+    node_module, previous = ros.node_module, {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    monkeypatch.setattr(node_module, "MonoDepthNode", functools.partial(node_module.MonoDepthNode, make_pipeline=lambda params, logger: EchoPipeline().bind(params), parameter_overrides=[ros.fake["rclpy.parameter"].Parameter("model.backend", value="external")]))  # noqa: E501  # fmt: skip
+
+    def lost_race() -> None:  # ok() was True; rclpy's thread shut the context down before try_shutdown's turn
+        if ros_standin.state().initialized:
+            ros_standin.state().initialized = False
+            raise RuntimeError("failed to shutdown: rcl_shutdown already called on the given context")
+
+    monkeypatch.setattr(ros.fake["rclpy"], "try_shutdown", lost_race)
+    ros_standin.state().spin = lambda node: signal.getsignal(signal.SIGINT)(signal.SIGINT, None)  # Ctrl-C
+    try:
+        assert node_module.main([]) == 0 and ros_standin.state().nodes[-1].destroyed
+        ros_standin.state().spin = lambda node: None  # no stop asked: the error is not ours to hide
+        with pytest.raises(RuntimeError, match="rcl_shutdown already called"):
+            node_module.main([])
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
 @pytest.mark.parametrize(
     ("signum", "node_class"),
     [(signal.SIGINT, "MonoDepthNode"), (signal.SIGTERM, "MonoDepthNode"), (signal.SIGINT, "MonoDepthLifecycleNode")],

@@ -12,7 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from mono_depth_ros.adapters.signals import LAUNCH_PID_ENV, StopSignals, context_released, parent_gone
+from mono_depth_ros.adapters.signals import (
+    LAUNCH_PID_ENV,
+    STOP_POLL_S,
+    StopSignals,
+    context_released,
+    parent_gone,
+    shut_down,
+    spin_until_stopped,
+)
 
 
 def test_stop_signals_set_a_flag_instead_of_raising() -> None:
@@ -196,3 +204,93 @@ def test_context_released_finalises_rcl_logging_so_the_ros_log_file_keeps_the_no
     done = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert path.read_text() == "[INFO] the node logged this"
+
+
+class LateShutdownExecutor:
+    """rclpy's executor as a managed node after its shutdown transition sees a SIGINT that rclpy's signal thread
+    handles late: a wait without a timeout ends only on a wake-up; the first wait is woken by the signal's guard
+    condition (the stop handler runs then), the context is shut down while the next wait is under way and wakes no
+    one. ``waits`` records each wait's timeout; a wait that would never end raises instead of blocking the test."""
+
+    def __init__(self, stop: StopSignals) -> None:
+        self.stop, self.waits, self.nodes = stop, [], []  # type: ignore[var-annotated]
+        self.up = True
+        self.context = types.SimpleNamespace(ok=lambda: self.up)
+
+    def add_node(self, node: object) -> None:
+        self.nodes.append(node)
+
+    def remove_node(self, node: object) -> None:
+        self.nodes.remove(node)
+
+    def spin_once(self, timeout_sec: float | None = None) -> None:
+        self.waits.append(timeout_sec)
+        if len(self.waits) == 1:  # woken by rclpy's guard condition; the main thread runs the stop handler
+            self.stop.request("SIGINT")
+            return
+        self.up = False  # rclpy's signal thread: rcl_shutdown, nothing triggered
+        if timeout_sec is None or timeout_sec < 0:
+            raise AssertionError("waits for good: nothing will wake it")
+        raise ExternalShutdown  # rclpy (Humble, Jazzy): the context found down when the wait ends
+
+
+class ExternalShutdown(Exception):
+    """rclpy's ``ExternalShutdownException``: its executor's wait raises it when the context is down after it."""
+
+
+def test_a_stop_asked_while_spin_waits_ends_the_spin_though_the_context_is_still_up() -> None:
+    """rclpy.spin's loop (``while context.ok(): spin_once()``) waited again, for good: Ctrl-C left a managed node
+    running after its shutdown transition (real Humble). The spin waits at most STOP_POLL_S at a time and ends on
+    the stop flag; the node is added for the spin and removed after it."""
+    stop = StopSignals()
+    executor = LateShutdownExecutor(stop)
+    node = object()
+    spin_until_stopped(executor, node, stop)
+    assert stop() and executor.waits == [STOP_POLL_S] and executor.nodes == []
+    assert 0 < STOP_POLL_S <= 1.0
+
+
+def test_a_context_shut_down_without_a_wake_up_ends_the_spin_at_the_next_poll() -> None:
+    """A context shut down from C (no stop asked: a handler of someone else's, rclpy's thread) while the spin waits:
+    every wait is bounded, so the wait ends and rclpy raises ExternalShutdownException (main's clean end): it
+    reaches the caller, with the node removed; so does any other exception from a wait."""
+    stop = StopSignals()
+    executor = LateShutdownExecutor(StopSignals())  # its stop is not the one the spin looks at
+    node = object()
+    with pytest.raises(ExternalShutdown):
+        spin_until_stopped(executor, node, stop, poll_s=0.1)
+    assert not stop() and executor.waits == [0.1, 0.1] and executor.nodes == [] and not executor.up
+
+    def raising(timeout_sec: float | None = None) -> None:
+        raise RuntimeError("context shut down")
+
+    executor = LateShutdownExecutor(stop)
+    executor.spin_once = raising  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError, match="context shut down"):
+        spin_until_stopped(executor, node, stop)
+    assert executor.nodes == []
+
+
+def test_shut_down_takes_rcl_shutdown_already_called_after_a_stop_as_the_shutdown_done() -> None:
+    """rclpy's signal thread shut the context down between try_shutdown's ok() and its rcl_shutdown (the spin ended
+    at the stop flag first): Humble's "RCLError: failed to shutdown: rcl_shutdown already called on the given
+    context" was a traceback at Ctrl-C. After a stop it is the shutdown done; without one it is raised."""
+    calls: list[str] = []
+    context = {"up": True, "default": True}
+
+    def lost_race() -> None:  # rclpy's try_shutdown: ok() was True, then rclpy's thread shut the context down
+        calls.append("try_shutdown")
+        if context["up"]:
+            context["up"] = False
+            raise RuntimeError("failed to shutdown: rcl_shutdown already called on the given context")
+        context["default"] = False  # a context found down: rclpy drops the default context
+
+    stop = StopSignals()
+    with pytest.raises(RuntimeError, match="rcl_shutdown already called"):
+        shut_down(lost_race, stop)
+    assert calls == ["try_shutdown"] and context["default"]
+    stop.request("SIGINT")
+    calls.clear()
+    context["up"] = True
+    shut_down(lost_race, stop)
+    assert calls == ["try_shutdown", "try_shutdown"] and not context["default"]

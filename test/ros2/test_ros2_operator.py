@@ -533,6 +533,68 @@ def test_a_stop_that_ends_spin_before_rclpy_shut_the_context_down_is_finalised_c
     assert done.returncode == 0 and "finalising before the exit failed" not in text and "Traceback" not in text, text
 
 
+LOST_RACE_SCRIPT = """
+import signal, sys, threading, time
+import rclpy
+from mono_depth_ros import node as node_module
+
+
+class LostRace(node_module.MonoDepthLifecycleNode):
+    def __init__(self):
+        super().__init__()
+        threading.Thread(target=self.after_shutdown, daemon=True).start()
+
+    def after_shutdown(self):  # rclpy's signal thread on SIGINT, lost by it: the order that left the node running
+        while self._state_machine.current_state[1] != "finalized":
+            time.sleep(0.05)
+        time.sleep(0.5)  # main waits in spin, nothing left to wake it
+        # 1. the guard conditions triggered: main woke, ran the node's handler (the stop flag) and found the context
+        #    up: it waits again (the wake-up is what rclpy does; the handler is called here as main would)
+        signal.getsignal(signal.SIGINT)(signal.SIGINT, None)
+        # 2. then the context shut down from C, as rclpy's signal thread does it: rcl_shutdown, no Python callback
+        context = rclpy.get_default_context()
+        with context.handle:
+            context.handle.shutdown()
+        print("context shut down", flush=True)
+
+
+sys.argv[1:] = ["--ros-args", "-p", "device:=cpu"]
+node_module.main(None, LostRace)
+"""
+
+
+def test_ctrl_c_ends_a_managed_node_after_its_shutdown_transition_when_rclpy_s_thread_shuts_the_context_late(
+    probe: Probe, ros_logs: Path
+) -> None:
+    """On SIGINT / SIGTERM rclpy's signal thread (Humble) triggers the executors' guard conditions, then shuts the
+    context down. A main thread woken in between found the context up and waited again; a managed node after its
+    shutdown transition has no timer or subscription left to wake it: Ctrl-C left it running, ``ros2 launch`` did
+    not exit (3 of 16 real runs of configure, activate, frames, shutdown, SIGINT). Forced here in that order: the
+    node's stop handler has run and the context is shut down from C while spin waits: the node exits 0 within 5 s
+    (it waited for good)."""
+    log_path = ros_logs / "lost_race.log"
+    with open(log_path, "wb") as log:
+        command = [sys.executable, "-c", LOST_RACE_SCRIPT]
+        process = started(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                                           start_new_session=True), command)  # fmt: skip
+        try:
+            assert probe.lifecycle(NODE_FQN, timeout_s=60) == "unconfigured"
+            assert probe.lifecycle(NODE_FQN, "configure", timeout_s=60) == "inactive"
+            assert probe.lifecycle(NODE_FQN, "activate") == "active"
+            assert probe.lifecycle(NODE_FQN, "active_shutdown") == "finalized"
+            wait_until(lambda: "context shut down" in log_path.read_text(errors="replace"), 10, "the lost race")
+            try:
+                code: int | None = process.wait(5.0)
+            except subprocess.TimeoutExpired:
+                code = None  # still running 5 s later: it waits in spin for good
+        finally:
+            if process.poll() is None:
+                process.kill()
+    text = log_path.read_text(errors="replace")
+    assert code == 0 and "Traceback" not in text, (code, text[-3000:])
+    wait_until(lambda: NODE_FQN not in graph_nodes(probe), 10, "the node gone from the graph")
+
+
 def test_a_pitch_in_degrees_at_start_up_is_refused_in_radians_by_the_real_node(ros_context: None) -> None:
     """``scale.camera_pitch_rad: 5.0`` (a camera tilted 5° down, written in degrees) given to the real node: rclpy's
     declared range refuses the float before any check of ours ('out of range. Min: -1.6, Max: 1.6, value: 5.0'); the
