@@ -119,6 +119,15 @@ class DecodedFilter(Relay):
         it: its ``topic_name`` is the topic as subscribed (remapped), which the sync watch's messages name."""
         return getattr(self.source, "sub", None)
 
+    def publishers(self) -> list[Any] | None:
+        """The endpoint infos (``topic_type``, ``qos_profile``) of the publishers of the raw Subscriber's topic:
+        rclpy's ``get_publishers_info_by_topic`` on the Subscriber's ``node``, given the topic as subscribed (rclpy
+        expands and remaps it as the subscription did); None where there is no node to ask."""
+        node, topic = getattr(self.source, "node", None), getattr(self.source, "topic", None)
+        if node is None or not isinstance(topic, str):
+            return None
+        return list(node.get_publishers_info_by_topic(topic))
+
 
 def sensor_type_name(msg_class: Any) -> str:
     """``sensor_msgs/msg/<class name>``: the ROS type of a ``sensor_msgs`` class (every input the node takes)."""
