@@ -78,8 +78,13 @@ def no_scan_text(topic: str, image_ns: int, nearest_ns: int | None, max_age_s: f
     text += f"; the nearest scan is stamped {abs(gap_s):.3f} s {'after' if gap_s > 0 else 'before'} it"
     if abs(nearest_ns - image_ns) > TIME_JUMP_BACK_NS:
         cause = "the LiDAR stopped, or " if gap_s < 0 else ""
-        text += f" ({cause}the LiDAR and the camera stamp on different clocks: compare their header stamps)"
+        text += f" ({cause}{DIFFERENT_CLOCKS})"
     return text
+
+
+DIFFERENT_CLOCKS = "the LiDAR and the camera stamp on different clocks: compare their header stamps"
+"""The cause a scan stamped far from the image names (:func:`no_scan_text`, :func:`held_full_text`: node log and bag
+summary say it alike)."""
 
 
 MAX_WAIT_S = float(PARAMS_BY_NAME["lidar.wait_s"].max_value or 5.0)  # the most lidar.wait_s can be (5 s)
@@ -113,17 +118,31 @@ def late_scan_text(scan_ns: int, image_ns: int, late_ns: int, wait_ns: int) -> s
     )
 
 
-def held_full_text(image_ns: int, held_ns: int, max_waiting: int, wait_ns: int) -> str:
+def held_full_text(
+    image_ns: int, held_ns: int, max_waiting: int, wait_ns: int, behind: tuple[int, int] | None = None
+) -> str:
     """Why an image went on without waiting for its scan (``inputs_unused.lidar.held_full``): ``max_waiting`` images
     were held, the oldest (stamped ``image_ns``) for ``held_ns``, less than ``lidar.wait_s``; the wait to set is the
     time those images took to come, rounded down to 0.1 s (a wait that holds fewer of them); under 0.1 s no wait
     helps (it would say "0 s or less": never wait): the images came in a burst, and the camera rate or what
-    delivers them at once is named instead."""
+    delivers them at once is named instead. ``behind``: ``(gap_ns, excess_ns)`` when the newest scan at hand is
+    stamped ``gap_ns`` before the image, ``excess_ns`` more than the time between their arrivals
+    (:meth:`ScanPairing._scans_behind`): no wait or camera rate pairs them, and the text names the clocks
+    (:data:`DIFFERENT_CLOCKS`, as the "LiDAR scan not used" line and the bag runner's summary do) instead (a 0.2 Hz
+    LiDAR stamped an hour behind a 30 Hz camera, ``lidar.wait_s`` 5 s: 89 images were told "set lidar.wait_s to 2.1
+    s or less, or lower the camera rate")."""
     text = (
         f"{max_waiting} images were held for their LiDAR scan, the most the node holds: the image stamped "
         f"{image_ns / 1e9:.3f} s went on {held_ns / 1e9:.3f} s after it came, before lidar.wait_s={wait_ns / 1e9:g} s,"
         f" without waiting for its scan (or its TF); "
     )
+    if behind is not None:
+        gap_ns, excess_ns = behind
+        return text + (
+            f"the newest scan at hand is stamped {gap_ns / 1e9:.3f} s before it, {excess_ns / 1e9:.3f} s more than the "
+            f"time between their arrivals: {DIFFERENT_CLOCKS} (or the LiDAR delivers its scans that late); neither "
+            f"another lidar.wait_s nor a lower camera rate pairs them"
+        )
     if (wait_to_set := math.floor(held_ns / 1e8) / 10) > 0:
         return text + f"set lidar.wait_s to {wait_to_set:g} s or less, or lower the camera rate"
     return text + (
@@ -430,7 +449,8 @@ class ScanPairing(Generic[T]):
             self._waiting.popleft()
             if not (final or timed_out or flush):  # let go before its wait: too many held (counted here, once)
                 if self._on_late is not None:
-                    text = held_full_text(stamp, now - arrived, self._max_waiting, self.wait_ns)
+                    behind = self._scans_behind(stamp, arrived, newest)
+                    text = held_full_text(stamp, now - arrived, self._max_waiting, self.wait_ns, behind)
                     self._on_late("lidar.held_full", text)
             elif (lost or by_rate) and not flush:
                 # lost: went without the final choice of its scan (with wait 0, "never wait", every frame goes at once
@@ -497,6 +517,20 @@ class ScanPairing(Generic[T]):
     def _placed(self, item: T, best: tuple[int, Any] | None) -> bool:
         """Whether TF can place the chosen scan in the frame now (True: no check, no scan, or TF given up on)."""
         return self._ready is None or best is None or self._unplaced is not None or self._ready(item, best)
+
+    def _scans_behind(self, stamp: int, arrived: int, newest: int | None) -> tuple[int, int] | None:
+        """``(gap, excess)`` (int ns) when the newest scan at hand (stamped ``newest``; None: none) is stamped
+        ``gap`` before a frame stamped ``stamp`` that arrived at ``arrived`` (clock ns), ``excess`` more than the time
+        between the last scan's arrival and the frame's, and ``excess`` exceeds ``max_age_ns`` + max(1 s,
+        ``wait_ns``) (:func:`far_behind`'s margin): on one clock a scan is stamped no further behind a frame than it
+        arrived before it, plus its latency; else None. Judged from the arrivals, not the scan rate, which one scan
+        at hand does not tell (a healthy 0.2 Hz LiDAR's newest scan may be 4 s behind a frame, and arrived 4 s
+        before it)."""
+        came = self._scan_came_ns
+        if newest is None or came is None:
+            return None
+        excess = (stamp - newest) - (arrived - came)
+        return (stamp - newest, excess) if excess > max(TIME_JUMP_BACK_NS, self.wait_ns) + self.max_age_ns else None
 
     def _far_behind(self, stamp: int, newest: int | None, period: int | None) -> bool:
         """:func:`far_behind` with this pairing's ``max_age_ns`` and ``wait_ns`` (the frame, gone at once, is

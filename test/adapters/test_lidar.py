@@ -561,6 +561,40 @@ def test_frames_let_go_because_too_many_are_held_are_counted_with_the_wait_to_se
     assert "set lidar.wait_s to 2.1 s or less, or lower the camera rate" in text, text
 
 
+@pytest.mark.parametrize("hours_behind", [1, 0])
+def test_frames_let_go_while_a_slow_lidar_stamps_on_another_clock_are_told_the_clocks_not_a_wait(
+    hours_behind: int,
+) -> None:
+    """A 0.2 Hz LiDAR stamped an hour behind a 30 Hz camera, lidar.wait_s 5 s: with one scan at hand (its period not
+    known yet) the frames wait for the second, the 64-frame bound lets them go after ~2.1 s, counted
+    lidar.held_full, and each was told "set lidar.wait_s to 2.1 s or less, or lower the camera rate", which pairs
+    none: the scans are stamped an hour behind, far more than they arrived before the frames. It names the clocks, as
+    the "LiDAR scan not used" line (no_scan_text) does. On one clock (a healthy 0.2 Hz LiDAR, its newest scan up to
+    ~3 s behind the frames let go, having arrived that much before them) the wait to set stays."""
+    clock, reports = FakeClock(), list[tuple[str, str]]()
+    pair: ScanPairing[int] = ScanPairing(200 * MS, 5000 * MS, clock_ns=clock, on_late=lambda *r: reports.append(r))
+    camera_ns = 100_000 * 1000 * MS  # the camera's clock; the LiDAR's is hours_behind behind it
+    lidar_ns = camera_ns - hours_behind * 3600 * 1000 * MS
+    for now in range(12_000):  # ms
+        clock.now_ns = now * MS
+        if now % 5000 == 10:  # 0.2 Hz, arriving 10 ms after its stamp
+            pair.add_scan(lidar_ns + (now - 10) * MS, now)
+        if now % 33 == 0:
+            pair.add_frame(camera_ns + now * MS, now)
+        if now % 10 == 0:
+            pair.poll()
+    held = [text for reason, text in reports if reason == "lidar.held_full"]
+    assert held, reports
+    clocks = "the LiDAR and the camera stamp on different clocks: compare their header stamps"
+    if hours_behind:
+        assert len(held) > 80, len(held)  # (the real node counted 89: its frames came from t = 0)
+        assert all(clocks in text and "set lidar.wait_s" not in text for text in held), held[0]
+        assert "the newest scan at hand is stamped 3600.0" in held[0] and "lower camera rate pairs them" in held[0]
+        assert clocks in no_scan_text("/lidar", camera_ns, lidar_ns, 0.2)  # the bag runner's words for these frames
+    else:
+        assert all(clocks not in text and "set lidar.wait_s to 2.1 s or less" in text for text in held), held
+
+
 def test_frames_let_go_in_a_burst_are_not_told_to_wait_0_s_or_less() -> None:
     """70 images delivered at once (an executor backlog), 1 us apart, ahead of their scans: the 64-frame bound let
     the oldest go 0.000 s after it came and the text advised "set lidar.wait_s to 0 s or less", i.e. never wait. Held
