@@ -112,6 +112,14 @@ def test_a_prediction_topic_whose_publisher_sends_nothing_is_not_called_the_wron
     assert f"`ros2 topic hz {topic}`" in text and "the external depth model must publish one prediction per" in text, (
         text
     )
+    best_effort = SimpleNamespace(reliability=SimpleNamespace(name="BEST_EFFORT"))
+    graph["prediction"] = [SimpleNamespace(topic_type="sensor_msgs/msg/Image", qos_profile=best_effort)]
+    clock.now_ns += S
+    sync.image(STAMP + 15 * S // 100)
+    clock.now_ns += 5 * S
+    sync.poll()
+    text = lost[-1][1]  # the image's remedies less "publish it compressed": the node reads no compressed prediction
+    assert "make the publisher reliable and set input_qos: reliable, or raise the socket" in text, text
     graph["prediction"] = [SimpleNamespace(topic_type="sensor_msgs/msg/CompressedImage", qos_profile=reliable)]
     clock.now_ns += S
     sync.image(STAMP + 2 * S // 10)
@@ -129,7 +137,7 @@ def test_a_prediction_topic_whose_publisher_sends_nothing_is_not_called_the_wron
         f"nothing has arrived on {topic} since the node started: set prediction_topic to the "
         "topic the driver publishes (`ros2 topic list -t` lists the topics and their types)"
     )
-    assert asked == ["prediction"] * 3 and len(lost) == 4, (asked, lost)
+    assert asked == ["prediction"] * 4 and len(lost) == 5, (asked, lost)
 
 
 def test_an_image_evicted_before_a_merely_late_camera_info_does_not_call_the_topic_wrong() -> None:

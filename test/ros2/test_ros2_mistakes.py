@@ -10,7 +10,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from sensor_msgs.msg import LaserScan
+from sensor_msgs.msg import Image, LaserScan
 
 from test.kitti_bag import CAMERA_FRAME, LIDAR_FRAME, KittiFrame, velodyne_cloud, velodyne_planar_scan
 
@@ -35,6 +35,29 @@ def test_a_camera_info_published_in_another_namespace_names_the_parameter_that_s
         wait_until(lambda: said in launched.log, 20, "the no_camera_info warning")
         line = next(line for line in launched.log.splitlines() if said in line)
         assert "camera_info:=)" in line and "sync.mode" not in line, line
+
+
+def test_a_prediction_topic_whose_publisher_sends_nothing_is_not_called_the_wrong_topic(
+    probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path
+) -> None:
+    """model.backend: external, the external model's node up on /depth_model/prediction but sending nothing: every
+    image is counted ``no_prediction``, and the warning said "nothing has arrived on /depth_model/prediction since the
+    node started: set prediction_topic", though the topic is right. It now says that a publisher of
+    sensor_msgs/msg/Image is there and sends nothing, as the input watch says it of a silent image topic."""
+    launched = Launched({"device": "cpu", "model": "external", "use_lidar": "false"}, ros_logs / "silent_model.log")
+    silent = probe.publisher(Image, "/depth_model/prediction", BEST_EFFORT)  # a model that publishes nothing (yet)
+    try:
+        with running(launched):
+            launched.wait_ready(probe)
+            feeder = KittiFeeder(probe, kitti_frames)
+            feeder.wait_connected(lidar=False)
+            wait_until(lambda: silent.get_subscription_count() > 0, 30, "the node's prediction subscription")
+            feeder.publish_images(3, 0.3)
+            line = launched.said("nothing has arrived on /depth_model/prediction since the node started: ", 20)
+            assert "1 publisher(s) of sensor_msgs/msg/Image but nothing arrived" in line, line
+            assert "set prediction_topic" not in line and "ros2 topic hz /depth_model/prediction" in line, line
+    finally:
+        probe.node.destroy_publisher(silent)
 
 
 def test_a_laser_scan_on_a_lidar_topic_set_to_pointcloud2_names_lidar_message_type(
