@@ -60,6 +60,31 @@ def test_a_prediction_topic_whose_publisher_sends_nothing_is_not_called_the_wron
         probe.node.destroy_publisher(silent)
 
 
+def test_frames_let_go_while_a_slow_lidar_stamps_an_hour_behind_are_told_the_clocks_not_a_wait(
+    probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path
+) -> None:
+    """lidar.wait_s 5 s, a 30 Hz camera and a LiDAR whose one scan at hand is stamped an hour behind (another clock;
+    its period not known yet): the frames wait for a second scan, the 64-frame bound lets them go after ~2.1 s,
+    counted lidar.held_full, and each was told "set lidar.wait_s to 2.1 s or less, or lower the camera rate", which
+    pairs none. It names the clocks, as the "LiDAR scan not used" line of these frames does."""
+    params = write_params(ros_logs / "lidar_other_clock.yaml", {"lidar.wait_s": 5.0})
+    args = {"device": "cpu", "lidar": "/lidar/points", "params_file": str(params)}
+    launched = Launched(args, ros_logs / "lidar_other_clock.log")
+    with running(launched):
+        launched.wait_ready(probe)
+        feeder = KittiFeeder(probe, kitti_frames)
+        feeder.wait_connected()
+        feeder.publish_scan(0, probe.now_ns() - 3600 * 10**9)
+        time.sleep(0.2)
+        for index in range(80):  # 30 Hz for 2.7 s: more than 64 held
+            feeder.publish_image(index, probe.now_ns())
+            time.sleep(1 / 30)
+        line = launched.said("LiDAR scan not used (lidar.held_full): 64 images were held", 20)
+        clocks = "the LiDAR and the camera stamp on different clocks: compare their header stamps"
+        assert clocks in line and "the newest scan at hand is stamped 3600." in line, line
+        assert "set lidar.wait_s" not in line, line
+
+
 def test_a_laser_scan_on_a_lidar_topic_set_to_pointcloud2_names_lidar_message_type(
     probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path
 ) -> None:
