@@ -525,11 +525,16 @@ class ScanPairing(Generic[T]):
         ``wait_ns``) (:func:`far_behind`'s margin): on one clock a scan is stamped no further behind a frame than it
         arrived before it, plus its latency; else None. Judged from the arrivals, not the scan rate, which one scan
         at hand does not tell (a healthy 0.2 Hz LiDAR's newest scan may be 4 s behind a frame, and arrived 4 s
-        before it)."""
+        before it). The time between the arrivals is scaled by how fast the held frames' stamps ran against their
+        arrivals, when faster (``ros2 bag play --rate 4`` without /clock, a simulator faster than real time: a 0.2 Hz
+        LiDAR on the camera's clock, its newest scan stamped 2.3 s behind a frame that came 0.6 s after it, was
+        said to stamp on another clock), and only where that makes the excess smaller (a burst of frames is no rate)."""
         came = self._scan_came_ns
         if newest is None or came is None:
             return None
-        excess = (stamp - newest) - (arrived - came)
+        last_stamp, last_arrived = self._waiting[-1][:2] if self._waiting else (stamp, arrived)
+        rate = max(1.0, (last_stamp - stamp) / max(1, last_arrived - arrived))  # stamp ns per arrival ns
+        excess = (stamp - newest) - max(arrived - came, int(rate * (arrived - came)))
         return (stamp - newest, excess) if excess > max(TIME_JUMP_BACK_NS, self.wait_ns) + self.max_age_ns else None
 
     def _far_behind(self, stamp: int, newest: int | None, period: int | None) -> bool:

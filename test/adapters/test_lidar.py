@@ -595,6 +595,37 @@ def test_frames_let_go_while_a_slow_lidar_stamps_on_another_clock_are_told_the_c
         assert all(clocks not in text and "set lidar.wait_s to 2.1 s or less" in text for text in held), held
 
 
+@pytest.mark.parametrize(("play_rate", "wait_ms"), [(4, 1000), (8, 2000)])
+def test_a_bag_played_faster_with_a_slow_lidar_on_one_clock_is_not_told_different_clocks(
+    play_rate: int, wait_ms: int
+) -> None:
+    """`ros2 bag play --rate 4` without /clock: a 0.2 Hz LiDAR and a 30 Hz camera recorded on one clock, their stamps
+    advancing 4x as fast as they arrive (120 images a second). The frames let go by the 64-frame bound are stamped up
+    to ~2.3 s after the newest scan, which arrived a quarter of that before them: taken as stamped 1.2 s "more than
+    the time between their arrivals", 165 of 213 held_full lines said "the LiDAR and the camera stamp on different
+    clocks" (at --rate 8 with lidar.wait_s 2 s: 92). The arrivals are scaled by the held frames' stamp rate."""
+    clock, reports = FakeClock(), list[tuple[str, str]]()
+    pair: ScanPairing[int] = ScanPairing(200 * MS, wait_ms * MS, clock_ns=clock, on_late=lambda *r: reports.append(r))
+    base_ns = 100_000 * 1000 * MS
+    events = sorted([(t, 0) for t in range(10, 40_000, 5000)] + [(t, 1) for t in range(0, 40_000, 33)])  # bag ms
+    polled = 0
+    for t, kind in events:
+        arrival_ns = t * MS // play_rate
+        while polled + 10 * MS < arrival_ns:  # the node's 10 ms poll
+            polled += 10 * MS
+            clock.now_ns = polled
+            pair.poll()
+        clock.now_ns = arrival_ns
+        if kind == 0:
+            pair.add_scan(base_ns + (t - 10) * MS, t)
+        else:
+            pair.add_frame(base_ns + t * MS, t)
+    held = [text for reason, text in reports if reason == "lidar.held_full"]
+    assert len(held) > 100, reports
+    clocks = [text for text in held if "different clocks" in text]
+    assert not clocks, (len(clocks), clocks[:1])
+
+
 def test_frames_let_go_in_a_burst_are_not_told_to_wait_0_s_or_less() -> None:
     """70 images delivered at once (an executor backlog), 1 us apart, ahead of their scans: the 64-frame bound let
     the oldest go 0.000 s after it came and the text advised "set lidar.wait_s to 0 s or less", i.e. never wait. Held
