@@ -626,6 +626,45 @@ def test_a_bag_played_faster_with_a_slow_lidar_on_one_clock_is_not_told_differen
     assert not clocks, (len(clocks), clocks[:1])
 
 
+def _late_lidar_reports(latency_ms: int, wait_ms: int, camera_ms: int) -> list[tuple[str, str]]:
+    """on_late's reports for 20 s of a 10 Hz LiDAR on the camera's clock whose scans arrive ``latency_ms`` after
+    their stamps, a camera every ``camera_ms`` arriving 5 ms after its stamps, ``lidar.wait_s`` ``wait_ms``."""
+    clock, reports = FakeClock(), list[tuple[str, str]]()
+    pair: ScanPairing[int] = ScanPairing(50 * MS, wait_ms * MS, clock_ns=clock, on_late=lambda *r: reports.append(r))
+    base_ns = 100_000 * 1000 * MS
+    scans = [(t + latency_ms, 0, t) for t in range(0, 20_000, 100)]
+    events = sorted(scans + [(t + 5, 1, t) for t in range(0, 20_000, camera_ms)])  # (arrival ms, kind, stamp ms)
+    polled = 0
+    for arrival, kind, t in events:
+        while polled + 10 < arrival:
+            polled += 10
+            clock.now_ns = polled * MS
+            pair.poll()
+        clock.now_ns = arrival * MS
+        if kind == 0:
+            pair.add_scan(base_ns + t * MS, t)
+        else:
+            pair.add_frame(base_ns + t * MS, t)
+    return reports
+
+
+def test_frames_let_go_while_a_lidar_on_the_cameras_clock_delivers_later_than_the_wait_are_told_the_wait_and_rate() -> (
+    None
+):
+    """A 10 Hz LiDAR on the camera's clock whose scans arrive 3.2 s after their stamps, a 30 Hz camera, lidar.wait_s
+    3 s: the frames the 64-frame bound let go were told "the LiDAR and the camera stamp on different clocks ...
+    neither another lidar.wait_s nor a lower camera rate pairs them" (813 of 846), though a longer wait and a lower
+    camera rate pair every frame. They are told that wait and rate, which then pair them all."""
+    held = [text for reason, text in _late_lidar_reports(3200, 3000, 33) if reason == "lidar.held_full"]
+    assert len(held) > 500, len(held)
+    assert not [text for text in held if "different clocks" in text or "pairs them" in text], held[-1]
+    told = [text for text in held if "the LiDAR delivers its scans that late" in text]
+    assert len(told) > 500, held[-1]
+    assert all("camera rate to 16 Hz or less (the node holds 64 images)" in text for text in told), told[-1]
+    assert sum("set lidar.wait_s to 4 s or more" in text for text in told) > 500, told[-1]  # (3.9 s: one scan at hand)
+    assert _late_lidar_reports(3200, 4000, 1000 // 16) == []  # the wait and rate told: every frame paired
+
+
 def test_frames_let_go_in_a_burst_are_not_told_to_wait_0_s_or_less() -> None:
     """70 images delivered at once (an executor backlog), 1 us apart, ahead of their scans: the 64-frame bound let
     the oldest go 0.000 s after it came and the text advised "set lidar.wait_s to 0 s or less", i.e. never wait. Held
