@@ -26,7 +26,6 @@ from typing import Any
 from rosbags.typesys import Stores, get_typestore
 from rosbags.typesys.store import Typestore
 
-from mono_depth_ros.adapters.sync_watch import Relay
 from mono_depth_ros.core.msg_factory import MessageFactory
 
 BAD_CDR = "bad_cdr"
@@ -99,6 +98,23 @@ class CdrDecoder:
                 callback(msg)
 
         return on_raw
+
+
+class Relay:
+    """A message_filters stage (``registerCallback`` / ``signalMessage``, as ``message_filters.SimpleFilter``)."""
+
+    def __init__(self) -> None:
+        self.callbacks: dict[int, tuple[Callable[..., Any], tuple[Any, ...]]] = {}
+
+    def registerCallback(self, cb: Callable[..., Any], *args: Any) -> int:
+        """Call ``cb(msg, *args)`` for each message passed on."""
+        self.callbacks[len(self.callbacks)] = (cb, args)
+        return len(self.callbacks) - 1
+
+    def signalMessage(self, *msg: Any) -> None:
+        """Pass a message on to every callback."""
+        for cb, args in list(self.callbacks.values()):
+            cb(*(msg + args))
 
 
 class DecodedFilter(Relay):

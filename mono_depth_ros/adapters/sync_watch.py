@@ -33,6 +33,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from mono_depth_ros.adapters.cdr_input import Relay
+from mono_depth_ros.adapters.input_watch import WatchedInput, publisher_reliability, silence_reason
 from mono_depth_ros.adapters.messages import negative_stamp_text
 from mono_depth_ros.adapters.topic_names import shown_topic
 from mono_depth_ros.core.msg_factory import stamp_to_ns
@@ -91,23 +93,6 @@ class Unpaired:
     streamed_ns: int | None = None
     stopped_ns: dict[str, int] = field(default_factory=dict)
     started_ns: dict[str, int] = field(default_factory=dict)
-
-
-class Relay:
-    """A message_filters stage (``registerCallback`` / ``signalMessage``, as ``message_filters.SimpleFilter``)."""
-
-    def __init__(self) -> None:
-        self.callbacks: dict[int, tuple[Callable[..., Any], tuple[Any, ...]]] = {}
-
-    def registerCallback(self, cb: Callable[..., Any], *args: Any) -> int:
-        """Call ``cb(msg, *args)`` for each message passed on."""
-        self.callbacks[len(self.callbacks)] = (cb, args)
-        return len(self.callbacks) - 1
-
-    def signalMessage(self, *msg: Any) -> None:
-        """Pass a message on to every callback."""
-        for cb, args in list(self.callbacks.values()):
-            cb(*(msg + args))
 
 
 STOPPED_PUBLISHER = {  # what publishes each partner input, for a partner that stopped while images go on
@@ -439,9 +424,7 @@ class SyncWatch:
             return cached[1]
         infos = list((self._publishers and self._publishers(name)) or ())
         text = ""
-        if infos:  # (imported here: input_watch imports cdr_input, which takes Relay from this module)
-            from mono_depth_ros.adapters.input_watch import WatchedInput, publisher_reliability, silence_reason
-
+        if infos:
             topic = self._topics[name]
             watched = WatchedInput(name, topic, PARTNER_TYPE[name], lambda: 0, remedy, self._input_qos)
             types = [str(info.topic_type) for info in infos]
