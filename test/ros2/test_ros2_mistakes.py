@@ -20,10 +20,12 @@ from .harness import BEST_EFFORT, KittiFeeder, Launched, Probe, running, wait_un
 def test_a_camera_info_published_in_another_namespace_names_the_parameter_that_sets_the_topic(
     probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path
 ) -> None:
-    """The driver publishes camera_info on /cam2/camera_info, the node listens on /camera/camera_info: every image is
+    """The driver publishes camera_info on /cam2/camera_info, the node listens on /cam1/camera_info: every image is
     counted ``no_camera_info``, and the warning said "publish it with the image's stamp, or use sync.mode: latest",
-    neither of which makes a camera_info arrive."""
-    launched = Launched({"device": "cpu"}, ros_logs / "camera_info_elsewhere.log")
+    neither of which makes a camera_info arrive. (/cam1: a topic no publisher of the session's probe is left on; on
+    /camera/camera_info, after any test that fed camera_info, the node rightly said "1 publisher(s) of
+    sensor_msgs/msg/CameraInfo but nothing arrived".)"""
+    launched = Launched({"device": "cpu", "camera_info": "/cam1/camera_info"}, ros_logs / "camera_info_elsewhere.log")
     with running(launched):
         launched.wait_ready(probe)
         feeder = KittiFeeder(probe, kitti_frames, info_topic="/cam2/camera_info")
@@ -31,7 +33,7 @@ def test_a_camera_info_published_in_another_namespace_names_the_parameter_that_s
         for index in range(3):
             feeder.publish_image(index, probe.now_ns())
             time.sleep(0.2)
-        said = "nothing has arrived on /camera/camera_info since the node started: set camera_info_topic (launch: "
+        said = "nothing has arrived on /cam1/camera_info since the node started: set camera_info_topic (launch: "
         wait_until(lambda: said in launched.log, 20, "the no_camera_info warning")
         line = next(line for line in launched.log.splitlines() if said in line)
         assert "camera_info:=)" in line and "sync.mode" not in line, line
@@ -54,7 +56,8 @@ def test_a_prediction_topic_whose_publisher_sends_nothing_is_not_called_the_wron
             wait_until(lambda: silent.get_subscription_count() > 0, 30, "the node's prediction subscription")
             feeder.publish_images(3, 0.3)
             line = launched.said("nothing has arrived on /depth_model/prediction since the node started: ", 20)
-            assert "1 publisher(s) of sensor_msgs/msg/Image but nothing arrived" in line, line
+            publishers = probe.node.count_publishers("/depth_model/prediction")  # (earlier tests' probe ones too)
+            assert f"{publishers} publisher(s) of sensor_msgs/msg/Image but nothing arrived" in line, line
             assert "set prediction_topic" not in line and "ros2 topic hz /depth_model/prediction" in line, line
     finally:
         probe.node.destroy_publisher(silent)
