@@ -669,6 +669,25 @@ def test_the_first_frame_after_the_ros_clock_went_back_starts_the_pipeline_anew(
     assert pipeline.new_starts == [3]
 
 
+def test_a_prediction_topic_with_a_publisher_that_sends_nothing_is_not_called_the_wrong_topic(ros: Ros) -> None:
+    """model.backend: external, an external model's publisher on /depth_model/prediction that sends nothing: the
+    images' warning said "nothing has arrived on /depth_model/prediction since the node started: set prediction_topic",
+    though the topic is right. The node's graph (the prediction subscription's node) now says there is a publisher."""
+    ros_standin.STATE.graph["/depth_model/prediction"] = ["sensor_msgs/msg/Image"]
+    node = ros.make_node(EXTERNAL, pipeline=EchoPipeline())
+    clock = [0]
+    node._sync_watch._clock_ns = lambda: clock[0]
+    node.deliver("/camera/camera_info", camera_info())
+    node.deliver("/camera/image_raw", rgb_image())
+    clock[0] = 6 * 10**9
+    node._sync_watch.poll()
+    assert stats(node).bad == {"no_prediction": 1}
+    (text,) = [message for message in node.get_logger().messages("WARN") if "not paired" in message]
+    assert "nothing has arrived on /depth_model/prediction since the node started: 1 publisher(s) of " in text, text
+    assert "sensor_msgs/msg/Image but nothing arrived" in text and "set prediction_topic" not in text, text
+    assert "`ros2 topic hz /depth_model/prediction`" in text, text
+
+
 def test_an_image_topic_published_with_another_type_is_warned_about_until_images_arrive(ros: Ros) -> None:
     # A CompressedImage topic subscribed as Image (or a topic nobody publishes) delivers nothing, and rclpy is silent.
     ros_standin.STATE.graph["/camera/image_raw"] = ["sensor_msgs/msg/CompressedImage"]

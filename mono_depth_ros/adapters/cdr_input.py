@@ -26,7 +26,6 @@ from typing import Any
 from rosbags.typesys import Stores, get_typestore
 from rosbags.typesys.store import Typestore
 
-from mono_depth_ros.adapters.sync_watch import Relay
 from mono_depth_ros.core.msg_factory import MessageFactory
 
 BAD_CDR = "bad_cdr"
@@ -101,6 +100,23 @@ class CdrDecoder:
         return on_raw
 
 
+class Relay:
+    """A message_filters stage (``registerCallback`` / ``signalMessage``, as ``message_filters.SimpleFilter``)."""
+
+    def __init__(self) -> None:
+        self.callbacks: dict[int, tuple[Callable[..., Any], tuple[Any, ...]]] = {}
+
+    def registerCallback(self, cb: Callable[..., Any], *args: Any) -> int:
+        """Call ``cb(msg, *args)`` for each message passed on."""
+        self.callbacks[len(self.callbacks)] = (cb, args)
+        return len(self.callbacks) - 1
+
+    def signalMessage(self, *msg: Any) -> None:
+        """Pass a message on to every callback."""
+        for cb, args in list(self.callbacks.values()):
+            cb(*(msg + args))
+
+
 class DecodedFilter(Relay):
     """A message_filters stage after a raw ``message_filters.Subscriber``: passes on each message decoded.
 
@@ -118,6 +134,15 @@ class DecodedFilter(Relay):
         """The raw Subscriber's rclpy subscription (None without one), where a ``message_filters.Subscriber`` keeps
         it: its ``topic_name`` is the topic as subscribed (remapped), which the sync watch's messages name."""
         return getattr(self.source, "sub", None)
+
+    def publishers(self) -> list[Any] | None:
+        """The endpoint infos (``topic_type``, ``qos_profile``) of the publishers of the raw Subscriber's topic:
+        rclpy's ``get_publishers_info_by_topic`` on the Subscriber's ``node``, given the topic as subscribed (rclpy
+        expands and remaps it as the subscription did); None where there is no node to ask."""
+        node, topic = getattr(self.source, "node", None), getattr(self.source, "topic", None)
+        if node is None or not isinstance(topic, str):
+            return None
+        return list(node.get_publishers_info_by_topic(topic))
 
 
 def sensor_type_name(msg_class: Any) -> str:

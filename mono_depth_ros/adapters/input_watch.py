@@ -76,8 +76,10 @@ def silence_reason(watched: WatchedInput, publisher_types: Sequence[str], reliab
         remedy = (
             "set input_qos: reliable (the publisher is reliable: every message is repaired and arrives)"
             if any(reliable[i] for i in ours)
-            else "make the publisher reliable and set input_qos: reliable, publish it compressed, or raise the "
-            "socket receive buffer (net.core.rmem_max and the DDS's, e.g. Cyclone's SocketReceiveBufferSize)"
+            else "make the publisher reliable and set input_qos: reliable, "
+            + ("publish it compressed, " if watched.role == "image" else "")  # (the one input with a compressed form)
+            + "or raise the socket receive buffer (net.core.rmem_max and the DDS's, e.g. Cyclone's "
+            "SocketReceiveBufferSize)"
         )
         return head + (
             f"not a QoS mismatch (input_qos: {watched.qos} is best effort, which takes any publisher): a publisher "

@@ -78,11 +78,22 @@ def no_scan_text(topic: str, image_ns: int, nearest_ns: int | None, max_age_s: f
     text += f"; the nearest scan is stamped {abs(gap_s):.3f} s {'after' if gap_s > 0 else 'before'} it"
     if abs(nearest_ns - image_ns) > TIME_JUMP_BACK_NS:
         cause = "the LiDAR stopped, or " if gap_s < 0 else ""
-        text += f" ({cause}the LiDAR and the camera stamp on different clocks: compare their header stamps)"
+        text += f" ({cause}{DIFFERENT_CLOCKS})"
     return text
 
 
+DIFFERENT_CLOCKS = "the LiDAR and the camera stamp on different clocks: compare their header stamps"
+"""The cause a scan stamped far from the image names (:func:`no_scan_text`, :func:`held_full_text`: node log and bag
+summary say it alike)."""
+
+
 MAX_WAIT_S = float(PARAMS_BY_NAME["lidar.wait_s"].max_value or 5.0)  # the most lidar.wait_s can be (5 s)
+
+
+def late_scan_wait_s(late_ns: int) -> float:
+    """The ``lidar.wait_s`` that waits for scans that come ``late_ns`` after their image: 20 % more, rounded up to
+    0.1 s (s; more than :data:`MAX_WAIT_S` when no wait can)."""
+    return math.ceil(late_ns * 1.2 / 1e8) / 10
 
 
 def late_scan_remedy(late_ns: int) -> str:
@@ -90,7 +101,7 @@ def late_scan_remedy(late_ns: int) -> str:
     for them (20 % more, rounded up to 0.1 s; the maximum when that is more but they came within it); later than
     the parameter's :data:`MAX_WAIT_S` no wait can, and the LiDAR driver's or the network's latency is what to fix
     (the node and the bag runner say it alike)."""
-    wait_to_set = math.ceil(late_ns * 1.2 / 1e8) / 10
+    wait_to_set = late_scan_wait_s(late_ns)
     if wait_to_set < MAX_WAIT_S:
         return f"set lidar.wait_s to {wait_to_set:g} s or more (the LiDAR delivers its scans that late)"
     if late_ns <= MAX_WAIT_S * 1e9:  # the maximum still waits for them, with less than the 20 % margin
@@ -113,17 +124,44 @@ def late_scan_text(scan_ns: int, image_ns: int, late_ns: int, wait_ns: int) -> s
     )
 
 
-def held_full_text(image_ns: int, held_ns: int, max_waiting: int, wait_ns: int) -> str:
+def held_full_text(
+    image_ns: int, held_ns: int, max_waiting: int, wait_ns: int, behind: tuple[int, int, int | None] | None = None
+) -> str:
     """Why an image went on without waiting for its scan (``inputs_unused.lidar.held_full``): ``max_waiting`` images
     were held, the oldest (stamped ``image_ns``) for ``held_ns``, less than ``lidar.wait_s``; the wait to set is the
     time those images took to come, rounded down to 0.1 s (a wait that holds fewer of them); under 0.1 s no wait
     helps (it would say "0 s or less": never wait): the images came in a burst, and the camera rate or what
-    delivers them at once is named instead."""
+    delivers them at once is named instead. ``behind``: ``(gap_ns, excess_ns, late_ns)`` when the newest scan at
+    hand is stamped ``gap_ns`` before the image, ``excess_ns`` more than the time between their arrivals
+    (:meth:`ScanPairing._scans_behind`), so that the image's own scan comes ``late_ns`` after it on one clock: the
+    wait that pairs them (:func:`late_scan_remedy`) and, within the most ``lidar.wait_s`` can be, the camera rate
+    that lets ``max_waiting`` images span it (a 10 Hz LiDAR 3.2 s late with ``lidar.wait_s`` 3 s was told
+    "different clocks ... neither another lidar.wait_s nor a lower camera rate pairs them", and 4 s at 16 Hz pairs
+    them all); ``late_ns`` None (an excess more than any wait explains), the text names the clocks
+    (:data:`DIFFERENT_CLOCKS`, as the "LiDAR scan not used" line and the bag runner's summary do) instead (a 0.2 Hz
+    LiDAR stamped an hour behind a 30 Hz camera, ``lidar.wait_s`` 5 s: 89 images were told "set lidar.wait_s to 2.1
+    s or less, or lower the camera rate")."""
     text = (
         f"{max_waiting} images were held for their LiDAR scan, the most the node holds: the image stamped "
         f"{image_ns / 1e9:.3f} s went on {held_ns / 1e9:.3f} s after it came, before lidar.wait_s={wait_ns / 1e9:g} s,"
         f" without waiting for its scan (or its TF); "
     )
+    if behind is not None:
+        gap_ns, excess_ns, late_ns = behind
+        text += (
+            f"the newest scan at hand is stamped {gap_ns / 1e9:.3f} s before it, {excess_ns / 1e9:.3f} s more than the "
+            "time between their arrivals: "
+        )
+        if late_ns is not None:  # on one clock, the scans that late
+            text += f"its image's scan comes {late_ns / 1e9:.3f} s after it: {late_scan_remedy(late_ns)}"
+            if late_ns > MAX_WAIT_S * 1e9:
+                return text
+            rate_hz = math.floor(max_waiting / min(MAX_WAIT_S, late_scan_wait_s(late_ns)))  # the held images span it
+            return text + f", and lower the camera rate to {rate_hz} Hz or less (the node holds {max_waiting} images)"
+        return text + (
+            f"{DIFFERENT_CLOCKS} (or the LiDAR delivers its scans that late); neither another lidar.wait_s nor a lower"
+            " camera rate pairs them"
+        )
     if (wait_to_set := math.floor(held_ns / 1e8) / 10) > 0:
         return text + f"set lidar.wait_s to {wait_to_set:g} s or less, or lower the camera rate"
     return text + (
@@ -430,7 +468,8 @@ class ScanPairing(Generic[T]):
             self._waiting.popleft()
             if not (final or timed_out or flush):  # let go before its wait: too many held (counted here, once)
                 if self._on_late is not None:
-                    text = held_full_text(stamp, now - arrived, self._max_waiting, self.wait_ns)
+                    behind = self._scans_behind(stamp, arrived, newest, period)
+                    text = held_full_text(stamp, now - arrived, self._max_waiting, self.wait_ns, behind)
                     self._on_late("lidar.held_full", text)
             elif (lost or by_rate) and not flush:
                 # lost: went without the final choice of its scan (with wait 0, "never wait", every frame goes at once
@@ -497,6 +536,35 @@ class ScanPairing(Generic[T]):
     def _placed(self, item: T, best: tuple[int, Any] | None) -> bool:
         """Whether TF can place the chosen scan in the frame now (True: no check, no scan, or TF given up on)."""
         return self._ready is None or best is None or self._unplaced is not None or self._ready(item, best)
+
+    def _scans_behind(
+        self, stamp: int, arrived: int, newest: int | None, period: int | None
+    ) -> tuple[int, int, int | None] | None:
+        """``(gap, excess, late)`` (int ns) when the newest scan at hand (stamped ``newest``; None: none) is stamped
+        ``gap`` before a frame stamped ``stamp`` that arrived at ``arrived`` (clock ns), ``excess`` more than the time
+        between the last scan's arrival and the frame's, and ``excess`` exceeds ``max_age_ns`` + max(1 s,
+        ``wait_ns``) (:func:`far_behind`'s margin): on one clock a scan is stamped no further behind a frame than it
+        arrived before it, plus its latency; else None. ``late``: how long after the frame its own scan comes on one
+        clock, the excess and the wait for the scan after the newest (one scan ``period``, at most half one and
+        ``max_age_ns``: :func:`final_at_scan_rate`); None when the excess is more than ``max_age_ns`` beyond the most
+        ``lidar.wait_s`` can be (no LiDAR on the camera's clock that the node can wait for). Judged from the arrivals,
+        not the scan rate, which one scan at hand does not tell (a healthy 0.2 Hz LiDAR's newest scan may be 4 s
+        behind a frame, and arrived 4 s before it). The time between the arrivals is scaled by how fast the held
+        frames' stamps ran against their arrivals, when faster (``ros2 bag play --rate 4`` without /clock, a
+        simulator faster than real time: a 0.2 Hz LiDAR on the camera's clock, its newest scan stamped 2.3 s behind a
+        frame that came 0.6 s after it, was said to stamp on another clock), and only where that makes the excess
+        smaller (a burst of frames is no rate)."""
+        came = self._scan_came_ns
+        if newest is None or came is None:
+            return None
+        last_stamp, last_arrived = self._waiting[-1][:2] if self._waiting else (stamp, arrived)
+        rate = max(1.0, (last_stamp - stamp) / max(1, last_arrived - arrived))  # stamp ns per arrival ns
+        excess = (stamp - newest) - max(arrived - came, int(rate * (arrived - came)))
+        if excess <= max(TIME_JUMP_BACK_NS, self.wait_ns) + self.max_age_ns:
+            return None
+        if excess > MAX_WAIT_S * 1e9 + self.max_age_ns:
+            return stamp - newest, excess, None
+        return stamp - newest, excess, excess + min(period or 0, self.max_age_ns + (period or 0) // 2)
 
     def _far_behind(self, stamp: int, newest: int | None, period: int | None) -> bool:
         """:func:`far_behind` with this pairing's ``max_age_ns`` and ``wait_ns`` (the frame, gone at once, is

@@ -147,15 +147,16 @@ def sweep_middle_offset_ns(msg: Any, msgtype: str = POINTCLOUD2) -> int:
 
 
 def decode_prediction(msg: Any) -> npt.NDArray[np.float32]:
-    """External prediction Image (``32FC1`` values as they are, ``16UC1`` / 1000) → (H, W) float32, NaN invalid.
+    """External prediction Image (``32FC1`` values as they are, ``16UC1`` / ``mono16`` / 1000) → (H, W) float32, NaN
+    invalid.
 
     Raises:
-        EncodingError: not a 32FC1 / 16UC1 / mono16 image.
+        EncodingError: not a 32FC1 / 16UC1 / mono16 image (the text names all three, which each decode).
     """
     try:
         return depth_image_to_metres(msg)
     except EncodingError as err:
-        msg_text = f"{err}; the external prediction must be 32FC1 (or 16UC1)"
+        msg_text = f"{err} (32FC1 in metres, 16UC1 or mono16 in millimetres): publish the external prediction in one"
         raise EncodingError(msg_text) from None
 
 

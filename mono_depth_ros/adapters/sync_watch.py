@@ -33,6 +33,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from mono_depth_ros.adapters.cdr_input import Relay
+from mono_depth_ros.adapters.input_watch import WatchedInput, publisher_reliability, silence_reason
 from mono_depth_ros.adapters.messages import negative_stamp_text
 from mono_depth_ros.adapters.topic_names import shown_topic
 from mono_depth_ros.core.msg_factory import stamp_to_ns
@@ -93,23 +95,6 @@ class Unpaired:
     started_ns: dict[str, int] = field(default_factory=dict)
 
 
-class Relay:
-    """A message_filters stage (``registerCallback`` / ``signalMessage``, as ``message_filters.SimpleFilter``)."""
-
-    def __init__(self) -> None:
-        self.callbacks: dict[int, tuple[Callable[..., Any], tuple[Any, ...]]] = {}
-
-    def registerCallback(self, cb: Callable[..., Any], *args: Any) -> int:
-        """Call ``cb(msg, *args)`` for each message passed on."""
-        self.callbacks[len(self.callbacks)] = (cb, args)
-        return len(self.callbacks) - 1
-
-    def signalMessage(self, *msg: Any) -> None:
-        """Pass a message on to every callback."""
-        for cb, args in list(self.callbacks.values()):
-            cb(*(msg + args))
-
-
 STOPPED_PUBLISHER = {  # what publishes each partner input, for a partner that stopped while images go on
     "camera_info": "the camera driver's camera_info (or its camera_info_manager)",
     "prediction": "the external depth model's prediction",
@@ -118,6 +103,9 @@ TOPIC_SETTING = {  # what names the topic of each partner input, for the remedy 
     "camera_info": "camera_info_topic (launch: camera_info:=)",
     "prediction": "prediction_topic",
 }
+SENDER = {"camera_info": "the camera driver", "prediction": "the external depth model"}  # who sends each partner
+PARTNER_TYPE = {"camera_info": "sensor_msgs/msg/CameraInfo", "prediction": "sensor_msgs/msg/Image"}
+GRAPH_EVERY_S = 1.0  # a silent partner's publishers are looked up once a second at most (each lost image asks)
 
 
 class SyncWatch:
@@ -148,8 +136,13 @@ class SyncWatch:
         clock_ns: Callable[[], int] = time.monotonic_ns,
         on_late: Callable[[str], Any] | None = None,
         on_missing: Callable[[int, str], Any] | None = None,
+        publishers: Callable[[str], Sequence[Any] | None] | None = None,
+        input_qos: str = "sensor_data",
     ) -> None:
         self._lock = threading.Lock()
+        self._publishers = publishers  # partner name -> its topic's publisher endpoint infos (None: unknown)
+        self._input_qos = input_qos
+        self._graph: dict[str, tuple[int, str]] = {}  # partner name -> (when looked up, ns; silence_reason or "")
         self._on_missing = on_missing
         self._infos: dict[int, int] = {}  # camera_info stamp ns -> arrival (monotonic ns), no image within the slop
         self._image_span: tuple[int, int] | None = None  # oldest, newest image stamp since the last jump back
@@ -207,7 +200,9 @@ class SyncWatch:
         give_up_s = PREDICTION_GIVE_UP_S if "prediction" in partners else SYNC_GIVE_UP_S
         sync = config.sync
         watch = cls(partners, sync.slop_s, sync.queue_size, on_lost, give_up_s=give_up_s, on_late=on_late)
-        watch._on_missing = on_missing
+        watch._on_missing, watch._input_qos = on_missing, config.topics.input_qos
+        graph = {name: getattr(source, "publishers", None) for name, source in zip(partners, sources[1:], strict=True)}
+        watch._publishers = lambda name: (look_up := graph.get(name)) and look_up()
 
         def arrived(msg: Any, name: str, output: Relay) -> None:
             stamp_ns = stamp_to_ns(msg.header.stamp)
@@ -417,6 +412,29 @@ class SyncWatch:
             self._recent_images.clear()
             return count
 
+    def _silence(self, name: str, remedy: str) -> str:
+        """Why partner ``name``'s topic, which has publishers, delivered nothing (:func:`~.input_watch.silence_reason`
+        from the topic's publishers, as the input watch says it of a silent image topic: another message type, or
+        publishers of the type subscribed that send nothing or do not match its QoS); ``""`` when the topic has no
+        publisher or they are unknown (then the topic setting, ``remedy``, is the remedy). Looked up once every
+        :data:`GRAPH_EVERY_S` at most."""
+        now = self._clock_ns()
+        cached = self._graph.get(name)
+        if cached is not None and now - cached[0] < GRAPH_EVERY_S * NS_PER_S:
+            return cached[1]
+        infos = list((self._publishers and self._publishers(name)) or ())
+        text = ""
+        if infos:
+            topic = self._topics[name]
+            watched = WatchedInput(name, topic, PARTNER_TYPE[name], lambda: 0, remedy, self._input_qos)
+            types = [str(info.topic_type) for info in infos]
+            text = silence_reason(watched, types, publisher_reliability(infos))
+            if PARTNER_TYPE[name] in types:  # a publisher of the right type that sends nothing: not the topic setting
+                text += f" (`ros2 topic hz {topic}` shows whether anything is sent; {SENDER[name]} must publish one "
+                text += f"{name} per image, with the image's header stamp)"
+        self._graph[name] = (now, text)
+        return text
+
     def explain(self, lost: Unpaired) -> tuple[str, str]:
         """``(reason, text)``: ``no_<input>`` (nothing within the slop on that input) or ``unsynced``."""
         seen = ", ".join(
@@ -437,7 +455,7 @@ class SyncWatch:
                 )
             text = (
                 f"{stamp} not paired: no {' / '.join(lost.missing)} ({seen}); nothing has arrived on "
-                f"{self._topics[name]} since the node started: {remedy}"
+                f"{self._topics[name]} since the node started: {self._silence(name, remedy) or remedy}"
             )
             return f"no_{name}", text
         if stopped := [name for name in lost.missing if name in lost.stopped_ns]:

@@ -561,6 +561,110 @@ def test_frames_let_go_because_too_many_are_held_are_counted_with_the_wait_to_se
     assert "set lidar.wait_s to 2.1 s or less, or lower the camera rate" in text, text
 
 
+@pytest.mark.parametrize("hours_behind", [1, 0])
+def test_frames_let_go_while_a_slow_lidar_stamps_on_another_clock_are_told_the_clocks_not_a_wait(
+    hours_behind: int,
+) -> None:
+    """A 0.2 Hz LiDAR stamped an hour behind a 30 Hz camera, lidar.wait_s 5 s: with one scan at hand (its period not
+    known yet) the frames wait for the second, the 64-frame bound lets them go after ~2.1 s, counted
+    lidar.held_full, and each was told "set lidar.wait_s to 2.1 s or less, or lower the camera rate", which pairs
+    none: the scans are stamped an hour behind, far more than they arrived before the frames. It names the clocks, as
+    the "LiDAR scan not used" line (no_scan_text) does. On one clock (a healthy 0.2 Hz LiDAR, its newest scan up to
+    ~3 s behind the frames let go, having arrived that much before them) the wait to set stays."""
+    clock, reports = FakeClock(), list[tuple[str, str]]()
+    pair: ScanPairing[int] = ScanPairing(200 * MS, 5000 * MS, clock_ns=clock, on_late=lambda *r: reports.append(r))
+    camera_ns = 100_000 * 1000 * MS  # the camera's clock; the LiDAR's is hours_behind behind it
+    lidar_ns = camera_ns - hours_behind * 3600 * 1000 * MS
+    for now in range(12_000):  # ms
+        clock.now_ns = now * MS
+        if now % 5000 == 10:  # 0.2 Hz, arriving 10 ms after its stamp
+            pair.add_scan(lidar_ns + (now - 10) * MS, now)
+        if now % 33 == 0:
+            pair.add_frame(camera_ns + now * MS, now)
+        if now % 10 == 0:
+            pair.poll()
+    held = [text for reason, text in reports if reason == "lidar.held_full"]
+    assert held, reports
+    clocks = "the LiDAR and the camera stamp on different clocks: compare their header stamps"
+    if hours_behind:
+        assert len(held) > 80, len(held)  # (the real node counted 89: its frames came from t = 0)
+        assert all(clocks in text and "set lidar.wait_s" not in text for text in held), held[0]
+        assert "the newest scan at hand is stamped 3600.0" in held[0] and "lower camera rate pairs them" in held[0]
+        assert clocks in no_scan_text("/lidar", camera_ns, lidar_ns, 0.2)  # the bag runner's words for these frames
+    else:
+        assert all(clocks not in text and "set lidar.wait_s to 2.1 s or less" in text for text in held), held
+
+
+@pytest.mark.parametrize(("play_rate", "wait_ms"), [(4, 1000), (8, 2000)])
+def test_a_bag_played_faster_with_a_slow_lidar_on_one_clock_is_not_told_different_clocks(
+    play_rate: int, wait_ms: int
+) -> None:
+    """`ros2 bag play --rate 4` without /clock: a 0.2 Hz LiDAR and a 30 Hz camera recorded on one clock, their stamps
+    advancing 4x as fast as they arrive (120 images a second). The frames let go by the 64-frame bound are stamped up
+    to ~2.3 s after the newest scan, which arrived a quarter of that before them: taken as stamped 1.2 s "more than
+    the time between their arrivals", 165 of 213 held_full lines said "the LiDAR and the camera stamp on different
+    clocks" (at --rate 8 with lidar.wait_s 2 s: 92). The arrivals are scaled by the held frames' stamp rate."""
+    clock, reports = FakeClock(), list[tuple[str, str]]()
+    pair: ScanPairing[int] = ScanPairing(200 * MS, wait_ms * MS, clock_ns=clock, on_late=lambda *r: reports.append(r))
+    base_ns = 100_000 * 1000 * MS
+    events = sorted([(t, 0) for t in range(10, 40_000, 5000)] + [(t, 1) for t in range(0, 40_000, 33)])  # bag ms
+    polled = 0
+    for t, kind in events:
+        arrival_ns = t * MS // play_rate
+        while polled + 10 * MS < arrival_ns:  # the node's 10 ms poll
+            polled += 10 * MS
+            clock.now_ns = polled
+            pair.poll()
+        clock.now_ns = arrival_ns
+        if kind == 0:
+            pair.add_scan(base_ns + (t - 10) * MS, t)
+        else:
+            pair.add_frame(base_ns + t * MS, t)
+    held = [text for reason, text in reports if reason == "lidar.held_full"]
+    assert len(held) > 100, reports
+    clocks = [text for text in held if "different clocks" in text]
+    assert not clocks, (len(clocks), clocks[:1])
+
+
+def _late_lidar_reports(latency_ms: int, wait_ms: int, camera_ms: int) -> list[tuple[str, str]]:
+    """on_late's reports for 20 s of a 10 Hz LiDAR on the camera's clock whose scans arrive ``latency_ms`` after
+    their stamps, a camera every ``camera_ms`` arriving 5 ms after its stamps, ``lidar.wait_s`` ``wait_ms``."""
+    clock, reports = FakeClock(), list[tuple[str, str]]()
+    pair: ScanPairing[int] = ScanPairing(50 * MS, wait_ms * MS, clock_ns=clock, on_late=lambda *r: reports.append(r))
+    base_ns = 100_000 * 1000 * MS
+    scans = [(t + latency_ms, 0, t) for t in range(0, 20_000, 100)]
+    events = sorted(scans + [(t + 5, 1, t) for t in range(0, 20_000, camera_ms)])  # (arrival ms, kind, stamp ms)
+    polled = 0
+    for arrival, kind, t in events:
+        while polled + 10 < arrival:
+            polled += 10
+            clock.now_ns = polled * MS
+            pair.poll()
+        clock.now_ns = arrival * MS
+        if kind == 0:
+            pair.add_scan(base_ns + t * MS, t)
+        else:
+            pair.add_frame(base_ns + t * MS, t)
+    return reports
+
+
+def test_frames_let_go_while_a_lidar_on_the_cameras_clock_delivers_later_than_the_wait_are_told_the_wait_and_rate() -> (
+    None
+):
+    """A 10 Hz LiDAR on the camera's clock whose scans arrive 3.2 s after their stamps, a 30 Hz camera, lidar.wait_s
+    3 s: the frames the 64-frame bound let go were told "the LiDAR and the camera stamp on different clocks ...
+    neither another lidar.wait_s nor a lower camera rate pairs them" (813 of 846), though a longer wait and a lower
+    camera rate pair every frame. They are told that wait and rate, which then pair them all."""
+    held = [text for reason, text in _late_lidar_reports(3200, 3000, 33) if reason == "lidar.held_full"]
+    assert len(held) > 500, len(held)
+    assert not [text for text in held if "different clocks" in text or "pairs them" in text], held[-1]
+    told = [text for text in held if "the LiDAR delivers its scans that late" in text]
+    assert len(told) > 500, held[-1]
+    assert all("camera rate to 16 Hz or less (the node holds 64 images)" in text for text in told), told[-1]
+    assert sum("set lidar.wait_s to 4 s or more" in text for text in told) > 500, told[-1]  # (3.9 s: one scan at hand)
+    assert _late_lidar_reports(3200, 4000, 1000 // 16) == []  # the wait and rate told: every frame paired
+
+
 def test_frames_let_go_in_a_burst_are_not_told_to_wait_0_s_or_less() -> None:
     """70 images delivered at once (an executor backlog), 1 us apart, ahead of their scans: the 64-frame bound let
     the oldest go 0.000 s after it came and the text advised "set lidar.wait_s to 0 s or less", i.e. never wait. Held

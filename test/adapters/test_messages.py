@@ -115,12 +115,23 @@ def test_a_scans_sweep_middle_is_the_one_it_is_paired_by(name: str, message: obj
 
 
 def test_decode_prediction_accepts_depth_encodings_only() -> None:
+    """32FC1, 16UC1 and mono16 (millimetres, as 16UC1) decode; anything else is refused with a text that names those
+    three and nothing narrower: it said "expected one of 32FC1, 16UC1, mono16; the external prediction must be 32FC1
+    (or 16UC1)", two remedies, one of them false (mono16 decodes)."""
     values = tiny_frame(0).depth_m
     for encoding in ("32FC1", "16UC1"):
         message = depth_image_from_metres(FACTORY, values, encoding, HEADER)
         np.testing.assert_allclose(decode_prediction(message), values, atol=5e-4)
-    with pytest.raises(EncodingError, match="must be 32FC1"):
-        decode_prediction(image_from_array(FACTORY, tiny_frame(0).rgb, "rgb8", HEADER))
+    mono16 = depth_image_from_metres(FACTORY, values, "16UC1", HEADER)
+    mono16.encoding = "mono16"
+    np.testing.assert_allclose(decode_prediction(mono16), values, atol=5e-4)
+    rgba = np.zeros((*values.shape, 4), np.uint8)
+    for encoding, pixels in (("rgb8", tiny_frame(0).rgb), ("bgra8", rgba)):
+        with pytest.raises(EncodingError) as refused:
+            decode_prediction(image_from_array(FACTORY, pixels, encoding, HEADER))
+        text = str(refused.value)
+        assert f"{encoding!r} is not depth" in text and "16UC1 or mono16 in millimetres" in text, text
+        assert "32FC1 in metres" in text and "must be" not in text and "(or 16UC1)" not in text, text
 
 
 def _output(cloud: bool, encoding: str = "32FC1") -> FrameOutput:

@@ -84,6 +84,62 @@ def test_a_camera_info_topic_nothing_arrived_on_is_named_with_the_parameter_that
     assert "sync.mode" not in text and "with the image's stamp" not in text
 
 
+def test_a_prediction_topic_whose_publisher_sends_nothing_is_not_called_the_wrong_topic() -> None:
+    """An external model whose node is up on /depth_model/prediction (a publisher of sensor_msgs/msg/Image) but sends
+    nothing: the line said "nothing has arrived on /depth_model/prediction since the node started: set
+    prediction_topic", a remedy that changes nothing. With publishers on the topic it says what the input watch says
+    of a silent image topic (how many publishers, of which type, QoS or a publisher that sends nothing); with none, or
+    of another type, the topic setting stays the remedy. The graph is asked once a second at most."""
+    clock, lost, graph = FakeClock(), list[tuple[str, str]](), dict[str, list[Any]]()
+    asked: list[str] = []
+
+    def publishers(name: str) -> list[Any]:
+        asked.append(name)
+        return graph.get(name, [])
+
+    topic = "/depth_model/prediction"
+    sync = SyncWatch({"prediction": topic}, 0.05, 3, lambda *a: lost.append(a), clock_ns=clock, publishers=publishers)
+    reliable = SimpleNamespace(reliability=SimpleNamespace(name="RELIABLE"))
+    graph["prediction"] = [SimpleNamespace(topic_type="sensor_msgs/msg/Image", qos_profile=reliable)]
+    sync.image(STAMP)
+    sync.image(STAMP + S // 10)
+    clock.now_ns = 5 * S
+    sync.poll()
+    assert [reason for reason, _ in lost] == ["no_prediction"] * 2 and asked == ["prediction"], (lost, asked)
+    text = lost[0][1]
+    assert f"nothing has arrived on {topic} since the node started: 1 publisher(s) of sensor_msgs/msg/Image" in text
+    assert "set prediction_topic" not in text and "set input_qos: reliable" in text, text
+    assert f"`ros2 topic hz {topic}`" in text and "the external depth model must publish one prediction per" in text, (
+        text
+    )
+    best_effort = SimpleNamespace(reliability=SimpleNamespace(name="BEST_EFFORT"))
+    graph["prediction"] = [SimpleNamespace(topic_type="sensor_msgs/msg/Image", qos_profile=best_effort)]
+    clock.now_ns += S
+    sync.image(STAMP + 15 * S // 100)
+    clock.now_ns += 5 * S
+    sync.poll()
+    text = lost[-1][1]  # the image's remedies less "publish it compressed": the node reads no compressed prediction
+    assert "make the publisher reliable and set input_qos: reliable, or raise the socket" in text, text
+    graph["prediction"] = [SimpleNamespace(topic_type="sensor_msgs/msg/CompressedImage", qos_profile=reliable)]
+    clock.now_ns += S
+    sync.image(STAMP + 2 * S // 10)
+    clock.now_ns += 5 * S
+    sync.poll()
+    text = lost[-1][1]
+    assert "it is published as sensor_msgs/msg/CompressedImage, this node subscribes sensor_msgs/msg/Image" in text
+    assert "set prediction_topic to the topic the driver publishes" in text and "topic hz" not in text, text
+    del graph["prediction"]
+    clock.now_ns += S
+    sync.image(STAMP + 3 * S // 10)
+    clock.now_ns += 5 * S
+    sync.poll()
+    assert lost[-1][1].endswith(
+        f"nothing has arrived on {topic} since the node started: set prediction_topic to the "
+        "topic the driver publishes (`ros2 topic list -t` lists the topics and their types)"
+    )
+    assert asked == ["prediction"] * 4 and len(lost) == 5, (asked, lost)
+
+
 def test_an_image_evicted_before_a_merely_late_camera_info_does_not_call_the_topic_wrong() -> None:
     """A healthy start: the camera_info subscription matched a little after the image's (discovery), so the first
     images leave the synchroniser's queue (``sync.queue_size`` newer ones, 30 Hz: 0.1 s here) before any camera_info

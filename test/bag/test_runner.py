@@ -217,7 +217,7 @@ def _drop(topic: str, frame: int | None = None) -> Mutate:
         (_set("width", 80, "/camera/camera_info", 1), "pipeline: CalibrationError", "64x48 but the camera"),
         (_set("k", np.zeros(9), "/camera/camera_info", 1), None, None),  # P still has the focal length
         (_drop("/depth_model/prediction", 1), "no prediction", "must copy the image header stamp"),
-        (_set("encoding", "rgb8", "/depth_model/prediction", 1), "prediction: undecodable", "must be 32FC1"),
+        (_set("encoding", "rgb8", "/depth_model/prediction", 1), "prediction: undecodable", "16UC1 or mono16 in"),
         (_set("height", 0, "/camera/image_raw", 1), "image: ShapeError", "no pixels"),  # data emptied by _set below
     ],
 )

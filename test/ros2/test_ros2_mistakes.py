@@ -10,7 +10,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from sensor_msgs.msg import LaserScan
+from sensor_msgs.msg import Image, LaserScan
 
 from test.kitti_bag import CAMERA_FRAME, LIDAR_FRAME, KittiFrame, velodyne_cloud, velodyne_planar_scan
 
@@ -20,10 +20,12 @@ from .harness import BEST_EFFORT, KittiFeeder, Launched, Probe, running, wait_un
 def test_a_camera_info_published_in_another_namespace_names_the_parameter_that_sets_the_topic(
     probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path
 ) -> None:
-    """The driver publishes camera_info on /cam2/camera_info, the node listens on /camera/camera_info: every image is
+    """The driver publishes camera_info on /cam2/camera_info, the node listens on /cam1/camera_info: every image is
     counted ``no_camera_info``, and the warning said "publish it with the image's stamp, or use sync.mode: latest",
-    neither of which makes a camera_info arrive."""
-    launched = Launched({"device": "cpu"}, ros_logs / "camera_info_elsewhere.log")
+    neither of which makes a camera_info arrive. (/cam1: a topic no publisher of the session's probe is left on; on
+    /camera/camera_info, after any test that fed camera_info, the node rightly said "1 publisher(s) of
+    sensor_msgs/msg/CameraInfo but nothing arrived".)"""
+    launched = Launched({"device": "cpu", "camera_info": "/cam1/camera_info"}, ros_logs / "camera_info_elsewhere.log")
     with running(launched):
         launched.wait_ready(probe)
         feeder = KittiFeeder(probe, kitti_frames, info_topic="/cam2/camera_info")
@@ -31,10 +33,59 @@ def test_a_camera_info_published_in_another_namespace_names_the_parameter_that_s
         for index in range(3):
             feeder.publish_image(index, probe.now_ns())
             time.sleep(0.2)
-        said = "nothing has arrived on /camera/camera_info since the node started: set camera_info_topic (launch: "
+        said = "nothing has arrived on /cam1/camera_info since the node started: set camera_info_topic (launch: "
         wait_until(lambda: said in launched.log, 20, "the no_camera_info warning")
         line = next(line for line in launched.log.splitlines() if said in line)
         assert "camera_info:=)" in line and "sync.mode" not in line, line
+
+
+def test_a_prediction_topic_whose_publisher_sends_nothing_is_not_called_the_wrong_topic(
+    probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path
+) -> None:
+    """model.backend: external, the external model's node up on /depth_model/prediction but sending nothing: every
+    image is counted ``no_prediction``, and the warning said "nothing has arrived on /depth_model/prediction since the
+    node started: set prediction_topic", though the topic is right. It now says that a publisher of
+    sensor_msgs/msg/Image is there and sends nothing, as the input watch says it of a silent image topic."""
+    launched = Launched({"device": "cpu", "model": "external", "use_lidar": "false"}, ros_logs / "silent_model.log")
+    silent = probe.publisher(Image, "/depth_model/prediction", BEST_EFFORT)  # a model that publishes nothing (yet)
+    try:
+        with running(launched):
+            launched.wait_ready(probe)
+            feeder = KittiFeeder(probe, kitti_frames)
+            feeder.wait_connected(lidar=False)
+            wait_until(lambda: silent.get_subscription_count() > 0, 30, "the node's prediction subscription")
+            feeder.publish_images(3, 0.3)
+            line = launched.said("nothing has arrived on /depth_model/prediction since the node started: ", 20)
+            publishers = probe.node.count_publishers("/depth_model/prediction")  # (earlier tests' probe ones too)
+            assert f"{publishers} publisher(s) of sensor_msgs/msg/Image but nothing arrived" in line, line
+            assert "set prediction_topic" not in line and "ros2 topic hz /depth_model/prediction" in line, line
+    finally:
+        probe.node.destroy_publisher(silent)
+
+
+def test_frames_let_go_while_a_slow_lidar_stamps_an_hour_behind_are_told_the_clocks_not_a_wait(
+    probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path
+) -> None:
+    """lidar.wait_s 5 s, a 30 Hz camera and a LiDAR whose one scan at hand is stamped an hour behind (another clock;
+    its period not known yet): the frames wait for a second scan, the 64-frame bound lets them go after ~2.1 s,
+    counted lidar.held_full, and each was told "set lidar.wait_s to 2.1 s or less, or lower the camera rate", which
+    pairs none. It names the clocks, as the "LiDAR scan not used" line of these frames does."""
+    params = write_params(ros_logs / "lidar_other_clock.yaml", {"lidar.wait_s": 5.0})
+    args = {"device": "cpu", "lidar": "/lidar/points", "params_file": str(params)}
+    launched = Launched(args, ros_logs / "lidar_other_clock.log")
+    with running(launched):
+        launched.wait_ready(probe)
+        feeder = KittiFeeder(probe, kitti_frames)
+        feeder.wait_connected()
+        feeder.publish_scan(0, probe.now_ns() - 3600 * 10**9)
+        time.sleep(0.2)
+        for index in range(80):  # 30 Hz for 2.7 s: more than 64 held
+            feeder.publish_image(index, probe.now_ns())
+            time.sleep(1 / 30)
+        line = launched.said("LiDAR scan not used (lidar.held_full): 64 images were held", 20)
+        clocks = "the LiDAR and the camera stamp on different clocks: compare their header stamps"
+        assert clocks in line and "the newest scan at hand is stamped 3600." in line, line
+        assert "set lidar.wait_s" not in line, line
 
 
 def test_a_laser_scan_on_a_lidar_topic_set_to_pointcloud2_names_lidar_message_type(
