@@ -901,8 +901,10 @@ def _get_global_executor() -> _GlobalExecutor:
 
 class _GlobalExecutor:
     """rclpy's global executor (``rclpy.spin``'s): its ``context`` and ``shutdown`` (recorded in ``STATE.released``),
-    and what the node's spin loop calls: ``add_node`` / ``remove_node``, ``spin_once``, whose first call does all
-    that ``STATE.spin`` does (the spin ends after it: ``context.ok()`` is False then)."""
+    and what the node's spin loop calls: ``add_node`` / ``remove_node``, ``spin_once``, whose first call after an
+    ``add_node`` (a spin) does all that ``STATE.spin`` does (that spin ends after it: ``context.ok()`` is False then;
+    a later ``main`` in the test, on this executor where the context was shut down without ``try_shutdown``'s reset,
+    spins again)."""
 
     def __init__(self) -> None:
         self.nodes: list[Node] = []
@@ -913,6 +915,7 @@ class _GlobalExecutor:
 
     def add_node(self, node: Node) -> bool:
         self.nodes.append(node)
+        self.spun = False
         return True
 
     def remove_node(self, node: Node) -> None:

@@ -1543,9 +1543,11 @@ def test_rclpy_s_thread_shutting_the_context_down_inside_try_shutdown_after_a_st
     ros_standin.state().spin = lambda node: signal.getsignal(signal.SIGINT)(signal.SIGINT, None)  # Ctrl-C
     try:
         assert node_module.main([]) == 0 and ros_standin.state().nodes[-1].destroyed
-        ros_standin.state().spin = lambda node: None  # no stop asked: the error is not ours to hide
+        spun: list[Any] = []
+        ros_standin.state().spin = spun.append  # no stop asked: the error is not ours to hide
         with pytest.raises(RuntimeError, match="rcl_shutdown already called"):
             node_module.main([])
+        assert spun == [ros_standin.state().nodes[-1]]  # the second main's node spun (a new spin, a new first wait)
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)

@@ -2,13 +2,14 @@
 
 One class for both long-running transports:
 
-* the node installs it before ``rclpy.init()``: rclpy's handler chains to it and shuts the context down, so
-  ``spin`` ends; the flag tells ``main`` that an error raised by the shutdown race (Humble's RCLError "context is
-  not valid", or a pybind11 RuntimeError for an interrupt inside ``take_message``, both seen on real Humble) is a
-  requested stop. Ctrl-C under ``ros2 launch`` arrives twice (terminal and launch): :meth:`ignore_further` keeps the
-  second from interrupting the clean-up. During start-up (:meth:`interrupting`: the model load, ``torch.compile``, a
-  TensorRT build, the warm-up: seconds to minutes, with no flag to look at) a signal raises ``KeyboardInterrupt`` at
-  once instead;
+* the node installs it before ``rclpy.init()``: rclpy's handler chains to it and shuts the context down, and
+  :func:`spin_until_stopped` ends at the flag or the shut-down context, whichever it sees first; the flag tells ``main``
+  that an error raised by the shutdown race (Humble's RCLError "context is not valid", or a pybind11 RuntimeError for an
+  interrupt inside ``take_message``, both seen on real Humble; ``rclpy.try_shutdown``'s "rcl_shutdown already called":
+  :func:`shut_down`) is a requested stop. Ctrl-C under ``ros2 launch`` arrives twice (terminal and launch):
+  :meth:`ignore_further` keeps the second from interrupting the clean-up. During start-up (:meth:`interrupting`: the
+  model load, ``torch.compile``, a TensorRT build, the warm-up: seconds to minutes, with no flag to look at) a signal
+  raises ``KeyboardInterrupt`` at once instead;
 * ``mono-depth bag`` passes it to ``run_bag`` as its ``stop``: the run finishes the frame in hand and closes the
   output bag; with ``escalate`` a second signal stops at once (``KeyboardInterrupt``).
 
