@@ -57,7 +57,9 @@ class Paired(Generic[T]):
     """A frame released by :class:`ScanPairing`, with the scan chosen for it (None: no scan within the age limit).
 
     ``waited_ns``: how long the frame was held (monotonic); ``timed_out``: released because ``wait_s`` ran out;
-    ``nearest_ns``: without a scan, the stamp of the scan at hand nearest to the frame's (None: no scan at hand).
+    ``nearest_ns``: without a scan, the stamp of the scan at hand nearest to the frame's (None: no scan at hand);
+    ``period_ns``, ``one_scan``, ``behind``: what :func:`no_scan_text` judges it by (the scan period then, None: not
+    known; the only scan at hand; :func:`scans_behind`).
     """
 
     item: T
@@ -66,20 +68,81 @@ class Paired(Generic[T]):
     waited_ns: int
     timed_out: bool
     nearest_ns: int | None = None
+    period_ns: int | None = None
+    one_scan: bool = False
+    behind: tuple[int, int, int | None] | None = None
 
 
-def no_scan_text(topic: str, image_ns: int, nearest_ns: int | None, max_age_s: float) -> str:
+def no_scan_text(
+    topic: str,
+    image_ns: int,
+    nearest_ns: int | None,
+    max_age_s: float,
+    *,
+    period_ns: int | None = None,
+    one_scan: bool = False,
+    behind: tuple[int, int, int | None] | None = None,
+) -> str:
     """Why an image has no LiDAR scan (node log and bag summary alike): the nearest scan's distance and, when it is
-    more than 1 s away, what that usually means."""
+    more than 1 s away, what that means, judged by what is at hand: the scan period ``period_ns`` (int ns; None: not
+    known), ``one_scan`` (the only scan at hand, its rate not known yet) and ``behind`` (:func:`scans_behind` for the
+    newest scan: stamped further behind the image than it arrived before it). Within ``max_age_s`` and one known
+    period, the LiDAR's rate; with one scan at hand stamped before the image, the clocks only where ``behind`` shows
+    it (a healthy 0.2 Hz LiDAR on the camera's clock, its first scan 1.5 s behind a frame that came 1.5 s after it,
+    was told "the LiDAR stopped, or the LiDAR and the camera stamp on different clocks"); else, as before, a LiDAR that
+    stopped or another clock (:data:`DIFFERENT_CLOCKS`)."""
     text = f"no scan on {topic} within lidar.max_age_s={max_age_s:g} s of the image stamped {image_ns / 1e9:.3f} s"
     if nearest_ns is None:
         return text
     gap_s = (nearest_ns - image_ns) / 1e9
     text += f"; the nearest scan is stamped {abs(gap_s):.3f} s {'after' if gap_s > 0 else 'before'} it"
-    if abs(nearest_ns - image_ns) > TIME_JUMP_BACK_NS:
-        cause = "the LiDAR stopped, or " if gap_s < 0 else ""
-        text += f" ({cause}{DIFFERENT_CLOCKS})"
-    return text
+    distance = abs(nearest_ns - image_ns)
+    if distance <= TIME_JUMP_BACK_NS:
+        return text
+    if period_ns is not None and distance <= max_age_s * 1e9 + period_ns:
+        return text + f" (the LiDAR's rate: a scan every {period_ns / 1e9:.3f} s)"
+    if one_scan and gap_s < 0:
+        text += " (the only scan at hand: the LiDAR's rate is not known yet"
+        if behind is None:  # it arrived about as long before the image as it is stamped: one clock
+            return text + ")"
+        return text + (
+            f"; it is stamped {behind[1] / 1e9:.3f} s more than the time between their arrivals: {DIFFERENT_CLOCKS}"
+            " (or the LiDAR delivers its scans that late))"
+        )
+    cause = "the LiDAR stopped, or " if gap_s < 0 else ""
+    return text + f" ({cause}{DIFFERENT_CLOCKS})"
+
+
+def scans_behind(
+    stamp_ns: int,
+    arrived_ns: int,
+    newest_ns: int | None,
+    came_ns: int | None,
+    period_ns: int | None,
+    max_age_ns: int,
+    wait_ns: int,
+    rate: float = 1.0,
+) -> tuple[int, int, int | None] | None:
+    """``(gap, excess, late)`` (int ns) when the newest scan at hand (stamped ``newest_ns``; None: none), the last
+    scan received at ``came_ns`` (clock ns; None: none), is stamped ``gap`` before a frame stamped ``stamp_ns`` that
+    arrived at ``arrived_ns``, ``excess`` more than the time between the two arrivals (scaled by ``rate``, the
+    frames' stamp ns per arrival ns, where that makes the excess smaller), and ``excess`` exceeds ``max_age_ns`` +
+    max(1 s, ``wait_ns``) (:func:`far_behind`'s margin): on one clock a scan is stamped no further behind a frame than
+    it arrived before it, plus its latency; else None. ``late``: how long after the frame its own scan comes on one
+    clock, the excess and the wait for the scan after the newest (one ``period_ns``, at most half one and
+    ``max_age_ns``: :func:`final_at_scan_rate`); None when the excess is more than ``max_age_ns`` beyond the most
+    ``lidar.wait_s`` can be (no LiDAR on the camera's clock that the node can wait for). The one rule of
+    :func:`held_full_text` and :func:`no_scan_text` (node: :meth:`ScanPairing._scans_behind`; bag runner:
+    :meth:`~mono_depth_ros.bag.pairing.PairingRules.scans_at_hand`, from the bag times)."""
+    if newest_ns is None or came_ns is None:
+        return None
+    since = arrived_ns - came_ns
+    excess = (stamp_ns - newest_ns) - max(since, int(rate * since))
+    if excess <= max(TIME_JUMP_BACK_NS, wait_ns) + max_age_ns:
+        return None
+    if excess > MAX_WAIT_S * 1e9 + max_age_ns:
+        return stamp_ns - newest_ns, excess, None
+    return stamp_ns - newest_ns, excess, excess + min(period_ns or 0, max_age_ns + (period_ns or 0) // 2)
 
 
 DIFFERENT_CLOCKS = "the LiDAR and the camera stamp on different clocks: compare their header stamps"
@@ -265,7 +328,15 @@ class UnpairedLog:
         self._throttle = ReasonThrottle(period_s)
 
     def __call__(self, paired: Paired[Any]) -> None:
-        text = no_scan_text(self._topic, paired.stamp_ns, paired.nearest_ns, self._max_age_s)
+        text = no_scan_text(
+            self._topic,
+            paired.stamp_ns,
+            paired.nearest_ns,
+            self._max_age_s,
+            period_ns=paired.period_ns,
+            one_scan=paired.one_scan,
+            behind=paired.behind,
+        )
         if (held := self._throttle.allow("no scan", text)) is not None:
             self._warn(f"LiDAR scan not used: {text}; this frame's scale falls back{held}")
 
@@ -488,7 +559,11 @@ class ScanPairing(Generic[T]):
             if timed_out and chosen and not final and best is not None:
                 self._unplaced = (item, best)  # waited for TF in vain: later frames go at once until it answers
             nearest = None if best is not None else nearest_stamp(self._scans, stamp)
-            released.append(Paired(item, stamp, best, now - arrived, timed_out and not final, nearest))
+            behind = None if nearest is None else self._scans_behind(stamp, arrived, newest, period)  # no_scan_text's
+            one_scan = nearest is not None and period is None and len(self._scans) == 1
+            released.append(
+                Paired(item, stamp, best, now - arrived, timed_out and not final, nearest, period, one_scan, behind)
+            )
             if nearest is not None and abs(nearest - stamp) > self.max_age_ns + (period or 0) and self._on_unpaired:
                 self._on_unpaired(released[-1])  # not the scan rate (a 1 Hz LiDAR): stopped, or on another clock
         return released
@@ -540,31 +615,18 @@ class ScanPairing(Generic[T]):
     def _scans_behind(
         self, stamp: int, arrived: int, newest: int | None, period: int | None
     ) -> tuple[int, int, int | None] | None:
-        """``(gap, excess, late)`` (int ns) when the newest scan at hand (stamped ``newest``; None: none) is stamped
-        ``gap`` before a frame stamped ``stamp`` that arrived at ``arrived`` (clock ns), ``excess`` more than the time
-        between the last scan's arrival and the frame's, and ``excess`` exceeds ``max_age_ns`` + max(1 s,
-        ``wait_ns``) (:func:`far_behind`'s margin): on one clock a scan is stamped no further behind a frame than it
-        arrived before it, plus its latency; else None. ``late``: how long after the frame its own scan comes on one
-        clock, the excess and the wait for the scan after the newest (one scan ``period``, at most half one and
-        ``max_age_ns``: :func:`final_at_scan_rate`); None when the excess is more than ``max_age_ns`` beyond the most
-        ``lidar.wait_s`` can be (no LiDAR on the camera's clock that the node can wait for). Judged from the arrivals,
-        not the scan rate, which one scan at hand does not tell (a healthy 0.2 Hz LiDAR's newest scan may be 4 s
-        behind a frame, and arrived 4 s before it). The time between the arrivals is scaled by how fast the held
-        frames' stamps ran against their arrivals, when faster (``ros2 bag play --rate 4`` without /clock, a
-        simulator faster than real time: a 0.2 Hz LiDAR on the camera's clock, its newest scan stamped 2.3 s behind a
-        frame that came 0.6 s after it, was said to stamp on another clock), and only where that makes the excess
-        smaller (a burst of frames is no rate)."""
-        came = self._scan_came_ns
-        if newest is None or came is None:
-            return None
+        """:func:`scans_behind` for a frame stamped ``stamp`` that arrived at ``arrived`` (clock ns), the newest scan
+        at hand stamped ``newest``, the last received at ``_scan_came_ns``. Judged from the arrivals, not the scan
+        rate, which one scan at hand does not tell (a healthy 0.2 Hz LiDAR's newest scan may be 4 s behind a frame,
+        and arrived 4 s before it). The time between the arrivals is scaled by how fast the held frames' stamps ran
+        against their arrivals, when faster (``ros2 bag play --rate 4`` without /clock, a simulator faster than real
+        time: a 0.2 Hz LiDAR on the camera's clock, its newest scan stamped 2.3 s behind a frame that came 0.6 s after
+        it, was said to stamp on another clock), and only where that makes the excess smaller (a burst of frames is no
+        rate)."""
         last_stamp, last_arrived = self._waiting[-1][:2] if self._waiting else (stamp, arrived)
         rate = max(1.0, (last_stamp - stamp) / max(1, last_arrived - arrived))  # stamp ns per arrival ns
-        excess = (stamp - newest) - max(arrived - came, int(rate * (arrived - came)))
-        if excess <= max(TIME_JUMP_BACK_NS, self.wait_ns) + self.max_age_ns:
-            return None
-        if excess > MAX_WAIT_S * 1e9 + self.max_age_ns:
-            return stamp - newest, excess, None
-        return stamp - newest, excess, excess + min(period or 0, self.max_age_ns + (period or 0) // 2)
+        came = self._scan_came_ns
+        return scans_behind(stamp, arrived, newest, came, period, self.max_age_ns, self.wait_ns, rate)
 
     def _far_behind(self, stamp: int, newest: int | None, period: int | None) -> bool:
         """:func:`far_behind` with this pairing's ``max_age_ns`` and ``wait_ns`` (the frame, gone at once, is

@@ -52,6 +52,7 @@ from mono_depth_ros.adapters.lidar import (
     nearer_later,
     nearer_later_text,
     scan_period,
+    scans_behind,
 )
 from mono_depth_ros.adapters.stats import seconds_to_ns as seconds_to_ns  # the node's rounding, re-exported
 from mono_depth_ros.adapters.sync_watch import synchroniser_slop_ns
@@ -456,6 +457,33 @@ class PairingRules:
                 note = ("lidar.nearer_later", text) if nearer else None
                 return at_hand, note
         return None
+
+    def scans_at_hand(
+        self, image_stamp_ns: int, image_log_ns: int, scans: StampIndex, bag_pass: int = 0, skip: Container[int] = ()
+    ) -> tuple[int, int | None, bool, tuple[int, int, int | None] | None] | None:
+        """What the node's "LiDAR scan not used" line judges an image without a scan by, from the bag times (int ns):
+        the scans of ``bag_pass`` recorded by the time the node takes the image (``image_log_ns``; the last
+        :data:`~mono_depth_ros.adapters.lidar.SCANS_FOR_RATE`, less the unreadable ones in ``skip``, which the node
+        never receives; a frame without a scan goes then, at the scan rate or with the LiDAR taken as stopped, or
+        after its wait, in which a scan at or after its stamp would have released it, paired or nearest):
+        ``(nearest, period, one_scan, behind)``, the stamp of the nearest, the scan period (None: not known), whether
+        it is the only one, and :func:`~mono_depth_ros.adapters.lidar.scans_behind` for the newest (the last recorded
+        arriving when recorded, the image at ``image_log_ns``), as the node's
+        :class:`~mono_depth_ros.adapters.lidar.ScanPairing` gives them to
+        :func:`~mono_depth_ros.adapters.lidar.no_scan_text`. None: no scan recorded by then, or bag times not known."""
+        own = scans.of_pass(bag_pass)
+        keys, stamps = own.recorded_last(image_log_ns, SCANS_FOR_RATE)
+        held = [(key, stamp) for key, stamp in zip(keys, stamps, strict=True) if key not in skip]
+        if not held:
+            return None
+        at_hand = [stamp for _, stamp in held]
+        nearest = min(at_hand, key=lambda stamp: abs(stamp - image_stamp_ns))
+        period = scan_period(at_hand)
+        came = own.log_of(held[-1][0])
+        behind = scans_behind(
+            image_stamp_ns, image_log_ns, max(at_hand), came, period, self.lidar_max_age_ns, self.lidar_wait_ns
+        )
+        return nearest, period, period is None and len(held) == 1, behind
 
     def as_synchronised(
         self,

@@ -552,8 +552,25 @@ class _SecondPass:
         if plan.lidar is None:  # explained as the node explains it: how far the nearest scan of its pass is
             stamp_ns, scans = plan.entry.stamp_ns or 0, self.index.lidar_stamps.of_pass(plan.entry.bag_pass)
             known_cut = {o for o, scan in self.scans.items() if isinstance(scan, tuple) and scan[0] == UNREADABLE_SCAN}
-            nearest = scans.nearest_stamp_ns(stamp_ns, skip=self.index.unreadable_scans | known_cut)  # the node's drop
-            text = no_scan_text(self.topics.lidar, stamp_ns, nearest, self.config.lidar.max_age_s)
+            skip = self.index.unreadable_scans | known_cut  # the node's drop
+            image_log_ns = plan.entry.log_ns if plan.paired_log_ns is None else plan.paired_log_ns  # the node's wait
+            rules = PairingRules.from_config(self.config)
+            at_hand = rules.scans_at_hand(stamp_ns, image_log_ns, self.index.lidar_stamps, plan.entry.bag_pass, skip)
+            if at_hand is None:  # none recorded when the node takes it (or no bag times): the nearest of its pass
+                text = no_scan_text(
+                    self.topics.lidar, stamp_ns, scans.nearest_stamp_ns(stamp_ns, skip), self.config.lidar.max_age_s
+                )
+            else:  # what the node had at hand: its "LiDAR scan not used" words
+                nearest, period, one_scan, behind = at_hand
+                text = no_scan_text(
+                    self.topics.lidar,
+                    stamp_ns,
+                    nearest,
+                    self.config.lidar.max_age_s,
+                    period_ns=period,
+                    one_scan=one_scan,
+                    behind=behind,
+                )
             warnings.add("lidar: no scan in time", text)
             return None
         _, chosen = self._chosen_scan(plan, final=True)

@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mono_depth_ros.adapters.lidar import (
+    DIFFERENT_CLOCKS,
     Paired,
     PairingPoll,
     ScanPairing,
@@ -1258,3 +1259,46 @@ def test_a_lidar_slower_than_lidar_wait_s_is_not_taken_as_stopped_between_its_sc
     dead = [paired for paired in went if paired.item > 4200]
     assert all(paired.scan is None for paired in dead)
     assert all(paired.waited_ns == 0 for paired in dead if paired.item > 5800), [p.item for p in dead if p.waited_ns]
+
+
+def _slow_lidar_on_one_clock(lidar_behind_s: float = 0.0, until_ms: int = 7000) -> list[Paired[int]]:
+    """A 30 Hz camera and a 0.2 Hz LiDAR, lidar.max_age_s 0.2 s, lidar.wait_s 0.2 s, each message arriving 10 ms
+    after its stamp (the LiDAR's stamps ``lidar_behind_s`` behind the camera's clock): the frames released without a
+    scan while scans were at hand, as ``on_unpaired`` gets them."""
+    clock, unpaired = FakeClock(), list[Paired[int]]()
+    pair: ScanPairing[int] = ScanPairing(200 * MS, 200 * MS, clock_ns=clock, on_unpaired=unpaired.append)
+    behind_ms = int(lidar_behind_s * 1000)
+    for now in range(until_ms):  # ms, on the camera's clock
+        clock.now_ns = now * MS
+        if now % 5000 == 10:
+            pair.add_scan((now - 10 - behind_ms) * MS, now)
+        if now % 33 == 10:
+            pair.add_frame((now - 10) * MS, now)
+        if now % 10 == 0:
+            pair.poll()
+    return unpaired
+
+
+def test_frames_between_a_slow_lidars_first_two_scans_are_not_told_it_stopped_or_stamps_on_another_clock() -> None:
+    """A healthy 0.2 Hz LiDAR on the camera's clock: with one scan at hand (its rate not known yet) every frame more
+    than lidar.max_age_s after it went without a scan, and those more than 1 s after it were logged "the LiDAR
+    stopped, or the LiDAR and the camera stamp on different clocks". The scan arrived as long before them as it is
+    stamped: the line says it is the only scan at hand and the LiDAR's rate is not known yet. Stamped an hour
+    behind (another clock), the arrivals show it, and the line names the clocks."""
+    warnings: list[str] = []
+    unpaired = _slow_lidar_on_one_clock()
+    for paired in unpaired:
+        UnpairedLog(warnings.append, "/lidar", 0.2)(paired)  # a fresh throttle: every frame's words
+    far = [
+        text
+        for paired, text in zip(unpaired, warnings, strict=True)
+        if paired.stamp_ns - (paired.nearest_ns or 0) > 10**9
+    ]
+    assert len(far) > 100, len(far)  # 1 s to 5 s after the first scan, at 30 Hz
+    assert not [text for text in warnings if "stopped" in text or "different clocks" in text], far[0]
+    assert all("(the only scan at hand: the LiDAR's rate is not known yet)" in text for text in far), far[0]
+    assert all(paired.nearest_ns == 0 for paired in unpaired)  # after the second scan its rate explains the rest
+    other = _slow_lidar_on_one_clock(lidar_behind_s=3600.0, until_ms=4000)  # before its second scan
+    assert other, "the frames of a LiDAR an hour behind went without a scan"
+    texts = [no_scan_text("/lidar", p.stamp_ns, p.nearest_ns, 0.2, one_scan=p.one_scan, behind=p.behind) for p in other]
+    assert all(DIFFERENT_CLOCKS in text and "rate is not known yet" in text for text in texts), texts[0]

@@ -6,9 +6,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mono_depth_ros.adapters.lidar import DIFFERENT_CLOCKS, Paired, ScanPairing, UnpairedLog, no_scan_text
 from mono_depth_ros.bag.pairing import PairingRules, StampIndex, scan_after_wait, seconds_to_ns
 from mono_depth_ros.core.errors import ConfigError
 from mono_depth_ros.depth_config import DepthConfig
+from test.adapters.support import FakeClock
 
 MS = 1_000_000
 S = 1_000_000_000
@@ -420,3 +422,45 @@ def test_the_node_and_the_bag_runner_agree_when_the_only_scan_at_hand_is_far_beh
     expected = None if paired_ms is None else round(paired_ms * MS)
     assert node == bag == expected, (node, bag)
     assert node_reports == bag_reports == []
+
+
+@pytest.mark.parametrize("lidar_behind_s", [0.0, 3600.0])
+def test_a_frame_without_a_scan_is_explained_by_the_scans_at_hand_as_the_node_explains_it(
+    lidar_behind_s: float,
+) -> None:
+    """A 30 Hz camera and a 0.2 Hz LiDAR (lidar.max_age_s and lidar.wait_s 0.2 s), every message recorded 10 ms after
+    its stamp: each frame the node logs "LiDAR scan not used" for (one scan at hand, its rate not known yet) gets the
+    same words in the bag runner's `lidar: no scan in time` (the runner judged by the nearest scan of the whole bag
+    and the stamp gap alone: "the LiDAR stopped, or ... different clocks" for a LiDAR on the camera's clock); a LiDAR
+    stamped an hour behind is told the clocks on both roads."""
+    clock, unpaired = FakeClock(), list[Paired[int]]()
+    node: ScanPairing[int] = ScanPairing(200 * MS, 200 * MS, clock_ns=clock, on_unpaired=unpaired.append)
+    rules = PairingRules(lidar_max_age_ns=200 * MS, lidar_wait_ns=200 * MS)
+    behind_ms, scan_stamps, scan_logs, frame_logs = int(lidar_behind_s * 1000), [], [], {}
+    for now in range(12_000):  # ms
+        clock.now_ns = now * MS
+        if now % 5000 == 10:
+            node.add_scan((now - 10 - behind_ms) * MS, now)
+            scan_stamps.append((now - 10 - behind_ms) * MS)
+            scan_logs.append(now * MS)
+        if now % 33 == 10:
+            node.add_frame((now - 10) * MS, now)
+            frame_logs[(now - 10) * MS] = now * MS
+        if now % 10 == 0:
+            node.poll()
+    scans = StampIndex.build(scan_stamps, logs_ns=scan_logs)
+    assert len(unpaired) > 100, len(unpaired)
+    for paired in unpaired:
+        node_words: list[str] = []
+        UnpairedLog(node_words.append, "/lidar", 0.2)(paired)
+        at_hand = rules.scans_at_hand(paired.stamp_ns, frame_logs[paired.stamp_ns], scans)
+        assert at_hand is not None
+        nearest, period, one_scan, behind = at_hand
+        bag_words = no_scan_text(
+            "/lidar", paired.stamp_ns, nearest, 0.2, period_ns=period, one_scan=one_scan, behind=behind
+        )
+        assert node_words == [f"LiDAR scan not used: {bag_words}; this frame's scale falls back"]
+        if not lidar_behind_s:
+            assert "stopped" not in bag_words and DIFFERENT_CLOCKS not in bag_words, bag_words
+        else:
+            assert DIFFERENT_CLOCKS in bag_words, bag_words
