@@ -160,6 +160,35 @@ def test_lidar_motion_frame_in_a_bag_whose_clock_went_back_uses_the_tf_of_each_p
         np.testing.assert_array_equal(second, depth_image_to_metres(image))
 
 
+def test_a_slow_lidar_on_the_cameras_clock_is_not_told_it_stopped_or_stamps_on_another_clock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 10 Hz camera and a 0.2 Hz LiDAR on its clock (a scan with frames 0 and 50, each recorded just after its
+    stamp): the frames between went without a scan, and those more than 1 s from one were told "the LiDAR stopped,
+    or the LiDAR and the camera stamp on different clocks" (the nearest scan of the bag, the stamp gap alone). As the
+    node has them at hand, the first scan is the only one: its rate is not known yet."""
+    import mono_depth_ros.bag.runner as runner_module
+
+    texts: list[str] = []
+    words = runner_module.no_scan_text
+
+    def spy(*args: Any, **kwargs: Any) -> str:  # every frame's text (the summary keeps the first)
+        texts.append(words(*args, **kwargs))
+        return texts[-1]
+
+    monkeypatch.setattr(runner_module, "no_scan_text", spy)
+
+    def slow(topic: str, index: int, msg: Any) -> Any:
+        return None if topic == "/lidar/points" and index % 50 else msg  # a scan with frames 0 and 50 only
+
+    summary, _ = _run(tmp_path, EXTERNAL_RELATIVE, mutate=slow, n_frames=51)
+    assert summary.warnings.counts["lidar: no scan in time"] == len(texts) == 45, texts  # frames 3 to 47
+    false = [text for text in texts if "stopped" in text or "different clocks" in text]
+    assert not false, false[0]
+    far = [text for text in texts if "(the only scan at hand: the LiDAR's rate is not known yet)" in text]
+    assert len(far) == 37, texts  # frames 11 to 47: more than 1 s after the first scan
+
+
 def test_scans_on_another_clock_are_explained_as_the_node_explains_them(tmp_path: Path) -> None:
     """The summary said only "no scan within lidar.max_age_s"; now, as the node's log: how far the nearest scan at
     hand is, and, the scan stamped an hour further behind the image than it was recorded before it, the clocks."""
