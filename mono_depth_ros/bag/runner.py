@@ -549,11 +549,11 @@ class _SecondPass:
         if not self.topics.lidar:
             return None
         warnings = self.summary.warnings
-        if plan.lidar is None:  # explained as the node explains it: how far the nearest scan of its pass is
+        if plan.lidar is None:  # explained as the node explains it: by the scans at hand when it takes the image
             stamp_ns, scans = plan.entry.stamp_ns or 0, self.index.lidar_stamps.of_pass(plan.entry.bag_pass)
             known_cut = {o for o, scan in self.scans.items() if isinstance(scan, tuple) and scan[0] == UNREADABLE_SCAN}
             skip = self.index.unreadable_scans | known_cut  # the node's drop
-            image_log_ns = plan.entry.log_ns if plan.paired_log_ns is None else plan.paired_log_ns  # the node's wait
+            image_log_ns = plan.entry.log_ns if plan.paired_log_ns is None else plan.paired_log_ns  # node takes it
             rules = PairingRules.from_config(self.config)
             at_hand = rules.scans_at_hand(stamp_ns, image_log_ns, self.index.lidar_stamps, plan.entry.bag_pass, skip)
             if at_hand is None:  # none recorded when the node takes it (or no bag times): the nearest of its pass
