@@ -189,6 +189,33 @@ def test_a_slow_lidar_on_the_cameras_clock_is_not_told_it_stopped_or_stamps_on_a
     assert len(far) == 37, texts  # frames 11 to 47: more than 1 s after the first scan
 
 
+def test_frames_after_a_slow_lidars_second_scan_are_told_its_rate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The 0.2 Hz LiDAR on the camera's clock of the test above, a scan with frames 0, 50 and 100: after its second
+    scan the scans at hand give its period, and a frame more than 1 s from a scan but within lidar.max_age_s and one
+    period of it is told the LiDAR's rate (the branch of no_scan_text no other test reached), not that it stopped."""
+    import mono_depth_ros.bag.runner as runner_module
+
+    texts: list[str] = []
+    words = runner_module.no_scan_text
+
+    def spy(*args: Any, **kwargs: Any) -> str:
+        texts.append(words(*args, **kwargs))
+        return texts[-1]
+
+    monkeypatch.setattr(runner_module, "no_scan_text", spy)
+
+    def slow(topic: str, index: int, msg: Any) -> Any:
+        return None if topic == "/lidar/points" and index % 50 else msg  # a scan with frames 0, 50 and 100 only
+
+    summary, _ = _run(tmp_path, EXTERNAL_RELATIVE, mutate=slow, n_frames=101)
+    assert summary.warnings.counts["lidar: no scan in time"] == len(texts), texts
+    assert not [text for text in texts if "stopped" in text or "different clocks" in text], texts
+    rate = [text for text in texts if "(the LiDAR's rate: a scan every 5.000 s)" in text]
+    assert len(rate) == 37, texts  # frames 61 to 97: more than 1 s from a scan, after the second
+
+
 def test_scans_on_another_clock_are_explained_as_the_node_explains_them(tmp_path: Path) -> None:
     """The summary said only "no scan within lidar.max_age_s"; now, as the node's log: how far the nearest scan at
     hand is, and, the scan stamped an hour further behind the image than it was recorded before it, the clocks."""
