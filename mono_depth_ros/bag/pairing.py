@@ -463,17 +463,22 @@ class PairingRules:
     ) -> tuple[int, int | None, bool, tuple[int, int, int | None] | None] | None:
         """What the node's "LiDAR scan not used" line judges an image without a scan by, from the bag times (int ns):
         the scans of ``bag_pass`` recorded by the time the node takes the image (``image_log_ns``; the last
-        :data:`~mono_depth_ros.adapters.lidar.SCANS_FOR_RATE`, less the unreadable ones in ``skip``, which the node
-        never receives; a frame without a scan goes then, at the scan rate or with the LiDAR taken as stopped, or
+        :data:`~mono_depth_ros.adapters.lidar.SCANS_FOR_RATE` not in ``skip``, the unreadable ones, which the
+        node never receives; a frame without a scan goes then, at the scan rate or with the LiDAR taken as stopped, or
         after its wait, in which a scan at or after its stamp would have released it, paired or nearest):
         ``(nearest, period, one_scan, behind)``, the stamp of the nearest, the scan period (None: not known), whether
         it is the only one, and :func:`~mono_depth_ros.adapters.lidar.scans_behind` for the newest (the last recorded
         arriving when recorded, the image at ``image_log_ns``), as the node's
         :class:`~mono_depth_ros.adapters.lidar.ScanPairing` gives them to
         :func:`~mono_depth_ros.adapters.lidar.no_scan_text`. None: no scan recorded by then, or bag times not known."""
-        own = scans.of_pass(bag_pass)
-        keys, stamps = own.recorded_last(image_log_ns, SCANS_FOR_RATE)
-        held = [(key, stamp) for key, stamp in zip(keys, stamps, strict=True) if key not in skip]
+        own, count = scans.of_pass(bag_pass), SCANS_FOR_RATE
+        while True:  # the last SCANS_FOR_RATE readable: unreadable ones never reach the node, nor take a place there
+            keys, stamps = own.recorded_last(image_log_ns, count)
+            held = [(key, stamp) for key, stamp in zip(keys, stamps, strict=True) if key not in skip]
+            if len(held) >= SCANS_FOR_RATE or len(keys) < count:
+                break
+            count *= 2
+        held = held[-SCANS_FOR_RATE:]
         if not held:
             return None
         at_hand = [stamp for _, stamp in held]

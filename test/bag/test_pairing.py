@@ -464,3 +464,39 @@ def test_a_frame_without_a_scan_is_explained_by_the_scans_at_hand_as_the_node_ex
             assert "stopped" not in bag_words and DIFFERENT_CLOCKS not in bag_words, bag_words
         else:
             assert DIFFERENT_CLOCKS in bag_words, bag_words
+
+
+def test_unreadable_scans_do_not_crowd_the_scans_at_hand_out_of_the_bag_runners_words() -> None:
+    """The node keeps the last 10 scans it received; an unreadable scan (cut, corrupt) never reaches it. A 0.2 Hz
+    LiDAR whose first two scans are readable and next nine are not: the node, with its two scans, knows the rate and
+    logs a frame 45 s on as "the LiDAR stopped, or ..."; the bag runner took the last 10 recorded, less the nine
+    unreadable, and said "(the only scan at hand: the LiDAR's rate is not known yet)". It takes the last 10 readable."""
+    clock, unpaired = FakeClock(), list[Paired[int]]()
+    node: ScanPairing[int] = ScanPairing(200 * MS, 200 * MS, clock_ns=clock, on_unpaired=unpaired.append)
+    rules = PairingRules(lidar_max_age_ns=200 * MS, lidar_wait_ns=200 * MS)
+    scan_stamps, scan_logs, frame_logs = [], [], {}
+    for now in range(52_000):  # ms
+        clock.now_ns = now * MS
+        if now % 5000 == 10:
+            if now < 10_000:  # readable: the node receives it
+                node.add_scan((now - 10) * MS, now)
+            scan_stamps.append((now - 10) * MS)
+            scan_logs.append(now * MS)
+        if now >= 50_500 and now % 33 == 10:
+            node.add_frame((now - 10) * MS, now)
+            frame_logs[(now - 10) * MS] = now * MS
+        if now % 10 == 0:
+            node.poll()
+    scans = StampIndex.build(scan_stamps, logs_ns=scan_logs)
+    unreadable = set(range(2, len(scan_stamps)))  # keys: the recording order
+    assert len(unpaired) > 10, len(unpaired)
+    for paired in unpaired:
+        node_words: list[str] = []
+        UnpairedLog(node_words.append, "/lidar", 0.2)(paired)
+        at_hand = rules.scans_at_hand(paired.stamp_ns, frame_logs[paired.stamp_ns], scans, skip=unreadable)
+        assert at_hand is not None
+        nearest, period, one_scan, behind = at_hand
+        bag_words = no_scan_text(
+            "/lidar", paired.stamp_ns, nearest, 0.2, period_ns=period, one_scan=one_scan, behind=behind
+        )
+        assert node_words == [f"LiDAR scan not used: {bag_words}; this frame's scale falls back"]
