@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 
 from mono_depth_ros.adapters.camera_cache import LATEST_INFOS_KEPT, latest_for_image
 from mono_depth_ros.adapters.lidar import (
+    MAX_SCANS_KEPT,
     SCANS_FOR_RATE,
     far_behind,
     final_at_scan_rate,
@@ -57,6 +58,7 @@ from mono_depth_ros.adapters.lidar import (
 from mono_depth_ros.adapters.stats import seconds_to_ns as seconds_to_ns  # the node's rounding, re-exported
 from mono_depth_ros.adapters.sync_watch import synchroniser_slop_ns
 from mono_depth_ros.core.errors import ConfigError
+from mono_depth_ros.core.scale.recovery import TIME_JUMP_BACK_NS
 from mono_depth_ros.depth_config import DepthConfig
 
 NS_PER_S = 1_000_000_000
@@ -466,23 +468,27 @@ class PairingRules:
         :data:`~mono_depth_ros.adapters.lidar.SCANS_FOR_RATE` not in ``skip``, the unreadable ones, which the
         node never receives; a frame without a scan goes then, at the scan rate or with the LiDAR taken as stopped, or
         after its wait, in which a scan at or after its stamp would have released it, paired or nearest):
-        ``(nearest, period, one_scan, behind)``, the stamp of the nearest, the scan period (None: not known), whether
+        ``(nearest, period, one_scan, behind)``, the stamp of the nearest (among those and the older ones stamped within
+        1 s of the newest, which the node keeps while its scans run ahead of the images, up to
+        :data:`~mono_depth_ros.adapters.lidar.MAX_SCANS_KEPT`), the scan period (None: not known), whether
         it is the only one, and :func:`~mono_depth_ros.adapters.lidar.scans_behind` for the newest (the last recorded
         arriving when recorded, the image at ``image_log_ns``), as the node's
         :class:`~mono_depth_ros.adapters.lidar.ScanPairing` gives them to
         :func:`~mono_depth_ros.adapters.lidar.no_scan_text`. None: no scan recorded by then, or bag times not known."""
-        own, count = scans.of_pass(bag_pass), SCANS_FOR_RATE
-        while True:  # the last SCANS_FOR_RATE readable: unreadable ones never reach the node, nor take a place there
+        own, count = scans.of_pass(bag_pass), MAX_SCANS_KEPT
+        while True:  # readable ones: unreadable ones never reach the node, nor take a place there
             keys, stamps = own.recorded_last(image_log_ns, count)
-            held = [(key, stamp) for key, stamp in zip(keys, stamps, strict=True) if key not in skip]
-            if len(held) >= SCANS_FOR_RATE or len(keys) < count:
+            kept = [(key, stamp) for key, stamp in zip(keys, stamps, strict=True) if key not in skip]
+            if len(kept) >= MAX_SCANS_KEPT or len(keys) < count:
                 break
             count *= 2
-        held = held[-SCANS_FOR_RATE:]
+        held = kept[-SCANS_FOR_RATE:]  # what the rate is judged by
         if not held:
             return None
         at_hand = [stamp for _, stamp in held]
-        nearest = min(at_hand, key=lambda stamp: abs(stamp - image_stamp_ns))
+        oldest_kept = max(at_hand) - TIME_JUMP_BACK_NS  # the node keeps more than 10 stamped within 1 s (keep_ns)
+        kept_stamps = [stamp for _, stamp in kept[-MAX_SCANS_KEPT:-SCANS_FOR_RATE] if stamp >= oldest_kept] + at_hand
+        nearest = min(kept_stamps, key=lambda stamp: abs(stamp - image_stamp_ns))
         period = scan_period(at_hand)
         came = own.log_of(held[-1][0])
         behind = scans_behind(

@@ -500,3 +500,38 @@ def test_unreadable_scans_do_not_crowd_the_scans_at_hand_out_of_the_bag_runners_
             "/lidar", paired.stamp_ns, nearest, 0.2, period_ns=period, one_scan=one_scan, behind=behind
         )
         assert node_words == [f"LiDAR scan not used: {bag_words}; this frame's scale falls back"]
+
+
+def test_a_fast_lidar_stamped_ahead_is_explained_by_the_nearest_scan_the_node_keeps() -> None:
+    """A 20 Hz LiDAR stamped an hour ahead of a 30 Hz camera: the node, its scans running ahead of the images, keeps
+    those stamped within 1 s of the newest (21, not 10), and names the oldest of them as the nearest; the bag runner
+    named the oldest of the last 10 (0.5 s nearer): "3599.522 s after it" where the node said 3599.472 s, for 136
+    of 152 frames. It takes the nearest among the scans the node keeps."""
+    clock, unpaired = FakeClock(), list[Paired[int]]()
+    node: ScanPairing[int] = ScanPairing(200 * MS, 200 * MS, clock_ns=clock, on_unpaired=unpaired.append)
+    rules = PairingRules(lidar_max_age_ns=200 * MS, lidar_wait_ns=200 * MS)
+    scan_stamps, scan_logs, frame_logs = [], [], {}
+    for now in range(5000):  # ms
+        clock.now_ns = now * MS
+        if now % 50 == 10:
+            node.add_scan((now - 10 + 3_600_000) * MS, now)
+            scan_stamps.append((now - 10 + 3_600_000) * MS)
+            scan_logs.append(now * MS)
+        if now % 33 == 10:
+            node.add_frame((now - 10) * MS, now)
+            frame_logs[(now - 10) * MS] = now * MS
+        if now % 10 == 0:
+            node.poll()
+    scans = StampIndex.build(scan_stamps, logs_ns=scan_logs)
+    assert len(unpaired) > 100, len(unpaired)
+    for paired in unpaired:
+        node_words: list[str] = []
+        UnpairedLog(node_words.append, "/lidar", 0.2)(paired)
+        at_hand = rules.scans_at_hand(paired.stamp_ns, frame_logs[paired.stamp_ns], scans)
+        assert at_hand is not None
+        nearest, period, one_scan, behind = at_hand
+        bag_words = no_scan_text(
+            "/lidar", paired.stamp_ns, nearest, 0.2, period_ns=period, one_scan=one_scan, behind=behind
+        )
+        assert node_words == [f"LiDAR scan not used: {bag_words}; this frame's scale falls back"]
+        assert DIFFERENT_CLOCKS in bag_words, bag_words
