@@ -424,6 +424,53 @@ def test_the_node_and_the_bag_runner_agree_when_the_only_scan_at_hand_is_far_beh
     assert node_reports == bag_reports == []
 
 
+def _words_on_both_roads(
+    duration_ms: int,
+    scan_every_ms: int,
+    scan_offset_ms: int,
+    frames_from_ms: int = 0,
+    readable_scans: int | None = None,
+) -> list[str]:
+    """A 30 Hz camera and a LiDAR every ``scan_every_ms`` stamped ``scan_offset_ms`` from the camera's clock (negative:
+    behind), every message recorded 10 ms after its stamp (lidar.max_age_s and lidar.wait_s 0.2 s; frames from
+    ``frames_from_ms``; only the first ``readable_scans`` scans reach the node, the rest are recorded unreadable):
+    for each frame the node logs "LiDAR scan not used" for, asserts the bag runner's words (the scans at hand when the
+    node takes the image, :meth:`PairingRules.scans_at_hand`) are the node's; returns the bag runner's words."""
+    clock, unpaired = FakeClock(), list[Paired[int]]()
+    node: ScanPairing[int] = ScanPairing(200 * MS, 200 * MS, clock_ns=clock, on_unpaired=unpaired.append)
+    rules = PairingRules(lidar_max_age_ns=200 * MS, lidar_wait_ns=200 * MS)
+    scan_stamps: list[int] = []
+    scan_logs: list[int] = []
+    frame_logs: dict[int, int] = {}
+    for now in range(duration_ms):
+        clock.now_ns = now * MS
+        if now % scan_every_ms == 10:
+            if readable_scans is None or len(scan_stamps) < readable_scans:  # readable: the node receives it
+                node.add_scan((now - 10 + scan_offset_ms) * MS, now)
+            scan_stamps.append((now - 10 + scan_offset_ms) * MS)
+            scan_logs.append(now * MS)
+        if now >= frames_from_ms and now % 33 == 10:
+            node.add_frame((now - 10) * MS, now)
+            frame_logs[(now - 10) * MS] = now * MS
+        if now % 10 == 0:
+            node.poll()
+    scans = StampIndex.build(scan_stamps, logs_ns=scan_logs)
+    unreadable = set() if readable_scans is None else set(range(readable_scans, len(scan_stamps)))  # recording order
+    words = []
+    for paired in unpaired:
+        node_words: list[str] = []
+        UnpairedLog(node_words.append, "/lidar", 0.2)(paired)
+        at_hand = rules.scans_at_hand(paired.stamp_ns, frame_logs[paired.stamp_ns], scans, skip=unreadable)
+        assert at_hand is not None
+        nearest, period, one_scan, behind = at_hand
+        bag_words = no_scan_text(
+            "/lidar", paired.stamp_ns, nearest, 0.2, period_ns=period, one_scan=one_scan, behind=behind
+        )
+        assert node_words == [f"LiDAR scan not used: {bag_words}; this frame's scale falls back"]
+        words.append(bag_words)
+    return words
+
+
 @pytest.mark.parametrize("lidar_behind_s", [0.0, 3600.0])
 def test_a_frame_without_a_scan_is_explained_by_the_scans_at_hand_as_the_node_explains_it(
     lidar_behind_s: float,
@@ -433,33 +480,9 @@ def test_a_frame_without_a_scan_is_explained_by_the_scans_at_hand_as_the_node_ex
     same words in the bag runner's `lidar: no scan in time` (the runner judged by the nearest scan of the whole bag
     and the stamp gap alone: "the LiDAR stopped, or ... different clocks" for a LiDAR on the camera's clock); a LiDAR
     stamped an hour behind is told the clocks on both roads."""
-    clock, unpaired = FakeClock(), list[Paired[int]]()
-    node: ScanPairing[int] = ScanPairing(200 * MS, 200 * MS, clock_ns=clock, on_unpaired=unpaired.append)
-    rules = PairingRules(lidar_max_age_ns=200 * MS, lidar_wait_ns=200 * MS)
-    behind_ms, scan_stamps, scan_logs, frame_logs = int(lidar_behind_s * 1000), [], [], {}
-    for now in range(12_000):  # ms
-        clock.now_ns = now * MS
-        if now % 5000 == 10:
-            node.add_scan((now - 10 - behind_ms) * MS, now)
-            scan_stamps.append((now - 10 - behind_ms) * MS)
-            scan_logs.append(now * MS)
-        if now % 33 == 10:
-            node.add_frame((now - 10) * MS, now)
-            frame_logs[(now - 10) * MS] = now * MS
-        if now % 10 == 0:
-            node.poll()
-    scans = StampIndex.build(scan_stamps, logs_ns=scan_logs)
-    assert len(unpaired) > 100, len(unpaired)
-    for paired in unpaired:
-        node_words: list[str] = []
-        UnpairedLog(node_words.append, "/lidar", 0.2)(paired)
-        at_hand = rules.scans_at_hand(paired.stamp_ns, frame_logs[paired.stamp_ns], scans)
-        assert at_hand is not None
-        nearest, period, one_scan, behind = at_hand
-        bag_words = no_scan_text(
-            "/lidar", paired.stamp_ns, nearest, 0.2, period_ns=period, one_scan=one_scan, behind=behind
-        )
-        assert node_words == [f"LiDAR scan not used: {bag_words}; this frame's scale falls back"]
+    words = _words_on_both_roads(12_000, 5000, -int(lidar_behind_s * 1000))
+    assert len(words) > 100, len(words)
+    for bag_words in words:
         if not lidar_behind_s:
             assert "stopped" not in bag_words and DIFFERENT_CLOCKS not in bag_words, bag_words
         else:
@@ -471,35 +494,8 @@ def test_unreadable_scans_do_not_crowd_the_scans_at_hand_out_of_the_bag_runners_
     LiDAR whose first two scans are readable and next nine are not: the node, with its two scans, knows the rate and
     logs a frame 45 s on as "the LiDAR stopped, or ..."; the bag runner took the last 10 recorded, less the nine
     unreadable, and said "(the only scan at hand: the LiDAR's rate is not known yet)". It takes the last 10 readable."""
-    clock, unpaired = FakeClock(), list[Paired[int]]()
-    node: ScanPairing[int] = ScanPairing(200 * MS, 200 * MS, clock_ns=clock, on_unpaired=unpaired.append)
-    rules = PairingRules(lidar_max_age_ns=200 * MS, lidar_wait_ns=200 * MS)
-    scan_stamps, scan_logs, frame_logs = [], [], {}
-    for now in range(52_000):  # ms
-        clock.now_ns = now * MS
-        if now % 5000 == 10:
-            if now < 10_000:  # readable: the node receives it
-                node.add_scan((now - 10) * MS, now)
-            scan_stamps.append((now - 10) * MS)
-            scan_logs.append(now * MS)
-        if now >= 50_500 and now % 33 == 10:
-            node.add_frame((now - 10) * MS, now)
-            frame_logs[(now - 10) * MS] = now * MS
-        if now % 10 == 0:
-            node.poll()
-    scans = StampIndex.build(scan_stamps, logs_ns=scan_logs)
-    unreadable = set(range(2, len(scan_stamps)))  # keys: the recording order
-    assert len(unpaired) > 10, len(unpaired)
-    for paired in unpaired:
-        node_words: list[str] = []
-        UnpairedLog(node_words.append, "/lidar", 0.2)(paired)
-        at_hand = rules.scans_at_hand(paired.stamp_ns, frame_logs[paired.stamp_ns], scans, skip=unreadable)
-        assert at_hand is not None
-        nearest, period, one_scan, behind = at_hand
-        bag_words = no_scan_text(
-            "/lidar", paired.stamp_ns, nearest, 0.2, period_ns=period, one_scan=one_scan, behind=behind
-        )
-        assert node_words == [f"LiDAR scan not used: {bag_words}; this frame's scale falls back"]
+    words = _words_on_both_roads(52_000, 5000, 0, frames_from_ms=50_500, readable_scans=2)
+    assert len(words) > 10, len(words)
 
 
 def test_a_fast_lidar_stamped_ahead_is_explained_by_the_nearest_scan_the_node_keeps() -> None:
@@ -507,31 +503,7 @@ def test_a_fast_lidar_stamped_ahead_is_explained_by_the_nearest_scan_the_node_ke
     those stamped within 1 s of the newest (21, not 10), and names the oldest of them as the nearest; the bag runner
     named the oldest of the last 10 (0.5 s nearer): "3599.522 s after it" where the node said 3599.472 s, for 136
     of 152 frames. It takes the nearest among the scans the node keeps."""
-    clock, unpaired = FakeClock(), list[Paired[int]]()
-    node: ScanPairing[int] = ScanPairing(200 * MS, 200 * MS, clock_ns=clock, on_unpaired=unpaired.append)
-    rules = PairingRules(lidar_max_age_ns=200 * MS, lidar_wait_ns=200 * MS)
-    scan_stamps, scan_logs, frame_logs = [], [], {}
-    for now in range(5000):  # ms
-        clock.now_ns = now * MS
-        if now % 50 == 10:
-            node.add_scan((now - 10 + 3_600_000) * MS, now)
-            scan_stamps.append((now - 10 + 3_600_000) * MS)
-            scan_logs.append(now * MS)
-        if now % 33 == 10:
-            node.add_frame((now - 10) * MS, now)
-            frame_logs[(now - 10) * MS] = now * MS
-        if now % 10 == 0:
-            node.poll()
-    scans = StampIndex.build(scan_stamps, logs_ns=scan_logs)
-    assert len(unpaired) > 100, len(unpaired)
-    for paired in unpaired:
-        node_words: list[str] = []
-        UnpairedLog(node_words.append, "/lidar", 0.2)(paired)
-        at_hand = rules.scans_at_hand(paired.stamp_ns, frame_logs[paired.stamp_ns], scans)
-        assert at_hand is not None
-        nearest, period, one_scan, behind = at_hand
-        bag_words = no_scan_text(
-            "/lidar", paired.stamp_ns, nearest, 0.2, period_ns=period, one_scan=one_scan, behind=behind
-        )
-        assert node_words == [f"LiDAR scan not used: {bag_words}; this frame's scale falls back"]
+    words = _words_on_both_roads(5000, 50, 3_600_000)
+    assert len(words) > 100, len(words)
+    for bag_words in words:
         assert DIFFERENT_CLOCKS in bag_words, bag_words
