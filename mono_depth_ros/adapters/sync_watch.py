@@ -473,7 +473,8 @@ class SyncWatch:
             return f"no_{name}", (
                 f"{stamp} not paired: the first {name} on {self._topics[name]} is stamped {after_s:.3f} s after it "
                 f"({seen}): {name} started after the images (its publisher started later, or the node's subscription "
-                f"to it matched after the image's: at start-up, at a lifecycle activate); the images since pair"
+                f"to it matched after the image's: at start-up, at a lifecycle activate, when the camera driver "
+                f"restarted); the images since pair"
             )
         if lost.missing:
             text = (
@@ -505,10 +506,12 @@ class SyncWatch:
         first, now = self._first_image, self._clock_ns()
         stopped = {name: silent for name in missing if (silent := self._stopped_ns(name, stamp_ns, now)) is not None}
         streamed = None if first is None else now - first
-        started = {  # a first partner after the image that a later image took: it started later
+        started = {  # a first partner (since the node started, or the camera restarted) that a later image took
             name: first_ns
             for name in missing
-            if 0 < (first_ns := self._first_partner.get(name, 0)) - stamp_ns <= TIME_JUMP_BACK_NS  # not an odd stamp
+            if 0
+            < (first_ns := self._restarted_ns(name, stamp_ns) or self._first_partner.get(name, 0)) - stamp_ns
+            <= TIME_JUMP_BACK_NS  # not an odd stamp
             and any(abs(image - first_ns) <= slop_ns for image in self._recent_images)
         }
         return Unpaired(int(stamp_ns), missing, latest, behind, streamed, stopped, started)
@@ -542,7 +545,38 @@ class SyncWatch:
         if after == 0:
             return None  # nothing before the image
         (before_ns, before_arrival), (after_ns, after_arrival) = arrivals[after - 1], arrivals[after]
+        if self._images_paused(before_ns, after_ns, stamp_ns):
+            return None  # the images paused in its silence too: the camera restarted (:meth:`_restarted_ns`)
         return after_ns - before_ns if min(after_ns - before_ns, after_arrival - before_arrival) >= least else None
+
+    def _images_paused(self, before_ns: int, after_ns: int, stamp_ns: int) -> bool:
+        """Whether the images paused for half or more of a partner's silence between its messages stamped
+        ``before_ns`` and ``after_ns``: a gap that long in the image stamps from the last one paired with
+        ``before_ns`` (within the slop) up to the image stamped ``stamp_ns``, as at a restart of the camera driver
+        (where the partner's silence is the pause and the partners lost after it). A partner that stopped while the
+        images went on leaves gaps of their usual period only. False when that image is no longer remembered."""
+        slop_ns = self._slop_s * NS_PER_S
+        images = sorted(image for image in self._recent_images if image <= stamp_ns)
+        before = [image for image in images if image <= before_ns + slop_ns]
+        if not before:
+            return False
+        span = [before[-1], *(image for image in images if image > before_ns + slop_ns)]
+        return 2 * max((b - a for a, b in itertools.pairwise(span)), default=0) >= after_ns - before_ns
+
+    def _restarted_ns(self, name: str, stamp_ns: int) -> int | None:
+        """The stamp of partner ``name``'s first message after a pause around the image stamped ``stamp_ns`` in which
+        no image came either (the camera driver restarted: its new publishers match the node's subscriptions one by
+        one, the image's first, so the first images' partners never reach the node), else None. The pause is as long
+        as a stop's (:meth:`_stopped_ns`): the give-up time and three of the partner's usual periods (in stamps)."""
+        stamps = sorted(stamp for stamp, _ in self._partner_arrivals[name])
+        after = next((i for i, s in enumerate(stamps) if s > stamp_ns), None)
+        if after is None or after == 0:
+            return None  # not back yet (a stop, or the end), or nothing before the image (a first start)
+        periods = sorted(b - a for a, b in itertools.pairwise(stamps) if b > a)
+        least = max(self._give_up_ns, 3 * periods[len(periods) // 2])
+        before_ns, after_ns = stamps[after - 1], stamps[after]
+        paused = after_ns - before_ns >= least and self._images_paused(before_ns, after_ns, stamp_ns)
+        return after_ns if paused else None
 
 
 def _nearest(stamps: Any, stamp_ns: int, slop_ns: float) -> int | None:
