@@ -356,11 +356,20 @@ class SyncWatch:
         missing = self.missing_images()
         if missing and self._on_missing is not None:
             first, last = missing[0] / NS_PER_S, missing[-1] / NS_PER_S
-            self._on_missing(
-                len(missing),
+            text = (
                 f"{len(missing)} camera_info(s) stamped {first:.3f} .. {last:.3f} s came without their image (images "
-                f"before and after them arrived)",
+                f"before and after them arrived)"
             )
+            with self._lock:
+                paused = max(self._camera_paused_ns(stamp) for stamp in missing)
+            if paused:
+                text += (
+                    f", after a pause of the whole camera of {paused / NS_PER_S:.1f} s (nothing on the image or "
+                    f"camera_info topic): a camera driver that restarted loses its first images so when its new image "
+                    f"publisher matches the node after its camera_info's (they pair from then on), or a network "
+                    f"stall's recovery lost them"
+                )
+            self._on_missing(len(missing), text)
         self.update_timer()
 
     def missing_images(self) -> list[int]:
@@ -379,6 +388,20 @@ class SyncWatch:
             for stamp in {*missing, *forgotten}:
                 del self._infos[stamp]
             return missing
+
+    def _camera_paused_ns(self, stamp_ns: int) -> int:
+        """How long the whole camera paused before a camera_info stamped ``stamp_ns`` that came with no image since
+        the pause: the longest gap in the stamps of the last image before it and of the camera_infos since, when it
+        is the give-up time or more (else 0). Then its image may have been lost as a restarted camera driver's new
+        image publisher matched the node's subscription after its camera_info's, or in a network stall's recovery:
+        counted all the same, and named."""
+        images = [image for image in self._recent_images if image < stamp_ns]
+        if not images:
+            return 0
+        last = max(images)
+        infos = sorted(s for s, _ in self._partner_arrivals.get("camera_info", ()) if last < s <= stamp_ns)
+        pause = max((b - a for a, b in itertools.pairwise([last, *infos])), default=0)
+        return pause if pause >= self._give_up_ns else 0
 
     def report(self, images: list[Unpaired]) -> None:
         """Each of ``images`` to ``on_lost`` as ``(reason, text)`` (:meth:`explain`)."""

@@ -428,6 +428,34 @@ def test_camera_infos_whose_images_never_came_are_reported_missing_once_the_stre
     assert len(missing) == 1  # each reported once
 
 
+@pytest.mark.parametrize("infos_pause", [True, False], ids=["camera restarted", "images lost"])
+def test_images_lost_as_a_restarted_camera_matches_again_are_counted_missing_naming_the_restart(
+    infos_pause: bool,
+) -> None:
+    """A 10 Hz camera driver restarted: nothing on either topic for 1.5 s, then its new camera_info publisher matches
+    the node's subscription before its new image publisher, so the first two images never reach the node (real
+    Humble: a publisher process restarted beside the node, images_missing +3 a restart). They are counted
+    images_missing, and were warned with the transport's remedies only (best effort, the socket buffers, the history
+    depth), which change nothing for a restart: the text now names the pause of the whole camera and the restart.
+    Two images lost while the camera_infos went on (no pause of the camera) are counted without it."""
+    clock, missing = FakeClock(), list[tuple[int, str]]()
+    sync = missing_watch(clock, missing)
+    for k in range(30):
+        paused = 15 if k >= 10 and infos_pause else 0
+        clock.now_ns = (k + paused) * S // 10
+        stamp = STAMP + (k + paused) * S // 10
+        sync.partner("camera_info", stamp)
+        if not 10 <= k < 12:
+            sync.image(stamp)
+        sync.poll()
+    clock.now_ns = 10 * S
+    sync.poll()
+    assert sum(count for count, _ in missing) == 2, missing
+    texts = " ".join(text for _, text in missing)
+    named = "after a pause of the whole camera of 1.6 s" in texts and "a camera driver that restarted" in texts
+    assert named == infos_pause, texts
+
+
 def test_a_camera_info_no_image_can_match_is_not_an_image_missing() -> None:
     clock, missing = FakeClock(), []
     sync = missing_watch(clock, missing)
