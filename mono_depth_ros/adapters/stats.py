@@ -37,6 +37,9 @@ def seconds_to_ns(seconds: float) -> int:
 
 MAX_STAMP_OFFSET_S = 3600.0
 """A capture stamp further than this from the node clock (or stamp 0) is not a capture time: no latency."""
+MAX_STAMP_AHEAD_S = 1.0
+"""A capture stamp further than this after the node clock is not a capture time on it either (a camera clock not
+synchronised with the node's: its latency would be negative); a smaller skew keeps its latency, as it is."""
 SIXTEEN_BIT_LOG_PERIOD_S = 2.0
 """Seconds between two logs of one 16-bit scaling warning (its key and text without numbers; counted every frame)."""
 
@@ -78,7 +81,7 @@ class StatsSnapshot:
     errors_in_window: int
     window_s: float
     severe_in_window: int = 0  # bad frames that make the output untrustworthy (invalid model output)
-    frames_unstamped: int = 0  # published frames whose stamp was 0 or off the clock (:data:`MAX_STAMP_OFFSET_S`)
+    frames_unstamped: int = 0  # published frames whose stamp was 0 or off the clock (:data:`MAX_STAMP_OFFSET_S`, ahead)
     images_missing: int = 0  # images whose camera_info came but which never arrived (not in ``received``)
     unused: dict[str, int] = field(default_factory=dict)  # other inputs not used, per reason (not images)
     sixteen_bit: dict[str, int] = field(default_factory=dict)  # 16-bit frames scaled wrongly? per key (published)
@@ -190,8 +193,9 @@ class RuntimeStats:
 
     def frame_published_at(self, stamp_ns: int, now_ns: int) -> None:
         """A frame captured at ``stamp_ns`` went out at ``now_ns`` (the node clock): :meth:`frame_published` with
-        ``now_ns - stamp_ns``, unless the stamp is 0 or more than :data:`MAX_STAMP_OFFSET_S` from ``now_ns`` (a
-        driver that does not stamp, another clock): then the frame counts as published and as
+        ``now_ns - stamp_ns``, unless the stamp is 0, more than :data:`MAX_STAMP_OFFSET_S` from ``now_ns`` or more
+        than :data:`MAX_STAMP_AHEAD_S` after it (a driver that does not stamp, another clock, a camera clock not
+        synchronised with the node's): then the frame counts as published and as
         ``frames_unstamped``, outside the latency percentiles. A stamp after ``now_ns`` once the node clock has gone
         back (an earlier call had a later ``now_ns``: a bag played with ``--clock --loop``, this frame captured in the
         pass before) is published with no latency, not unstamped."""
@@ -203,7 +207,8 @@ class RuntimeStats:
                 self._published.append((self._clock_ns(), float("nan")))
                 self._published_total += 1
             return
-        if stamp_ns != 0 and abs(now_ns - stamp_ns) <= MAX_STAMP_OFFSET_S * NS_PER_S:
+        ahead_ns = stamp_ns - now_ns
+        if stamp_ns != 0 and -MAX_STAMP_OFFSET_S * NS_PER_S <= ahead_ns <= MAX_STAMP_AHEAD_S * NS_PER_S:
             self.frame_published(now_ns - stamp_ns)
             return
         with self._lock:
@@ -212,11 +217,18 @@ class RuntimeStats:
             self._unstamped += 1
             first = self._unstamped == 1
         if first and self._warn is not None:
+            if stamp_ns != 0 and 0 < ahead_ns <= MAX_STAMP_OFFSET_S * NS_PER_S:
+                why = (
+                    f"{ahead_ns / NS_PER_S:.3f} s ahead of the node clock (more than {MAX_STAMP_AHEAD_S:g} s): the "
+                    f"camera's clock is not synchronised with the node's, no capture time on it"
+                )
+                remedy = "synchronise the camera computer's clock with the node's (chrony or PTP)"
+            else:
+                why = f"stamp 0 or more than {MAX_STAMP_OFFSET_S / 3600:g} h off, no capture time"
+                remedy = "stamp images in the driver with the node's clock (use_sim_time needs /clock)"
             self._warn(
-                f"image stamped {stamp_ns / NS_PER_S:.3f} s, node clock {now_ns / NS_PER_S:.3f} s: stamp 0 or more "
-                f"than {MAX_STAMP_OFFSET_S / 3600:g} h off, no capture time; such frames are published but left out "
-                "of latency_*_ms and counted in frames_unstamped (warned once); stamp images in the driver with the "
-                "node's clock (use_sim_time needs /clock)"
+                f"image stamped {stamp_ns / NS_PER_S:.3f} s, node clock {now_ns / NS_PER_S:.3f} s: {why}; such frames "
+                f"are published but left out of latency_*_ms and counted in frames_unstamped (warned once); {remedy}"
             )
 
     def sixteen_bit_frame(self, key: str, text: str) -> None:

@@ -117,6 +117,26 @@ def test_frames_captured_before_the_clock_went_back_have_no_latency() -> None:
     assert skewed.snapshot().latency_p50_ms == pytest.approx(-5.0)
 
 
+def test_a_camera_clock_minutes_ahead_of_the_node_is_unstamped_not_a_negative_latency() -> None:
+    """A camera whose clock runs 59 min ahead of the node's (no NTP / PTP between the camera's computer and the
+    node's): real Humble published latency_p50_ms -3599974.5 in /diagnostics, no warning (only stamps more than 1 h
+    off were unstamped). A stamp more than 1 s after the node clock is no capture time on it: unstamped, warned
+    naming how far ahead and the clock synchronisation; a camera clock 5 ms ahead keeps its (negative) latency."""
+    warnings: list[str] = []
+    stats = RuntimeStats(window_s=5.0, clock_ns=FakeClock(), warn=warnings.append)
+    now_ns = 1_700_000_000 * 1000 * MS
+    stats.frame_published_at(now_ns - 40 * MS, now_ns)
+    stats.frame_published_at(now_ns + 3540 * 1000 * MS, now_ns)  # 59 min ahead
+    stats.frame_published_at(now_ns + 1001 * MS, now_ns)
+    stats.frame_published_at(now_ns + 5 * MS, now_ns)  # a small skew: as it is
+    snap = stats.snapshot()
+    assert (snap.published, snap.frames_unstamped) == (4, 2)
+    assert (snap.latency_p50_ms, snap.latency_p95_ms) == pytest.approx(np.percentile([40.0, -5.0], [50, 95]))
+    (warning,) = warnings
+    assert "3540.000 s ahead of the node clock" in warning and "chrony or PTP" in warning, warning
+    assert "frames_unstamped" in warning
+
+
 def test_stamp_zero_is_unstamped_on_a_node_clock_near_zero_too() -> None:
     stats = RuntimeStats(window_s=5.0, clock_ns=FakeClock())
     stats.frame_published_at(0, 30 * MS)  # use_sim_time, /clock just started
