@@ -217,7 +217,10 @@ class RuntimeStats:
             self._unstamped += 1
             first = self._unstamped == 1
         if first and self._warn is not None:
-            if stamp_ns != 0 and 0 < ahead_ns <= MAX_STAMP_OFFSET_S * NS_PER_S:
+            if stamp_ns != 0 and now_ns == 0:  # rclpy's ROS time before the first /clock: no camera clock's fault
+                why = "the node clock is still 0 (use_sim_time with no /clock yet), no capture time on it"
+                remedy = "publish /clock (ros2 bag play --clock, the simulator's clock) or set use_sim_time false"
+            elif stamp_ns != 0 and 0 < ahead_ns <= MAX_STAMP_OFFSET_S * NS_PER_S:
                 why = (
                     f"{ahead_ns / NS_PER_S:.3f} s ahead of the node clock (more than {MAX_STAMP_AHEAD_S:g} s): the "
                     f"camera's clock is not synchronised with the node's, no capture time on it"

@@ -137,6 +137,20 @@ def test_a_camera_clock_minutes_ahead_of_the_node_is_unstamped_not_a_negative_la
     assert "frames_unstamped" in warning
 
 
+def test_a_node_clock_still_at_zero_is_warned_as_sim_time_without_clock_not_an_unsynchronised_camera() -> None:
+    """use_sim_time with no /clock yet (rclpy's ROS time is 0 until the first one): a simulator 30 s into its run
+    stamps its images 30 s. Those frames are unstamped (no latency on a clock at 0), but they were warned as a camera
+    clock '30.000 s ahead of the node clock' with chrony / PTP as the remedy, which changes nothing there: the warning
+    names /clock."""
+    warnings: list[str] = []
+    stats = RuntimeStats(window_s=5.0, clock_ns=FakeClock(), warn=warnings.append)
+    stats.frame_published_at(30 * 1000 * MS, 0)
+    assert stats.snapshot().frames_unstamped == 1
+    (warning,) = warnings
+    assert "node clock 0.000 s" in warning and "/clock" in warning, warning
+    assert "chrony" not in warning and "ahead" not in warning, warning
+
+
 def test_stamp_zero_is_unstamped_on_a_node_clock_near_zero_too() -> None:
     stats = RuntimeStats(window_s=5.0, clock_ns=FakeClock())
     stats.frame_published_at(0, 30 * MS)  # use_sim_time, /clock just started
