@@ -78,6 +78,8 @@ from mono_depth_ros.pipeline import DepthPipeline
 
 CAR = MovingCar()
 WINDOW = 5  # px, the image cue's correlation window
+KINDS = ("none", "copy", "truth", "image", "flow")  # Cue.kind
+FOLLOWS = ("half", "none")  # Cue.follow
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,13 @@ class Cue:
     follow: str = "half"  # half (shipped) | none: the prior does not follow the frame's change
     flow_px: float = 1.0
     dis_preset: int = 2  # cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
+
+    def __post_init__(self) -> None:
+        # a typo must not give a row: an unknown kind runs the shipped method, a follow but "half" acts as "none"
+        if self.kind not in KINDS:
+            raise ValueError(f"Cue {self.name!r}: kind={self.kind!r}; use one of {', '.join(KINDS)}")
+        if self.follow not in FOLLOWS:
+            raise ValueError(f"Cue {self.name!r}: follow={self.follow!r}; use one of {', '.join(FOLLOWS)}")
 
 
 @dataclass

@@ -53,3 +53,11 @@ def test_the_flow_cue_flags_the_near_moving_car_more_than_the_static_world() -> 
         NOW.counts = []
     car_moved, rest_moved = near[0] / near[2], near[3] / near[5]
     assert car_moved > 0.4 and rest_moved < 0.15, (car_moved, rest_moved)
+
+
+@pytest.mark.parametrize(("kind", "follow"), [("flow", "None"), ("flow", "full"), ("optical-flow", "half")])
+def test_a_cue_with_an_unknown_kind_or_follow_is_refused_by_name(kind: str, follow: str) -> None:
+    # any follow but "half" used to act as "none" and any unknown kind as the shipped method: a typo gave a wrong row
+    with pytest.raises(ValueError, match=r"(kind|follow)=") as error:
+        Cue("typo", kind, follow=follow)
+    assert repr(kind if kind == "optical-flow" else follow) in str(error.value)
