@@ -1,8 +1,8 @@
 """Issue 20: does a motion cue other than the depth residual let the temporal filter average static surfaces longer?
 
-Run: ``.venv/bin/python -m bench.bench_temporal_cues [--oracle network-like|default|both] [--seeds 0,1,2,3,4]
-[--cases] [--demo]`` (about 3 minutes for both oracles and the demo line on one CPU thread). No assertions; the
-tables and what they say are in bench/RESULTS-session-notes.md, "explore78".
+Run: ``.venv/bin/python -m bench.bench_temporal_cues [--oracle network-like|default|both|floor] [--seeds 0,1,2,3,4]
+[--cases] [--demo]`` (about 4 minutes for both oracles and the demo line on one CPU thread). No assertions; the
+tables and what they say are in bench/RESULTS-session-notes.md, "explore78" and "explore85".
 
 The shipped filter restarts a pixel when its depth residual (window mean) exceeds ``temporal.agreement``; on
 ``NETWORK_LIKE`` (the shipped network's error structure: a smooth error that drifts as the view changes) that
@@ -14,13 +14,24 @@ the flicker without lag (explore71). Here a *cue* decides per pixel, before the 
   without the drift limit (``static_drift`` false);
 * neither: the shipped rules.
 
+``follow`` (explore85): ``half`` (the shipped rule: the prior follows the running mean of the frame's median change)
+or ``none`` (the frame's change is still taken out of the residual for the tests, but the prior is not rescaled: the
+frame-wide change is averaged like the rest).
+
 Cues: ``truth`` (the car's true mask, dilated by one pixel: moved; every other pixel static): the bound any motion
 cue can reach; ``image``: the previous grey image (the camera's, area-averaged to the depth's size) warped into the
 current view with the current depth and the known motion (the filter's own warp) and compared over a ``WINDOW``
 window by zero-mean normalised correlation (so exposure and contrast do not count), optionally maximised over depth
 factors (a small plane sweep: the network's depth error moves the warp too); a textured window (grey std at least
 ``min_texture`` counts) correlating below ``moved_below`` is moved, at least ``static_from`` (or not moved, when
-``static_from`` is None) static. Untextured windows carry no cue.
+``static_from`` is None) static. Untextured windows carry no cue. ``flow``: dense optical flow (OpenCV's DIS, preset
+``dis_preset``) from the current grey image to the previous one, against the flow the filter's warp predicts (current
+depth, known motion); its residual across the epipolar line (the depth error moves a pixel along that line, an object
+moving against the static world off it) above ``flow_px`` pixels is moved (spread by a pixel), every other usable
+pixel static.
+
+``--oracle floor`` splits ``NETWORK_LIKE``: its error bound to the world point alone (``SCENE_BOUND``: the measure's
+floor, not flicker) and the rest without it (``NETWORK_LIKE_NO_FLOOR``).
 
 The scoring is the goal test's (test/evaluation/test_temporal_sequence.py: 320×96, 12 frames, drives 0-4, each output
 kind, LiDAR scale, temporal on / off ratios of the temporal error, AbsRel and the moving car's AbsRel; goal on / off ≤
@@ -41,7 +52,7 @@ import argparse
 import contextlib
 import functools
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -67,6 +78,8 @@ from mono_depth_ros.pipeline import DepthPipeline
 
 CAR = MovingCar()
 WINDOW = 5  # px, the image cue's correlation window
+KINDS = ("none", "copy", "truth", "image", "flow")  # Cue.kind
+FOLLOWS = ("half", "none")  # Cue.follow
 
 
 @dataclass(frozen=True)
@@ -74,7 +87,7 @@ class Cue:
     """One variant (module docstring)."""
 
     name: str
-    kind: str = "none"  # none (shipped method) | copy (the copy, no cue) | truth | image
+    kind: str = "none"  # none (shipped method) | copy (the copy, no cue) | truth | image | flow
     static_agreement: float = 0.08
     static_max_weight: float = 8.0
     static_drift: bool = True
@@ -83,6 +96,16 @@ class Cue:
     static_from: float | None = None
     min_texture: float = 4.0
     depth_factors: tuple[float, ...] = ()
+    follow: str = "half"  # half (shipped) | none: the prior does not follow the frame's change
+    flow_px: float = 1.0
+    dis_preset: int = 2  # cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
+
+    def __post_init__(self) -> None:
+        # a typo must not give a row: an unknown kind runs the shipped method, a follow but "half" acts as "none"
+        if self.kind not in KINDS:
+            raise ValueError(f"Cue {self.name!r}: kind={self.kind!r}; use one of {', '.join(KINDS)}")
+        if self.follow not in FOLLOWS:
+            raise ValueError(f"Cue {self.name!r}: follow={self.follow!r}; use one of {', '.join(FOLLOWS)}")
 
 
 @dataclass
@@ -130,7 +153,7 @@ class CueFilter(tf.TemporalFilter):
         depth = depth_m.to(self.device, torch.float32)
         valid = torch.isfinite(depth) & (depth > 0)
         shape = (int(depth.shape[0]), int(depth.shape[1]))
-        grey = _area(NOW.grey, shape) if cue.kind == "image" and NOW.grey is not None else None
+        grey = _area(NOW.grey, shape) if cue.kind in ("image", "flow") and NOW.grey is not None else None
         if intrinsics != self._intrinsics:
             self._intrinsics, self._rays = intrinsics, tf._rays(intrinsics, self.device)
             self.reset()
@@ -149,8 +172,11 @@ class CueFilter(tf.TemporalFilter):
             static = ~moved
         elif cue.kind == "image" and grey is not None and self._grey is not None:
             moved, static = self._image_cue(grey, depth, valid, usable, prev_from_cur)
+        elif cue.kind == "flow" and grey is not None and self._grey is not None:
+            moved = self._flow_cue(grey, depth, valid, usable, prev_from_cur)
+            static = ~moved
         self._grey = grey
-        if NOW.car is not None and cue.kind in ("truth", "image"):
+        if NOW.car is not None and cue.kind in ("truth", "image", "flow"):
             car = (_area(NOW.car.astype(np.float32), shape) > 0) & usable
             rest = usable & ~car
             NOW.counts.append(
@@ -175,7 +201,8 @@ class CueFilter(tf.TemporalFilter):
             else:
                 self._shift_drift_m = 0.0
             self._scale_drift = 0.5 * (self._scale_drift + shift)
-            prior = prior / (1.0 - (self._scale_drift + follow_shift))
+            if cue.follow == "half":
+                prior = prior / (1.0 - (self._scale_drift + follow_shift))
             residual = torch.where(usable, residual - change, residual)
         else:
             self._scale_drift = self._shift_drift_m = 0.0
@@ -231,6 +258,40 @@ class CueFilter(tf.TemporalFilter):
         static = textured & (best >= self.cue.static_from) if self.cue.static_from is not None else textured & ~moved
         return moved, static
 
+    def _flow_cue(
+        self,
+        grey: torch.Tensor,
+        depth: torch.Tensor,
+        valid: torch.Tensor,
+        usable: torch.Tensor,
+        prev_from_cur: RigidTransform,
+    ) -> torch.Tensor:
+        """Moved: DIS flow (current -> previous image) off the warp's predicted position across the epipolar line."""
+        import cv2
+
+        assert self._grey is not None and self._intrinsics is not None and self._rays is not None
+        k = self._intrinsics
+        height, width = depth.shape
+        rotation = torch.as_tensor(prev_from_cur.rotation, dtype=torch.float32, device=self.device)
+        translation = torch.as_tensor(prev_from_cur.translation, dtype=torch.float32, device=self.device)
+
+        def projected(points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            z = torch.where(points[2] > 1e-3, points[2], torch.ones_like(points[2]))
+            return k.fx * points[0] / z + k.cx, k.fy * points[1] / z + k.cy
+
+        points = self._rays * torch.where(valid, depth, torch.zeros_like(depth))
+        u, v = projected(torch.einsum("ij,jhw->ihw", rotation, points) + translation[:, None, None])
+        u_far, v_far = projected(torch.einsum("ij,jhw->ihw", rotation, self._rays))  # the ray at infinite depth
+        uint8 = [np.clip(g.cpu().numpy(), 0, 255).astype(np.uint8) for g in (grey, self._grey)]
+        flow = torch.from_numpy(cv2.DISOpticalFlow_create(self.cue.dis_preset).calc(uint8[0], uint8[1], None))
+        xs = torch.arange(width, dtype=torch.float32)[None, :]
+        ys = torch.arange(height, dtype=torch.float32)[:, None]
+        dx, dy = xs + flow[..., 0] - u, ys + flow[..., 1] - v
+        ex, ey = u - u_far, v - v_far  # along the epipolar line through the predicted position
+        across = (dx * ey - dy * ex).abs() / torch.hypot(ex, ey).clamp(min=1e-6)
+        off = (usable & (across > self.cue.flow_px)).float()
+        return F.max_pool2d(off[None, None], 3, 1, 1)[0, 0] > 0
+
 
 @contextlib.contextmanager
 def installed(cue: Cue) -> Iterator[None]:
@@ -276,6 +337,8 @@ def _score(seed: int, kind: OutputKind, noise: OracleNoise | None, temporal: boo
 
 
 OFF = Cue("off")
+SCENE_BOUND = replace(NETWORK_LIKE, flicker_sigma=0.0, pixel_sigma=0.0, scale_jitter=0.0, drift_sigma=0.0)
+NETWORK_LIKE_NO_FLOOR = replace(NETWORK_LIKE, persistent_sigma=0.0)
 
 
 def table(cues: list[Cue], noise: OracleNoise | None, label: str, seeds: list[int], cases: bool) -> None:
@@ -338,12 +401,22 @@ CUES = [
     Cue("image: ncc>=0.8 relaxes only, agreement 0.16", "image", 0.16, 16.0, False, False, 0.0, 0.8),
     Cue("image: 3-depth sweep, ncc<0.5, agreement 0.16", "image", 0.16, 16.0, False, moved_below=0.5,
         depth_factors=(0.8, 1.25)),
+    Cue("shipped (copy), not followed", "copy", follow="none"),
+    Cue("truth: agreement 0.30, not followed", "truth", 0.30, 16.0, static_drift=False, follow="none"),
+    Cue("flow: across > 1 px, agreement 0.30, not followed", "flow", 0.30, 16.0, static_drift=False, follow="none"),
+    Cue("flow: across > 0.5 px, agreement 0.30, not followed", "flow", 0.30, 16.0, static_drift=False, follow="none",
+        flow_px=0.5),
 ]  # fmt: skip
+FLOOR_CUES = [
+    c
+    for c in CUES
+    if c.name in ("shipped", "truth: car restarts, agreement 0.30", "truth: agreement 0.30, not followed")
+]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--oracle", choices=("network-like", "default", "both"), default="both")
+    parser.add_argument("--oracle", choices=("network-like", "default", "both", "floor"), default="both")
     parser.add_argument("--seeds", default="0,1,2,3,4", help="drives (comma-separated)")
     parser.add_argument("--cases", action="store_true", help="print every drive x kind case")
     parser.add_argument("--demo", action="store_true", help="also make demo's temporal strip line per cue")
@@ -354,6 +427,10 @@ def main() -> None:
         table(CUES, NETWORK_LIKE, "NETWORK_LIKE", seeds, args.cases)
     if args.oracle in ("default", "both"):
         table(CUES, None, "default OracleNoise (the goal test's)", seeds, args.cases)
+    if args.oracle == "floor":
+        floor = "NETWORK_LIKE's scene-bound error alone (the measure's floor)"
+        table(FLOOR_CUES, SCENE_BOUND, floor, seeds, args.cases)
+        table(FLOOR_CUES, NETWORK_LIKE_NO_FLOOR, "NETWORK_LIKE without its scene-bound error", seeds, args.cases)
     if args.demo:
         print("\nmake demo's temporal strip line (shipped model, off -> on)")
         for cue in CUES:
