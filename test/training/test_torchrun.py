@@ -82,10 +82,12 @@ def test_torchrun_resume_refuses_ranks_that_found_different_checkpoints(tmp_path
     # step 0 with its random weights; the ranks then ran different numbers of steps with different weights, and the
     # one with more steps hung in its all-reduce once the other had finished
     cache = tmp_path / "clips"
-    train(tiny_config(tmp_path / "warm", cache, "supervised", run__steps=1))  # renders the drives once
+    # the first run as rank 0 left it: its checkpoints (step 2) in rank 0's folder, none in rank 1's. One process
+    # writes them (a checkpoint records no process count) where a torchrun of its own took ~15 s more
+    train(tiny_config(tmp_path / "runs" / "rank0", cache, "supervised", run__steps=2))
+    assert (tmp_path / "runs" / "rank0" / "checkpoints" / "step_0000002.safetensors").is_file()
     runs = tmp_path / "runs" / "rank{rank}"
     args = ["train"] + [a for item in tiny_overrides(runs, cache, "supervised", run__steps=2) for a in ("--set", item)]
-    torchrun(tmp_path / "sums", args)  # each rank's own folder: only rank 0's holds the checkpoints
     done = run_torchrun(tmp_path / "sums", [*args, "--set", "run.steps=4", "--resume", "auto"])
     assert done.returncode != 0
     assert "resumed from different steps (0 to 2)" in done.stderr and "every process" in done.stderr
