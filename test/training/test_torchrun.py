@@ -38,9 +38,23 @@ def run_torchrun(checksums: Path, args: list[str]) -> subprocess.CompletedProces
     path = os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": path}  # this checkout's package in every rank
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(ENTRY)]
-    return subprocess.run(
-        [*command, str(checksums), *args], env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=240
-    )
+    # past the timeout torchrun is asked to stop (SIGTERM: it stops its ranks, which run in sessions of their own).
+    # subprocess.run's SIGKILL took torchrun alone and left two ranks hung in an all-reduce spinning for good
+    with subprocess.Popen(
+        [*command, str(checksums), *args],
+        env=env,
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as process:
+        try:
+            stdout, stderr = process.communicate(timeout=240)
+        except subprocess.TimeoutExpired:
+            process.terminate()
+            process.communicate(timeout=60)
+            raise
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
 
 def torchrun(checksums: Path, args: list[str]) -> list[dict[str, object]]:
