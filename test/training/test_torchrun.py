@@ -38,9 +38,23 @@ def run_torchrun(checksums: Path, args: list[str]) -> subprocess.CompletedProces
     path = os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": path}  # this checkout's package in every rank
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(ENTRY)]
-    return subprocess.run(
-        [*command, str(checksums), *args], env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=240
-    )
+    # past the timeout torchrun is asked to stop (SIGTERM: it stops its ranks, which run in sessions of their own).
+    # subprocess.run's SIGKILL took torchrun alone and left two ranks hung in an all-reduce spinning for good
+    with subprocess.Popen(
+        [*command, str(checksums), *args],
+        env=env,
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as process:
+        try:
+            stdout, stderr = process.communicate(timeout=240)
+        except subprocess.TimeoutExpired:
+            process.terminate()
+            process.communicate(timeout=60)
+            raise
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
 
 def torchrun(checksums: Path, args: list[str]) -> list[dict[str, object]]:
@@ -82,10 +96,12 @@ def test_torchrun_resume_refuses_ranks_that_found_different_checkpoints(tmp_path
     # step 0 with its random weights; the ranks then ran different numbers of steps with different weights, and the
     # one with more steps hung in its all-reduce once the other had finished
     cache = tmp_path / "clips"
-    train(tiny_config(tmp_path / "warm", cache, "supervised", run__steps=1))  # renders the drives once
+    # the first run as rank 0 left it: its checkpoints (step 2) in rank 0's folder, none in rank 1's. One process
+    # writes them (a checkpoint records no process count) where a torchrun of its own took ~15 s more
+    train(tiny_config(tmp_path / "runs" / "rank0", cache, "supervised", run__steps=2))
+    assert (tmp_path / "runs" / "rank0" / "checkpoints" / "step_0000002.safetensors").is_file()
     runs = tmp_path / "runs" / "rank{rank}"
     args = ["train"] + [a for item in tiny_overrides(runs, cache, "supervised", run__steps=2) for a in ("--set", item)]
-    torchrun(tmp_path / "sums", args)  # each rank's own folder: only rank 0's holds the checkpoints
     done = run_torchrun(tmp_path / "sums", [*args, "--set", "run.steps=4", "--resume", "auto"])
     assert done.returncode != 0
     assert "resumed from different steps (0 to 2)" in done.stderr and "every process" in done.stderr

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mono_depth_ros.training.trainer.config import TrainConfig, load_train_config
+
+if TYPE_CHECKING:
+    from mono_depth_ros.training.trainer.loop import Trainer, TrainResult
 
 RENDERING = ("data.train_seeds", "data.val_seeds", "data.frames_per_clip", "data.val_frames_per_clip", "data.beams")
 VALIDATION = ("data.val_seeds", "data.val_frames_per_clip")
@@ -56,3 +60,15 @@ def tiny_overrides(out_dir: Path, cache_dir: Path, objective: str = "supervised"
 def tiny_config(out_dir: Path, cache_dir: Path, objective: str = "supervised", **extra: object) -> TrainConfig:
     """A :class:`TrainConfig` from :func:`tiny_overrides` (``extra`` keys use ``__`` for the dot: run__steps=6)."""
     return load_train_config(None, tiny_overrides(out_dir, cache_dir, objective, **extra))
+
+
+def fit_unvalidated(trainer: Trainer) -> TrainResult:
+    """``trainer.fit()`` without its validation after every epoch, for a test that validates before and after the
+    run itself and reads none of those: on two or three frames an epoch is a step, and each validation rereads and
+    resizes the validation frames (half such a test's time). The weights come out the same: validation predicts
+    without gradients and restores the training mode."""
+    trainer.validate = lambda *_: None  # type: ignore[method-assign]
+    try:
+        return trainer.fit()
+    finally:
+        del trainer.validate

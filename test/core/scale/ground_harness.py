@@ -98,7 +98,7 @@ def ground_plane_of(truth_m: npt.NDArray[np.floating], intrinsics: PinholeIntrin
             best, best_count = np.append(normal, normal @ a), count
     inliers = points[np.abs(points @ best[:3] - best[3]) < 0.05]
     centre = inliers.mean(axis=0)
-    normal = np.linalg.svd(inliers - centre)[2][2]
+    normal = np.linalg.svd(inliers - centre, full_matrices=False)[2][2]  # Vt alone: the full U is N x N
     normal *= np.sign(normal[1])
     pitch = math.asin(normal[2])
     return GroundPlaneConfig(
