@@ -14,6 +14,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -38,21 +39,33 @@ def run_torchrun(checksums: Path, args: list[str]) -> subprocess.CompletedProces
     path = os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": path}  # this checkout's package in every rank
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(ENTRY)]
-    # past the timeout torchrun is asked to stop (SIGTERM: it stops its ranks, which run in sessions of their own).
-    # subprocess.run's SIGKILL took torchrun alone and left two ranks hung in an all-reduce spinning for good
+    return run_stopping([*command, str(checksums), *args], env=env, cwd=REPO_ROOT, timeout_s=240)
+
+
+def run_stopping(
+    command: list[str],
+    *,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout_s: float,
+    grace_s: float = 60,
+) -> subprocess.CompletedProcess[str]:
+    """``subprocess.run(command, capture_output=True, text=True, timeout=timeout_s)``, but past the timeout the
+    process is asked to stop (SIGTERM: torchrun stops its ranks, which run in sessions of their own; subprocess.run's
+    SIGKILL took torchrun alone and left two ranks hung in an all-reduce spinning for good), and killed when it still
+    runs ``grace_s`` later (torchrun's own shutdown sends the ranks SIGKILL 30 s after SIGTERM)."""
     with subprocess.Popen(
-        [*command, str(checksums), *args],
-        env=env,
-        cwd=REPO_ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+        command, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     ) as process:
         try:
-            stdout, stderr = process.communicate(timeout=240)
+            stdout, stderr = process.communicate(timeout=timeout_s)
         except subprocess.TimeoutExpired:
             process.terminate()
-            process.communicate(timeout=60)
+            try:
+                process.communicate(timeout=grace_s)
+            except subprocess.TimeoutExpired:  # still running: killed, as subprocess.run does (Popen's exit waits)
+                process.kill()
+                process.communicate()
             raise
     return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
@@ -62,6 +75,20 @@ def torchrun(checksums: Path, args: list[str]) -> list[dict[str, object]]:
     done = run_torchrun(checksums, args)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
     return [json.loads((checksums / f"rank{rank}.json").read_text()) for rank in (0, 1)]
+
+
+@pytest.mark.parametrize("ignores_sigterm", [False, True], ids=["stops at SIGTERM", "ignores SIGTERM"])
+def test_a_command_past_its_timeout_is_stopped_and_its_output_kept(ignores_sigterm: bool) -> None:
+    """run_torchrun's timeout: the command gets SIGTERM (torchrun stops its ranks so), and one that is still running
+    after the grace time is killed, as subprocess.run kills it: it hung the test in Popen's exit, which waits for
+    good. The TimeoutExpired carries the output read before the timeout, as subprocess.run's does."""
+    ignore = "signal.signal(signal.SIGTERM, signal.SIG_IGN); " if ignores_sigterm else ""
+    child = f"import signal, sys, time; {ignore}print('started', file=sys.stderr, flush=True); time.sleep(30)"
+    start = time.monotonic()
+    with pytest.raises(subprocess.TimeoutExpired) as error:
+        run_stopping([sys.executable, "-c", child], timeout_s=2, grace_s=1)
+    assert time.monotonic() - start < 15  # not the child's 30 s
+    assert b"started" in (error.value.stderr or b""), error.value.stderr  # bytes, as subprocess.run's
 
 
 def assert_in_sync_and_rank0_writes(records: list[dict[str, object]], runs: Path, steps: int) -> None:
