@@ -120,6 +120,7 @@ class RuntimeStats:
         self._unused: Counter[str] = Counter()
         self._published: deque[tuple[int, float]] = deque()  # (publish time ns, latency ns; NaN: unstamped)
         self._unstamped = 0
+        self._unstamped_warned: set[str] = set()  # the causes warned (frame_published_at)
         self._newest_now_ns = -(2**63)  # the latest node clock seen at a publish (it went back: a looped bag)
         self._warn = warn
         self._sixteen_bit: Counter[str] = Counter()
@@ -211,27 +212,32 @@ class RuntimeStats:
         if stamp_ns != 0 and -MAX_STAMP_OFFSET_S * NS_PER_S <= ahead_ns <= MAX_STAMP_AHEAD_S * NS_PER_S:
             self.frame_published(now_ns - stamp_ns)
             return
+        if stamp_ns != 0 and now_ns == 0:  # rclpy's ROS time before the first /clock: no camera clock's fault
+            cause = "sim_time"
+            why = "the node clock is still 0 (use_sim_time with no /clock yet), no capture time on it"
+            remedy = "publish /clock (ros2 bag play --clock, the simulator's clock) or set use_sim_time false"
+        elif stamp_ns != 0 and 0 < ahead_ns <= MAX_STAMP_OFFSET_S * NS_PER_S:
+            cause = "ahead"
+            why = (
+                f"{ahead_ns / NS_PER_S:.3f} s ahead of the node clock (more than {MAX_STAMP_AHEAD_S:g} s): the "
+                f"camera's clock is not synchronised with the node's, no capture time on it"
+            )
+            remedy = "synchronise the camera computer's clock with the node's (chrony or PTP)"
+        else:
+            cause = "off"
+            why = f"stamp 0 or more than {MAX_STAMP_OFFSET_S / 3600:g} h off, no capture time"
+            remedy = "stamp images in the driver with the node's clock (use_sim_time needs /clock)"
         with self._lock:
             self._published.append((self._clock_ns(), float("nan")))
             self._published_total += 1
             self._unstamped += 1
-            first = self._unstamped == 1
+            first = cause not in self._unstamped_warned  # each cause once: /clock may come, a camera stay off
+            self._unstamped_warned.add(cause)
         if first and self._warn is not None:
-            if stamp_ns != 0 and now_ns == 0:  # rclpy's ROS time before the first /clock: no camera clock's fault
-                why = "the node clock is still 0 (use_sim_time with no /clock yet), no capture time on it"
-                remedy = "publish /clock (ros2 bag play --clock, the simulator's clock) or set use_sim_time false"
-            elif stamp_ns != 0 and 0 < ahead_ns <= MAX_STAMP_OFFSET_S * NS_PER_S:
-                why = (
-                    f"{ahead_ns / NS_PER_S:.3f} s ahead of the node clock (more than {MAX_STAMP_AHEAD_S:g} s): the "
-                    f"camera's clock is not synchronised with the node's, no capture time on it"
-                )
-                remedy = "synchronise the camera computer's clock with the node's (chrony or PTP)"
-            else:
-                why = f"stamp 0 or more than {MAX_STAMP_OFFSET_S / 3600:g} h off, no capture time"
-                remedy = "stamp images in the driver with the node's clock (use_sim_time needs /clock)"
             self._warn(
                 f"image stamped {stamp_ns / NS_PER_S:.3f} s, node clock {now_ns / NS_PER_S:.3f} s: {why}; such frames "
-                f"are published but left out of latency_*_ms and counted in frames_unstamped (warned once); {remedy}"
+                f"are published but left out of latency_*_ms and counted in frames_unstamped (warned once per cause); "
+                f"{remedy}"
             )
 
     def sixteen_bit_frame(self, key: str, text: str) -> None:

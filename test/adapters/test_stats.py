@@ -151,6 +151,24 @@ def test_a_node_clock_still_at_zero_is_warned_as_sim_time_without_clock_not_an_u
     assert "chrony" not in warning and "ahead" not in warning, warning
 
 
+def test_unstamped_frames_of_another_cause_after_the_first_are_warned_with_their_own_remedy() -> None:
+    """use_sim_time: images before the first /clock (node clock 0) are warned naming /clock; once /clock runs, a
+    driver that stamps wall time (1.7e9 s against a sim clock at 30 s) or a camera clock 30 s ahead leaves every
+    frame unstamped still, but nothing said so: the one warning named /clock, which is published by then. Each cause
+    is warned once, with its remedy."""
+    warnings: list[str] = []
+    stats = RuntimeStats(window_s=5.0, clock_ns=FakeClock(), warn=warnings.append)
+    wall_ns, sim_ns = 1_700_000_000 * 1000 * MS, 30 * 1000 * MS
+    stats.frame_published_at(wall_ns, 0)  # before the first /clock
+    stats.frame_published_at(wall_ns + 100 * MS, 0)
+    stats.frame_published_at(wall_ns + 200 * MS, sim_ns)  # /clock runs: the driver's wall-time stamp is 1.7e9 s off
+    stats.frame_published_at(wall_ns + 300 * MS, sim_ns + 100 * MS)
+    stats.frame_published_at(sim_ns + 30 * 1000 * MS, sim_ns + 200 * MS)  # a camera clock 30 s ahead
+    assert stats.snapshot().frames_unstamped == 5
+    assert len(warnings) == 3, warnings
+    assert "/clock" in warnings[0] and "1 h off" in warnings[1] and "chrony or PTP" in warnings[2], warnings
+
+
 def test_stamp_zero_is_unstamped_on_a_node_clock_near_zero_too() -> None:
     stats = RuntimeStats(window_s=5.0, clock_ns=FakeClock())
     stats.frame_published_at(0, 30 * MS)  # use_sim_time, /clock just started
