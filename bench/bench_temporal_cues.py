@@ -225,6 +225,21 @@ class CueFilter(tf.TemporalFilter):
         n_valid, n_agree = torch.stack([valid.sum(), agree.sum()]).tolist()
         return out, tf.TemporalState.FILTERED, (n_agree / n_valid if n_valid else 0.0)
 
+    def _in_previous(
+        self, points: torch.Tensor, prev_from_cur: RigidTransform, translated: bool = True
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(u, v) px in the previous view of ``points`` (3, H, W), m in the current camera (rotated only when not
+        ``translated``: a direction, the point at infinite depth); z clamped at 1 mm."""
+        assert self._intrinsics is not None
+        k = self._intrinsics
+        rotation = torch.as_tensor(prev_from_cur.rotation, dtype=torch.float32, device=self.device)
+        in_prev = torch.einsum("ij,jhw->ihw", rotation, points)
+        if translated:
+            translation = torch.as_tensor(prev_from_cur.translation, dtype=torch.float32, device=self.device)
+            in_prev = in_prev + translation[:, None, None]
+        z = torch.where(in_prev[2] > 1e-3, in_prev[2], torch.ones_like(in_prev[2]))
+        return k.fx * in_prev[0] / z + k.cx, k.fy * in_prev[1] / z + k.cy
+
     def _image_cue(
         self,
         grey: torch.Tensor,
@@ -235,18 +250,14 @@ class CueFilter(tf.TemporalFilter):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """(moved, static): the previous grey image warped by each depth factor, best correlation per window."""
         assert self._grey is not None and self._intrinsics is not None and self._rays is not None
-        k = self._intrinsics
         height, width = depth.shape
-        rotation = torch.as_tensor(prev_from_cur.rotation, dtype=torch.float32, device=self.device)
-        translation = torch.as_tensor(prev_from_cur.translation, dtype=torch.float32, device=self.device)
         mean = _box(grey)
         std = (_box(grey * grey) - mean * mean).clamp(min=0.0).sqrt()
         best = torch.full_like(grey, -1.0)
         for factor in (1.0, *self.cue.depth_factors):
-            points = self._rays * torch.where(valid, depth * factor, torch.zeros_like(depth))
-            in_prev = torch.einsum("ij,jhw->ihw", rotation, points) + translation[:, None, None]
-            z = torch.where(in_prev[2] > 1e-3, in_prev[2], torch.ones_like(in_prev[2]))
-            u, v = k.fx * in_prev[0] / z + k.cx, k.fy * in_prev[1] / z + k.cy
+            u, v = self._in_previous(
+                self._rays * torch.where(valid, depth * factor, torch.zeros_like(depth)), prev_from_cur
+            )
             grid = torch.stack([2.0 * u / max(width - 1, 1) - 1.0, 2.0 * v / max(height - 1, 1) - 1.0], dim=-1)
             warped = F.grid_sample(self._grey[None, None], grid[None], align_corners=True, padding_mode="border")[0, 0]
             warped_mean = _box(warped)
@@ -269,19 +280,11 @@ class CueFilter(tf.TemporalFilter):
         """Moved: DIS flow (current -> previous image) off the warp's predicted position across the epipolar line."""
         import cv2
 
-        assert self._grey is not None and self._intrinsics is not None and self._rays is not None
-        k = self._intrinsics
+        assert self._grey is not None and self._rays is not None
         height, width = depth.shape
-        rotation = torch.as_tensor(prev_from_cur.rotation, dtype=torch.float32, device=self.device)
-        translation = torch.as_tensor(prev_from_cur.translation, dtype=torch.float32, device=self.device)
-
-        def projected(points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-            z = torch.where(points[2] > 1e-3, points[2], torch.ones_like(points[2]))
-            return k.fx * points[0] / z + k.cx, k.fy * points[1] / z + k.cy
-
         points = self._rays * torch.where(valid, depth, torch.zeros_like(depth))
-        u, v = projected(torch.einsum("ij,jhw->ihw", rotation, points) + translation[:, None, None])
-        u_far, v_far = projected(torch.einsum("ij,jhw->ihw", rotation, self._rays))  # the ray at infinite depth
+        u, v = self._in_previous(points, prev_from_cur)
+        u_far, v_far = self._in_previous(self._rays, prev_from_cur, translated=False)  # the ray at infinite depth
         uint8 = [np.clip(g.cpu().numpy(), 0, 255).astype(np.uint8) for g in (grey, self._grey)]
         flow = torch.from_numpy(cv2.DISOpticalFlow_create(self.cue.dis_preset).calc(uint8[0], uint8[1], None))
         xs = torch.arange(width, dtype=torch.float32)[None, :]
