@@ -392,16 +392,20 @@ class SyncWatch:
     def _camera_paused_ns(self, stamp_ns: int) -> int:
         """How long the whole camera paused before a camera_info stamped ``stamp_ns`` that came with no image since
         the pause: the longest gap in the stamps of the last image before it and of the camera_infos since, when it
-        is the give-up time or more (else 0). Then its image may have been lost as a restarted camera driver's new
+        is the give-up time and three of the camera_info's usual periods (in stamps) or more (else 0: a 0.5 Hz
+        camera's 2 s between frames is no pause). Then its image may have been lost as a restarted camera driver's new
         image publisher matched the node's subscription after its camera_info's, or in a network stall's recovery:
         counted all the same, and named."""
         images = [image for image in self._recent_images if image < stamp_ns]
         if not images:
             return 0
         last = max(images)
-        infos = sorted(s for s, _ in self._partner_arrivals.get("camera_info", ()) if last < s <= stamp_ns)
+        stamps = sorted(s for s, _ in self._partner_arrivals.get("camera_info", ()))
+        infos = [s for s in stamps if last < s <= stamp_ns]
         pause = max((b - a for a, b in itertools.pairwise([last, *infos])), default=0)
-        return pause if pause >= self._give_up_ns else 0
+        periods = sorted(b - a for a, b in itertools.pairwise(stamps) if b > a)
+        usual = periods[len(periods) // 2] if periods else 0  # a slow camera's period is no pause
+        return pause if pause >= max(self._give_up_ns, 3 * usual) else 0
 
     def report(self, images: list[Unpaired]) -> None:
         """Each of ``images`` to ``on_lost`` as ``(reason, text)`` (:meth:`explain`)."""

@@ -456,6 +456,28 @@ def test_images_lost_as_a_restarted_camera_matches_again_are_counted_missing_nam
     assert named == infos_pause, texts
 
 
+def test_an_image_lost_from_a_slow_camera_is_not_called_a_restart() -> None:
+    """A 0.5 Hz camera (2 s between frames, more than the 1 s give-up time) loses one image in transport while its
+    camera_infos go on: the gap before its camera_info is the camera's own period, no pause of the whole camera, and
+    a restart is not named (it was: 'after a pause of the whole camera of 2.0 s ... a camera driver that
+    restarted'); a pause of three periods (a restart of that camera) still is."""
+    for lost, paused in ((5, 0), (5, 6)):
+        clock, missing = FakeClock(), list[tuple[int, str]]()
+        sync = missing_watch(clock, missing)
+        for k in range(12):
+            at = 2 * k + (paused if k >= lost else 0)
+            clock.now_ns = at * S
+            sync.partner("camera_info", STAMP + at * S)
+            if k != lost:
+                sync.image(STAMP + at * S)
+            sync.poll()
+        clock.now_ns = 60 * S
+        sync.poll()
+        assert sum(count for count, _ in missing) == 1, missing
+        texts = " ".join(text for _, text in missing)
+        assert ("a camera driver that restarted" in texts) == bool(paused), texts
+
+
 def test_a_camera_info_no_image_can_match_is_not_an_image_missing() -> None:
     clock, missing = FakeClock(), []
     sync = missing_watch(clock, missing)
