@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -66,9 +67,10 @@ def fit_unvalidated(trainer: Trainer) -> TrainResult:
     """``trainer.fit()`` without its validation after every epoch, for a test that validates before and after the
     run itself and reads none of those: on two or three frames an epoch is a step, and each validation rereads and
     resizes the validation frames (half such a test's time). The weights come out the same: validation predicts
-    without gradients and restores the training mode."""
+    without gradients and restores the training mode. The result's ``val`` is None: the run validated nothing (fit's
+    would be the metrics of the test's validation before the run, the untrained weights')."""
     trainer.validate = lambda *_: None  # type: ignore[method-assign]
     try:
-        return trainer.fit()
+        return replace(trainer.fit(), val=None)
     finally:
         del trainer.validate

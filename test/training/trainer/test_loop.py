@@ -26,7 +26,7 @@ from mono_depth_ros.training.data.synthetic import SyntheticDepthDataset
 from mono_depth_ros.training.trainer import state as train_state
 from mono_depth_ros.training.trainer.config import load_train_config
 from mono_depth_ros.training.trainer.loop import Trainer, train
-from test.training.tiny import tiny_config, tiny_overrides
+from test.training.tiny import fit_unvalidated, tiny_config, tiny_overrides
 
 
 @pytest.fixture(scope="module")
@@ -121,6 +121,23 @@ def test_bf16_autocast_and_tensorboard(tmp_path: Path, cache: Path) -> None:
     result = train(config)
     assert result.step == 2 and result.val is not None and np.isfinite(result.val.abs_rel)
     assert list((tmp_path / "tb").glob("events.out.tfevents.*"))
+
+
+def test_fit_unvalidated_trains_as_fit_and_reports_no_validation_of_its_own(tmp_path: Path, cache: Path) -> None:
+    """test.training.tiny.fit_unvalidated (tests that validate before and after the run themselves): the same weights
+    as fit, its result's ``val`` None (the run validated nothing; it was the metrics of the validation before the run,
+    the untrained weights', as if the run's), and ``validate`` works again after it."""
+    checksums = []
+    for name, unvalidated in (("fit", False), ("unvalidated", True)):
+        torch.manual_seed(0)
+        trainer = Trainer(tiny_config(tmp_path / name, cache, "supervised", run__steps=2))
+        before = trainer.validate()
+        result = fit_unvalidated(trainer) if unvalidated else trainer.fit()
+        assert before is not None and (result.val is None) == unvalidated, (before, result.val)
+        checksums.append([p.detach().clone() for p in trainer.module.parameters()])
+        assert trainer.validate() is not None
+    for fitted, unvalidated_param in zip(*checksums, strict=True):
+        torch.testing.assert_close(unvalidated_param, fitted, rtol=0, atol=0)
 
 
 def test_too_little_data_is_a_config_error(tmp_path: Path, cache: Path) -> None:
