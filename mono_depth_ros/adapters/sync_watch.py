@@ -145,6 +145,7 @@ class SyncWatch:
         self._graph: dict[str, tuple[int, str]] = {}  # partner name -> (when looked up, ns; silence_reason or "")
         self._on_missing = on_missing
         self._infos: dict[int, int] = {}  # camera_info stamp ns -> arrival (monotonic ns), no image within the slop
+        self._info_paused: dict[int, int] = {}  # of those, stamp ns -> the camera's pause before it (ns)
         self._image_span: tuple[int, int] | None = None  # oldest, newest image stamp since the last jump back
         self._images: deque[int] = deque(maxlen=MISSING_HELD)  # images whose camera_info has not come (yet)
         self._waiting: dict[int, int] = {}  # image stamp ns -> arrival (monotonic ns)
@@ -330,6 +331,11 @@ class SyncWatch:
                 self._infos[int(stamp_ns)] = self._clock_ns()  # its image may have come: checked in missing_images
                 while len(self._infos) > MISSING_HELD:
                     del self._infos[min(self._infos)]
+                # the pause before it, taken now: by the report (the give-up time later) a fast camera's last image
+                # before the pause has left the remembered ones
+                self._info_paused = {s: ns for s, ns in self._info_paused.items() if s in self._infos}
+                if paused := self._camera_paused_ns(int(stamp_ns)):
+                    self._info_paused[int(stamp_ns)] = paused
 
     def paired(self, image: Any) -> None:
         """The synchroniser emitted ``image`` (a message with a header); an image reported lost: ``on_late``."""
@@ -361,7 +367,7 @@ class SyncWatch:
                 f"before and after them arrived)"
             )
             with self._lock:
-                paused = max(self._camera_paused_ns(stamp) for stamp in missing)
+                paused = max(self._info_paused.pop(stamp, 0) for stamp in missing)
             if paused:
                 text += (
                     f", after a pause of the whole camera of {paused / NS_PER_S:.1f} s (nothing on the image or "
@@ -390,12 +396,12 @@ class SyncWatch:
             return missing
 
     def _camera_paused_ns(self, stamp_ns: int) -> int:
-        """How long the whole camera paused before a camera_info stamped ``stamp_ns`` that came with no image since
-        the pause: the longest gap in the stamps of the last image before it and of the camera_infos since, when it
-        is the give-up time and three of the camera_info's usual periods (in stamps) or more (else 0: a 0.5 Hz
-        camera's 2 s between frames is no pause). Then its image may have been lost as a restarted camera driver's new
-        image publisher matched the node's subscription after its camera_info's, or in a network stall's recovery:
-        counted all the same, and named."""
+        """How long the whole camera paused before a camera_info stamped ``stamp_ns`` (as it arrives) that came with
+        no image since the pause: the longest gap in the stamps of the last image before it and of the camera_infos
+        since, when it is the give-up time and three of the camera_info's usual periods (in stamps) or more (else 0:
+        a 0.5 Hz camera's 2 s between frames is no pause). Then its image may have been lost as a restarted camera
+        driver's new image publisher matched the node's subscription after its camera_info's, or in a network
+        stall's recovery: counted all the same, and named."""
         images = [image for image in self._recent_images if image < stamp_ns]
         if not images:
             return 0

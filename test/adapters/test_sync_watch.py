@@ -456,6 +456,33 @@ def test_images_lost_as_a_restarted_camera_matches_again_are_counted_missing_nam
     assert named == infos_pause, texts
 
 
+@pytest.mark.parametrize(("rate", "give_up_s"), [(30, 5.0), (100, 1.0)], ids=["30 Hz external", "100 Hz"])
+def test_a_restart_of_a_fast_camera_is_named_though_its_last_image_before_is_long_forgotten(
+    rate: int, give_up_s: float
+) -> None:
+    """The restart's lost images are reported once their camera_infos waited the give-up time (5 s with
+    ``model.backend: external``), by when a 30 Hz camera has sent 150 images: the last image before the pause had
+    left the 64 remembered, and the restart was not named (the transport's remedies only). The pause is taken as
+    each camera_info arrives."""
+    clock, missing = FakeClock(), list[tuple[int, str]]()
+    sync = SyncWatch(
+        {"camera_info": "/cam/info"}, 0.005, 10, None, clock_ns=clock, on_missing=lambda *a: missing.append(a),
+        give_up_s=give_up_s,
+    )  # fmt: skip
+    for k in range(20 * rate):
+        paused = 6 * rate if k >= 5 * rate else 0  # 6 s with nothing, then the image publisher matches 2 frames late
+        clock.now_ns = (k + paused) * S // rate
+        stamp = STAMP + (k + paused) * S // rate
+        sync.partner("camera_info", stamp)
+        if not 5 * rate <= k < 5 * rate + 2:
+            sync.image(stamp)
+        sync.poll()
+    clock.now_ns = 60 * S
+    sync.poll()
+    assert sum(count for count, _ in missing) == 2, missing
+    assert all("after a pause of the whole camera of 6.0 s" in text for _, text in missing), missing
+
+
 def test_an_image_lost_from_a_slow_camera_is_not_called_a_restart() -> None:
     """A 0.5 Hz camera (2 s between frames, more than the 1 s give-up time) loses one image in transport while its
     camera_infos go on: the gap before its camera_info is the camera's own period, no pause of the whole camera, and
