@@ -46,6 +46,8 @@ SYNC_GIVE_UP_S = 1.0  # an image still unpaired after this long (monotonic) is c
 PREDICTION_GIVE_UP_S = 5.0  # ... when it waits for an external prediction (another model: seconds on a CPU)
 MISSING_WAIT_S = 10.0  # a camera_info whose image neither came nor was passed by later images: forgotten then
 MISSING_HELD = 1000  # camera_infos held for their image at most (the oldest forgotten, uncounted)
+HISTORY_HELD = 1024  # image and partner stamps remembered: the give-up time of a 100 Hz camera at 5 s, and the pause
+# before it (a restart's lost images are explained that late; with 64 a 30 Hz camera at 5 s had forgotten the pause)
 SYNC_POLL_S = 0.1  # how often the node looks for such images (:meth:`SyncWatch.poll` from a timer)
 STOPPED_AFTER_IMAGES = 2  # images stamped after a partner's last message (and its silence) that make it 'stopped'
 Synchroniser = TypeVar("Synchroniser")
@@ -157,9 +159,10 @@ class SyncWatch:
         self._partners: dict[str, deque[int]] = {name: deque(maxlen=remembered) for name in partners}
         self._partner_arrived: dict[str, int] = {}  # name -> arrival (ns) of its latest message
         self._image_arrived: int | None = None  # arrival (monotonic ns) of the latest image
-        self._partner_arrivals = {name: deque[tuple[int, int]](maxlen=remembered) for name in partners}  # stamp, ns
+        history = max(int(remembered), HISTORY_HELD)
+        self._partner_arrivals = {name: deque[tuple[int, int]](maxlen=history) for name in partners}  # stamp, ns
         self._first_partner: dict[str, int] = {}  # name -> stamp of its first message (since the last jump back)
-        self._recent_images: deque[int] = deque(maxlen=remembered)  # stamps of the last images
+        self._recent_images: deque[int] = deque(maxlen=history)  # stamps of the last images
         self._slop_s = float(slop_s)
         self._queue_size = int(queue_size)
         self._give_up_ns = int(give_up_s * NS_PER_S)
@@ -402,11 +405,13 @@ class SyncWatch:
         a 0.5 Hz camera's 2 s between frames is no pause). Then its image may have been lost as a restarted camera
         driver's new image publisher matched the node's subscription after its camera_info's, or in a network
         stall's recovery: counted all the same, and named."""
-        images = [image for image in self._recent_images if image < stamp_ns]
+        tail = self._remembered  # taken as the camera_info arrives: the latest messages are the ones that matter
+        images = [image for image in itertools.islice(reversed(self._recent_images), tail) if image < stamp_ns]
         if not images:
             return 0
         last = max(images)
-        stamps = sorted(s for s, _ in self._partner_arrivals.get("camera_info", ()))
+        arrivals = self._partner_arrivals.get("camera_info", ())
+        stamps = sorted(s for s, _ in itertools.islice(reversed(arrivals), tail))
         infos = [s for s in stamps if last < s <= stamp_ns]
         pause = max((b - a for a, b in itertools.pairwise([last, *infos])), default=0)
         periods = sorted(b - a for a, b in itertools.pairwise(stamps) if b > a)

@@ -636,6 +636,38 @@ def test_images_whose_camera_info_is_lost_as_the_restarted_camera_matches_again_
     assert first in texts[0], texts[0]
 
 
+@pytest.mark.parametrize(
+    ("rate", "give_up_s", "pause_s"), [(30, 5.0, 6.0), (100, 1.0, 1.5)], ids=["30 Hz external", "100 Hz"]
+)
+def test_images_of_a_fast_restarted_camera_whose_camera_info_is_lost_say_it_started_after_them(
+    rate: int, give_up_s: float, pause_s: float
+) -> None:
+    """The restart of a 30 Hz camera with ``model.backend: external`` (images wait 5 s) or of a 100 Hz one: by the
+    time the first images after it give up, 150 / 100 images and camera_infos have come since, and the messages
+    before the pause (6 s / 1.5 s: a pause is the give-up time or longer) had left the 64 remembered: the images
+    were told 'publish it with the image's stamp, or use sync.mode: latest', though every stamp was right. They say
+    the camera_info started after them, as at 10 Hz."""
+    clock, lost = FakeClock(), list[tuple[str, str]]()
+    sync = SyncWatch(
+        {"camera_info": "/cam/info"}, 0.005, 4 * rate, lambda *a: lost.append(a), clock_ns=clock, give_up_s=give_up_s
+    )
+    for k in range(12 * rate):
+        paused = int(pause_s * rate) if k >= 5 * rate else 0  # nothing for pause_s; then 2 camera_infos lost
+        clock.now_ns = (k + paused) * S // rate
+        stamp = STAMP + (k + paused) * S // rate
+        paired = not 5 * rate <= k < 5 * rate + 2
+        if paired:
+            sync.partner("camera_info", stamp)
+        sync.report(sync.image(stamp))
+        sync.poll()
+        if paired:
+            sync.paired(msg(stamp))
+    clock.now_ns = 100 * S
+    sync.poll()
+    assert [reason for reason, _ in lost] == ["no_camera_info"] * 2, lost
+    assert all("camera_info started after the images" in text for _, text in lost), lost[0]
+
+
 def test_a_slow_camera_whose_camera_info_is_stamped_otherwise_is_not_called_stopped() -> None:
     """A 0.5 Hz camera whose camera_info carries another stamp than its image (its own clock, 0.3 s off): each image
     waits past the give-up time with camera_infos still coming, so the stamp is the matter, not a stop."""
