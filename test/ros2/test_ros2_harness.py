@@ -57,7 +57,7 @@ def test_the_probe_and_what_the_tests_start_run_in_the_domain_of_their_pytest_xd
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     expected = int(base or 0) if worker is None else int(base or 0) + int(worker.removeprefix("gw"))
     assert worker_domain_id(base, worker) in (None, expected)
-    assert probe.context.get_domain_id() == expected, (base, worker)
+    assert probe.node.context.get_domain_id() == expected, (base, worker)
     assert os.environ["ROS_DOMAIN_ID"] == str(expected), (base, worker)
 
 
