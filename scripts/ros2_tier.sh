@@ -19,7 +19,8 @@
 #   5. python3 -m pytest test/ros2 with the workspace sourced: the tests start the node with `ros2 launch`; on
 #      MONO_DEPTH_ROS2_WORKERS pytest-xdist workers (default 2; 1: one process, serial, e.g. for --pdb), a test module
 #      per worker at a time (--dist loadfile: a module's node-sharing fixtures and its tests' order stay together),
-#      worker gwN in ROS domain ROS_DOMAIN_ID + N (test/ros2/domains.py), so ROS_DOMAIN_ID + workers - 1 <= 232.
+#      worker gwN in ROS domain ROS_DOMAIN_ID + N (test/ros2/domains.py), so ROS_DOMAIN_ID + workers - 1 <= 232; a
+#      worker that crashes ends the run (--max-worker-restart 0: its replacement would be gw<workers>, past them).
 # Step 3 runs with the whole tier (no arguments: make test); given pytest arguments (`-k launch`) the tier runs step 5
 # with them and skips step 3. MONO_DEPTH_ROS2_UNIT=only runs step 3 alone (pytest arguments go to it), =1 runs it
 # also with arguments, =0 never. Failed tests in step 3 do not stop steps 4 and 5 (they test the node apart): the
@@ -229,7 +230,9 @@ export MONO_DEPTH_ROS2_WS="$WS"
 export MONO_DEPTH_REPO="$REPO"
 cd "$REPO"
 xdist_args=()
-[ "$workers" -gt 1 ] && xdist_args=(-n "$workers" --dist loadfile)
+# a crashed worker is not replaced: xdist would start gw<workers> in a domain past the checked, announced ones,
+# with a daemon the end does not stop; the crash fails the run, naming the worker and its test
+[ "$workers" -gt 1 ] && xdist_args=(-n "$workers" --dist loadfile --max-worker-restart 0)
 say "python3 -m pytest test/ros2 (${workers} worker(s), domains $ROS_DOMAIN_ID..$((ROS_DOMAIN_ID + workers - 1)))"
 tests_start=$SECONDS
 python3 -m pytest -p no:cacheprovider "${xdist_args[@]}" test/ros2 "$@"

@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
+import shlex
 import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -125,9 +129,41 @@ def test_step_5_runs_the_workers_a_module_each_and_stops_every_workers_daemon() 
     """--dist loadfile: test_ros2_node.py's module-scoped fixtures share one node among the module's tests, in order;
     `ros2 param` starts a daemon in each worker's domain, and the tier's end stops them all."""
     text = SCRIPT.read_text()
-    assert 'xdist_args=(-n "$workers" --dist loadfile)' in text
+    assert 'xdist_args=(-n "$workers" --dist loadfile --max-worker-restart 0)' in text
     assert 'python3 -m pytest -p no:cacheprovider "${xdist_args[@]}" test/ros2 "$@"' in text
     assert "for ((domain = ROS_DOMAIN_ID; domain < ROS_DOMAIN_ID + workers; domain++)); do" in text
     assert "pytest-timeout \\\n    pytest-xdist execnet" in text  # into the cached PYDEPS, with constraints.txt's pins
     pins = (REPO_ROOT / "constraints.txt").read_text().split()
     assert "pytest-xdist==3.8.0" in pins and "execnet==2.1.2" in pins  # 3.8.0 needs pytest >= 7.0: Debian's is 7.2.1
+
+
+CRASHING = """
+import os
+
+def test_crashes_its_worker():
+    if os.environ["PYTEST_XDIST_WORKER"] == "gw0":
+        os._exit(1)
+    print("ran in", os.environ["PYTEST_XDIST_WORKER"])
+
+def test_after_the_crash():
+    print("ran in", os.environ["PYTEST_XDIST_WORKER"])
+"""
+
+
+def test_a_crashed_worker_is_not_replaced_by_one_in_a_domain_past_the_tiers() -> None:
+    """pytest-xdist replaces a crashed worker with a new id (gw0 crashes: gw2 follows), which would run in domain
+    ROS_DOMAIN_ID + 2: past the domains the tier checked against 232 and announced, with a ros2 daemon the tier's end
+    does not stop. With step 5's arguments a crash ends the run, failing, naming the worker and the test (as a crash
+    of a serial run does)."""
+    line = re.search(r"^\[ \"\$workers\" -gt 1 \] && xdist_args=\((.*)\)$", SCRIPT.read_text(), re.M)
+    assert line is not None
+    args = shlex.split(line.group(1).replace('"$workers"', "2"))
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / "test_crashing.py").write_text(CRASHING)
+        result = subprocess.run(
+            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rA", "-q", *args, folder],
+            capture_output=True, text=True, timeout=120, check=False, cwd=folder,
+        )  # fmt: skip
+    assert result.returncode == 1, result.stdout
+    assert "worker 'gw0' crashed while running 'test_crashing.py::test_crashes_its_worker'" in result.stdout
+    assert "gw2" not in result.stdout, result.stdout
