@@ -69,6 +69,7 @@ if ! [[ "$ROS_DOMAIN_ID" =~ ^[0-9]+$ ]] || [ "$ROS_DOMAIN_ID" -gt 232 ]; then
   echo "ros2 tier: ROS_DOMAIN_ID=$ROS_DOMAIN_ID: use an integer from 0 to 232 (Cyclone DDS's domain ids)" >&2
   exit 2
 fi
+export ROS_DOMAIN_ID=$((10#$ROS_DOMAIN_ID))  # 08 is domain 8 to rcl; to bash's arithmetic below, bad octal
 if [ $((ROS_DOMAIN_ID + workers - 1)) -gt 232 ]; then
   if [ -n "${MONO_DEPTH_ROS2_WORKERS:-}" ]; then
     echo "ros2 tier: ROS_DOMAIN_ID=$ROS_DOMAIN_ID with MONO_DEPTH_ROS2_WORKERS=$workers: worker N runs in domain" \

@@ -167,3 +167,13 @@ def test_a_crashed_worker_is_not_replaced_by_one_in_a_domain_past_the_tiers() ->
     assert result.returncode == 1, result.stdout
     assert "worker 'gw0' crashed while running 'test_crashing.py::test_crashes_its_worker'" in result.stdout
     assert "gw2" not in result.stdout, result.stdout
+
+
+def test_a_domain_id_with_a_leading_zero_is_read_in_decimal_as_ros_reads_it(tmp_path: Path) -> None:
+    """rcl reads ROS_DOMAIN_ID=08 as domain 8; bash's arithmetic would read it as octal and stop the tier with
+    "value too great for base"."""
+    environ = fake_runtime(tmp_path)
+    result = run_tier(environ, ROS_DOMAIN_ID="08")
+    assert result.returncode == 3 and "domain 8, 2 test worker(s)" in result.stdout, result.stderr
+    near = run_tier(environ, ROS_DOMAIN_ID="0232")
+    assert near.returncode == 3 and "domain 232, 1 test worker(s)" in near.stdout, near.stderr
