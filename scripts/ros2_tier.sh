@@ -16,7 +16,11 @@
 #      into a second cached --target beside the first, so the node's own runtime in step 5 stays without them;
 #   4. colcon build --merge-install of a copy of the working tree (tracked + untracked, not ignored files) in a
 #      temporary workspace;
-#   5. python3 -m pytest test/ros2 with the workspace sourced: the tests start the node with `ros2 launch`.
+#   5. python3 -m pytest test/ros2 with the workspace sourced: the tests start the node with `ros2 launch`; on
+#      MONO_DEPTH_ROS2_WORKERS pytest-xdist workers (default 2; 1: one process, serial, e.g. for --pdb), a test module
+#      per worker at a time (--dist loadfile: a module's node-sharing fixtures and its tests' order stay together),
+#      worker gwN in ROS domain ROS_DOMAIN_ID + N (test/ros2/domains.py), so ROS_DOMAIN_ID + workers - 1 <= 232; a
+#      worker that crashes ends the run (--max-worker-restart 0: its replacement would be gw<workers>, past them).
 # Step 3 runs with the whole tier (no arguments: make test); given pytest arguments (`-k launch`) the tier runs step 5
 # with them and skips step 3. MONO_DEPTH_ROS2_UNIT=only runs step 3 alone (pytest arguments go to it), =1 runs it
 # also with arguments, =0 never. Failed tests in step 3 do not stop steps 4 and 5 (they test the node apart): the
@@ -55,12 +59,32 @@ if [ ! -f "$DEST/env.sh" ] || [ "$want_sha" != "$have_sha" ]; then
 fi
 # shellcheck disable=SC1091
 source "$DEST/env.sh"
-say "ROS 2 $(ros2 --help > /dev/null 2>&1 && echo ok), python $(python3 -c 'import sys; print(sys.version.split()[0])'), domain $ROS_DOMAIN_ID"
+# step 5's workers: worker N runs in ROS domain ROS_DOMAIN_ID + N, and Cyclone DDS takes 0 to 232
+workers="${MONO_DEPTH_ROS2_WORKERS:-2}"
+if ! [[ "$workers" =~ ^[1-9][0-9]*$ ]]; then
+  echo "ros2 tier: MONO_DEPTH_ROS2_WORKERS=$workers: use a whole number >= 1 (1: serial)" >&2
+  exit 2
+fi
+if ! [[ "$ROS_DOMAIN_ID" =~ ^[0-9]+$ ]] || [ "$ROS_DOMAIN_ID" -gt 232 ]; then
+  echo "ros2 tier: ROS_DOMAIN_ID=$ROS_DOMAIN_ID: use an integer from 0 to 232 (Cyclone DDS's domain ids)" >&2
+  exit 2
+fi
+export ROS_DOMAIN_ID=$((10#$ROS_DOMAIN_ID))  # 08 is domain 8 to rcl; to bash's arithmetic below, bad octal
+if [ $((ROS_DOMAIN_ID + workers - 1)) -gt 232 ]; then
+  if [ -n "${MONO_DEPTH_ROS2_WORKERS:-}" ]; then
+    echo "ros2 tier: ROS_DOMAIN_ID=$ROS_DOMAIN_ID with MONO_DEPTH_ROS2_WORKERS=$workers: worker N runs in domain" \
+      "ROS_DOMAIN_ID + N, past 232; use ROS_DOMAIN_ID <= $((233 - workers)) or fewer workers" >&2
+    exit 2
+  fi
+  workers=$((233 - ROS_DOMAIN_ID))  # the default, not asked for: as many as fit above the user's domain
+fi
+say "ROS 2 $(ros2 --help > /dev/null 2>&1 && echo ok), python $(python3 -c 'import sys; print(sys.version.split()[0])'), domain $ROS_DOMAIN_ID,"\
+  "$workers test worker(s)"
 
 # 2. pip packages beside ROS -------------------------------------------------------------------------------------
 ros_numpy="$(python3 -c 'import numpy; print(numpy.__version__)')"
 ros_pytest="$(python3 -c 'import pytest; print(pytest.__version__)')"
-deps_key="$( (cat "$REPO/setup.py" "$REPO/constraints.txt"; echo "$ros_numpy $ros_pytest v2") | sha256sum | cut -c1-16)"
+deps_key="$( (cat "$REPO/setup.py" "$REPO/constraints.txt"; echo "$ros_numpy $ros_pytest v3") | sha256sum | cut -c1-16)"
 PYDEPS="$CACHE/ros2-pydeps-$deps_key"
 # shellcheck source=scripts/cache_lock.sh
 source "$REPO/scripts/cache_lock.sh"
@@ -82,7 +106,9 @@ EOF
   # + transformers: the node runs a Hugging Face depth model in one test (test_a_lidar_prompted_transformers_model...)
   python3 -m pip install -q --disable-pip-version-check --target "$PYDEPS" -c "$pins" "$TORCH_PIN" $requirements \
     transformers huggingface_hub
-  python3 -m pip install -q --disable-pip-version-check --target "$PYDEPS" --no-deps -c "$pins" pytest-timeout
+  # pytest-xdist + execnet for step 5's workers: constraints.txt's pins (3.8.0 needs pytest >= 7.0: Debian's is 7.2.1)
+  python3 -m pip install -q --disable-pip-version-check --target "$PYDEPS" --no-deps -c "$pins" pytest-timeout \
+    pytest-xdist execnet
   # ROS's numpy, and the venv's setuptools for colcon (torch pulls a newer one that would shadow it)
   (cd "$PYDEPS" && rm -rf numpy numpy-*.dist-info numpy.libs bin/f2py* setuptools setuptools-*.dist-info \
     _distutils_hack distutils-precedence.pth pkg_resources yaml PyYAML-*.dist-info _yaml)
@@ -174,7 +200,10 @@ fi
 WS="$(mktemp -d "${TMPDIR:-/tmp}/mono_depth_ros2_ws.XXXXXX")"
 cleanup() {
   local rc=$?
-  ros2 daemon stop > /dev/null 2>&1 || true
+  local domain
+  for ((domain = ROS_DOMAIN_ID; domain < ROS_DOMAIN_ID + workers; domain++)); do
+    ROS_DOMAIN_ID=$domain ros2 daemon stop > /dev/null 2>&1 || true  # each worker's (ros2 param starts one)
+  done
   rm -rf "$WS"
   if [ -n "$unit_failed" ]; then
     echo "ros2 tier: FAILED: $unit_failed" >&2
@@ -201,5 +230,11 @@ say "built: $(ros2 pkg prefix mono_depth_ros)"
 export MONO_DEPTH_ROS2_WS="$WS"
 export MONO_DEPTH_REPO="$REPO"
 cd "$REPO"
-say "python3 -m pytest test/ros2"
-python3 -m pytest -p no:cacheprovider test/ros2 "$@"
+xdist_args=()
+# a crashed worker is not replaced: xdist would start gw<workers> in a domain past the checked, announced ones,
+# with a daemon the end does not stop; the crash fails the run, naming the worker and its test
+[ "$workers" -gt 1 ] && xdist_args=(-n "$workers" --dist loadfile --max-worker-restart 0)
+say "python3 -m pytest test/ros2 (${workers} worker(s), domains $ROS_DOMAIN_ID..$((ROS_DOMAIN_ID + workers - 1)))"
+tests_start=$SECONDS
+python3 -m pytest -p no:cacheprovider "${xdist_args[@]}" test/ros2 "$@"
+say "test/ros2 passed in $((SECONDS - tests_start)) s"

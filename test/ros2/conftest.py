@@ -12,6 +12,10 @@ later message on their topics for the rest of the session), every process group 
 running is SIGKILLed and waited for (an error when the test had passed: it should have stopped its own), then the
 graph is waited clear of the nodes the test added, whether or not it left a process (one still there after 15 s is
 an error: it would answer for the next test's node).
+
+The tier runs on pytest-xdist workers (``scripts/ros2_tier.sh``, ``MONO_DEPTH_ROS2_WORKERS``), a module each at a
+time; each worker is a session of its own, in its own ROS domain (:func:`pytest_configure`), so all of the above holds
+per worker.
 """
 
 from __future__ import annotations
@@ -61,6 +65,27 @@ if not UNAVAILABLE:
     from .harness import Probe
 
 _previous_test = ["(none)"]
+
+# the tier's ROS_DOMAIN_ID as given, kept for the worker hook below (in the environment: the controller's value reaches
+# the workers, and a second pytest_configure in one process shifts nothing twice)
+_DOMAIN_BASE = "MONO_DEPTH_ROS2_DOMAIN_BASE"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A pytest-xdist worker (``scripts/ros2_tier.sh``: ``MONO_DEPTH_ROS2_WORKERS``, 2 by default) runs in its own ROS
+    domain, ROS_DOMAIN_ID + its index (:func:`domains.worker_domain_id`), set before any fixture can ``rclpy.init`` or
+    launch: the workers' nodes, topics and /diagnostics never meet. A serial run stays in ROS_DOMAIN_ID."""
+    if UNAVAILABLE:
+        return
+    from .domains import worker_domain_id
+
+    base = os.environ.setdefault(_DOMAIN_BASE, os.environ.get("ROS_DOMAIN_ID", ""))
+    try:
+        domain = worker_domain_id(base, os.environ.get("PYTEST_XDIST_WORKER"))
+    except ValueError as error:
+        raise pytest.UsageError(f"real-ROS tier: {error}") from None
+    if domain is not None:
+        os.environ["ROS_DOMAIN_ID"] = str(domain)
 
 
 @pytest.hookimpl(hookwrapper=True)

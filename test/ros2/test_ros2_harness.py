@@ -27,6 +27,7 @@ import rclpy
 from rclpy.callback_groups import ReentrantCallbackGroup
 from std_msgs.msg import String
 
+from .domains import worker_domain_id
 from .harness import (
     RELIABLE,
     Collector,
@@ -46,6 +47,18 @@ from .harness import (
 
 def wait_matched(*publishers: Any) -> None:
     wait_until(lambda: all(p.get_subscription_count() > 0 for p in publishers), 10, "the probe's own subscriptions")
+
+
+def test_the_probe_and_what_the_tests_start_run_in_the_domain_of_their_pytest_xdist_worker(probe: Probe) -> None:
+    """scripts/ros2_tier.sh runs the tier on pytest-xdist workers, worker gwN in domain ROS_DOMAIN_ID + N
+    (test/ros2/domains.py), so that one worker's probe never hears the other's node: the probe's context and the
+    environment the tests' launches inherit are in that domain; a serial run stays in the tier's ROS_DOMAIN_ID."""
+    base = os.environ["MONO_DEPTH_ROS2_DOMAIN_BASE"]
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    expected = int(base or 0) if worker is None else int(base or 0) + int(worker.removeprefix("gw"))
+    assert worker_domain_id(base, worker) in (None, expected)
+    assert probe.node.context.get_domain_id() == expected, (base, worker)
+    assert os.environ["ROS_DOMAIN_ID"] == str(expected), (base, worker)
 
 
 @pytest.mark.parametrize("group", ["own", "default"])
