@@ -601,6 +601,25 @@ def test_a_camera_info_that_stops_while_images_go_on_is_named_stopped_until_and_
     assert "for 1.1 s" in texts[0] and "for 3.1 s" in texts[-1], (texts[0], texts[-1])
 
 
+def restart_camera(
+    sync: SyncWatch, clock: FakeClock, rate: int, frames: int, restart: int, pause: int, lost_after_restart: int
+) -> None:
+    """A camera at ``rate`` Hz (image and camera_info alike stamped, arriving at their stamps) restarted: frame
+    ``restart`` and the ones after come ``pause`` periods late, nothing in between, and the camera_infos of the first
+    ``lost_after_restart`` images after the restart never arrive (the new image publisher matched first)."""
+    for k in range(frames):
+        paused = pause if k >= restart else 0
+        clock.now_ns = (k + paused) * S // rate
+        stamp = STAMP + (k + paused) * S // rate
+        paired = not restart <= k < restart + lost_after_restart
+        if paired:
+            sync.partner("camera_info", stamp)
+        sync.report(sync.image(stamp))
+        sync.poll()
+        if paired:
+            sync.paired(msg(stamp))
+
+
 @pytest.mark.parametrize(("pause", "lost_after_restart"), [(15, 1), (15, 3), (8, 1), (8, 3)])
 def test_images_whose_camera_info_is_lost_as_the_restarted_camera_matches_again_are_not_called_stopped(
     pause: int, lost_after_restart: int
@@ -614,18 +633,7 @@ def test_images_whose_camera_info_is_lost_as_the_restarted_camera_matches_again_
     after the image's) and that the images since pair."""
     clock, lost = FakeClock(), list[tuple[str, str]]()
     sync = watch(clock, lost, queue_size=10)
-    restart = 10
-    for k in range(30):
-        paused = pause if k >= restart else 0  # nothing at the restart
-        clock.now_ns = (k + paused) * S // 10
-        stamp = STAMP + (k + paused) * S // 10
-        paired = not restart <= k < restart + lost_after_restart
-        if paired:
-            sync.partner("camera_info", stamp)
-        sync.report(sync.image(stamp))
-        sync.poll()
-        if paired:
-            sync.paired(msg(stamp))
+    restart_camera(sync, clock, rate=10, frames=30, restart=10, pause=pause, lost_after_restart=lost_after_restart)
     clock.now_ns = 10 * S
     sync.poll()
     assert [reason for reason, _ in lost] == ["no_camera_info"] * lost_after_restart, lost
@@ -651,17 +659,10 @@ def test_images_of_a_fast_restarted_camera_whose_camera_info_is_lost_say_it_star
     sync = SyncWatch(
         {"camera_info": "/cam/info"}, 0.005, 4 * rate, lambda *a: lost.append(a), clock_ns=clock, give_up_s=give_up_s
     )
-    for k in range(12 * rate):
-        paused = int(pause_s * rate) if k >= 5 * rate else 0  # nothing for pause_s; then 2 camera_infos lost
-        clock.now_ns = (k + paused) * S // rate
-        stamp = STAMP + (k + paused) * S // rate
-        paired = not 5 * rate <= k < 5 * rate + 2
-        if paired:
-            sync.partner("camera_info", stamp)
-        sync.report(sync.image(stamp))
-        sync.poll()
-        if paired:
-            sync.paired(msg(stamp))
+    # nothing for pause_s at 5 s; then 2 camera_infos lost
+    restart_camera(
+        sync, clock, rate, frames=12 * rate, restart=5 * rate, pause=int(pause_s * rate), lost_after_restart=2
+    )
     clock.now_ns = 100 * S
     sync.poll()
     assert [reason for reason, _ in lost] == ["no_camera_info"] * 2, lost
