@@ -1,4 +1,4 @@
-"""The node's ROS clock while a bag plays: PlayedClock, PlayedPeriod, ClockWentBack."""
+"""The node's ROS clock while a bag plays: PlayedClock, PlayedPeriod, ClockWentBack, ClockSteps."""
 
 from __future__ import annotations
 
@@ -9,7 +9,16 @@ from typing import Any
 
 import pytest
 
-from mono_depth_ros.adapters.ros_clock import LEAP_NS, POLL_S, STALL_NS, ClockWentBack, PlayedClock, PlayedPeriod
+from mono_depth_ros.adapters.ros_clock import (
+    LEAP_NS,
+    POLL_S,
+    RECENT_STEPS,
+    STALL_NS,
+    ClockSteps,
+    ClockWentBack,
+    PlayedClock,
+    PlayedPeriod,
+)
 from mono_depth_ros.core.errors import ConfigError
 
 S = 1_000_000_000
@@ -118,6 +127,35 @@ def test_attach_registers_a_post_callback_for_any_jump_back() -> None:
     watch = ClockWentBack.attach(clock, Threshold, lambda nanoseconds: SimpleNamespace(nanoseconds=nanoseconds), print)
     ((threshold, callback),) = registered
     assert threshold.args == (None, -1, False) and callback == watch.on_jump
+
+
+def test_clock_steps_are_the_largest_recent_step_forward_of_clock_not_its_first_or_leaps() -> None:
+    """No jump: the system time (None). The first step forward is rclpy's ROS time leaving 0 at the first /clock
+    (a bag's: 1.7e9 s), no step (0: /clock, step not known); then the largest of the recent steps; jumps back (a
+    loop) and leaps over 1 h are none."""
+    steps = ClockSteps()
+    assert steps.step_ns() is None
+    steps.on_jump(jump(START_NS / S))
+    assert steps.step_ns() == 0
+    for delta_s in (2.0, -0.4, 1.5, 7200.0):
+        steps.on_jump(jump(delta_s))
+    assert steps.step_ns() == 2 * S
+    for _ in range(RECENT_STEPS):  # /clock now 40 Hz: the 2 s step forgotten
+        steps.on_jump(jump(0.025))
+    assert steps.step_ns() == round(0.025 * S)
+
+
+def test_clock_steps_attach_registers_a_post_callback_for_any_step_forward() -> None:
+    registered: list[tuple[Any, Any]] = []
+
+    class Threshold:
+        def __init__(self, *, min_forward: Any, min_backward: Any, on_clock_change: bool) -> None:
+            self.args = (min_forward.nanoseconds, min_backward, on_clock_change)
+
+    clock = SimpleNamespace(create_jump_callback=lambda t, post_callback: registered.append((t, post_callback)))
+    steps = ClockSteps.attach(clock, Threshold, lambda nanoseconds: SimpleNamespace(nanoseconds=nanoseconds))
+    ((threshold, callback),) = registered
+    assert threshold.args == (1, None, False) and callback == steps.on_jump
 
 
 def played(steps: list[tuple[float, float]]) -> list[float]:
