@@ -1443,6 +1443,27 @@ def test_images_stamped_0_are_published_counted_unstamped_and_kept_out_of_the_la
     assert "image stamped 0.000 s" in warning
 
 
+def test_images_stamped_since_the_last_step_of_a_slow_clock_are_not_unstamped(ros: Ros) -> None:
+    """use_sim_time with /clock at 0.5 Hz: the node clock is the last /clock, an image captured 1.5 s later was
+    counted unstamped and warned as a camera clock ahead (chrony / PTP). The node hears /clock's steps (an rclpy jump
+    callback): published with no latency, not unstamped; 5 s past a 2 s step it still is, warned naming /clock."""
+    node = ros.make_node(EXTERNAL, pipeline=EchoPipeline())
+    clock_ns = [STAMP_NS]
+    ros_standin.state().now_ns = lambda: clock_ns[0]
+    node.get_clock().jump(STAMP_NS)  # the first /clock: the clock leaves 0
+    for k, ahead_s in enumerate((1.5, 1.5, 5.0)):
+        clock_ns[0] += 2_000_000_000
+        node.get_clock().jump(2_000_000_000)  # the next /clock, 2 s later
+        send_frame(node, stamp_ns=clock_ns[0] + round(ahead_s * 1e9))
+        node.publishers["depth/image"].wait_for(k + 1)
+    assert wait_until(lambda: stats(node).published == 3)
+    node._publish_diagnostics()
+    values = {kv.key: kv.value for kv in node.publishers["/diagnostics"].messages[-1].status[0].values}
+    assert values["frames_unstamped"] == "1" and values["latency_p95_ms"] == "nan", values
+    (warning,) = [m for m in node.get_logger().messages("WARN") if "frames_unstamped" in m]
+    assert "/clock (use_sim_time), which steps by up to 2.000 s" in warning and "chrony" not in warning, warning
+
+
 # ---------------------------------------------------------------------------------------------- start-up, shutdown
 
 
