@@ -43,6 +43,7 @@ STALL_NS = 250_000_000  # the ROS clock unchanged this long (steady): stopped, t
 LEAP_NS = 1_000_000_000  # a step of the ROS clock further forward than this (a first /clock) counts as no time,
 MAX_RATE = 100  # unless it is at most this times the steady time it took (ros2 bag play --rate 50)
 RECENT_STEPS = 16  # ClockSteps: the steps of /clock its step is the largest of (0.4 s at 40 Hz, 32 s at 0.5 Hz)
+CLOCK_CHANGES = ("ROS_TIME_ACTIVATED", "ROS_TIME_DEACTIVATED")  # rclpy's ClockChange names: use_sim_time set anew
 
 
 class PlayedClock:
@@ -204,7 +205,8 @@ class ClockWentBack:
 
 class ClockSteps:
     """The ROS clock's recent steps forward, one per ``/clock`` message (``use_sim_time``); rcl calls no jump callback
-    for the system time, so none is seen without ``/clock``.
+    for the system time, so none is seen without ``/clock``. ``use_sim_time`` set at run time (rcl's clock change,
+    either way) forgets them: the steps of a ``/clock`` left are none of the system time's.
 
     Thread-safe: :meth:`on_jump` runs in the executor (with the ``/clock`` message), :meth:`step_ns` in the worker.
     """
@@ -217,16 +219,23 @@ class ClockSteps:
 
     @classmethod
     def attach(cls, clock: Any, threshold: Any, duration: Any) -> ClockSteps:
-        """One registered on ``clock`` (rclpy's ``Clock``: ``create_jump_callback``) for any step forward of it;
-        ``threshold`` and ``duration`` are rclpy's ``JumpThreshold`` and ``Duration`` classes."""
+        """One registered on ``clock`` (rclpy's ``Clock``: ``create_jump_callback``) for any step forward of it and
+        its changes (``use_sim_time`` set); ``threshold`` and ``duration`` are rclpy's ``JumpThreshold`` and
+        ``Duration`` classes."""
         steps = cls()
-        any_forward = threshold(min_forward=duration(nanoseconds=1), min_backward=None, on_clock_change=False)
+        any_forward = threshold(min_forward=duration(nanoseconds=1), min_backward=None, on_clock_change=True)
         steps._handle = clock.create_jump_callback(any_forward, post_callback=steps.on_jump)
         return steps
 
     def on_jump(self, jump: Any) -> None:
-        """rclpy's post-jump callback (``TimeJump``: ``delta.nanoseconds``): a step forward is remembered, but the
-        first (rclpy's ROS time is 0 until the first ``/clock``) and leaps over ``MAX_STAMP_OFFSET_S`` (1 h)."""
+        """rclpy's post-jump callback (``TimeJump``: ``clock_change``, ``delta.nanoseconds``): a step forward is
+        remembered, but the first (rclpy's ROS time is 0 until the first ``/clock``) and leaps over
+        ``MAX_STAMP_OFFSET_S`` (1 h); a clock change (``use_sim_time`` set: rcl's delta 0) forgets all."""
+        if getattr(jump.clock_change, "name", None) in CLOCK_CHANGES:  # off: the system time; on: a first /clock
+            with self._lock:
+                self._started = False
+                self._steps.clear()
+            return
         delta_ns = int(jump.delta.nanoseconds)
         if delta_ns <= 0:
             return

@@ -155,7 +155,22 @@ def test_clock_steps_attach_registers_a_post_callback_for_any_step_forward() -> 
     clock = SimpleNamespace(create_jump_callback=lambda t, post_callback: registered.append((t, post_callback)))
     steps = ClockSteps.attach(clock, Threshold, lambda nanoseconds: SimpleNamespace(nanoseconds=nanoseconds))
     ((threshold, callback),) = registered
-    assert threshold.args == (1, None, False) and callback == steps.on_jump
+    assert threshold.args == (1, None, True) and callback == steps.on_jump  # and use_sim_time set at run time
+
+
+@pytest.mark.parametrize("change", ["ROS_TIME_DEACTIVATED", "ROS_TIME_ACTIVATED"])
+def test_clock_steps_are_forgotten_when_use_sim_time_is_set_at_run_time(change: str) -> None:
+    """use_sim_time set false at run time: the clock is the system time, which has no step (it kept /clock's 2 s,
+    and a camera 3 s ahead of the system time passed as a capture since the last /clock). Set true again: the
+    first /clock is a leap from the last one (or from 0), no step either."""
+    steps = ClockSteps()
+    for delta_s in (START_NS / S, 2.0):
+        steps.on_jump(jump(delta_s))
+    assert steps.step_ns() == 2 * S
+    steps.on_jump(SimpleNamespace(clock_change=SimpleNamespace(name=change), delta=SimpleNamespace(nanoseconds=0)))
+    assert steps.step_ns() is None
+    steps.on_jump(jump(600.0))  # the first /clock since
+    assert steps.step_ns() == 0
 
 
 def played(steps: list[tuple[float, float]]) -> list[float]:

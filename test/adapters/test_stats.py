@@ -165,7 +165,9 @@ def on_a_stepping_clock(
         stamp_s = start_s + k * period_s
         while start_s + ticks * step_s <= stamp_s + delay_s:  # the /clock messages until the publish
             new_s = start_s + ticks * step_s
-            steps.on_jump(SimpleNamespace(delta=SimpleNamespace(nanoseconds=round((new_s - clock_s) * 1e9))))
+            steps.on_jump(
+                SimpleNamespace(clock_change=None, delta=SimpleNamespace(nanoseconds=round((new_s - clock_s) * 1e9)))
+            )
             clock_s, ticks = new_s, ticks + 1
         stats.frame_published_at(round(stamp_s * 1e9), round(clock_s * 1e9))
         ahead.append(stamp_s - clock_s)
