@@ -44,6 +44,10 @@ CLOCK_STEPS_AHEAD = 2.0
 """With ``use_sim_time`` the node clock is the last ``/clock`` and steps (:class:`~mono_depth_ros.adapters.ros_clock.
 ClockSteps`): a stamp up to this many of its recent steps after it (and at least :data:`MAX_STAMP_AHEAD_S`) is a
 capture since the last ``/clock``, not a clock ahead: published with no latency (none to read before the next step)."""
+CLOCK_STANDS = -1
+"""``clock_step_ns``'s value for a ``/clock`` heard once that has not stepped since for
+:data:`~mono_depth_ros.adapters.ros_clock.FIRST_STEP_WAIT_S` of wall time (a paused simulator or bag): no image is
+captured since on it, a stamp after it keeps the 1 s rule (a live camera stamping the wall time)."""
 SIXTEEN_BIT_LOG_PERIOD_S = 2.0
 """Seconds between two logs of one 16-bit scaling warning (its key and text without numbers; counted every frame)."""
 
@@ -102,7 +106,8 @@ class RuntimeStats:
             :meth:`frame_published_at` finds unstamped; for a 16-bit frame whose scaling looks wrong
             (:meth:`sixteen_bit_frame`), at most every :data:`SIXTEEN_BIT_LOG_PERIOD_S` per key and kind of text.
         clock_step_ns: the node clock's recent step in ns (:meth:`~mono_depth_ros.adapters.ros_clock.ClockSteps.
-            step_ns`: None where it does not step, the system time; 0 for ``/clock`` whose step is not known yet);
+            step_ns`: None where it does not step, the system time; 0 for ``/clock`` whose step is not known yet,
+            :data:`CLOCK_STANDS` where it has not stepped since its first message for a while);
             None: a clock that never steps.
     """
 
@@ -210,9 +215,10 @@ class RuntimeStats:
         back (an earlier call had a later ``now_ns``: a bag played with ``--clock --loop``, this frame captured in the
         pass before) is published with no latency, not unstamped. So is a stamp after a node clock that steps
         (``/clock``: ``clock_step_ns``) by up to :data:`CLOCK_STEPS_AHEAD` of its recent steps, or by any amount up to
-        :data:`MAX_STAMP_OFFSET_S` before its step is known: captured since the last ``/clock`` (``ros2 bag play
-        --clock`` at ``--rate 50`` steps 1.25 s; a simulator's 0.5 Hz ``/clock`` 2 s), its latency is not on the clock
-        yet; further ahead it is unstamped, warned naming ``/clock``, not the camera's clock."""
+        :data:`MAX_STAMP_OFFSET_S` before its step is known (for a while: :data:`CLOCK_STANDS`): captured since the
+        last ``/clock`` (``ros2 bag play --clock`` at ``--rate 50`` steps 1.25 s; a simulator's 0.5 Hz ``/clock``
+        2 s), its latency is not on the clock yet; further ahead it is unstamped, warned naming ``/clock``, not the
+        camera's clock."""
         with self._lock:
             went_back = now_ns < stamp_ns and now_ns < self._newest_now_ns  # captured before the clock went back
             self._newest_now_ns = max(self._newest_now_ns, now_ns)
@@ -221,8 +227,8 @@ class RuntimeStats:
             return
         ahead_ns = stamp_ns - now_ns
         step_ns = self._clock_step_ns() if self._clock_step_ns is not None else None
-        if step_ns is None:
-            stepped_ns = 0.0  # the system time: no step to be ahead of
+        if step_ns is None or step_ns == CLOCK_STANDS:
+            stepped_ns = 0.0  # the system time, or a /clock that stands: no step to be ahead of
         elif step_ns == 0:
             stepped_ns = MAX_STAMP_OFFSET_S * NS_PER_S  # /clock, its step not known yet (one /clock so far)
         else:
@@ -237,6 +243,16 @@ class RuntimeStats:
             cause = "sim_time"
             why = "the node clock is still 0 (use_sim_time with no /clock yet), no capture time on it"
             remedy = "publish /clock (ros2 bag play --clock, the simulator's clock) or set use_sim_time false"
+        elif stamp_ns != 0 and 0 < ahead_ns <= MAX_STAMP_OFFSET_S * NS_PER_S and step_ns == CLOCK_STANDS:
+            cause = "clock_stands"
+            why = (
+                f"{ahead_ns / NS_PER_S:.3f} s ahead of the node clock, /clock (use_sim_time), which has not moved "
+                f"since its first message: the images are not stamped with its time, no capture time on it"
+            )
+            remedy = (
+                "stamp the images with the time on /clock (a live camera stamps the wall time: set use_sim_time false "
+                "for it) or run the clock (a paused simulator or ros2 bag play)"
+            )
         elif stamp_ns != 0 and 0 < ahead_ns <= MAX_STAMP_OFFSET_S * NS_PER_S and step_ns:
             cause = "clock_behind"
             why = (

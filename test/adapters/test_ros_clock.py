@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from mono_depth_ros.adapters.ros_clock import (
+    FIRST_STEP_WAIT_S,
     LEAP_NS,
     POLL_S,
     RECENT_STEPS,
@@ -19,6 +20,7 @@ from mono_depth_ros.adapters.ros_clock import (
     PlayedClock,
     PlayedPeriod,
 )
+from mono_depth_ros.adapters.stats import CLOCK_STANDS
 from mono_depth_ros.core.errors import ConfigError
 
 S = 1_000_000_000
@@ -156,6 +158,22 @@ def test_clock_steps_attach_registers_a_post_callback_for_any_step_forward() -> 
     steps = ClockSteps.attach(clock, Threshold, lambda nanoseconds: SimpleNamespace(nanoseconds=nanoseconds))
     ((threshold, callback),) = registered
     assert threshold.args == (1, None, True) and callback == steps.on_jump  # and use_sim_time set at run time
+
+
+def test_a_clock_that_has_not_stepped_since_its_first_message_for_a_while_stands() -> None:
+    """One /clock, then none that moves it (a paused simulator or bag): its step is not known for
+    FIRST_STEP_WAIT_S of wall time (0: any stamp up to 1 h ahead a capture since), then it stands (CLOCK_STANDS:
+    the 1 s rule again); a step after that is known as ever."""
+    steady = Steady()
+    steps = ClockSteps(steady)
+    steady.s = 5.0
+    steps.on_jump(jump(START_NS / S))
+    steady.s = 5.0 + FIRST_STEP_WAIT_S
+    assert steps.step_ns() == 0
+    steady.s += 0.1
+    assert steps.step_ns() == CLOCK_STANDS
+    steps.on_jump(jump(0.5))
+    assert steps.step_ns() == round(0.5 * S)
 
 
 @pytest.mark.parametrize("change", ["ROS_TIME_DEACTIVATED", "ROS_TIME_ACTIVATED"])

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from mono_depth_ros.adapters.ros_clock import ClockSteps
+from mono_depth_ros.adapters.ros_clock import FIRST_STEP_WAIT_S, ClockSteps
 from mono_depth_ros.adapters.stats import RuntimeStats, drained, unused_warning
 from mono_depth_ros.core.errors import ConfigError
 
@@ -214,6 +214,29 @@ def test_a_stamp_further_ahead_of_a_stepping_sim_clock_is_unstamped_and_warned_n
     (warning,) = warnings
     assert "1.100 s ahead of the node clock, /clock (use_sim_time), which steps by up to 0.500 s" in warning, warning
     assert "ros2 bag play --clock HZ" in warning and "chrony" not in warning, warning
+
+
+def test_a_camera_on_the_wall_time_ahead_of_a_clock_that_stands_after_its_first_message_is_warned() -> None:
+    """use_sim_time, a bag recorded 20 min ago played with --clock but paused after its first /clock (its step never
+    known), and a live camera stamping the wall time, 20 min ahead: every frame passed as a capture since the last
+    /clock (up to 1 h ahead), unwarned, for as long as the clock stood (300 frames: 0 unstamped). Once it has stood
+    FIRST_STEP_WAIT_S of wall time they are unstamped, warned naming /clock that does not move, not chrony."""
+    warnings: list[str] = []
+    steady = FakeClock()
+    steps = ClockSteps(steady)
+    stats = RuntimeStats(window_s=600.0, clock_ns=steady, warn=warnings.append, clock_step_ns=steps.step_ns)
+    now_ns = 1_765_000_000 * 1000 * MS
+    steps.on_jump(SimpleNamespace(clock_change=None, delta=SimpleNamespace(nanoseconds=now_ns)))
+    for k in range(300):  # 30 s at 10 Hz
+        steady.now_ns = k * 100 * MS
+        stats.frame_published_at(now_ns + (1200 * 1000 + k * 100) * MS, now_ns)
+    assert (stats.snapshot().frames_unstamped, warnings) == (0, [])  # the clock's first wait: it may yet step far
+    steady.now_ns = round((FIRST_STEP_WAIT_S + 1.0) * 1000) * MS
+    stats.frame_published_at(now_ns + 1231 * 1000 * MS, now_ns)
+    assert stats.snapshot().frames_unstamped == 1
+    (warning,) = warnings
+    assert "1231.000 s ahead of the node clock, /clock (use_sim_time), which has not moved" in warning, warning
+    assert "set use_sim_time false" in warning and "chrony" not in warning, warning
 
 
 def test_a_camera_clock_59_min_ahead_of_a_node_on_the_system_time_is_still_warned_with_chrony_or_ptp() -> None:
