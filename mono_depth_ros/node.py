@@ -45,7 +45,7 @@ from mono_depth_ros.adapters.model import build_pipeline
 from mono_depth_ros.adapters.node_start import destroyed_on_failure
 from mono_depth_ros.adapters.parameter_sources import doubles_for_ints, init_failure_text, logger_name, warn_ignored
 from mono_depth_ros.adapters.parameters import apply_changes, declare_failure, descriptor_fields, typed_as_declared
-from mono_depth_ros.adapters.ros_clock import POLL_S, ClockWentBack, PlayedClock, PlayedPeriod
+from mono_depth_ros.adapters.ros_clock import POLL_S, ClockSteps, ClockWentBack, PlayedClock, PlayedPeriod
 from mono_depth_ros.adapters.scan_frame import ScanFrameCheck
 from mono_depth_ros.adapters.signals import StopSignals, context_released, exit_now, shut_down, spin_until_stopped
 from mono_depth_ros.adapters.stats import RuntimeStats, drained, seconds_to_ns, unused_warning
@@ -123,6 +123,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
             self.add_on_set_parameters_callback(typed_as_declared(self._on_set_parameters, self))  # rclpy's types
             jumps = JumpThreshold, Duration  # any jump back of the ROS clock (a bag's --loop): the next frame anew
             self._went_back = ClockWentBack.attach(self.get_clock(), *jumps, lambda: self._pipeline.time_went_back())
+            self._clock_steps = ClockSteps.attach(self.get_clock(), *jumps)  # and forward: /clock's step (RuntimeStats)
             if self._autostart:
                 self._configure()
                 self._activate()
@@ -136,7 +137,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         self._cloud_buffer = self._factory.field_buffer()  # /depth/points data, refilled frame after frame
         self._pipeline = self._make_pipeline(self._config, self.get_logger())
         window_s = max(5.0, 3.0 * self._config.diagnostics.period_s)
-        self._stats = RuntimeStats(window_s=window_s, warn=self.get_logger().warning)  # stamp 0, 16 bit: warned
+        self._stats = RuntimeStats(window_s, warn=self.get_logger().warning, clock_step_ns=self._clock_steps.step_ns)
         self._log_throttle = ReasonThrottle(2.0)
         self._bits = messages.SixteenBitInput(lambda: self._config, self._stats.sixteen_bit_frame)  # peaks watched
         topics, check = self._config.topics, self._pipeline.training_camera_warning  # warned per calibration, scale:
@@ -329,9 +330,8 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
             if scan.points_in_lidar.shape[0] == 0:
                 self._unused("lidar.empty_scan", f"scan on {cloud.header.frame_id!r} has no valid points")
                 return None
-            # Timeout zero: never wait in the worker either; a missing transform only costs this frame's scale.
             motion_frame = self._config.lidar.motion_frame
-            return lidar_scan_from_tf(
+            return lidar_scan_from_tf(  # timeout zero: never wait in the worker; a missing TF costs this frame's scale
                 self._tf_buffer, self._factory, camera_frame, stamp_ns, scan, motion_frame, Duration()
             )
         except TransformException as err:

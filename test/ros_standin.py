@@ -222,6 +222,23 @@ class Clock:
             ):
                 callback(types.SimpleNamespace(clock_change=None, delta=Duration(nanoseconds=delta_ns)))
 
+    def change(self, *, active: bool) -> None:
+        """``use_sim_time`` set to ``active`` at run time: rcl's clock change (delta 0) to the post-callbacks whose
+        threshold has ``on_clock_change``."""
+        change = ClockChange.ROS_TIME_ACTIVATED if active else ClockChange.ROS_TIME_DEACTIVATED
+        for threshold, callback in self.jump_callbacks:
+            if threshold.on_clock_change:
+                callback(types.SimpleNamespace(clock_change=change, delta=Duration(nanoseconds=0)))
+
+
+class ClockChange(enum.IntEnum):
+    """``rclpy.clock.ClockChange`` (Humble: rclpy's C enum; Jazzy: an IntEnum), its members' names and values."""
+
+    ROS_TIME_NO_CHANGE = 1
+    ROS_TIME_ACTIVATED = 2
+    ROS_TIME_DEACTIVATED = 3
+    SYSTEM_TIME_NO_CHANGE = 4
+
 
 class ClockType(enum.IntEnum):
     ROS_TIME = 1

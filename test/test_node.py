@@ -1443,6 +1443,50 @@ def test_images_stamped_0_are_published_counted_unstamped_and_kept_out_of_the_la
     assert "image stamped 0.000 s" in warning
 
 
+def test_images_stamped_since_the_last_step_of_a_slow_clock_are_not_unstamped(ros: Ros) -> None:
+    """use_sim_time with /clock at 0.5 Hz: the node clock is the last /clock, an image captured 1.5 s later was
+    counted unstamped and warned as a camera clock ahead (chrony / PTP). The node hears /clock's steps (an rclpy jump
+    callback): published with no latency, not unstamped; 5 s past a 2 s step it still is, warned naming /clock."""
+    node = ros.make_node(EXTERNAL, pipeline=EchoPipeline())
+    clock_ns = [STAMP_NS]
+    ros_standin.state().now_ns = lambda: clock_ns[0]
+    node.get_clock().jump(STAMP_NS)  # the first /clock: the clock leaves 0
+    for k, ahead_s in enumerate((1.5, 1.5, 5.0)):
+        clock_ns[0] += 2_000_000_000
+        node.get_clock().jump(2_000_000_000)  # the next /clock, 2 s later
+        send_frame(node, stamp_ns=clock_ns[0] + round(ahead_s * 1e9))
+        node.publishers["depth/image"].wait_for(k + 1)
+    assert wait_until(lambda: stats(node).published == 3)
+    node._publish_diagnostics()
+    values = {kv.key: kv.value for kv in node.publishers["/diagnostics"].messages[-1].status[0].values}
+    assert values["frames_unstamped"] == "1" and values["latency_p95_ms"] == "nan", values
+    (warning,) = [m for m in node.get_logger().messages("WARN") if "frames_unstamped" in m]
+    assert "/clock (use_sim_time), which steps by up to 2.000 s" in warning and "chrony" not in warning, warning
+
+
+def test_a_camera_clock_ahead_after_use_sim_time_is_set_false_at_run_time_is_unstamped_again(ros: Ros) -> None:
+    """use_sim_time true with /clock stepping 2 s, then set false (ros2 param set): the node clock is the system
+    time, a camera 3 s ahead of it is a camera clock ahead (chrony / PTP). It passed with no latency, unwarned: the
+    steps of the /clock left were still taken as the clock's (and with one /clock heard, any stamp up to 1 h ahead)."""
+    node = ros.make_node(EXTERNAL, pipeline=EchoPipeline())
+    clock_ns = [STAMP_NS]
+    ros_standin.state().now_ns = lambda: clock_ns[0]
+    node.get_clock().jump(STAMP_NS)  # the first /clock: the clock leaves 0
+    for _ in range(2):  # /clock, 2 s apart
+        clock_ns[0] += 2_000_000_000
+        node.get_clock().jump(2_000_000_000)
+    node.get_clock().change(active=False)
+    clock_ns[0] = STAMP_NS + 3600 * 1_000_000_000  # the system time
+    send_frame(node, stamp_ns=clock_ns[0] + 3_000_000_000)
+    node.publishers["depth/image"].wait_for(1)
+    assert wait_until(lambda: stats(node).published == 1)
+    node._publish_diagnostics()
+    values = {kv.key: kv.value for kv in node.publishers["/diagnostics"].messages[-1].status[0].values}
+    assert values["frames_unstamped"] == "1", values
+    (warning,) = [m for m in node.get_logger().messages("WARN") if "frames_unstamped" in m]
+    assert "3.000 s ahead of the node clock (more than 1 s)" in warning and "chrony or PTP" in warning, warning
+
+
 # ---------------------------------------------------------------------------------------------- start-up, shutdown
 
 

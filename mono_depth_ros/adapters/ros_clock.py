@@ -20,15 +20,21 @@
   jump back of its clock. It hears the node clock's jumps back (an rclpy jump callback) and tells the worker, at the
   first frame stamped before the frame it processed last (frames of the old pass still in flight are not the new
   start), to forget what the pipeline holds of time (``on_new_pass``).
+* :class:`ClockSteps`: how far the ROS clock steps at each ``/clock`` message (``use_sim_time``). The node clock is
+  the last ``/clock``: images captured since (``ros2 bag play --clock`` publishes it at 40 Hz of wall time, 1.25 s of
+  bag time apart at ``--rate 50``; a simulator publishing it under 1 Hz) are stamped after it by up to one step, which
+  is no camera clock ahead of the node's (:meth:`~mono_depth_ros.adapters.stats.RuntimeStats.frame_published_at`).
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from mono_depth_ros.adapters.stats import CLOCK_STANDS, MAX_STAMP_OFFSET_S, NS_PER_S
 from mono_depth_ros.core.errors import ConfigError
 
 POLL_S = 0.05  # how often the steady timer polls the ROS clock (without /clock PlayedPeriod's waits longer)
@@ -36,6 +42,9 @@ SLACK_NS = 10_000_000  # PlayedPeriod's timer wakes this long after the call is 
 STALL_NS = 250_000_000  # the ROS clock unchanged this long (steady): stopped, the steady clock counts instead
 LEAP_NS = 1_000_000_000  # a step of the ROS clock further forward than this (a first /clock) counts as no time,
 MAX_RATE = 100  # unless it is at most this times the steady time it took (ros2 bag play --rate 50)
+RECENT_STEPS = 16  # ClockSteps: the steps of /clock its step is the largest of (0.4 s at 40 Hz, 32 s at 0.5 Hz)
+FIRST_STEP_WAIT_S = 30.0  # ClockSteps: wall time after the first /clock with no step: the clock stands (paused)
+CLOCK_CHANGES = ("ROS_TIME_ACTIVATED", "ROS_TIME_DEACTIVATED")  # rclpy's ClockChange names: use_sim_time set anew
 
 
 class PlayedClock:
@@ -193,3 +202,65 @@ class ClockWentBack:
         if new_pass:
             self._on_new_pass()
         return new_pass
+
+
+class ClockSteps:
+    """The ROS clock's recent steps forward, one per ``/clock`` message (``use_sim_time``); rcl calls no jump callback
+    for the system time, so none is seen without ``/clock``. ``use_sim_time`` set at run time (rcl's clock change,
+    either way) forgets them: the steps of a ``/clock`` left are none of the system time's.
+
+    Args:
+        steady_ns: the steady clock, int ns (injectable for tests): how long the clock has stood since its first
+            ``/clock`` with its step not known.
+
+    Thread-safe: :meth:`on_jump` runs in the executor (with the ``/clock`` message), :meth:`step_ns` in the worker.
+    """
+
+    def __init__(self, steady_ns: Callable[[], int] = time.monotonic_ns) -> None:
+        self._steady_ns = steady_ns
+        self._lock = threading.Lock()
+        self._started = False  # a first step forward was seen: the clock leaving 0 at the first /clock, no step
+        self._started_ns = 0  # steady ns at that first step
+        self._steps: deque[int] = deque(maxlen=RECENT_STEPS)
+        self._handle: Any = None  # rclpy's JumpHandle (kept: the registration lives with it)
+
+    @classmethod
+    def attach(cls, clock: Any, threshold: Any, duration: Any) -> ClockSteps:
+        """One registered on ``clock`` (rclpy's ``Clock``: ``create_jump_callback``) for any step forward of it and
+        its changes (``use_sim_time`` set); ``threshold`` and ``duration`` are rclpy's ``JumpThreshold`` and
+        ``Duration`` classes."""
+        steps = cls()
+        any_forward = threshold(min_forward=duration(nanoseconds=1), min_backward=None, on_clock_change=True)
+        steps._handle = clock.create_jump_callback(any_forward, post_callback=steps.on_jump)
+        return steps
+
+    def on_jump(self, jump: Any) -> None:
+        """rclpy's post-jump callback (``TimeJump``: ``clock_change``, ``delta.nanoseconds``): a step forward is
+        remembered, but the first (rclpy's ROS time is 0 until the first ``/clock``) and leaps over
+        ``MAX_STAMP_OFFSET_S`` (1 h); a clock change (``use_sim_time`` set: rcl's delta 0) forgets all."""
+        if getattr(jump.clock_change, "name", None) in CLOCK_CHANGES:  # off: the system time; on: a first /clock
+            with self._lock:
+                self._started = False
+                self._steps.clear()
+            return
+        delta_ns = int(jump.delta.nanoseconds)
+        if delta_ns <= 0:
+            return
+        with self._lock:
+            if self._started and delta_ns <= MAX_STAMP_OFFSET_S * NS_PER_S:
+                self._steps.append(delta_ns)
+            elif not self._started:
+                self._started, self._started_ns = True, self._steady_ns()
+
+    def step_ns(self) -> int | None:
+        """The largest of the clock's last :data:`RECENT_STEPS` steps forward (ns); 0 while the clock is ``/clock``
+        but has stepped once at most (its step not known yet), :data:`~mono_depth_ros.adapters.stats.CLOCK_STANDS`
+        once that has lasted :data:`FIRST_STEP_WAIT_S` of wall time (a paused simulator or bag: its 1 h allowance
+        let a live camera's wall-time stamps up to 1 h ahead pass unwarned for as long as it stood); None where it
+        never stepped (the system time: no ``use_sim_time``, or no ``/clock`` yet)."""
+        with self._lock:
+            if not self._started:
+                return None
+            if not self._steps and self._steady_ns() - self._started_ns > FIRST_STEP_WAIT_S * NS_PER_S:
+                return CLOCK_STANDS
+            return max(self._steps, default=0)

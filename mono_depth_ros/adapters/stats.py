@@ -40,6 +40,14 @@ MAX_STAMP_OFFSET_S = 3600.0
 MAX_STAMP_AHEAD_S = 1.0
 """A capture stamp further than this after the node clock is not a capture time on it either (a camera clock not
 synchronised with the node's: its latency would be negative); a smaller skew keeps its latency, as it is."""
+CLOCK_STEPS_AHEAD = 2.0
+"""With ``use_sim_time`` the node clock is the last ``/clock`` and steps (:class:`~mono_depth_ros.adapters.ros_clock.
+ClockSteps`): a stamp up to this many of its recent steps after it (and at least :data:`MAX_STAMP_AHEAD_S`) is a
+capture since the last ``/clock``, not a clock ahead: published with no latency (none to read before the next step)."""
+CLOCK_STANDS = -1
+"""``clock_step_ns``'s value for a ``/clock`` heard once that has not stepped since for
+:data:`~mono_depth_ros.adapters.ros_clock.FIRST_STEP_WAIT_S` of wall time (a paused simulator or bag): no image is
+captured since on it, a stamp after it keeps the 1 s rule (a live camera stamping the wall time)."""
 SIXTEEN_BIT_LOG_PERIOD_S = 2.0
 """Seconds between two logs of one 16-bit scaling warning (its key and text without numbers; counted every frame)."""
 
@@ -97,6 +105,10 @@ class RuntimeStats:
         warn: called with a warning: once (the stamp, the clock, the remedy) at the first frame
             :meth:`frame_published_at` finds unstamped; for a 16-bit frame whose scaling looks wrong
             (:meth:`sixteen_bit_frame`), at most every :data:`SIXTEEN_BIT_LOG_PERIOD_S` per key and kind of text.
+        clock_step_ns: the node clock's recent step in ns (:meth:`~mono_depth_ros.adapters.ros_clock.ClockSteps.
+            step_ns`: None where it does not step, the system time; 0 for ``/clock`` whose step is not known yet,
+            :data:`CLOCK_STANDS` where it has not stepped since its first message for a while);
+            None: a clock that never steps.
     """
 
     def __init__(
@@ -104,12 +116,14 @@ class RuntimeStats:
         window_s: float = 5.0,
         clock_ns: Callable[[], int] = time.monotonic_ns,
         warn: Callable[[str], Any] | None = None,
+        clock_step_ns: Callable[[], int | None] | None = None,
     ) -> None:
         if not window_s > 0.0:
             msg = f"statistics window {window_s} s must be > 0"
             raise ConfigError(msg)
         self._window_ns = int(window_s * NS_PER_S)
         self._clock_ns = clock_ns
+        self._clock_step_ns = clock_step_ns
         self._lock = threading.Lock()
         self._start_ns = clock_ns()
         self._received = 0
@@ -199,16 +213,29 @@ class RuntimeStats:
         synchronised with the node's): then the frame counts as published and as
         ``frames_unstamped``, outside the latency percentiles. A stamp after ``now_ns`` once the node clock has gone
         back (an earlier call had a later ``now_ns``: a bag played with ``--clock --loop``, this frame captured in the
-        pass before) is published with no latency, not unstamped."""
+        pass before) is published with no latency, not unstamped. So is a stamp after a node clock that steps
+        (``/clock``: ``clock_step_ns``) by up to :data:`CLOCK_STEPS_AHEAD` of its recent steps, or by any amount up to
+        :data:`MAX_STAMP_OFFSET_S` before its step is known (for a while: :data:`CLOCK_STANDS`): captured since the
+        last ``/clock`` (``ros2 bag play --clock`` at ``--rate 50`` steps 1.25 s; a simulator's 0.5 Hz ``/clock``
+        2 s), its latency is not on the clock yet; further ahead it is unstamped, warned naming ``/clock``, not the
+        camera's clock."""
         with self._lock:
             went_back = now_ns < stamp_ns and now_ns < self._newest_now_ns  # captured before the clock went back
             self._newest_now_ns = max(self._newest_now_ns, now_ns)
         if went_back:  # a bag's --loop with --clock: "now - stamp" is no latency (it was < 0: latency_p50_ms < 0)
-            with self._lock:
-                self._published.append((self._clock_ns(), float("nan")))
-                self._published_total += 1
+            self._published_without_latency()
             return
         ahead_ns = stamp_ns - now_ns
+        step_ns = self._clock_step_ns() if self._clock_step_ns is not None else None
+        if step_ns is None or step_ns == CLOCK_STANDS:
+            stepped_ns = 0.0  # the system time, or a /clock that stands: no step to be ahead of
+        elif step_ns == 0:
+            stepped_ns = MAX_STAMP_OFFSET_S * NS_PER_S  # /clock, its step not known yet (one /clock so far)
+        else:
+            stepped_ns = max(MAX_STAMP_AHEAD_S * NS_PER_S, CLOCK_STEPS_AHEAD * step_ns)
+        if stamp_ns != 0 and now_ns != 0 and 0 < ahead_ns <= stepped_ns:  # since the last /clock: no latency yet
+            self._published_without_latency()
+            return
         if stamp_ns != 0 and -MAX_STAMP_OFFSET_S * NS_PER_S <= ahead_ns <= MAX_STAMP_AHEAD_S * NS_PER_S:
             self.frame_published(now_ns - stamp_ns)
             return
@@ -216,6 +243,27 @@ class RuntimeStats:
             cause = "sim_time"
             why = "the node clock is still 0 (use_sim_time with no /clock yet), no capture time on it"
             remedy = "publish /clock (ros2 bag play --clock, the simulator's clock) or set use_sim_time false"
+        elif stamp_ns != 0 and 0 < ahead_ns <= MAX_STAMP_OFFSET_S * NS_PER_S and step_ns == CLOCK_STANDS:
+            cause = "clock_stands"
+            why = (
+                f"{ahead_ns / NS_PER_S:.3f} s ahead of the node clock, /clock (use_sim_time), which has not moved "
+                f"since its first message: the images are not stamped with its time, no capture time on it"
+            )
+            remedy = (
+                "stamp the images with the time on /clock (a live camera stamps the wall time: set use_sim_time false "
+                "for it) or run the clock (a paused simulator or ros2 bag play)"
+            )
+        elif stamp_ns != 0 and 0 < ahead_ns <= MAX_STAMP_OFFSET_S * NS_PER_S and step_ns:
+            cause = "clock_behind"
+            why = (
+                f"{ahead_ns / NS_PER_S:.3f} s ahead of the node clock, /clock (use_sim_time), which steps by up to "
+                f"{step_ns / NS_PER_S:.3f} s: more than {CLOCK_STEPS_AHEAD:g} of its steps (and "
+                f"{MAX_STAMP_AHEAD_S:g} s), no capture time on it"
+            )
+            remedy = (
+                "publish /clock more often (ros2 bag play --clock HZ: 40 Hz of wall time by default, so --rate R "
+                "steps R/40 s of bag time; the simulator's clock rate) or stamp the images with the time on /clock"
+            )
         elif stamp_ns != 0 and 0 < ahead_ns <= MAX_STAMP_OFFSET_S * NS_PER_S:
             cause = "ahead"
             why = (
@@ -239,6 +287,12 @@ class RuntimeStats:
                 f"are published but left out of latency_*_ms and counted in frames_unstamped (warned once per cause); "
                 f"{remedy}"
             )
+
+    def _published_without_latency(self) -> None:
+        """A frame published whose capture time is right but not on the node clock (yet): no latency, no fault."""
+        with self._lock:
+            self._published.append((self._clock_ns(), float("nan")))
+            self._published_total += 1
 
     def sixteen_bit_frame(self, key: str, text: str) -> None:
         """A 16-bit frame whose scaling to 8 bit looks wrong (:class:`~mono_depth_ros.adapters.input_bits.

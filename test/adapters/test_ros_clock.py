@@ -1,4 +1,4 @@
-"""The node's ROS clock while a bag plays: PlayedClock, PlayedPeriod, ClockWentBack."""
+"""The node's ROS clock while a bag plays: PlayedClock, PlayedPeriod, ClockWentBack, ClockSteps."""
 
 from __future__ import annotations
 
@@ -9,7 +9,18 @@ from typing import Any
 
 import pytest
 
-from mono_depth_ros.adapters.ros_clock import LEAP_NS, POLL_S, STALL_NS, ClockWentBack, PlayedClock, PlayedPeriod
+from mono_depth_ros.adapters.ros_clock import (
+    FIRST_STEP_WAIT_S,
+    LEAP_NS,
+    POLL_S,
+    RECENT_STEPS,
+    STALL_NS,
+    ClockSteps,
+    ClockWentBack,
+    PlayedClock,
+    PlayedPeriod,
+)
+from mono_depth_ros.adapters.stats import CLOCK_STANDS
 from mono_depth_ros.core.errors import ConfigError
 
 S = 1_000_000_000
@@ -118,6 +129,66 @@ def test_attach_registers_a_post_callback_for_any_jump_back() -> None:
     watch = ClockWentBack.attach(clock, Threshold, lambda nanoseconds: SimpleNamespace(nanoseconds=nanoseconds), print)
     ((threshold, callback),) = registered
     assert threshold.args == (None, -1, False) and callback == watch.on_jump
+
+
+def test_clock_steps_are_the_largest_recent_step_forward_of_clock_not_its_first_or_leaps() -> None:
+    """No jump: the system time (None). The first step forward is rclpy's ROS time leaving 0 at the first /clock
+    (a bag's: 1.7e9 s), no step (0: /clock, step not known); then the largest of the recent steps; jumps back (a
+    loop) and leaps over 1 h are none."""
+    steps = ClockSteps()
+    assert steps.step_ns() is None
+    steps.on_jump(jump(START_NS / S))
+    assert steps.step_ns() == 0
+    for delta_s in (2.0, -0.4, 1.5, 7200.0):
+        steps.on_jump(jump(delta_s))
+    assert steps.step_ns() == 2 * S
+    for _ in range(RECENT_STEPS):  # /clock now 40 Hz: the 2 s step forgotten
+        steps.on_jump(jump(0.025))
+    assert steps.step_ns() == round(0.025 * S)
+
+
+def test_clock_steps_attach_registers_a_post_callback_for_any_step_forward() -> None:
+    registered: list[tuple[Any, Any]] = []
+
+    class Threshold:
+        def __init__(self, *, min_forward: Any, min_backward: Any, on_clock_change: bool) -> None:
+            self.args = (min_forward.nanoseconds, min_backward, on_clock_change)
+
+    clock = SimpleNamespace(create_jump_callback=lambda t, post_callback: registered.append((t, post_callback)))
+    steps = ClockSteps.attach(clock, Threshold, lambda nanoseconds: SimpleNamespace(nanoseconds=nanoseconds))
+    ((threshold, callback),) = registered
+    assert threshold.args == (1, None, True) and callback == steps.on_jump  # and use_sim_time set at run time
+
+
+def test_a_clock_that_has_not_stepped_since_its_first_message_for_a_while_stands() -> None:
+    """One /clock, then none that moves it (a paused simulator or bag): its step is not known for
+    FIRST_STEP_WAIT_S of wall time (0: any stamp up to 1 h ahead a capture since), then it stands (CLOCK_STANDS:
+    the 1 s rule again); a step after that is known as ever."""
+    steady = Steady()
+    steps = ClockSteps(steady)
+    steady.s = 5.0
+    steps.on_jump(jump(START_NS / S))
+    steady.s = 5.0 + FIRST_STEP_WAIT_S
+    assert steps.step_ns() == 0
+    steady.s += 0.1
+    assert steps.step_ns() == CLOCK_STANDS
+    steps.on_jump(jump(0.5))
+    assert steps.step_ns() == round(0.5 * S)
+
+
+@pytest.mark.parametrize("change", ["ROS_TIME_DEACTIVATED", "ROS_TIME_ACTIVATED"])
+def test_clock_steps_are_forgotten_when_use_sim_time_is_set_at_run_time(change: str) -> None:
+    """use_sim_time set false at run time: the clock is the system time, which has no step (it kept /clock's 2 s,
+    and a camera 3 s ahead of the system time passed as a capture since the last /clock). Set true again: the
+    first /clock is a leap from the last one (or from 0), no step either."""
+    steps = ClockSteps()
+    for delta_s in (START_NS / S, 2.0):
+        steps.on_jump(jump(delta_s))
+    assert steps.step_ns() == 2 * S
+    steps.on_jump(SimpleNamespace(clock_change=SimpleNamespace(name=change), delta=SimpleNamespace(nanoseconds=0)))
+    assert steps.step_ns() is None
+    steps.on_jump(jump(600.0))  # the first /clock since
+    assert steps.step_ns() == 0
 
 
 def played(steps: list[tuple[float, float]]) -> list[float]:

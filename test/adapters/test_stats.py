@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import threading
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
+from mono_depth_ros.adapters.ros_clock import FIRST_STEP_WAIT_S, ClockSteps
 from mono_depth_ros.adapters.stats import RuntimeStats, drained, unused_warning
 from mono_depth_ros.core.errors import ConfigError
 
@@ -149,6 +151,110 @@ def test_a_node_clock_still_at_zero_is_warned_as_sim_time_without_clock_not_an_u
     (warning,) = warnings
     assert "node clock 0.000 s" in warning and "/clock" in warning, warning
     assert "chrony" not in warning and "ahead" not in warning, warning
+
+
+def on_a_stepping_clock(
+    stats: RuntimeStats, steps: ClockSteps, step_s: float, frames: int, period_s: float, delay_s: float
+) -> list[float]:
+    """A camera at ``1 / period_s`` Hz of sim time, each image stamped at its capture and published ``delay_s`` of
+    sim time later, with the node clock the last ``/clock``: one every ``step_s`` of sim time from 100 s (rclpy's
+    ROS time 0 before it), each heard by ``steps`` as rcl's jump callback would. Returns how far each stamp was
+    after the node clock (s; what the old rule counted unstamped above 1 s)."""
+    start_s, clock_s, ticks, ahead = 100.0, 0.0, 0, []
+    for k in range(frames):
+        stamp_s = start_s + k * period_s
+        while start_s + ticks * step_s <= stamp_s + delay_s:  # the /clock messages until the publish
+            new_s = start_s + ticks * step_s
+            steps.on_jump(
+                SimpleNamespace(clock_change=None, delta=SimpleNamespace(nanoseconds=round((new_s - clock_s) * 1e9)))
+            )
+            clock_s, ticks = new_s, ticks + 1
+        stats.frame_published_at(round(stamp_s * 1e9), round(clock_s * 1e9))
+        ahead.append(stamp_s - clock_s)
+    return ahead
+
+
+@pytest.mark.parametrize(
+    ("step_s", "delay_s", "ahead_1_s"),
+    [
+        (2.0, 0.05, 45),  # a simulator publishing /clock at 0.5 Hz, a model taking 50 ms
+        (1.25, 0.1, 8),  # ros2 bag play --clock (40 Hz of wall time) --rate 50, an external model: 2 ms of wall time
+    ],
+)
+def test_images_stamped_since_the_last_clock_of_a_stepping_sim_clock_are_not_unstamped(
+    step_s: float, delay_s: float, ahead_1_s: int
+) -> None:
+    """use_sim_time: the node clock is the last /clock, which steps. An image captured since then is stamped after
+    it by up to one step: the frames more than 1 s after it were counted unstamped and warned as a camera clock ahead,
+    with chrony / PTP as the remedy (a 0.5 Hz /clock: 45 of 100 frames). They are published with no latency (none on
+    the clock before its next step), not unstamped, unwarned; the frames published after the clock passed their stamp
+    keep theirs, short by up to one step."""
+    warnings: list[str] = []
+    steps = ClockSteps()
+    stats = RuntimeStats(window_s=60.0, clock_ns=FakeClock(), warn=warnings.append, clock_step_ns=steps.step_ns)
+    ahead = on_a_stepping_clock(stats, steps, step_s, frames=100, period_s=0.1, delay_s=delay_s)
+    assert sum(a > 1.0 for a in ahead) == ahead_1_s  # what the 1 s rule counted unstamped
+    snap = stats.snapshot()
+    assert (snap.published, snap.frames_unstamped, warnings) == (100, 0, [])
+    assert 0.0 <= snap.latency_p50_ms <= step_s * 1000.0, snap  # behind the clock, by up to one step
+    assert steps.step_ns() == round(step_s * 1e9)
+
+
+def test_a_stamp_further_ahead_of_a_stepping_sim_clock_is_unstamped_and_warned_naming_clock_not_chrony() -> None:
+    """More than two of /clock's recent steps (and 1 s) after it, a stamp is no capture since the last /clock:
+    unstamped, warned naming /clock, its step and how to publish it more often, not the camera's clock sync."""
+    warnings: list[str] = []
+    steps = ClockSteps()
+    stats = RuntimeStats(window_s=60.0, clock_ns=FakeClock(), warn=warnings.append, clock_step_ns=steps.step_ns)
+    on_a_stepping_clock(stats, steps, 0.5, frames=20, period_s=0.1, delay_s=0.05)  # /clock at 0.5 s steps
+    now_ns = 102 * 1000 * MS
+    stats.frame_published_at(now_ns + 999 * MS, now_ns)  # within 1 s: no latency, no fault
+    stats.frame_published_at(now_ns + 1100 * MS, now_ns)
+    assert stats.snapshot().frames_unstamped == 1
+    (warning,) = warnings
+    assert "1.100 s ahead of the node clock, /clock (use_sim_time), which steps by up to 0.500 s" in warning, warning
+    assert "ros2 bag play --clock HZ" in warning and "chrony" not in warning, warning
+
+
+def test_a_camera_on_the_wall_time_ahead_of_a_clock_that_stands_after_its_first_message_is_warned() -> None:
+    """use_sim_time, a bag recorded 20 min ago played with --clock but paused after its first /clock (its step never
+    known), and a live camera stamping the wall time, 20 min ahead: every frame passed as a capture since the last
+    /clock (up to 1 h ahead), unwarned, for as long as the clock stood (300 frames: 0 unstamped). Once it has stood
+    FIRST_STEP_WAIT_S of wall time they are unstamped, warned naming /clock that does not move, not chrony."""
+    warnings: list[str] = []
+    steady = FakeClock()
+    steps = ClockSteps(steady)
+    stats = RuntimeStats(window_s=600.0, clock_ns=steady, warn=warnings.append, clock_step_ns=steps.step_ns)
+    now_ns = 1_765_000_000 * 1000 * MS
+    steps.on_jump(SimpleNamespace(clock_change=None, delta=SimpleNamespace(nanoseconds=now_ns)))
+    for k in range(300):  # 30 s at 10 Hz
+        steady.now_ns = k * 100 * MS
+        stats.frame_published_at(now_ns + (1200 * 1000 + k * 100) * MS, now_ns)
+    assert (stats.snapshot().frames_unstamped, warnings) == (0, [])  # the clock's first wait: it may yet step far
+    steady.now_ns = round((FIRST_STEP_WAIT_S + 1.0) * 1000) * MS
+    stats.frame_published_at(now_ns + 1231 * 1000 * MS, now_ns)
+    assert stats.snapshot().frames_unstamped == 1
+    (warning,) = warnings
+    assert "1231.000 s ahead of the node clock, /clock (use_sim_time), which has not moved" in warning, warning
+    assert "set use_sim_time false" in warning and "chrony" not in warning, warning
+
+
+def test_a_camera_clock_59_min_ahead_of_a_node_on_the_system_time_is_still_warned_with_chrony_or_ptp() -> None:
+    """Without use_sim_time rcl calls no jump callback: the clock has no step, a stamp 1 s ahead is a camera clock
+    ahead, as before; a node clock still at 0 (use_sim_time before the first /clock) is still named /clock."""
+    warnings: list[str] = []
+    steps = ClockSteps()
+    stats = RuntimeStats(window_s=5.0, clock_ns=FakeClock(), warn=warnings.append, clock_step_ns=steps.step_ns)
+    stats.frame_published_at(30 * 1000 * MS, 0)  # a node clock at 0
+    now_ns = 1_700_000_000 * 1000 * MS
+    stats.frame_published_at(now_ns + 3540 * 1000 * MS, now_ns)  # 59 min ahead
+    stats.frame_published_at(now_ns + 1001 * MS, now_ns)
+    stats.frame_published_at(now_ns + 5 * MS, now_ns)  # a small skew: as it is
+    snap = stats.snapshot()
+    assert (snap.frames_unstamped, snap.latency_p50_ms) == (3, pytest.approx(-5.0))
+    assert steps.step_ns() is None and len(warnings) == 2, warnings
+    assert "node clock 0.000 s" in warnings[0] and "/clock" in warnings[0] and "chrony" not in warnings[0]
+    assert "3540.000 s ahead of the node clock (more than 1 s)" in warnings[1] and "chrony or PTP" in warnings[1]
 
 
 def test_unstamped_frames_of_another_cause_after_the_first_are_warned_with_their_own_remedy() -> None:

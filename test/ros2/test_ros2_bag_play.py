@@ -1,5 +1,5 @@
 """The live node fed by ``ros2 bag play`` (how users debug with recorded data): ``--clock`` with ``use_sim_time``,
-``--loop``, ``--rate``, KITTI bags written by :func:`test.kitti_bag.write_kitti_bag`."""
+``--loop``, ``--rate``, KITTI bags written by :func:`test.kitti_bag.write_kitti_bag`; and a simulator's slow /clock."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from diagnostic_msgs.msg import DiagnosticArray
+from rclpy.time import Time
+from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import Image
 
 from mono_depth_ros.core import ros_msgs
@@ -23,6 +25,7 @@ from test.kitti_bag import KittiFrame, write_kitti_bag, write_static_correction_
 
 from .harness import (
     RELIABLE,
+    KittiFeeder,
     Launched,
     Probe,
     depth_array,
@@ -129,6 +132,46 @@ def test_the_diagnostics_after_a_bag_played_with_clock_count_every_frame(
         assert statuses, "no /diagnostics"
         last = statuses[-1]
         assert (int(last["frames_received"]), int(last["frames_published"])) == (10, depth.count()), last
+
+
+def test_images_captured_between_the_steps_of_a_slow_clock_are_not_counted_unstamped(
+    probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path
+) -> None:
+    """A simulator publishing /clock every 2 s (0.5 Hz) and its camera at 10 Hz, stamped with the simulation's time,
+    into a node with ``use_sim_time``: the node clock is the last /clock, so the images captured since are stamped
+    after it by up to 2 s. Those more than 1 s after were counted frames_unstamped and warned as a camera clock ahead,
+    'synchronise ... (chrony or PTP)'."""
+    depth = probe.collect(Image, "/depth/image", RELIABLE)
+    diagnostics = probe.collect(DiagnosticArray, "/diagnostics", RELIABLE)
+    clock = probe.publisher(Clock, "/clock", RELIABLE)
+    launched = launch(
+        probe, ros_logs, "slow_clock", {"diagnostics.period_s": 0.5}, use_sim_time="true", use_lidar="false"
+    )
+    with running(launched, probe, depth, diagnostics):
+        feeder = KittiFeeder(probe, kitti_frames[1:2])
+        feeder.wait_connected(lidar=False)
+        wait_until(lambda: clock.get_subscription_count() > 0, 10, "the node's /clock subscription")
+        for _ in range(3):  # the first /clock (thrice: the node's subscription is best effort) before any image
+            clock.publish(Clock(clock=Time(nanoseconds=START_NS).to_msg()))
+            time.sleep(0.1)
+        for k in range(50):  # 5 s of simulation, in step with the wall time
+            if k % 20 == 0:
+                clock.publish(Clock(clock=Time(nanoseconds=START_NS + k * 100_000_000).to_msg()))
+                time.sleep(0.05)  # the /clock before the image captured at its time
+            feeder.publish_image(k, START_NS + k * 100_000_000)
+            time.sleep(0.1)
+        clock.publish(Clock(clock=Time(nanoseconds=START_NS + 50 * 100_000_000).to_msg()))  # diagnostics go on
+        depth.wait_for(1, timeout_s=10)
+
+        def settled() -> dict[str, str]:  # the last status counts the depth the probe got
+            last = (node_statuses(diagnostics.messages) or [{}])[-1]
+            return last if int(last.get("frames_published", -1)) == depth.count() else {}
+
+        wait_until(lambda: bool(settled()), 15, "a status counting the depth published")
+        last = settled()
+        warned = [line for line in launched.log.splitlines() if "frames_unstamped" in line]
+        assert int(last["frames_published"]) >= 20, last  # (before the fix: 18 of them unstamped)
+        assert last["frames_unstamped"] == "0" and not warned, (last, warned)
 
 
 def test_each_pass_of_a_short_looped_bag_gives_the_depth_of_the_first(
