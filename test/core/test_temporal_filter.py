@@ -154,6 +154,20 @@ def test_a_shift_in_inverse_depth_refitted_every_frame_is_averaged_in_the_far_fi
     assert errors[FrameChange.SHIFT_IN_INVERSE] < 0.02 < errors[FrameChange.SCALE]  # from the truth: 1.2 % / 4.3 %
 
 
+def test_a_followed_shift_is_forgotten_when_the_model_of_the_change_changes() -> None:
+    # b is metres against 1 / p (affine_depth) and metres⁻¹ against p (relative_inverse): a followed 0.4 m applied as
+    # 0.4 m⁻¹ would move a 10 m prior by a factor 1 / (1 - 4) and restart every pixel
+    inverse = np.linspace(1.0 / 3.0, 1.0 / 30.0, K.width, dtype=np.float32)
+    truth = np.broadcast_to(1.0 / inverse, (K.height, K.width)).astype(np.float32)
+    rng = np.random.default_rng(2)
+    temporal = TemporalFilter()
+    for i in range(6):  # a shift in depth growing by 0.4 m a frame: followed
+        temporal.update(noisy((1.0 - 0.04 * i) * truth + 0.4 * i, rng, 0.01), K, pose(0.0), FrameChange.SHIFT_IN_DEPTH)
+    last = (1.0 - 0.2) * truth + 2.0  # the depth of frame 5 again, now from a relative_inverse model
+    step = temporal.update(noisy(last, rng, 0.01), K, pose(0.0), FrameChange.SHIFT_IN_INVERSE)
+    assert float(np.mean(np.abs(step.depth_m / last - 1.0))) < 0.05  # 2 % (a trend followed at half); 440 % before
+
+
 def test_the_refit_line_is_not_tilted_by_the_frames_own_noise() -> None:
     # r = 1 - p / d and 1 / d hold the same noise of d: fitted against 1 / d, the line leant along the noise (a plane
     # 5-7.5 m away, 3 % noise: 1.3 % error after filtering against 1.0 % with a scale alone); against the prior's 1 / p
