@@ -183,14 +183,14 @@ class CueFilter(tf.TemporalFilter):
                 [float(t.sum()) for t in (moved & car, static & car, car, moved & rest, static & rest, rest)]
             )
         residual = torch.where(usable, (depth - prior) / depth, torch.zeros_like(depth))
-        followed, residual = self._take_out_frame_change(prior, residual, usable, change)
+        followed, residual, followable = self._take_out_frame_change(prior, residual, usable, change)
         if cue.follow == "half":
             prior = followed
         agreement = self.config.agreement
         window_mean = tf._window_mean(residual, usable.float())
         a = torch.where(static, cue.static_agreement, agreement)  # per pixel
         cap = torch.where(static, cue.static_max_weight, self.config.max_weight)
-        agree = usable & (residual.abs() < tf.OUTLIER_FACTOR * a) & (window_mean.abs() < a)
+        agree = followable & (residual.abs() < tf.OUTLIER_FACTOR * a) & (window_mean.abs() < a)
         if cue.restart_moved:
             agree &= ~moved
         drift = torch.where(agree, 0.5 * (drift + window_mean), 0.0)

@@ -21,7 +21,9 @@ far). The relative disagreement ``r = (d - p) / d`` decides:
   it), with no slope when the thirds' ``x`` differ by no more than ``LINE_SPREAD_FACTOR · agreement`` of the lowest
   third's (the thirds' depths differ by less than a factor ``1 + LINE_SPREAD_FACTOR · agreement`` in either form: a
   wall at one depth, where the prior's noise lies along a refit's line); ``c + b x`` is taken out of ``r`` and the
-  prior ``p`` becomes ``p / (1 - (C + B x))``, ``C`` and ``B`` the running means of ``c`` and ``b``. A refit that
+  prior ``p`` becomes ``p / (1 - (C + B x))``, ``C`` and ``B`` the running means of ``c`` and ``b`` (a pixel where
+  ``1 - (C + B x)`` is not above ``MIN_FOLLOW``, the line extrapolated far past the depths it was fitted over, such as
+  a prior km away against ``x = p``, restarts: at or below 0 that prior flipped its sign). A refit that
   trades scale for shift in depth changes the near field most (0.4 m of shift is 13 % at 3 m and 1 % at 30 m), one in
   inverse depth the far field (0.003 m⁻¹ is 1 % at 3 m and 9 % at 30 m): the median alone took out the change at the
   median depth, and the rest, restarted, kept its jumps. **Limit:** an object that moves by less than ``agreement`` a
@@ -67,6 +69,8 @@ OUTLIER_FACTOR = 3.0  # a single pixel further than this many ``agreement`` from
 DRIFT_FACTOR = 0.5  # a pixel whose drift (below) reaches this many ``agreement`` has no trust left
 MEDIAN_STRIDE = 7  # the frame's median residual from every 7th usable pixel
 LINE_SPREAD_FACTOR = 4.0  # a shift's line: a slope only when the thirds' depths differ by this many ``agreement``
+MIN_FOLLOW = 0.5  # a shift's line: a pixel whose followed prior p / (1 - (C + B x)) would be over 1 / MIN_FOLLOW · p
+# (or past infinity: a sign flip) restarts; the line extrapolated far beyond the depths it was fitted over
 
 
 @dataclass(frozen=True)
@@ -224,10 +228,10 @@ class TemporalFilter:
         prev_from_cur = self._world_from_cam.inverse() @ world_from_cam
         prior, weight, drift, usable = self._warp_history(depth, valid, prev_from_cur)
         residual = torch.where(usable, (depth - prior) / depth, torch.zeros_like(depth))
-        prior, residual = self._take_out_frame_change(prior, residual, usable, change)
+        prior, residual, followable = self._take_out_frame_change(prior, residual, usable, change)
         agreement = self.config.agreement
         window_mean = _window_mean(residual, usable.float())
-        agree = usable & (residual.abs() < OUTLIER_FACTOR * agreement) & (window_mean.abs() < agreement)
+        agree = followable & (residual.abs() < OUTLIER_FACTOR * agreement) & (window_mean.abs() < agreement)
         drift = torch.where(agree, 0.5 * (drift + window_mean), 0.0)  # steady slow motion adds up here; noise not
         trust = (1.0 - (window_mean / agreement) ** 2).clamp(min=0.0)
         trust *= (1.0 - (drift / (DRIFT_FACTOR * agreement)) ** 2).clamp(min=0.0)
@@ -241,9 +245,12 @@ class TemporalFilter:
 
     def _take_out_frame_change(
         self, prior: torch.Tensor, residual: torch.Tensor, usable: torch.Tensor, change: FrameChange
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """(the prior moved by the followed frame change, the residual ``r`` less this frame's change), each (H, W);
-        both as they were after a jump (the frame's median ``r`` beyond ``agreement``: every pixel restarts)."""
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(the prior moved by the followed frame change, the residual ``r`` less this frame's change, the usable
+        pixels whose prior may be blended), each (H, W); all as they were after a jump (the frame's median ``r``
+        beyond ``agreement``: every pixel restarts). With a shift, a pixel whose followed factor ``1 - (C + B x)`` is
+        not above ``MIN_FOLLOW`` (a far prior against ``x = p``, a near one against ``1 / p``: at or past 0 the prior
+        would flip its sign or be infinite) restarts from the new depth; its residual still counts in its window."""
         if change is not self._change:  # another model of the change: its followed shift means something else
             self._change, self._shift_drift = change, 0.0
         agreement = self.config.agreement
@@ -251,7 +258,7 @@ class TemporalFilter:
         shift = float(sample.median()) if sample.numel() else 0.0
         if not abs(shift) < agreement:
             self._scale_drift = self._shift_drift = 0.0  # a jump: every pixel restarts
-            return prior, residual
+            return prior, residual, usable
         # the whole frame's change is scale recovery's business, not motion:
         frame_change: float | torch.Tensor = shift
         follow_shift: float | torch.Tensor = 0.0
@@ -269,8 +276,9 @@ class TemporalFilter:
         else:
             self._shift_drift = 0.0
         self._scale_drift = 0.5 * (self._scale_drift + shift)  # the history follows a trend, averages jitter
-        prior = prior / (1.0 - (self._scale_drift + follow_shift))
-        return prior, torch.where(usable, residual - frame_change, residual)
+        followed = 1.0 - (self._scale_drift + follow_shift)  # > 1 - agreement with a scale alone
+        followable = usable & (followed > MIN_FOLLOW) if change is not FrameChange.SCALE else usable
+        return prior / followed, torch.where(usable, residual - frame_change, residual), followable
 
     def _remember(
         self, depth: torch.Tensor, weight: torch.Tensor, drift: torch.Tensor, world_from_cam: RigidTransform | None

@@ -154,6 +154,29 @@ def test_a_shift_in_inverse_depth_refitted_every_frame_is_averaged_in_the_far_fi
     assert errors[FrameChange.SHIFT_IN_INVERSE] < 0.02 < errors[FrameChange.SCALE]  # from the truth: 1.2 % / 4.3 %
 
 
+@pytest.mark.parametrize("far_m", [310.0, 320.0])
+def test_a_far_prior_the_followed_line_would_flip_or_blow_up_restarts(far_m: float) -> None:
+    # relative_inverse before the range limits: sky-adjacent rows at 300+ m; a refit moves 1 / d by -0.003 / m once
+    # (those rows jump to 2-8 km, restarted) and then holds; the running mean B of the line's slope, half of it a
+    # frame later, against p = 3-8 km gives 1 - (C + B p) <= 0: the followed prior flipped its sign and was blended
+    # in (-19 m published at 310 m, 366 m for a 4.5 km input at 320 m)
+    inverse = np.linspace(1.0 / 3.0, 1.0 / 30.0, K.width, dtype=np.float32)
+    truth = np.broadcast_to(1.0 / inverse, (K.height, K.width)).astype(np.float32).copy()
+    truth[:8] = far_m
+
+    def refitted(depth: npt.NDArray[np.float32], shift: float) -> npt.NDArray[np.float32]:  # 1 / m; keeps 10 m
+        inv = (1.0 - 10.0 * shift) / depth + shift
+        return np.where(inv > 0, 1.0 / np.where(inv > 0, inv, 1.0), np.inf).astype(np.float32)  # as apply_fit
+
+    rng = np.random.default_rng(0)
+    temporal = TemporalFilter()
+    for shift in (0.0, 0.0, 0.0, -0.003, -0.003, -0.003, -0.003):
+        measured = refitted(noisy(truth, rng, 0.01), shift)
+        step = temporal.update(measured, K, pose(0.0), FrameChange.SHIFT_IN_INVERSE)
+        ratio = step.depth_m[:8] / measured[:8]
+        assert np.all(ratio > 0.5) and np.all(ratio < 2.0), (float(ratio.min()), float(ratio.max()))
+
+
 def test_a_followed_shift_is_forgotten_when_the_model_of_the_change_changes() -> None:
     # b is metres against 1 / p (affine_depth) and metres⁻¹ against p (relative_inverse): a followed 0.4 m applied as
     # 0.4 m⁻¹ would move a 10 m prior by a factor 1 / (1 - 4) and restart every pixel
