@@ -21,7 +21,8 @@ the filter-on rows the worst drive's on / off ratio of each. The edge filter is 
 scored on the same pixels.
 
 Cost: :class:`~mono_depth_ros.core.temporal_filter.TemporalFilter.update` per frame on the CPU at three published
-sizes, for a scale-only map and an ``affine_depth`` one (``shift_in_depth``: a resistant line more per frame), against
+sizes, for a scale-only map and ``affine_depth`` / ``relative_inverse`` ones (``FrameChange.SHIFT_IN_DEPTH`` /
+``SHIFT_IN_INVERSE``: a resistant line more per frame), against
 the straightforward warp of the same frame (numpy forward warp with a lexsort z-buffer, as the
 measure does) in the same run.
 """
@@ -45,7 +46,7 @@ from mono_depth_ros.core.camera import PinholeIntrinsics
 from mono_depth_ros.core.depth_kind import SCALE_KINDS, OutputKind
 from mono_depth_ros.core.geometry import RigidTransform
 from mono_depth_ros.core.synthetic import kitti_like_intrinsics
-from mono_depth_ros.core.temporal_filter import TemporalFilter
+from mono_depth_ros.core.temporal_filter import FrameChange, TemporalFilter
 from mono_depth_ros.evaluation.temporal import static_correspondences
 from mono_depth_ros.evaluation.temporal_sequence import (
     NETWORK_LIKE,
@@ -151,9 +152,13 @@ def _median_ms(work: Callable[[int], object], repeats: int) -> float:
 
 
 def cost_table(frames: list[TemporalFrame], repeats: int, device: str = "cpu") -> None:
-    """Filter time per frame on ``device`` (numpy in, numpy out) at three published sizes, for a scale-only map and an
-    ``affine_depth`` one (its change fitted as a scale and shift), against the straightforward numpy warp."""
-    print(f"{'published size':>15s} {'filter ms':>10s} {'affine_depth ms':>15s} {'numpy warp ms':>14s} {'ratio':>6s}")
+    """Filter time per frame on ``device`` (numpy in, numpy out) at three published sizes, for a scale-only map and
+    ``affine_depth`` / ``relative_inverse`` ones (their change fitted as a scale and shift in depth / inverse depth),
+    against the straightforward numpy warp."""
+    print(
+        f"{'published size':>15s} {'filter ms':>10s} {'affine_depth ms':>15s} {'rel_inverse ms':>15s}"
+        f" {'numpy warp ms':>14s} {'ratio':>6s}"
+    )
     camera = frames[0].intrinsics
     poses = [f.world_from_cam for f in frames[:2]]
     cur_from_prev = poses[1].inverse() @ poses[0]
@@ -161,19 +166,28 @@ def cost_table(frames: list[TemporalFrame], repeats: int, device: str = "cpu") -
         intrinsics: PinholeIntrinsics = camera.resized(width, height)
         depths = [cv2.resize(f.depth_m, (width, height), interpolation=cv2.INTER_NEAREST) for f in frames[:2]]
         temporal = TemporalFilter(device=device)
-        ours = _median_ms(partial(_filter_step, temporal, depths, intrinsics, poses, False), repeats)
+        ours = _median_ms(partial(_filter_step, temporal, depths, intrinsics, poses, FrameChange.SCALE), repeats)
         affine = TemporalFilter(device=device)
-        shifted = _median_ms(partial(_filter_step, affine, depths, intrinsics, poses, True), repeats)
+        shifted = _median_ms(
+            partial(_filter_step, affine, depths, intrinsics, poses, FrameChange.SHIFT_IN_DEPTH), repeats
+        )
+        inverse = TemporalFilter(device=device)
+        in_inverse = _median_ms(
+            partial(_filter_step, inverse, depths, intrinsics, poses, FrameChange.SHIFT_IN_INVERSE), repeats
+        )
         warp = partial(static_correspondences, depths[0], depths[1], intrinsics, cur_from_prev)
         baseline = _median_ms(lambda _, warp=warp: warp(), repeats)
-        print(f"{width:>8d}x{height:<6d} {ours:10.2f} {shifted:15.2f} {baseline:14.2f} {baseline / ours:6.2f}")
+        print(
+            f"{width:>8d}x{height:<6d} {ours:10.2f} {shifted:15.2f} {in_inverse:15.2f} {baseline:14.2f}"
+            f" {baseline / ours:6.2f}"
+        )
 
 
 def _filter_step(
     temporal: TemporalFilter, depths: list[npt.NDArray[np.float32]], intrinsics: PinholeIntrinsics,
-    poses: list[RigidTransform], shift_in_depth: bool, i: int,
+    poses: list[RigidTransform], change: FrameChange, i: int,
 ) -> object:  # fmt: skip
-    return temporal.update(depths[i % 2], intrinsics, poses[i % 2], shift_in_depth)
+    return temporal.update(depths[i % 2], intrinsics, poses[i % 2], change)
 
 
 def main() -> None:

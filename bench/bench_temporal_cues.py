@@ -145,11 +145,11 @@ class CueFilter(tf.TemporalFilter):
         depth_m: torch.Tensor,
         intrinsics: Any,
         world_from_cam: RigidTransform | None,
-        shift_in_depth: bool = False,
+        change: tf.FrameChange = tf.FrameChange.SCALE,
     ) -> tuple[torch.Tensor, tf.TemporalState, float]:
         cue = self.cue
         if cue.kind == "none":
-            return super().update_tensor(depth_m, intrinsics, world_from_cam, shift_in_depth)
+            return super().update_tensor(depth_m, intrinsics, world_from_cam, change)
         depth = depth_m.to(self.device, torch.float32)
         valid = torch.isfinite(depth) & (depth > 0)
         shape = (int(depth.shape[0]), int(depth.shape[1]))
@@ -183,33 +183,14 @@ class CueFilter(tf.TemporalFilter):
                 [float(t.sum()) for t in (moved & car, static & car, car, moved & rest, static & rest, rest)]
             )
         residual = torch.where(usable, (depth - prior) / depth, torch.zeros_like(depth))
+        followed, residual, followable = self._take_out_frame_change(prior, residual, usable, change)
+        if cue.follow == "half":
+            prior = followed
         agreement = self.config.agreement
-        sample = residual[usable][:: tf.MEDIAN_STRIDE]
-        shift = float(sample.median()) if sample.numel() else 0.0
-        if abs(shift) < agreement:
-            change: float | torch.Tensor = shift
-            follow_shift: float | torch.Tensor = 0.0
-            if shift_in_depth:
-                near_median = (sample - shift).abs() < agreement
-                inverse_sample = 1.0 / prior[usable][:: tf.MEDIAN_STRIDE]
-                shift, shift_change_m = tf._resistant_line(
-                    inverse_sample[near_median], sample[near_median], tf.LINE_SPREAD_FACTOR * agreement
-                )
-                inverse = torch.where(usable, 1.0 / prior, torch.zeros_like(depth))
-                self._shift_drift_m = 0.5 * (self._shift_drift_m + shift_change_m)
-                change, follow_shift = shift + shift_change_m * inverse, self._shift_drift_m * inverse
-            else:
-                self._shift_drift_m = 0.0
-            self._scale_drift = 0.5 * (self._scale_drift + shift)
-            if cue.follow == "half":
-                prior = prior / (1.0 - (self._scale_drift + follow_shift))
-            residual = torch.where(usable, residual - change, residual)
-        else:
-            self._scale_drift = self._shift_drift_m = 0.0
         window_mean = tf._window_mean(residual, usable.float())
         a = torch.where(static, cue.static_agreement, agreement)  # per pixel
         cap = torch.where(static, cue.static_max_weight, self.config.max_weight)
-        agree = usable & (residual.abs() < tf.OUTLIER_FACTOR * a) & (window_mean.abs() < a)
+        agree = followable & (residual.abs() < tf.OUTLIER_FACTOR * a) & (window_mean.abs() < a)
         if cue.restart_moved:
             agree &= ~moved
         drift = torch.where(agree, 0.5 * (drift + window_mean), 0.0)

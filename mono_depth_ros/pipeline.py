@@ -696,15 +696,18 @@ class DepthPipeline:
         kind: OutputKind,
     ) -> tuple[npt.NDArray[np.float32] | torch.Tensor, TemporalStatus]:
         """The temporal filter on a host map (host road) or a device tensor (device road) and its status; an
-        ``affine_depth`` map (scale and shift in depth refitted every frame) changes by a scale and a shift."""
+        ``affine_depth`` / ``relative_inverse`` map (scale and shift in depth / inverse depth refitted every frame)
+        changes by a scale and a shift (:meth:`FrameChange.of`)."""
+        from mono_depth_ros.core.temporal_filter import FrameChange  # loaded with the filter
+
         assert self._temporal is not None
         filtered: npt.NDArray[np.float32] | torch.Tensor
-        shift_in_depth = kind is OutputKind.AFFINE_DEPTH
+        change = FrameChange.of(kind)
         if isinstance(depth_m, np.ndarray):
-            step = self._temporal.update(depth_m, intrinsics, world_from_cam, shift_in_depth)
+            step = self._temporal.update(depth_m, intrinsics, world_from_cam, change)
             filtered, state, share = step.depth_m, step.state, step.kept_share
         else:
-            filtered, state, share = self._temporal.update_tensor(depth_m, intrinsics, world_from_cam, shift_in_depth)
+            filtered, state, share = self._temporal.update_tensor(depth_m, intrinsics, world_from_cam, change)
         if state.value in self._temporal_counts:
             self._temporal_counts[state.value] += 1
         counts = self._temporal_counts

@@ -18,6 +18,7 @@ from mono_depth_ros.config import defaults
 from mono_depth_ros.core.camera import CameraModel, PinholeIntrinsics
 from mono_depth_ros.core.frame_hints import FrameHints
 from mono_depth_ros.core.geometry import RigidTransform
+from mono_depth_ros.core.temporal_filter import FrameChange, TemporalFilter
 from mono_depth_ros.models.spec import OutputKind
 from mono_depth_ros.pipeline import DepthPipeline, DeviceDepthSource, FrameInput, FrameOutput, LidarInput
 
@@ -224,10 +225,30 @@ def test_the_temporal_filter_runs_on_the_device_road_with_the_host_roads_outputs
     assert changed.mean() > 0.5  # the last frame is the filtered one, not the prediction as it came
 
 
-def test_an_affine_depth_map_is_filtered_alike_on_both_roads() -> None:
-    # affine_depth: the filter takes each frame's change as a refitted scale and shift, on either road
-    _, last = _temporal_run({}, kind=OutputKind.AFFINE_DEPTH)
+@pytest.mark.parametrize(
+    ("kind", "change"),
+    [
+        (OutputKind.METRIC, FrameChange.SCALE),
+        (OutputKind.AFFINE_DEPTH, FrameChange.SHIFT_IN_DEPTH),
+        (OutputKind.RELATIVE_INVERSE, FrameChange.SHIFT_IN_INVERSE),
+    ],
+)
+def test_both_roads_filter_a_kinds_map_with_the_change_its_refit_makes(
+    monkeypatch: pytest.MonkeyPatch, kind: OutputKind, change: FrameChange
+) -> None:
+    # affine_depth / relative_inverse: the filter takes each frame's change as a refitted scale and shift in depth /
+    # inverse depth, on either road (the host road's update reaches update_tensor too)
+    passed: list[object] = []
+    shipped = TemporalFilter.update_tensor
+
+    def spy(self: TemporalFilter, *args: Any, **kwargs: Any) -> tuple[torch.Tensor, Any, float]:
+        passed.append(args[3] if len(args) > 3 else kwargs.get("change", FrameChange.SCALE))
+        return shipped(self, *args, **kwargs)
+
+    monkeypatch.setattr(TemporalFilter, "update_tensor", spy)
+    _, last = _temporal_run({}, kind=kind)
     assert last.temporal is not None and last.temporal.kept_share > 0.5
+    assert passed == [change] * (2 * len(TEMPORAL_STATES))  # every frame, on both roads
 
 
 @pytest.mark.parametrize("device", [torch.device("cuda"), torch.device("cuda", 1), "cuda:1"])

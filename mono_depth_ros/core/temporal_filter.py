@@ -9,17 +9,27 @@ far). The relative disagreement ``r = (d - p) / d`` decides:
 * the median ``s`` of ``r`` over the frame, when it is within ``agreement``, is the frame's change of scale (scale
   recovery's business, not motion): it is taken out of ``r`` for the tests below, and the prior follows the running
   mean of ``s`` (half the last one, half this one), so that a steady scale trend is followed while frame-to-frame
-  scale jitter is averaged; a larger ``s`` (a scale jump) restarts every pixel. With ``shift_in_depth`` (scale
-  recovery fitted ``depth = s · prediction + t`` this frame: ``affine_depth``) the frame's change is that of a
-  refitted scale *and shift*, ``r ≈ c + b / p`` per pixel (``b`` in metres): ``c`` and ``b`` come from a resistant
-  line (Tukey's: medians of the near and far thirds of a subsample, over its ``r`` within ``agreement`` of the median)
-  of ``r`` against ``1 / p`` (not ``1 / d``, which holds this frame's noise as ``r`` does: the line leant along it),
-  with no slope when the thirds' ``1 / p`` differ by less than ``LINE_SPREAD_FACTOR · agreement`` (a wall at one
-  depth), and are taken out and followed alike. A refit that trades scale for shift changes the
-  near field most (0.4 m of shift is 13 % at 3 m and 1 % at 30 m): the median alone took out its middle, and the near
-  field, restarted, kept its jumps. **Limit:** an object that moves by less than ``agreement`` a frame and fills half
-  of the near (or far) third of the pixels tilts the line: the static pixels then take up to its motion (a static
-  plane with 1 % noise: 0.6-1.3 % error instead of 0.3-0.4 % beside an object approaching 5 % a frame);
+  scale jitter is averaged; a larger ``s`` (a scale jump) restarts every pixel. When scale recovery refits a scale
+  *and a shift* every frame (:class:`FrameChange`, from the output kind), the frame's change is modelled as
+  ``r ≈ c + b x``: ``x = 1 / p`` (``b`` in metres) for a shift in depth (``depth = s · prediction + t``:
+  ``affine_depth``), ``x = p`` (``b`` in metres⁻¹) for a shift in inverse depth (``1 / depth = s · prediction + t``:
+  ``relative_inverse``, exact there: a refit that moves ``t`` by ``δ`` and the scale by a factor ``a`` gives
+  ``r = (1 - a) - δ p``). ``c`` and ``b`` come from a resistant line (Tukey's: medians of the lowest and highest
+  thirds of ``x`` over a subsample, over its ``r`` within ``agreement`` of the median; no least-squares leverage, so
+  a few far pixels, up to thousands of metres before the range limits, tilt it no more than any others) of ``r``
+  against the prior's ``x`` (not the new depth's, which holds this frame's noise as ``r`` does: the line leant along
+  it), with no slope when the thirds' ``x`` differ by no more than ``LINE_SPREAD_FACTOR · agreement`` of the lowest
+  third's (the thirds' depths differ by less than a factor ``1 + LINE_SPREAD_FACTOR · agreement`` in either form: a
+  wall at one depth, where the prior's noise lies along a refit's line); ``c + b x`` is taken out of ``r`` and the
+  prior ``p`` becomes ``p / (1 - (C + B x))``, ``C`` and ``B`` the running means of ``c`` and ``b`` (a pixel where
+  ``1 - (C + B x)`` is not above ``MIN_FOLLOW``, the line extrapolated far past the depths it was fitted over, such as
+  a prior km away against ``x = p``, restarts: at or below 0 that prior flipped its sign). A refit that
+  trades scale for shift in depth changes the near field most (0.4 m of shift is 13 % at 3 m and 1 % at 30 m), one in
+  inverse depth the far field (0.003 m⁻¹ is 1 % at 3 m and 9 % at 30 m): the median alone took out the change at the
+  median depth, and the rest, restarted, kept its jumps. **Limit:** an object that moves by less than ``agreement`` a
+  frame and fills half of the near (or far) third of the pixels tilts the line: the static pixels then take up to its
+  motion (a static plane with 1 % noise: 0.6-1.3 % error instead of 0.3-0.4 % beside an object approaching 5 % a
+  frame);
 * agree: ``|r| < OUTLIER_FACTOR · agreement`` and ``m``, the mean of ``r`` over a ``WINDOW_PX`` window of usable
   pixels, within ``agreement`` (a surface that moved shifts the window mean; pixel noise averages out in it). The
   history then keeps ``w' = min(w, max_weight - 1) · (1 - (m / agreement)²)`` (full trust when the window agrees
@@ -50,6 +60,7 @@ import torch
 import torch.nn.functional as F
 
 from mono_depth_ros.core.camera import PinholeIntrinsics
+from mono_depth_ros.core.depth_kind import OutputKind
 from mono_depth_ros.core.errors import ConfigError, ShapeError
 from mono_depth_ros.core.geometry import RigidTransform
 
@@ -57,7 +68,9 @@ WINDOW_PX = 5  # side of the window whose mean disagreement tells a moved surfac
 OUTLIER_FACTOR = 3.0  # a single pixel further than this many ``agreement`` from its prior always restarts
 DRIFT_FACTOR = 0.5  # a pixel whose drift (below) reaches this many ``agreement`` has no trust left
 MEDIAN_STRIDE = 7  # the frame's median residual from every 7th usable pixel
-LINE_SPREAD_FACTOR = 4.0  # shift_in_depth: a slope only when the thirds' 1 / p differ by this many ``agreement``
+LINE_SPREAD_FACTOR = 4.0  # a shift's line: a slope only when the thirds' depths differ by this many ``agreement``
+MIN_FOLLOW = 0.5  # a shift's line: a pixel whose followed prior p / (1 - (C + B x)) would be over 1 / MIN_FOLLOW · p
+# (or past infinity: a sign flip) restarts; the line extrapolated far beyond the depths it was fitted over
 
 
 @dataclass(frozen=True)
@@ -81,6 +94,24 @@ class TemporalFilterConfig:
                 f"max_weight={self.max_weight}; set temporal.agreement / temporal.max_weight"
             )
             raise ConfigError(msg)
+
+
+class FrameChange(str, Enum):
+    """How scale recovery's refit changes a whole frame's depth (taken out of the residual ``r = (d - p) / d`` of the
+    new depth ``d`` against its prior ``p`` before the per-pixel tests; module docstring)."""
+
+    SCALE = "scale"  # depth = s · x (metric, depth_up_to_scale): r ≈ c
+    SHIFT_IN_DEPTH = "shift_in_depth"  # depth = s · x + t (affine_depth): r ≈ c + b / p, b in metres
+    SHIFT_IN_INVERSE = "shift_in_inverse"  # 1 / depth = s · x + t (relative_inverse): r ≈ c + b · p, b in 1 / m
+
+    @classmethod
+    def of(cls, kind: OutputKind) -> FrameChange:
+        """The change of a map of ``kind`` whose scale recovery refits every frame (``fit_for_kind``)."""
+        if kind is OutputKind.AFFINE_DEPTH:
+            return cls.SHIFT_IN_DEPTH
+        if kind is OutputKind.RELATIVE_INVERSE:
+            return cls.SHIFT_IN_INVERSE
+        return cls.SCALE
 
 
 class TemporalState(str, Enum):
@@ -124,19 +155,20 @@ class TemporalFilter:
         self._intrinsics: PinholeIntrinsics | None = None
         self._rays: torch.Tensor | None = None  # (3, H, W) K⁻¹ [u, v, 1]
         self._scale_drift = 0.0  # running mean of the frame's median disagreement (its scale change)
-        self._shift_drift_m = 0.0  # running mean of the frame's b (shift_in_depth: its change is c + b / d), metres
+        self._shift_drift = 0.0  # running mean of the frame's b (a shift's change c + b x: x = 1 / p or p)
+        self._change = FrameChange.SCALE  # the model of the last frame's change
 
     def reset(self) -> None:
         """Forget the history (the next frame passes through and restarts it)."""
         self._depth = self._weight = self._drift = self._world_from_cam = None
-        self._scale_drift = self._shift_drift_m = 0.0
+        self._scale_drift = self._shift_drift = 0.0
 
     def update(
         self,
         depth_m: npt.NDArray[np.floating],
         intrinsics: PinholeIntrinsics,
         world_from_cam: RigidTransform | None,
-        shift_in_depth: bool = False,
+        change: FrameChange = FrameChange.SCALE,
     ) -> TemporalStep:
         """Filter one frame.
 
@@ -145,9 +177,8 @@ class TemporalFilter:
             intrinsics: pinhole intrinsics of ``depth_m`` (pixels).
             world_from_cam: the camera pose (optical frame → a fixed frame such as ``odom``) at the image stamp, or
                 None when it is unknown (the frame then passes through).
-            shift_in_depth: this frame's metric depth is a scale and shift in depth fitted to this frame alone
-                (``affine_depth``): its change from the last frame is modelled as a scale and shift (module
-                docstring), not a scale alone.
+            change: how this frame's scale recovery refit changes the whole frame (:meth:`FrameChange.of` the
+                output kind): a scale alone, or a scale and a shift in depth or in inverse depth (module docstring).
 
         Raises:
             ShapeError: ``depth_m`` is not (H, W) of the intrinsics' size.
@@ -156,7 +187,7 @@ class TemporalFilter:
             msg = f"temporal filter: depth must be (H, W), got shape {depth_m.shape}"
             raise ShapeError(msg)
         depth = torch.from_numpy(np.ascontiguousarray(depth_m, dtype=np.float32))
-        out, state, share = self.update_tensor(depth, intrinsics, world_from_cam, shift_in_depth)
+        out, state, share = self.update_tensor(depth, intrinsics, world_from_cam, change)
         if state is not TemporalState.FILTERED:  # passed through: the input itself
             return TemporalStep(np.asarray(depth_m, dtype=np.float32), state, 0.0)
         return TemporalStep(out.cpu().numpy().astype(np.float32, copy=False), state, share)
@@ -166,13 +197,13 @@ class TemporalFilter:
         depth_m: torch.Tensor,
         intrinsics: PinholeIntrinsics,
         world_from_cam: RigidTransform | None,
-        shift_in_depth: bool = False,
+        change: FrameChange = FrameChange.SCALE,
     ) -> tuple[torch.Tensor, TemporalState, float]:
         """:meth:`update` on a tensor, for a map that stays on the network's device (``output.device_postprocess``).
 
         Args:
             depth_m: (H, W) float32 metres on any device (moved to the filter's device when it is elsewhere).
-            intrinsics, world_from_cam, shift_in_depth: as for :meth:`update`.
+            intrinsics, world_from_cam, change: as for :meth:`update`.
 
         Returns:
             (filtered (H, W) float32 tensor on the filter's device, state, kept share); passed through (not
@@ -197,32 +228,10 @@ class TemporalFilter:
         prev_from_cur = self._world_from_cam.inverse() @ world_from_cam
         prior, weight, drift, usable = self._warp_history(depth, valid, prev_from_cur)
         residual = torch.where(usable, (depth - prior) / depth, torch.zeros_like(depth))
+        prior, residual, followable = self._take_out_frame_change(prior, residual, usable, change)
         agreement = self.config.agreement
-        sample = residual[usable][::MEDIAN_STRIDE]  # a subsample
-        shift = float(sample.median()) if sample.numel() else 0.0
-        if abs(shift) < agreement:  # the whole frame's change is scale recovery's business, not motion:
-            change: float | torch.Tensor = shift
-            follow_shift: float | torch.Tensor = 0.0
-            if shift_in_depth:  # a refitted scale and shift: r ≈ c + b / p
-                # over the samples within agreement of the median: an object moving faster (its window restarts it)
-                # that fills the near or far third would tilt the line, blend as a refit and bias the static pixels
-                near_median = (sample - shift).abs() < agreement
-                inverse_sample = 1.0 / prior[usable][::MEDIAN_STRIDE]
-                shift, shift_change_m = _resistant_line(
-                    inverse_sample[near_median], sample[near_median], LINE_SPREAD_FACTOR * agreement
-                )
-                inverse = torch.where(usable, 1.0 / prior, torch.zeros_like(depth))
-                self._shift_drift_m = 0.5 * (self._shift_drift_m + shift_change_m)
-                change, follow_shift = shift + shift_change_m * inverse, self._shift_drift_m * inverse
-            else:
-                self._shift_drift_m = 0.0
-            self._scale_drift = 0.5 * (self._scale_drift + shift)  # the history follows a trend, averages jitter
-            prior = prior / (1.0 - (self._scale_drift + follow_shift))
-            residual = torch.where(usable, residual - change, residual)
-        else:
-            self._scale_drift = self._shift_drift_m = 0.0  # a jump: every pixel restarts below
         window_mean = _window_mean(residual, usable.float())
-        agree = usable & (residual.abs() < OUTLIER_FACTOR * agreement) & (window_mean.abs() < agreement)
+        agree = followable & (residual.abs() < OUTLIER_FACTOR * agreement) & (window_mean.abs() < agreement)
         drift = torch.where(agree, 0.5 * (drift + window_mean), 0.0)  # steady slow motion adds up here; noise not
         trust = (1.0 - (window_mean / agreement) ** 2).clamp(min=0.0)
         trust *= (1.0 - (drift / (DRIFT_FACTOR * agreement)) ** 2).clamp(min=0.0)
@@ -233,6 +242,43 @@ class TemporalFilter:
         n_valid, n_agree = torch.stack([valid.sum(), agree.sum()]).tolist()  # one read-back for both
         share = n_agree / n_valid if n_valid else 0.0
         return out, TemporalState.FILTERED, share
+
+    def _take_out_frame_change(
+        self, prior: torch.Tensor, residual: torch.Tensor, usable: torch.Tensor, change: FrameChange
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(the prior moved by the followed frame change, the residual ``r`` less this frame's change, the usable
+        pixels whose prior may be blended), each (H, W); all as they were after a jump (the frame's median ``r``
+        beyond ``agreement``: every pixel restarts). With a shift, a pixel whose followed factor ``1 - (C + B x)`` is
+        not above ``MIN_FOLLOW`` (a far prior against ``x = p``, a near one against ``1 / p``: at or past 0 the prior
+        would flip its sign or be infinite) restarts from the new depth; its residual still counts in its window."""
+        if change is not self._change:  # another model of the change: its followed shift means something else
+            self._change, self._shift_drift = change, 0.0
+        agreement = self.config.agreement
+        sample = residual[usable][::MEDIAN_STRIDE]  # a subsample
+        shift = float(sample.median()) if sample.numel() else 0.0
+        if not abs(shift) < agreement:
+            self._scale_drift = self._shift_drift = 0.0  # a jump: every pixel restarts
+            return prior, residual, usable
+        # the whole frame's change is scale recovery's business, not motion:
+        frame_change: float | torch.Tensor = shift
+        follow_shift: float | torch.Tensor = 0.0
+        if change is not FrameChange.SCALE:  # a refitted scale and shift: r ≈ c + b x
+            # over the samples within agreement of the median: an object moving faster (its window restarts it)
+            # that fills the near or far third would tilt the line, blend as a refit and bias the static pixels
+            near_median = (sample - shift).abs() < agreement
+            in_depth = change is FrameChange.SHIFT_IN_DEPTH
+            x_sample = prior[usable][::MEDIAN_STRIDE]
+            x_sample = (1.0 / x_sample if in_depth else x_sample)[near_median]
+            shift, slope = _resistant_line(x_sample, sample[near_median], LINE_SPREAD_FACTOR * agreement)
+            x = torch.where(usable, 1.0 / prior if in_depth else prior, torch.zeros_like(prior))
+            self._shift_drift = 0.5 * (self._shift_drift + slope)
+            frame_change, follow_shift = shift + slope * x, self._shift_drift * x
+        else:
+            self._shift_drift = 0.0
+        self._scale_drift = 0.5 * (self._scale_drift + shift)  # the history follows a trend, averages jitter
+        followed = 1.0 - (self._scale_drift + follow_shift)  # > 1 - agreement with a scale alone
+        followable = usable & (followed > MIN_FOLLOW) if change is not FrameChange.SCALE else usable
+        return prior / followed, torch.where(usable, residual - frame_change, residual), followable
 
     def _remember(
         self, depth: torch.Tensor, weight: torch.Tensor, drift: torch.Tensor, world_from_cam: RigidTransform | None
@@ -287,10 +333,13 @@ def _resistant_line(x: torch.Tensor, y: torch.Tensor, min_spread: float) -> tupl
     """``(c, b)`` of Tukey's resistant line ``y ≈ c + b x`` over 1-D samples (``x > 0``): ``b`` through the medians
     of the lowest and highest thirds of ``x`` (and of their ``y``), ``c`` the median of ``y - b x``; ``(median y, 0)``
     with fewer than 9 samples or when the thirds' ``x`` differ by no more than ``min_spread`` (relative to the lowest
-    third's). Outliers (a moving object) move it no more than they move a median.
+    third's). Outliers (a moving object) move it no more than they move a median, and a few samples at an extreme
+    ``x`` (far pixels against ``x = p``) no more than any others: no least-squares leverage.
 
-    Here ``x = 1 / p`` (the prior's) and ``y = r = 1 - p / d``: the prior's noise moves a pixel along a line of slope
-    ``p``, so without a spread of depth in the scene (a wall) the line would be fitted along that noise."""
+    Here ``y = r = 1 - p / d`` and ``x = 1 / p`` or ``p`` (the prior's: it does not hold this frame's noise, as ``d``
+    does): the prior's noise moves a pixel along a line of slope ``p`` (against ``1 / p``) or ``-1 / d`` (against
+    ``p``), which is a refit's slope for a wall at one depth: without a spread of depth in the scene the line would be
+    fitted along that noise."""
     n = int(x.numel())
     if n < 9:
         return (float(y.median()) if n else 0.0), 0.0

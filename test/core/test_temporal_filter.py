@@ -7,7 +7,7 @@ import pytest
 from mono_depth_ros.core.camera import PinholeIntrinsics
 from mono_depth_ros.core.errors import ConfigError, ShapeError
 from mono_depth_ros.core.geometry import RigidTransform
-from mono_depth_ros.core.temporal_filter import TemporalFilter, TemporalFilterConfig, TemporalState
+from mono_depth_ros.core.temporal_filter import FrameChange, TemporalFilter, TemporalFilterConfig, TemporalState
 
 K = PinholeIntrinsics(60.0, 60.0, 39.5, 23.5, width=80, height=48)
 WALL_M = 10.0  # a wall across the view at world z = 10 m (the camera looks along +z, moving forward)
@@ -38,11 +38,12 @@ def test_first_frame_and_frames_without_pose_pass_through() -> None:
     assert temporal.update(depth, K, pose(0.0)).state is TemporalState.STARTED  # the history restarted
 
 
-@pytest.mark.parametrize("shift_in_depth", [False, True])
-def test_static_wall_settles_towards_the_truth_as_the_camera_moves(shift_in_depth: bool) -> None:
-    # shift_in_depth: the pixels of a wall at one depth all lie on one line r = 1 - p / d (p their prior, 1 / d their
-    # x): the resistant line was fitted along the noise (b = -p), took it all out as a refit and the wall was
-    # published unfiltered (3.6 % error for 3 % noise, 0.6 % with a scale alone)
+@pytest.mark.parametrize("change", list(FrameChange))
+def test_static_wall_settles_towards_the_truth_as_the_camera_moves(change: FrameChange) -> None:
+    # a shift's change: the pixels of a wall at one depth all lie on one line r = 1 - p / d (p their prior): against
+    # x = 1 / p (SHIFT_IN_DEPTH) or x = p (SHIFT_IN_INVERSE) the resistant line was fitted along the noise (slope p or
+    # -1 / d), took it all out as a refit and the wall was published unfiltered (3.6 % error for 3 % noise, 0.6 %
+    # with a scale alone): no slope without a spread of depth
     rng = np.random.default_rng(0)
     temporal = TemporalFilter(TemporalFilterConfig(agreement=0.06, max_weight=8.0))
     raw_errors, filtered_errors = [], []
@@ -50,7 +51,7 @@ def test_static_wall_settles_towards_the_truth_as_the_camera_moves(shift_in_dept
         z = 0.3 * i
         truth = wall_depth(z)
         measured = noisy(truth, rng)
-        step = temporal.update(measured, K, pose(z), shift_in_depth=shift_in_depth)
+        step = temporal.update(measured, K, pose(z), change)
         raw_errors.append(float(np.std(measured / truth - 1.0)))
         filtered_errors.append(float(np.std(step.depth_m / truth - 1.0)))
     assert step.state is TemporalState.FILTERED
@@ -101,22 +102,118 @@ def test_a_shift_refitted_every_frame_is_averaged_near_the_camera_as_a_scale_is(
     truth = np.broadcast_to(1.0 / inverse, (K.height, K.width)).astype(np.float32)
     near = truth < 5.0
     rng = np.random.default_rng(1)
-    changes: dict[bool, list[float]] = {False: [], True: []}
-    for shift_in_depth in (False, True):
+    changes: dict[FrameChange, list[float]] = {FrameChange.SCALE: [], FrameChange.SHIFT_IN_DEPTH: []}
+    for change in changes:
         temporal = TemporalFilter()
         previous = None
         for i in range(12):
             shift_m = 0.4 * (-1) ** i  # the refit's shift; its scale keeps the 10 m depth where it was
             measured = noisy((1.0 - shift_m / 10.0) * truth + shift_m, rng, 0.01)
-            step = temporal.update(measured, K, pose(0.0), shift_in_depth=shift_in_depth)
+            step = temporal.update(measured, K, pose(0.0), change)
             if previous is not None and i >= 4:
-                changes[shift_in_depth].append(float(np.mean(np.abs(step.depth_m[near] / previous[near] - 1.0))))
+                changes[change].append(float(np.mean(np.abs(step.depth_m[near] / previous[near] - 1.0))))
             previous = step.depth_m
-        if shift_in_depth:
+        if change is FrameChange.SHIFT_IN_DEPTH:
             assert step.kept_share > 0.95
     raw = 2.0 * 0.4 * float(np.mean(np.abs(1.0 / truth[near] - 0.1)))  # the input's own change there: 8-19 %
-    assert np.mean(changes[False]) > 0.6 * raw  # a scale alone: the near field restarts, its jumps published (0.75)
-    assert np.mean(changes[True]) < 0.4 * raw  # averaged as scale jitter is: the prior follows a third of it (0.28)
+    # a scale alone: the near field restarts, its jumps published (0.75)
+    assert np.mean(changes[FrameChange.SCALE]) > 0.6 * raw
+    # averaged as scale jitter is: the prior follows a third of it (0.28)
+    assert np.mean(changes[FrameChange.SHIFT_IN_DEPTH]) < 0.4 * raw
+
+
+def test_a_shift_in_inverse_depth_refitted_every_frame_is_averaged_in_the_far_field() -> None:
+    # relative_inverse: scale recovery fits 1 / depth = s · prediction + t per frame; a refit that moves t by δ moves
+    # every pixel's 1 / d by δ, a change r ≈ c - δ p growing with depth that the frame's median alone takes out only
+    # at the median depth: 20-30 m away the depth jumps by 6-11 % a frame (δ = ±0.003 / m) and was restarted
+    inverse = np.linspace(1.0 / 3.0, 1.0 / 30.0, K.width, dtype=np.float32)  # a plane 3-30 m away (1/d linear in u)
+    truth = np.broadcast_to(1.0 / inverse, (K.height, K.width)).astype(np.float32)
+    far = truth > 20.0
+
+    def refitted(shift: float) -> npt.NDArray[np.float32]:  # shift in 1 / m; its scale keeps 10 m where it was
+        return (1.0 / ((1.0 - 10.0 * shift) / truth + shift)).astype(np.float32)
+
+    rng = np.random.default_rng(1)
+    changes: dict[FrameChange, float] = {}
+    errors: dict[FrameChange, float] = {}
+    for change in (FrameChange.SCALE, FrameChange.SHIFT_IN_INVERSE):
+        temporal = TemporalFilter()
+        previous, frame_changes, frame_errors = None, [], []
+        for i in range(12):
+            step = temporal.update(noisy(refitted(0.003 * (-1) ** i), rng, 0.01), K, pose(0.0), change)
+            if previous is not None and i >= 4:
+                frame_changes.append(float(np.mean(np.abs(step.depth_m[far] / previous[far] - 1.0))))
+                frame_errors.append(float(np.mean(np.abs(step.depth_m[far] / truth[far] - 1.0))))
+            previous = step.depth_m
+        changes[change], errors[change] = float(np.mean(frame_changes)), float(np.mean(frame_errors))
+        if change is FrameChange.SHIFT_IN_INVERSE:
+            assert step.kept_share > 0.95
+    raw = float(np.mean(np.abs(refitted(0.003)[far] / refitted(-0.003)[far] - 1.0)))  # the input's own change: 8.5 %
+    assert changes[FrameChange.SCALE] > 0.6 * raw  # a scale alone: the far field restarts, its jumps published (1.0)
+    assert changes[FrameChange.SHIFT_IN_INVERSE] < 0.4 * raw  # averaged as scale jitter is (0.31)
+    assert errors[FrameChange.SHIFT_IN_INVERSE] < 0.02 < errors[FrameChange.SCALE]  # from the truth: 1.2 % / 4.3 %
+
+
+@pytest.mark.parametrize("change", [FrameChange.SHIFT_IN_DEPTH, FrameChange.SHIFT_IN_INVERSE])
+def test_a_steady_trend_of_the_refitted_shift_is_followed(change: FrameChange) -> None:
+    # the refit's shift grows by the same step every frame (0.1 m in depth, 0.001 / m in inverse depth; its scale
+    # keeps 10 m where it was): the prior follows p / (1 - (C + B x)); following the scale part C alone left the
+    # history behind where the shift moves the depth most: in depth, the near field restarted (kept share 0.47, not
+    # 1.0); in inverse depth, the far field 9.6 % off instead of 0.5 % (0.3 % near, in depth)
+    inverse = np.linspace(1.0 / 3.0, 1.0 / 30.0, K.width, dtype=np.float32)
+    truth = np.broadcast_to(1.0 / inverse, (K.height, K.width)).astype(np.float32)
+    in_depth = change is FrameChange.SHIFT_IN_DEPTH
+    moved = truth < 5.0 if in_depth else truth > 20.0
+    rng = np.random.default_rng(1)
+    temporal = TemporalFilter()
+    errors = []
+    for i in range(12):
+        if in_depth:
+            clean = ((1.0 - 0.01 * i) * truth + 0.1 * i).astype(np.float32)
+        else:
+            clean = (1.0 / ((1.0 - 0.01 * i) / truth + 0.001 * i)).astype(np.float32)
+        step = temporal.update(noisy(clean, rng, 0.01), K, pose(0.0), change)
+        if i >= 4:
+            errors.append(float(np.mean(np.abs(step.depth_m[moved] / clean[moved] - 1.0))))
+    assert step.kept_share > 0.95
+    assert np.mean(errors) < 0.01, errors
+
+
+@pytest.mark.parametrize("far_m", [310.0, 320.0])
+def test_a_far_prior_the_followed_line_would_flip_or_blow_up_restarts(far_m: float) -> None:
+    # relative_inverse before the range limits: sky-adjacent rows at 300+ m; a refit moves 1 / d by -0.003 / m once
+    # (those rows jump to 2-8 km, restarted) and then holds; the running mean B of the line's slope, half of it a
+    # frame later, against p = 3-8 km gives 1 - (C + B p) <= 0: the followed prior flipped its sign and was blended
+    # in (-19 m published at 310 m, 366 m for a 4.5 km input at 320 m)
+    inverse = np.linspace(1.0 / 3.0, 1.0 / 30.0, K.width, dtype=np.float32)
+    truth = np.broadcast_to(1.0 / inverse, (K.height, K.width)).astype(np.float32).copy()
+    truth[:8] = far_m
+
+    def refitted(depth: npt.NDArray[np.float32], shift: float) -> npt.NDArray[np.float32]:  # 1 / m; keeps 10 m
+        inv = (1.0 - 10.0 * shift) / depth + shift
+        return np.where(inv > 0, 1.0 / np.where(inv > 0, inv, 1.0), np.inf).astype(np.float32)  # as apply_fit
+
+    rng = np.random.default_rng(0)
+    temporal = TemporalFilter()
+    for shift in (0.0, 0.0, 0.0, -0.003, -0.003, -0.003, -0.003):
+        measured = refitted(noisy(truth, rng, 0.01), shift)
+        step = temporal.update(measured, K, pose(0.0), FrameChange.SHIFT_IN_INVERSE)
+        ratio = step.depth_m[:8] / measured[:8]
+        assert np.all(ratio > 0.5) and np.all(ratio < 2.0), (float(ratio.min()), float(ratio.max()))
+
+
+def test_a_followed_shift_is_forgotten_when_the_model_of_the_change_changes() -> None:
+    # b is metres against 1 / p (affine_depth) and metres⁻¹ against p (relative_inverse): a followed 0.4 m applied as
+    # 0.4 m⁻¹ would move a 10 m prior by a factor 1 / (1 - 4) and restart every pixel
+    inverse = np.linspace(1.0 / 3.0, 1.0 / 30.0, K.width, dtype=np.float32)
+    truth = np.broadcast_to(1.0 / inverse, (K.height, K.width)).astype(np.float32)
+    rng = np.random.default_rng(2)
+    temporal = TemporalFilter()
+    for i in range(6):  # a shift in depth growing by 0.4 m a frame: followed
+        temporal.update(noisy((1.0 - 0.04 * i) * truth + 0.4 * i, rng, 0.01), K, pose(0.0), FrameChange.SHIFT_IN_DEPTH)
+    last = (1.0 - 0.2) * truth + 2.0  # the depth of frame 5 again, now from a relative_inverse model
+    step = temporal.update(noisy(last, rng, 0.01), K, pose(0.0), FrameChange.SHIFT_IN_INVERSE)
+    assert float(np.mean(np.abs(step.depth_m / last - 1.0))) < 0.05  # 2 % (a trend followed at half); 440 % before
 
 
 def test_the_refit_line_is_not_tilted_by_the_frames_own_noise() -> None:
@@ -125,17 +222,17 @@ def test_the_refit_line_is_not_tilted_by_the_frames_own_noise() -> None:
     # (this frame's noise not in it) it is the refit's change alone
     inverse = np.linspace(1.0 / 5.0, 1.0 / 7.5, K.width, dtype=np.float32)
     truth = np.broadcast_to(1.0 / inverse, (K.height, K.width)).astype(np.float32)
-    errors: dict[bool, float] = {}
-    for shift_in_depth in (False, True):
+    errors: dict[FrameChange, float] = {}
+    for change in (FrameChange.SCALE, FrameChange.SHIFT_IN_DEPTH):
         rng = np.random.default_rng(0)
         temporal = TemporalFilter(TemporalFilterConfig(agreement=0.06))
         settled = []
         for i in range(12):
-            step = temporal.update(noisy(truth, rng), K, pose(0.0), shift_in_depth=shift_in_depth)
+            step = temporal.update(noisy(truth, rng), K, pose(0.0), change)
             if i >= 6:
                 settled.append(float(np.std(step.depth_m / truth - 1.0)))
-        errors[shift_in_depth] = float(np.mean(settled))
-    assert errors[True] < 1.05 * errors[False]
+        errors[change] = float(np.mean(settled))
+    assert errors[FrameChange.SHIFT_IN_DEPTH] < 1.05 * errors[FrameChange.SCALE]
 
 
 def test_an_object_filling_the_near_field_is_not_taken_for_a_refitted_shift() -> None:
@@ -150,7 +247,7 @@ def test_an_object_filling_the_near_field_is_not_taken_for_a_refitted_shift() ->
         depth = truth.copy()
         depth[:, :16] *= 0.75 ** max(i - 4, 0)
         measured = noisy(depth, rng, 0.01)
-        step = temporal.update(measured, K, pose(0.0), shift_in_depth=True)
+        step = temporal.update(measured, K, pose(0.0), FrameChange.SHIFT_IN_DEPTH)
         if i >= 5:
             np.testing.assert_array_equal(step.depth_m[:, :16], measured[:, :16])  # published as measured
             static_errors.append(float(np.mean(np.abs(step.depth_m[:, 16:] / truth[:, 16:] - 1.0))))
