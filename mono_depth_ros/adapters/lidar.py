@@ -95,7 +95,8 @@ def no_scan_text(
     and ``arrivals`` (:func:`scan_arrivals`: how long before the image the last scan arrived, and the scans' period in
     arrivals), the arrivals tell which, as the camera_info's stop rule does (:mod:`.sync_watch`): the LiDAR stopped
     when no scan arrived for 1 s and three usual periods (the longer of the stamps' and the arrivals') or more and
-    its scans are stamped no further behind than that (``behind`` None: one clock); the clocks (or scans delivered
+    its scans are stamped no further behind than that (``behind`` None) nor ahead (its last scan stamped no more
+    than 1 s and ``max_age_s`` nearer the image than it arrived before it: one clock); the clocks (or scans delivered
     that late) when scans still arrive (the last within one and a half usual periods) stamped further behind than
     they arrived. Else, as before, a LiDAR that stopped or another clock (:data:`DIFFERENT_CLOCKS`): a 10 Hz LiDAR
     whose scans stopped arriving at 2 s was told so for every frame after 3 s, and one whose scans arrive stamped an
@@ -121,7 +122,9 @@ def no_scan_text(
     if gap_s < 0 and arrivals is not None:
         since_ns, arrival_period_ns = arrivals
         usual_ns = max(period_ns or 0, arrival_period_ns or 0)
-        if behind is None and since_ns >= max(TIME_JUMP_BACK_NS, 3 * usual_ns):
+        # one clock: stamped no further behind (behind None) nor ahead (a LiDAR 10 s ahead, stopped) than they came
+        ahead = since_ns - distance > TIME_JUMP_BACK_NS + max_age_s * 1e9
+        if behind is None and not ahead and since_ns >= max(TIME_JUMP_BACK_NS, 3 * usual_ns):
             return text + (
                 f" (the LiDAR stopped: no scan arrived on {topic} for {since_ns / 1e9:.1f} s before the image, its "
                 f"scans stamped as they arrived; the LiDAR driver ended, stalled or was restarted: `ros2 topic info "

@@ -1361,3 +1361,15 @@ def test_a_lidar_that_stopped_with_stamps_far_behind_its_silence_is_told_both_ca
     assert len(arriving) > 20 and all("its scans still arrive" in text for text in arriving), arriving[0]
     assert len(stopped) > 20, len(stopped)
     assert all("the LiDAR stopped, or " + DIFFERENT_CLOCKS in text for text in stopped), stopped[0]
+
+
+def test_a_lidar_stamped_ahead_that_stopped_is_told_both_causes_not_stamped_as_it_arrived() -> None:
+    """A 10 Hz LiDAR stamped 10 s ahead of the camera that stops at 2 s: once the frames pass its last scan's stamp
+    (11.9 s) by 1 s, its last scan is stamped 1 s before a frame that came 11 s after it. That is no LiDAR "stamped as
+    they arrived" (``behind`` looks only at scans stamped further behind): the frames were logged "the LiDAR stopped:
+    no scan arrived on /lidar for 11.0 s before the image, its scans stamped as they arrived" beside "the nearest
+    scan is stamped 1.003 s before it". They name both causes, as before the arrivals were kept."""
+    words = [text for _, text in _lidar_words(-10.0, scans_until_ms=2000, until_ms=16_000)]
+    assert len(words) > 50, len(words)  # 12.9 s to 16 s at 30 Hz
+    assert not [text for text in words if "stamped as they arrived" in text], words[0]
+    assert all("the LiDAR stopped, or " + DIFFERENT_CLOCKS in text for text in words), words[0]
