@@ -58,8 +58,8 @@ class Paired(Generic[T]):
 
     ``waited_ns``: how long the frame was held (monotonic); ``timed_out``: released because ``wait_s`` ran out;
     ``nearest_ns``: without a scan, the stamp of the scan at hand nearest to the frame's (None: no scan at hand);
-    ``period_ns``, ``one_scan``, ``behind``: what :func:`no_scan_text` judges it by (the scan period then, None: not
-    known; the only scan at hand; :func:`scans_behind`).
+    ``period_ns``, ``one_scan``, ``behind``, ``arrivals``: what :func:`no_scan_text` judges it by (the scan period
+    then, None: not known; the only scan at hand; :func:`scans_behind`; :func:`scan_arrivals`).
     """
 
     item: T
@@ -71,6 +71,7 @@ class Paired(Generic[T]):
     period_ns: int | None = None
     one_scan: bool = False
     behind: tuple[int, int, int | None] | None = None
+    arrivals: tuple[int, int | None] | None = None
 
 
 def no_scan_text(
@@ -82,6 +83,7 @@ def no_scan_text(
     period_ns: int | None = None,
     one_scan: bool = False,
     behind: tuple[int, int, int | None] | None = None,
+    arrivals: tuple[int, int | None] | None = None,
 ) -> str:
     """Why an image has no LiDAR scan (node log and bag summary alike): the nearest scan's distance and, when it is
     more than 1 s away, what that means, judged by what is at hand: the scan period ``period_ns`` (int ns; None: not
@@ -89,8 +91,16 @@ def no_scan_text(
     newest scan: stamped further behind the image than it arrived before it). Within ``max_age_s`` and one known
     period, the LiDAR's rate; with one scan at hand stamped before the image, the clocks only where ``behind`` shows
     it (a healthy 0.2 Hz LiDAR on the camera's clock, its first scan 1.5 s behind a frame that came 1.5 s after it,
-    was told "the LiDAR stopped, or the LiDAR and the camera stamp on different clocks"); else, as before, a LiDAR that
-    stopped or another clock (:data:`DIFFERENT_CLOCKS`)."""
+    was told "the LiDAR stopped, or the LiDAR and the camera stamp on different clocks"). With scans before the image
+    and ``arrivals`` (:func:`scan_arrivals`: how long before the image the last scan arrived, and the scans' period in
+    arrivals), the arrivals tell which, as the camera_info's stop rule does (:mod:`.sync_watch`): the LiDAR stopped
+    when no scan arrived for 1 s and three usual periods (the longer of the stamps' and the arrivals') or more and
+    its scans are stamped no further behind than that (``behind`` None) nor ahead (its last scan stamped no more
+    than 1 s and ``max_age_s`` nearer the image than it arrived before it: one clock); the clocks (or scans delivered
+    that late) when scans still arrive (the last within one and a half usual periods) stamped further behind than
+    they arrived. Else, as before, a LiDAR that stopped or another clock (:data:`DIFFERENT_CLOCKS`): a 10 Hz LiDAR
+    whose scans stopped arriving at 2 s was told so for every frame after 3 s, and one whose scans arrive stamped an
+    hour behind was told it may have stopped."""
     text = f"no scan on {topic} within lidar.max_age_s={max_age_s:g} s of the image stamped {image_ns / 1e9:.3f} s"
     if nearest_ns is None:
         return text
@@ -109,8 +119,35 @@ def no_scan_text(
             f"; it is stamped {behind[1] / 1e9:.3f} s more than the time between their arrivals: {DIFFERENT_CLOCKS}"
             " (or the LiDAR delivers its scans that late))"
         )
+    if gap_s < 0 and arrivals is not None:
+        since_ns, arrival_period_ns = arrivals
+        usual_ns = max(period_ns or 0, arrival_period_ns or 0)
+        # one clock: stamped no further behind (behind None) nor ahead (a LiDAR 10 s ahead, stopped) than they came
+        ahead = since_ns - distance > TIME_JUMP_BACK_NS + max_age_s * 1e9
+        if behind is None and not ahead and since_ns >= max(TIME_JUMP_BACK_NS, 3 * usual_ns):
+            return text + (
+                f" (the LiDAR stopped: no scan arrived on {topic} for {since_ns / 1e9:.1f} s before the image, its "
+                f"scans stamped as they arrived; the LiDAR driver ended, stalled or was restarted: `ros2 topic info "
+                f"-v {topic}` lists its publishers)"
+            )
+        if behind is not None and usual_ns > 0 and since_ns <= usual_ns + usual_ns // 2:
+            return text + (
+                f" (its scans still arrive, one every {usual_ns / 1e9:.3f} s, stamped {behind[1] / 1e9:.3f} s more "
+                f"than the time between their arrivals: {DIFFERENT_CLOCKS} (or the LiDAR delivers its scans that late))"
+            )
     cause = "the LiDAR stopped, or " if gap_s < 0 else ""
     return text + f" ({cause}{DIFFERENT_CLOCKS})"
+
+
+def scan_arrivals(arrived_ns: int, came_ns: int | None, arrivals_ns: Any) -> tuple[int, int | None] | None:
+    """``(since, period)`` for :func:`no_scan_text` (int ns): how long before an image that arrived at ``arrived_ns``
+    the last scan arrived (at ``came_ns``; negative: after it), and the scans' period in arrivals
+    (:func:`scan_period` of ``arrivals_ns``, the last :data:`SCANS_FOR_RATE` scans' arrival times; None: fewer than
+    two); None when no scan arrived. The node's :class:`ScanPairing` and the bag runner's
+    :meth:`~mono_depth_ros.bag.pairing.PairingRules.scans_at_hand` (from the bag times) give them alike."""
+    if came_ns is None:
+        return None
+    return arrived_ns - came_ns, scan_period(arrivals_ns)
 
 
 def scans_behind(
@@ -336,6 +373,7 @@ class UnpairedLog:
             period_ns=paired.period_ns,
             one_scan=paired.one_scan,
             behind=paired.behind,
+            arrivals=paired.arrivals,
         )
         if (held := self._throttle.allow("no scan", text)) is not None:
             self._warn(f"LiDAR scan not used: {text}; this frame's scale falls back{held}")
@@ -434,6 +472,7 @@ class ScanPairing(Generic[T]):
         self._clock_ns = clock_ns
         self._gave_up = False  # a frame timed out with no scan arriving meanwhile: hold none until a scan comes
         self._scan_came_ns: int | None = None  # when the last scan came (clock_ns)
+        self._arrivals: deque[int] = deque(maxlen=SCANS_FOR_RATE)  # when the last scans came (clock_ns): no_scan_text
         self._newest: dict[str, int] = {}  # "frame" / "scan" -> newest stamp since the last jump back
         self._scans_seen = 0  # scans added so far (a frame remembers the count at its arrival)
         self.max_age_ns = int(max_age_ns)
@@ -454,6 +493,7 @@ class ScanPairing(Generic[T]):
                 self._scans.popleft()
             self._scans_seen += 1
             self._gave_up, self._scan_came_ns = False, self._clock_ns()
+            self._arrivals.append(self._scan_came_ns)
             self._late(int(stamp_ns))
             return before + self._release()
 
@@ -500,6 +540,7 @@ class ScanPairing(Generic[T]):
         if newest is not None and stamp_ns < newest - max(TIME_JUMP_BACK_NS, self.max_age_ns):
             released = self._release(flush=True)
             self._scans.clear()
+            self._arrivals.clear()  # as the scans: the bag runner judges by those of the pass
             self._gone.clear()  # scans of the new pass are no late scans of the old one's frames
             self._leads.clear()
             self._unplaced = None  # a frame from before the jump: its TF will not be looked up again
@@ -561,9 +602,9 @@ class ScanPairing(Generic[T]):
             nearest = None if best is not None else nearest_stamp(self._scans, stamp)
             behind = None if nearest is None else self._scans_behind(stamp, arrived, newest, period)  # no_scan_text's
             one_scan = nearest is not None and period is None and len(self._scans) == 1
-            released.append(
-                Paired(item, stamp, best, now - arrived, timed_out and not final, nearest, period, one_scan, behind)
-            )
+            arrivals = None if nearest is None else scan_arrivals(arrived, self._scan_came_ns, self._arrivals)
+            late = timed_out and not final
+            released.append(Paired(item, stamp, best, now - arrived, late, nearest, period, one_scan, behind, arrivals))
             if nearest is not None and abs(nearest - stamp) > self.max_age_ns + (period or 0) and self._on_unpaired:
                 self._on_unpaired(released[-1])  # not the scan rate (a 1 Hz LiDAR): stopped, or on another clock
         return released

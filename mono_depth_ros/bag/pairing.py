@@ -52,6 +52,7 @@ from mono_depth_ros.adapters.lidar import (
     late_scan_remedy,
     nearer_later,
     nearer_later_text,
+    scan_arrivals,
     scan_period,
     scans_behind,
 )
@@ -462,17 +463,18 @@ class PairingRules:
 
     def scans_at_hand(
         self, image_stamp_ns: int, image_log_ns: int, scans: StampIndex, bag_pass: int = 0, skip: Container[int] = ()
-    ) -> tuple[int, int | None, bool, tuple[int, int, int | None] | None] | None:
+    ) -> tuple[int, int | None, bool, tuple[int, int, int | None] | None, tuple[int, int | None] | None] | None:
         """What the node's "LiDAR scan not used" line judges an image without a scan by, from the bag times (int ns):
         the scans of ``bag_pass`` recorded by the time the node takes the image (``image_log_ns``; the last
         :data:`~mono_depth_ros.adapters.lidar.SCANS_FOR_RATE` not in ``skip``, the unreadable ones, which the
         node never receives; a frame without a scan goes then, at the scan rate or with the LiDAR taken as stopped, or
         after its wait, in which a scan at or after its stamp would have released it, paired or nearest):
-        ``(nearest, period, one_scan, behind)``, the stamp of the nearest (among those and the older ones stamped within
-        1 s of the newest, which the node keeps while its scans run ahead of the images, up to
+        ``(nearest, period, one_scan, behind, arrivals)``, the stamp of the nearest (among those and the older ones
+        stamped within 1 s of the newest, which the node keeps while its scans run ahead of the images, up to
         :data:`~mono_depth_ros.adapters.lidar.MAX_SCANS_KEPT`), the scan period (None: not known), whether
         it is the only one, and :func:`~mono_depth_ros.adapters.lidar.scans_behind` for the newest (the last recorded
-        arriving when recorded, the image at ``image_log_ns``), as the node's
+        arriving when recorded, the image at ``image_log_ns``) and :func:`~mono_depth_ros.adapters.lidar.scan_arrivals`
+        (those recorded arriving when recorded), as the node's
         :class:`~mono_depth_ros.adapters.lidar.ScanPairing` gives them to
         :func:`~mono_depth_ros.adapters.lidar.no_scan_text`. None: no scan recorded by then, or bag times not known."""
         own, count = scans.of_pass(bag_pass), MAX_SCANS_KEPT
@@ -494,7 +496,8 @@ class PairingRules:
         behind = scans_behind(
             image_stamp_ns, image_log_ns, max(at_hand), came, period, self.lidar_max_age_ns, self.lidar_wait_ns
         )
-        return nearest, period, period is None and len(held) == 1, behind
+        arrivals = scan_arrivals(image_log_ns, came, [own.log_of(key) for key, _ in held])
+        return nearest, period, period is None and len(held) == 1, behind, arrivals
 
     def as_synchronised(
         self,

@@ -561,7 +561,7 @@ class _SecondPass:
                     self.topics.lidar, stamp_ns, scans.nearest_stamp_ns(stamp_ns, skip), self.config.lidar.max_age_s
                 )
             else:  # what the node had at hand: its "LiDAR scan not used" words
-                nearest, period, one_scan, behind = at_hand
+                nearest, period, one_scan, behind, arrivals = at_hand
                 text = no_scan_text(
                     self.topics.lidar,
                     stamp_ns,
@@ -570,6 +570,7 @@ class _SecondPass:
                     period_ns=period,
                     one_scan=one_scan,
                     behind=behind,
+                    arrivals=arrivals,
                 )
             warnings.add("lidar: no scan in time", text)
             return None

@@ -1302,3 +1302,74 @@ def test_frames_between_a_slow_lidars_first_two_scans_are_not_told_it_stopped_or
     assert other, "the frames of a LiDAR an hour behind went without a scan"
     texts = [no_scan_text("/lidar", p.stamp_ns, p.nearest_ns, 0.2, one_scan=p.one_scan, behind=p.behind) for p in other]
     assert all(DIFFERENT_CLOCKS in text and "rate is not known yet" in text for text in texts), texts[0]
+
+
+def _lidar_words(lidar_behind_s: float, scans_until_ms: int, until_ms: int = 6000) -> list[tuple[int, str]]:
+    """The "LiDAR scan not used" words of a 30 Hz camera and a 10 Hz LiDAR (lidar.max_age_s and lidar.wait_s 0.2 s)
+    on the node's :class:`ScanPairing`, each message arriving 10 ms after its stamp, the scans stamped
+    ``lidar_behind_s`` behind the camera's clock and sent until ``scans_until_ms`` (ms on the camera's clock), each
+    frame's stamp (ns) and words with a fresh throttle, for the frames more than 1 s from their nearest scan."""
+    clock, unpaired = FakeClock(), list[Paired[int]]()
+    pair: ScanPairing[int] = ScanPairing(200 * MS, 200 * MS, clock_ns=clock, on_unpaired=unpaired.append)
+    behind_ms = int(lidar_behind_s * 1000)
+    for now in range(until_ms):
+        clock.now_ns = now * MS
+        if now % 100 == 10 and now < scans_until_ms:
+            pair.add_scan((now - 10 - behind_ms) * MS, now)
+        if now % 33 == 10:
+            pair.add_frame((now - 10) * MS, now)
+        if now % 10 == 0:
+            pair.poll()
+    words: list[tuple[int, str]] = []
+    for paired in unpaired:
+        if paired.stamp_ns - (paired.nearest_ns or 0) > 10**9:
+            UnpairedLog(lambda text, stamp=paired.stamp_ns: words.append((stamp, text)), "/lidar", 0.2)(paired)
+    return words
+
+
+def test_a_lidar_whose_scans_stopped_arriving_is_told_stopped_not_another_clock() -> None:
+    """A 10 Hz LiDAR on the camera's clock whose driver stops at 2 s while the camera goes on: the frames more than
+    1 s after its last scan were logged "the LiDAR stopped, or the LiDAR and the camera stamp on different clocks",
+    though the arrivals tell which: no scan has arrived for as long as its last one is stamped before the frame (one
+    clock), more than 1 s and three scan periods (the camera_info's stop rule). The line says it stopped and for how
+    long, and not the clocks."""
+    words = [text for _, text in _lidar_words(0.0, scans_until_ms=2000)]
+    assert len(words) > 50, len(words)  # 3 s to 6 s at 30 Hz
+    assert all("(the LiDAR stopped: no scan arrived on /lidar for " in text for text in words), words[0]
+    assert not [text for text in words if DIFFERENT_CLOCKS in text], words[0]
+    assert "for 1.1 s before the image" in words[0] or "for 1.0 s before the image" in words[0], words[0]
+
+
+def test_a_lidar_whose_scans_arrive_stamped_an_hour_behind_is_told_the_clocks_not_that_it_stopped() -> None:
+    """A 10 Hz LiDAR stamped an hour behind the camera, its scans arriving all along: every frame was logged "the
+    LiDAR stopped, or the LiDAR and the camera stamp on different clocks", though scans kept arriving at its rate.
+    The line says its scans still arrive and names the clocks (or a LiDAR that late), not that it stopped."""
+    words = [text for _, text in _lidar_words(3600.0, scans_until_ms=6000, until_ms=3000)]
+    assert len(words) > 50, len(words)
+    arriving = "its scans still arrive, one every 0.100 s"
+    assert all(DIFFERENT_CLOCKS in text and arriving in text for text in words), words[0]
+    assert not [text for text in words if "stopped" in text], words[0]
+
+
+def test_a_lidar_that_stopped_with_stamps_far_behind_its_silence_is_told_both_causes() -> None:
+    """A 10 Hz LiDAR stamped an hour behind that also stops at 1 s: while its scans arrive the line names the clocks;
+    from 1 s and three scan periods after its last scan on, its silence (a stop) and its stamps (an hour further
+    behind than the silence: another clock) say both, and the line names both, as before."""
+    words = _lidar_words(3600.0, scans_until_ms=1000, until_ms=4000)
+    arriving = [text for stamp, text in words if stamp < 1000 * MS]
+    stopped = [text for stamp, text in words if stamp > 2000 * MS]
+    assert len(arriving) > 20 and all("its scans still arrive" in text for text in arriving), arriving[0]
+    assert len(stopped) > 20, len(stopped)
+    assert all("the LiDAR stopped, or " + DIFFERENT_CLOCKS in text for text in stopped), stopped[0]
+
+
+def test_a_lidar_stamped_ahead_that_stopped_is_told_both_causes_not_stamped_as_it_arrived() -> None:
+    """A 10 Hz LiDAR stamped 10 s ahead of the camera that stops at 2 s: once the frames pass its last scan's stamp
+    (11.9 s) by 1 s, its last scan is stamped 1 s before a frame that came 11 s after it. That is no LiDAR "stamped as
+    they arrived" (``behind`` looks only at scans stamped further behind): the frames were logged "the LiDAR stopped:
+    no scan arrived on /lidar for 11.0 s before the image, its scans stamped as they arrived" beside "the nearest
+    scan is stamped 1.003 s before it". They name both causes, as before the arrivals were kept."""
+    words = [text for _, text in _lidar_words(-10.0, scans_until_ms=2000, until_ms=16_000)]
+    assert len(words) > 50, len(words)  # 12.9 s to 16 s at 30 Hz
+    assert not [text for text in words if "stamped as they arrived" in text], words[0]
+    assert all("the LiDAR stopped, or " + DIFFERENT_CLOCKS in text for text in words), words[0]

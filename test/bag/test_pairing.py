@@ -462,10 +462,11 @@ def _words_on_both_roads(
         UnpairedLog(node_words.append, "/lidar", 0.2)(paired)
         at_hand = rules.scans_at_hand(paired.stamp_ns, frame_logs[paired.stamp_ns], scans, skip=unreadable)
         assert at_hand is not None
-        nearest, period, one_scan, behind = at_hand
+        nearest, period, one_scan, behind, arrivals = at_hand
         bag_words = no_scan_text(
-            "/lidar", paired.stamp_ns, nearest, 0.2, period_ns=period, one_scan=one_scan, behind=behind
-        )
+            "/lidar", paired.stamp_ns, nearest, 0.2, period_ns=period, one_scan=one_scan, behind=behind,
+            arrivals=arrivals,
+        )  # fmt: skip
         assert node_words == [f"LiDAR scan not used: {bag_words}; this frame's scale falls back"]
         words.append(bag_words)
     return words
