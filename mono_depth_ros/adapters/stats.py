@@ -44,6 +44,10 @@ CLOCK_STEPS_AHEAD = 2.0
 """With ``use_sim_time`` the node clock is the last ``/clock`` and steps (:class:`~mono_depth_ros.adapters.ros_clock.
 ClockSteps`): a stamp up to this many of its recent steps after it (and at least :data:`MAX_STAMP_AHEAD_S`) is a
 capture since the last ``/clock``, not a clock ahead: published with no latency (none to read before the next step)."""
+CLOCK_FAR_STEPS = 10.0
+"""A stamp more than this many of ``/clock``'s recent steps after it (past :data:`CLOCK_STEPS_AHEAD`) is further ahead
+than any ``/clock`` rate explains (a live camera stamping the wall time beside a bag played with ``--clock``): warned
+with stamping the images with the time on ``/clock`` as the remedy, not publishing ``/clock`` more often."""
 CLOCK_STANDS = -1
 """:meth:`SteppingClock.step_ns`'s value for a ``/clock`` heard once that has not stepped since for
 :data:`~mono_depth_ros.adapters.ros_clock.FIRST_STEP_WAIT_S` of wall time (a paused simulator or bag): no image is
@@ -230,7 +234,7 @@ class RuntimeStats:
         :data:`MAX_STAMP_OFFSET_S` before its step is known (for a while: :data:`CLOCK_STANDS`): captured since the
         last ``/clock`` (``ros2 bag play --clock`` at ``--rate 50`` steps 1.25 s; a simulator's 0.5 Hz ``/clock``
         2 s), its latency is not on the clock yet; further ahead it is unstamped, warned naming ``/clock``, not the
-        camera's clock."""
+        camera's clock (beyond :data:`CLOCK_FAR_STEPS` of its steps: the images not stamped with its time)."""
         clock = self._clock_steps
         step_ns, changes = (None, 0) if clock is None else (clock.step_ns(), clock.changes())
         with self._lock:
@@ -254,6 +258,7 @@ class RuntimeStats:
         if stamp_ns != 0 and -MAX_STAMP_OFFSET_S * NS_PER_S <= ahead_ns <= MAX_STAMP_AHEAD_S * NS_PER_S:
             self.frame_published(now_ns - stamp_ns)
             return
+        far = step_ns is not None and step_ns > 0 and ahead_ns > CLOCK_FAR_STEPS * step_ns  # no /clock rate explains
         if stamp_ns != 0 and now_ns == 0:  # rclpy's ROS time before the first /clock: no camera clock's fault
             cause = "sim_time"
             why = "the node clock is still 0 (use_sim_time with no /clock yet), no capture time on it"
@@ -267,6 +272,17 @@ class RuntimeStats:
             remedy = (
                 "stamp the images with the time on /clock (a live camera stamps the wall time: set use_sim_time false "
                 "for it) or run the clock (a paused simulator or ros2 bag play)"
+            )
+        elif stamp_ns != 0 and 0 < ahead_ns <= MAX_STAMP_OFFSET_S * NS_PER_S and step_ns and far:
+            cause = "clock_far"
+            why = (
+                f"{ahead_ns / NS_PER_S:.3f} s ahead of the node clock, /clock (use_sim_time), which steps by up to "
+                f"{step_ns / NS_PER_S:.3f} s: more than {CLOCK_FAR_STEPS:g} of its steps, which no /clock rate "
+                f"explains: the images are not stamped with its time, no capture time on it"
+            )
+            remedy = (
+                "stamp the images with the time on /clock (a live camera stamps the wall time: set use_sim_time false "
+                "for it)"
             )
         elif stamp_ns != 0 and 0 < ahead_ns <= MAX_STAMP_OFFSET_S * NS_PER_S and step_ns:
             cause = "clock_behind"

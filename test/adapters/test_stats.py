@@ -216,6 +216,35 @@ def test_a_stamp_further_ahead_of_a_stepping_sim_clock_is_unstamped_and_warned_n
     assert "ros2 bag play --clock HZ" in warning and "chrony" not in warning, warning
 
 
+def test_a_stamp_many_steps_ahead_of_clock_is_warned_to_stamp_with_its_time_not_to_publish_it_more_often() -> None:
+    """A live camera stamping the wall time beside a bag recorded 20 min ago, played with --clock (25 ms steps): its
+    stamps, 1200 s ahead, were warned with "publish /clock more often" first, which no /clock rate mends. Beyond
+    CLOCK_FAR_STEPS of the clock's steps the warning says no /clock rate explains it and its remedy is to stamp the
+    images with the time on /clock (or use_sim_time false for a live camera); a few steps ahead of a 0.5 Hz /clock
+    it still names publishing /clock more often first."""
+    warnings: list[str] = []
+    steps = ClockSteps()
+    stats = RuntimeStats(window_s=60.0, clock_ns=FakeClock(), warn=warnings.append, clock_steps=steps)
+    on_a_stepping_clock(stats, steps, 0.025, frames=20, period_s=0.1, delay_s=0.05)
+    now_ns = 102 * 1000 * MS
+    stats.frame_published_at(now_ns + 1200 * 1000 * MS, now_ns)
+    assert stats.snapshot().frames_unstamped == 1
+    (warning,) = warnings
+    assert "1200.000 s ahead of the node clock, /clock (use_sim_time), which steps by up to 0.025 s" in warning
+    assert "which no /clock rate explains" in warning and "more often" not in warning, warning
+    assert warning.endswith(
+        "; stamp the images with the time on /clock (a live camera stamps the wall time: set use_sim_time false for it)"
+    ), warning
+    warnings.clear()
+    steps = ClockSteps()
+    slow = RuntimeStats(window_s=60.0, clock_ns=FakeClock(), warn=warnings.append, clock_steps=steps)
+    on_a_stepping_clock(slow, steps, 2.0, frames=30, period_s=0.1, delay_s=0.05)  # a 0.5 Hz /clock
+    for ahead_s in (5.0, 25.0):  # 2.5 of its steps: its rate may; 12.5: no rate explains it
+        slow.frame_published_at(now_ns + round(ahead_s * 1000) * MS, now_ns)
+    assert slow.snapshot().frames_unstamped == 2 and len(warnings) == 2, warnings
+    assert "; publish /clock more often" in warnings[0] and "; stamp the images" in warnings[1], warnings
+
+
 def test_a_camera_on_the_wall_time_ahead_of_a_clock_that_stands_after_its_first_message_is_warned() -> None:
     """use_sim_time, a bag recorded 20 min ago played with --clock but paused after its first /clock (its step never
     known), and a live camera stamping the wall time, 20 min ahead: every frame passed as a capture since the last
