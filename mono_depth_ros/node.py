@@ -137,7 +137,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         self._cloud_buffer = self._factory.field_buffer()  # /depth/points data, refilled frame after frame
         self._pipeline = self._make_pipeline(self._config, self.get_logger())
         window_s = max(5.0, 3.0 * self._config.diagnostics.period_s)
-        self._stats = RuntimeStats(window_s, warn=self.get_logger().warning, clock_step_ns=self._clock_steps.step_ns)
+        self._stats = RuntimeStats(window_s, warn=self.get_logger().warning, clock_steps=self._clock_steps)
         self._log_throttle = ReasonThrottle(2.0)
         self._bits = messages.SixteenBitInput(lambda: self._config, self._stats.sixteen_bit_frame)  # peaks watched
         topics, check = self._config.topics, self._pipeline.training_camera_warning  # warned per calibration, scale:

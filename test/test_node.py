@@ -1487,6 +1487,28 @@ def test_a_camera_clock_ahead_after_use_sim_time_is_set_false_at_run_time_is_uns
     assert "3.000 s ahead of the node clock (more than 1 s)" in warning and "chrony or PTP" in warning, warning
 
 
+def test_a_wall_clock_camera_after_use_sim_time_is_set_true_at_run_time_is_unstamped(ros: Ros) -> None:
+    """The node on the system time, then use_sim_time set true (ros2 param set) with a /clock from 100 s beside a
+    camera stamping the wall time: the wall time read at the last publish made every later stamp after the sim clock
+    a frame from before the clock went back, published with no latency and unwarned. The node gives its ClockSteps'
+    clock changes to RuntimeStats: such a frame is unstamped and warned."""
+    node = ros.make_node(EXTERNAL, pipeline=EchoPipeline())
+    clock_ns = [STAMP_NS + 40_000_000]
+    ros_standin.state().now_ns = lambda: clock_ns[0]
+    send_frame(node, stamp_ns=STAMP_NS)  # the system time: 40 ms of latency
+    node.publishers["depth/image"].wait_for(1)
+    assert wait_until(lambda: stats(node).published == 1)
+    node.get_clock().change(active=True)
+    clock_ns[0] = 100_000_000_000
+    node.get_clock().jump(clock_ns[0] - STAMP_NS - 40_000_000)  # the first /clock: the clock goes back to 100 s
+    send_frame(node, stamp_ns=STAMP_NS + 1_000_000_000)
+    node.publishers["depth/image"].wait_for(2)
+    assert wait_until(lambda: stats(node).published == 2)
+    assert stats(node).frames_unstamped == 1
+    (warning,) = [m for m in node.get_logger().messages("WARN") if "frames_unstamped" in m]
+    assert "node clock 100.000 s" in warning and "1 h off" in warning, warning
+
+
 # ---------------------------------------------------------------------------------------------- start-up, shutdown
 
 

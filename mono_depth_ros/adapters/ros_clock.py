@@ -213,12 +213,14 @@ class ClockSteps:
         steady_ns: the steady clock, int ns (injectable for tests): how long the clock has stood since its first
             ``/clock`` with its step not known.
 
-    Thread-safe: :meth:`on_jump` runs in the executor (with the ``/clock`` message), :meth:`step_ns` in the worker.
+    Thread-safe: :meth:`on_jump` runs in the executor (with the ``/clock`` message), :meth:`step_ns` and
+    :meth:`changes` in the worker.
     """
 
     def __init__(self, steady_ns: Callable[[], int] = time.monotonic_ns) -> None:
         self._steady_ns = steady_ns
         self._lock = threading.Lock()
+        self._changes = 0  # clock changes heard (use_sim_time set at run time, either way)
         self._started = False  # a first step forward was seen: the clock leaving 0 at the first /clock, no step
         self._started_ns = 0  # steady ns at that first step
         self._steps: deque[int] = deque(maxlen=RECENT_STEPS)
@@ -242,6 +244,7 @@ class ClockSteps:
             with self._lock:
                 self._started = False
                 self._steps.clear()
+                self._changes += 1
             return
         delta_ns = int(jump.delta.nanoseconds)
         if delta_ns <= 0:
@@ -264,3 +267,10 @@ class ClockSteps:
             if not self._steps and self._steady_ns() - self._started_ns > FIRST_STEP_WAIT_S * NS_PER_S:
                 return CLOCK_STANDS
             return max(self._steps, default=0)
+
+    def changes(self) -> int:
+        """How many times the clock changed (``use_sim_time`` set at run time, either way): a node clock read before
+        a change is another clock's time (the system time against ``/clock``'s), no earlier reading of this one
+        (:meth:`~mono_depth_ros.adapters.stats.RuntimeStats.frame_published_at`: the clock going back)."""
+        with self._lock:
+            return self._changes

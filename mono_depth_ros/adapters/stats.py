@@ -18,7 +18,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -44,12 +44,27 @@ CLOCK_STEPS_AHEAD = 2.0
 """With ``use_sim_time`` the node clock is the last ``/clock`` and steps (:class:`~mono_depth_ros.adapters.ros_clock.
 ClockSteps`): a stamp up to this many of its recent steps after it (and at least :data:`MAX_STAMP_AHEAD_S`) is a
 capture since the last ``/clock``, not a clock ahead: published with no latency (none to read before the next step)."""
+CLOCK_FAR_STEPS = 10.0
+"""A stamp more than this many of ``/clock``'s recent steps after it (past :data:`CLOCK_STEPS_AHEAD`) is further ahead
+than any ``/clock`` rate explains (a live camera stamping the wall time beside a bag played with ``--clock``): warned
+with stamping the images with the time on ``/clock`` as the remedy, not publishing ``/clock`` more often."""
 CLOCK_STANDS = -1
-"""``clock_step_ns``'s value for a ``/clock`` heard once that has not stepped since for
+""":meth:`SteppingClock.step_ns`'s value for a ``/clock`` heard once that has not stepped since for
 :data:`~mono_depth_ros.adapters.ros_clock.FIRST_STEP_WAIT_S` of wall time (a paused simulator or bag): no image is
 captured since on it, a stamp after it keeps the 1 s rule (a live camera stamping the wall time)."""
 SIXTEEN_BIT_LOG_PERIOD_S = 2.0
 """Seconds between two logs of one 16-bit scaling warning (its key and text without numbers; counted every frame)."""
+
+
+class SteppingClock(Protocol):
+    """The node clock's steps under ``use_sim_time`` (:class:`~mono_depth_ros.adapters.ros_clock.ClockSteps`)."""
+
+    def step_ns(self) -> int | None:
+        """Its recent step in ns: None where it does not step (the system time), 0 for ``/clock`` whose step is not
+        known yet, :data:`CLOCK_STANDS` where it has not stepped since its first message for a while."""
+
+    def changes(self) -> int:
+        """How many times the clock changed (``use_sim_time`` set at run time, either way)."""
 
 
 def drained(*holders: Any | None) -> int:
@@ -105,10 +120,8 @@ class RuntimeStats:
         warn: called with a warning: once (the stamp, the clock, the remedy) at the first frame
             :meth:`frame_published_at` finds unstamped; for a 16-bit frame whose scaling looks wrong
             (:meth:`sixteen_bit_frame`), at most every :data:`SIXTEEN_BIT_LOG_PERIOD_S` per key and kind of text.
-        clock_step_ns: the node clock's recent step in ns (:meth:`~mono_depth_ros.adapters.ros_clock.ClockSteps.
-            step_ns`: None where it does not step, the system time; 0 for ``/clock`` whose step is not known yet,
-            :data:`CLOCK_STANDS` where it has not stepped since its first message for a while);
-            None: a clock that never steps.
+        clock_steps: the node clock's recent step and changes (:class:`SteppingClock`: the node's
+            :class:`~mono_depth_ros.adapters.ros_clock.ClockSteps`); None: a clock that never steps or changes.
     """
 
     def __init__(
@@ -116,14 +129,14 @@ class RuntimeStats:
         window_s: float = 5.0,
         clock_ns: Callable[[], int] = time.monotonic_ns,
         warn: Callable[[str], Any] | None = None,
-        clock_step_ns: Callable[[], int | None] | None = None,
+        clock_steps: SteppingClock | None = None,
     ) -> None:
         if not window_s > 0.0:
             msg = f"statistics window {window_s} s must be > 0"
             raise ConfigError(msg)
         self._window_ns = int(window_s * NS_PER_S)
         self._clock_ns = clock_ns
-        self._clock_step_ns = clock_step_ns
+        self._clock_steps = clock_steps
         self._lock = threading.Lock()
         self._start_ns = clock_ns()
         self._received = 0
@@ -136,6 +149,7 @@ class RuntimeStats:
         self._unstamped = 0
         self._unstamped_warned: set[str] = set()  # the causes warned (frame_published_at)
         self._newest_now_ns = -(2**63)  # the latest node clock seen at a publish (it went back: a looped bag)
+        self._clock_changes = 0  # clock_steps.changes() at the last publish: another count, another clock
         self._warn = warn
         self._sixteen_bit: Counter[str] = Counter()
         self._sixteen_bit_times: deque[int] = deque()
@@ -213,20 +227,25 @@ class RuntimeStats:
         synchronised with the node's): then the frame counts as published and as
         ``frames_unstamped``, outside the latency percentiles. A stamp after ``now_ns`` once the node clock has gone
         back (an earlier call had a later ``now_ns``: a bag played with ``--clock --loop``, this frame captured in the
-        pass before) is published with no latency, not unstamped. So is a stamp after a node clock that steps
-        (``/clock``: ``clock_step_ns``) by up to :data:`CLOCK_STEPS_AHEAD` of its recent steps, or by any amount up to
+        pass before) is published with no latency, not unstamped; a clock change (``use_sim_time`` set at run time:
+        ``clock_steps``' changes) starts that history afresh (the system time read before ``/clock`` is no earlier
+        time of it). So is a stamp after a node clock that steps (``/clock``: ``clock_steps``) by up to
+        :data:`CLOCK_STEPS_AHEAD` of its recent steps, or by any amount up to
         :data:`MAX_STAMP_OFFSET_S` before its step is known (for a while: :data:`CLOCK_STANDS`): captured since the
         last ``/clock`` (``ros2 bag play --clock`` at ``--rate 50`` steps 1.25 s; a simulator's 0.5 Hz ``/clock``
         2 s), its latency is not on the clock yet; further ahead it is unstamped, warned naming ``/clock``, not the
-        camera's clock."""
+        camera's clock (beyond :data:`CLOCK_FAR_STEPS` of its steps: the images not stamped with its time)."""
+        clock = self._clock_steps
+        step_ns, changes = (None, 0) if clock is None else (clock.step_ns(), clock.changes())
         with self._lock:
+            if changes != self._clock_changes:  # use_sim_time set: the clock read before is another clock
+                self._clock_changes, self._newest_now_ns = changes, -(2**63)
             went_back = now_ns < stamp_ns and now_ns < self._newest_now_ns  # captured before the clock went back
             self._newest_now_ns = max(self._newest_now_ns, now_ns)
         if went_back:  # a bag's --loop with --clock: "now - stamp" is no latency (it was < 0: latency_p50_ms < 0)
             self._published_without_latency()
             return
         ahead_ns = stamp_ns - now_ns
-        step_ns = self._clock_step_ns() if self._clock_step_ns is not None else None
         if step_ns is None or step_ns == CLOCK_STANDS:
             stepped_ns = 0.0  # the system time, or a /clock that stands: no step to be ahead of
         elif step_ns == 0:
@@ -239,6 +258,7 @@ class RuntimeStats:
         if stamp_ns != 0 and -MAX_STAMP_OFFSET_S * NS_PER_S <= ahead_ns <= MAX_STAMP_AHEAD_S * NS_PER_S:
             self.frame_published(now_ns - stamp_ns)
             return
+        far = step_ns is not None and step_ns > 0 and ahead_ns > CLOCK_FAR_STEPS * step_ns  # no /clock rate explains
         if stamp_ns != 0 and now_ns == 0:  # rclpy's ROS time before the first /clock: no camera clock's fault
             cause = "sim_time"
             why = "the node clock is still 0 (use_sim_time with no /clock yet), no capture time on it"
@@ -252,6 +272,17 @@ class RuntimeStats:
             remedy = (
                 "stamp the images with the time on /clock (a live camera stamps the wall time: set use_sim_time false "
                 "for it) or run the clock (a paused simulator or ros2 bag play)"
+            )
+        elif stamp_ns != 0 and 0 < ahead_ns <= MAX_STAMP_OFFSET_S * NS_PER_S and step_ns and far:
+            cause = "clock_far"
+            why = (
+                f"{ahead_ns / NS_PER_S:.3f} s ahead of the node clock, /clock (use_sim_time), which steps by up to "
+                f"{step_ns / NS_PER_S:.3f} s: more than {CLOCK_FAR_STEPS:g} of its steps, which no /clock rate "
+                f"explains: the images are not stamped with its time, no capture time on it"
+            )
+            remedy = (
+                "stamp the images with the time on /clock (a live camera stamps the wall time: set use_sim_time false "
+                "for it)"
             )
         elif stamp_ns != 0 and 0 < ahead_ns <= MAX_STAMP_OFFSET_S * NS_PER_S and step_ns:
             cause = "clock_behind"

@@ -185,8 +185,9 @@ def test_clock_steps_are_forgotten_when_use_sim_time_is_set_at_run_time(change: 
     for delta_s in (START_NS / S, 2.0):
         steps.on_jump(jump(delta_s))
     assert steps.step_ns() == 2 * S
+    assert steps.changes() == 0
     steps.on_jump(SimpleNamespace(clock_change=SimpleNamespace(name=change), delta=SimpleNamespace(nanoseconds=0)))
-    assert steps.step_ns() is None
+    assert steps.step_ns() is None and steps.changes() == 1  # RuntimeStats: the clock before is another clock
     steps.on_jump(jump(600.0))  # the first /clock since
     assert steps.step_ns() == 0
 

@@ -191,7 +191,7 @@ def test_images_stamped_since_the_last_clock_of_a_stepping_sim_clock_are_not_uns
     keep theirs, short by up to one step."""
     warnings: list[str] = []
     steps = ClockSteps()
-    stats = RuntimeStats(window_s=60.0, clock_ns=FakeClock(), warn=warnings.append, clock_step_ns=steps.step_ns)
+    stats = RuntimeStats(window_s=60.0, clock_ns=FakeClock(), warn=warnings.append, clock_steps=steps)
     ahead = on_a_stepping_clock(stats, steps, step_s, frames=100, period_s=0.1, delay_s=delay_s)
     assert sum(a > 1.0 for a in ahead) == ahead_1_s  # what the 1 s rule counted unstamped
     snap = stats.snapshot()
@@ -205,7 +205,7 @@ def test_a_stamp_further_ahead_of_a_stepping_sim_clock_is_unstamped_and_warned_n
     unstamped, warned naming /clock, its step and how to publish it more often, not the camera's clock sync."""
     warnings: list[str] = []
     steps = ClockSteps()
-    stats = RuntimeStats(window_s=60.0, clock_ns=FakeClock(), warn=warnings.append, clock_step_ns=steps.step_ns)
+    stats = RuntimeStats(window_s=60.0, clock_ns=FakeClock(), warn=warnings.append, clock_steps=steps)
     on_a_stepping_clock(stats, steps, 0.5, frames=20, period_s=0.1, delay_s=0.05)  # /clock at 0.5 s steps
     now_ns = 102 * 1000 * MS
     stats.frame_published_at(now_ns + 999 * MS, now_ns)  # within 1 s: no latency, no fault
@@ -216,6 +216,35 @@ def test_a_stamp_further_ahead_of_a_stepping_sim_clock_is_unstamped_and_warned_n
     assert "ros2 bag play --clock HZ" in warning and "chrony" not in warning, warning
 
 
+def test_a_stamp_many_steps_ahead_of_clock_is_warned_to_stamp_with_its_time_not_to_publish_it_more_often() -> None:
+    """A live camera stamping the wall time beside a bag recorded 20 min ago, played with --clock (25 ms steps): its
+    stamps, 1200 s ahead, were warned with "publish /clock more often" first, which no /clock rate mends. Beyond
+    CLOCK_FAR_STEPS of the clock's steps the warning says no /clock rate explains it and its remedy is to stamp the
+    images with the time on /clock (or use_sim_time false for a live camera); a few steps ahead of a 0.5 Hz /clock
+    it still names publishing /clock more often first."""
+    warnings: list[str] = []
+    steps = ClockSteps()
+    stats = RuntimeStats(window_s=60.0, clock_ns=FakeClock(), warn=warnings.append, clock_steps=steps)
+    on_a_stepping_clock(stats, steps, 0.025, frames=20, period_s=0.1, delay_s=0.05)
+    now_ns = 102 * 1000 * MS
+    stats.frame_published_at(now_ns + 1200 * 1000 * MS, now_ns)
+    assert stats.snapshot().frames_unstamped == 1
+    (warning,) = warnings
+    assert "1200.000 s ahead of the node clock, /clock (use_sim_time), which steps by up to 0.025 s" in warning
+    assert "which no /clock rate explains" in warning and "more often" not in warning, warning
+    assert warning.endswith(
+        "; stamp the images with the time on /clock (a live camera stamps the wall time: set use_sim_time false for it)"
+    ), warning
+    warnings.clear()
+    steps = ClockSteps()
+    slow = RuntimeStats(window_s=60.0, clock_ns=FakeClock(), warn=warnings.append, clock_steps=steps)
+    on_a_stepping_clock(slow, steps, 2.0, frames=30, period_s=0.1, delay_s=0.05)  # a 0.5 Hz /clock
+    for ahead_s in (5.0, 25.0):  # 2.5 of its steps: its rate may; 12.5: no rate explains it
+        slow.frame_published_at(now_ns + round(ahead_s * 1000) * MS, now_ns)
+    assert slow.snapshot().frames_unstamped == 2 and len(warnings) == 2, warnings
+    assert "; publish /clock more often" in warnings[0] and "; stamp the images" in warnings[1], warnings
+
+
 def test_a_camera_on_the_wall_time_ahead_of_a_clock_that_stands_after_its_first_message_is_warned() -> None:
     """use_sim_time, a bag recorded 20 min ago played with --clock but paused after its first /clock (its step never
     known), and a live camera stamping the wall time, 20 min ahead: every frame passed as a capture since the last
@@ -224,7 +253,7 @@ def test_a_camera_on_the_wall_time_ahead_of_a_clock_that_stands_after_its_first_
     warnings: list[str] = []
     steady = FakeClock()
     steps = ClockSteps(steady)
-    stats = RuntimeStats(window_s=600.0, clock_ns=steady, warn=warnings.append, clock_step_ns=steps.step_ns)
+    stats = RuntimeStats(window_s=600.0, clock_ns=steady, warn=warnings.append, clock_steps=steps)
     now_ns = 1_765_000_000 * 1000 * MS
     steps.on_jump(SimpleNamespace(clock_change=None, delta=SimpleNamespace(nanoseconds=now_ns)))
     for k in range(300):  # 30 s at 10 Hz
@@ -239,12 +268,44 @@ def test_a_camera_on_the_wall_time_ahead_of_a_clock_that_stands_after_its_first_
     assert "set use_sim_time false" in warning and "chrony" not in warning, warning
 
 
+def clock_change(name: str) -> SimpleNamespace:
+    """rcl's clock change as rclpy's post-callback gets it (``use_sim_time`` set at run time: delta 0)."""
+    return SimpleNamespace(clock_change=SimpleNamespace(name=name), delta=SimpleNamespace(nanoseconds=0))
+
+
+def test_a_camera_ahead_of_the_sim_clock_after_use_sim_time_is_set_true_at_run_time_is_warned() -> None:
+    """The node on the system time, then use_sim_time set true at run time (ros2 param set) with a simulator's
+    /clock from 100 s, 25 ms steps, beside a live camera stamping the wall time: the latest node clock seen was the
+    wall time, so every stamp after the sim clock was taken as captured before the clock went back (a looped bag):
+    published with no latency, never unstamped, never warned (20 of 20). The clock change starts that history afresh:
+    they are unstamped and warned; a bag looped on the new clock still passes its pass-before frames."""
+    warnings: list[str] = []
+    steps = ClockSteps()
+    stats = RuntimeStats(window_s=60.0, clock_ns=FakeClock(), warn=warnings.append, clock_steps=steps)
+    wall_ns = 1_765_000_000 * 1000 * MS
+    for k in range(10):  # the system time: 40 ms of latency
+        stats.frame_published_at(wall_ns + k * 100 * MS, wall_ns + k * 100 * MS + 40 * MS)
+    steps.on_jump(clock_change("ROS_TIME_ACTIVATED"))
+    sim_ns = 100 * 1000 * MS
+    steps.on_jump(SimpleNamespace(clock_change=None, delta=SimpleNamespace(nanoseconds=sim_ns)))  # the first /clock
+    for k in range(20):
+        steps.on_jump(SimpleNamespace(clock_change=None, delta=SimpleNamespace(nanoseconds=25 * MS)))
+        stats.frame_published_at(wall_ns + (1000 + k * 100) * MS, sim_ns + (k + 1) * 25 * MS)
+    snap = stats.snapshot()
+    assert (snap.published, snap.frames_unstamped) == (30, 20), snap
+    (warning,) = warnings
+    assert "node clock 100.025 s" in warning and "1 h off" in warning, warning
+    stats.frame_published_at(sim_ns + 600 * MS, sim_ns + 600 * MS)  # a bag on /clock played on, then looped:
+    stats.frame_published_at(sim_ns + 700 * MS, sim_ns + 50 * MS)  # a frame of the pass before, after the jump
+    assert stats.snapshot().frames_unstamped == 20 and len(warnings) == 1
+
+
 def test_a_camera_clock_59_min_ahead_of_a_node_on_the_system_time_is_still_warned_with_chrony_or_ptp() -> None:
     """Without use_sim_time rcl calls no jump callback: the clock has no step, a stamp 1 s ahead is a camera clock
     ahead, as before; a node clock still at 0 (use_sim_time before the first /clock) is still named /clock."""
     warnings: list[str] = []
     steps = ClockSteps()
-    stats = RuntimeStats(window_s=5.0, clock_ns=FakeClock(), warn=warnings.append, clock_step_ns=steps.step_ns)
+    stats = RuntimeStats(window_s=5.0, clock_ns=FakeClock(), warn=warnings.append, clock_steps=steps)
     stats.frame_published_at(30 * 1000 * MS, 0)  # a node clock at 0
     now_ns = 1_700_000_000 * 1000 * MS
     stats.frame_published_at(now_ns + 3540 * 1000 * MS, now_ns)  # 59 min ahead
