@@ -75,7 +75,7 @@ PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("model.precision", "auto", "inference precision; auto = fp16 + CUDA graphs on a CUDA device with a torch backend when the golden self-test passes at fp16, else fp32 (reason logged); fp32 on the CPU and for exported ONNX models; bf16 needs a GPU with native bf16 (Ampere or newer)", choices=("auto", "fp32", "fp16", "bf16")),
     ParamSpec("model.compile", False, "torch.compile the model at start-up"),
     ParamSpec("model.cuda_graphs", False, "capture a CUDA graph for the fixed input shape (cuda only; model.precision=auto tries them by itself)"),
-    ParamSpec("model.threads", 0, "CPU threads for inference; 0 = auto: half the cores, at most 4 (one on a 2-core computer), which holds up when other nodes load the CPU", min_value=0, max_value=256),
+    ParamSpec("model.threads", 0, "CPU threads for inference (with model.backend external: for the temporal filter); 0 = auto: half the cores, at most 4 (one on a 2-core computer), which holds up when other nodes load the CPU", min_value=0, max_value=256),
     ParamSpec("model.channels_last", False, "channels-last memory format for weights and input (torch backends; faster convolutions on GPUs)"),
     ParamSpec("model.warmup_height", 0, "camera image height to warm up at (compile / CUDA graph at start-up, not on the first frame); 0 = model input size", min_value=0, max_value=16384),
     ParamSpec("model.warmup_width", 0, "camera image width to warm up at; 0 = model input size", min_value=0, max_value=16384),
