@@ -229,7 +229,8 @@ class RuntimeStats:
         back (an earlier call had a later ``now_ns``: a bag played with ``--clock --loop``, this frame captured in the
         pass before) is published with no latency, not unstamped; a clock change (``use_sim_time`` set at run time:
         ``clock_steps``' changes) starts that history afresh (the system time read before ``/clock`` is no earlier
-        time of it). So is a stamp after a node clock that steps (``/clock``: ``clock_steps``) by up to
+        time of it; nor is ``now_ns`` of the call that first sees the change: the caller read it before the count).
+        So is a stamp after a node clock that steps (``/clock``: ``clock_steps``) by up to
         :data:`CLOCK_STEPS_AHEAD` of its recent steps, or by any amount up to
         :data:`MAX_STAMP_OFFSET_S` before its step is known (for a while: :data:`CLOCK_STANDS`): captured since the
         last ``/clock`` (``ros2 bag play --clock`` at ``--rate 50`` steps 1.25 s; a simulator's 0.5 Hz ``/clock``
@@ -239,9 +240,11 @@ class RuntimeStats:
         step_ns, changes = (None, 0) if clock is None else (clock.step_ns(), clock.changes())
         with self._lock:
             if changes != self._clock_changes:  # use_sim_time set: the clock read before is another clock
-                self._clock_changes, self._newest_now_ns = changes, -(2**63)
-            went_back = now_ns < stamp_ns and now_ns < self._newest_now_ns  # captured before the clock went back
-            self._newest_now_ns = max(self._newest_now_ns, now_ns)
+                # now_ns was read before the count, maybe on the clock before the change: no history of the new one
+                self._clock_changes, self._newest_now_ns, went_back = changes, -(2**63), False
+            else:
+                went_back = now_ns < stamp_ns and now_ns < self._newest_now_ns  # captured before the clock went back
+                self._newest_now_ns = max(self._newest_now_ns, now_ns)
         if went_back:  # a bag's --loop with --clock: "now - stamp" is no latency (it was < 0: latency_p50_ms < 0)
             self._published_without_latency()
             return

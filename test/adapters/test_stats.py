@@ -300,6 +300,49 @@ def test_a_camera_ahead_of_the_sim_clock_after_use_sim_time_is_set_true_at_run_t
     assert stats.snapshot().frames_unstamped == 20 and len(warnings) == 1
 
 
+class _ChangingWhileRead(ClockSteps):
+    """ClockSteps whose next :meth:`changes` read first hears ``use_sim_time`` set true (rclpy's post-callback):
+    the node read its clock (the system time) just before the change, RuntimeStats reads the count just after."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.change_on_read = False
+
+    def changes(self) -> int:
+        if self.change_on_read:
+            self.change_on_read = False
+            self.on_jump(clock_change("ROS_TIME_ACTIVATED"))
+        return super().changes()
+
+
+def test_a_frame_whose_node_clock_was_read_before_use_sim_time_was_set_leaves_no_went_back_history() -> None:
+    """The node reads its clock, then RuntimeStats the clock's change count: use_sim_time set true between the two
+    made the system time, read before the change, the first time of the new clock's history. Every later stamp after
+    the sim clock (a live camera on the wall time) was again a frame 'captured before the clock went back': never
+    unstamped, never warned (0 of 20). The frame where a change is first seen adds no history."""
+    warnings: list[str] = []
+    steps = _ChangingWhileRead()
+    stats = RuntimeStats(window_s=60.0, clock_ns=FakeClock(), warn=warnings.append, clock_steps=steps)
+    wall_ns = 1_765_000_000 * 1000 * MS
+    for k in range(10):  # the system time: 40 ms of latency
+        stats.frame_published_at(wall_ns + k * 100 * MS, wall_ns + k * 100 * MS + 40 * MS)
+    steps.change_on_read = True  # use_sim_time set true between the node's clock read and the count's
+    stats.frame_published_at(wall_ns + 1000 * MS, wall_ns + 1040 * MS)
+    assert steps.changes() == 1
+    sim_ns = 100 * 1000 * MS
+    steps.on_jump(SimpleNamespace(clock_change=None, delta=SimpleNamespace(nanoseconds=sim_ns)))  # the first /clock
+    for k in range(20):
+        steps.on_jump(SimpleNamespace(clock_change=None, delta=SimpleNamespace(nanoseconds=25 * MS)))
+        stats.frame_published_at(wall_ns + (1100 + k * 100) * MS, sim_ns + (k + 1) * 25 * MS)
+    snap = stats.snapshot()
+    assert (snap.published, snap.frames_unstamped) == (31, 20), snap
+    (warning,) = warnings
+    assert "node clock 100.025 s" in warning and "1 h off" in warning, warning
+    stats.frame_published_at(sim_ns + 600 * MS, sim_ns + 600 * MS)  # a bag on /clock played on, then looped:
+    stats.frame_published_at(sim_ns + 700 * MS, sim_ns + 50 * MS)  # a frame of the pass before, after the jump
+    assert stats.snapshot().frames_unstamped == 20 and len(warnings) == 1
+
+
 def test_a_camera_clock_59_min_ahead_of_a_node_on_the_system_time_is_still_warned_with_chrony_or_ptp() -> None:
     """Without use_sim_time rcl calls no jump callback: the clock has no step, a stamp 1 s ahead is a camera clock
     ahead, as before; a node clock still at 0 (use_sim_time before the first /clock) is still named /clock."""
