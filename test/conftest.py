@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,22 @@ def pytest_configure(config: pytest.Config) -> None:
     on a 2-core machine. Without ``-n`` (and in the workers themselves) nothing changes."""
     if getattr(config.option, "numprocesses", None) and "PYTEST_XDIST_WORKER" not in os.environ:
         os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+@pytest.fixture(autouse=True)
+def _torch_threads_kept() -> Iterator[None]:
+    """Each test starts from the worker's torch intra-op thread count (one under ``-n``): an engine or a pipeline with
+    the temporal filter sets it for the whole process (``model.threads``, auto: half the cores, at most 4), which
+    left the worker's later tests four spinning threads on a bigger machine. torch is not imported for this; where a
+    test imports it first, the count is put back to ``OMP_NUM_THREADS`` (torch's own start value) when that is set."""
+    torch = sys.modules.get("torch")
+    threads = torch.get_num_threads() if torch is not None else None
+    yield
+    torch = sys.modules.get("torch")
+    if threads is None and os.environ.get("OMP_NUM_THREADS", "").isdigit():
+        threads = int(os.environ["OMP_NUM_THREADS"]) or None
+    if torch is not None and threads is not None and torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
 
 
 def shared_data_dir() -> Path:

@@ -1,5 +1,5 @@
-"""Fixtures shared by the model tests: torch's thread count restored after each test, a tiny unet checkpoint and
-its ONNX export, a cap on the memory a test may reserve."""
+"""Fixtures shared by the model tests: a tiny unet checkpoint and its ONNX export, a cap on the memory a test may
+reserve (torch's thread count, which an engine sets, is restored after each test by ../conftest.py)."""
 
 from __future__ import annotations
 
@@ -8,19 +8,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import torch
 
 from mono_depth_ros.models.spec import OutputKind
 
 from .tiny_models import tiny_unet, write_unet_checkpoint
-
-
-@pytest.fixture(autouse=True)
-def _restore_threads() -> Iterator[None]:
-    """An engine sets torch's intra-op threads (model.threads); the next test starts from the same count."""
-    threads = torch.get_num_threads()
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture
