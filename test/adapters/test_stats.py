@@ -273,33 +273,6 @@ def clock_change(name: str) -> SimpleNamespace:
     return SimpleNamespace(clock_change=SimpleNamespace(name=name), delta=SimpleNamespace(nanoseconds=0))
 
 
-def test_a_camera_ahead_of_the_sim_clock_after_use_sim_time_is_set_true_at_run_time_is_warned() -> None:
-    """The node on the system time, then use_sim_time set true at run time (ros2 param set) with a simulator's
-    /clock from 100 s, 25 ms steps, beside a live camera stamping the wall time: the latest node clock seen was the
-    wall time, so every stamp after the sim clock was taken as captured before the clock went back (a looped bag):
-    published with no latency, never unstamped, never warned (20 of 20). The clock change starts that history afresh:
-    they are unstamped and warned; a bag looped on the new clock still passes its pass-before frames."""
-    warnings: list[str] = []
-    steps = ClockSteps()
-    stats = RuntimeStats(window_s=60.0, clock_ns=FakeClock(), warn=warnings.append, clock_steps=steps)
-    wall_ns = 1_765_000_000 * 1000 * MS
-    for k in range(10):  # the system time: 40 ms of latency
-        stats.frame_published_at(wall_ns + k * 100 * MS, wall_ns + k * 100 * MS + 40 * MS)
-    steps.on_jump(clock_change("ROS_TIME_ACTIVATED"))
-    sim_ns = 100 * 1000 * MS
-    steps.on_jump(SimpleNamespace(clock_change=None, delta=SimpleNamespace(nanoseconds=sim_ns)))  # the first /clock
-    for k in range(20):
-        steps.on_jump(SimpleNamespace(clock_change=None, delta=SimpleNamespace(nanoseconds=25 * MS)))
-        stats.frame_published_at(wall_ns + (1000 + k * 100) * MS, sim_ns + (k + 1) * 25 * MS)
-    snap = stats.snapshot()
-    assert (snap.published, snap.frames_unstamped) == (30, 20), snap
-    (warning,) = warnings
-    assert "node clock 100.025 s" in warning and "1 h off" in warning, warning
-    stats.frame_published_at(sim_ns + 600 * MS, sim_ns + 600 * MS)  # a bag on /clock played on, then looped:
-    stats.frame_published_at(sim_ns + 700 * MS, sim_ns + 50 * MS)  # a frame of the pass before, after the jump
-    assert stats.snapshot().frames_unstamped == 20 and len(warnings) == 1
-
-
 class _ChangingWhileRead(ClockSteps):
     """ClockSteps whose next :meth:`changes` read first hears ``use_sim_time`` set true (rclpy's post-callback):
     the node read its clock (the system time) just before the change, RuntimeStats reads the count just after."""
@@ -315,27 +288,34 @@ class _ChangingWhileRead(ClockSteps):
         return super().changes()
 
 
-def test_a_frame_whose_node_clock_was_read_before_use_sim_time_was_set_leaves_no_went_back_history() -> None:
-    """The node reads its clock, then RuntimeStats the clock's change count: use_sim_time set true between the two
-    made the system time, read before the change, the first time of the new clock's history. Every later stamp after
-    the sim clock (a live camera on the wall time) was again a frame 'captured before the clock went back': never
-    unstamped, never warned (0 of 20). The frame where a change is first seen adds no history."""
+@pytest.mark.parametrize("changed_while_read", [False, True], ids=["between_frames", "between_clock_and_count_reads"])
+def test_a_camera_ahead_of_the_sim_clock_after_use_sim_time_is_set_true_at_run_time_is_warned(
+    changed_while_read: bool,
+) -> None:
+    """The node on the system time, then use_sim_time set true at run time (ros2 param set) with a simulator's
+    /clock from 100 s, 25 ms steps, beside a live camera stamping the wall time: the latest node clock seen was the
+    wall time, so every stamp after the sim clock was taken as captured before the clock went back (a looped bag):
+    published with no latency, never unstamped, never warned (20 of 20). The clock change starts that history afresh:
+    they are unstamped and warned; a bag looped on the new clock still passes its pass-before frames. The change may
+    come between the node's clock read and RuntimeStats' count read: the system time read before it was the new
+    history's first time, and every stamp after /clock passed unwarned again (0 of 20): the publish that first sees
+    a change adds no history."""
     warnings: list[str] = []
     steps = _ChangingWhileRead()
     stats = RuntimeStats(window_s=60.0, clock_ns=FakeClock(), warn=warnings.append, clock_steps=steps)
     wall_ns = 1_765_000_000 * 1000 * MS
-    for k in range(10):  # the system time: 40 ms of latency
+    for k in range(11):  # the system time: 40 ms of latency
+        steps.change_on_read = changed_while_read and k == 10  # the node read the system time, then it changed
         stats.frame_published_at(wall_ns + k * 100 * MS, wall_ns + k * 100 * MS + 40 * MS)
-    steps.change_on_read = True  # use_sim_time set true between the node's clock read and the count's
-    stats.frame_published_at(wall_ns + 1000 * MS, wall_ns + 1040 * MS)
-    assert steps.changes() == 1
+    if not changed_while_read:
+        steps.on_jump(clock_change("ROS_TIME_ACTIVATED"))
     sim_ns = 100 * 1000 * MS
     steps.on_jump(SimpleNamespace(clock_change=None, delta=SimpleNamespace(nanoseconds=sim_ns)))  # the first /clock
     for k in range(20):
         steps.on_jump(SimpleNamespace(clock_change=None, delta=SimpleNamespace(nanoseconds=25 * MS)))
         stats.frame_published_at(wall_ns + (1100 + k * 100) * MS, sim_ns + (k + 1) * 25 * MS)
     snap = stats.snapshot()
-    assert (snap.published, snap.frames_unstamped) == (31, 20), snap
+    assert (steps.changes(), snap.published, snap.frames_unstamped) == (1, 31, 20), snap
     (warning,) = warnings
     assert "node clock 100.025 s" in warning and "1 h off" in warning, warning
     stats.frame_published_at(sim_ns + 600 * MS, sim_ns + 600 * MS)  # a bag on /clock played on, then looped:
