@@ -387,7 +387,8 @@ class DepthPipeline:
         With external predictions no engine set torch's CPU threads (``model.threads``), and the filter is this
         process's torch work: they are set here by the engine's policy (:func:`inference_threads`), as a pool as wide
         as the machine spins on cores other processes hold (the real node, external ``relative_inverse`` on a loaded
-        2-core machine, 640×192: latency p50 / p95 272 / 726 ms, 24 / 34 ms with the threads set)."""
+        2-core machine, 640×192, 4 runs each: latency p95 339-934 ms in 3 of 4, p50 28-276 ms; 27-39 / 24-31 ms with
+        the threads set)."""
         if not self._config.temporal.enabled:
             return None
         import torch

@@ -557,7 +557,8 @@ def test_temporal_settings_change_at_run_time_keeping_the_history() -> None:
 def test_external_predictions_filtered_on_the_cpu_take_model_threads() -> None:
     # with external predictions the temporal filter is the process's torch work and no engine applied model.threads:
     # torch's pool as wide as the machine spun on busy cores (the real node on a loaded 2-core machine, external
-    # relative_inverse 640x192: latency p50 / p95 272 / 726 ms, 24 / 34 ms with the threads set)
+    # relative_inverse 640x192, 4 runs each: latency p95 339-934 ms in 3 of 4, p50 28-276 ms; 27-39 / 24-31 ms with
+    # the threads set)
     import torch
 
     before = torch.get_num_threads()
