@@ -51,12 +51,13 @@ class PlayedClock:
     """Monotonic int ns for waits measured in played time: the ROS clock's steps forward while it moves, the steady
     clock's time while it has stood still :data:`STALL_NS` or more. Steps back count as no time, and so do leaps
     forward over :data:`LEAP_NS` and over :data:`MAX_RATE` times the steady time since the ROS clock last moved, or
-    after it stood :data:`STALL_NS` (a first ``/clock``, a paused player seeking on, whose standing the steady clock
-    counted; not a bag played fast). That is the step's own time, not the time since the last read: read at every
-    message of a 10 Hz camera and LiDAR played at ``--rate 50`` (every 1 ms), each 1.25 s step of ``/clock`` (40 Hz)
-    was over 100 times the 1 ms since the read before, taken as a leap, and the played time stood at 0: frames
-    waiting for a scan after the LiDAR stopped went on only when 64 were held ("went on 0.000 s after it came"),
-    never with ``lidar.wait_s``. Thread-safe.
+    after a read saw it stand :data:`STALL_NS` (a first ``/clock``, a paused player seeking on, whose standing the
+    steady clock counted; not a bag played fast, nor the system time read once a second, which moved at every read).
+    That is the step's own time, not the time since the last read: read at every message of a 10 Hz camera and
+    LiDAR played at ``--rate 50`` (every 1 ms), each 1.25 s step of ``/clock`` (40 Hz) was over 100 times the 1 ms
+    since the read before, taken as a leap, and the played time stood at 0: frames waiting for a scan after the
+    LiDAR stopped went on only when 64 were held ("went on 0.000 s after it came"), never with ``lidar.wait_s``.
+    Thread-safe.
 
     Args:
         clock: the ROS clock: ``clock.now().nanoseconds`` (the node's ``get_clock()``; without ``use_sim_time``
@@ -81,9 +82,11 @@ class PlayedClock:
                 return self._value
             last_ros, last_steady = self._last
             if ros != last_ros:
-                took, self._moved_ns = steady - self._moved_ns, steady  # the step's own time, however often read
+                took = steady - self._moved_ns  # the step's own time, however often read
+                stood = last_steady - self._moved_ns >= STALL_NS  # seen standing: the steady time counted meanwhile
+                self._moved_ns = steady
                 step = ros - last_ros
-                leap = step > LEAP_NS and (took >= STALL_NS or step > MAX_RATE * took)
+                leap = step > LEAP_NS and (stood or step > MAX_RATE * took)
                 self._value += step if step > 0 and not leap else 0
             elif steady - self._moved_ns >= STALL_NS:  # stopped: the steady time since it was taken as stopped
                 self._value += steady - max(last_steady, self._moved_ns + STALL_NS)

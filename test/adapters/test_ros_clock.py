@@ -246,6 +246,12 @@ def test_the_steps_of_a_slow_clock_count_alike_however_often_it_is_read() -> Non
         assert played(steps)[-1] == pytest.approx(10.0 - 5 * STALL_NS / S, abs=0.3), read_ms
 
 
+def test_the_system_time_read_seldom_counts_in_full() -> None:
+    """Without use_sim_time the ROS clock is the system time, which moves at every read: read every 2 s (the
+    diagnostics timer of a 2 s period waits for the time left), each 2 s step is played time, no leap after a stand."""
+    assert played([(k * 2.0, k * 2.0) for k in range(6)]) == pytest.approx([0.0, 2.0, 4.0, 6.0, 8.0, 10.0])
+
+
 class SteadyTimer:
     """rclpy's ``Timer`` on the steady clock as rcl runs it: each call moves the next call one period on (before the
     callback); ``reset`` makes it one period from now; ``timer_period_ns`` can be changed."""
