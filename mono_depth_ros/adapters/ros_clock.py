@@ -41,7 +41,7 @@ POLL_S = 0.05  # how often the steady timer polls the ROS clock (without /clock 
 SLACK_NS = 10_000_000  # PlayedPeriod's timer wakes this long after the call is due (not just before it)
 STALL_NS = 250_000_000  # the ROS clock unchanged this long (steady): stopped, the steady clock counts instead
 LEAP_NS = 1_000_000_000  # a step of the ROS clock further forward than this (a first /clock) counts as no time,
-MAX_RATE = 100  # unless it is at most this times the steady time it took (ros2 bag play --rate 50)
+MAX_RATE = 100  # unless it is at most this times the steady time it took, since the last (ros2 bag play --rate 50)
 RECENT_STEPS = 16  # ClockSteps: the steps of /clock its step is the largest of (0.4 s at 40 Hz, 32 s at 0.5 Hz)
 FIRST_STEP_WAIT_S = 30.0  # ClockSteps: wall time after the first /clock with no step: the clock stands (paused)
 CLOCK_CHANGES = ("ROS_TIME_ACTIVATED", "ROS_TIME_DEACTIVATED")  # rclpy's ClockChange names: use_sim_time set anew
@@ -50,8 +50,14 @@ CLOCK_CHANGES = ("ROS_TIME_ACTIVATED", "ROS_TIME_DEACTIVATED")  # rclpy's ClockC
 class PlayedClock:
     """Monotonic int ns for waits measured in played time: the ROS clock's steps forward while it moves, the steady
     clock's time while it has stood still :data:`STALL_NS` or more. Steps back count as no time, and so do leaps
-    forward over :data:`LEAP_NS` and over :data:`MAX_RATE` times the steady time since the last read (a first
-    ``/clock``, not a bag played fast). Thread-safe.
+    forward over :data:`LEAP_NS` and over :data:`MAX_RATE` times the steady time since the ROS clock last moved, or
+    after a read saw it stand :data:`STALL_NS` (a first ``/clock``, a paused player seeking on, whose standing the
+    steady clock counted; not a bag played fast, nor the system time read once a second, which moved at every read).
+    That is the step's own time, not the time since the last read: read at every message of a 10 Hz camera and
+    LiDAR played at ``--rate 50`` (every 1 ms), each 1.25 s step of ``/clock`` (40 Hz) was over 100 times the 1 ms
+    since the read before, taken as a leap, and the played time stood at 0: frames waiting for a scan after the
+    LiDAR stopped went on only when 64 were held ("went on 0.000 s after it came"), never with ``lidar.wait_s``.
+    Thread-safe.
 
     Args:
         clock: the ROS clock: ``clock.now().nanoseconds`` (the node's ``get_clock()``; without ``use_sim_time``
@@ -76,9 +82,11 @@ class PlayedClock:
                 return self._value
             last_ros, last_steady = self._last
             if ros != last_ros:
+                took = steady - self._moved_ns  # the step's own time, however often read
+                stood = last_steady - self._moved_ns >= STALL_NS  # seen standing: the steady time counted meanwhile
                 self._moved_ns = steady
                 step = ros - last_ros
-                leap = step > LEAP_NS and step > MAX_RATE * (steady - last_steady)
+                leap = step > LEAP_NS and (stood or step > MAX_RATE * took)
                 self._value += step if step > 0 and not leap else 0
             elif steady - self._moved_ns >= STALL_NS:  # stopped: the steady time since it was taken as stopped
                 self._value += steady - max(last_steady, self._moved_ns + STALL_NS)

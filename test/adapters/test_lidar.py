@@ -30,6 +30,7 @@ from mono_depth_ros.adapters.lidar import (
     tf_ready,
 )
 from mono_depth_ros.adapters.messages import decode_scan
+from mono_depth_ros.adapters.ros_clock import PlayedClock
 from mono_depth_ros.core.geometry import RigidTransform
 from mono_depth_ros.core.ros_msgs import make_header, stamp_to_ns, transform_stamped_from_rigid
 from mono_depth_ros.core.scale.lidar import LidarScan, project_scan
@@ -1373,3 +1374,38 @@ def test_a_lidar_stamped_ahead_that_stopped_is_told_both_causes_not_stamped_as_i
     assert len(words) > 50, len(words)  # 12.9 s to 16 s at 30 Hz
     assert not [text for text in words if "stamped as they arrived" in text], words[0]
     assert all("the LiDAR stopped, or " + DIFFERENT_CLOCKS in text for text in words), words[0]
+
+
+def test_a_lidar_that_stops_in_a_bag_played_at_rate_50_is_waited_for_and_told_stopped() -> None:
+    """``ros2 bag play --clock --rate 50`` into the node (use_sim_time): the waits run on :class:`PlayedClock` of the
+    node clock, /clock stepping 1.25 s every 25 ms of wall time, read at every message (a 10 Hz camera and LiDAR:
+    every 2 ms). The LiDAR stops at 2 s: each step was taken as a leap, the played time stood at 0, and the frames went
+    on only as 64 were held ("went on 0.000 s after it came", ``lidar.held_full``), never told the LiDAR stopped. They
+    go with ``lidar.wait_s`` or the scan rate, told it stopped, for how long in played time."""
+    ros, steady = [0], [0]
+    played = PlayedClock(SimpleNamespace(now=lambda: SimpleNamespace(nanoseconds=ros[0])), lambda: steady[0])
+    unpaired: list[Paired[int]] = []
+    reasons: list[str] = []
+    pair: ScanPairing[int] = ScanPairing(
+        200 * MS,
+        200 * MS,
+        clock_ns=played.now_ns,
+        on_unpaired=unpaired.append,
+        on_late=lambda key, _: reasons.append(key),  # the reason key of each frame let go (lidar.held_full)
+    )
+    start_ns = 100_000 * MS
+    for bag_ms in range(20_000):
+        steady[0] = bag_ms * MS // 50
+        if bag_ms % 1250 == 0:  # /clock: 40 Hz of wall time
+            ros[0] = start_ns + bag_ms * MS
+        if bag_ms % 100 == 10:
+            if bag_ms < 2000:
+                pair.add_scan(start_ns + (bag_ms - 10) * MS, bag_ms)
+            pair.add_frame(start_ns + (bag_ms - 10) * MS, bag_ms)
+        if bag_ms % 2500 == 0:  # the node's poll: every 50 ms of wall time
+            pair.poll()
+    assert "lidar.held_full" not in reasons, reasons[:1]
+    words: list[str] = []
+    for paired in unpaired[-3:]:
+        UnpairedLog(words.append, "/lidar", 0.2)(paired)
+    assert len(unpaired) > 150 and "(the LiDAR stopped: no scan arrived on /lidar for " in words[-1], words[-1:]

@@ -230,6 +230,29 @@ def test_a_fast_played_bag_counts_its_long_steps() -> None:
     assert played([(k * 0.05, k * 2.5) for k in range(5)]) == pytest.approx([0.0, 2.5, 5.0, 7.5, 10.0])
 
 
+def test_a_fast_played_bag_read_at_every_message_counts_its_steps() -> None:
+    """--rate 50 with /clock at 40 Hz (1.25 s every 25 ms), read at every message of a 10 Hz camera and LiDAR (every
+    1 ms): each step was over 100 times the 1 ms since the read before, a leap, and the played time stood at 0 (the
+    node's LiDAR waits never ended). A step is judged by the time since the clock last moved, however often read."""
+    steps = [(k * 0.001, (k // 25) * 1.25) for k in range(1001)]
+    assert played(steps)[-1] == pytest.approx(50.0)
+
+
+def test_the_steps_of_a_slow_clock_count_alike_however_often_it_is_read() -> None:
+    """A simulator's /clock at 0.5 Hz in step with the wall time: between its 2 s steps the steady time counts (it
+    stands), so each step, a leap after that standing, adds nothing more. Read every 50 ms (PlayedPeriod's poll) the
+    steps counted on top of the standing (18.5 s in 10 s), read every 1 ms (the LiDAR waits) they did not (8.7 s)."""
+    for read_ms in (1, 50):
+        steps = [(k * 0.001, 2.0 * (k // 2000)) for k in range(0, 10_001, read_ms)]
+        assert played(steps)[-1] == pytest.approx(10.0 - 5 * STALL_NS / S, abs=0.3), read_ms
+
+
+def test_the_system_time_read_seldom_counts_in_full() -> None:
+    """Without use_sim_time the ROS clock is the system time, which moves at every read: read every 2 s (the
+    diagnostics timer of a 2 s period waits for the time left), each 2 s step is played time, no leap after a stand."""
+    assert played([(k * 2.0, k * 2.0) for k in range(6)]) == pytest.approx([0.0, 2.0, 4.0, 6.0, 8.0, 10.0])
+
+
 class SteadyTimer:
     """rclpy's ``Timer`` on the steady clock as rcl runs it: each call moves the next call one period on (before the
     callback); ``reset`` makes it one period from now; ``timer_period_ns`` can be changed."""
