@@ -15,6 +15,7 @@ import subprocess
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -42,6 +43,7 @@ from .harness import (
     ros2_run,
     running,
     settled_status,
+    transform_msg,
     wait_until,
     write_params,
 )
@@ -167,6 +169,143 @@ def test_the_temporal_filter_takes_the_camera_pose_from_tf_and_counts_frames_wit
         seen = settled_status(diagnostics, probe.now_ns())
         assert seen["temporal_state"] == "filtered", seen
         assert int(seen["temporal_filtered_frames"]) >= 2 and float(seen["temporal_kept_share"]) > 0.5, seen
+
+
+FRAME_PERIOD_NS = 250_000_000  # the drive's camera and LiDAR in the test below: 4 Hz
+
+
+def test_external_relative_inverse_scaled_by_lidar_and_filtered_in_time_is_the_pipelines_output_bit_for_bit(
+    probe: Probe, ros_logs: Path
+) -> None:
+    """``model.backend: external`` ``relative_inverse`` predictions of the synthetic drive
+    (:mod:`mono_depth_ros.evaluation.temporal_sequence`: seed 3, 14 frames 320×96, a car, sky; noisy oracle
+    predictions), its 16-beam scan for LiDAR scale recovery (refitted every frame), the camera's pose on /tf and
+    ``temporal.enabled``: every frame and cloud published, nothing counted wrong and no WARN / ERROR line, no NaN or
+    depth <= 0 where the input was valid, ``temporal_state: filtered`` on every frame after the first, and each
+    published depth equal bit for bit to ``DepthPipeline``'s (``run_sequence``, same inputs and parameters) and to the
+    unfiltered map put through :class:`TemporalFilter` with ``FrameChange.SHIFT_IN_INVERSE`` by the test (the change
+    a refitted inverse-depth map makes: the pipeline passing ``SCALE`` fails here), which differs from the unfiltered
+    output (the filter ran)."""
+    from dataclasses import replace
+
+    from mono_depth_ros.core.depth_codec import apply_range_limits
+    from mono_depth_ros.core.depth_kind import OutputKind
+    from mono_depth_ros.core.synthetic import kitti_like_intrinsics
+    from mono_depth_ros.core.temporal_filter import FrameChange, TemporalFilter, TemporalFilterConfig
+    from mono_depth_ros.depth_config import DepthConfig
+    from mono_depth_ros.evaluation.temporal_sequence import (
+        MovingCar,
+        TemporalOracle,
+        oracle_params,
+        render_sequence,
+        run_sequence,
+    )
+    from mono_depth_ros.pipeline import DepthPipeline
+    from test.kitti_bag import velodyne_cloud
+
+    kind, car = OutputKind.RELATIVE_INVERSE, MovingCar()
+    rendered = render_sequence(3, 14, kitti_like_intrinsics(320, 96), car)
+    # the scan as a PointCloud2 carries it: float32 (the renderer's points may be float64)
+    frames = [
+        replace(f, lidar=replace(f.lidar, points_in_lidar=f.lidar.points_in_lidar.astype(np.float32))) for f in rendered
+    ]
+    oracle = TemporalOracle(kind, seed=3)
+    predictions = [oracle.predict(f.depth_m, f.intrinsics, f.world_from_cam).astype(np.float32) for f in frames]
+
+    def bag_road(params: dict[str, Any]) -> list[np.ndarray]:
+        scores = run_sequence(frames, DepthPipeline(params), lambda f: predictions[f.index], car.start_frame)
+        return [score.depth_m for score in scores]
+
+    # a frame waits for its own scan (published before its image, the node may take them in either order) up to
+    # lidar.wait_s: 2 s, so that a loaded machine cannot send one on with the scale fallback
+    params = oracle_params(kind, True, {"lidar.wait_s": 2.0})
+    expected = bag_road(params)
+    unfiltered = bag_road(oracle_params(kind, False))
+    # the filter's input: the scaled map before the range limits (the pipeline filters there)
+    scaled = bag_road(oracle_params(kind, False, {"output.min_range": 0.0, "output.max_range": 10000.0}))
+    config = DepthConfig.from_params(params)
+    by_hand = TemporalFilter(TemporalFilterConfig(config.temporal.agreement, config.temporal.max_weight))
+    filtered = [
+        apply_range_limits(
+            by_hand.update(depth, f.intrinsics, f.world_from_cam, FrameChange.SHIFT_IN_INVERSE).depth_m,
+            config.output.min_range, config.output.max_range,
+        )
+        for depth, f in zip(scaled, frames, strict=True)
+    ]  # fmt: skip
+
+    fixed, lidar_frame = "odom_drive_test", "drive_lidar"
+    values = {**params, "temporal.fixed_frame": fixed, "diagnostics.period_s": 0.2}
+    lidar_topic = str(values.pop("lidar_topic"))  # the launch argument's
+    node_params = write_params(ros_logs / "relative_inverse_filtered.yaml", values)
+    launched = Launched(
+        {"device": "cpu", "lidar": lidar_topic, "params_file": str(node_params)},
+        ros_logs / "relative_inverse_filtered.log",
+    )
+    publishers: list[Any] = []
+    try:
+        with running(launched):
+            launched.wait_ready(probe)
+            pub_info = probe.publisher(CameraInfo, "/camera/camera_info", RELIABLE)
+            pub_image = probe.publisher(Image, "/camera/image_raw", RELIABLE)
+            pub_prediction = probe.publisher(Image, "/depth_model/prediction", RELIABLE)
+            pub_lidar = probe.publisher(PointCloud2, lidar_topic, RELIABLE)
+            publishers += [pub_info, pub_image, pub_prediction, pub_lidar]
+            depth = probe.collect(Image, "/depth/image", RELIABLE)
+            clouds = probe.collect(PointCloud2, "/depth/points", RELIABLE)
+            diagnostics = probe.collect(DiagnosticArray, "/diagnostics", RELIABLE)
+            inputs = (pub_info, pub_image, pub_prediction, pub_lidar, probe.tf.pub_tf)
+            wait_until(lambda: all(p.get_subscription_count() > 0 for p in inputs), 30, "the node's subscriptions")
+            cam_from_lidar = frames[0].lidar.cam_from_lidar
+            probe.send_static_tf(
+                RigidTransform(cam_from_lidar.rotation, cam_from_lidar.translation, CAMERA_FRAME, lidar_frame),
+                probe.now_ns(),
+            )
+            wait_until(lambda: probe.node.count_publishers("/depth/points") > 0, 20, "the cloud publisher")
+            # a camera and a LiDAR at 4 Hz: stamps a period apart, so that the node's pairing learns that rate and
+            # waits for each frame's own scan (frames a test's speed apart make the next scan look a period away, and
+            # a frame goes with the last one: lidar.nearer_later); a frame sent once the last one's depth came
+            start = probe.now_ns()
+            stamps = [start + i * FRAME_PERIOD_NS for i in range(len(frames))]
+            first: dict[str, str] = {}
+            for i, (frame, stamp) in enumerate(zip(frames, stamps, strict=True)):  # its pose and scan before its image
+                wait_until(lambda s=stamp: probe.now_ns() >= s, 5, f"the time of frame {i}", poll_s=0.005)
+                pose = frame.world_from_cam
+                probe.tf.sendTransform(
+                    transform_msg(RigidTransform(pose.rotation, pose.translation, fixed, CAMERA_FRAME), stamp)
+                )
+                scan = frame.lidar.points_in_lidar
+                scan = np.concatenate([scan, np.zeros((len(scan), 1), np.float32)], axis=1)
+                pub_lidar.publish(velodyne_cloud(probe.factory, scan, stamp, lidar_frame))
+                header = ros_msgs.make_header(probe.factory, stamp, CAMERA_FRAME)
+                pub_info.publish(ros_msgs.camera_info_from_intrinsics(probe.factory, frame.intrinsics, header))
+                pub_prediction.publish(ros_msgs.image_from_array(probe.factory, predictions[i], "32FC1", header))
+                pub_image.publish(ros_msgs.image_from_array(probe.factory, frame.rgb, "rgb8", header))
+                wait_until(lambda s=stamp: s in depth.by_stamp(), 30, f"the depth of frame {i}")
+                if i == 0:
+                    first = settled_status(diagnostics, probe.now_ns())
+            wait_until(lambda: set(stamps) <= set(clouds.by_stamp()), 30, "every frame's cloud")
+            last = settled_status(diagnostics, probe.now_ns())
+            published = [depth_array(depth.by_stamp()[s]) for s in stamps]
+            for collector in (depth, clouds, diagnostics):
+                probe.drop(collector)
+    finally:  # the next tests must not find this test's inputs still published
+        for publisher in publishers:
+            probe.node.destroy_publisher(publisher)
+    n = len(frames)
+    assert first["temporal_state"] == "started", first
+    assert last["temporal_state"] == "filtered", last
+    assert (last["temporal_filtered_frames"], last["temporal_no_motion_frames"]) == (str(n - 1), "0"), last
+    assert (last["frames_published"], last["worker_errors"], last["bad_messages"]) == (str(n), "0", "0"), last
+    assert last["scale_mode"] == "lidar" and last["scale_health"] == "ok", last
+    said_wrong = [line for line in launched.log.splitlines() if re.search(r"\[(?:WARN|ERROR)\]|Traceback", line)]
+    assert not said_wrong, said_wrong
+    for i, (ours, theirs, by_filter, before) in enumerate(zip(published, expected, filtered, unfiltered, strict=True)):
+        valid = np.isfinite(predictions[i]) & (predictions[i] > 0)
+        assert not np.isnan(ours[valid]).any() and not (ours[valid] <= 0).any(), f"frame {i}"
+        np.testing.assert_array_equal(ours, theirs, err_msg=f"frame {i}: the node against DepthPipeline")
+        np.testing.assert_array_equal(ours, by_filter, err_msg=f"frame {i}: against SHIFT_IN_INVERSE by hand")
+        if i > 0:  # the filter changed the frame (a sixth of the pixels or more)
+            assert (ours != before).mean() > 1 / 6, f"frame {i}: {(ours != before).mean():.3f} of the pixels filtered"
 
 
 def test_the_ground_plane_prior_takes_the_camera_pose_from_a_static_transform_publisher(
