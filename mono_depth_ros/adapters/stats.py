@@ -67,6 +67,49 @@ class SteppingClock(Protocol):
         """How many times the clock changed (``use_sim_time`` set at run time, either way)."""
 
 
+STAMP_WITH_CLOCK = (
+    "stamp the images with the time on /clock (a live camera stamps the wall time: set use_sim_time false for it)"
+)
+"""The remedy for images not stamped with ``/clock``'s time under ``use_sim_time``."""
+
+
+def _ahead_cause(ahead_ns: int, step_ns: int | None) -> tuple[str, str, str]:
+    """``(cause, why, remedy)`` of a stamp more than it may be ahead of the node clock, up to
+    :data:`MAX_STAMP_OFFSET_S` (int ns; ``step_ns``: :meth:`SteppingClock.step_ns`, None on the system time): a
+    ``/clock`` that stands; one whose steps are over :data:`CLOCK_FAR_STEPS` times smaller than the gap (no
+    ``/clock`` rate explains it); one that steps too far apart; else, on the system time, the camera's clock."""
+    ahead = f"{ahead_ns / NS_PER_S:.3f} s ahead of the node clock"
+    if step_ns == CLOCK_STANDS:
+        why = f"{ahead}, /clock (use_sim_time), which has not moved since its first message"
+        return (
+            "clock_stands",
+            f"{why}: the images are not stamped with its time, no capture time on it",
+            f"{STAMP_WITH_CLOCK} or run the clock (a paused simulator or ros2 bag play)",
+        )
+    if step_ns:  # a /clock whose step is known (0, not known yet, lets up to MAX_STAMP_OFFSET_S through)
+        steps = f"{ahead}, /clock (use_sim_time), which steps by up to {step_ns / NS_PER_S:.3f} s"
+        if ahead_ns > CLOCK_FAR_STEPS * step_ns:  # no /clock rate explains it
+            why = f"{steps}: more than {CLOCK_FAR_STEPS:g} of its steps, which no /clock rate explains"
+            return (
+                "clock_far",
+                f"{why}: the images are not stamped with its time, no capture time on it",
+                STAMP_WITH_CLOCK,
+            )
+        return (
+            "clock_behind",
+            f"{steps}: more than {CLOCK_STEPS_AHEAD:g} of its steps (and {MAX_STAMP_AHEAD_S:g} s), no capture time "
+            "on it",
+            "publish /clock more often (ros2 bag play --clock HZ: 40 Hz of wall time by default, so --rate R steps "
+            "R/40 s of bag time; the simulator's clock rate) or stamp the images with the time on /clock",
+        )
+    return (
+        "ahead",
+        f"{ahead} (more than {MAX_STAMP_AHEAD_S:g} s): the camera's clock is not synchronised with the node's, no "
+        "capture time on it",
+        "synchronise the camera computer's clock with the node's (chrony or PTP)",
+    )
+
+
 def drained(*holders: Any | None) -> int:
     """How many images the holders (``drain()``: ``ScanPairing``, ``SyncWatch``; None skipped) held for their LiDAR
     scan or camera_info, forgotten now: their subscriptions are going (a stop, a deactivate), so they count dropped."""
@@ -261,50 +304,12 @@ class RuntimeStats:
         if stamp_ns != 0 and -MAX_STAMP_OFFSET_S * NS_PER_S <= ahead_ns <= MAX_STAMP_AHEAD_S * NS_PER_S:
             self.frame_published(now_ns - stamp_ns)
             return
-        far = step_ns is not None and step_ns > 0 and ahead_ns > CLOCK_FAR_STEPS * step_ns  # no /clock rate explains
         if stamp_ns != 0 and now_ns == 0:  # rclpy's ROS time before the first /clock: no camera clock's fault
             cause = "sim_time"
             why = "the node clock is still 0 (use_sim_time with no /clock yet), no capture time on it"
             remedy = "publish /clock (ros2 bag play --clock, the simulator's clock) or set use_sim_time false"
-        elif stamp_ns != 0 and 0 < ahead_ns <= MAX_STAMP_OFFSET_S * NS_PER_S and step_ns == CLOCK_STANDS:
-            cause = "clock_stands"
-            why = (
-                f"{ahead_ns / NS_PER_S:.3f} s ahead of the node clock, /clock (use_sim_time), which has not moved "
-                f"since its first message: the images are not stamped with its time, no capture time on it"
-            )
-            remedy = (
-                "stamp the images with the time on /clock (a live camera stamps the wall time: set use_sim_time false "
-                "for it) or run the clock (a paused simulator or ros2 bag play)"
-            )
-        elif stamp_ns != 0 and 0 < ahead_ns <= MAX_STAMP_OFFSET_S * NS_PER_S and step_ns and far:
-            cause = "clock_far"
-            why = (
-                f"{ahead_ns / NS_PER_S:.3f} s ahead of the node clock, /clock (use_sim_time), which steps by up to "
-                f"{step_ns / NS_PER_S:.3f} s: more than {CLOCK_FAR_STEPS:g} of its steps, which no /clock rate "
-                f"explains: the images are not stamped with its time, no capture time on it"
-            )
-            remedy = (
-                "stamp the images with the time on /clock (a live camera stamps the wall time: set use_sim_time false "
-                "for it)"
-            )
-        elif stamp_ns != 0 and 0 < ahead_ns <= MAX_STAMP_OFFSET_S * NS_PER_S and step_ns:
-            cause = "clock_behind"
-            why = (
-                f"{ahead_ns / NS_PER_S:.3f} s ahead of the node clock, /clock (use_sim_time), which steps by up to "
-                f"{step_ns / NS_PER_S:.3f} s: more than {CLOCK_STEPS_AHEAD:g} of its steps (and "
-                f"{MAX_STAMP_AHEAD_S:g} s), no capture time on it"
-            )
-            remedy = (
-                "publish /clock more often (ros2 bag play --clock HZ: 40 Hz of wall time by default, so --rate R "
-                "steps R/40 s of bag time; the simulator's clock rate) or stamp the images with the time on /clock"
-            )
         elif stamp_ns != 0 and 0 < ahead_ns <= MAX_STAMP_OFFSET_S * NS_PER_S:
-            cause = "ahead"
-            why = (
-                f"{ahead_ns / NS_PER_S:.3f} s ahead of the node clock (more than {MAX_STAMP_AHEAD_S:g} s): the "
-                f"camera's clock is not synchronised with the node's, no capture time on it"
-            )
-            remedy = "synchronise the camera computer's clock with the node's (chrony or PTP)"
+            cause, why, remedy = _ahead_cause(ahead_ns, step_ns)
         else:
             cause = "off"
             why = f"stamp 0 or more than {MAX_STAMP_OFFSET_S / 3600:g} h off, no capture time"
