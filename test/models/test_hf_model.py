@@ -615,6 +615,55 @@ def test_zoedepth_sees_its_processors_padded_input_on_real_frames(
     torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=0)
 
 
+@pytest.mark.parametrize(
+    "rows_cols", [(slice(60, 420), slice(None)), (slice(None), slice(120, 440)), (slice(0, 120), slice(0, 160))]
+)
+def test_zoedepth_sizes_its_input_from_the_reflect_padded_image_as_its_processor(
+    tmp_path: Path, nyu_dir: Path, rows_cols: tuple[slice, slice]
+) -> None:
+    """ZoeDepthImageProcessor pads first and resizes the padded image (H + 2 int(3 sqrt(H / 2)) rows) into its
+    384x512 box, so the input size follows the padded image's aspect: a 16:9 camera (360x640, cut from a real NYU
+    frame) runs at 384x640, a portrait 480x320 at 736x512, a 120x160 one at 384x480. The engine took the size from
+    the unpadded image (384x672, 768x512, 384x512): the network saw the scene stretched 4-7 % against what the
+    processor feeds it. Now the input is the processor's, size and values."""
+    import transformers
+
+    from mono_depth_ros.models.preprocess import network_input_size
+    from mono_depth_ros.training.data.kitti_files import load_rgb
+
+    directory = write_tiny_family("zoedepth", tmp_path / "zoe")
+    (directory / "preprocessor_config.json").write_text(json.dumps(_ZOEDEPTH_PROCESSOR))
+    estimator = open_tiny(directory)
+    seen: list[torch.Tensor] = []
+    estimator.backend.module.network.model.register_forward_pre_hook(
+        lambda _, args, kwargs: seen.append(kwargs["pixel_values"]), with_kwargs=True
+    )
+    rgb = np.ascontiguousarray(load_rgb(nyu_dir / "rgb" / "rgb_00000.jpg")[rows_cols])
+    theirs = transformers.ZoeDepthImageProcessorPil(**_ZOEDEPTH_PROCESSOR)(rgb, return_tensors="pt").pixel_values
+    assert network_input_size(rgb.shape[:2], estimator.spec.input) == tuple(theirs.shape[-2:])
+    depth = estimator.predict(rgb).values
+    torch.testing.assert_close(seen[0], theirs, atol=1e-5, rtol=0)
+    assert depth.shape == rgb.shape[:2] and np.isfinite(depth).all()
+
+
+def test_zoedepth_on_kitti_keeps_the_reflect_padded_aspect_under_the_long_side_cap(tmp_path: Path) -> None:
+    """KITTI's 375x1242 padded is 457x1390: the processor feeds 384x1152 (aspect 3.0); under the engine's long-side
+    cap (864) the input keeps that aspect, 288x864, where the unpadded aspect gave 256x864 (3.375: the scene 12 %
+    wider than the processor's)."""
+    import transformers
+
+    from mono_depth_ros.models.preprocess import network_input_size
+
+    directory = write_tiny_family("zoedepth", tmp_path / "zoe")
+    (directory / "preprocessor_config.json").write_text(json.dumps(_ZOEDEPTH_PROCESSOR))
+    policy = open_tiny(directory).spec.input
+    rgb = np.zeros((375, 1242, 3), dtype=np.uint8)
+    theirs = transformers.ZoeDepthImageProcessorPil(**_ZOEDEPTH_PROCESSOR)(rgb, return_tensors="pt").pixel_values
+    height, width = network_input_size((375, 1242), policy)
+    assert tuple(theirs.shape[-2:]) == (384, 1152) and width == policy.max_long_side == 864
+    assert (height, width) == (288, 864)
+
+
 def test_depth_pro_sees_its_processors_input_on_real_frames(
     tmp_path: Path, nyu_dir: Path, kitti_object_dir: Path
 ) -> None:
