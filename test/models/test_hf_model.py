@@ -577,6 +577,22 @@ _ZOEDEPTH_PROCESSOR = {  # Intel/zoedepth-nyu-kitti's preprocessor_config.json
 }  # fmt: skip
 
 
+def _tiny_zoedepth(tmp_path: Path) -> DepthEstimator:
+    """A tiny random ZoeDepth opened with Intel/zoedepth-nyu-kitti's processor file (:data:`_ZOEDEPTH_PROCESSOR`)."""
+    directory = write_tiny_family("zoedepth", tmp_path / "zoe")
+    (directory / "preprocessor_config.json").write_text(json.dumps(_ZOEDEPTH_PROCESSOR))
+    return open_tiny(directory)
+
+
+def _network_inputs(estimator: DepthEstimator) -> list[torch.Tensor]:
+    """The ``pixel_values`` each later call of the estimator's transformers model is given, in order."""
+    seen: list[torch.Tensor] = []
+    estimator.backend.module.network.model.register_forward_pre_hook(
+        lambda _, args, kwargs: seen.append(kwargs["pixel_values"]), with_kwargs=True
+    )
+    return seen
+
+
 def test_zoedepth_sees_its_processors_padded_input_on_real_frames(
     tmp_path: Path, nyu_dir: Path, kitti_object_dir: Path
 ) -> None:
@@ -591,13 +607,8 @@ def test_zoedepth_sees_its_processors_padded_input_on_real_frames(
     from mono_depth_ros.models.preprocess import image_to_device, preprocess, reflect_pad_box
     from mono_depth_ros.training.data.kitti_files import load_rgb
 
-    directory = write_tiny_family("zoedepth", tmp_path / "zoe")
-    (directory / "preprocessor_config.json").write_text(json.dumps(_ZOEDEPTH_PROCESSOR))
-    estimator = open_tiny(directory)
-    seen: list[torch.Tensor] = []
-    estimator.backend.module.network.model.register_forward_pre_hook(
-        lambda _, args, kwargs: seen.append(kwargs["pixel_values"]), with_kwargs=True
-    )
+    estimator = _tiny_zoedepth(tmp_path)
+    seen = _network_inputs(estimator)
     for name in ("rgb_00000.jpg", "rgb_00050.jpg"):
         rgb = load_rgb(nyu_dir / "rgb" / name)
         processor = transformers.ZoeDepthImageProcessorPil(**_ZOEDEPTH_PROCESSOR)
@@ -631,13 +642,8 @@ def test_zoedepth_sizes_its_input_from_the_reflect_padded_image_as_its_processor
     from mono_depth_ros.models.preprocess import network_input_size
     from mono_depth_ros.training.data.kitti_files import load_rgb
 
-    directory = write_tiny_family("zoedepth", tmp_path / "zoe")
-    (directory / "preprocessor_config.json").write_text(json.dumps(_ZOEDEPTH_PROCESSOR))
-    estimator = open_tiny(directory)
-    seen: list[torch.Tensor] = []
-    estimator.backend.module.network.model.register_forward_pre_hook(
-        lambda _, args, kwargs: seen.append(kwargs["pixel_values"]), with_kwargs=True
-    )
+    estimator = _tiny_zoedepth(tmp_path)
+    seen = _network_inputs(estimator)
     rgb = np.ascontiguousarray(load_rgb(nyu_dir / "rgb" / "rgb_00000.jpg")[rows_cols])
     theirs = transformers.ZoeDepthImageProcessorPil(**_ZOEDEPTH_PROCESSOR)(rgb, return_tensors="pt").pixel_values
     assert network_input_size(rgb.shape[:2], estimator.spec.input) == tuple(theirs.shape[-2:])
@@ -654,9 +660,7 @@ def test_zoedepth_on_kitti_keeps_the_reflect_padded_aspect_under_the_long_side_c
 
     from mono_depth_ros.models.preprocess import network_input_size
 
-    directory = write_tiny_family("zoedepth", tmp_path / "zoe")
-    (directory / "preprocessor_config.json").write_text(json.dumps(_ZOEDEPTH_PROCESSOR))
-    policy = open_tiny(directory).spec.input
+    policy = _tiny_zoedepth(tmp_path).spec.input
     rgb = np.zeros((375, 1242, 3), dtype=np.uint8)
     theirs = transformers.ZoeDepthImageProcessorPil(**_ZOEDEPTH_PROCESSOR)(rgb, return_tensors="pt").pixel_values
     height, width = network_input_size((375, 1242), policy)
@@ -676,10 +680,7 @@ def test_depth_pro_sees_its_processors_input_on_real_frames(
     from mono_depth_ros.training.data.kitti_files import load_rgb
 
     estimator = open_tiny(write_tiny_family("depth_pro", tmp_path / "dp"))
-    seen: list[torch.Tensor] = []
-    estimator.backend.module.network.model.register_forward_pre_hook(
-        lambda _, args, kwargs: seen.append(kwargs["pixel_values"]), with_kwargs=True
-    )
+    seen = _network_inputs(estimator)
     for path in (kitti_object_dir / "image_2" / "000000.png", nyu_dir / "rgb" / "rgb_00000.jpg"):
         rgb = load_rgb(path)
         image = (torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 255 - 0.5) / 0.5  # rescale, normalise
