@@ -668,6 +668,24 @@ def test_zoedepth_on_kitti_keeps_the_reflect_padded_aspect_under_the_long_side_c
     assert (height, width) == (288, 864)
 
 
+def test_the_readme_zoedepth_row_gives_the_sizes_the_engine_runs(tmp_path: Path) -> None:
+    """README's model table said ZoeDepth runs at "short side 384 of the reflect-padded image": its processor scales
+    the padded image as little as possible into its 384x512 box (a 600x400 portrait at 736x512, short side 512) and
+    the engine caps the long side at 864 (KITTI at 288x864). Each "H×W → h×w" example of the row is the engine's."""
+    import re
+
+    from mono_depth_ros.models.preprocess import network_input_size
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    row = next(line for line in readme.splitlines() if line.startswith("| ZoeDepth (`zoedepth`)"))
+    examples = re.findall(r"(\d+)×(\d+) → (\d+)×(\d+)", row)
+    assert len(examples) >= 4, row
+    policy = _tiny_zoedepth(tmp_path).spec.input
+    for height, width, net_h, net_w in examples:
+        assert network_input_size((int(height), int(width)), policy) == (int(net_h), int(net_w)), (height, width)
+    assert f"long side ≤ {policy.max_long_side}" in row
+
+
 def test_depth_pro_sees_its_processors_input_on_real_frames(
     tmp_path: Path, nyu_dir: Path, kitti_object_dir: Path
 ) -> None:
