@@ -12,10 +12,13 @@ model.weights=MODEL.onnx``. Depth Anything 3 metric, for example::
     mono-depth spec da3_metric.onnx --kind metric_focal --input-size 504x504 --output depth --sky-output sky
 
 A graph that takes any size and keeps the camera's aspect gets the short side and the multiple its strides need
-(a short side off that multiple is refused: it would run at another size)::
+(a short side off that multiple is refused: it would run at another size), and the normalisation it was trained
+with (ImageNet's by default, as Depth Anything and MiDaS v2.1; MiDaS v3's DPTs take mean and std 0.5, as its
+``model_loader.py`` and transformers' DPT processor normalise)::
 
     mono-depth spec depth_anything_v2_vits.onnx --kind relative_inverse --input-size 518x518 --keep-aspect
-    mono-depth spec midas_v3_hybrid.onnx --kind relative_inverse --input-size 384x384 --keep-aspect --multiple-of 32
+    mono-depth spec midas_v3_hybrid.onnx --kind relative_inverse --input-size 384x384 --keep-aspect --multiple-of 32 \
+        --mean 0.5,0.5,0.5 --std 0.5,0.5,0.5
 
 A graph that takes uint8 pixels (its normalisation inside, as TensorFlow exports often have) gets 0..255 without
 ``--mean`` / ``--std``; other values are refused for it. Metric3D's ONNX (fixed 616x1064: the image fitted inside

@@ -15,7 +15,7 @@ from dataclasses import asdict, fields
 from typing import Any
 
 from mono_depth_ros.core.errors import CheckpointError
-from mono_depth_ros.models.preprocess import network_input_size, padded_size
+from mono_depth_ros.models.preprocess import network_input_size, padded_size, reflect_pads
 from mono_depth_ros.models.spec import InputPolicy, ModelSpec
 
 SOURCE_INPUT_KEY = "source_input"
@@ -71,7 +71,9 @@ def aspect_problem(spec: ModelSpec, image_hw: tuple[int, int]) -> str | None:
     """Why a fixed-size export does not serve a camera image of ``image_hw`` (pixels, both > 0), or None when it
     does: its aspect is within :func:`served_aspects`, or the spec is not such an export (a model made elsewhere
     declares its own stretch). A network that pads a camera at its own size (``native_pad``: DINOv2's DPT) serves
-    only the cameras it pads to the export's size, for the others whose padded size it runs at."""
+    only the cameras it pads to the export's size, for the others whose padded size it runs at. One that reflect-pads
+    the image before it resizes it (``reflect_pad``: ZoeDepth) is judged by the padded image's aspect, which is what
+    its size was scaled from and what is stretched to the export's size."""
     served = served_aspects(spec)
     source = source_input(spec)
     if served is None or source is None:
@@ -90,10 +92,13 @@ def aspect_problem(spec: ModelSpec, image_hw: tuple[int, int]) -> str | None:
             f"network that runs a camera at its own size padded to a multiple of {source.multiple_of}, which pads it "
             f"to {padded[0]}x{padded[1]}; resized to the export's size, its depth would be at another scale; {remedy}"
         )
-    if served[0] <= width / height <= served[1]:
+    pads = reflect_pads(image_hw) if source.reflect_pad else None
+    aspect = width / height if pads is None else (width + 2 * pads[1]) / (height + 2 * pads[0])
+    if served[0] <= aspect <= served[1]:
         return None
+    note = "" if pads is None else ", reflect-padded as the network pads it"
     return (
-        f"a {height}x{width} image (aspect {width / height:.2f}) is not for this model: it was exported at a fixed "
+        f"a {height}x{width} image (aspect {aspect:.2f}{note}) is not for this model: it was exported at a fixed "
         f"{fixed_h}x{fixed_w} (aspect {fixed_w / fixed_h:.2f}) from a network that keeps the camera's aspect, and "
         f"stretched to that size its depth would be of a distorted scene; {remedy}"
     )

@@ -11,7 +11,8 @@
 ``depth_anything`` V1/V2   relative_inverse, or   image                            short side 518, ×14, ImageNet
                            metric (``depth_estim
                            ation_type: metric``)
-``zoedepth``               metric                 image (reflect-padded)           short side 384, ×32, mean/std 0.5
+``zoedepth``               metric                 image (reflect-padded)           short side 384 (of the padded
+                                                                                   image), ×32, mean/std 0.5
 ``glpn``                   metric (max_depth)     image                            short side 352 (KITTI, max_depth
                                                                                    > 20; long side ≤ 1216) / 480
                                                                                    (NYU), ×32, no norm.; a camera

@@ -56,7 +56,9 @@ def network_input_size(image_hw: tuple[int, int], policy: InputPolicy) -> tuple[
     each side floored to the multiple (KITTI's 375×1242 at 352×1216), as GLPN's processor does. With
     ``policy.native_pad`` (DINOv2's DPT heads) a camera whose :func:`padded_size` fits ``policy.height`` (rounded up
     to the multiple) on its short side and the cap on its long side runs at that padded size (NYU's 480×640 at
-    490×644), as DPT's processor pads it.
+    490×644), as DPT's processor pads it. With ``policy.reflect_pad`` (ZoeDepth) the sizes are those of the image
+    reflect-padded by :func:`reflect_pads`, as ZoeDepth's processor pads before it resizes (a 360×640 camera under
+    its 384×512 box: 440×746 padded, input 384×640, not the 384×672 of the unpadded aspect).
 
     Args:
         image_hw: camera image (height, width) in pixels, both > 0.
@@ -90,6 +92,9 @@ def network_input_size(image_hw: tuple[int, int], policy: InputPolicy) -> tuple[
         floored = (height // multiple * multiple, width // multiple * multiple)
         if min(floored) == policy.height and max(floored) <= policy.max_long_side:
             return floored
+    pads = reflect_pads((height, width)) if policy.reflect_pad else None
+    if pads is not None:  # ZoeDepth's processor sizes the reflect-padded image, which is what the network sees
+        height, width = height + 2 * pads[0], width + 2 * pads[1]
     scale = policy.height / min(height, width)
     if policy.least_scale:
         scale_h, scale_w = policy.height / height, policy.width / width

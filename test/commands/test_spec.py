@@ -585,3 +585,34 @@ def test_an_integer_depth_output_cannot_be_declared_metric(tmp_path: Path, capsy
         assert not spec_path_for(path).exists()
     assert main(["spec", str(path), "--kind", "depth_up_to_scale"]) == 0
     assert json.loads(spec_path_for(path).read_text())["output_kind"] == "depth_up_to_scale"
+
+
+MIDAS_NORMALISATION = {"midas_v3": ((0.5,) * 3, (0.5,) * 3)}
+"""MiDaS' own ``model_loader.py``: ``NormalizeImage(mean=[0.5] * 3, std=[0.5] * 3)`` for every v3 DPT
+(``dpt_large_384``, ``dpt_hybrid_384``, the BEiT and Swin ones), ImageNet's for v2.1 (``midas_v21_384``)."""
+
+
+def test_the_midas_v3_example_of_the_command_gives_midas_own_normalisation(tmp_path: Path) -> None:
+    """The command's documented example for a MiDaS v3 (DPT-hybrid) export left out ``--mean`` / ``--std``, so its
+    spec normalised with ImageNet's mean and std (the default), not MiDaS v3's 0.5 / 0.5: every input value off by
+    up to 0.9 of its range. Every ``mono-depth spec midas_v3...`` line of the docstring, run on a graph MiDaS' strides
+    accept, now writes MiDaS' normalisation."""
+    from mono_depth_ros.commands import spec as spec_command
+    from mono_depth_ros.models.sidecar import read_spec
+
+    doc = spec_command.__doc__ or ""  # a line ending in a backslash is joined to the next one in the docstring
+    examples = [line.split()[2:] for line in doc.splitlines() if "spec midas_v3" in line]
+    assert examples
+    for words in examples:
+        path = legacy_onnx(
+            _Strided32(),
+            torch.zeros(1, 3, 384, 384),
+            tmp_path / words[0],
+            ["input"],
+            ["output"],
+            {"input": {2: "h", 3: "w"}, "output": {2: "h", 3: "w"}},
+        )
+        assert main(["spec", str(path), *words[1:]]) == 0
+        spec = read_spec(path, "onnx", None)
+        mean, std = MIDAS_NORMALISATION["midas_v3"]
+        assert (*spec.mean, *spec.std) == pytest.approx((*mean, *std))

@@ -379,15 +379,16 @@ def test_any_plane_seen_by_a_pinhole_is_never_flying(
 
 
 @pytest.mark.parametrize(
-    ("image_hw", "map_hw"), [((480, 640), (384, 512)), ((375, 1242), (256, 864)), ((1080, 1920), (384, 672))]
+    ("image_hw", "map_hw"),
+    [((480, 640), (384, 512)), ((375, 1242), (256, 864)), ((375, 1242), (288, 864)), ((1080, 1920), (384, 672))],
 )
 def test_a_window_grid_gives_each_pixel_the_mark_of_the_value_it_carries(
     image_hw: tuple[int, int], map_hw: tuple[int, int]
 ) -> None:
-    """ZoeDepth's image read at its fractional window of the padded map (NYU, KITTI, 1080p at the processor's
-    sizes): each published pixel takes the mark of the map pixel whose value the window upsampling gave it, and
-    each sampled pixel carries its own map pixel's value (counted from the first one the window reaches); the
-    device's index tensors are the same."""
+    """ZoeDepth's image read at its fractional window of the padded map (NYU, KITTI, 1080p at the engine's sizes;
+    KITTI's 288x864 since the input keeps the padded image's aspect, 256x864 before): each published pixel takes
+    the mark of the map pixel whose value the window upsampling gave it, and each sampled pixel carries its own map
+    pixel's value (counted from the first one the window reaches); the device's index tensors are the same."""
     import torch
 
     from mono_depth_ros.core.edges import SourceWindow

@@ -138,3 +138,27 @@ def test_the_cli_line_of_a_dinov2_dpt_export_names_the_resized_cameras_it_serves
     assert aspect_problem(spec, (1080, 1920)) is None and aspect_problem(spec, (720, 1280)) is None
     line = ExportResult(tmp_path / "dpt.onnx", spec, (476, 854), False, 0.0, "legacy").describe()
     assert "cameras padded to 476x854 (or resized to it: aspect 1.79) only" in line
+
+
+ZOE = InputPolicy(384, 512, keep_aspect=True, multiple_of=32, max_long_side=864, least_scale=True, reflect_pad=True)
+"""ZoeDepth's policy under Intel/zoedepth-nyu-kitti's processor file: its 384x512 box, the image reflect-padded."""
+
+
+def test_a_zoedepth_export_frozen_for_a_camera_serves_that_camera() -> None:
+    """ZoeDepth's input size follows the reflect-padded image's aspect (``network_input_size``), which is what its
+    fixed size was scaled from; the served aspects were compared with the camera's own: a 16x49 camera (padded
+    34x79, input 224x512) was refused by the export made for it. The padded aspect is compared now, and an export
+    for KITTI still refuses NYU's 4:3."""
+    from mono_depth_ros.models.preprocess import network_input_size
+
+    small = [(height, width) for height in range(16, 40) for width in range(16, 400, 3)]  # where padding is large
+    large = [(height, width) for height in range(40, 1200, 9) for width in range(40, 2000, 31)]
+    for height, width in small + large:
+        fixed = network_input_size((height, width), ZOE)
+        frozen = replace(ZOE, height=fixed[0], width=fixed[1], keep_aspect=False, least_scale=False)
+        spec = ModelSpec("transformers", params=with_source_input({}, ZOE), input=frozen)
+        assert aspect_problem(spec, (height, width)) is None, ((height, width), fixed)
+    kitti = replace(ZOE, height=288, width=864, keep_aspect=False, least_scale=False)
+    spec = ModelSpec("transformers", params=with_source_input({}, ZOE), input=kitti)
+    assert aspect_problem(spec, (375, 1242)) is None
+    assert "--camera 480x640" in (aspect_problem(spec, (480, 640)) or "")

@@ -577,6 +577,22 @@ _ZOEDEPTH_PROCESSOR = {  # Intel/zoedepth-nyu-kitti's preprocessor_config.json
 }  # fmt: skip
 
 
+def _tiny_zoedepth(tmp_path: Path) -> DepthEstimator:
+    """A tiny random ZoeDepth opened with Intel/zoedepth-nyu-kitti's processor file (:data:`_ZOEDEPTH_PROCESSOR`)."""
+    directory = write_tiny_family("zoedepth", tmp_path / "zoe")
+    (directory / "preprocessor_config.json").write_text(json.dumps(_ZOEDEPTH_PROCESSOR))
+    return open_tiny(directory)
+
+
+def _network_inputs(estimator: DepthEstimator) -> list[torch.Tensor]:
+    """The ``pixel_values`` each later call of the estimator's transformers model is given, in order."""
+    seen: list[torch.Tensor] = []
+    estimator.backend.module.network.model.register_forward_pre_hook(
+        lambda _, args, kwargs: seen.append(kwargs["pixel_values"]), with_kwargs=True
+    )
+    return seen
+
+
 def test_zoedepth_sees_its_processors_padded_input_on_real_frames(
     tmp_path: Path, nyu_dir: Path, kitti_object_dir: Path
 ) -> None:
@@ -591,13 +607,8 @@ def test_zoedepth_sees_its_processors_padded_input_on_real_frames(
     from mono_depth_ros.models.preprocess import image_to_device, preprocess, reflect_pad_box
     from mono_depth_ros.training.data.kitti_files import load_rgb
 
-    directory = write_tiny_family("zoedepth", tmp_path / "zoe")
-    (directory / "preprocessor_config.json").write_text(json.dumps(_ZOEDEPTH_PROCESSOR))
-    estimator = open_tiny(directory)
-    seen: list[torch.Tensor] = []
-    estimator.backend.module.network.model.register_forward_pre_hook(
-        lambda _, args, kwargs: seen.append(kwargs["pixel_values"]), with_kwargs=True
-    )
+    estimator = _tiny_zoedepth(tmp_path)
+    seen = _network_inputs(estimator)
     for name in ("rgb_00000.jpg", "rgb_00050.jpg"):
         rgb = load_rgb(nyu_dir / "rgb" / name)
         processor = transformers.ZoeDepthImageProcessorPil(**_ZOEDEPTH_PROCESSOR)
@@ -615,6 +626,66 @@ def test_zoedepth_sees_its_processors_padded_input_on_real_frames(
     torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=0)
 
 
+@pytest.mark.parametrize(
+    "rows_cols", [(slice(60, 420), slice(None)), (slice(None), slice(120, 440)), (slice(0, 120), slice(0, 160))]
+)
+def test_zoedepth_sizes_its_input_from_the_reflect_padded_image_as_its_processor(
+    tmp_path: Path, nyu_dir: Path, rows_cols: tuple[slice, slice]
+) -> None:
+    """ZoeDepthImageProcessor pads first and resizes the padded image (H + 2 int(3 sqrt(H / 2)) rows) into its
+    384x512 box, so the input size follows the padded image's aspect: a 16:9 camera (360x640, cut from a real NYU
+    frame) runs at 384x640, a portrait 480x320 at 736x512, a 120x160 one at 384x480. The engine took the size from
+    the unpadded image (384x672, 768x512, 384x512): the network saw the scene stretched 4-7 % against what the
+    processor feeds it. Now the input is the processor's, size and values."""
+    import transformers
+
+    from mono_depth_ros.models.preprocess import network_input_size
+    from mono_depth_ros.training.data.kitti_files import load_rgb
+
+    estimator = _tiny_zoedepth(tmp_path)
+    seen = _network_inputs(estimator)
+    rgb = np.ascontiguousarray(load_rgb(nyu_dir / "rgb" / "rgb_00000.jpg")[rows_cols])
+    theirs = transformers.ZoeDepthImageProcessorPil(**_ZOEDEPTH_PROCESSOR)(rgb, return_tensors="pt").pixel_values
+    assert network_input_size(rgb.shape[:2], estimator.spec.input) == tuple(theirs.shape[-2:])
+    depth = estimator.predict(rgb).values
+    torch.testing.assert_close(seen[0], theirs, atol=1e-5, rtol=0)
+    assert depth.shape == rgb.shape[:2] and np.isfinite(depth).all()
+
+
+def test_zoedepth_on_kitti_keeps_the_reflect_padded_aspect_under_the_long_side_cap(tmp_path: Path) -> None:
+    """KITTI's 375x1242 padded is 457x1390: the processor feeds 384x1152 (aspect 3.0); under the engine's long-side
+    cap (864) the input keeps that aspect, 288x864, where the unpadded aspect gave 256x864 (3.375: the scene 12 %
+    wider than the processor's)."""
+    import transformers
+
+    from mono_depth_ros.models.preprocess import network_input_size
+
+    policy = _tiny_zoedepth(tmp_path).spec.input
+    rgb = np.zeros((375, 1242, 3), dtype=np.uint8)
+    theirs = transformers.ZoeDepthImageProcessorPil(**_ZOEDEPTH_PROCESSOR)(rgb, return_tensors="pt").pixel_values
+    height, width = network_input_size((375, 1242), policy)
+    assert tuple(theirs.shape[-2:]) == (384, 1152) and width == policy.max_long_side == 864
+    assert (height, width) == (288, 864)
+
+
+def test_the_readme_zoedepth_row_gives_the_sizes_the_engine_runs(tmp_path: Path) -> None:
+    """README's model table said ZoeDepth runs at "short side 384 of the reflect-padded image": its processor scales
+    the padded image as little as possible into its 384x512 box (a 600x400 portrait at 736x512, short side 512) and
+    the engine caps the long side at 864 (KITTI at 288x864). Each "H×W → h×w" example of the row is the engine's."""
+    import re
+
+    from mono_depth_ros.models.preprocess import network_input_size
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    row = next(line for line in readme.splitlines() if line.startswith("| ZoeDepth (`zoedepth`)"))
+    examples = re.findall(r"(\d+)×(\d+) → (\d+)×(\d+)", row)
+    assert len(examples) >= 4, row
+    policy = _tiny_zoedepth(tmp_path).spec.input
+    for height, width, net_h, net_w in examples:
+        assert network_input_size((int(height), int(width)), policy) == (int(net_h), int(net_w)), (height, width)
+    assert f"long side ≤ {policy.max_long_side}" in row
+
+
 def test_depth_pro_sees_its_processors_input_on_real_frames(
     tmp_path: Path, nyu_dir: Path, kitti_object_dir: Path
 ) -> None:
@@ -627,10 +698,7 @@ def test_depth_pro_sees_its_processors_input_on_real_frames(
     from mono_depth_ros.training.data.kitti_files import load_rgb
 
     estimator = open_tiny(write_tiny_family("depth_pro", tmp_path / "dp"))
-    seen: list[torch.Tensor] = []
-    estimator.backend.module.network.model.register_forward_pre_hook(
-        lambda _, args, kwargs: seen.append(kwargs["pixel_values"]), with_kwargs=True
-    )
+    seen = _network_inputs(estimator)
     for path in (kitti_object_dir / "image_2" / "000000.png", nyu_dir / "rgb" / "rgb_00000.jpg"):
         rgb = load_rgb(path)
         image = (torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 255 - 0.5) / 0.5  # rescale, normalise
