@@ -14,8 +14,13 @@ model.weights=MODEL.onnx``. Depth Anything 3 metric, for example::
 A graph that takes any size and keeps the camera's aspect gets the short side and the multiple its strides need
 (a short side off that multiple is refused: it would run at another size)::
 
-    mono-depth spec depth_anything_v2_vits.onnx --kind relative_inverse --input-size 518x518 --keep-aspect
-    mono-depth spec midas_v3_hybrid.onnx --kind relative_inverse --input-size 384x384 --keep-aspect --multiple-of 32
+    mono-depth spec depth_anything_v2_vits.onnx --kind relative_inverse --input-size 518x518 --keep-aspect \
+        --interpolation bicubic
+    mono-depth spec midas_v3_hybrid.onnx --kind relative_inverse --input-size 384x384 --keep-aspect --multiple-of 32 \
+        --interpolation bicubic
+
+(``--interpolation bicubic``: their own inference code resizes the image with ``cv2.INTER_CUBIC``; the default is
+bilinear.)
 
 A graph that takes uint8 pixels (its normalisation inside, as TensorFlow exports often have) gets 0..255 without
 ``--mean`` / ``--std``; other values are refused for it. Metric3D's ONNX (fixed 616x1064: the image fitted inside
@@ -40,6 +45,7 @@ from typing import Any, NamedTuple
 from mono_depth_ros.core.depth_kind import OutputKind
 from mono_depth_ros.core.errors import CheckpointError, ConfigError, first_line
 from mono_depth_ros.models.graph_layout import MAP_SHAPES, ImageInput, declared_map, image_input
+from mono_depth_ros.models.preprocess import INTERPOLATIONS
 from mono_depth_ros.models.sidecar import golden_path_for, spec_path_for, write_whole
 from mono_depth_ros.models.spec import (
     METRIC_FOCAL_DIVISOR,
@@ -273,6 +279,7 @@ def make_spec(args: argparse.Namespace) -> ModelSpec:
         multiple_of=args.multiple_of,
         max_long_side=args.max_long_side or max(height, width) * (2 if keep_aspect else 1),
         pad=bool(args.pad),
+        interpolation=args.interpolation,
     )
     if args.sky_threshold != SKY_THRESHOLD and not args.sky_output:
         msg = f"--sky-threshold {args.sky_threshold:g} is not read without --sky-output (the output it thresholds)"
@@ -307,6 +314,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--pad", action="store_true", help="fit the image inside the input size keeping aspect, pad the rest (Metric3D)"
     )
+    interpolation = (
+        "resampling filter of the camera image: bicubic for Depth Anything / MiDaS exports, whose own code resizes "
+        "with cv2.INTER_CUBIC (PIL's bicubic here: antialiased when shrinking, as transformers' processors)"
+    )
+    parser.add_argument("--interpolation", choices=INTERPOLATIONS, default="bilinear", help=interpolation)
     multiple = "round both sides to a multiple (keep-aspect; 14: ViT patches, 32: MiDaS and most CNNs)"
     parser.add_argument("--multiple-of", type=int, default=MULTIPLE_OF, help=multiple)
     parser.add_argument("--max-long-side", type=int, default=0, help="cap on the long side (keep-aspect)")
@@ -338,6 +350,7 @@ def run(args: argparse.Namespace) -> int:
     path = spec_path_for(args.model)
     text = spec.to_json() + "\n"
     pixels = ", pixels 0..255" if gives_pixels(spec.mean, spec.std) else ""
+    resample = f", resized {spec.input.interpolation}" if spec.input.interpolation != "bilinear" else ""
     before = path.read_text(encoding="utf-8") if path.is_file() else None
     golden = golden_path_for(args.model)
     stale = golden.is_file() and before != text  # made under another spec: the self-test would refuse the model
@@ -347,7 +360,7 @@ def run(args: argparse.Namespace) -> int:
     sys.stdout.write(
         f"wrote {path}\nuse it with: --param model.backend={spec.backend} --param model.weights={args.model}\n"
         f"output {spec.output_kind.value}, input {spec.input.height}x{spec.input.width}"
-        f"{' keeping aspect' if spec.input.keep_aspect else ''}{pixels}\n"
+        f"{' keeping aspect' if spec.input.keep_aspect else ''}{resample}{pixels}\n"
     )
     if stale:
         sys.stdout.write(f"removed {golden.name}: its reference output was made under the previous spec\n")
