@@ -27,7 +27,10 @@ A graph that takes uint8 pixels (its normalisation inside, as TensorFlow exports
 keeping its aspect and padded; float pixels 0..255; canonical focal 1000 px)::
 
     mono-depth spec metric3d_vit_small.onnx --kind metric_focal --focal-divisor 1000 --pad --mean 0,0,0 \
-        --std 0.00392156862745098,0.00392156862745098,0.00392156862745098
+        --std 0.00392156862745098,0.00392156862745098,0.00392156862745098 --pad-colour 0.485,0.456,0.406
+
+(``--pad-colour``: its own code pads with ImageNet's mean colour, which its graph normalises to 0; the default pads
+with the spec's mean, here 0: black.)
 
 A TorchScript ``.pt`` (scripted or traced elsewhere) gets its spec the same way, with ``--input-size`` (a TorchScript
 module does not state its input size) and, for a module returning a dict, ``--output KEY`` (a tuple: ``--output
@@ -272,6 +275,9 @@ def make_spec(args: argparse.Namespace) -> ModelSpec:
     if problem is not None:
         msg = f"{args.model}: {problem}"
         raise ConfigError(msg)
+    if args.pad_colour and not args.pad:
+        msg = f"--pad-colour {args.pad_colour} colours the padding of --pad: give --pad too, or leave it out"
+        raise ConfigError(msg)
     policy = InputPolicy(
         height=height,
         width=width,
@@ -280,6 +286,7 @@ def make_spec(args: argparse.Namespace) -> ModelSpec:
         max_long_side=args.max_long_side or max(height, width) * (2 if keep_aspect else 1),
         pad=bool(args.pad),
         interpolation=args.interpolation,
+        pad_colour=_triple(args.pad_colour, "pad-colour") if args.pad_colour else (),
     )
     if args.sky_threshold != SKY_THRESHOLD and not args.sky_output:
         msg = f"--sky-threshold {args.sky_threshold:g} is not read without --sky-output (the output it thresholds)"
@@ -314,6 +321,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--pad", action="store_true", help="fit the image inside the input size keeping aspect, pad the rest (Metric3D)"
     )
+    pad_colour = "RGB in [0, 1] of the --pad padding (default: --mean; Metric3D: 0.485,0.456,0.406, ImageNet's mean)"
+    parser.add_argument("--pad-colour", default="", help=pad_colour)
     interpolation = (
         "resampling filter of the camera image: bicubic for Depth Anything / MiDaS exports, whose own code resizes "
         "with cv2.INTER_CUBIC (PIL's bicubic here: antialiased when shrinking, as transformers' processors)"

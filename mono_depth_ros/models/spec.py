@@ -101,6 +101,9 @@ class InputPolicy:
             side and ``max_long_side`` on the long one (with ``keep_aspect``; without it, when it is ``height`` ×
             ``width``); a larger camera is resized as the other settings say. The engine crops the padding off the
             output.
+        pad_colour: RGB in [0, 1] of the padding of ``pad`` / ``native_pad`` (empty: the spec's mean, 0 after
+            normalisation). A graph that normalises inside and takes pixels (mean 0, std 1/255) needs its own
+            mean colour here: Metric3D's ONNX pads with ImageNet's mean (0.485, 0.456, 0.406), not black.
     """
 
     height: int = 192
@@ -115,6 +118,7 @@ class InputPolicy:
     antialias: bool = True
     native_floor: bool = False
     native_pad: bool = False
+    pad_colour: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("height", "width", "multiple_of", "max_long_side"):
@@ -150,6 +154,25 @@ class InputPolicy:
         if self.interpolation not in ("bilinear", "bicubic"):
             msg = f"model input interpolation {self.interpolation!r} must be bilinear or bicubic"
             raise CheckpointError(msg)
+        self._check_pad_colour()
+
+    def _check_pad_colour(self) -> None:
+        """Store ``pad_colour`` as a tuple; refuse one that is not three numbers in [0, 1], or one without padding."""
+        colour = self.pad_colour
+        try:
+            values = tuple(float(value) for value in colour) if not isinstance(colour, str | bytes) else (math.nan,)
+        except (TypeError, ValueError):
+            values = (math.nan,)
+        if values and (len(values) != 3 or not all(0.0 <= value <= 1.0 for value in values)):
+            msg = (
+                f"model input pad_colour={colour!r} must be three numbers R, G, B in [0, 1] (Metric3D: ImageNet's mean "
+                f"0.485, 0.456, 0.406), or empty for the spec's mean; {SPEC_REMEDY}"
+            )
+            raise CheckpointError(msg)
+        if values and not (self.pad or self.native_pad):
+            msg = f"model input pad_colour={list(values)} colours the padding: it needs pad or native_pad true"
+            raise CheckpointError(msg)
+        object.__setattr__(self, "pad_colour", values)
 
 
 METRIC_FOCAL_DIVISOR = 300.0
@@ -290,6 +313,7 @@ class ModelSpec:
             ("antialias", True),
             ("native_floor", False),
             ("native_pad", False),
+            ("pad_colour", ()),
         )
         for key, unused in unused_values:
             if getattr(self.input, key) == unused:  # absent when unused, as above

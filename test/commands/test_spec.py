@@ -636,3 +636,59 @@ def test_interpolation_bicubic_resizes_as_depth_anythings_own_onnx_code_does_on_
         (expected,) = session.run(["depth"], {"image": normalised})
         errors[mode] = float(np.abs(got - expected[0]).mean())
     assert errors["bicubic"] < 0.6 * errors["bilinear"], errors
+
+
+class _Metric3dOfficial(nn.Module):
+    """Metric3D's official ONNX export: pixels 0..255 normalised inside with ImageNet's mean / std in pixel units,
+    and (as a ViT's attention does) every output pixel depending on the whole input, the padding included: here
+    the mean of the normalised input, plus a per-pixel term."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.tensor([123.675, 116.28, 103.53]).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor([58.395, 57.12, 57.375]).view(1, 3, 1, 1))
+
+    def forward(self, image: Tensor) -> Tensor:
+        normalised = (image - self.mean) / self.std
+        return 20.0 + normalised.mean() + 0.1 * normalised[:, :1]
+
+
+def test_pad_colour_gives_metric3ds_graph_the_padding_its_own_code_gives_on_a_kitti_frame(
+    tmp_path: Path, kitti_object_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Metric3D's ONNX takes pixels 0..255 and pads the fitted image with ImageNet's mean colour (its test.onnx.py:
+    cv2.copyMakeBorder value [123.675, 116.28, 103.53], 0 once normalised inside the graph). Under the spec its README
+    recipe writes (mean 0, std 1/255) the padding was 0: black, 2.1 standard deviations off in the graph, over 48 % of
+    a KITTI frame's input. With --pad-colour 0.485,0.456,0.406 the graph sees what Metric3D's own code gives it, and
+    its map of the image is onnxruntime's on that input."""
+    import cv2
+    import onnxruntime
+
+    from mono_depth_ros.models.depth_source import build_depth_source
+    from mono_depth_ros.training.data.kitti_files import load_rgb
+
+    example = torch.zeros(1, 3, 616, 1064)
+    path = legacy_onnx(_Metric3dOfficial(), example, tmp_path / "m3d.onnx", ["image"], ["pred_depth"])
+    image = load_rgb(kitti_object_dir / "image_2" / "000000.png")
+    scale = min(616 / image.shape[0], 1064 / image.shape[1])  # Metric3D's prepare_input
+    fitted_wh = (int(image.shape[1] * scale), int(image.shape[0] * scale))
+    fitted = cv2.resize(image, fitted_wh, interpolation=cv2.INTER_LINEAR)
+    pad_h, pad_w = 616 - fitted.shape[0], 1064 - fitted.shape[1]
+    border = (pad_h // 2, pad_h - pad_h // 2, pad_w // 2, pad_w - pad_w // 2)
+    padded = cv2.copyMakeBorder(fitted, *border, cv2.BORDER_CONSTANT, value=[123.675, 116.28, 103.53])
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    (expected,) = session.run(["pred_depth"], {"image": padded.transpose(2, 0, 1)[None].astype(np.float32)})
+    crop = expected[0, 0, border[0] : 616 - border[1], border[2] : 1064 - border[3]]
+    pixels = ["--mean", "0,0,0", "--std", ",".join([str(1 / 255)] * 3)]
+    recipe = ["spec", str(path), "--kind", "relative_inverse", "--pad", *pixels]  # the raw map: no focal needed
+    assert main([*recipe[:-5], "--pad-colour", "0.485,0.456,0.406"]) == 2  # without --pad
+    assert "--pad-colour 0.485,0.456,0.406 colours the padding of --pad" in capsys.readouterr().err
+    params: dict[str, str | int] = {"model.backend": "onnx", "model.weights": str(path), "device": "cpu"}
+    errors = {}
+    for colour in ([], ["--pad-colour", "0.485,0.456,0.406"]):
+        assert main([*recipe, *colour]) == 0
+        source = build_depth_source({**params, "model.threads": 1})
+        assert source is not None
+        got = source.predict(image, out_hw=crop.shape)
+        errors[bool(colour)] = float(np.abs(got - crop).mean())
+    assert errors[True] < 0.02 < 0.5 < errors[False], errors  # black padding: about 1 off everywhere
