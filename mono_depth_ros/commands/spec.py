@@ -15,22 +15,23 @@ A graph that takes any size and keeps the camera's aspect gets the short side an
 (a short side off that multiple is refused: it would run at another size)::
 
     mono-depth spec depth_anything_v2_vits.onnx --kind relative_inverse --input-size 518x518 --keep-aspect \
-        --interpolation bicubic
+        --interpolation bicubic --no-antialias
     mono-depth spec midas_v3_hybrid.onnx --kind relative_inverse --input-size 384x384 --keep-aspect --multiple-of 32 \
-        --interpolation bicubic
+        --interpolation bicubic --no-antialias
 
-(``--interpolation bicubic``: their own inference code resizes the image with ``cv2.INTER_CUBIC``; the default is
-bilinear.)
+(``--interpolation bicubic --no-antialias``: their own inference code resizes the image with ``cv2.INTER_CUBIC``,
+which these give exactly; the default is bilinear, antialiased when shrinking.)
 
 A graph that takes uint8 pixels (its normalisation inside, as TensorFlow exports often have) gets 0..255 without
 ``--mean`` / ``--std``; other values are refused for it. Metric3D's ONNX (fixed 616x1064: the image fitted inside
 keeping its aspect and padded; float pixels 0..255; canonical focal 1000 px)::
 
     mono-depth spec metric3d_vit_small.onnx --kind metric_focal --focal-divisor 1000 --pad --mean 0,0,0 \
-        --std 0.00392156862745098,0.00392156862745098,0.00392156862745098 --pad-colour 0.485,0.456,0.406
+        --std 0.00392156862745098,0.00392156862745098,0.00392156862745098 --pad-colour 0.485,0.456,0.406 \
+        --no-antialias
 
 (``--pad-colour``: its own code pads with ImageNet's mean colour, which its graph normalises to 0; the default pads
-with the spec's mean, here 0: black.)
+with the spec's mean, here 0: black. ``--no-antialias``: it shrinks the image with ``cv2.INTER_LINEAR``.)
 
 A TorchScript ``.pt`` (scripted or traced elsewhere) gets its spec the same way, with ``--input-size`` (a TorchScript
 module does not state its input size) and, for a module returning a dict, ``--output KEY`` (a tuple: ``--output
@@ -286,6 +287,7 @@ def make_spec(args: argparse.Namespace) -> ModelSpec:
         max_long_side=args.max_long_side or max(height, width) * (2 if keep_aspect else 1),
         pad=bool(args.pad),
         interpolation=args.interpolation,
+        antialias=bool(args.antialias),
         pad_colour=_triple(args.pad_colour, "pad-colour") if args.pad_colour else (),
     )
     if args.sky_threshold != SKY_THRESHOLD and not args.sky_output:
@@ -328,6 +330,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "with cv2.INTER_CUBIC (PIL's bicubic here: antialiased when shrinking, as transformers' processors)"
     )
     parser.add_argument("--interpolation", choices=INTERPOLATIONS, default="bilinear", help=interpolation)
+    no_antialias = (
+        "shrink the camera image without an antialiasing filter, as cv2.resize does (with --interpolation bicubic: "
+        "exactly cv2.INTER_CUBIC; bilinear: cv2.INTER_LINEAR)"
+    )
+    parser.add_argument("--no-antialias", dest="antialias", action="store_false", help=no_antialias)
     multiple = "round both sides to a multiple (keep-aspect; 14: ViT patches, 32: MiDaS and most CNNs)"
     parser.add_argument("--multiple-of", type=int, default=MULTIPLE_OF, help=multiple)
     parser.add_argument("--max-long-side", type=int, default=0, help="cap on the long side (keep-aspect)")
