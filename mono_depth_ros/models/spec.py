@@ -156,6 +156,15 @@ class InputPolicy:
             raise CheckpointError(msg)
         self._check_pad_colour()
 
+    def record(self) -> dict[str, Any]:
+        """The policy as a plain dict (a spec's ``input``, an export's recorded source policy), each field that has
+        its unused value left out: older readers, which know fewer fields, still load what uses none of theirs."""
+        data = asdict(self)
+        for key, unused in _UNUSED_INPUT_VALUES.items():
+            if data[key] == unused:
+                del data[key]
+        return data
+
     def _check_pad_colour(self) -> None:
         """Store ``pad_colour`` as a tuple; refuse one that is not three numbers in [0, 1], or one without padding."""
         colour = self.pad_colour
@@ -174,6 +183,19 @@ class InputPolicy:
             raise CheckpointError(msg)
         object.__setattr__(self, "pad_colour", values)
 
+
+_UNUSED_INPUT_VALUES: dict[str, Any] = {
+    "pad": False,
+    "least_scale": False,
+    "interpolation": "bilinear",
+    "reflect_pad": False,
+    "antialias": True,
+    "native_floor": False,
+    "native_pad": False,
+    "pad_colour": (),
+}
+"""Input policy fields newer than the first spec format, with the value that leaves them unused (left out of the
+JSON: :meth:`InputPolicy.record`)."""
 
 METRIC_FOCAL_DIVISOR = 300.0
 """Depth Anything 3's convention for ``metric_focal`` outputs: metres = output × focal px / 300."""
@@ -305,19 +327,7 @@ class ModelSpec:
         for key, default in _OPTIONAL_DEFAULTS.items():  # absent when unused: older readers still load the spec
             if data[key] == default:
                 del data[key]
-        unused_values = (
-            ("pad", False),
-            ("least_scale", False),
-            ("interpolation", "bilinear"),
-            ("reflect_pad", False),
-            ("antialias", True),
-            ("native_floor", False),
-            ("native_pad", False),
-            ("pad_colour", ()),
-        )
-        for key, unused in unused_values:
-            if getattr(self.input, key) == unused:  # absent when unused, as above
-                del data["input"][key]
+        data["input"] = self.input.record()  # its fields absent when unused, as above
         return json.dumps(data, sort_keys=True)
 
     @classmethod
