@@ -279,6 +279,14 @@ def make_spec(args: argparse.Namespace) -> ModelSpec:
     if args.pad_colour and not args.pad:
         msg = f"--pad-colour {args.pad_colour} colours the padding of --pad: give --pad too, or leave it out"
         raise ConfigError(msg)
+    pad_colour = _triple(args.pad_colour, "pad-colour") if args.pad_colour else ()
+    if any(value > 1.0 for value in pad_colour) and all(0.0 <= value <= 255.0 for value in pad_colour):
+        in_unit = ",".join(f"{value / 255.0:.4g}" for value in pad_colour)
+        msg = (
+            f"--pad-colour {args.pad_colour} is RGB in [0, 1], as --mean is, whatever the graph takes: pixels 0..255 "
+            f"divided by 255, here --pad-colour {in_unit}"
+        )
+        raise ConfigError(msg)
     policy = InputPolicy(
         height=height,
         width=width,
@@ -288,7 +296,7 @@ def make_spec(args: argparse.Namespace) -> ModelSpec:
         pad=bool(args.pad),
         interpolation=args.interpolation,
         antialias=bool(args.antialias),
-        pad_colour=_triple(args.pad_colour, "pad-colour") if args.pad_colour else (),
+        pad_colour=pad_colour,
     )
     if args.sky_threshold != SKY_THRESHOLD and not args.sky_output:
         msg = f"--sky-threshold {args.sky_threshold:g} is not read without --sky-output (the output it thresholds)"

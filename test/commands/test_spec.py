@@ -689,6 +689,8 @@ def test_pad_colour_gives_metric3ds_graph_the_padding_its_own_code_gives_on_a_ki
     recipe = ["spec", str(path), "--kind", "relative_inverse", "--pad", *pixels]  # the raw map: no focal needed
     assert main([*recipe[:-5], "--pad-colour", "0.485,0.456,0.406"]) == 2  # without --pad
     assert "--pad-colour 0.485,0.456,0.406 colours the padding of --pad" in capsys.readouterr().err
+    assert main([*recipe, "--pad-colour", "123.675,116.28,103.53"]) == 2  # Metric3D's code's own numbers: 0..255
+    assert "pixels 0..255 divided by 255, here --pad-colour 0.485,0.456,0.406" in capsys.readouterr().err
     params: dict[str, str | int] = {"model.backend": "onnx", "model.weights": str(path), "device": "cpu"}
     errors = {}
     for colour in ([], ["--pad-colour", "0.485,0.456,0.406", "--no-antialias"]):
