@@ -16,16 +16,24 @@ A graph that takes any size and keeps the camera's aspect gets the short side an
 with (ImageNet's by default, as Depth Anything and MiDaS v2.1; MiDaS v3's DPTs take mean and std 0.5, as its
 ``model_loader.py`` and transformers' DPT processor normalise)::
 
-    mono-depth spec depth_anything_v2_vits.onnx --kind relative_inverse --input-size 518x518 --keep-aspect
+    mono-depth spec depth_anything_v2_vits.onnx --kind relative_inverse --input-size 518x518 --keep-aspect \
+        --interpolation bicubic --no-antialias
     mono-depth spec midas_v3_hybrid.onnx --kind relative_inverse --input-size 384x384 --keep-aspect --multiple-of 32 \
-        --mean 0.5,0.5,0.5 --std 0.5,0.5,0.5
+        --mean 0.5,0.5,0.5 --std 0.5,0.5,0.5 --interpolation bicubic --no-antialias
+
+(``--interpolation bicubic --no-antialias``: their own inference code resizes the image with ``cv2.INTER_CUBIC``,
+which these give exactly; the default is bilinear, antialiased when shrinking.)
 
 A graph that takes uint8 pixels (its normalisation inside, as TensorFlow exports often have) gets 0..255 without
 ``--mean`` / ``--std``; other values are refused for it. Metric3D's ONNX (fixed 616x1064: the image fitted inside
 keeping its aspect and padded; float pixels 0..255; canonical focal 1000 px)::
 
     mono-depth spec metric3d_vit_small.onnx --kind metric_focal --focal-divisor 1000 --pad --mean 0,0,0 \
-        --std 0.00392156862745098,0.00392156862745098,0.00392156862745098
+        --std 0.00392156862745098,0.00392156862745098,0.00392156862745098 --pad-colour 0.485,0.456,0.406 \
+        --no-antialias
+
+(``--pad-colour``: its own code pads with ImageNet's mean colour, which its graph normalises to 0; the default pads
+with the spec's mean, here 0: black. ``--no-antialias``: it shrinks the image with ``cv2.INTER_LINEAR``.)
 
 A TorchScript ``.pt`` (scripted or traced elsewhere) gets its spec the same way, with ``--input-size`` (a TorchScript
 module does not state its input size) and, for a module returning a dict, ``--output KEY`` (a tuple: ``--output
@@ -43,6 +51,7 @@ from typing import Any, NamedTuple
 from mono_depth_ros.core.depth_kind import OutputKind
 from mono_depth_ros.core.errors import CheckpointError, ConfigError, first_line
 from mono_depth_ros.models.graph_layout import MAP_SHAPES, ImageInput, declared_map, image_input
+from mono_depth_ros.models.preprocess import INTERPOLATIONS
 from mono_depth_ros.models.sidecar import golden_path_for, spec_path_for, write_whole
 from mono_depth_ros.models.spec import (
     METRIC_FOCAL_DIVISOR,
@@ -269,6 +278,17 @@ def make_spec(args: argparse.Namespace) -> ModelSpec:
     if problem is not None:
         msg = f"{args.model}: {problem}"
         raise ConfigError(msg)
+    if args.pad_colour and not args.pad:
+        msg = f"--pad-colour {args.pad_colour} colours the padding of --pad: give --pad too, or leave it out"
+        raise ConfigError(msg)
+    pad_colour = _triple(args.pad_colour, "pad-colour") if args.pad_colour else ()
+    if any(value > 1.0 for value in pad_colour) and all(0.0 <= value <= 255.0 for value in pad_colour):
+        in_unit = ",".join(f"{value / 255.0:.4g}" for value in pad_colour)
+        msg = (
+            f"--pad-colour {args.pad_colour} is RGB in [0, 1], as --mean is, whatever the graph takes: pixels 0..255 "
+            f"divided by 255, here --pad-colour {in_unit}"
+        )
+        raise ConfigError(msg)
     policy = InputPolicy(
         height=height,
         width=width,
@@ -276,6 +296,9 @@ def make_spec(args: argparse.Namespace) -> ModelSpec:
         multiple_of=args.multiple_of,
         max_long_side=args.max_long_side or max(height, width) * (2 if keep_aspect else 1),
         pad=bool(args.pad),
+        interpolation=args.interpolation,
+        antialias=bool(args.antialias),
+        pad_colour=pad_colour,
     )
     if args.sky_threshold != SKY_THRESHOLD and not args.sky_output:
         msg = f"--sky-threshold {args.sky_threshold:g} is not read without --sky-output (the output it thresholds)"
@@ -310,6 +333,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--pad", action="store_true", help="fit the image inside the input size keeping aspect, pad the rest (Metric3D)"
     )
+    pad_colour = "RGB in [0, 1] of the --pad padding (default: --mean; Metric3D: 0.485,0.456,0.406, ImageNet's mean)"
+    parser.add_argument("--pad-colour", default="", help=pad_colour)
+    interpolation = (
+        "resampling filter of the camera image: bicubic for Depth Anything / MiDaS exports, whose own code resizes "
+        "with cv2.INTER_CUBIC (PIL's bicubic here: antialiased when shrinking, as transformers' processors)"
+    )
+    parser.add_argument("--interpolation", choices=INTERPOLATIONS, default="bilinear", help=interpolation)
+    no_antialias = (
+        "shrink the camera image without an antialiasing filter, as cv2.resize does (with --interpolation bicubic: "
+        "exactly cv2.INTER_CUBIC; bilinear: cv2.INTER_LINEAR)"
+    )
+    parser.add_argument("--no-antialias", dest="antialias", action="store_false", help=no_antialias)
     multiple = "round both sides to a multiple (keep-aspect; 14: ViT patches, 32: MiDaS and most CNNs)"
     parser.add_argument("--multiple-of", type=int, default=MULTIPLE_OF, help=multiple)
     parser.add_argument("--max-long-side", type=int, default=0, help="cap on the long side (keep-aspect)")
@@ -341,6 +376,7 @@ def run(args: argparse.Namespace) -> int:
     path = spec_path_for(args.model)
     text = spec.to_json() + "\n"
     pixels = ", pixels 0..255" if gives_pixels(spec.mean, spec.std) else ""
+    resample = f", resized {spec.input.interpolation}" if spec.input.interpolation != "bilinear" else ""
     before = path.read_text(encoding="utf-8") if path.is_file() else None
     golden = golden_path_for(args.model)
     stale = golden.is_file() and before != text  # made under another spec: the self-test would refuse the model
@@ -350,7 +386,7 @@ def run(args: argparse.Namespace) -> int:
     sys.stdout.write(
         f"wrote {path}\nuse it with: --param model.backend={spec.backend} --param model.weights={args.model}\n"
         f"output {spec.output_kind.value}, input {spec.input.height}x{spec.input.width}"
-        f"{' keeping aspect' if spec.input.keep_aspect else ''}{pixels}\n"
+        f"{' keeping aspect' if spec.input.keep_aspect else ''}{resample}{pixels}\n"
     )
     if stale:
         sys.stdout.write(f"removed {golden.name}: its reference output was made under the previous spec\n")

@@ -11,7 +11,7 @@ is not one the export serves.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, fields
+from dataclasses import fields
 from typing import Any
 
 from mono_depth_ros.core.errors import CheckpointError
@@ -27,8 +27,9 @@ come from: more is a visible stretch, and a metric model's metres are learnt at 
 
 def with_source_input(params: dict[str, Any], source: InputPolicy) -> dict[str, Any]:
     """``params`` with the source network's input policy recorded (for a fixed-size export of a keep-aspect
-    network)."""
-    return {**params, SOURCE_INPUT_KEY: asdict(source)}
+    network), its fields left out where unused as in a spec's ``input`` (:meth:`~.spec.InputPolicy.record`): an older
+    reader refuses a recorded key it does not know."""
+    return {**params, SOURCE_INPUT_KEY: source.record()}
 
 
 def source_input(spec: ModelSpec) -> InputPolicy | None:

@@ -503,6 +503,7 @@ class DepthEstimator:
             mode=self.spec.input.interpolation,
             reflect_pad=self.spec.input.reflect_pad,
             antialias=self.spec.input.antialias,
+            pad_colour=self.spec.input.pad_colour,
         )
         seen_hw = network_hw if box is None else (box[2], box[3])  # the image's size as the network sees it
         inputs = frame_inputs(self.frame_inputs, hints, image_hw, seen_hw, self.device)

@@ -249,6 +249,7 @@ def preprocess(
     mode: str = "bilinear",
     reflect_pad: bool = False,
     antialias: bool = True,
+    pad_colour: tuple[float, ...] = (),
 ) -> torch.Tensor:
     """Resize and normalise a uint8 RGB batch on its own device.
 
@@ -268,6 +269,8 @@ def preprocess(
             lies at :func:`reflect_pad_box` in the result.
         antialias: False: sample the image without an antialiasing filter when shrinking it (Depth Pro's processor:
             the float image, as it normalises before resizing).
+        pad_colour: RGB in [0, 1] of the padding of ``pad_box`` (normalised as the image is); empty: 0 after
+            normalisation (the mean colour).
 
     Returns:
         (B, 3, h, w) float32 normalised image on the input's device.
@@ -307,7 +310,13 @@ def preprocess(
     if pad_box is not None and size_hw != padded_hw:
         top, left = int(pad_box[0]), int(pad_box[1])
         bottom, right = padded_hw[0] - size_hw[0] - top, padded_hw[1] - size_hw[1] - left
-        image = F.pad(image, (left, right, top, bottom))
+        if pad_colour:  # the padding in its own colour, normalised as the image
+            fill = _channel_constants(tuple(pad_colour), image.device).sub(mean_t).div_(std_t)
+            padded = fill.expand(image.shape[0], -1, *padded_hw).contiguous()
+            padded[..., top : top + size_hw[0], left : left + size_hw[1]] = image
+            image = padded
+        else:
+            image = F.pad(image, (left, right, top, bottom))
     if channels_last:
         image = image.contiguous(memory_format=torch.channels_last)
     return image

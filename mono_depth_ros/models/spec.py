@@ -101,6 +101,9 @@ class InputPolicy:
             side and ``max_long_side`` on the long one (with ``keep_aspect``; without it, when it is ``height`` ×
             ``width``); a larger camera is resized as the other settings say. The engine crops the padding off the
             output.
+        pad_colour: RGB in [0, 1] of the padding of ``pad`` / ``native_pad`` (empty: the spec's mean, 0 after
+            normalisation). A graph that normalises inside and takes pixels (mean 0, std 1/255) needs its own
+            mean colour here: Metric3D's ONNX pads with ImageNet's mean (0.485, 0.456, 0.406), not black.
     """
 
     height: int = 192
@@ -115,6 +118,7 @@ class InputPolicy:
     antialias: bool = True
     native_floor: bool = False
     native_pad: bool = False
+    pad_colour: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("height", "width", "multiple_of", "max_long_side"):
@@ -150,7 +154,48 @@ class InputPolicy:
         if self.interpolation not in ("bilinear", "bicubic"):
             msg = f"model input interpolation {self.interpolation!r} must be bilinear or bicubic"
             raise CheckpointError(msg)
+        self._check_pad_colour()
 
+    def record(self) -> dict[str, Any]:
+        """The policy as a plain dict (a spec's ``input``, an export's recorded source policy), each field that has
+        its unused value left out: older readers, which know fewer fields, still load what uses none of theirs."""
+        data = asdict(self)
+        for key, unused in _UNUSED_INPUT_VALUES.items():
+            if data[key] == unused:
+                del data[key]
+        return data
+
+    def _check_pad_colour(self) -> None:
+        """Store ``pad_colour`` as a tuple; refuse one that is not three numbers in [0, 1], or one without padding."""
+        colour = self.pad_colour
+        try:
+            values = tuple(float(value) for value in colour) if not isinstance(colour, str | bytes) else (math.nan,)
+        except (TypeError, ValueError):
+            values = (math.nan,)
+        if values and (len(values) != 3 or not all(0.0 <= value <= 1.0 for value in values)):
+            msg = (
+                f"model input pad_colour={colour!r} must be three numbers R, G, B in [0, 1] (Metric3D: ImageNet's mean "
+                f"0.485, 0.456, 0.406), or empty for the spec's mean; {SPEC_REMEDY}"
+            )
+            raise CheckpointError(msg)
+        if values and not (self.pad or self.native_pad):
+            msg = f"model input pad_colour={list(values)} colours the padding: it needs pad or native_pad true"
+            raise CheckpointError(msg)
+        object.__setattr__(self, "pad_colour", values)
+
+
+_UNUSED_INPUT_VALUES: dict[str, Any] = {
+    "pad": False,
+    "least_scale": False,
+    "interpolation": "bilinear",
+    "reflect_pad": False,
+    "antialias": True,
+    "native_floor": False,
+    "native_pad": False,
+    "pad_colour": (),
+}
+"""Input policy fields newer than the first spec format, with the value that leaves them unused (left out of the
+JSON: :meth:`InputPolicy.record`)."""
 
 METRIC_FOCAL_DIVISOR = 300.0
 """Depth Anything 3's convention for ``metric_focal`` outputs: metres = output × focal px / 300."""
@@ -282,18 +327,7 @@ class ModelSpec:
         for key, default in _OPTIONAL_DEFAULTS.items():  # absent when unused: older readers still load the spec
             if data[key] == default:
                 del data[key]
-        unused_values = (
-            ("pad", False),
-            ("least_scale", False),
-            ("interpolation", "bilinear"),
-            ("reflect_pad", False),
-            ("antialias", True),
-            ("native_floor", False),
-            ("native_pad", False),
-        )
-        for key, unused in unused_values:
-            if getattr(self.input, key) == unused:  # absent when unused, as above
-                del data["input"][key]
+        data["input"] = self.input.record()  # its fields absent when unused, as above
         return json.dumps(data, sort_keys=True)
 
     @classmethod

@@ -616,3 +616,119 @@ def test_the_midas_v3_example_of_the_command_gives_midas_own_normalisation(tmp_p
         spec = read_spec(path, "onnx", None)
         mean, std = MIDAS_NORMALISATION["midas_v3"]
         assert (*spec.mean, *spec.std) == pytest.approx((*mean, *std))
+
+
+class _PerPixelMap(nn.Module):
+    """(B, H, W) per-pixel map of the image (R minus B, normalised), as Depth Anything's exports return it."""
+
+    def forward(self, image: Tensor) -> Tensor:
+        return 6.0 + image[:, 0] - image[:, 2]
+
+
+def test_interpolation_bicubic_resizes_as_depth_anythings_own_onnx_code_does_on_a_kitti_frame(
+    tmp_path: Path, kitti_object_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """fabio-sim/Depth-Anything-ONNX (image -> depth (B, H, W), free height and width) and MiDaS's ONNX scripts resize
+    the image with cv2.INTER_CUBIC; the spec command had no way to say bicubic, so such a graph always ran on a
+    bilinear image. With --interpolation bicubic the spec says so, and the map of a KITTI frame at the network's size
+    is nearer what onnxruntime gives on the frame resized as their code does (half the mean error of bilinear); with
+    --no-antialias as well it is that map (cv2's cubic is torch's, without PIL's antialiasing)."""
+    import cv2
+    import onnxruntime
+
+    from mono_depth_ros.models.depth_source import build_depth_source
+    from mono_depth_ros.training.data.kitti_files import load_rgb
+
+    path = legacy_onnx(
+        _PerPixelMap(),
+        torch.zeros(1, 3, 56, 56),
+        tmp_path / "depth_anything_v2_vits.onnx",
+        ["image"],
+        ["depth"],
+        {"image": {2: "height", 3: "width"}, "depth": {1: "height", 2: "width"}},
+    )
+    image = load_rgb(kitti_object_dir / "image_2" / "000000.png")
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    mean, std = np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225])
+    params: dict[str, str | int] = {"model.backend": "onnx", "model.weights": str(path), "device": "cpu"}
+    recipe = ["spec", str(path), "--kind", "relative_inverse", "--input-size", "518x518", "--keep-aspect"]
+    errors = {}
+    for mode in ("bilinear", "bicubic", "bicubic --no-antialias"):
+        assert main([*recipe, "--max-long-side", "1722", "--interpolation", *mode.split()]) == 0
+        out = capsys.readouterr().out
+        assert ("resized bicubic" in out) == mode.startswith("bicubic")
+        policy = json.loads(spec_path_for(path).read_text())["input"]
+        assert (policy.get("interpolation", "bilinear"), policy.get("antialias", True)) == (
+            mode.split()[0],
+            "--no-antialias" not in mode,
+        )
+        source = build_depth_source({**params, "model.threads": 1})
+        assert source is not None
+        source.predict(image, out_hw=(518, 1708))  # learns the network's size
+        height, width = source.last_network_hw
+        got = source.predict(image, out_hw=(height, width))
+        resized = cv2.resize(image.astype(np.float64) / 255.0, (width, height), interpolation=cv2.INTER_CUBIC)
+        normalised = ((resized - mean) / std).transpose(2, 0, 1)[None].astype(np.float32)
+        (expected,) = session.run(["depth"], {"image": normalised})
+        errors[mode] = float(np.abs(got - expected[0]).mean())
+    assert errors["bicubic --no-antialias"] < 1e-3 < 0.6 * errors["bilinear"], errors  # cv2.INTER_CUBIC's image
+    assert errors["bicubic"] < 0.6 * errors["bilinear"], errors
+
+
+class _Metric3dOfficial(nn.Module):
+    """Metric3D's official ONNX export: pixels 0..255 normalised inside with ImageNet's mean / std in pixel units,
+    and (as a ViT's attention does) every output pixel depending on the whole input, the padding included: here
+    the mean of the normalised input, plus a per-pixel term."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.tensor([123.675, 116.28, 103.53]).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor([58.395, 57.12, 57.375]).view(1, 3, 1, 1))
+
+    def forward(self, image: Tensor) -> Tensor:
+        normalised = (image - self.mean) / self.std
+        return 20.0 + normalised.mean() + 0.1 * normalised[:, :1]
+
+
+def test_pad_colour_gives_metric3ds_graph_the_padding_its_own_code_gives_on_a_kitti_frame(
+    tmp_path: Path, kitti_object_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Metric3D's ONNX takes pixels 0..255 and pads the fitted image with ImageNet's mean colour (its test.onnx.py:
+    cv2.copyMakeBorder value [123.675, 116.28, 103.53], 0 once normalised inside the graph). Under the spec its README
+    recipe writes (mean 0, std 1/255) the padding was 0: black, 2.1 standard deviations off in the graph, over 48 % of
+    a KITTI frame's input. With --pad-colour 0.485,0.456,0.406 (and --no-antialias: it shrinks with cv2.INTER_LINEAR)
+    the graph sees what Metric3D's own code gives it, and its map of the image is onnxruntime's on that input."""
+    import cv2
+    import onnxruntime
+
+    from mono_depth_ros.models.depth_source import build_depth_source
+    from mono_depth_ros.training.data.kitti_files import load_rgb
+
+    example = torch.zeros(1, 3, 616, 1064)
+    path = legacy_onnx(_Metric3dOfficial(), example, tmp_path / "m3d.onnx", ["image"], ["pred_depth"])
+    image = load_rgb(kitti_object_dir / "image_2" / "000000.png")
+    scale = min(616 / image.shape[0], 1064 / image.shape[1])  # Metric3D's prepare_input
+    fitted_wh = (int(image.shape[1] * scale), int(image.shape[0] * scale))
+    fitted = cv2.resize(image, fitted_wh, interpolation=cv2.INTER_LINEAR)
+    pad_h, pad_w = 616 - fitted.shape[0], 1064 - fitted.shape[1]
+    border = (pad_h // 2, pad_h - pad_h // 2, pad_w // 2, pad_w - pad_w // 2)
+    padded = cv2.copyMakeBorder(fitted, *border, cv2.BORDER_CONSTANT, value=[123.675, 116.28, 103.53])
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    (expected,) = session.run(["pred_depth"], {"image": padded.transpose(2, 0, 1)[None].astype(np.float32)})
+    crop = expected[0, 0, border[0] : 616 - border[1], border[2] : 1064 - border[3]]
+    pixels = ["--mean", "0,0,0", "--std", ",".join([str(1 / 255)] * 3)]
+    recipe = ["spec", str(path), "--kind", "relative_inverse", "--pad", *pixels]  # the raw map: no focal needed
+    assert main([*recipe[:-5], "--pad-colour", "0.485,0.456,0.406"]) == 2  # without --pad
+    assert "--pad-colour 0.485,0.456,0.406 colours the padding of --pad" in capsys.readouterr().err
+    assert main([*recipe, "--pad-colour", "123.675,116.28,103.53"]) == 2  # Metric3D's code's own numbers: 0..255
+    assert "pixels 0..255 divided by 255, here --pad-colour 0.485,0.456,0.406" in capsys.readouterr().err
+    params: dict[str, str | int] = {"model.backend": "onnx", "model.weights": str(path), "device": "cpu"}
+    errors = {}
+    for extra in ("", "--pad-colour 0.485,0.456,0.406", "--pad-colour 0.485,0.456,0.406 --no-antialias"):
+        assert main([*recipe, *extra.split()]) == 0
+        source = build_depth_source({**params, "model.threads": 1})
+        assert source is not None
+        got = source.predict(image, out_hw=crop.shape)
+        errors[extra] = float(np.abs(got - crop).mean())
+    recipe_error = errors["--pad-colour 0.485,0.456,0.406 --no-antialias"]  # cv2 rounds its resize to uint8
+    assert recipe_error < errors["--pad-colour 0.485,0.456,0.406"] < 0.01 < 0.5 < errors[""], errors  # black: ~1 off

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,7 +14,13 @@ from mono_depth_ros.core.errors import CheckpointError
 from mono_depth_ros.models.checkpoint import GoldenReference
 from mono_depth_ros.models.depth_anything import build_depth_anything, depth_anything_spec
 from mono_depth_ros.models.export import export_onnx
-from mono_depth_ros.models.frozen_input import SOURCE_INPUT_KEY, aspect_problem, served_aspects, with_source_input
+from mono_depth_ros.models.frozen_input import (
+    SOURCE_INPUT_KEY,
+    aspect_problem,
+    served_aspects,
+    source_input,
+    with_source_input,
+)
 from mono_depth_ros.models.golden import reference_image
 from mono_depth_ros.models.inference import DepthEstimator, EstimatorConfig
 from mono_depth_ros.models.sidecar import read_spec, spec_path_for
@@ -162,3 +169,21 @@ def test_a_zoedepth_export_frozen_for_a_camera_serves_that_camera() -> None:
     spec = ModelSpec("transformers", params=with_source_input({}, ZOE), input=kitti)
     assert aspect_problem(spec, (375, 1242)) is None
     assert "--camera 480x640" in (aspect_problem(spec, (480, 640)) or "")
+
+
+FIRST_FORMAT_KEYS = {"height", "width", "keep_aspect", "multiple_of", "max_long_side"}
+"""The input policy's fields before any optional one (an older reader refuses a recorded key it does not know)."""
+
+
+def test_the_recorded_source_policy_leaves_out_unused_fields_as_a_spec_does() -> None:
+    """A fixed-size export of a keep-aspect network recorded every field of its policy (``pad_colour: []`` too), so a
+    reader older than a field refused every such export at load ('re-export'), though the field was unused; the spec's
+    own ``input`` leaves such fields out. Now the record does too, and a used field still round-trips."""
+    recorded = with_source_input({}, KEEP)[SOURCE_INPUT_KEY]
+    assert set(recorded) == FIRST_FORMAT_KEYS  # readable by every version
+    assert recorded == json.loads(ModelSpec("depth_anything_v2", input=KEEP).to_json())["input"]
+    assert source_input(ModelSpec.from_json(_frozen(266, 882).to_json())) == KEEP
+    source = InputPolicy(480, 480, keep_aspect=True, multiple_of=14, native_pad=True, pad_colour=(0.5, 0.5, 0.5))
+    fixed = replace(source, height=378, width=1246, keep_aspect=False)
+    spec = ModelSpec("dpt", input=fixed, params=with_source_input({}, source), backend="onnx")
+    assert source_input(ModelSpec.from_json(spec.to_json())) == source

@@ -106,3 +106,15 @@ def test_interpolation_round_trips_is_left_out_when_bilinear_and_is_checked() ->
     assert "interpolation" not in json.loads(ModelSpec("unet").to_json())["input"]  # readable by older versions
     with pytest.raises(CheckpointError, match="interpolation 'lanczos' must be bilinear or bicubic"):
         InputPolicy(interpolation="lanczos")
+
+
+def test_pad_colour_round_trips_is_left_out_when_unused_and_is_checked() -> None:
+    padded = ModelSpec("onnx_graph", input=InputPolicy(616, 1064, pad=True, pad_colour=[0.485, 0.456, 0.406]))
+    assert padded.input.pad_colour == (0.485, 0.456, 0.406)  # a tuple, as JSON's list is stored
+    assert ModelSpec.from_json(padded.to_json()) == padded
+    assert "pad_colour" not in json.loads(ModelSpec("onnx_graph", input=InputPolicy(pad=True)).to_json())["input"]
+    for colour in ([0.5, 0.5], [123.675, 116.28, 103.53], "grey", [math.nan, 0.5, 0.5]):
+        with pytest.raises(CheckpointError, match=r"pad_colour=.*must be three numbers R, G, B in \[0, 1\]"):
+            InputPolicy(616, 1064, pad=True, pad_colour=colour)
+    with pytest.raises(CheckpointError, match=r"pad_colour=.*needs pad or native_pad"):
+        InputPolicy(616, 1064, pad_colour=(0.5, 0.5, 0.5))
