@@ -3,7 +3,6 @@ with stand-ins for the rclpy node and the tf2 buffer (no ROS)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
@@ -18,7 +17,7 @@ from mono_depth_ros.core.ros_msgs import make_header, pointcloud2_from_structure
 from mono_depth_ros.depth_config import DepthConfig
 from test.core.ros_msg_support import rosbags_factory
 
-from .support import MS, FakeClock, FakeTimer
+from .support import MS, FakeClock, FakeNode
 
 FACTORY = rosbags_factory("humble")
 IMAGE_NS = 1_700_000_000_000_000_000
@@ -52,33 +51,6 @@ class FakeTf:
             raise self.error
         assert (target, source) == ("camera_optical", "velodyne")
         return transform_stamped_from_rigid(FACTORY, CAM_FROM_LIDAR, IMAGE_NS)
-
-
-@dataclass
-class FakeNode:
-    """What the feed uses of an rclpy node: subscriptions and timers made, warnings logged."""
-
-    subscriptions: list[tuple[Any, str, Callable[[Any], None], Any]] = field(default_factory=list)
-    timers: list[tuple[float, Callable[[], None], Any, FakeTimer]] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-
-    def create_subscription(self, msg_type: Any, topic: str, callback: Callable[[Any], None], qos: Any) -> str:
-        self.subscriptions.append((msg_type, topic, callback, qos))
-        return f"subscription {len(self.subscriptions)}"
-
-    def destroy_subscription(self, subscription: Any) -> bool:
-        return True
-
-    def create_timer(self, period_s: float, callback: Callable[[], None], *, clock: Any) -> FakeTimer:
-        timer = FakeTimer()
-        self.timers.append((period_s, callback, clock, timer))
-        return timer
-
-    def get_publishers_info_by_topic(self, topic: str) -> list[Any]:
-        return []
-
-    def get_logger(self) -> Any:
-        return SimpleNamespace(warning=self.warnings.append, info=lambda text: None)
 
 
 @dataclass
