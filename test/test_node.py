@@ -3048,3 +3048,50 @@ def test_a_scan_within_lidar_wait_s_of_a_late_prediction_is_no_late_scan_for_the
     assert (from_node["inputs_unused"], from_node["lidar_lag_s"]) == ("0", "-0.040"), from_node
     assert summary.frames_out == 1, summary.format()
     assert "lidar: scan after lidar.wait_s" not in summary.warnings.counts, summary.format()
+
+
+def test_the_node_fed_a_bag_of_a_lidar_an_hour_behind_words_its_first_frame_as_the_bag_runner(
+    ros: Ros, tmp_path: Path
+) -> None:
+    """The tiny bag with its 10 Hz LiDAR stamped an hour behind the 10 Hz camera, each message handed to the node
+    (rclpy stand-in) with its clock at the message's bag time: the node holds the first frame until the second scan
+    gives the scan period and logs it with the two scans at hand, the nearest 3599.900 s before it. The bag runner's
+    summary words the same frame with the same sentence (it said "the only scan at hand ... 3600.000 s", the scans
+    recorded when the node took the image in): the value test/bag/test_runner.py's
+    ``test_scans_on_another_clock_are_explained_as_the_node_explains_them`` asserts, shown on the node's road."""
+    from rosbags.rosbag2 import Reader
+
+    from mono_depth_ros.bag import BagRunOptions, run_bag
+    from test.bag.support import write_tiny_bag
+
+    def hour_behind(topic: str, index: int, msg: Any) -> Any:
+        if topic == "/lidar/points":
+            msg.header.stamp.sec -= 3600
+        return msg
+
+    write_tiny_bag(tmp_path / "in", 5, prediction="relative", mutate=hour_behind)
+    params = {
+        **EXTERNAL,
+        "model.output_kind": "relative_inverse",
+        "scale.mode": "lidar",
+        "lidar_topic": "/lidar/points",
+    }
+    node = ros.make_node(params)
+    played = [0]
+    ros_standin.state().now_ns = lambda: played[0]
+    (poll,) = [t.callback for t in node.timers if t.callback == node._lidar.poll]
+    with Reader(tmp_path / "in") as reader:
+        for connection, log_ns, raw in reader.messages():
+            if connection.topic != "/tf_static":  # no scan is paired: no TF asked
+                played[0] = log_ns
+                node.subscription(connection.topic).callback(bytes(raw))
+                poll()
+    played[0] += 10**9  # past every wait
+    assert wait_until(lambda: poll() or stats(node).published + stats(node).dropped == 5, 30), stats(node)
+    (first, *_) = [m for m in node.get_logger().messages("WARN") if "LiDAR scan not used" in m]
+    summary = run_bag(tmp_path / "in", tmp_path / "out", params, BagRunOptions(progress=False))
+    assert "the nearest scan is stamped 3599.900 s before it (its scans still arrive" in first, first
+    assert (
+        first == f"LiDAR scan not used: {summary.warnings.examples['lidar: no scan in time']}; this frame's scale "
+        "falls back"
+    ), (first, summary.warnings.examples)
