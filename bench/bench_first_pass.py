@@ -2,7 +2,7 @@
 
 The first pass (:func:`~mono_depth_ros.bag.index.index_bag`) reads images and scans by their heads only; it reads
 each scan whose head names a time field whole, for where that scan's sweep has its middle after its header stamp,
-as the node's ``_on_lidar`` does for every scan it receives. Before, it read only the first scan whole and gave its
+as ``LidarFeed.add_scan`` does for every scan the node receives. Before, it read only the first scan whole and gave its
 offset to every scan. This builds a KITTI bag (../shared/data frames, repeated, each with its Velodyne scan as
 velodyne_pointcloud publishes it: x y z intensity ring time, 22 bytes a point, the header at the sweep's end) and
 times, alternating in the same process, the first pass as it is (``every scan``) and with the first scan's offset

@@ -1,6 +1,6 @@
 """What a scan's sweep middle costs the node's LiDAR road when it is read twice, against once.
 
-The node's ``_on_lidar`` pairs every scan by the middle of its sweep
+The node's ``LidarFeed.add_scan`` pairs every scan by the middle of its sweep
 (:func:`~mono_depth_ros.adapters.messages.sweep_middle_offset_ns`: every point's time read), and the worker's
 :func:`~mono_depth_ros.adapters.messages.decode_scan` of the scan paired read every point's time again for
 ``Scan.sweep_middle_ns``; it now takes it from the pairing stamp (``paired_ns``). This builds one 128x1024 Ouster
@@ -51,8 +51,8 @@ def per_cloud_s(cloud: Any, clouds: int, once: bool) -> float:
     """Seconds per cloud: the pairing read, then the decode (``once``: given the pairing stamp)."""
     started = time.perf_counter()
     for _ in range(clouds):
-        paired_ns = stamp_to_ns(cloud.header.stamp) + sweep_middle_offset_ns(cloud)  # node._on_lidar
-        decode_scan(cloud, paired_ns=paired_ns) if once else decode_scan(cloud)  # node._lidar_input
+        paired_ns = stamp_to_ns(cloud.header.stamp) + sweep_middle_offset_ns(cloud)  # node: LidarFeed.add_scan
+        decode_scan(cloud, paired_ns=paired_ns) if once else decode_scan(cloud)  # node: LidarFeed.scan_input
     return (time.perf_counter() - started) / clouds
 
 

@@ -38,8 +38,9 @@ from mono_depth_ros.adapters.camera_cache import CameraModelCache, LatestCameraI
 from mono_depth_ros.adapters.cdr_input import RawInputs
 from mono_depth_ros.adapters.diagnostics import config_key_values, diagnostic_report, diagnostics_message, status_name
 from mono_depth_ros.adapters.input_watch import InputWatch, LatchedInfo, PeerFrames, node_inputs
-from mono_depth_ros.adapters.lidar import Paired, PairingPoll, ScanPairing, UnpairedLog, lidar_scan_from_tf, tf_ready
-from mono_depth_ros.adapters.lidar_subscription import LidarSubscription, taken
+from mono_depth_ros.adapters.lidar import Paired
+from mono_depth_ros.adapters.lidar_feed import LidarFeed
+from mono_depth_ros.adapters.lidar_subscription import taken
 from mono_depth_ros.adapters.log_throttle import ReasonThrottle
 from mono_depth_ros.adapters.model import build_pipeline
 from mono_depth_ros.adapters.node_start import destroyed_on_failure
@@ -48,7 +49,7 @@ from mono_depth_ros.adapters.parameters import apply_changes, declare_failure, d
 from mono_depth_ros.adapters.ros_clock import POLL_S, ClockSteps, ClockWentBack, PlayedClock, PlayedPeriod
 from mono_depth_ros.adapters.scan_frame import ScanFrameCheck
 from mono_depth_ros.adapters.signals import StopSignals, context_released, exit_now, shut_down, spin_until_stopped
-from mono_depth_ros.adapters.stats import RuntimeStats, drained, seconds_to_ns, unused_warning
+from mono_depth_ros.adapters.stats import RuntimeStats, drained, unused_warning
 from mono_depth_ros.adapters.sync_watch import SYNC_POLL_S, MissingImages, SyncWatch, synchroniser_slop_s
 from mono_depth_ros.adapters.tf_time_jump import ClearedOnJumpBack
 from mono_depth_ros.adapters.topic_names import shown_topic, startup_text, subscribed_image_topic
@@ -57,7 +58,7 @@ from mono_depth_ros.config import NODE_NAME, PARAMS
 from mono_depth_ros.core import ros_msgs
 from mono_depth_ros.core.errors import ConfigError, DepthError, ModelOutputError
 from mono_depth_ros.depth_config import DepthConfig
-from mono_depth_ros.pipeline import DepthPipeline, FrameInput, FrameOutput, LidarInput
+from mono_depth_ros.pipeline import DepthPipeline, FrameInput, FrameOutput
 
 OUTPUT_TOPICS = {
     "depth": "depth/image",
@@ -67,7 +68,6 @@ OUTPUT_TOPICS = {
     "scan": "depth/scan",
 }
 DIAGNOSTICS_TOPIC = "/diagnostics"
-PAIRING_POLL_S = 0.02  # how often frames waiting for their LiDAR scan are checked for the wait_s timeout
 STEADY_CLOCK = Clock(clock_type=ClockType.STEADY_TIME)  # of the timers polling monotonic waits: no /clock needed
 PipelineFactory = Callable[[DepthConfig, Any], DepthPipeline]
 
@@ -91,7 +91,7 @@ class _Frame:
     image: Any
     info: Any
     prediction: Any
-    scan: tuple[int, Any] | None = None  # (stamp ns, PointCloud2 / LaserScan) chosen by adapters.lidar.ScanPairing
+    scan: tuple[int, Any] | None = None  # (stamp ns, PointCloud2 / LaserScan) chosen by adapters.lidar_feed.LidarFeed
 
 
 class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
@@ -149,7 +149,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         self._last_temporal: Any = None
         self._last_frame_id = ""
         self._latest_info = LatestCameraInfo()  # sync.mode latest: the bag runner's rule
-        self._pairing: ScanPairing[_Frame] | None = None  # set in _subscribe when LiDAR is on
+        self._lidar: LidarFeed[_Frame] | None = None  # set in _subscribe when LiDAR is on
         out_qos = qos_for(self._config.topics.output_qos)
         types = {"depth": Image, "info": CameraInfo, "points": PointCloud2, "clearing": PointCloud2, "scan": LaserScan}
         self._publishers_by_topic = {  # keyed as adapters.messages names the outputs (absolute)
@@ -217,20 +217,14 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
             self._tf_listener = TransformListener(self._tf_buffer, self)  # no spin_thread: our executor spins it
         tf2 = (self._tf_buffer, self._factory, (TransformException,))  # temporal.fixed_frame's, scale.ground_frame's
         self._poses = ground_tf.tf2_frame_poses(config, *tf2, self.get_logger().warning, self._stats.input_unused)
-        if lidar_topic:
-            unpaired = UnpairedLog(self.get_logger().warning, shown_topic(lidar_topic, resolve), config.lidar.max_age_s)
-            self._pairing = ScanPairing(
-                max_age_ns=seconds_to_ns(config.lidar.max_age_s),  # the bag runner's ns
-                wait_ns=seconds_to_ns(config.lidar.wait_s),
-                ready=tf_ready(self._tf_buffer, config.lidar.motion_frame, lambda frame: frame.image.header),
-                on_unpaired=unpaired,
-                on_late=self._unused,  # a scan after lidar.wait_s, a frame let go: counted, the wait to set
-                clock_ns=PlayedClock(self.get_clock()).now_ns,  # the waits: played time while /clock moves
-            )
-            self._lidar = LidarSubscription(self, config, self._on_lidar, in_qos, self._factory, STEADY_CLOCK, raw.scan)
-            timer = self.create_timer(PAIRING_POLL_S, self._on_pairing_timer, clock=STEADY_CLOCK)
-            self._pairing_timer = PairingPoll(timer, self._pairing)  # runs while frames wait for their scan
-        scans = lambda: self._pairing.scans_seen if self._pairing else 0  # noqa: E731
+        if lidar_topic:  # the waits: played time while /clock moves; tf2 never waited for (timeout zero)
+            played, shown = PlayedClock(self.get_clock()).now_ns, shown_topic(lidar_topic, resolve)
+            self._lidar = LidarFeed(
+                self, config, in_qos, tf2, lambda frame: frame.image.header, release=self._release,
+                unused=self._unused, clock_ns=played, steady=STEADY_CLOCK, decoder=raw.scan, shown=shown,
+                timeout=Duration(),
+            )  # fmt: skip
+        scans = lambda: self._lidar.scans_seen if self._lidar else 0  # noqa: E731
         inputs = node_inputs(config, image_topic, lambda: self._stats.snapshot().received, scans, resolve)
         depth = self._publishers_by_topic[messages.DEPTH_IMAGE_TOPIC]
         self._input_watch = InputWatch(inputs, graph, self.get_logger().warning, outputs=[depth.topic_name])
@@ -253,27 +247,18 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         self._stats.frame_received()  # (with ApproximateTime: by the SyncWatch, as the image arrives)
         self._enqueue(msg, self._latest_info.for_image(msg), None)
 
-    def _on_lidar(self, msg: Any) -> None:
-        if self._pairing is not None:
-            offset_ns = messages.sweep_middle_offset_ns(msg, self._lidar.type_name)  # the sweep's middle: any driver
-            self._release(self._pairing.add_scan(ros_msgs.stamp_to_ns(msg.header.stamp) + offset_ns, msg))
-
-    def _on_pairing_timer(self) -> None:
-        if self._pairing is not None:
-            self._release(self._pairing.poll())
-
     def _enqueue(self, image: Any, info: Any, prediction: Any) -> None:
         if info is None:
             self._bad("no_camera_info", self._latched.missing())  # or a transient-local publisher's, subscribed now
             return
         frame = _Frame(image, info, prediction)
-        if self._pairing is None:
+        if self._lidar is None:
             self._hand_off(frame)
         else:  # held until its LiDAR scan (which real sensors deliver after the image) is in, or lidar.wait_s
-            self._release(self._pairing.add_frame(ros_msgs.stamp_to_ns(image.header.stamp), frame))
+            self._lidar.add_frame(ros_msgs.stamp_to_ns(image.header.stamp), frame)
 
     def _release(self, paired: list[Paired[_Frame]]) -> None:  # together: none replaces another
-        self._hand_off(*(replace(entry.item, scan=entry.scan) for entry in self._pairing_timer.after(paired)))
+        self._hand_off(*(replace(entry.item, scan=entry.scan) for entry in paired))
 
     def _hand_off(self, *frames: _Frame) -> None:
         """Into the worker's latest-frame slot; frames replaced there before the worker took them are counted."""
@@ -289,8 +274,8 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
             return SetParametersResult(successful=False, reason=str(err))
         if changed is not self._config:
             self._config = changed
-            if pairing := getattr(self, "_pairing", None):  # lidar.wait_s: for the frames held now and the next
-                pairing.wait_ns = seconds_to_ns(changed.lidar.wait_s)
+            if lidar := getattr(self, "_lidar", None):  # lidar.wait_s: for the frames held now and the next
+                lidar.set_wait_s(changed.lidar.wait_s)
             with self._pending_lock:
                 self._pending = changed  # the worker hands it to the pipeline before its next frame
         return SetParametersResult(successful=True)
@@ -317,28 +302,9 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         decoded = messages.frame_input(frame.image, image_type, camera, rectified, copy=False, bits=self._bits)
         decoded = self._cameras.checked(decoded)
         self._went_back.frame(decoded.stamp_ns)  # the first frame after the ROS clock went back: a new start
-        lidar = self._lidar_input(decoded.stamp_ns, decoded.frame_id, frame.scan)
+        lidar = None if self._lidar is None else self._lidar.scan_input(decoded.stamp_ns, decoded.frame_id, frame.scan)
         decoded = replace(decoded, lidar=lidar, prediction=prediction)  # checked and decoded first
         return self._poses.add_to(decoded, self._pipeline.config.scale)  # the camera's poses from TF
-
-    def _lidar_input(self, stamp_ns: int, camera_frame: str, chosen: tuple[int, Any] | None) -> LidarInput | None:
-        if self._tf_buffer is None or chosen is None:
-            return None
-        paired_ns, cloud = chosen  # paired by its sweep's middle (_on_lidar): not computed again
-        try:
-            scan = messages.decode_scan(cloud, self._lidar.type_name, paired_ns=paired_ns)  # per-point/-beam times
-            if scan.points_in_lidar.shape[0] == 0:
-                self._unused("lidar.empty_scan", f"scan on {cloud.header.frame_id!r} has no valid points")
-                return None
-            motion_frame = self._config.lidar.motion_frame
-            return lidar_scan_from_tf(  # timeout zero: never wait in the worker; a missing TF costs this frame's scale
-                self._tf_buffer, self._factory, camera_frame, stamp_ns, scan, motion_frame, Duration()
-            )
-        except TransformException as err:
-            self._unused("lidar.TransformException", str(err))
-        except DepthError as err:
-            self._unused(f"lidar.{type(err).__name__}", str(err))
-        return None
 
     def _unused(self, reason: str, text: str) -> None:
         """Count a scan (camera_info, prediction) that cannot be used: no image outcome (a scan's image goes on)."""
@@ -373,7 +339,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
     def _stop_worker(self) -> None:
         if self._worker is not None and not self._worker.stop(timeout_s=5.0):
             self.get_logger().warning("depth worker still busy after 5 s; going on without it")
-        if held := drained(getattr(self, "_pairing", None), getattr(self, "_sync_watch", None)):
+        if held := drained(getattr(self, "_lidar", None), getattr(self, "_sync_watch", None)):
             self._stats.frame_dropped(held)  # images held for their LiDAR scan or camera_info: with the subscriptions
 
     def destroy_node(self) -> Any:

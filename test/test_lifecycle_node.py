@@ -277,7 +277,7 @@ def test_frames_held_for_their_scan_or_camera_info_at_deactivate_are_counted_dro
     assert node.trigger_configure() is results.SUCCESS and node.trigger_activate() is results.SUCCESS
     send_frame(node, stamp_ns=1_000_000_000)  # paired with its camera_info and prediction, waits for a scan
     node.deliver("/camera/image_raw", test_node.rgb_image(2_000_000_000))  # waits for its camera_info
-    assert node._pairing.waiting == 1 and node._sync_watch.waiting == 1
+    assert node._lidar.pairing.waiting == 1 and node._sync_watch.waiting == 1
     assert node.trigger_deactivate() is results.SUCCESS
     snapshot = test_node.stats(node)
     assert (snapshot.received, snapshot.published, snapshot.dropped, snapshot.bad) == (2, 0, 2, {})
@@ -345,7 +345,7 @@ def test_the_laser_scan_subscription_made_when_a_2d_lidar_appeared_goes_with_dea
     assert node.trigger_configure() is results.SUCCESS and node.trigger_activate() is results.SUCCESS
     assert node.subscription("/scan").msg_type.__name__ == "PointCloud2"
     ros_standin.STATE.graph["/scan"] = ["sensor_msgs/msg/LaserScan"]
-    (look,) = [t for t in node.timers if t.callback == node._lidar._on_timer]
+    (look,) = [t for t in node.timers if t.callback == node._lidar.subscription._on_timer]
     look.callback()
     assert node.subscription("/scan").msg_type.__name__ == "LaserScan"
     assert node.trigger_deactivate() is results.SUCCESS

@@ -632,10 +632,10 @@ def test_the_timers_polling_monotonic_waits_run_on_the_steady_clock_and_diagnost
     steady = ros.fake["rclpy.clock"].ClockType.STEADY_TIME
     clocks = {t.callback: None if t.clock is None else t.clock.clock_type for t in node.timers}
     polls = {
-        node._on_pairing_timer,
+        node._lidar.poll,
         node._sync_watch.poll,
         node._input_watch.poll,
-        node._lidar._on_timer,
+        node._lidar.subscription._on_timer,
     }  # 2D LiDAR: auto
     (diagnostics,) = set(clocks) - polls
     assert set(clocks.values()) == {steady}
@@ -913,7 +913,7 @@ def test_a_2d_lidars_laser_scan_is_subscribed_as_published_and_its_beams_reach_t
     if not at_start:
         assert node.subscription("/scan").msg_type.__name__ == "PointCloud2"  # until the graph shows the type
         ros_standin.STATE.graph["/scan"] = [laser_scan]
-        (look,) = [t for t in node.timers if t.callback == node._lidar._on_timer]
+        (look,) = [t for t in node.timers if t.callback == node._lidar.subscription._on_timer]
         look.callback()
     assert node.subscription("/scan").msg_type.__name__ == "LaserScan"
     assert "published as sensor_msgs/msg/LaserScan" in "".join(node.get_logger().messages("INFO"))
@@ -935,7 +935,7 @@ def test_a_2d_lidars_laser_scan_is_subscribed_as_published_and_its_beams_reach_t
     assert lidar is not None and lidar.stamp_ns == STAMP_NS
     np.testing.assert_allclose(lidar.points_in_lidar, [[2.0, 0.0, 0.0], [0.0, 3.0, 0.0]], atol=1e-6)  # x ahead, y left
     # dated as it was paired: every beam's time (beams 0-3, 0-300 µs), not the kept beams' (0 and 2: 100 µs)
-    assert lidar.sweep_middle_ns == 150_000 == node._pairing._scans[0][0] - STAMP_NS
+    assert lidar.sweep_middle_ns == 150_000 == node._lidar.pairing._scans[0][0] - STAMP_NS
 
 
 def test_a_sweep_stamped_at_its_end_is_paired_by_its_middle(ros: Ros) -> None:
@@ -1027,17 +1027,17 @@ def test_the_pairing_timer_runs_only_while_a_frame_waits_for_its_scan(ros: Ros) 
     node.tf_listener.buffer.set_transform(
         ros_msgs.transform_stamped_from_rigid(rclpy_style_factory(), cam_from_velo, 0), "test"
     )
-    (timer,) = [t for t in node.timers if t.callback == node._on_pairing_timer]
+    (timer,) = [t for t in node.timers if t.callback == node._lidar.poll]
     assert timer.is_canceled()
     send_frame(node)
-    assert not timer.is_canceled() and node._pairing.waiting == 1  # held for its scan
+    assert not timer.is_canceled() and node._lidar.pairing.waiting == 1  # held for its scan
     structured = np.zeros(1, dtype=[("x", "<f4"), ("y", "<f4"), ("z", "<f4")])
     structured["x"] = 10.0
     cloud = ros_msgs.pointcloud2_from_structured(
         rclpy_style_factory(), header(STAMP_NS, "velo"), structured, 1, 1, True
     )
     node.deliver("/lidar/points", cloud)
-    assert timer.is_canceled() and node._pairing.waiting == 0
+    assert timer.is_canceled() and node._lidar.pairing.waiting == 0
     assert node.publishers["depth/image"].wait_for(1)
 
 
@@ -1065,7 +1065,7 @@ def test_a_frame_waits_for_its_scan_in_played_time_when_the_bag_plays_slowly(ros
         node.deliver("/lidar/points", scan(stamp_ns))
     played[0] = STAMP_NS
     send_frame(node)
-    (poll,) = [t.callback for t in node.timers if t.callback == node._on_pairing_timer]
+    (poll,) = [t.callback for t in node.timers if t.callback == node._lidar.poll]
     for _ in range(12):  # /clock at 40 Hz, a tenth of the rate: 2.5 ms played every 25 ms
         time.sleep(0.025)
         played[0] += 2_500_000
@@ -1093,7 +1093,7 @@ def test_a_frame_waits_for_tf_that_lags_behind_its_image_and_uses_its_scan(ros: 
     cam_from_odom = RigidTransform(np.eye(3), np.array([0.0, 0.0, -2.0]), FRAME_ID, "odom")
     buffer.set_transform(ros_msgs.transform_stamped_from_rigid(rclpy_style_factory(), cam_from_odom, 0), "test")
     send_frame(node)
-    (poll,) = [t.callback for t in node.timers if t.callback == node._on_pairing_timer]
+    (poll,) = [t.callback for t in node.timers if t.callback == node._lidar.poll]
     poll()
     time.sleep(0.2)
     assert node.publishers["depth/image"].messages == []  # held: odom <- velo not there yet
@@ -1164,7 +1164,7 @@ def test_frames_a_scan_releases_together_are_all_published_when_the_worker_keeps
         send_frame(node, stamp_ns=STAMP_NS + k * 33_333_333)
         if k % 3 == 2:
             scan((k - 2) * 100 // 3)
-            released = k + 1 - node._pairing.waiting
+            released = k + 1 - node._lidar.pairing.waiting
             assert len(node.publishers["depth/image"].wait_for(released, timeout_s=5.0)) == released, stats(node)
     assert stats(node).dropped == 0
 
@@ -2248,12 +2248,12 @@ def test_the_node_and_the_bag_runner_pair_each_scan_by_its_own_sweeps_middle(
     image) has no per-point times (a driver that adds its time field once running), the next two are Velodyne
     sweeps stamped at their end (``time`` -100..0 ms): the one stamped 40 ms before the image (its sweep's middle
     90 ms before) and the one stamped 60 ms after (its middle 10 ms after). The node pairs each scan by its
-    own sweep's middle (``_on_lidar``): the second, lidar_lag_s -0.010. The bag runner's first pass gave every scan
-    the first scan's offset (0: no time field), paired by header stamps the earlier sweep (lidar_lag_s 0.090):
+    own sweep's middle (``LidarFeed.add_scan``): the second, lidar_lag_s -0.010. The bag runner's first pass gave every
+    scan the first scan's offset (0: no time field), paired by header stamps the earlier sweep (lidar_lag_s 0.090):
     each scan now gets its own offset, as the node's. Each scan's sweep middle is read from its points' times once
-    (the node: in ``_on_lidar``, 3 scans; the bag runner: in its first pass, the 2 with a time field) and the decode
-    of the scan paired takes it from the pairing stamp: it was read again there (4 and 3 reads, 0.2-0.4 ms each for
-    a 128x1024 Ouster cloud), with the same value (lidar_lag_s)."""
+    (the node: in ``LidarFeed.add_scan``, 3 scans; the bag runner: in its first pass, the 2 with a time field) and the
+    decode of the scan paired takes it from the pairing stamp: it was read again there (4 and 3 reads, 0.2-0.4 ms each
+    for a 128x1024 Ouster cloud), with the same value (lidar_lag_s)."""
     from mono_depth_ros.adapters import messages
     from mono_depth_ros.bag import BagRunOptions, run_bag
     from mono_depth_ros.demo.bag_builder import BagBuilder
@@ -2335,7 +2335,7 @@ def test_the_node_and_the_bag_runner_name_the_same_nearest_scan_when_the_nearest
         for topic, msgtype, raw, at_ms in inputs:
             node.subscription(topic).callback(raw)
             bag.write_raw(topic, msgtype, raw, STAMP_NS + at_ms * 1_000_000)
-    (poll,) = [t.callback for t in node.timers if t.callback == node._on_pairing_timer]  # lidar.wait_s runs out
+    (poll,) = [t.callback for t in node.timers if t.callback == node._lidar.poll]  # lidar.wait_s runs out
     assert wait_until(lambda: poll() or stats(node).published == 1, 30)
     assert stats(node).unused.get("lidar.bad_cdr") == 1, stats(node).unused
     nearest = re.compile(r"the nearest scan is stamped [0-9.]+ s (?:before|after) it")
@@ -2517,7 +2517,7 @@ def test_a_scan_recorded_after_lidar_wait_s_is_warned_by_the_bag_runner_as_the_n
     raw = {key: frame.cdr(fuzz.restamped(getattr(frame, key), STAMP_NS)) for key in ("info", "prediction", "image")}
     topics = {key: topic for key, topic in _fuzz_topics().items() if key != "cloud"}  # the camera's, in order
     cloud = frame.cdr(fuzz.restamped(frame.cloud, STAMP_NS))
-    (poll,) = [t.callback for t in node.timers if t.callback == node._on_pairing_timer]
+    (poll,) = [t.callback for t in node.timers if t.callback == node._lidar.poll]
     with BagBuilder(tmp_path / "in", "humble") as bag:
         bag.add("/tf_static", frame.tf, STAMP_NS - 1_000_000_000)
         for latency_ms, key in enumerate(raw):
@@ -2560,7 +2560,7 @@ def test_one_late_scan_counts_as_many_frames_in_the_node_as_the_bag_runner_warns
     frame, params, node, played = _late_lidar_node(ros)
     topics = {key: topic for key, topic in _fuzz_topics().items() if key != "cloud"}  # the camera's, in order
     cloud = frame.cdr(fuzz.restamped(frame.cloud, STAMP_NS))
-    (poll,) = [t.callback for t in node.timers if t.callback == node._on_pairing_timer]
+    (poll,) = [t.callback for t in node.timers if t.callback == node._lidar.poll]
     with BagBuilder(tmp_path / "in", "humble") as bag:
         bag.add("/tf_static", frame.tf, STAMP_NS - 1_000_000_000)
         for index, offset_ms in enumerate((0, 33, 67)):
@@ -2810,10 +2810,11 @@ def test_the_node_holds_lidar_max_age_s_and_wait_s_in_the_bag_runners_nanosecond
 
     node = ros.make_node({"lidar_topic": "/lidar/points", "lidar.max_age_s": max_age_s, "lidar.wait_s": wait_s})
     rules = PairingRules.from_config(node._config)
-    assert (node._pairing.max_age_ns, node._pairing.wait_ns) == (rules.lidar_max_age_ns, seconds_to_ns(wait_s))
-    assert node._pairing.max_age_ns == round(max_age_s * 1e9)
+    pairing = node._lidar.pairing
+    assert (pairing.max_age_ns, pairing.wait_ns) == (rules.lidar_max_age_ns, seconds_to_ns(wait_s))
+    assert pairing.max_age_ns == round(max_age_s * 1e9)
     node.set_parameters([Parameter("lidar.wait_s", value=max_age_s)])
-    assert node._pairing.wait_ns == seconds_to_ns(max_age_s)
+    assert node._lidar.pairing.wait_ns == seconds_to_ns(max_age_s)
 
 
 def test_latest_camera_info_after_the_clock_went_back_is_the_one_the_node_kept_on_both_roads(
@@ -3047,3 +3048,50 @@ def test_a_scan_within_lidar_wait_s_of_a_late_prediction_is_no_late_scan_for_the
     assert (from_node["inputs_unused"], from_node["lidar_lag_s"]) == ("0", "-0.040"), from_node
     assert summary.frames_out == 1, summary.format()
     assert "lidar: scan after lidar.wait_s" not in summary.warnings.counts, summary.format()
+
+
+def test_the_node_fed_a_bag_of_a_lidar_an_hour_behind_words_its_first_frame_as_the_bag_runner(
+    ros: Ros, tmp_path: Path
+) -> None:
+    """The tiny bag with its 10 Hz LiDAR stamped an hour behind the 10 Hz camera, each message handed to the node
+    (rclpy stand-in) with its clock at the message's bag time: the node holds the first frame until the second scan
+    gives the scan period and logs it with the two scans at hand, the nearest 3599.900 s before it. The bag runner's
+    summary words the same frame with the same sentence (it said "the only scan at hand ... 3600.000 s", the scans
+    recorded when the node took the image in): the value test/bag/test_runner.py's
+    ``test_scans_on_another_clock_are_explained_as_the_node_explains_them`` asserts, shown on the node's road."""
+    from rosbags.rosbag2 import Reader
+
+    from mono_depth_ros.bag import BagRunOptions, run_bag
+    from test.bag.support import write_tiny_bag
+
+    def hour_behind(topic: str, index: int, msg: Any) -> Any:
+        if topic == "/lidar/points":
+            msg.header.stamp.sec -= 3600
+        return msg
+
+    write_tiny_bag(tmp_path / "in", 5, prediction="relative", mutate=hour_behind)
+    params = {
+        **EXTERNAL,
+        "model.output_kind": "relative_inverse",
+        "scale.mode": "lidar",
+        "lidar_topic": "/lidar/points",
+    }
+    node = ros.make_node(params)
+    played = [0]
+    ros_standin.state().now_ns = lambda: played[0]
+    (poll,) = [t.callback for t in node.timers if t.callback == node._lidar.poll]
+    with Reader(tmp_path / "in") as reader:
+        for connection, log_ns, raw in reader.messages():
+            if connection.topic != "/tf_static":  # no scan is paired: no TF asked
+                played[0] = log_ns
+                node.subscription(connection.topic).callback(bytes(raw))
+                poll()
+    played[0] += 10**9  # past every wait
+    assert wait_until(lambda: poll() or stats(node).published + stats(node).dropped == 5, 30), stats(node)
+    (first, *_) = [m for m in node.get_logger().messages("WARN") if "LiDAR scan not used" in m]
+    summary = run_bag(tmp_path / "in", tmp_path / "out", params, BagRunOptions(progress=False))
+    assert "the nearest scan is stamped 3599.900 s before it (its scans still arrive" in first, first
+    assert (
+        first == f"LiDAR scan not used: {summary.warnings.examples['lidar: no scan in time']}; this frame's scale "
+        "falls back"
+    ), (first, summary.warnings.examples)

@@ -5,6 +5,7 @@ module             what
 =================  ==========================================================================================
 ``messages``       input messages → :class:`~mono_depth_ros.pipeline.FrameInput`; FrameOutput → output messages
 ``lidar``          the scan for an image (pairing scans that arrive after it) and the TF lookup that places it
+``lidar_feed``     the node's LiDAR input: subscription, pairing, poll timer, the chosen scan placed through tf2
 ``camera_cache``   one CameraModel (and undistortion maps) per calibration
 ``diagnostics``    one ``/diagnostics`` builder: keys, levels, message
 ``stats``          run-time counters, fps, latency percentiles

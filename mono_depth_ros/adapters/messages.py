@@ -122,8 +122,8 @@ def decode_scan(msg: Any, msgtype: str = POINTCLOUD2, *, paired_ns: int | None =
     times) → :class:`Scan`, dated by the middle of its sweep as it is paired (:func:`sweep_middle_offset_ns`).
 
     ``paired_ns``: the stamp the scan was paired by (int ns: its header stamp plus :func:`sweep_middle_offset_ns`, as
-    the node's ``_on_lidar`` and the bag runner's first pass computed it): its sweep's middle is then that minus the
-    header stamp, not read from every point's time again (0.2-0.4 ms a 128x1024 Ouster cloud,
+    the node's ``LidarFeed.add_scan`` and the bag runner's first pass computed it): its sweep's middle is then that
+    minus the header stamp, not read from every point's time again (0.2-0.4 ms a 128x1024 Ouster cloud,
     bench/bench_sweep_middle.py). None, or one further from the header stamp than any sweep's middle lies
     (:data:`~mono_depth_ros.core.point_times.MAX_SPAN_NS`: another scan's stamp, not this one's): computed here."""
     frame_id, stamp_ns = str(msg.header.frame_id), stamp_to_ns(msg.header.stamp)

@@ -160,8 +160,8 @@ class RuntimeStats:
     Args:
         window_s: length of the window for fps, latency percentiles and the ``*_in_window`` counts.
         clock_ns: monotonic clock in int nanoseconds (injectable for tests).
-        warn: called with a warning: once (the stamp, the clock, the remedy) at the first frame
-            :meth:`frame_published_at` finds unstamped; for a 16-bit frame whose scaling looks wrong
+        warn: called with a warning: once per cause and clock (the stamp, the clock, the remedy) at the first
+            frame :meth:`frame_published_at` finds unstamped; for a 16-bit frame whose scaling looks wrong
             (:meth:`sixteen_bit_frame`), at most every :data:`SIXTEEN_BIT_LOG_PERIOD_S` per key and kind of text.
         clock_steps: the node clock's recent step and changes (:class:`SteppingClock`: the node's
             :class:`~mono_depth_ros.adapters.ros_clock.ClockSteps`); None: a clock that never steps or changes.
@@ -272,7 +272,8 @@ class RuntimeStats:
         back (an earlier call had a later ``now_ns``: a bag played with ``--clock --loop``, this frame captured in the
         pass before) is published with no latency, not unstamped; a clock change (``use_sim_time`` set at run time:
         ``clock_steps``' changes) starts that history afresh (the system time read before ``/clock`` is no earlier
-        time of it; nor is ``now_ns`` of the call that first sees the change: the caller read it before the count).
+        time of it; nor is ``now_ns`` of the call that first sees the change: the caller read it before the count),
+        and the warnings (each cause warned once on a clock: once more on the new one).
         So is a stamp after a node clock that steps (``/clock``: ``clock_steps``) by up to
         :data:`CLOCK_STEPS_AHEAD` of its recent steps, or by any amount up to
         :data:`MAX_STAMP_OFFSET_S` before its step is known (for a while: :data:`CLOCK_STANDS`): captured since the
@@ -285,6 +286,7 @@ class RuntimeStats:
             if changes != self._clock_changes:  # use_sim_time set: the clock read before is another clock
                 # now_ns was read before the count, maybe on the clock before the change: no history of the new one
                 self._clock_changes, self._newest_now_ns, went_back = changes, -(2**63), False
+                self._unstamped_warned.clear()  # the causes on the new clock are new: each is warned once more
             else:
                 went_back = now_ns < stamp_ns and now_ns < self._newest_now_ns  # captured before the clock went back
                 self._newest_now_ns = max(self._newest_now_ns, now_ns)
@@ -323,8 +325,8 @@ class RuntimeStats:
         if first and self._warn is not None:
             self._warn(
                 f"image stamped {stamp_ns / NS_PER_S:.3f} s, node clock {now_ns / NS_PER_S:.3f} s: {why}; such frames "
-                f"are published but left out of latency_*_ms and counted in frames_unstamped (warned once per cause); "
-                f"{remedy}"
+                "are published but left out of latency_*_ms and counted in frames_unstamped (warned once per cause and "
+                f"clock); {remedy}"
             )
 
     def _published_without_latency(self) -> None:

@@ -512,9 +512,9 @@ def _add_stamp(
 
 def _sweep_middle_ns(bag: InputBag, message: BagMessage, decoded: Any = None) -> int | None:
     """Where the sweep of a scan lies after its header stamp (:func:`.messages.sweep_middle_offset_ns`, what the
-    node's ``_on_lidar`` asks of every scan: half a sweep for a driver stamping its start, minus that for one stamping
-    its end, 0 without per-point times); None when the scan cannot be decoded (a cut LaserScan or cloud: the node
-    drops it as ``lidar.bad_cdr``, the second pass counts it so). Asked of every scan: a partial first sweep, a
+    node's ``LidarFeed.add_scan`` asks of every scan: half a sweep for a driver stamping its start, minus that for one
+    stamping its end, 0 without per-point times); None when the scan cannot be decoded (a cut LaserScan or cloud: the
+    node drops it as ``lidar.bad_cdr``, the second pass counts it so). Asked of every scan: a partial first sweep, a
     rotation rate that changes, dropped packets or a time field only some scans carry give each scan its own. A
     cloud whose ``fields``, parsed from its head (:func:`~mono_depth_ros.core.cdr_header.point_fields_from_cdr`), hold
     no time field the node reads (:func:`~mono_depth_ros.core.point_times.time_field`) is not read whole; one whose

@@ -465,10 +465,10 @@ class PairingRules:
         self, image_stamp_ns: int, image_log_ns: int, scans: StampIndex, bag_pass: int = 0, skip: Container[int] = ()
     ) -> tuple[int, int | None, bool, tuple[int, int, int | None] | None, tuple[int, int | None] | None] | None:
         """What the node's "LiDAR scan not used" line judges an image without a scan by, from the bag times (int ns):
-        the scans of ``bag_pass`` recorded by the time the node takes the image (``image_log_ns``; the last
-        :data:`~mono_depth_ros.adapters.lidar.SCANS_FOR_RATE` not in ``skip``, the unreadable ones, which the
-        node never receives; a frame without a scan goes then, at the scan rate or with the LiDAR taken as stopped, or
-        after its wait, in which a scan at or after its stamp would have released it, paired or nearest):
+        the scans of ``bag_pass`` recorded by the time the node lets the image go (:meth:`_let_go_ns`: when it takes
+        the image in, ``image_log_ns``, or a scan recorded within ``lidar.wait_s`` after it that makes its choice
+        final; the last :data:`~mono_depth_ros.adapters.lidar.SCANS_FOR_RATE` not in ``skip``, the unreadable ones,
+        which the node never receives):
         ``(nearest, period, one_scan, behind, arrivals)``, the stamp of the nearest (among those and the older ones
         stamped within 1 s of the newest, which the node keeps while its scans run ahead of the images, up to
         :data:`~mono_depth_ros.adapters.lidar.MAX_SCANS_KEPT`), the scan period (None: not known), whether
@@ -476,14 +476,13 @@ class PairingRules:
         arriving when recorded, the image at ``image_log_ns``) and :func:`~mono_depth_ros.adapters.lidar.scan_arrivals`
         (those recorded arriving when recorded), as the node's
         :class:`~mono_depth_ros.adapters.lidar.ScanPairing` gives them to
-        :func:`~mono_depth_ros.adapters.lidar.no_scan_text`. None: no scan recorded by then, or bag times not known."""
-        own, count = scans.of_pass(bag_pass), MAX_SCANS_KEPT
-        while True:  # readable ones: unreadable ones never reach the node, nor take a place there
-            keys, stamps = own.recorded_last(image_log_ns, count)
-            kept = [(key, stamp) for key, stamp in zip(keys, stamps, strict=True) if key not in skip]
-            if len(kept) >= MAX_SCANS_KEPT or len(keys) < count:
-                break
-            count *= 2
+        :func:`~mono_depth_ros.adapters.lidar.no_scan_text`. None: no scan recorded by then, or bag times not known.
+        The scans recorded when the node took the image in told the frames a LiDAR on another clock holds until its
+        second scan (:func:`~mono_depth_ros.adapters.lidar.far_behind` needs the scan period) of the only scan at
+        hand, where the node's log named the scans at hand when it let them go (a 10 Hz LiDAR an hour behind a 10 Hz
+        camera: the first frame; behind a 30 Hz camera: the first four)."""
+        own = scans.of_pass(bag_pass)
+        kept = self._readable_recorded(own, self._let_go_ns(image_stamp_ns, image_log_ns, own, skip), skip)
         held = kept[-SCANS_FOR_RATE:]  # what the rate is judged by
         if not held:
             return None
@@ -498,6 +497,54 @@ class PairingRules:
         )
         arrivals = scan_arrivals(image_log_ns, came, [own.log_of(key) for key, _ in held])
         return nearest, period, period is None and len(held) == 1, behind, arrivals
+
+    def _let_go_ns(self, image_stamp_ns: int, image_log_ns: int, own: StampIndex, skip: Container[int]) -> int:
+        """When the node lets an image without a scan go (int ns bag times), as far as the scans tell: when it takes
+        it in, ``image_log_ns``, or at the first scan of ``own`` not in ``skip`` recorded within ``lidar.wait_s``
+        after that which makes its choice final, as :class:`~mono_depth_ros.adapters.lidar.ScanPairing` decides it:
+        the newest scan at hand stamped at or after the image, or far behind it
+        (:func:`~mono_depth_ros.adapters.lidar.far_behind`: with the scan period known), or the next expected no
+        nearer (:func:`~mono_depth_ros.adapters.lidar.final_at_scan_rate`); when none does (its wait runs out), the
+        last scan recorded within the wait (the scans it had then). No later than the last scan before a gap longer
+        than ``lidar.wait_s`` and one and a half scan periods: a frame taken in during it may have waited in vain,
+        the LiDAR taken as stopped, and the frames after it go at once (the node's ``_gave_up``, which the scans alone
+        do not tell: a 2 Hz LiDAR an hour behind a 30 Hz camera, ``lidar.wait_s`` 0.2 s, the frames after the first
+        one's wait went at once with the only scan at hand, where its second scan was taken as their release).
+        ``image_log_ns`` with ``lidar.wait_s`` 0 (every frame goes at once)."""
+        held = self._readable_recorded(own, image_log_ns, skip)[-SCANS_FOR_RATE:]
+        if self.lidar_wait_ns <= 0 or not held:
+            return image_log_ns
+        let_go, until = image_log_ns, image_log_ns + self.lidar_wait_ns + 1  # a scan as the wait runs out: held still
+        for at_ns in (image_log_ns, *own.logs_between(image_log_ns, until)):
+            at_hand = self._readable_recorded(own, at_ns, skip)[-SCANS_FOR_RATE:]
+            if at_ns != image_log_ns and at_hand[-1] == held[-1]:
+                continue  # an unreadable scan: nothing reaches the node
+            came, period = own.log_of(held[-1][0]), scan_period([stamp for _, stamp in held])
+            if at_ns - came > max(self.lidar_wait_ns, 3 * (period or 0) // 2):
+                return let_go  # a frame may have waited in vain since the last scan: the frames after it go at once
+            held, let_go = at_hand, at_ns
+            stamps = [stamp for _, stamp in held]
+            newest, period, max_age_ns = max(stamps), scan_period(stamps), self.lidar_max_age_ns
+            if (
+                newest >= image_stamp_ns
+                or far_behind(image_stamp_ns, newest, period, max_age_ns, self.lidar_wait_ns, len(held))
+                or final_at_scan_rate(image_stamp_ns, None, newest, period, max_age_ns)
+            ):
+                return at_ns
+        return let_go
+
+    @staticmethod
+    def _readable_recorded(own: StampIndex, log_ns: int, skip: Container[int]) -> list[tuple[int, int]]:
+        """``(key, stamp)`` of the last :data:`~mono_depth_ros.adapters.lidar.MAX_SCANS_KEPT` scans of ``own`` (or
+        more) recorded at or before ``log_ns`` and not in ``skip`` (the unreadable ones never reach the node, nor take
+        a place there), in recording order."""
+        count = MAX_SCANS_KEPT
+        while True:
+            keys, stamps = own.recorded_last(log_ns, count)
+            kept = [(key, stamp) for key, stamp in zip(keys, stamps, strict=True) if key not in skip]
+            if len(kept) >= MAX_SCANS_KEPT or len(keys) < count:
+                return kept
+            count *= 2
 
     def as_synchronised(
         self,

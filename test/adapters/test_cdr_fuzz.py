@@ -181,7 +181,7 @@ def node_road(
         if msg is not None:
             ros_msgs.stamp_to_ns(msg.header.stamp)
     if cloud is not None:
-        offset_ns = messages.sweep_middle_offset_ns(cloud, scan_type)  # node._on_lidar: the scan's pairing stamp
+        offset_ns = messages.sweep_middle_offset_ns(cloud, scan_type)  # LidarFeed.add_scan: the scan's pairing stamp
         assert abs(offset_ns) <= MAX_SPAN_NS, offset_ns  # a sweep lasts at most that (point_times)
     if image is None or info is None or (prediction is None and not shipped):
         return Outcome(BAD_CDR)
@@ -189,7 +189,7 @@ def node_road(
     tf_message = store.deserialize_cdr(raw["tf"], TF)  # the bag runner's /tf_static (the node's tf2 in C++)
     with contextlib.suppress(DepthError):  # the bag runner warns; the good transforms are stored
         tf.add_tf_message(tf_message, static=True)
-    # the worker (node._frame_input, node._lidar_input, pipeline, publish)
+    # the worker (node._frame_input, LidarFeed.scan_input, pipeline, publish)
     try:
         external = None if shipped else messages.decode_prediction(prediction)
         depth = shipped_pipeline() if shipped else pipeline()

@@ -453,3 +453,26 @@ def test_seconds_to_ns_rounds_where_a_float_falls_short() -> None:
 
     assert int(2.01 * 1e9) == 2_009_999_999
     assert [seconds_to_ns(s) for s in (2.01, 1.001, 0.2, 0.0)] == [2_010_000_000, 1_001_000_000, 200_000_000, 0]
+
+
+def test_an_unstamped_cause_warned_once_is_warned_again_after_use_sim_time_changes_at_run_time() -> None:
+    """Each cause of unstamped frames is warned once, and was once per node lifetime: a camera 1 h off the system
+    time warned, then use_sim_time set true at run time (ros2 param set) with the camera still off the new clock,
+    nothing said (the frames counted unstamped in silence), nor after it was set false again. A clock change
+    (ClockSteps' changes) makes the causes new: each is warned once more on the new clock; without a change, once."""
+    warnings: list[str] = []
+    steps = ClockSteps()
+    stats = RuntimeStats(window_s=60.0, clock_ns=FakeClock(), warn=warnings.append, clock_steps=steps)
+    now_ns, off_ns = 1_700_000_000 * 1000 * MS, 2 * 3600 * 1000 * MS  # the camera stamps 2 h behind
+
+    def frames(count: int) -> None:
+        for k in range(count):
+            stats.frame_published_at(now_ns + k * 100 * MS - off_ns, now_ns + k * 100 * MS)
+
+    frames(5)
+    assert stats.snapshot().frames_unstamped == 5 and len(warnings) == 1, warnings  # once per cause
+    for k, change in enumerate(("ROS_TIME_ACTIVATED", "ROS_TIME_DEACTIVATED")):
+        steps.on_jump(clock_change(change))
+        frames(5)
+        assert stats.snapshot().frames_unstamped == 10 + 5 * k and len(warnings) == 2 + k, (change, warnings)
+    assert all("1 h off" in warning and "warned once per cause and clock" in warning for warning in warnings)

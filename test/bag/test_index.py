@@ -293,7 +293,7 @@ def test_of_a_topic_recorded_with_several_types_the_type_the_node_subscribes_is_
 
 def test_each_scan_is_indexed_by_the_middle_of_its_own_sweep(tmp_path: Path) -> None:
     """The node pairs each scan by the middle of its own sweep (``messages.sweep_middle_offset_ns`` in
-    ``_on_lidar``); the first pass read the first scan whole and gave its offset to every scan. Here the first
+    ``LidarFeed.add_scan``); the first pass read the first scan whole and gave its offset to every scan. Here the first
     scan has no time field (a driver that adds it once running; KITTI's Velodyne files have none), then a Velodyne
     sweep stamped at its end (``time`` -125..0 ms, a slower spin: middle 62.5 ms before the stamp), a partial one
     (-15.6..0 ms: dropped packets), and one stamped at its start (``t`` 0..100 ms, a merged cloud): all were indexed

@@ -490,6 +490,23 @@ def test_a_frame_without_a_scan_is_explained_by_the_scans_at_hand_as_the_node_ex
             assert DIFFERENT_CLOCKS in bag_words, bag_words
 
 
+@pytest.mark.parametrize("scan_every_ms", [50, 100, 200, 250, 500])
+def test_frames_held_for_the_second_scan_of_a_lidar_an_hour_behind_are_explained_by_the_scans_at_hand_then(
+    scan_every_ms: int,
+) -> None:
+    """A LiDAR stamped an hour behind a 30 Hz camera (lidar.max_age_s and lidar.wait_s 0.2 s): with one scan at hand
+    the node cannot tell another clock (``far_behind`` needs the scan period) and holds the frames until the second
+    scan, then logs them with the two at hand ("its scans still arrive ... different clocks", the nearest the second
+    scan); the bag runner told them of the scans recorded when the node took them in ("the only scan at hand ...",
+    the first scan), other words for the first 1-7 frames of a 20-10 Hz LiDAR. It now judges them by the scans
+    recorded when the node lets them go. A 4 Hz or 2 Hz LiDAR, its second scan after the first frame's wait: that
+    frame times out, the LiDAR is taken as stopped and the next frames go at once with the only scan at hand, on
+    both roads (a later scan is no release then)."""
+    words = _words_on_both_roads(3000, scan_every_ms, -3_600_000)
+    assert len(words) > 80, len(words)
+    assert all(DIFFERENT_CLOCKS in bag_words for bag_words in words), words
+
+
 def test_unreadable_scans_do_not_crowd_the_scans_at_hand_out_of_the_bag_runners_words() -> None:
     """The node keeps the last 10 scans it received; an unreadable scan (cut, corrupt) never reaches it. A 0.2 Hz
     LiDAR whose first two scans are readable and next nine are not: the node, with its two scans, knows the rate and

@@ -228,8 +228,11 @@ def test_scans_on_another_clock_are_explained_as_the_node_explains_them(tmp_path
     summary, _ = _run(tmp_path, EXTERNAL_RELATIVE, mutate=hour_behind)
     assert summary.frames_out == 3 and summary.warnings.counts["lidar: no scan in time"] == 3
     text = summary.warnings.examples["lidar: no scan in time"]
-    assert "nearest scan is stamped 3600.000 s before it" in text and "different clocks" in text, text  # the scan
-    # at hand when the node takes the image (its own, recorded after it, is not yet): the arrivals name the clocks
+    assert "nearest scan is stamped 3599.900 s before it" in text and "different clocks" in text, text  # the scans
+    # at hand when the node lets the first image go: held until the second scan gave the period (far_behind), the
+    # nearest that one, 0.1 s on (it said 3600.000 s, the scan at hand when the node took the image in, which the
+    # node's log does not: test_frames_held_for_the_second_scan_of_a_lidar_an_hour_behind_get_the_nodes_words);
+    # the arrivals name the clocks
 
 
 def test_camera_info_the_node_would_not_pair_is_used_and_warned(tmp_path: Path) -> None:
@@ -1610,3 +1613,65 @@ def test_a_second_type_recorded_on_the_image_topic_is_not_read_as_images(
     stamps = [stamp for stamp, _ in read_bag(tmp_path / "out")["/depth/image"]]
     assert len(set(stamps)) == 3, stamps
     assert any("1 message(s) of sensor_msgs/msg/CompressedImage" in note for note in summary.notes), summary.notes
+
+
+def test_frames_held_for_the_second_scan_of_a_lidar_an_hour_behind_get_the_nodes_words(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 10 Hz LiDAR stamped an hour behind the 10 Hz camera, each scan recorded just after its image: the node holds
+    the first frame until the second scan gives the scan period (one scan at hand is no clock: ``far_behind``), and
+    logs it with the scans at hand then ("its scans still arrive ... different clocks", the nearest the second scan,
+    3599.900 s before it); the bag runner judged it by the scans recorded when the node took it in, other words
+    ("the only scan at hand: the LiDAR's rate is not known yet ...", 3600.000 s). Every frame's words are now the
+    node's: its :class:`~mono_depth_ros.adapters.lidar_feed.LidarFeed` fed the bag's messages at their bag times,
+    each image when its prediction completes the set."""
+    import mono_depth_ros.bag.runner as runner_module
+    from mono_depth_ros.adapters.lidar import Paired, UnpairedLog
+    from mono_depth_ros.adapters.lidar_feed import LidarFeed
+    from mono_depth_ros.depth_config import DepthConfig
+    from test.adapters.support import FakeClock, FakeNode
+    from test.core.ros_msg_support import rosbags_factory
+
+    bag_words: list[str] = []
+    words = runner_module.no_scan_text
+
+    def spy(*args: Any, **kwargs: Any) -> str:
+        bag_words.append(words(*args, **kwargs))
+        return bag_words[-1]
+
+    monkeypatch.setattr(runner_module, "no_scan_text", spy)
+
+    def hour_behind(topic: str, index: int, msg: Any) -> Any:
+        if topic == "/lidar/points":
+            msg.header.stamp.sec -= 3600
+        return msg
+
+    summary, _ = _run(tmp_path, EXTERNAL_RELATIVE, mutate=hour_behind, n_frames=5)
+    assert summary.warnings.counts["lidar: no scan in time"] == len(bag_words) == 5, bag_words
+    config = DepthConfig.from_params(EXTERNAL_RELATIVE)
+    clock, released = FakeClock(), list[Paired[Any]]()
+    tf2 = (None, rosbags_factory("humble"), ())  # no TF asked: no scan is chosen
+    feed: LidarFeed[Any] = LidarFeed(
+        FakeNode(), config, "qos", tf2, lambda image: image.header, release=released.extend,
+        unused=lambda reason, text: None, clock_ns=clock,
+    )  # fmt: skip
+    recorded = read_bag(tmp_path / "in")
+    images, predictions = recorded["/camera/image_raw"], recorded["/depth_model/prediction"]
+    events = [(log_ns, "image", image) for (_, image), (log_ns, _) in zip(images, predictions, strict=True)]
+    events += [(log_ns, "scan", scan) for log_ns, scan in recorded["/lidar/points"]]  # an image is taken in when its
+    events.sort(key=lambda event: event[0])  # prediction completes the set
+    for log_ns, kind, msg in events:
+        clock.now_ns = log_ns
+        if kind == "scan":
+            feed.add_scan(msg)
+        else:
+            feed.add_frame(stamp_to_ns(msg.header.stamp), msg)
+        feed.poll()
+    clock.now_ns += round(config.lidar.wait_s * 1e9)
+    feed.poll()
+    node_words: list[str] = []
+    for paired in released:  # each frame's words (UnpairedLog throttles repeats in the log)
+        UnpairedLog(node_words.append, config.topics.lidar, config.lidar.max_age_s)(paired)
+    assert [paired.scan for paired in released] == [None] * 5
+    for k, (node, bag) in enumerate(zip(node_words, bag_words, strict=True)):
+        assert node == f"LiDAR scan not used: {bag}; this frame's scale falls back", (k, node, bag)
