@@ -132,6 +132,21 @@ def status_name(node_fqn: str) -> str:
 STATUS_SUFFIX = status_name(NODE_NAME)
 """The end of every mono_depth_node's (and the bag runner's) status name: ``mono_depth_node: depth``."""
 
+DEPTH_STATUS_KEYS = ("frames_received", "backend")
+"""Keys every depth status carries (:func:`diagnostic_report`, :func:`config_key_values`), whatever the node's name."""
+
+
+def is_depth_status(status: Any) -> bool:
+    """Whether ``status`` (a ``diagnostic_msgs/DiagnosticStatus``) is the depth status of a node of this package (or
+    of the bag runner) under any node name: ``mono_depth_node: depth``, and also ``left/depth_left: depth`` of a node
+    a user's launch file named ``depth_left`` (``Node(name=...)``, ``-r __node:=``), which
+    :data:`STATUS_SUFFIX` misses; its name ends with ``: depth`` and its values carry :data:`DEPTH_STATUS_KEYS`
+    (another package's status named ``...: depth`` does not)."""
+    if not str(status.name).endswith(": depth"):
+        return False
+    keys = {str(value.key) for value in status.values}
+    return all(key in keys for key in DEPTH_STATUS_KEYS)
+
 
 def diagnostics_message(
     factory: MessageFactory, report: DiagnosticReport, stamp_ns: int, name: str, hardware_id: str
