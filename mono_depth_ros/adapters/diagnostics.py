@@ -138,11 +138,16 @@ DEPTH_STATUS_KEYS = ("frames_received", "backend")
 
 def is_depth_status(status: Any) -> bool:
     """Whether ``status`` (a ``diagnostic_msgs/DiagnosticStatus``) is the depth status of a node of this package (or
-    of the bag runner) under any node name: ``mono_depth_node: depth``, and also ``left/depth_left: depth`` of a node
-    a user's launch file named ``depth_left`` (``Node(name=...)``, ``-r __node:=``), which
-    :data:`STATUS_SUFFIX` misses; its name ends with ``: depth`` and its values carry :data:`DEPTH_STATUS_KEYS`
-    (another package's status named ``...: depth`` does not)."""
-    if not str(status.name).endswith(": depth"):
+    of the bag runner) under any node name: a name that is :data:`STATUS_SUFFIX` in some namespace
+    (``front/mono_depth_node: depth``, whatever its values: a recorded one without them too), or one that ends with
+    ``: depth`` and whose values carry :data:`DEPTH_STATUS_KEYS` (``left/depth_left: depth`` of a node a user's launch
+    file named ``depth_left``: ``Node(name=...)``, ``-r __node:=``). Another package's ``rgbd/driver: depth`` (or
+    ``my_mono_depth_node: depth``) without those keys is not one. The one rule of
+    :class:`~mono_depth_ros.adapters.input_watch.PeerFrames` and of the bag runner's copy of recorded statuses."""
+    name = str(status.name)
+    if name == STATUS_SUFFIX or name.endswith("/" + STATUS_SUFFIX):
+        return True
+    if not name.endswith(": depth"):
         return False
     keys = {str(value.key) for value in status.values}
     return all(key in keys for key in DEPTH_STATUS_KEYS)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from mono_depth_ros.adapters.diagnostics import status_name
+from mono_depth_ros.adapters.diagnostics import is_depth_status, status_name
 from mono_depth_ros.adapters.input_watch import (
     InputWatch,
     LatchedInfo,
@@ -489,3 +489,16 @@ def test_a_peer_named_in_a_users_launch_file_in_this_nodes_frame_is_warned_about
     assert warning.startswith("left/depth_left publishes its depth in this node's camera frame 'camera' too")
     peers.check(Array([Status("rgbd/driver: depth", "camera", [KeyValue("temperature", "41")])]))
     assert len(warnings) == 1
+
+
+def test_a_depth_status_is_one_of_this_packages_names_or_a_depth_named_status_with_the_depth_keys() -> None:
+    """:func:`is_depth_status`, the one rule of PeerFrames and the bag runner: ``mono_depth_node: depth`` in any
+    namespace is a depth status whatever its values (as before ``is_depth_status``: a recorded one without them too);
+    a name that only ends with those words (``my_mono_depth_node: depth``) is not, unless it carries the depth keys."""
+    assert is_depth_status(Status("mono_depth_node: depth", "camera", []))
+    assert is_depth_status(Status("front/mono_depth_node: depth", "camera", []))
+    assert is_depth_status(Status("left/depth_left: depth", "camera"))  # a user's name, the depth keys
+    assert is_depth_status(Status("my_mono_depth_node: depth", "camera"))
+    assert not is_depth_status(Status("my_mono_depth_node: depth", "camera", []))
+    assert not is_depth_status(Status("rgbd/driver: depth", "camera", [KeyValue("frames_received", "3")]))
+    assert not is_depth_status(Status("left/depth_left: depth (copy)", "camera"))
