@@ -159,7 +159,9 @@ def _unquoted_hint(kind: type, value: Any) -> str:
 def yaml11_float(number: float) -> str:
     """``number`` written so that YAML 1.1 (PyYAML: ``ros2 param set``, the bag runner's ``--param``) and rcl (params
     files, ``-p``) both read a float: a decimal point and a signed exponent (5e-2 -> 0.05, 1e9 -> 1000000000.0,
-    1e-5 -> 1.0e-05)."""
+    1e-5 -> 1.0e-05); YAML's ``.inf``, ``-.inf``, ``.nan`` for the others (Python's ``inf`` is text to both)."""
+    if not math.isfinite(number):
+        return ".nan" if math.isnan(number) else ("-.inf" if number < 0 else ".inf")
     mantissa, e, exponent = repr(float(number)).partition("e")
     if "." not in mantissa:
         mantissa += ".0"

@@ -3,6 +3,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -114,6 +115,22 @@ def test_a_float_in_e_notation_that_yaml_reads_as_text_names_a_spelling_yaml_rea
         coerce(spec, "0.05")
     with pytest.raises(ConfigError, match=r"; write it unquoted: 2.5e-1$"):  # YAML 1.1 reads this one as a float
         coerce(spec, "2.5e-1")
+
+
+def test_yaml11_float_is_read_back_as_that_float_for_every_sign_and_magnitude() -> None:
+    """Every spelling yaml11_float gives is read by YAML 1.1 (PyYAML: ros2 param set) as the same float, sign included:
+    negative, zero, subnormal, the largest, and inf / nan (it wrote 'inf.0', 'nan.0': text)."""
+    rng = np.random.default_rng(100)
+    finite = rng.integers(0, 2**64, size=20000, dtype=np.uint64).view(np.float64)
+    numbers = [float(x) for x in finite[np.isfinite(finite)]]
+    numbers += [0.0, -0.0, 5e-324, -5e-324, 2.2250738585072014e-308, 1.7976931348623157e308, -1e16, 1e22, -0.05]
+    for number in numbers:
+        spelled = yaml11_float(number)
+        read = yaml.safe_load(spelled)
+        assert isinstance(read, float) and read == number, (number, spelled, read)
+        assert math.copysign(1.0, read) == math.copysign(1.0, number), (number, spelled)
+    assert [yaml.safe_load(yaml11_float(x)) for x in (math.inf, -math.inf)] == [math.inf, -math.inf]
+    assert math.isnan(yaml.safe_load(yaml11_float(math.nan)))
 
 
 def test_an_unquoted_on_or_off_read_by_yaml_as_a_bool_names_the_quoted_choice() -> None:
