@@ -144,7 +144,30 @@ def _unquoted_hint(kind: type, value: Any) -> str:
         number = float(value) if kind is float else int(value.strip())
     except ValueError:
         return ""
-    return f"; write it unquoted: {value.strip()}" if math.isfinite(number) else ""
+    if not math.isfinite(number):
+        return ""
+    read = yaml.safe_load(value.strip())
+    if isinstance(read, int | float) and not isinstance(read, bool):
+        return f"; write it unquoted: {value.strip()}"
+    # 1e9, 5e-2: a float to rcl (params files, -p) and to Python, text to YAML 1.1 even unquoted
+    return (
+        f"; write it unquoted as {yaml11_float(number)}: YAML 1.1 (ros2 param set) reads {value.strip()} as text even "
+        "unquoted (its floats need a decimal point and a signed exponent)"
+    )
+
+
+def yaml11_float(number: float) -> str:
+    """``number`` written so that YAML 1.1 (PyYAML: ``ros2 param set``, the bag runner's ``--param``) and rcl (params
+    files, ``-p``) both read a float: a decimal point and a signed exponent (5e-2 -> 0.05, 1e9 -> 1000000000.0,
+    1e-5 -> 1.0e-05); YAML's ``.inf``, ``-.inf``, ``.nan`` for the others (Python's ``inf`` is text to both)."""
+    if not math.isfinite(number):
+        return ".nan" if math.isnan(number) else ("-.inf" if number < 0 else ".inf")
+    mantissa, e, exponent = repr(float(number)).partition("e")
+    if "." not in mantissa:
+        mantissa += ".0"
+    if e and exponent[:1] not in ("+", "-"):
+        exponent = "+" + exponent
+    return mantissa + e + exponent
 
 
 def coerce(spec: ParamSpec, value: Any) -> ParamValue:

@@ -3,7 +3,9 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
+import yaml
 
 from mono_depth_ros.config import (
     PARAMS,
@@ -15,6 +17,7 @@ from mono_depth_ros.config import (
     parse_override,
     read_yaml_file,
     resolve,
+    yaml11_float,
     yaml_bool_choices,
 )
 from mono_depth_ros.core.errors import ConfigError
@@ -92,6 +95,42 @@ def test_a_quoted_number_or_bool_names_the_value_to_write_unquoted() -> None:
     with pytest.raises(ConfigError) as err:  # '2.5' for an int: unquoted it is still refused (no fraction)
         coerce(PARAMS_BY_NAME["cloud.stride"], "2.5")
     assert "unquoted" not in str(err.value)
+
+
+def test_a_float_in_e_notation_that_yaml_reads_as_text_names_a_spelling_yaml_reads_as_a_float() -> None:
+    """``ros2 param set NODE lidar.wait_s 5e-2`` was refused "got str ...; write it unquoted: 5e-2", which is what the
+    user wrote: YAML 1.1 (PyYAML, which ros2 param set parses with) reads 5e-2 and 1e9 as text, unquoted or not. The
+    remedy names a spelling it reads as that float, and that spelling is taken."""
+    spec = PARAMS_BY_NAME["lidar.wait_s"]
+    for written, spelled in [("5e-2", "0.05"), ("1e-5", "1.0e-05"), ("2E0", "2.0"), ("25e-2", "0.25")]:
+        with pytest.raises(ConfigError) as err:
+            coerce(spec, written)
+        assert str(err.value).endswith(
+            f"; write it unquoted as {spelled}: YAML 1.1 (ros2 param set) reads {written} as text even unquoted (its "
+            "floats need a decimal point and a signed exponent)"
+        ), str(err.value)
+        assert yaml.safe_load(spelled) == float(written) == coerce(spec, yaml.safe_load(spelled))
+    assert yaml11_float(1e16) == "1.0e+16" and yaml.safe_load(yaml11_float(1e16)) == 1e16
+    with pytest.raises(ConfigError, match=r"; write it unquoted: 0.05$"):  # quoted in a params file: as before
+        coerce(spec, "0.05")
+    with pytest.raises(ConfigError, match=r"; write it unquoted: 2.5e-1$"):  # YAML 1.1 reads this one as a float
+        coerce(spec, "2.5e-1")
+
+
+def test_yaml11_float_is_read_back_as_that_float_for_every_sign_and_magnitude() -> None:
+    """Every spelling yaml11_float gives is read by YAML 1.1 (PyYAML: ros2 param set) as the same float, sign included:
+    negative, zero, subnormal, the largest, and inf / nan (it wrote 'inf.0', 'nan.0': text)."""
+    rng = np.random.default_rng(100)
+    finite = rng.integers(0, 2**64, size=20000, dtype=np.uint64).view(np.float64)
+    numbers = [float(x) for x in finite[np.isfinite(finite)]]
+    numbers += [0.0, -0.0, 5e-324, -5e-324, 2.2250738585072014e-308, 1.7976931348623157e308, -1e16, 1e22, -0.05]
+    for number in numbers:
+        spelled = yaml11_float(number)
+        read = yaml.safe_load(spelled)
+        assert isinstance(read, float) and read == number, (number, spelled, read)
+        assert math.copysign(1.0, read) == math.copysign(1.0, number), (number, spelled)
+    assert [yaml.safe_load(yaml11_float(x)) for x in (math.inf, -math.inf)] == [math.inf, -math.inf]
+    assert math.isnan(yaml.safe_load(yaml11_float(math.nan)))
 
 
 def test_an_unquoted_on_or_off_read_by_yaml_as_a_bool_names_the_quoted_choice() -> None:

@@ -132,6 +132,26 @@ def status_name(node_fqn: str) -> str:
 STATUS_SUFFIX = status_name(NODE_NAME)
 """The end of every mono_depth_node's (and the bag runner's) status name: ``mono_depth_node: depth``."""
 
+DEPTH_STATUS_KEYS = ("frames_received", "backend")
+"""Keys every depth status carries (:func:`diagnostic_report`, :func:`config_key_values`), whatever the node's name."""
+
+
+def is_depth_status(status: Any) -> bool:
+    """Whether ``status`` (a ``diagnostic_msgs/DiagnosticStatus``) is the depth status of a node of this package (or
+    of the bag runner) under any node name: a name that is :data:`STATUS_SUFFIX` in some namespace
+    (``front/mono_depth_node: depth``, whatever its values: a recorded one without them too), or one that ends with
+    ``: depth`` and whose values carry :data:`DEPTH_STATUS_KEYS` (``left/depth_left: depth`` of a node a user's launch
+    file named ``depth_left``: ``Node(name=...)``, ``-r __node:=``). Another package's ``rgbd/driver: depth`` (or
+    ``my_mono_depth_node: depth``) without those keys is not one. The one rule of
+    :class:`~mono_depth_ros.adapters.input_watch.PeerFrames` and of the bag runner's copy of recorded statuses."""
+    name = str(status.name)
+    if name == STATUS_SUFFIX or name.endswith("/" + STATUS_SUFFIX):
+        return True
+    if not name.endswith(": depth"):
+        return False
+    keys = {str(value.key) for value in status.values}
+    return all(key in keys for key in DEPTH_STATUS_KEYS)
+
 
 def diagnostics_message(
     factory: MessageFactory, report: DiagnosticReport, stamp_ns: int, name: str, hardware_id: str

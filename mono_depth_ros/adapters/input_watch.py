@@ -12,9 +12,10 @@ depth on one topic, which ROS accepts without a word; it is warned about, again 
 :class:`PeerFrames` reads the other nodes' ``/diagnostics`` statuses, whose ``hardware_id`` is their camera frame:
 two cameras whose drivers stamp one ``frame_id`` (two USB cameras left at the driver's default, ``camera``) make two
 nodes publish depth and clouds in one frame, and TF (one transform per frame) puts one camera's obstacles where the
-other looks, without an error anywhere; warned once per peer. ROS-free: :mod:`mono_depth_ros.node` passes
-``get_publishers_info_by_topic`` (endpoint infos with ``topic_type``, ``node_name``, ``node_namespace``) and
-subscribes ``/diagnostics`` for :class:`PeerFrames`.
+other looks, without an error anywhere; warned once per peer, whatever the peer node is named (a user's launch file
+names it ``depth_left``: :func:`~mono_depth_ros.adapters.diagnostics.is_depth_status`). ROS-free:
+:mod:`mono_depth_ros.node` passes ``get_publishers_info_by_topic`` (endpoint infos with ``topic_type``, ``node_name``,
+``node_namespace``) and subscribes ``/diagnostics`` for :class:`PeerFrames`.
 
 :class:`LatchedInfo`: the camera_info subscription of ``sync.mode: latest``, which also reads a camera_info that
 a transient-local publisher stored before the node subscribed (see there).
@@ -32,7 +33,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from mono_depth_ros.adapters.diagnostics import STATUS_SUFFIX, status_name
+from mono_depth_ros.adapters.diagnostics import is_depth_status, status_name
 from mono_depth_ros.adapters.lidar_subscription import MESSAGE_TYPES, accepted_types
 from mono_depth_ros.adapters.topic_names import shown_topic
 from mono_depth_ros.depth_config import DepthConfig
@@ -362,7 +363,7 @@ class PeerFrames:
             return
         for status in array.status:
             name, hardware_id = str(status.name), str(status.hardware_id)
-            if name == self._name or not name.endswith(STATUS_SUFFIX) or hardware_id != frame:
+            if name == self._name or hardware_id != frame or not is_depth_status(status):
                 continue
             if (name, frame) in self._warned:
                 continue

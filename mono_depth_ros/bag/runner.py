@@ -26,7 +26,7 @@ import numpy.typing as npt
 
 from mono_depth_ros.adapters.camera_cache import sized_by_image, warn_about_calibration
 from mono_depth_ros.adapters.cdr_input import BAD_CDR
-from mono_depth_ros.adapters.diagnostics import STATUS_SUFFIX, status_name
+from mono_depth_ros.adapters.diagnostics import is_depth_status, status_name
 from mono_depth_ros.adapters.ground_tf import GroundPoses
 from mono_depth_ros.adapters.input_bits import SixteenBitInput
 from mono_depth_ros.adapters.lidar import no_scan_text
@@ -258,21 +258,24 @@ class _SecondPass:
         except DepthError as err:
             self.summary.warnings.add(f"not copied: {message.topic}", str(err))
             return
-        ours = [status.name for status in array.status if self._own_status(str(status.name))]
+        ours = [status.name for status in array.status if self._own_status(status)]
         if not ours:
             self._copy(message)
             return
         self.replaced_statuses.update(ours)
         self.replaced[message.topic] += 1
-        kept = [status for status in array.status if not self._own_status(str(status.name))]
+        kept = [status for status in array.status if not self._own_status(status)]
         if kept:
             data = self.out.typestore.serialize_cdr(replace(array, status=kept), message.msgtype)
             self.out.copy(message.connection, data, message.log_ns)
 
-    def _own_status(self, name: str) -> bool:
-        """Whether a recorded status is one this run replaces: the node's own; for the un-namespaced default node
-        any mono_depth_node's (a bag this runner wrote, a live recording)."""
-        return name == self.options.status_name or (not self.options.namespace and name.endswith(STATUS_SUFFIX))
+    def _own_status(self, status: Any) -> bool:
+        """Whether a recorded status (``diagnostic_msgs/DiagnosticStatus``) is one this run replaces: the node's own;
+        for the un-namespaced default node any mono_depth_node's (a bag this runner wrote, a live recording), under
+        whatever name a user's launch file gave it (:func:`~mono_depth_ros.adapters.diagnostics.is_depth_status`)."""
+        if str(status.name) == self.options.status_name:
+            return True
+        return not self.options.namespace and is_depth_status(status)
 
     def _note_not_copied(self) -> None:
         """Say which input messages ``copy_inputs`` left out (this run writes its own on their topics)."""

@@ -183,7 +183,8 @@ def uint16_to_uint8(values: npt.NDArray[Any], significant_bits: int = SIXTEEN_BI
     wider than ``significant_bits``) saturate at 255. 16 bits: cv_bridge's mono16 → mono8 (255 / 65535); 12 bits: a
     12-bit sensor's right-aligned values 0..4095 fill 0..255 (cv_bridge's scale gives them 0..16).
 
-    ``values``: any shape, either byte order, a strided view is fine. In OpenCV's ``convertScaleAbs`` (what cv_bridge's
+    ``values``: any shape, either byte order, a strided view is fine (a view whose strides are no multiple of 2 bytes,
+    rows padded by an odd number of bytes, is copied first). In OpenCV's ``convertScaleAbs`` (what cv_bridge's
     ``convertTo`` computes: the float32 product, rounded half to even, saturated): the same bytes as numpy's
     float32 ``rint`` for every value and every ``significant_bits`` (``test_msg_image.py::
     test_uint16_to_uint8_is_the_float32_rounding_for_every_value_and_bit_depth``, run on numpy 2 / OpenCV 5 by
@@ -196,6 +197,8 @@ def uint16_to_uint8(values: npt.NDArray[Any], significant_bits: int = SIXTEEN_BI
     import cv2
 
     native = values if values.dtype.isnative else values.astype(values.dtype.newbyteorder("="))
+    if any(stride % native.itemsize for stride in native.strides):  # rows padded by an odd number of bytes
+        native = np.ascontiguousarray(native)  # OpenCV 4.6 refused such a view, OpenCV 5 misread every other row
     scaled = cv2.convertScaleAbs(native, alpha=255.0 / full_scale)  # (N,) comes back (N, 1)
     out: npt.NDArray[np.uint8] = np.asarray(scaled, dtype=np.uint8).reshape(values.shape)
     return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from mono_depth_ros.adapters.diagnostics import status_name
+from mono_depth_ros.adapters.diagnostics import is_depth_status, status_name
 from mono_depth_ros.adapters.input_watch import (
     InputWatch,
     LatchedInfo,
@@ -388,9 +388,21 @@ def test_another_node_publishing_this_nodes_depth_topic_is_warned_about_once_per
 
 
 @dataclass
+class KeyValue:  # diagnostic_msgs/KeyValue
+    key: str
+    value: str
+
+
+def depth_values() -> list[KeyValue]:
+    """The keys a depth status carries (diagnostic_report + config_key_values), values as the node's."""
+    return [KeyValue("frames_received", "3"), KeyValue("backend", "unet")]
+
+
+@dataclass
 class Status:  # diagnostic_msgs/DiagnosticStatus: the fields read
     name: str
     hardware_id: str
+    values: list[KeyValue] = field(default_factory=depth_values)
 
 
 @dataclass
@@ -464,3 +476,29 @@ def test_a_volatile_tf_static_publisher_is_named_once_with_the_override_when_lid
     quiet: list[str] = []
     InputWatch(images_only, lambda topic: graph.get(topic, []), quiet.append, clock, 5.0, 60.0).poll()
     assert quiet == []  # no LiDAR: no extrinsic to miss
+
+
+def test_a_peer_named_in_a_users_launch_file_in_this_nodes_frame_is_warned_about() -> None:
+    """Two cameras' nodes named by the user's own launch file (``Node(name="depth_left", namespace="left")``) in one
+    frame: their statuses end ``depth_left: depth``, not ``mono_depth_node: depth``, and nothing was said (seen with
+    ``ros2 launch`` of such a file on real Humble). Another package's status named ``...: depth`` is no peer."""
+    warnings: list[str] = []
+    peers = PeerFrames("/right/depth_right", lambda: "camera", warnings.append)
+    peers.check(Array([Status("right/depth_right: depth", "camera"), Status("left/depth_left: depth", "camera")]))
+    (warning,) = warnings
+    assert warning.startswith("left/depth_left publishes its depth in this node's camera frame 'camera' too")
+    peers.check(Array([Status("rgbd/driver: depth", "camera", [KeyValue("temperature", "41")])]))
+    assert len(warnings) == 1
+
+
+def test_a_depth_status_is_one_of_this_packages_names_or_a_depth_named_status_with_the_depth_keys() -> None:
+    """:func:`is_depth_status`, the one rule of PeerFrames and the bag runner: ``mono_depth_node: depth`` in any
+    namespace is a depth status whatever its values (as before ``is_depth_status``: a recorded one without them too);
+    a name that only ends with those words (``my_mono_depth_node: depth``) is not, unless it carries the depth keys."""
+    assert is_depth_status(Status("mono_depth_node: depth", "camera", []))
+    assert is_depth_status(Status("front/mono_depth_node: depth", "camera", []))
+    assert is_depth_status(Status("left/depth_left: depth", "camera"))  # a user's name, the depth keys
+    assert is_depth_status(Status("my_mono_depth_node: depth", "camera"))
+    assert not is_depth_status(Status("my_mono_depth_node: depth", "camera", []))
+    assert not is_depth_status(Status("rgbd/driver: depth", "camera", [KeyValue("frames_received", "3")]))
+    assert not is_depth_status(Status("left/depth_left: depth (copy)", "camera"))

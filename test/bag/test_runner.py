@@ -736,9 +736,12 @@ def test_undecodable_scan_layouts_are_counted_warnings_not_a_crash(tmp_path: Pat
     assert example.startswith("PointCloud2 point_step 2147483648 is larger than 2147483647 bytes")
 
 
-def _with_diagnostics(source: Path, target: Path, statuses: list[str]) -> Path:
+def _with_diagnostics(
+    source: Path, target: Path, statuses: list[str], values: dict[str, list[tuple[str, str]]] | None = None
+) -> Path:
     """The bag ``source`` plus one /diagnostics message per image, each with a status of every name in ``statuses``
-    (as a robot's drivers, or a recorded mono_depth_node, publish them); returns ``target``."""
+    (as a robot's drivers, or a recorded mono_depth_node, publish them), with the key/values ``values`` gives its
+    name (none by default); returns ``target``."""
     from rosbags.rosbag2 import Reader, Writer
 
     from mono_depth_ros.adapters.messages import DIAGNOSTIC_ARRAY
@@ -756,7 +759,9 @@ def _with_diagnostics(source: Path, target: Path, statuses: list[str]) -> Path:
             if connection.topic == "/camera/image_raw":
                 status = [
                     factory.new("diagnostic_msgs/msg/DiagnosticStatus", level=factory.byte(0), name=name,
-                                message="OK", hardware_id="hw", values=[])
+                                message="OK", hardware_id="hw",
+                                values=[factory.new("diagnostic_msgs/msg/KeyValue", key=key, value=value)
+                                        for key, value in (values or {}).get(name, [])])
                     for name in statuses
                 ]  # fmt: skip
                 array = factory.new(DIAGNOSTIC_ARRAY, header=make_header(factory, log_ns, ""), status=status)
@@ -792,6 +797,25 @@ def test_copy_inputs_keeps_the_robots_diagnostics_and_names_what_it_replaces(tmp
     run_bag(tmp_path / "in", tmp_path / "none", EXTERNAL_METRIC, options)
     copied = [[s.name for s in m.status] for _, m in read_bag(tmp_path / "none")["/diagnostics"]]
     assert copied == [["battery", "front/mono_depth_node: depth"]] * 3
+
+
+def test_copy_inputs_leaves_out_the_status_of_a_node_a_users_launch_file_named(tmp_path: Path) -> None:
+    """A live recording of a node that a user's launch file named (``Node(name="depth_left", namespace="left")``):
+    its status 'left/depth_left: depth' was copied beside the run's own 'mono_depth_node: depth' (the runner knew
+    only the name 'mono_depth_node: depth'), two depth statuses for one camera. It is left out as this run writes its
+    own, by the rule PeerFrames uses (is_depth_status); another package's 'rgbd/driver: depth' is still copied."""
+    write_tiny_bag(tmp_path / "plain", 3, lidar=False)
+    depth_keys = [("frames_received", "3"), ("frames_published", "3"), ("backend", "unet")]
+    robot = ["battery", "left/depth_left: depth", "rgbd/driver: depth"]
+    values = {"left/depth_left: depth": depth_keys, "rgbd/driver: depth": [("temperature", "41")]}
+    _with_diagnostics(tmp_path / "plain", tmp_path / "in", robot, values)
+    summary = run_bag(
+        tmp_path / "in", tmp_path / "out", EXTERNAL_METRIC, BagRunOptions(progress=False, copy_inputs=True)
+    )
+    names = [[s.name for s in m.status] for _, m in read_bag(tmp_path / "out")["/diagnostics"]]
+    assert names.count(["battery", "rgbd/driver: depth"]) == 3
+    assert names.count(["mono_depth_node: depth"]) == len(names) - 3 >= 1
+    assert any("(left/depth_left: depth) in 3 message(s) are not copied" in note for note in summary.notes)
 
 
 def test_a_run_for_a_namespaced_node_writes_its_outputs_and_status_as_that_node_publishes_them(tmp_path: Path) -> None:

@@ -182,6 +182,29 @@ def test_one_cameras_node_that_cannot_start_leaves_the_other_running(probe: Prob
     assert code == 0, launched.log[-3000:]
 
 
+def _feed_both_cameras_in_one_frame(
+    launched: Launched, probe: Probe, kitti_frames: list[KittiFrame], **topics: str
+) -> None:
+    """Wait for each camera's node (``/<camera>/image_raw`` in, ``/<camera>/depth/image`` out), then send each 3
+    KITTI frames at 1 Hz, both cameras' images and camera_infos in the frame ``camera`` (the drivers' default);
+    ``topics``: more :class:`KittiFeeder` topics (``lidar_topic``)."""
+    feeders = {}
+    for camera in CAMERAS:
+        launched.wait_ready(probe, topic=f"/{camera}/image_raw", output=f"/{camera}/depth/image")
+        feeders[camera] = KittiFeeder(probe, kitti_frames, image_topic=f"/{camera}/image_raw",
+                                      info_topic=f"/{camera}/camera_info", **topics)  # fmt: skip
+        feeders[camera].wait_connected(lidar=False)
+    time.sleep(0.5)
+    for index in range(3):
+        stamp = probe.now_ns()
+        for feeder in feeders.values():
+            image, info = feeder.image_msgs(index, stamp)
+            image.header.frame_id = info.header.frame_id = "camera"  # the drivers' default, for both
+            feeder.pub_info.publish(info)
+            feeder.pub_image.publish(image)
+        time.sleep(1.0)
+
+
 def test_two_cameras_in_one_frame_are_warned_about(
     probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path
 ) -> None:
@@ -189,21 +212,38 @@ def test_two_cameras_in_one_frame_are_warned_about(
     ('camera'), so TF put both at one camera's pose, and nothing said so."""
     launched = Launched({}, ros_logs / "one_frame.log", launch_file=str(robot_launch(ros_logs, scoped=True)))
     with running(launched):
-        feeders = {}
-        for camera in CAMERAS:
-            launched.wait_ready(probe, topic=f"/{camera}/image_raw", output=f"/{camera}/depth/image")
-            feeders[camera] = KittiFeeder(probe, kitti_frames, image_topic=f"/{camera}/image_raw",
-                                          info_topic=f"/{camera}/camera_info", lidar_topic="/points")  # fmt: skip
-            feeders[camera].wait_connected(lidar=False)
-        time.sleep(0.5)
-        for index in range(3):
-            stamp = probe.now_ns()
-            for feeder in feeders.values():
-                image, info = feeder.image_msgs(index, stamp)
-                image.header.frame_id = info.header.frame_id = "camera"  # the drivers' default, for both
-                feeder.pub_info.publish(info)
-                feeder.pub_image.publish(image)
-            time.sleep(1.0)
+        _feed_both_cameras_in_one_frame(launched, probe, kitti_frames, lidar_topic="/points")
         for peer in ("front", "left"):
             warning = f"{peer}/mono_depth_node publishes its depth in this node's camera frame 'camera' too"
             wait_until(lambda w=warning: w in launched.log, 20, f"the warning about {peer}")
+
+
+NAMED_NODES_LAUNCH = """
+from launch import LaunchDescription
+from launch_ros.actions import Node
+
+
+def generate_launch_description():
+    common = {{"device": "cpu", "model.threads": 1, "diagnostics.period_s": 0.25}}
+    return LaunchDescription([
+        Node(package="mono_depth_ros", executable="mono_depth_node", name=f"depth_{{camera}}", namespace=camera,
+             parameters=[{{**common, "image_topic": f"/{{camera}}/image_raw",
+                          "camera_info_topic": f"/{{camera}}/camera_info"}}])
+        for camera in {cameras}
+    ])
+"""
+
+
+def test_two_cameras_in_one_frame_are_warned_about_when_a_users_launch_file_names_the_nodes(
+    probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path
+) -> None:
+    """The same two cameras in one frame, their nodes started by the user's own launch file with ``Node(name=
+    "depth_front", namespace="front")``: the peer check only knew statuses named ``mono_depth_node: depth``, and
+    nothing was said."""
+    path = ros_logs / "named_nodes.launch.py"
+    path.write_text(NAMED_NODES_LAUNCH.format(cameras=tuple(CAMERAS)))
+    launched = Launched({}, ros_logs / "named_nodes.log", launch_file=str(path))
+    with running(launched):
+        _feed_both_cameras_in_one_frame(launched, probe, kitti_frames)
+        for peer in CAMERAS:
+            launched.said(f"{peer}/depth_{peer} publishes its depth in this node's camera frame 'camera' too", 20)

@@ -32,6 +32,7 @@ from .harness import (
     accounted,
     depth_array,
     diagnostic_values,
+    param_value,
     ros2_cli,
     settled_status,
     status_since,
@@ -320,6 +321,19 @@ def test_parameters_change_at_run_time_and_bad_values_are_refused(
         assert "30" in ros2_cli("param", "get", NODE_FQN, "output.max_range").stdout  # unchanged by the refusals
     finally:  # the module's node is shared: the tests after it expect the default range
         assert "Set parameter successful" in param_set("output.max_range", "80.0")
+
+
+def test_a_float_in_e_notation_from_ros2_param_set_names_the_spelling_that_ros2_param_set_takes(node: Launched) -> None:
+    """``ros2 param set NODE lidar.wait_s 5e-2``: ros2 param set parses with YAML 1.1, which reads 5e-2 as text; the
+    refusal said "write it unquoted: 5e-2", what the user had written. It names 0.05, and 0.05 is taken."""
+    try:
+        refused = param_set("lidar.wait_s", "5e-2")
+        assert "Setting parameter failed" in refused and "write it unquoted as 0.05: YAML 1.1" in refused, refused
+        assert param_value(NODE_FQN, "lidar.wait_s") == "0.2"  # unchanged
+        assert "Set parameter successful" in param_set("lidar.wait_s", "0.05")
+        assert param_value(NODE_FQN, "lidar.wait_s") == "0.05"
+    finally:  # the module's node is shared: the tests after it expect the default wait
+        assert "Set parameter successful" in param_set("lidar.wait_s", "0.2")
 
 
 def test_images_never_paired_with_camera_info_or_without_frame_id_are_counted_not_lost_silently(
