@@ -459,9 +459,15 @@ class FolderDataset(RecordDataset):
                 )
             )
         if not records:
+            needed = max((*offsets, 0)) - min((*offsets, 0)) + 1  # the target and its farthest sources on both sides
             msg = f"{self.root}: {len(images)} frames are too few for source offsets {offsets}"
             if segment[-1]:
                 msg += f" ({self.sequence_report})"
+            msg += (
+                f": a target needs a frame at each offset, {needed} consecutive frames; add frames to "
+                f"{self.root / 'rgb'}, set data.frame_offsets to fewer offsets (e.g. [1]), or use "
+                f"loss.objective=supervised with depth/ (no neighbours)"
+            )
             raise ConfigError(msg)
         super().__init__(records, transform)
 
