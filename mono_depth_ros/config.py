@@ -235,14 +235,51 @@ def _relative_path_hint(path: Path) -> str:
     return hint + (f"; the package's {path.name} is {own}" if own is not None else "")
 
 
-def read_yaml_file(path: str | Path, what: str) -> Any:
+class _KeyGivenTwice(yaml.YAMLError):
+    """A mapping that names one key twice (lines 1-based)."""
+
+    def __init__(self, key: object, first_line: int, second_line: int) -> None:
+        super().__init__(f"{key!r} given twice")
+        self.key, self.first_line, self.second_line = key, first_line, second_line
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a key given twice in one mapping (YAML keeps the last one silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[object, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # '<<: *anchor': its keys may be overridden after it
+                continue
+            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            try:
+                first = seen.get(key)
+            except TypeError:  # an unhashable key: the base constructor names it
+                continue
+            if first is not None:
+                raise _KeyGivenTwice(key, first + 1, key_node.start_mark.line + 1)
+            seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_yaml_file(path: str | Path, what: str, unique_keys: bool = False) -> Any:
     """The YAML document in ``path`` (None when empty); ``what`` names the file in error messages.
 
+    ``unique_keys``: refuse a key given twice in one mapping (a section pasted twice would drop the first one's
+    settings); the node's parameters files are read as rclpy reads them, without it.
+
     Raises:
-        ConfigError: missing / unreadable file, or invalid YAML.
+        ConfigError: missing / unreadable file, invalid YAML, or (``unique_keys``) a key given twice.
     """
     try:
-        return yaml.safe_load(Path(path).read_text())
+        text = Path(path).read_text()
+        return yaml.load(text, Loader=_UniqueKeyLoader) if unique_keys else yaml.safe_load(text)  # a SafeLoader
+    except _KeyGivenTwice as err:
+        msg = (
+            f"{what} {path}: {err.key!r} is given twice (lines {err.first_line} and {err.second_line}) in one mapping; "
+            f"YAML keeps only the last, dropping the settings of the first: write one {err.key!r} with both"
+        )
+        raise ConfigError(msg) from None
     except OSError as err:
         msg = f"cannot read {what} {path}: {err.strerror}"
         if isinstance(err, FileNotFoundError) and not Path(path).is_absolute():

@@ -121,6 +121,23 @@ def test_file_errors(tmp_path: Path) -> None:
         load_train_config(bad, ["run.steps=2"])
 
 
+def test_a_section_or_key_given_twice_is_refused_naming_both_lines(tmp_path: Path) -> None:
+    """YAML keeps the last of two equal keys: a second ``model:`` section (a recipe pasted below another) dropped the
+    first one's input size, and the run trained at the default 96x320 without a word; so did ``steps`` twice."""
+    twice = tmp_path / "twice.yaml"
+    twice.write_text("model:\n  input_height: 64\n  input_width: 192\nrun:\n  steps: 2\nmodel:\n  encoder: resnet34\n")
+    with pytest.raises(ConfigError, match=r"twice\.yaml: 'model' is given twice \(lines 1 and 6\).*one 'model'"):
+        load_train_config(twice)
+    twice.write_text("run:\n  steps: 2\n  batch_size: 1\n  steps: 3\n")
+    with pytest.raises(ConfigError, match=r"'steps' is given twice \(lines 2 and 4\)"):
+        load_train_config(twice)
+    twice.write_text("run: {steps: 2, steps: 3}\n")  # both on one line
+    with pytest.raises(ConfigError, match=r"'steps' is given twice \(lines 1 and 1\)"):
+        load_train_config(twice)
+    twice.write_text("run:\n  steps: 2\nmodel:\n  input_height: 64\n")  # each key once: read as before
+    assert (load_train_config(twice).run.steps, load_train_config(twice).model.input_height) == (2, 64)
+
+
 def test_a_fully_scale_invariant_silog_trains_depth_up_to_scale(kitti_depth_dir: Path) -> None:
     """``loss.silog_lambda: 1`` ("fully scale-invariant", as documented) gives one loss for a prediction and any
     multiple of it (real KITTI annotated depth below): the run learns depth at an arbitrary scale, but its checkpoint
