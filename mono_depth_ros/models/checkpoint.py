@@ -357,6 +357,26 @@ def training_state_remedy(path: Path) -> str:
     )
 
 
+def checkpoint_given_for(path: Path, backend: str) -> str:
+    """For a checkpoint of this project (safetensors with its spec) given to ``model.backend`` ``onnx`` /
+    ``torchscript``: what it is, the backend that runs it and the export to that format; ``""`` for any other file.
+    Only the header is read."""
+    try:
+        spec = read_checkpoint_spec(path)
+    except CheckpointError:
+        return ""
+    export = (
+        f"`mono-depth export {path} --out DIR -f onnx`"
+        if backend == "onnx"
+        else f"`mono-depth export {path} --out DIR -f torchscript`"
+    )
+    shown = "ONNX" if backend == "onnx" else "a TorchScript archive"
+    return (
+        f"{path} is a mono-depth checkpoint (safetensors), not {shown}; run it with model.backend: "
+        f"{spec.architecture}, or export it: {export}"
+    )
+
+
 def _refuse_other_backends(path: Path) -> None:
     suffix = path.suffix.lower()
     if is_torch_save_archive(path) and (remedy := training_state_remedy(path)):

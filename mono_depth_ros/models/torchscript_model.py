@@ -27,6 +27,7 @@ from mono_depth_ros.core.model_output import is_out_of_memory
 from mono_depth_ros.models.checkpoint import (
     PICKLE_REMEDY,
     GoldenReference,
+    checkpoint_given_for,
     is_torch_save_archive,
     training_state_remedy,
 )
@@ -114,6 +115,8 @@ class TorchScriptBackend:
             msg += "`mono-depth export WEIGHTS --out DIR -f torchscript`"
             raise CheckpointError(msg)
         if not zipfile.is_zipfile(self.path):
+            if given := checkpoint_given_for(self.path, "torchscript"):
+                raise CheckpointError(given)
             if self.path.suffix.lower() == ".onnx" or _starts_like_onnx(self.path):
                 msg = f"{self.path} is an ONNX model, not TorchScript; set model.backend: onnx for it"
                 raise CheckpointError(msg)
