@@ -236,19 +236,25 @@ def _relative_path_hint(path: Path) -> str:
 
 
 class _KeyGivenTwice(yaml.YAMLError):
-    """A mapping that names one key twice (lines 1-based)."""
+    """A mapping that names one key twice (lines 1-based; ``sections``: both of its values are mappings)."""
 
-    def __init__(self, key: object, first_line: int, second_line: int) -> None:
+    def __init__(self, key: object, first_line: int, second_line: int, sections: bool) -> None:
         super().__init__(f"{key!r} given twice")
-        self.key, self.first_line, self.second_line = key, first_line, second_line
+        self.key, self.first_line, self.second_line, self.sections = key, first_line, second_line, sections
+
+    def remedy(self) -> str:
+        """What YAML does with it, and what to write instead."""
+        if self.sections:
+            return f"YAML keeps only the last, dropping every setting of the first: write one {self.key!r} with both"
+        return f"YAML keeps only the last, the one on line {self.second_line}, silently: keep one, the value you mean"
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
     """``yaml.SafeLoader`` that refuses a key given twice in one mapping (YAML keeps the last one silently)."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: dict[object, int] = {}
-        for key_node, _ in node.value:
+        seen: dict[object, tuple[int, bool]] = {}  # the line of each key, and whether its value is a mapping
+        for key_node, value_node in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":  # '<<: *anchor': its keys may be overridden after it
                 continue
             key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
@@ -256,9 +262,10 @@ class _UniqueKeyLoader(yaml.SafeLoader):
                 first = seen.get(key)
             except TypeError:  # an unhashable key: the base constructor names it
                 continue
+            section = isinstance(value_node, yaml.MappingNode)
             if first is not None:
-                raise _KeyGivenTwice(key, first + 1, key_node.start_mark.line + 1)
-            seen[key] = key_node.start_mark.line
+                raise _KeyGivenTwice(key, first[0] + 1, key_node.start_mark.line + 1, first[1] and section)
+            seen[key] = key_node.start_mark.line, section
         return super().construct_mapping(node, deep=deep)
 
 
@@ -277,7 +284,7 @@ def read_yaml_file(path: str | Path, what: str, unique_keys: bool = False) -> An
     except _KeyGivenTwice as err:
         msg = (
             f"{what} {path}: {err.key!r} is given twice (lines {err.first_line} and {err.second_line}) in one mapping; "
-            f"YAML keeps only the last, dropping the settings of the first: write one {err.key!r} with both"
+            f"{err.remedy()}"
         )
         raise ConfigError(msg) from None
     except OSError as err:
