@@ -35,7 +35,7 @@ import numpy as np
 from mono_depth_ros.core.errors import ConfigError
 from mono_depth_ros.core.geometry import zbuffer_depth
 from mono_depth_ros.core.msg_image import SIXTEEN_BITS
-from mono_depth_ros.training.data.folder import FolderDataset
+from mono_depth_ros.training.data.folder import FolderDataset, frames_needed
 from mono_depth_ros.training.data.folder_check import readable_image_size
 from mono_depth_ros.training.data.records import FrameRecord
 from mono_depth_ros.training.data.rosbag_sequence import GAP_PERIODS, MAX_GAP_S, gap_limit_ns
@@ -167,7 +167,8 @@ def bag_frames_dataset(folder: Path, frame_offsets: Sequence[int] = (), max_gap_
     Raises:
         ConfigError: no exported frame has a LiDAR return (the depth target and the metric term would be empty: the
             message names why, e.g. no TF from the LiDAR to the camera), no target has all its sources in one
-            stretch of the recording, or the camera changes size between a target and its sources.
+            stretch of the recording (or too few frames for one), or the camera changes size between a target and its
+            sources.
     """
     manifest = json.loads((folder / MANIFEST).read_text())
     if int(manifest["with_lidar"]) == 0:
@@ -176,6 +177,15 @@ def bag_frames_dataset(folder: Path, frame_offsets: Sequence[int] = (), max_gap_
             f"none of the {manifest['frames']} exported frames has a LiDAR return on {manifest['lidar_topic']} in "
             f"{manifest['bag']} ({problems or 'every scan projects outside the image'}); training would learn "
             f"nothing from it: record the LiDAR's TF to the camera (/tf_static), check data.lidar_max_age_s"
+        )
+        raise ConfigError(msg)
+    exported, needed = len(manifest["stamps_ns"]), frames_needed(frame_offsets)
+    if exported < needed:  # FolderDataset would send the user to the cache's rgb/ and a depth/ of their own
+        msg = (
+            f"{manifest.get('bag', folder)}: its {exported} frames on {manifest.get('image_topic', 'the image topic')} "
+            f"are too few for source offsets {tuple(frame_offsets)}: a target needs a frame at each offset, {needed} "
+            f"consecutive frames; record a longer bag, set data.frame_offsets to fewer offsets (e.g. [1]), or use "
+            f"loss.objective=supervised (its LiDAR as the depth target, no neighbours)"
         )
         raise ConfigError(msg)
     dataset = FolderDataset(folder, frame_offsets=frame_offsets)

@@ -156,6 +156,12 @@ def _read_mapping(path: Path) -> Mapping[str, Any]:
     return values
 
 
+def frames_needed(frame_offsets: Sequence[int]) -> int:
+    """How many consecutive frames one target with sources at ``frame_offsets`` spans (itself and its farthest
+    sources on both sides)."""
+    return max((*frame_offsets, 0)) - min((*frame_offsets, 0)) + 1
+
+
 def _name_key(name: str) -> tuple[str | Decimal, ...]:
     return tuple(Decimal(part) if i % 2 else part for i, part in enumerate(_NUMBER.split(name)))
 
@@ -459,7 +465,7 @@ class FolderDataset(RecordDataset):
                 )
             )
         if not records:
-            needed = max((*offsets, 0)) - min((*offsets, 0)) + 1  # the target and its farthest sources on both sides
+            needed = frames_needed(offsets)
             msg = f"{self.root}: {len(images)} frames are too few for source offsets {offsets}"
             if segment[-1]:
                 msg += f" ({self.sequence_report})"

@@ -256,3 +256,22 @@ def test_a_camera_that_changes_size_within_the_bag_is_refused_naming_the_bag(tmp
     ):
         bag_frames_dataset(tmp_path, (-1, 1))
     assert len(bag_frames_dataset(tmp_path, ()).records) == 4  # no neighbours: every frame stands alone
+
+
+def test_a_bag_of_too_few_frames_for_the_offsets_names_the_bag_and_its_remedies(tmp_path: Path) -> None:
+    """Two exported frames with offsets (-1, 1): FolderDataset's refusal named the cache folder and its remedies ("add
+    frames to <cache>/rgb ... supervised with depth/"), no way on for a bag; it names the bag and a bag's remedies."""
+    (tmp_path / "rgb").mkdir()
+    for ordinal in range(2):
+        cv2.imwrite(str(tmp_path / "rgb" / f"{ordinal:06d}.png"), np.full((8, 8, 3), 10, np.uint8))
+    (tmp_path / "intrinsics.yaml").write_text("fx: 12.0\nfy: 12.0\ncx: 4.0\ncy: 4.0\n")
+    stamps = {str(o): 1_700_000_000_000_000_000 + o * 100_000_000 for o in range(2)}
+    manifest = {"with_lidar": 1, "stamps_ns": stamps, "bag": "/data/drive", "image_topic": IMAGE_TOPIC}
+    (tmp_path / MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(
+        ConfigError,
+        match=r"^/data/drive: its 2 frames on /camera/image_raw are too few for source offsets \(-1, 1\): .*3 "
+        r"consecutive frames; record a longer bag, .*data\.frame_offsets .*loss\.objective=supervised \(its LiDAR",
+    ):
+        bag_frames_dataset(tmp_path, (-1, 1))
+    assert len(bag_frames_dataset(tmp_path, (1,)).records) == 1  # a remedy it names
