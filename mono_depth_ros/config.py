@@ -258,14 +258,58 @@ def _relative_path_hint(path: Path) -> str:
     return hint + (f"; the package's {path.name} is {own}" if own is not None else "")
 
 
-def read_yaml_file(path: str | Path, what: str) -> Any:
+class _KeyGivenTwice(yaml.YAMLError):
+    """A mapping that names one key twice (lines 1-based; ``sections``: both of its values are mappings)."""
+
+    def __init__(self, key: object, first_line: int, second_line: int, sections: bool) -> None:
+        super().__init__(f"{key!r} given twice")
+        self.key, self.first_line, self.second_line, self.sections = key, first_line, second_line, sections
+
+    def remedy(self) -> str:
+        """What YAML does with it, and what to write instead."""
+        if self.sections:
+            return f"YAML keeps only the last, dropping every setting of the first: write one {self.key!r} with both"
+        return f"YAML keeps only the last, the one on line {self.second_line}, silently: keep one, the value you mean"
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a key given twice in one mapping (YAML keeps the last one silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[object, tuple[int, bool]] = {}  # the line of each key, and whether its value is a mapping
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # '<<: *anchor': its keys may be overridden after it
+                continue
+            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            try:
+                first = seen.get(key)
+            except TypeError:  # an unhashable key: the base constructor names it
+                continue
+            section = isinstance(value_node, yaml.MappingNode)
+            if first is not None:
+                raise _KeyGivenTwice(key, first[0] + 1, key_node.start_mark.line + 1, first[1] and section)
+            seen[key] = key_node.start_mark.line, section
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_yaml_file(path: str | Path, what: str, unique_keys: bool = False) -> Any:
     """The YAML document in ``path`` (None when empty); ``what`` names the file in error messages.
 
+    ``unique_keys``: refuse a key given twice in one mapping (a section pasted twice would drop the first one's
+    settings); the node's parameters files are read as rclpy reads them, without it.
+
     Raises:
-        ConfigError: missing / unreadable file, or invalid YAML.
+        ConfigError: missing / unreadable file, invalid YAML, or (``unique_keys``) a key given twice.
     """
     try:
-        return yaml.safe_load(Path(path).read_text())
+        text = Path(path).read_text()
+        return yaml.load(text, Loader=_UniqueKeyLoader) if unique_keys else yaml.safe_load(text)  # a SafeLoader
+    except _KeyGivenTwice as err:
+        msg = (
+            f"{what} {path}: {err.key!r} is given twice (lines {err.first_line} and {err.second_line}) in one mapping; "
+            f"{err.remedy()}"
+        )
+        raise ConfigError(msg) from None
     except OSError as err:
         msg = f"cannot read {what} {path}: {err.strerror}"
         if isinstance(err, FileNotFoundError) and not Path(path).is_absolute():

@@ -21,6 +21,7 @@ import torch
 
 from mono_depth_ros.core.errors import ConfigError
 from mono_depth_ros.models.backend import TorchBackend, open_backend
+from mono_depth_ros.models.checkpoint import is_torch_save_archive, starts_like_pickle
 from mono_depth_ros.models.export import DEFAULT_OPSET, EXPORTERS, ExportResult, export_onnx, export_torchscript
 from mono_depth_ros.models.preprocess import network_input_size
 from mono_depth_ros.training.trainer.state import require_out_folder
@@ -113,7 +114,9 @@ def export_weights(
     from mono_depth_ros.training.distillation.teacher import infer_backend  # the suffix rule of the other commands
 
     backend_name = infer_backend(weights)
-    if backend_name in ("onnx", "torchscript"):  # load_checkpoint would say "set model.backend", not export's
+    pickled = weights.is_file() and (is_torch_save_archive(weights) or starts_like_pickle(weights))
+    # an exported model: load_checkpoint would say "set model.backend", not export's; a pickle: it refuses it below
+    if backend_name in ("onnx", "torchscript") and not pickled:
         msg = (
             f"{weights} is already an exported model ({backend_name}); export converts a .safetensors checkpoint or a "
             f"Hugging Face directory; run this one with --param model.backend={backend_name} "

@@ -341,8 +341,46 @@ PICKLE_REMEDY = (
 """How a model saved as a pickle (a torch.save state dict, e.g. a community ``.pth``) can be run instead."""
 
 
+TRAINING_STATE_SUFFIX = ".state.pt"
+"""What ``mono-depth train`` / ``distill`` name the optimiser state they write beside each step checkpoint."""
+
+
+def training_state_remedy(path: Path) -> str:
+    """For a training run's ``step_N.state.pt`` (optimiser, LR schedule and step: a torch.save pickle, no network):
+    what it is and the model to pass instead, ``step_N.safetensors`` beside it; ``""`` for any other file."""
+    if not path.name.endswith(TRAINING_STATE_SUFFIX):
+        return ""
+    model = path.with_name(path.name[: -len(TRAINING_STATE_SUFFIX)] + ".safetensors")
+    return (
+        f"{path} is the optimiser state that mono-depth train writes beside a step checkpoint (no network in it; "
+        f"only --resume reads it); pass that checkpoint's model, {model}"
+    )
+
+
+def checkpoint_given_for(path: Path, backend: str) -> str:
+    """For a checkpoint of this project (safetensors with its spec) given to ``model.backend`` ``onnx`` /
+    ``torchscript``: what it is, the backend that runs it and the export to that format; ``""`` for any other file.
+    Only the header is read."""
+    try:
+        spec = read_checkpoint_spec(path)
+    except CheckpointError:
+        return ""
+    export = (
+        f"`mono-depth export {path} --out DIR -f onnx`"
+        if backend == "onnx"
+        else f"`mono-depth export {path} --out DIR -f torchscript`"
+    )
+    shown = "ONNX" if backend == "onnx" else "a TorchScript archive"
+    return (
+        f"{path} is a mono-depth checkpoint (safetensors), not {shown}; run it with model.backend: "
+        f"{spec.architecture}, or export it: {export}"
+    )
+
+
 def _refuse_other_backends(path: Path) -> None:
     suffix = path.suffix.lower()
+    if is_torch_save_archive(path) and (remedy := training_state_remedy(path)):
+        raise CheckpointError(remedy)
     if is_torch_save_archive(path):
         msg = f"{path} is a torch.save pickle, not a safetensors checkpoint (pickles are never loaded); {PICKLE_REMEDY}"
         raise CheckpointError(msg)

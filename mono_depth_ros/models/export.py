@@ -23,6 +23,7 @@ path as it was (or none), never a model beside another model's spec or golden.
 from __future__ import annotations
 
 import logging
+import math
 import shutil
 import tempfile
 import warnings
@@ -30,7 +31,7 @@ from collections.abc import Callable
 from copy import deepcopy
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -52,7 +53,55 @@ from mono_depth_ros.models.torchscript_model import EMBEDDED_SPEC_FILE
 DEFAULT_OPSET = 18
 EXPORTERS = ("dynamo", "legacy")
 PARITY_TOLERANCE = 1e-3
-"""Max abs diff (output units) above which an export is reported as not matching eager torch."""
+"""Max abs diff (output units) above which an export is reported as not matching eager torch, at an output up to
+:data:`PARITY_RELATIVE_FROM` in size; a larger one (metres up to ``max_depth_m``) gets :data:`PARITY_RELATIVE` of
+itself (see :func:`parity_tolerance`)."""
+PARITY_RELATIVE = 1e-4
+PARITY_RELATIVE_FROM = PARITY_TOLERANCE / PARITY_RELATIVE  # 10 output units
+
+
+def parity_tolerance(expected: Tensor) -> Tensor:
+    """The max abs diff allowed between an export and eager torch at each output, whose eager value is ``expected``:
+    :data:`PARITY_TOLERANCE`, or :data:`PARITY_RELATIVE` × ``|expected|`` past 10 units. float32's rounding grows with
+    the values (a metric unet's 34 m took 1.1e-3 m, 3.3e-5 of it, in ONNX Runtime's other summation order), so an
+    absolute bound alone refused sound exports of models that predict tens of metres. Each output has its own bound:
+    a far sky (10 km) does not widen the bound of the near pixels."""
+    return (PARITY_RELATIVE * expected.abs()).clamp(min=PARITY_TOLERANCE)
+
+
+class Parity(NamedTuple):
+    """An export's outputs against eager torch's over the parity inputs, in output units."""
+
+    max_abs_diff: float
+    """Largest |exported - eager| (inf: an output of another shape, or NaN / Inf where eager torch has a number)."""
+    diff: float
+    """|exported - eager| at the output farthest past its bound (relative to :func:`parity_tolerance`)."""
+    expected: float
+    """Eager torch's value there (NaN: an output of another shape)."""
+    got: float
+    """The export's value there."""
+
+    @property
+    def tolerance(self) -> float:
+        """:func:`parity_tolerance` at that output."""
+        return float(parity_tolerance(torch.tensor(self.expected)))
+
+    @property
+    def matches(self) -> bool:
+        """Whether every output is within its bound."""
+        return self.diff <= self.tolerance
+
+    def describe(self) -> str:
+        """How far off it is, for an error message."""
+        if math.isnan(self.expected):
+            return "in its output's shape"
+        if not math.isfinite(self.got):
+            return f"by giving {self.got} where torch gives {self.expected:.4g}"
+        return (
+            f"by {self.max_abs_diff:.3g} (by {self.diff:.3g} where torch gives {self.expected:.4g}: tolerance "
+            f"{self.tolerance:.3g} there, max({PARITY_TOLERANCE:g}, {PARITY_RELATIVE:g} x the output))"
+        )
+
 
 _LOG = logging.getLogger(__name__)
 
@@ -102,22 +151,35 @@ def _other_size(input_hw: tuple[int, int], spec: ModelSpec) -> tuple[int, int]:
     return input_hw[0] + step, input_hw[1] + 2 * step
 
 
-def _max_diff(run: Callable[[Tensor], Tensor], reference: nn.Module, inputs: list[Tensor]) -> float:
-    worst = 0.0
+def _max_diff(run: Callable[[Tensor], Tensor], reference: nn.Module, inputs: list[Tensor]) -> Parity:
+    """``run``'s outputs against ``reference``'s over ``inputs`` (see :class:`Parity`); a NaN or Inf where the
+    reference has one too counts as equal."""
+    worst = Parity(0.0, 0.0, 0.0, 0.0)
+    excess = 0.0  # worst.diff / worst.tolerance
     with torch.no_grad():
         for x in inputs:
-            expected = reference(x)
-            got = run(x)
+            expected = reference(x).float()
+            got = run(x).float()
             if got.shape != expected.shape:
-                return float("inf")
-            worst = max(worst, float((got.float() - expected.float()).abs().max()))
+                return Parity(float("inf"), float("inf"), float("nan"), float("nan"))
+            same = (got == expected) | (got.isnan() & expected.isnan())
+            diff = torch.where(same, 0.0, (got - expected).abs().nan_to_num(nan=float("inf")))
+            ratio = (diff / parity_tolerance(expected)).nan_to_num(nan=float("inf")).flatten()  # Inf vs another Inf
+            at = int(ratio.argmax())
+            max_abs_diff = max(worst.max_abs_diff, float(diff.max()))
+            if float(ratio[at]) > excess:
+                excess = float(ratio[at])
+                value, exported = float(expected.flatten()[at]), float(got.flatten()[at])
+                worst = Parity(max_abs_diff, float(diff.flatten()[at]), value, exported)
+            else:
+                worst = worst._replace(max_abs_diff=max_abs_diff)
     return worst
 
 
 def _runs_at(run: Callable[[Tensor], Tensor], reference: nn.Module, size: tuple[int, int]) -> bool:
     """Whether the exported model runs at ``size`` and matches eager torch there."""
     try:
-        return _max_diff(run, reference, _parity_inputs(size, count=1, seed=1)) <= PARITY_TOLERANCE
+        return _max_diff(run, reference, _parity_inputs(size, count=1, seed=1)).matches
     except Exception:  # any runtime failure at the other size means "fixed-size model"
         return False
 
@@ -313,7 +375,7 @@ def _onnx_parity(
     matches) at ``other_hw``.
 
     Raises:
-        CheckpointError: the diff exceeds :data:`PARITY_TOLERANCE`.
+        CheckpointError: a diff exceeds :func:`parity_tolerance`.
     """
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
 
@@ -321,11 +383,11 @@ def _onnx_parity(
         (out,) = session.run(None, {"image": x.numpy()})
         return torch.from_numpy(np.asarray(out))
 
-    max_diff = _max_diff(run, module, inputs)
-    if not max_diff <= PARITY_TOLERANCE:
-        msg = f"ONNX export {path} differs from torch by {max_diff:.3g} (tolerance {PARITY_TOLERANCE}); not usable"
+    parity = _max_diff(run, module, inputs)
+    if not parity.matches:
+        msg = f"ONNX export {path} differs from torch {parity.describe()}; not usable"
         raise CheckpointError(msg)
-    return max_diff, _runs_at(run, module, other_hw)
+    return parity.max_abs_diff, _runs_at(run, module, other_hw)
 
 
 def _legacy_if_dynamic(
@@ -469,9 +531,9 @@ def export_torchscript(
         out: Tensor = traced(x)
         return out
 
-    max_diff = _max_diff(run, module, inputs)
-    if not max_diff <= PARITY_TOLERANCE:
-        msg = f"TorchScript trace {target} differs from torch by {max_diff:.3g}; not usable"
+    parity = _max_diff(run, module, inputs)
+    if not parity.matches:
+        msg = f"TorchScript trace {target} differs from torch {parity.describe()}; not usable"
         raise CheckpointError(msg)
     dynamic = _runs_at(run, module, _other_size(hw, spec))
     exported = _exported_spec(spec, "torchscript", hw, dynamic, policy_size or input_hw is None)
@@ -483,4 +545,4 @@ def export_torchscript(
         replace_model_files(target, partial, exported, _golden_for(module, exported, spec, golden))
     finally:
         partial.unlink(missing_ok=True)
-    return ExportResult(target, exported, hw, dynamic, max_diff, "jit-trace")
+    return ExportResult(target, exported, hw, dynamic, parity.max_abs_diff, "jit-trace")

@@ -28,7 +28,12 @@ from torch import Tensor
 
 from mono_depth_ros.core.errors import CheckpointError, ConfigError, ShapeError
 from mono_depth_ros.core.model_output import is_out_of_memory
-from mono_depth_ros.models.checkpoint import GoldenReference
+from mono_depth_ros.models.checkpoint import (
+    GoldenReference,
+    checkpoint_given_for,
+    is_torch_save_archive,
+    training_state_remedy,
+)
 from mono_depth_ros.models.graph_layout import depth_map, failed_run, image_input
 from mono_depth_ros.models.onnx_binding import IoBinder, as_input, binding_device, torch_dtype
 from mono_depth_ros.models.onnx_external import check_external_data
@@ -124,6 +129,10 @@ def load_error(path: Path, err: Exception) -> CheckpointError:
     """Why ONNX Runtime could not open ``path`` (its exception ``err``), with the remedy: a PyTorch file given for
     ONNX, the external data file (weights kept beside large graphs) missing, or outside the folder of the graph's real
     file (a graph linked alone into another folder), a file cut short (to copy again), or a graph to re-export."""
+    if path.is_file() and is_torch_save_archive(path) and (remedy := training_state_remedy(path)):
+        return CheckpointError(remedy)
+    if given := checkpoint_given_for(path, "onnx"):
+        return CheckpointError(given)
     with path.open("rb") as handle:
         prefix = handle.read(4)
     if prefix.startswith(b"PK\x03\x04") or prefix[:1] == b"\x80":  # torch.save zip / TorchScript / pickle

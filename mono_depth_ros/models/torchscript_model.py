@@ -24,7 +24,13 @@ from torch import Tensor
 
 from mono_depth_ros.core.errors import CheckpointError, ShapeError, first_line
 from mono_depth_ros.core.model_output import is_out_of_memory
-from mono_depth_ros.models.checkpoint import PICKLE_REMEDY, GoldenReference, is_torch_save_archive
+from mono_depth_ros.models.checkpoint import (
+    PICKLE_REMEDY,
+    GoldenReference,
+    checkpoint_given_for,
+    is_torch_save_archive,
+    training_state_remedy,
+)
 from mono_depth_ros.models.graph_layout import depth_map, failed_run
 from mono_depth_ros.models.onnx_model import DEPTH_OUTPUT_NAMES, integer_depth_problem
 from mono_depth_ros.models.sidecar import EMBEDDED_SPEC_KEY, check_unreplaced, file_stamp, read_golden, read_spec
@@ -109,6 +115,8 @@ class TorchScriptBackend:
             msg += "`mono-depth export WEIGHTS --out DIR -f torchscript`"
             raise CheckpointError(msg)
         if not zipfile.is_zipfile(self.path):
+            if given := checkpoint_given_for(self.path, "torchscript"):
+                raise CheckpointError(given)
             if self.path.suffix.lower() == ".onnx" or _starts_like_onnx(self.path):
                 msg = f"{self.path} is an ONNX model, not TorchScript; set model.backend: onnx for it"
                 raise CheckpointError(msg)
@@ -119,6 +127,9 @@ class TorchScriptBackend:
                 )
                 raise CheckpointError(msg)
             msg = f"{self.path} is not a TorchScript archive (not a zip); pass the .pt written by mono-depth export"
+            raise CheckpointError(msg)
+        if is_torch_save_archive(self.path) and (remedy := training_state_remedy(self.path)):
+            msg = f"{remedy} (with model.backend: unet, or exported to TorchScript by mono-depth export)"
             raise CheckpointError(msg)
         if is_torch_save_archive(self.path):
             msg = (

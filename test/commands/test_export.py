@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from mono_depth_ros.cli import main
 from mono_depth_ros.commands.export import export_weights, parse_hw
@@ -45,6 +46,22 @@ def test_bad_arguments(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
         assert "is already an exported model" in err and f"--param model.weights={tmp_path / name}" in err
     with pytest.raises(ConfigError, match="format"):
         export_weights(tmp_path / "x.safetensors", tmp_path, formats="tflite")
+
+
+def test_a_pickle_is_no_exported_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A ``.pt`` that torch.save wrote was called "already an exported model (torchscript); run this one with
+    --param model.backend=torchscript", which the node refuses ("export the model with `mono-depth export`"): a loop.
+    A training run's ``.state.pt`` names its model; any other pickle is named as one."""
+    state = tmp_path / "step_0000019.state.pt"
+    torch.save({"optimizer": {}, "step": 19}, state)
+    assert main(["export", str(state), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "already an exported model" not in err and f"model, {tmp_path / 'step_0000019.safetensors'}" in err, err
+    pickled = tmp_path / "model.pth"
+    torch.save(torch.nn.Linear(2, 2).state_dict(), pickled)
+    assert main(["export", str(pickled), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "already an exported model" not in err and "is a torch.save pickle" in err, err
 
 
 def test_an_input_size_off_the_models_multiple_names_the_option_and_a_size_that_fits(

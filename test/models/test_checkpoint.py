@@ -554,3 +554,13 @@ def test_a_unet_param_that_is_no_whole_number_is_refused_naming_it(
     pattern = rf"^checkpoint {re.escape(str(path))}: unet param {re.escape(shown)} .*whole number.*save_checkpoint"
     with pytest.raises(ConfigError, match=pattern):
         open_backend("torch", path, torch.device("cpu"))
+
+
+def test_a_training_state_file_names_the_model_beside_it(tmp_path: Path) -> None:
+    """``step_N.state.pt`` (optimiser, schedule, step: what mono-depth train writes beside ``step_N.safetensors``)
+    given as the model: every loader names that model, the file to pass instead."""
+    state = tmp_path / "step_0000019.state.pt"
+    torch.save({"optimizer": {}, "step": 19}, state)
+    model = tmp_path / "step_0000019.safetensors"
+    with pytest.raises(CheckpointError, match=rf"optimiser state .* pass .*model, {re.escape(str(model))}"):
+        load_checkpoint(state)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import warnings
 from pathlib import Path
 
@@ -434,3 +435,25 @@ def test_an_integer_depth_output_under_a_metric_spec_is_refused_at_start_up_on_a
     _made_elsewhere(_Millimetres(), torch.zeros(1, 3, 32, 96), path, {**spec, "output_kind": "depth_up_to_scale"})
     values = DepthEstimator.open("torchscript", path, config).predict(image, out_hw=(32, 96)).values
     assert values.min() >= 1000.0 and values.max() <= 2000.0
+
+
+def test_a_training_state_file_is_no_torchscript_and_names_its_model(tmp_path: Path) -> None:
+    """A ``.pt`` by its suffix, so the node, eval and export guess TorchScript for it; the node said "export the
+    model with `mono-depth export WEIGHTS`", and export said it was an exported model already: a loop."""
+    state = tmp_path / "step_0000019.state.pt"
+    torch.save({"optimizer": {}, "step": 19}, state)
+    model = tmp_path / "step_0000019.safetensors"
+    with pytest.raises(CheckpointError, match=rf"optimiser state .* pass .*model, {re.escape(str(model))}"):
+        TorchScriptBackend(state, CPU)
+
+
+def test_a_checkpoint_given_for_torchscript_names_its_backend_and_the_export(tmp_path: Path) -> None:
+    """A trained ``.safetensors`` with model.backend torchscript was "not a TorchScript archive (not a zip); pass the
+    .pt written by mono-depth export": it names what the file is and the backend that runs it as it is."""
+    checkpoint = write_unet_checkpoint(tmp_path / "model.safetensors")
+    with pytest.raises(
+        CheckpointError,
+        match=r"model\.safetensors is a mono-depth checkpoint \(safetensors\), not a TorchScript archive; run it with "
+        r"model\.backend: unet, or export it: `mono-depth export .*model\.safetensors --out DIR -f torchscript`",
+    ):
+        TorchScriptBackend(checkpoint, CPU)

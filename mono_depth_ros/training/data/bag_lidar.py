@@ -35,7 +35,8 @@ import numpy as np
 from mono_depth_ros.core.errors import ConfigError
 from mono_depth_ros.core.geometry import zbuffer_depth
 from mono_depth_ros.core.msg_image import SIXTEEN_BITS
-from mono_depth_ros.training.data.folder import FolderDataset
+from mono_depth_ros.training.data.folder import FolderDataset, frames_needed
+from mono_depth_ros.training.data.folder_check import readable_image_size
 from mono_depth_ros.training.data.records import FrameRecord
 from mono_depth_ros.training.data.rosbag_sequence import GAP_PERIODS, MAX_GAP_S, gap_limit_ns
 
@@ -130,14 +131,44 @@ def export_bag_frames(
     return manifest
 
 
+def _refuse_camera_change(records: Sequence[FrameRecord], manifest: dict[str, Any], folder: Path) -> None:
+    """Refuse a target whose sources the camera recorded at another size (the bag's camera changed within it), as
+    :class:`~.rosbag_sequence.RosbagSequenceDataset` refuses a bag whose camera_info changes; only the image headers
+    are read.
+
+    Raises:
+        ConfigError: naming the bag, the image topic, both sizes and the remedies.
+    """
+    sizes: dict[Path, tuple[int, int]] = {}
+
+    def size_of(path: Path) -> tuple[int, int]:
+        if path not in sizes:
+            sizes[path] = readable_image_size(path)
+        return sizes[path]
+
+    for record in records:
+        size = size_of(record.rgb_path)
+        other = next((s for s in (size_of(source.path) for source in record.sources) if s != size), None)
+        if other is not None:
+            msg = (
+                f"{manifest.get('bag', folder)}: the images on {manifest.get('image_topic', 'the image topic')} change "
+                f"size within the bag ({size[0]}x{size[1]} and {other[0]}x{other[1]} among the neighbours of "
+                f"{record.rgb_path.name} in {folder}): a target and its sources (data.frame_offsets) are one camera at "
+                f"one size; split the bag where the camera changes, or use loss.objective=supervised, which takes no "
+                f"neighbours"
+            )
+            raise ConfigError(msg)
+
+
 def bag_frames_dataset(folder: Path, frame_offsets: Sequence[int] = (), max_gap_s: float = MAX_GAP_S) -> FolderDataset:
     """The exported frames of :func:`export_bag_frames` in ``folder``; with ``frame_offsets`` only the targets whose
     sources are their neighbours in the recording (see the module docstring).
 
     Raises:
         ConfigError: no exported frame has a LiDAR return (the depth target and the metric term would be empty: the
-            message names why, e.g. no TF from the LiDAR to the camera), or no target has all its sources in one
-            stretch of the recording.
+            message names why, e.g. no TF from the LiDAR to the camera), no target has all its sources in one
+            stretch of the recording (or too few frames for one), or the camera changes size between a target and its
+            sources.
     """
     manifest = json.loads((folder / MANIFEST).read_text())
     if int(manifest["with_lidar"]) == 0:
@@ -146,6 +177,15 @@ def bag_frames_dataset(folder: Path, frame_offsets: Sequence[int] = (), max_gap_
             f"none of the {manifest['frames']} exported frames has a LiDAR return on {manifest['lidar_topic']} in "
             f"{manifest['bag']} ({problems or 'every scan projects outside the image'}); training would learn "
             f"nothing from it: record the LiDAR's TF to the camera (/tf_static), check data.lidar_max_age_s"
+        )
+        raise ConfigError(msg)
+    exported, needed = len(manifest["stamps_ns"]), frames_needed(frame_offsets)
+    if exported < needed:  # FolderDataset would send the user to the cache's rgb/ and a depth/ of their own
+        msg = (
+            f"{manifest.get('bag', folder)}: its {exported} frames on {manifest.get('image_topic', 'the image topic')} "
+            f"are too few for source offsets {tuple(frame_offsets)}: a target needs a frame at each offset, {needed} "
+            f"consecutive frames; record a longer bag, set data.frame_offsets to fewer offsets (e.g. [1]), or use "
+            f"loss.objective=supervised (its LiDAR as the depth target, no neighbours)"
         )
         raise ConfigError(msg)
     dataset = FolderDataset(folder, frame_offsets=frame_offsets)
@@ -163,6 +203,7 @@ def bag_frames_dataset(folder: Path, frame_offsets: Sequence[int] = (), max_gap_
         return bool(np.all((gaps >= 0) & (gaps <= max_gap_ns)))
 
     dataset.records = [r for r in dataset.records if one_stretch(r)]
+    _refuse_camera_change(dataset.records, manifest, folder)
     if not dataset.records:
         msg = (
             f"{folder}: no exported bag frame has all sources {tuple(frame_offsets)} among its neighbours in the "

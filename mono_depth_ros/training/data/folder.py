@@ -156,6 +156,12 @@ def _read_mapping(path: Path) -> Mapping[str, Any]:
     return values
 
 
+def frames_needed(frame_offsets: Sequence[int]) -> int:
+    """How many consecutive frames one target with sources at ``frame_offsets`` spans (itself and its farthest
+    sources on both sides)."""
+    return max((*frame_offsets, 0)) - min((*frame_offsets, 0)) + 1
+
+
 def _name_key(name: str) -> tuple[str | Decimal, ...]:
     return tuple(Decimal(part) if i % 2 else part for i, part in enumerate(_NUMBER.split(name)))
 
@@ -459,9 +465,15 @@ class FolderDataset(RecordDataset):
                 )
             )
         if not records:
+            needed = frames_needed(offsets)
             msg = f"{self.root}: {len(images)} frames are too few for source offsets {offsets}"
             if segment[-1]:
                 msg += f" ({self.sequence_report})"
+            msg += (
+                f": a target needs a frame at each offset, {needed} consecutive frames; add frames to "
+                f"{self.root / 'rgb'}, set data.frame_offsets to fewer offsets (e.g. [1]), or use "
+                f"loss.objective=supervised with depth/ (no neighbours)"
+            )
             raise ConfigError(msg)
         super().__init__(records, transform)
 

@@ -687,9 +687,9 @@ def read_config_yaml(path: str | Path, what: str) -> dict[str, Any]:
     """Read a YAML file of config sections (empty file = {}); ``what`` names the config in error messages.
 
     Raises:
-        ConfigError: missing / unreadable file, invalid YAML, or not a mapping.
+        ConfigError: missing / unreadable file, invalid YAML, a key given twice in one mapping, or not a mapping.
     """
-    loaded = read_yaml_file(path, what)
+    loaded = read_yaml_file(path, what, unique_keys=True)
     _check(isinstance(loaded, dict | None), f"{what} {path} must be a mapping of sections")
     return loaded or {}
 

@@ -9,6 +9,7 @@ so); nothing on the inference path ever reads it.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import pickle
@@ -397,6 +398,21 @@ def save_training_checkpoint(
     return model_path
 
 
+def _spec_differences(saved: dict[str, Any], now: dict[str, Any], prefix: str = "") -> str:
+    """The fields of two specs (as JSON objects) that differ, dotted, with both values: ``params.encoder_width 4 in
+    it, 8 in this run`` (``training_focal`` left out: a run saved before it resumes)."""
+    parts = []
+    for key in sorted(set(saved) | set(now)):
+        a, b = saved.get(key), now.get(key)
+        if (key == "training_focal" and not prefix) or a == b:
+            continue
+        if isinstance(a, dict) and isinstance(b, dict):
+            parts.append(_spec_differences(a, b, f"{prefix}{key}."))
+        else:
+            parts.append(f"{prefix}{key} {json.dumps(a)} in it, {json.dumps(b)} in this run")
+    return ", ".join(parts)
+
+
 def load_training_checkpoint(
     model_path: str | Path,
     model: nn.Module,
@@ -434,10 +450,13 @@ def load_training_checkpoint(
     relabel = relabel or to_metric
     as_now = replace(loaded.spec, output_kind=spec.output_kind) if relabel else loaded.spec
     if replace(as_now, training_focal=spec.training_focal) != spec:  # a run saved before training_focal resumes
+        differ = _spec_differences(json.loads(as_now.to_json()), json.loads(spec.to_json()))
+        config = model_path.parent.parent / "config.yaml"  # what the run wrote beside checkpoints/
         msg = (
-            f"cannot resume from {model_path}: its model spec differs from this run's "
-            f"({loaded.spec.to_json()} vs {spec.to_json()}); resume with the configuration it was trained with"
+            f"cannot resume from {model_path}: its model spec differs from this run's: {differ}; resume with the "
+            "configuration it was trained with"
         )
+        msg += f" (--config {config})" if config.is_file() else ""
         raise CheckpointError(msg)
     if to_metric:
         _LOG.warning(

@@ -50,6 +50,20 @@ def test_folder_as_a_sequence(tmp_path: Path) -> None:
     assert float(sample.sources[1].mean()) == pytest.approx(40 / 255)
     with pytest.raises(ConfigError, match="too few"):
         FolderDataset(tmp_path, frame_offsets=(-5,))
+
+
+def test_too_few_frames_for_the_offsets_names_the_remedies(tmp_path: Path) -> None:
+    """Two frames with the default offsets (-1, 1) said only "2 frames are too few for source offsets (-1, 1)": it
+    names how many a target needs and the ways on (more frames, fewer offsets, or supervised with depth/)."""
+    root = make_folder(tmp_path, frames=2)
+    with pytest.raises(
+        ConfigError,
+        match=r"2 frames are too few for source offsets \(-1, 1\): a target needs a frame at each offset, 3 "
+        r"consecutive frames; add frames to .*rgb, set data\.frame_offsets to fewer offsets \(e\.g\. \[1\]\), or "
+        r"use loss\.objective=supervised",
+    ):
+        FolderDataset(root, frame_offsets=(-1, 1))
+    assert len(FolderDataset(root, frame_offsets=(1,)).records) == 1  # the remedy it names works
     # offset 0 made each frame its own source (zero photometric error: nothing to learn); kitti_raw and rosbag
     # refuse it, the folder took it
     with pytest.raises(ConfigError, match=r"frame_offsets \(-1, 0, 1\) must not contain 0"):

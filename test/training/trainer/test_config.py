@@ -9,6 +9,7 @@ import pytest
 import torch
 import yaml
 
+from mono_depth_ros.config import read_yaml_file
 from mono_depth_ros.core.errors import ConfigError
 from mono_depth_ros.evaluation.depth import PROTOCOLS
 from mono_depth_ros.models.spec import OutputKind
@@ -119,6 +120,34 @@ def test_file_errors(tmp_path: Path) -> None:
     bad.write_text("model: 3\n")  # a section that is not a mapping: a ConfigError, not a TypeError from the overrides
     with pytest.raises(ConfigError, match=r"config section 'model' must be a mapping, got 3"):
         load_train_config(bad, ["run.steps=2"])
+
+
+def test_a_section_or_key_given_twice_is_refused_naming_both_lines(tmp_path: Path) -> None:
+    """YAML keeps the last of two equal keys: a second ``model:`` section (a recipe pasted below another) dropped the
+    first one's input size, and the run trained at the default 96x320 without a word; so did ``steps`` twice."""
+    twice = tmp_path / "twice.yaml"
+    twice.write_text("model:\n  input_height: 64\n  input_width: 192\nrun:\n  steps: 2\nmodel:\n  encoder: resnet34\n")
+    with pytest.raises(
+        ConfigError,
+        match=r"twice\.yaml: 'model' is given twice \(lines 1 and 6\).*every setting of the first: write one 'model' "
+        r"with both",
+    ):
+        load_train_config(twice)
+    twice.write_text("run:\n  steps: 2\n  batch_size: 1\n  steps: 3\n")
+    with pytest.raises(ConfigError, match=r"'steps' is given twice \(lines 2 and 4\).*line 4.*keep one, the value"):
+        load_train_config(twice)  # "write one 'steps' with both" was no remedy for a number
+    twice.write_text("run: {steps: 2, steps: 3}\n")  # both on one line
+    with pytest.raises(ConfigError, match=r"'steps' is given twice \(lines 1 and 1\)"):
+        load_train_config(twice)
+    # a merge key ('<<: *anchor') and the keys after it that override its own are one mapping's keys, as YAML means
+    merged = "base: &b {steps: 2, batch_size: 1}\nrun:\n  <<: *b\n  steps: 3\nval:\n  <<: [*b, {lr: 1}]\n  <<: {x: 1}\n"
+    twice.write_text(merged)
+    assert read_yaml_file(twice, "training config", unique_keys=True) == yaml.safe_load(merged)
+    twice.write_text(merged + "  x: 2\n  lr: 3\n  lr: 4\n")  # a key given twice after a merge is still refused
+    with pytest.raises(ConfigError, match=r"'lr' is given twice \(lines 9 and 10\)"):
+        load_train_config(twice)
+    twice.write_text("run:\n  steps: 2\nmodel:\n  input_height: 64\n")  # each key once: read as before
+    assert (load_train_config(twice).run.steps, load_train_config(twice).model.input_height) == (2, 64)
 
 
 def test_a_fully_scale_invariant_silog_trains_depth_up_to_scale(kitti_depth_dir: Path) -> None:

@@ -87,6 +87,19 @@ def test_refusals(tmp_path: Path) -> None:
         train_state.load_training_checkpoint(path, model, SPEC)
 
 
+def test_another_network_names_the_settings_that_differ(tmp_path: Path) -> None:
+    """``--resume auto`` with another ``model.encoder_width`` printed both whole specs (two ~500-character JSONs)
+    for the user to compare; it names the fields that differ, with both values, and the run's own config.yaml."""
+    (tmp_path / "config.yaml").write_text("model: {encoder_width: 4}\n")
+    path = train_state.save_training_checkpoint(tmp_path, build_model(SPEC), SPEC, _state(1), {})
+    other = make_unet_spec("resnet18", "tiny", encoder_width=8, decoder_channels=[4, 4, 4, 4, 4])
+    with pytest.raises(CheckpointError) as refused:
+        train_state.load_training_checkpoint(path, build_model(other), other)
+    message = str(refused.value)
+    assert "its model spec differs from this run's: params.encoder_width 4 in it, 8 in this run;" in message, message
+    assert '"mean"' not in message and f"--config {tmp_path / 'config.yaml'}" in message, message
+
+
 @pytest.mark.parametrize(
     ("change", "named"),
     [
