@@ -20,6 +20,7 @@ from mono_depth_ros.models.inference import DepthEstimator, EstimatorConfig
 from mono_depth_ros.models.onnx_model import OnnxBackend
 from mono_depth_ros.models.sidecar import golden_path_for, spec_path_for
 from mono_depth_ros.models.spec import OutputKind
+from mono_depth_ros.models.torchscript_model import TorchScriptBackend
 
 from .tiny_models import legacy_onnx, tiny_unet, write_unet_checkpoint
 
@@ -735,18 +736,26 @@ def test_the_coarse_map_note_names_the_camera_frames_input_not_the_warm_up_one(
     assert len(said) == 1 and said[0].count(camera) == 1, said
 
 
-def test_a_checkpoint_given_for_onnx_names_its_backend_and_the_export(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("backend", "not_it", "export_format"),
+    [(OnnxBackend, "not ONNX", "onnx"), (TorchScriptBackend, "not a TorchScript archive", "torchscript")],
+)
+def test_a_checkpoint_given_for_an_exported_backend_names_its_backend_and_the_export(
+    tmp_path: Path, backend: type[OnnxBackend] | type[TorchScriptBackend], not_it: str, export_format: str
+) -> None:
     """A trained ``.safetensors`` with model.backend onnx was "not a whole ONNX model (protobuf parsing failed: cut
-    short in a copy or download, or not ONNX at all); copy it again ..., or re-export the model": it names what the
-    file is, the backend that runs it and the export that makes it ONNX; a run's ``.state.pt`` names its model."""
+    short in a copy or download, or not ONNX at all); copy it again ..., or re-export the model", with torchscript
+    "not a TorchScript archive (not a zip); pass the .pt written by mono-depth export": each names what the file is,
+    the backend that runs it as it is and the export that makes it that format; a run's ``.state.pt`` names its
+    model."""
     checkpoint = write_unet_checkpoint(tmp_path / "model.safetensors")
     with pytest.raises(
         CheckpointError,
-        match=r"model\.safetensors is a mono-depth checkpoint \(safetensors\), not ONNX; run it with model\.backend: "
-        r"unet, or export it: `mono-depth export .*model\.safetensors --out DIR -f onnx`",
+        match=rf"model\.safetensors is a mono-depth checkpoint \(safetensors\), {not_it}; run it with model\.backend: "
+        rf"unet, or export it: `mono-depth export .*model\.safetensors --out DIR -f {export_format}`",
     ):
-        OnnxBackend(checkpoint, CPU)
+        backend(checkpoint, CPU)
     state = tmp_path / "step_0000003.state.pt"
     torch.save({"step": 3}, state)
     with pytest.raises(CheckpointError, match=r"optimiser state .* pass .*model, .*step_0000003\.safetensors"):
-        OnnxBackend(state, CPU)
+        backend(state, CPU)

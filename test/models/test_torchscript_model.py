@@ -445,15 +445,3 @@ def test_a_training_state_file_is_no_torchscript_and_names_its_model(tmp_path: P
     model = tmp_path / "step_0000019.safetensors"
     with pytest.raises(CheckpointError, match=rf"optimiser state .* pass .*model, {re.escape(str(model))}"):
         TorchScriptBackend(state, CPU)
-
-
-def test_a_checkpoint_given_for_torchscript_names_its_backend_and_the_export(tmp_path: Path) -> None:
-    """A trained ``.safetensors`` with model.backend torchscript was "not a TorchScript archive (not a zip); pass the
-    .pt written by mono-depth export": it names what the file is and the backend that runs it as it is."""
-    checkpoint = write_unet_checkpoint(tmp_path / "model.safetensors")
-    with pytest.raises(
-        CheckpointError,
-        match=r"model\.safetensors is a mono-depth checkpoint \(safetensors\), not a TorchScript archive; run it with "
-        r"model\.backend: unet, or export it: `mono-depth export .*model\.safetensors --out DIR -f torchscript`",
-    ):
-        TorchScriptBackend(checkpoint, CPU)

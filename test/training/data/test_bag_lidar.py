@@ -235,20 +235,25 @@ def test_an_export_with_image_significant_bits_is_not_the_default_ones(
     assert (tmp_path / "frames" / MANIFEST).stat().st_mtime_ns != before  # not the 16-bit scaling's frames
 
 
+def _write_bag_cache(folder: Path, widths: tuple[int, ...]) -> None:
+    """A bag's exported training cache in ``folder``: one 8-row frame of each width in ``widths``, 100 ms apart, from
+    bag /data/drive's IMAGE_TOPIC, with LiDAR."""
+    (folder / "rgb").mkdir()
+    for ordinal, width in enumerate(widths):
+        cv2.imwrite(str(folder / "rgb" / f"{ordinal:06d}.png"), np.full((8, width, 3), 10, np.uint8))
+    (folder / "intrinsics.yaml").write_text("fx: 12.0\nfy: 12.0\ncx: 4.0\ncy: 4.0\n")
+    stamps = {str(o): 1_700_000_000_000_000_000 + o * 100_000_000 for o in range(len(widths))}
+    manifest = {"with_lidar": 1, "stamps_ns": stamps, "bag": "/data/drive", "image_topic": IMAGE_TOPIC}
+    (folder / MANIFEST).write_text(json.dumps(manifest))
+
+
 def test_a_camera_that_changes_size_within_the_bag_is_refused_naming_the_bag(tmp_path: Path) -> None:
     """lidar_semi on a bag whose images change size (KITTI frames 000000 at 1224x370, then 000001 / 000002 at
     1242x375) failed in the first batch, in a data-loader worker, naming two files of the cache and no way out
     ("source image is (370, 1224, 3), the target ... (375, 1242, 3)"); without data.lidar_topic the same bag is
     refused at the start ("camera_info changes within the bag; split the bag there"). It is refused at the start
     too, naming the bag, the topic, both sizes and the remedies."""
-    stamps = [1_700_000_000_000_000_000 + i * 100_000_000 for i in range(4)]
-    (tmp_path / "rgb").mkdir()
-    for ordinal, width in enumerate((8, 8, 16, 16)):  # the camera changes size after frame 1
-        cv2.imwrite(str(tmp_path / "rgb" / f"{ordinal:06d}.png"), np.full((8, width, 3), 10, np.uint8))
-    (tmp_path / "intrinsics.yaml").write_text("fx: 12.0\nfy: 12.0\ncx: 4.0\ncy: 4.0\n")
-    manifest = {"with_lidar": 1, "stamps_ns": {str(o): ns for o, ns in enumerate(stamps)}, "bag": "/data/drive"}
-    manifest["image_topic"] = IMAGE_TOPIC
-    (tmp_path / MANIFEST).write_text(json.dumps(manifest))
+    _write_bag_cache(tmp_path, (8, 8, 16, 16))  # the camera changes size after frame 1
     with pytest.raises(
         ConfigError,
         match=r"/data/drive: the images on /camera/image_raw change size.*8x8.*16x8.*"
@@ -261,13 +266,7 @@ def test_a_camera_that_changes_size_within_the_bag_is_refused_naming_the_bag(tmp
 def test_a_bag_of_too_few_frames_for_the_offsets_names_the_bag_and_its_remedies(tmp_path: Path) -> None:
     """Two exported frames with offsets (-1, 1): FolderDataset's refusal named the cache folder and its remedies ("add
     frames to <cache>/rgb ... supervised with depth/"), no way on for a bag; it names the bag and a bag's remedies."""
-    (tmp_path / "rgb").mkdir()
-    for ordinal in range(2):
-        cv2.imwrite(str(tmp_path / "rgb" / f"{ordinal:06d}.png"), np.full((8, 8, 3), 10, np.uint8))
-    (tmp_path / "intrinsics.yaml").write_text("fx: 12.0\nfy: 12.0\ncx: 4.0\ncy: 4.0\n")
-    stamps = {str(o): 1_700_000_000_000_000_000 + o * 100_000_000 for o in range(2)}
-    manifest = {"with_lidar": 1, "stamps_ns": stamps, "bag": "/data/drive", "image_topic": IMAGE_TOPIC}
-    (tmp_path / MANIFEST).write_text(json.dumps(manifest))
+    _write_bag_cache(tmp_path, (8, 8))
     with pytest.raises(
         ConfigError,
         match=r"^/data/drive: its 2 frames on /camera/image_raw are too few for source offsets \(-1, 1\): .*3 "
