@@ -77,7 +77,7 @@ class Parity(NamedTuple):
     diff: float
     """|exported - eager| at the output farthest past its bound (relative to :func:`parity_tolerance`)."""
     expected: float
-    """Eager torch's value there (NaN: an output of another shape)."""
+    """Eager torch's value there (NaN with ``got`` NaN: an output of another shape)."""
     got: float
     """The export's value there."""
 
@@ -93,10 +93,10 @@ class Parity(NamedTuple):
 
     def describe(self) -> str:
         """How far off it is, for an error message."""
-        if math.isnan(self.expected):
+        if math.isnan(self.expected) and math.isnan(self.got):  # only an output of another shape
             return "in its output's shape"
-        if not math.isfinite(self.got):
-            return f"by giving {self.got} where torch gives {self.expected:.4g}"
+        if not (math.isfinite(self.got) and math.isfinite(self.expected)):  # NaN / Inf on either side
+            return f"by giving {self.got:.4g} where torch gives {self.expected:.4g}"
         return (
             f"by {self.max_abs_diff:.3g} (by {self.diff:.3g} where torch gives {self.expected:.4g}: tolerance "
             f"{self.tolerance:.3g} there, max({PARITY_TOLERANCE:g}, {PARITY_RELATIVE:g} x the output))"

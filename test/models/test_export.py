@@ -702,3 +702,12 @@ def test_an_export_that_computes_something_else_is_refused(
     with pytest.raises(CheckpointError, match=r"TorchScript trace .*m\.pt differs from torch by .*not usable"):
         export_torchscript(network(fault), _SPEC_96x320, tmp_path / "m.pt")
     assert not (tmp_path / "m.pt").exists()
+
+
+def test_an_export_that_gives_a_number_where_torch_gives_nan_is_refused_naming_both(tmp_path: Path) -> None:
+    """Eager torch's NaN sky where the trace gives 0 m is refused naming both values, not "in its output's shape" (the
+    words of an output of another size, which sent the user to look for a resize that is not there)."""
+    network = _Traced(lambda d, x: d.nan_to_num(nan=0.0), sky=float("nan"), sky_rows=8)
+    with pytest.raises(CheckpointError, match=r"differs from torch by giving 0 where torch gives nan; not usable"):
+        export_torchscript(network, _SPEC_96x320, tmp_path / "m.pt")
+    assert not (tmp_path / "m.pt").exists()
