@@ -289,6 +289,12 @@ def make_spec(args: argparse.Namespace) -> ModelSpec:
             f"divided by 255, here --pad-colour {in_unit}"
         )
         raise ConfigError(msg)
+    if not all(0.0 <= value <= 1.0 for value in pad_colour):  # negative, NaN: InputPolicy's words are a stored spec's
+        msg = (
+            f"--pad-colour {args.pad_colour} must be RGB in [0, 1], as --mean is: three numbers from 0 to 1 (Metric3D: "
+            f"ImageNet's mean, --pad-colour 0.485,0.456,0.406)"
+        )
+        raise ConfigError(msg)
     policy = InputPolicy(
         height=height,
         width=width,

@@ -732,3 +732,18 @@ def test_pad_colour_gives_metric3ds_graph_the_padding_its_own_code_gives_on_a_ki
         errors[extra] = float(np.abs(got - crop).mean())
     recipe_error = errors["--pad-colour 0.485,0.456,0.406 --no-antialias"]  # cv2 rounds its resize to uint8
     assert recipe_error < errors["--pad-colour 0.485,0.456,0.406"] < 0.01 < 0.5 < errors[""], errors  # black: ~1 off
+
+
+@pytest.mark.parametrize("colour", ["-0.1,0,0", "nan,0,0", "0.5,1.5,-1"])
+def test_a_pad_colour_outside_0_to_1_is_refused_with_the_commands_remedy(
+    da3_graph: Path, colour: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A --pad-colour out of [0, 1] that is no 0..255 triple (negative, NaN) was refused with a stored spec's remedy
+    ('the spec inside the checkpoint (or its sidecar) is wrong: re-save the checkpoint ...'), which the user of this
+    command writing the sidecar cannot follow; it names the value, the range and Metric3D's colour, writes nothing."""
+    args = ["spec", str(da3_graph), "--kind", "metric_focal", "--output", "depth", "--pad", f"--pad-colour={colour}"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert f"--pad-colour {colour} must be RGB in [0, 1], as --mean is" in err, err
+    assert "0.485,0.456,0.406" in err and "checkpoint" not in err, err
+    assert not spec_path_for(da3_graph).exists()
