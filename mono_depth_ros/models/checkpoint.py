@@ -347,13 +347,18 @@ TRAINING_STATE_SUFFIX = ".state.pt"
 
 def training_state_remedy(path: Path) -> str:
     """For a training run's ``step_N.state.pt`` (optimiser, LR schedule and step: a torch.save pickle, no network):
-    what it is and the model to pass instead, ``step_N.safetensors`` beside it; ``""`` for any other file."""
+    what it is and the model to pass instead, ``step_N.safetensors`` beside it, with the ``model.backend`` its spec
+    names when it is there; ``""`` for any other file."""
     if not path.name.endswith(TRAINING_STATE_SUFFIX):
         return ""
     model = path.with_name(path.name[: -len(TRAINING_STATE_SUFFIX)] + ".safetensors")
+    try:  # the backend that runs it: unet for train's own network, depth_anything_v2 for a fine-tune of it
+        backend = f" (model.backend: {read_checkpoint_spec(model).architecture})"
+    except CheckpointError:  # not beside it, or unreadable: its loader will say why
+        backend = ""
     return (
         f"{path} is the optimiser state that mono-depth train writes beside a step checkpoint (no network in it; "
-        f"only --resume reads it); pass that checkpoint's model, {model}"
+        f"only --resume reads it); pass that checkpoint's model, {model}{backend}"
     )
 
 

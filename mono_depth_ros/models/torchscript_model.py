@@ -129,7 +129,7 @@ class TorchScriptBackend:
             msg = f"{self.path} is not a TorchScript archive (not a zip); pass the .pt written by mono-depth export"
             raise CheckpointError(msg)
         if is_torch_save_archive(self.path) and (remedy := training_state_remedy(self.path)):
-            msg = f"{remedy} (with model.backend: unet, or exported to TorchScript by mono-depth export)"
+            msg = f"{remedy}, or exported to TorchScript by mono-depth export"
             raise CheckpointError(msg)
         if is_torch_save_archive(self.path):
             msg = (

@@ -445,3 +445,19 @@ def test_a_training_state_file_is_no_torchscript_and_names_its_model(tmp_path: P
     model = tmp_path / "step_0000019.safetensors"
     with pytest.raises(CheckpointError, match=rf"optimiser state .* pass .*model, {re.escape(str(model))}"):
         TorchScriptBackend(state, CPU)
+
+
+def test_a_training_state_file_of_a_fine_tuned_depth_anything_names_its_backend(tmp_path: Path) -> None:
+    """The state file of a Depth Anything fine-tune (``model.pretrained``: its step_N.safetensors holds a
+    ``depth_anything_v2`` network) named ``model.backend: unet``, which cannot load that checkpoint; it names the
+    backend its model's spec gives."""
+    from mono_depth_ros.models.checkpoint import save_checkpoint
+    from mono_depth_ros.models.depth_anything import VARIANTS, depth_anything_spec
+
+    state = tmp_path / "step_0000019.state.pt"
+    torch.save({"optimizer": {}, "step": 19}, state)
+    model = tmp_path / "step_0000019.safetensors"
+    save_checkpoint(model, {"w": torch.zeros(1)}, depth_anything_spec(VARIANTS["small"], "metric", 80.0))
+    with pytest.raises(CheckpointError, match=rf"{re.escape(str(model))} \(model.backend: depth_anything_v2\)") as err:
+        TorchScriptBackend(state, CPU)
+    assert "unet" not in str(err.value)
