@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import struct
 import tempfile
@@ -554,3 +555,17 @@ def test_a_unet_param_that_is_no_whole_number_is_refused_naming_it(
     pattern = rf"^checkpoint {re.escape(str(path))}: unet param {re.escape(shown)} .*whole number.*save_checkpoint"
     with pytest.raises(ConfigError, match=pattern):
         open_backend("torch", path, torch.device("cpu"))
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_a_checkpoint_gets_the_mode_the_umask_gives(
+    tmp_path: Path, micro_model: torch.nn.Module, micro_spec: ModelSpec, umask: int
+) -> None:
+    """safetensors writes its files 0o600 whatever the umask: a checkpoint ``mono-depth train`` wrote could not be
+    read by another user (the node's service user) where any other file written beside it could."""
+    before = os.umask(umask)
+    try:
+        path = _saved(tmp_path, micro_model, micro_spec)
+    finally:
+        os.umask(before)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
