@@ -733,3 +733,15 @@ def test_the_coarse_map_note_names_the_camera_frames_input_not_the_warm_up_one(
     assert estimator.network_hw(kitti.rgb.shape[:2]) == (266, 882) and estimator.coarse_map == camera
     said = [r.getMessage() for r in caplog.records if "upsampled to the published size" in r.getMessage()]
     assert len(said) == 1 and said[0].count(camera) == 1, said
+
+
+def test_without_onnxruntime_the_error_names_the_package_to_install_not_only_the_extra(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The node built with colcon on ROS 2 (real Humble, ``model:=onnx``) said only ``pip install
+    'mono_depth_ros[onnx]'``: there is no pip distribution of the package there to add an extra to."""
+    from mono_depth_ros.models.onnx_model import require_onnxruntime
+
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import onnxruntime raises ImportError
+    with pytest.raises(ConfigError, match=r"needs onnxruntime, which is not installed: pip install onnxruntime \("):
+        require_onnxruntime()
