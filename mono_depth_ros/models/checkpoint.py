@@ -17,6 +17,7 @@ remedy: missing file, ONNX / TorchScript / pickle file given, truncated or forei
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -172,8 +173,10 @@ def mode_as_umask_allows(path: Path) -> None:
     """Give ``path`` the mode ``open()`` gives a new file (0o666 less the umask: 0o644 under the usual 0o022).
     safetensors (0.8) writes its files 0o600 whatever the umask: a checkpoint or an exported model's golden
     reference written by one user (``sudo mono-depth export ... --out /opt/models``) could not be read by the node's
-    own user, while the ``.onnx`` and ``.spec.json`` beside it could."""
-    os.chmod(path, 0o666 & ~process_umask())
+    own user, while the ``.onnx`` and ``.spec.json`` beside it could. Where chmod is refused (a FAT or SMB mount
+    whose files belong to a fixed ``uid=``: EPERM) the file keeps the mode it was written with: it is whole."""
+    with contextlib.suppress(OSError):
+        os.chmod(path, 0o666 & ~process_umask())
 
 
 def write_failed(path: Path, err: Exception, left: str = "") -> CheckpointError:

@@ -569,3 +569,18 @@ def test_a_checkpoint_gets_the_mode_the_umask_gives(
     finally:
         os.umask(before)
     assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_a_checkpoint_is_saved_where_its_mode_cannot_be_changed(
+    tmp_path: Path, micro_model: torch.nn.Module, micro_spec: ModelSpec, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A folder whose files belong to another user (a FAT or SMB mount with a fixed ``uid=``, world-writable) takes
+    the write but refuses chmod (EPERM): the mode is a nicety, the checkpoint, written whole, is kept."""
+
+    def refused(path: Any, mode: int) -> None:
+        raise PermissionError(1, "Operation not permitted", str(path))
+
+    monkeypatch.setattr(os, "chmod", refused)
+    path = _saved(tmp_path, micro_model, micro_spec)
+    monkeypatch.undo()
+    assert load_checkpoint(path).spec == micro_spec
