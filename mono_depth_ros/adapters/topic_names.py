@@ -50,15 +50,17 @@ def startup_text(
     config: DepthConfig, image_topic: str, image_type: str, resolve: Callable[[str], str], outputs: Iterable[str]
 ) -> str:
     """The node's start-up line: its inputs (``image_topic``: :func:`subscribed_image_topic`'s) and ``outputs`` (as
-    given to ``create_publisher``) resolved as it subscribes and publishes them, sync mode, LiDAR, backend;
-    the outputs their parameter turns off (:data:`SWITCHED_OUTPUTS`) after ``off:``."""
+    given to ``create_publisher``) resolved as it subscribes and publishes them, sync mode, LiDAR, backend (with
+    ``external``, the prediction topic it pairs with each image); the outputs their parameter turns off
+    (:data:`SWITCHED_OUTPUTS`) after ``off:``."""
     topics = config.topics
     off = {topic: SWITCHED_OUTPUTS[topic][0] for topic in outputs if topic in SWITCHED_OUTPUTS}
     off = {topic: name for topic, name in off.items() if not SWITCHED_OUTPUTS[topic][1](config)}
     published = ", ".join(resolve(topic) for topic in outputs if topic not in off)
     switched_off = ", ".join(f"{resolve(topic)} ({name})" for topic, name in off.items())
+    external = f" (predictions from {resolve(topics.prediction)})" if config.model.backend == "external" else ""
     return (
         f"depth from {resolve(image_topic)} ({image_type}), camera_info {resolve(topics.camera_info)} "
         f"({config.sync.mode}), LiDAR {resolve(topics.lidar) if topics.lidar else 'off'}, backend "
-        f"{config.model.backend}; publishing {published}" + (f"; off: {switched_off}" if off else "")
+        f"{config.model.backend}{external}; publishing {published}" + (f"; off: {switched_off}" if off else "")
     )

@@ -17,7 +17,9 @@ remedy: missing file, ONNX / TorchScript / pickle file given, truncated or forei
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shutil
 import struct
 import zipfile
@@ -145,12 +147,36 @@ def save_checkpoint(
     tmp = path.with_name(path.name + ".tmp")  # a kill or a full disk mid-write leaves the earlier file whole
     try:
         save_file(tensors, str(tmp), metadata=metadata)
+        mode_as_umask_allows(tmp)
         tmp.replace(path)
     except (SafetensorError, OSError) as err:
         raise write_failed(path, err) from None
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def process_umask() -> int:
+    """The process's file-mode creation mask (``/proc/self/status``; elsewhere set and put back at once)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def mode_as_umask_allows(path: Path) -> None:
+    """Give ``path`` the mode ``open()`` gives a new file (0o666 less the umask: 0o644 under the usual 0o022).
+    safetensors (0.8) writes its files 0o600 whatever the umask: a checkpoint or an exported model's golden
+    reference written by one user (``sudo mono-depth export ... --out /opt/models``) could not be read by the node's
+    own user, while the ``.onnx`` and ``.spec.json`` beside it could. Where chmod is refused (a FAT or SMB mount
+    whose files belong to a fixed ``uid=``: EPERM) the file keeps the mode it was written with: it is whole."""
+    with contextlib.suppress(OSError):
+        os.chmod(path, 0o666 & ~process_umask())
 
 
 def write_failed(path: Path, err: Exception, left: str = "") -> CheckpointError:

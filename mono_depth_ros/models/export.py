@@ -255,9 +255,30 @@ def _export_legacy(module: nn.Module, example: Tensor, path: Path, opset: int) -
     _torch_onnx_export(module, example, path, opset, dynamo=False, dynamic_axes=dynamic_axes)
 
 
+_TORCH_ONNX_REGISTRATION = "torch.onnx._internal.exporter._registration"
+"""The logger of the dynamo exporter's op registry: without torchvision it logs one WARNING per torchvision op it
+skips (``torchvision is not installed. Skipping torchvision::nms``, four lines on the first export of a process),
+which read as a missing dependency; no network of this project uses a torchvision op."""
+
+
+def _no_torchvision_notice(record: logging.LogRecord) -> bool:
+    """False for the registry's "torchvision is not installed" lines (:data:`_TORCH_ONNX_REGISTRATION`)."""
+    return not record.getMessage().startswith("torchvision is not installed")
+
+
 def _torch_onnx_export(module: nn.Module, example: Tensor, path: Path, opset: int, **exporter: Any) -> None:
-    """``torch.onnx.export`` with input ``image`` and output ``prediction``, its warnings silenced; ``exporter``:
-    the options of one exporter (dynamo or legacy)."""
+    """``torch.onnx.export`` with input ``image`` and output ``prediction``, its warnings silenced (and the dynamo
+    exporter's torchvision notices, :data:`_TORCH_ONNX_REGISTRATION`); ``exporter``: the options of one exporter
+    (dynamo or legacy)."""
+    registration = logging.getLogger(_TORCH_ONNX_REGISTRATION)
+    registration.addFilter(_no_torchvision_notice)
+    try:
+        _export_silenced(module, example, path, opset, **exporter)
+    finally:
+        registration.removeFilter(_no_torchvision_notice)
+
+
+def _export_silenced(module: nn.Module, example: Tensor, path: Path, opset: int, **exporter: Any) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(

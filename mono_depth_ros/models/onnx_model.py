@@ -44,11 +44,17 @@ _LOG = logging.getLogger(__name__)
 
 
 def require_onnxruntime() -> Any:
-    """The onnxruntime module, or a ConfigError naming the package to install."""
+    """The onnxruntime module, or a ConfigError naming the package to install: onnxruntime itself first, as a node
+    built with colcon has no pip distribution whose extra would bring it (``pip install 'mono_depth_ros[onnx]'``
+    there fetched another copy of the package, or nothing)."""
     try:
         import onnxruntime
     except ImportError:
-        msg = "the onnx backend needs onnxruntime: pip install 'mono_depth_ros[onnx]' (onnxruntime-gpu for CUDA)"
+        msg = (
+            "the onnx backend needs onnxruntime, which is not installed: pip install onnxruntime (onnxruntime-gpu for "
+            "CUDA; beside ROS 2's Python as the README installs torch; where mono_depth_ros itself was installed with "
+            "pip: pip install 'mono_depth_ros[onnx]')"
+        )
         raise ConfigError(msg) from None
     return onnxruntime
 

@@ -25,7 +25,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.numpy import load_file, save_file
 
 from mono_depth_ros.core.errors import CheckpointError
-from mono_depth_ros.models.checkpoint import GoldenReference
+from mono_depth_ros.models.checkpoint import GoldenReference, mode_as_umask_allows
 from mono_depth_ros.models.frozen_input import source_input
 from mono_depth_ros.models.onnx_external import data_read_by_other_graphs, external_data_files, rename_external_data
 from mono_depth_ros.models.spec import ModelSpec
@@ -145,6 +145,7 @@ def replace_model_files(
             }
             staged.append((staging_path(golden_file), golden_file))
             save_file(tensors, str(staged[1][0]), metadata={_GOLDEN_SPEC: spec.to_json()})
+            mode_as_umask_allows(staged[1][0])
         golden_file.unlink(missing_ok=True)
         if staged_model is not None:
             spec_file.unlink(missing_ok=True)

@@ -60,3 +60,13 @@ def test_the_startup_line_names_outputs_their_parameters_turn_off_apart() -> Non
         "publishing /robot1/depth/image, /robot1/depth/camera_info, /robot1/depth/points_clearing, /robot1/depth/scan; "
         "off: /robot1/depth/points (cloud.enabled)"
     ), text
+
+
+def test_the_startup_line_of_an_external_backend_names_the_prediction_topic_it_pairs() -> None:
+    """``ros2 run mono_depth_ros mono_depth_node ... -p model.backend:=external`` (docs/ros2_node.md's second command)
+    said only "backend external": which topic the predictions go to was in no line of the node (real Humble)."""
+    config = DepthConfig.from_params({"model.backend": "external", "prediction_topic": "depth_net/depth"})
+    text = startup_text(config, "/camera/image_raw", "Image", robot1, ["depth/image"])
+    assert "backend external (predictions from /robot1/depth_net/depth); publishing" in text, text
+    default = startup_text(DepthConfig.from_params({"model.backend": "external"}), "/x", "Image", robot1, [])
+    assert "backend external (predictions from /depth_model/prediction);" in default, default

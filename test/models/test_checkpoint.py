@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import struct
 import tempfile
@@ -564,3 +565,32 @@ def test_a_training_state_file_names_the_model_beside_it(tmp_path: Path) -> None
     model = tmp_path / "step_0000019.safetensors"
     with pytest.raises(CheckpointError, match=rf"optimiser state .* pass .*model, {re.escape(str(model))}"):
         load_checkpoint(state)
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_a_checkpoint_gets_the_mode_the_umask_gives(
+    tmp_path: Path, micro_model: torch.nn.Module, micro_spec: ModelSpec, umask: int
+) -> None:
+    """safetensors writes its files 0o600 whatever the umask: a checkpoint ``mono-depth train`` wrote could not be
+    read by another user (the node's service user) where any other file written beside it could."""
+    before = os.umask(umask)
+    try:
+        path = _saved(tmp_path, micro_model, micro_spec)
+    finally:
+        os.umask(before)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_a_checkpoint_is_saved_where_its_mode_cannot_be_changed(
+    tmp_path: Path, micro_model: torch.nn.Module, micro_spec: ModelSpec, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A folder whose files belong to another user (a FAT or SMB mount with a fixed ``uid=``, world-writable) takes
+    the write but refuses chmod (EPERM): the mode is a nicety, the checkpoint, written whole, is kept."""
+
+    def refused(path: Any, mode: int) -> None:
+        raise PermissionError(1, "Operation not permitted", str(path))
+
+    monkeypatch.setattr(os, "chmod", refused)
+    path = _saved(tmp_path, micro_model, micro_spec)
+    monkeypatch.undo()
+    assert load_checkpoint(path).spec == micro_spec

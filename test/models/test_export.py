@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
+import subprocess
+import sys
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -59,6 +62,26 @@ def test_dynamo_exporter_parity(tmp_path: Path) -> None:
     max_diff = _onnx_vs_torch(result.path, network, inputs)
     print(f"\ndynamo export, torch vs ONNX Runtime: max abs diff {max_diff:.3g}")
     assert max_diff < 1e-5
+
+
+def test_the_dynamo_export_says_nothing_of_torchvision(tmp_path: Path) -> None:
+    """Without torchvision, ``mono-depth export -f onnx`` printed four ``W... torchvision is not installed. Skipping
+    torchvision::nms`` lines (torch's op registry, once per process: hence a fresh one), though no network here uses
+    a torchvision op and the README says none is needed."""
+    if importlib.util.find_spec("torchvision") is not None:
+        pytest.skip("torchvision is installed: torch says nothing of it")
+    script = (
+        "import sys; from torch import nn; from mono_depth_ros.models.export import export_onnx; "
+        "from mono_depth_ros.models.spec import InputPolicy, ModelSpec; "
+        "net = nn.Sequential(nn.Conv2d(3, 1, 3, padding=1), nn.Softplus()); "
+        "spec = ModelSpec('tiny_conv', input=InputPolicy(height=16, width=24, multiple_of=8)); "
+        "print(export_onnx(net, spec, sys.argv[1], exporter='dynamo').exporter)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "conv.onnx")], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "dynamo", done.stdout + done.stderr
+    assert "torchvision" not in done.stderr, done.stderr
 
 
 def test_depth_anything_exports_fixed_size_and_runs(tmp_path: Path) -> None:

@@ -759,3 +759,15 @@ def test_a_checkpoint_given_for_an_exported_backend_names_its_backend_and_the_ex
     torch.save({"step": 3}, state)
     with pytest.raises(CheckpointError, match=r"optimiser state .* pass .*model, .*step_0000003\.safetensors"):
         backend(state, CPU)
+
+
+def test_without_onnxruntime_the_error_names_the_package_to_install_not_only_the_extra(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The node built with colcon on ROS 2 (real Humble, ``model:=onnx``) said only ``pip install
+    'mono_depth_ros[onnx]'``: there is no pip distribution of the package there to add an extra to."""
+    from mono_depth_ros.models.onnx_model import require_onnxruntime
+
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import onnxruntime raises ImportError
+    with pytest.raises(ConfigError, match=r"needs onnxruntime, which is not installed: pip install onnxruntime \("):
+        require_onnxruntime()

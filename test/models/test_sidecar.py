@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -262,3 +263,20 @@ def test_a_swap_interrupted_just_after_the_graph_is_renamed_in_keeps_its_data(
         replace_model_files(target, _add_graph(tmp_path / "stage" / "model.onnx", 2.0, "model.onnx.data"), _spec("a"))
     monkeypatch.undo()
     assert _added(target) == 2.0
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_the_golden_reference_gets_the_mode_the_umask_gives_as_the_spec_beside_it_does(
+    tmp_path: Path, umask: int
+) -> None:
+    """safetensors writes its files 0o600 whatever the umask: ``mono-depth export`` left ``model.onnx.golden
+    .safetensors`` unreadable to other users (a node run as its own user) beside a 0o644 graph and spec."""
+    model = tmp_path / "m.onnx"
+    model.write_text("a")
+    before = os.umask(umask)
+    try:
+        replace_model_files(model, None, _spec("a"), _golden(1.0))
+    finally:
+        os.umask(before)
+    modes = {path.name: path.stat().st_mode & 0o777 for path in (spec_path_for(model), golden_path_for(model))}
+    assert modes == {"m.onnx.spec.json": 0o666 & ~umask, "m.onnx.golden.safetensors": 0o666 & ~umask}, modes
