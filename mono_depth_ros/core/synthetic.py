@@ -7,6 +7,8 @@ deterministic from ``seed``. Frames (REP 103 / 105):
 * ``base_link``: on the ground below the camera, x forward, y left, z up.
 * ``camera_optical_frame``: x right, y down, z forward; ``camera_height_m`` above ground, pitched down by
   ``camera_pitch_rad``.
+* ``camera_frame``: the camera's body frame (x forward, y left, z up, REP 103) at the optical centre, pitched like
+  it: ``camera_optical_frame`` rotated by the REP 103 quaternion (x, y, z, w) = (-0.5, 0.5, -0.5, 0.5).
 * ``lidar``: x forward, y left, z up (not pitched); ``lidar_offset_m`` from the camera centre.
 
 Depth (``depth_m``) is float32 metres along the optical axis; +inf marks sky and anything beyond
@@ -36,6 +38,7 @@ from mono_depth_ros.core.synthetic_world import DEFAULT_MAX_DEPTH_M, Frame, Lida
 __all__ = [
     "FRAME_BASE",
     "FRAME_CAMERA",
+    "FRAME_CAMERA_BODY",
     "FRAME_LIDAR",
     "FRAME_WORLD",
     "Frame",
@@ -55,6 +58,7 @@ __all__ = [
 FRAME_WORLD = "map"
 FRAME_BASE = "base_link"
 FRAME_CAMERA = "camera_optical_frame"
+FRAME_CAMERA_BODY = "camera_frame"  # the node's default /depth/scan frame for FRAME_CAMERA (its _optical stripped)
 FRAME_LIDAR = "lidar"
 DEFAULT_START_STAMP_NS = 1_700_000_000 * 10**9
 # Columns: the optical x (right), y (down), z (forward) axes written in a REP 103 body frame.
@@ -103,6 +107,13 @@ class SensorRig:
         """``base_link_from_camera_optical_frame``."""
         rotation = _rot_y(self.camera_pitch_rad) @ _BODY_FROM_OPTICAL
         return RigidTransform(rotation, np.array([0.0, 0.0, self.camera_height_m]), FRAME_BASE, FRAME_CAMERA)
+
+    @property
+    def base_from_cam_body(self) -> RigidTransform:
+        """``base_link_from_camera_frame``: the camera's body frame (x forward, y left, z up) at the optical centre,
+        pitched down by ``camera_pitch_rad``; ``camera_frame_from_camera_optical_frame`` is the REP 103 rotation."""
+        rotation = _rot_y(self.camera_pitch_rad)
+        return RigidTransform(rotation, np.array([0.0, 0.0, self.camera_height_m]), FRAME_BASE, FRAME_CAMERA_BODY)
 
     @property
     def base_from_lidar(self) -> RigidTransform:

@@ -9,8 +9,10 @@ topic                      type                            content
 /camera/camera_info        sensor_msgs/CameraInfo          rectified, no distortion (P = [K | 0])
 /lidar/points              sensor_msgs/PointCloud2         x, y, z, intensity float32 + ring uint16, frame ``lidar``,
                                                            same stamp as the image (a synchronised rig)
-/tf_static                 tf2_msgs/TFMessage              ``base_link`` → ``camera_optical_frame`` and
-                                                           ``camera_optical_frame`` → ``lidar``, once
+/tf_static                 tf2_msgs/TFMessage              ``base_link`` → ``camera_optical_frame``,
+                                                           ``camera_optical_frame`` → ``lidar`` and
+                                                           ``base_link`` → ``camera_frame`` (the body frame
+                                                           /depth/scan is stamped in with nav2), once
 /tf                        tf2_msgs/TFMessage              ``map`` → ``base_link`` per frame (ground-truth odometry)
 /depth_model/prediction    sensor_msgs/Image 32FC1         only with an oracle: relative inverse depth (see .oracle),
                                                            image stamp, recorded 40 ms after the image
@@ -82,7 +84,8 @@ def write_synthetic_bag(
         for frame in sequence:
             stamp_ns = frame.stamp_ns
             if frame.index == 0:
-                static = tf_message_from(factory, [rig.base_from_cam, rig.cam_from_lidar], stamp_ns - 50 * _MS)
+                statics = [rig.base_from_cam, rig.cam_from_lidar, rig.base_from_cam_body]
+                static = tf_message_from(factory, statics, stamp_ns - 50 * _MS)
                 bag.add("/tf_static", static, stamp_ns - 50 * _MS)
             bag.add("/tf", tf_message_from(factory, [frame.world_from_base], stamp_ns), stamp_ns)
             scan = lidar_cloud(
