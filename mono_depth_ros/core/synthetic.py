@@ -48,6 +48,7 @@ __all__ = [
     "SensorRig",
     "SequenceFrame",
     "SyntheticWorld",
+    "cam_body_from_optical",
     "drive_poses",
     "iter_sequence",
     "kitti_like_intrinsics",
@@ -125,6 +126,12 @@ class SensorRig:
     def cam_from_lidar(self) -> RigidTransform:
         """``camera_optical_frame_from_lidar``: the extrinsic scale recovery uses."""
         return self.base_from_cam.inverse() @ self.base_from_lidar
+
+
+def cam_body_from_optical() -> RigidTransform:
+    """``camera_frame_from_camera_optical_frame``: same origin, the REP 103 rotation (x, y, z, w) =
+    (-0.5, 0.5, -0.5, 0.5), for a rig whose TF has only the optical frame (the KITTI demo)."""
+    return RigidTransform(_BODY_FROM_OPTICAL, np.zeros(3), FRAME_CAMERA_BODY, FRAME_CAMERA)
 
 
 def kitti_like_intrinsics(width: int = 640, height: int = 192) -> PinholeIntrinsics:

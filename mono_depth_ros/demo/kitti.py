@@ -7,7 +7,8 @@ accuracy is measured against (projected with a z-buffer; sparse, about 2 % of th
 
 Bag layout: /camera/image_raw (rgb8, frame ``camera_optical_frame``), /camera/camera_info (P2's 3×3, no distortion,
 P = [K | 0]: the baseline is in the extrinsic), /lidar/points (x, y, z, intensity, frame ``velodyne``, same stamp),
-/tf_static ``camera_optical_frame`` → ``velodyne`` (re-published when the next frame's calibration differs) and,
+/tf_static ``camera_frame`` → ``camera_optical_frame`` (the body frame /depth/scan is stamped in, REP 103 rotation)
+and ``camera_optical_frame`` → ``velodyne`` (re-published when the next frame's calibration differs) and,
 with an oracle, /depth_model/prediction. KITTI object frames are unrelated snapshots, so they are stamped
 ``KITTI_PERIOD_NS`` apart: no temporal filter carries a scale from one to the next.
 """
@@ -23,7 +24,7 @@ from mono_depth_ros.core.camera import PinholeIntrinsics
 from mono_depth_ros.core.errors import ConfigError
 from mono_depth_ros.core.geometry import RigidTransform, zbuffer_depth
 from mono_depth_ros.core.ros_msgs import tf_message_from
-from mono_depth_ros.core.synthetic import FRAME_CAMERA
+from mono_depth_ros.core.synthetic import FRAME_CAMERA, cam_body_from_optical
 from mono_depth_ros.demo.bag_builder import BagBuilder, add_camera, add_oracle, lidar_cloud
 from mono_depth_ros.demo.evaluate import lidar_only_depth
 from mono_depth_ros.demo.oracle import ORACLE_LABEL, OracleConfig, OracleStream
@@ -109,7 +110,8 @@ def write_kitti_bag(
             recorded = scan[~held_out]
             if last_extrinsic is None or not np.allclose(last_extrinsic.matrix, cam_from_velo.matrix):
                 static_ns = stamp_ns - 50 * _MS
-                bag.add("/tf_static", tf_message_from(factory, [cam_from_velo], static_ns), static_ns)
+                statics = [cam_body_from_optical(), cam_from_velo]
+                bag.add("/tf_static", tf_message_from(factory, statics, static_ns), static_ns)
                 last_extrinsic = cam_from_velo
             cloud = lidar_cloud(factory, recorded[:, :3], stamp_ns, FRAME_VELODYNE, intensity=recorded[:, 3])
             bag.add(LIDAR_TOPIC, cloud, stamp_ns + 5 * _MS)

@@ -13,7 +13,7 @@ from mono_depth_ros.demo import run_demo
 from mono_depth_ros.demo.kitti import kitti_frame_names, write_kitti_bag
 from mono_depth_ros.demo.report import REAL_WEIGHTS_HINT
 from mono_depth_ros.training.data.kitti_files import load_velodyne
-from test.demo.support import write_tiny_checkpoint
+from test.demo.support import assert_output_frames_are_in_the_input_tf, nav2_overrides, write_tiny_checkpoint
 
 
 def test_frame_names_need_image_scan_and_calibration(tmp_path: Path, kitti_object_dir: Path) -> None:
@@ -33,6 +33,11 @@ def test_half_the_scan_is_recorded_and_the_other_half_is_the_truth(tmp_path: Pat
     with Reader(tmp_path / "bag") as reader:
         topics = {c.topic: c.msgcount for c in reader.connections}
     assert topics == {"/tf_static": 1, "/lidar/points": 1, "/camera/camera_info": 1, "/camera/image_raw": 1}
+
+
+def test_every_frame_the_nav2_outputs_use_is_in_the_kitti_bags_tf_tree(tmp_path: Path, kitti_object_dir: Path) -> None:
+    report = run_demo(tmp_path / "out", 0, 1, kitti_dir=kitti_object_dir, oracle=True, overrides=nav2_overrides())
+    assert_output_frames_are_in_the_input_tf(report)
 
 
 def test_kitti_demo_with_the_oracle_says_its_numbers_mean_nothing(tmp_path: Path, kitti_object_dir: Path) -> None:

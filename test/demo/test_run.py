@@ -14,12 +14,9 @@ from rosbags.rosbag2 import Reader
 from rosbags.typesys import Stores, get_typestore
 
 from mono_depth_ros.bag import BagRunOptions, run_bag
-from mono_depth_ros.config import load_params_file
 from mono_depth_ros.core.errors import CheckpointError, ConfigError
-from mono_depth_ros.core.laser_scan import scan_frame_id
-from mono_depth_ros.core.ros_msgs import depth_image_to_metres, stamp_to_ns, xyz_from_pointcloud2
-from mono_depth_ros.core.synthetic import FRAME_CAMERA, SensorRig
-from mono_depth_ros.core.tf_buffer import TfBuffer
+from mono_depth_ros.core.ros_msgs import depth_image_to_metres, xyz_from_pointcloud2
+from mono_depth_ros.core.synthetic import SensorRig
 from mono_depth_ros.demo import ORACLE_LABEL, DemoReport, run_demo
 from mono_depth_ros.demo.colour import BANNER_HEIGHT, BAR_WIDTH
 from mono_depth_ros.demo.outputs import read_output_bag
@@ -28,7 +25,7 @@ from mono_depth_ros.demo.run import choose_depth_source, describe_scale
 from mono_depth_ros.demo.scenario import BASE_PARAMS
 from mono_depth_ros.depth_config import DepthConfig
 from mono_depth_ros.models.depth_source import default_weights
-from test.demo.support import write_tiny_checkpoint
+from test.demo.support import assert_output_frames_are_in_the_input_tf, nav2_overrides, write_tiny_checkpoint
 
 WIDTH, HEIGHT, FRAMES = 128, 64, 4
 TINY = {"width": WIDTH, "height": HEIGHT, "beams": 8}
@@ -233,34 +230,8 @@ def test_the_figures_the_docs_quote_are_what_the_default_demo_prints(tmp_path: P
 
 
 def test_every_frame_the_nav2_outputs_use_is_in_the_demo_bags_tf_tree(tmp_path: Path) -> None:
-    # rviz2 / a costmap place /depth/scan, /depth/points_clearing, ... only through TF: every header frame the node
-    # writes on the demo bag with the Nav2 preset (config/depth_nav2.yaml) must be in the input bag's TF tree
-    nav2 = load_params_file(Path(__file__).parents[2] / "config" / "depth_nav2.yaml")
-    overrides = [f"{name}={str(value).lower() if isinstance(value, bool) else value}" for name, value in nav2.items()]
+    # rviz2 / a costmap place /depth/scan, /depth/points_clearing, ... only through TF
     no_assets = tmp_path / "assets"
     no_assets.mkdir()
-    report = run_demo(tmp_path / "out", 0, 2, assets_dir=no_assets, overrides=overrides, **TINY)
-    typestore = get_typestore(Stores.ROS2_HUMBLE)
-    tf = TfBuffer()
-    with Reader(report.input_bag) as reader:
-        for connection, _, raw in reader.messages():
-            if connection.topic in ("/tf_static", "/tf"):
-                message = typestore.deserialize_cdr(raw, connection.msgtype)
-                tf.add_tf_message(message, static=connection.topic == "/tf_static")
-    frames_by_topic: dict[str, set[tuple[str, int]]] = {}
-    with Reader(report.output_bag) as reader:
-        for connection, _, raw in reader.messages():
-            message = typestore.deserialize_cdr(raw, connection.msgtype)
-            if hasattr(message, "header") and not connection.msgtype.startswith("diagnostic_msgs/"):  # frameless
-                stamped = (message.header.frame_id, stamp_to_ns(message.header.stamp))
-                frames_by_topic.setdefault(connection.topic, set()).add(stamped)
-    assert {"/depth/image", "/depth/scan", "/depth/points_clearing"} <= set(frames_by_topic)
-    assert {frame for frame, _ in frames_by_topic["/depth/scan"]} == {scan_frame_id(FRAME_CAMERA)}
-    for topic, stamped_frames in frames_by_topic.items():
-        for frame, stamp in stamped_frames:
-            assert frame in tf.frames, f"{topic} is stamped in {frame!r}, not in the demo's TF {sorted(tf.frames)}"
-            tf.lookup(FRAME_CAMERA, frame, stamp)  # raises when not connected to the camera
-    # the scan's body frame is the optical frame turned by the REP 103 rotation, at the same origin
-    body_from_optical = tf.lookup(scan_frame_id(FRAME_CAMERA), FRAME_CAMERA)
-    np.testing.assert_allclose(body_from_optical.quaternion_xyzw, [-0.5, 0.5, -0.5, 0.5], atol=1e-12)
-    np.testing.assert_allclose(body_from_optical.translation, 0.0, atol=1e-12)
+    report = run_demo(tmp_path / "out", 0, 2, assets_dir=no_assets, overrides=nav2_overrides(), **TINY)
+    assert_output_frames_are_in_the_input_tf(report)
