@@ -36,7 +36,7 @@ from mono_depth_ros.core.errors import ConfigError
 from mono_depth_ros.core.geometry import zbuffer_depth
 from mono_depth_ros.core.msg_image import SIXTEEN_BITS
 from mono_depth_ros.training.data.folder import FolderDataset, frames_needed
-from mono_depth_ros.training.data.folder_check import readable_image_size
+from mono_depth_ros.training.data.folder_check import sized, source_of_another_size
 from mono_depth_ros.training.data.records import FrameRecord
 from mono_depth_ros.training.data.rosbag_sequence import GAP_PERIODS, MAX_GAP_S, gap_limit_ns
 
@@ -139,17 +139,10 @@ def _refuse_camera_change(records: Sequence[FrameRecord], manifest: dict[str, An
     Raises:
         ConfigError: naming the bag, the image topic, both sizes and the remedies.
     """
-    sizes: dict[Path, tuple[int, int]] = {}
-
-    def size_of(path: Path) -> tuple[int, int]:
-        if path not in sizes:
-            sizes[path] = readable_image_size(path)
-        return sizes[path]
-
+    size_of = sized({})
     for record in records:
-        size = size_of(record.rgb_path)
-        other = next((s for s in (size_of(source.path) for source in record.sources) if s != size), None)
-        if other is not None:
+        if (changed := source_of_another_size(record, size_of)) is not None:
+            size, other = size_of(record.rgb_path), changed[1]
             msg = (
                 f"{manifest.get('bag', folder)}: the images on {manifest.get('image_topic', 'the image topic')} change "
                 f"size within the bag ({size[0]}x{size[1]} and {other[0]}x{other[1]} among the neighbours of "

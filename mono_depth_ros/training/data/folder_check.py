@@ -14,7 +14,7 @@ from __future__ import annotations
 import struct
 import zipfile
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
@@ -207,6 +207,23 @@ def _check_depth(depth: DepthFile, image: Path, size: Size, what: str) -> None:
         raise ConfigError(msg)
 
 
+def sized(sizes: dict[Path, Size]) -> Callable[[Path], Size]:
+    """:func:`readable_image_size` read once per file, into ``sizes`` (``(width, height)`` by path)."""
+
+    def size_of(path: Path) -> Size:
+        if path not in sizes:
+            sizes[path] = readable_image_size(path)
+        return sizes[path]
+
+    return size_of
+
+
+def source_of_another_size(record: FrameRecord, size_of: Callable[[Path], Size]) -> tuple[Path, Size] | None:
+    """The first source of ``record`` whose image is not the size of its target's, with that size; None: all are."""
+    size = size_of(record.rgb_path)
+    return next(((source.path, other) for source in record.sources if (other := size_of(source.path)) != size), None)
+
+
 def check_frame_files(records: Sequence[FrameRecord]) -> dict[Path, Size]:
     """Check every file of ``records`` from its header (see the module docstring); returns the image sizes read.
 
@@ -215,24 +232,18 @@ def check_frame_files(records: Sequence[FrameRecord]) -> dict[Path, Size]:
             naming the file and the remedy. DataFileError: a file that cannot be opened.
     """
     sizes: dict[Path, Size] = {}
-
-    def size_of(path: Path) -> Size:
-        if path not in sizes:
-            sizes[path] = readable_image_size(path)
-        return sizes[path]
-
+    size_of = sized(sizes)
     for record in records:
         try:
             size = size_of(record.rgb_path)
-            for source in record.sources:
-                other = size_of(source.path)
-                if other != size:
-                    msg = (
-                        f"{source.path} is {other[0]}x{other[1]}, the frame it is a source of ({record.rgb_path}) "
-                        f"{size[0]}x{size[1]}: a sequence is one camera at one size; resize the frames (and their "
-                        f"intrinsics) to one size, or split the folder where the size changes"
-                    )
-                    raise ConfigError(msg)
+            if (changed := source_of_another_size(record, size_of)) is not None:
+                path, other = changed
+                msg = (
+                    f"{path} is {other[0]}x{other[1]}, the frame it is a source of ({record.rgb_path}) "
+                    f"{size[0]}x{size[1]}: a sequence is one camera at one size; resize the frames (and their "
+                    f"intrinsics) to one size, or split the folder where the size changes"
+                )
+                raise ConfigError(msg)
             for depth, what in ((record.depth, "depth"), (record.sparse_depth, "sparse depth")):
                 if depth is not None:
                     _check_depth(depth, record.rgb_path, size, what)
