@@ -251,6 +251,24 @@ def test_a_nan_network_output_is_an_error_not_a_silent_frame() -> None:
     assert np.isfinite(out.depth_m).mean() == pytest.approx(0.25, abs=0.02)
 
 
+def test_an_external_prediction_with_no_depth_is_an_error_and_the_next_frame_is_published() -> None:
+    """``model.backend: external``: a prediction with no usable pixel (all NaN: a 16UC1 map of zeros decodes so) was
+    published as a depth image of nothing with the scale ``ok``; it is a ModelOutputError (the frame skipped, counted
+    and /diagnostics ERROR in the node, skipped with the reason by the bag runner). A sparse one is published, and
+    the next whole one goes out as sent."""
+    from mono_depth_ros.core.errors import ModelOutputError
+
+    pipeline = _external(**{"model.output_kind": "metric", "output.edge_filter": False})
+    with pytest.raises(ModelOutputError, match=r"external prediction has no depth at any of its \d+x\d+ pixels"):
+        pipeline.process_frame(_frame(np.full((INTR.height, INTR.width), np.nan, np.float32)))
+    sparse = np.full((INTR.height, INTR.width), np.nan, np.float32)
+    sparse[::7, ::7] = 4.0  # a projected LiDAR scan
+    out = pipeline.process_frame(_frame(sparse, stamp_ns=2_000))
+    assert np.count_nonzero(np.isfinite(out.depth_m)) == np.count_nonzero(np.isfinite(sparse))
+    truth = _scene_depth()
+    np.testing.assert_array_equal(pipeline.process_frame(_frame(truth, stamp_ns=3_000)).depth_m, truth)
+
+
 def test_output_downscale_policy() -> None:
     from mono_depth_ros.pipeline import output_downscale
 

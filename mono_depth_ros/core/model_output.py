@@ -65,6 +65,47 @@ def check_network_output(
         raise ModelOutputError(msg)
 
 
+def check_external_prediction(prediction: npt.NDArray[np.floating], kind: OutputKind) -> None:
+    """Raise when an external prediction (``model.backend: external``) holds no depth at all.
+
+    A sparse prediction passes (a LiDAR scan projected into the image: a few % of the pixels), so
+    ``model.max_invalid_share`` is not applied to it; one without a single usable pixel is a fault of its publisher
+    (a 16UC1 map of zeros, NaN from a failed model, metres of the wrong sign), not a frame of depth.
+
+    Args:
+        prediction: the (H, W) prediction as decoded (32FC1 as sent; 16UC1 / mono16 millimetres in metres, 0 as
+            NaN), before any undistortion.
+        kind: what it means (``model.output_kind``); usable: finite, or +Inf (sky, no return); for depth kinds
+            also > 0.
+
+    Raises:
+        ModelOutputError: no pixel usable; the text names the size, what the pixels hold and where to look.
+    """
+    if kind.has_shift:
+        usable = bool(np.any(~np.isnan(prediction) & (prediction != -np.inf)))
+    else:
+        usable = bool(np.any(prediction > 0))  # NaN and -Inf compare False, +Inf (sky) True
+    if usable:
+        return
+    nan_share = float(np.count_nonzero(np.isnan(prediction))) / max(prediction.size, 1)
+    held = (
+        "NaN"
+        if nan_share == 1.0
+        else f"{100 * nan_share:.0f} % NaN, the rest -Inf" + ("" if kind.has_shift else " or <= 0")
+    )
+    hint = (
+        ""
+        if kind.has_shift or nan_share == 1.0
+        else "; inverse depth or disparity is model.output_kind relative_inverse"
+    )
+    msg = (
+        f"external prediction has no depth at any of its {_hw(tuple(prediction.shape))} pixels (all {held}; "
+        f"model.output_kind {kind.value}): check the node publishing prediction_topic and its encoding (32FC1 in "
+        f"metres; 16UC1 / mono16 in millimetres, 0 = no depth){hint}; frame skipped"
+    )
+    raise ModelOutputError(msg)
+
+
 def out_of_memory(err: BaseException, device: str, image_hw: tuple[int, int]) -> ModelOutputError | None:
     """The :class:`ModelOutputError` for a frame that ran out of memory (``err``, from the model or the steps after
     it on its device), else None.

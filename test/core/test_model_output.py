@@ -7,7 +7,7 @@ import pytest
 
 from mono_depth_ros.core.depth_kind import OutputKind
 from mono_depth_ros.core.errors import ModelOutputError
-from mono_depth_ros.core.model_output import check_network_output, out_of_memory
+from mono_depth_ros.core.model_output import check_external_prediction, check_network_output, out_of_memory
 
 HW = (6, 8)
 
@@ -25,6 +25,30 @@ def test_depth_kinds_count_values_at_or_below_zero_as_invalid_and_disparity_does
     check_network_output(sky, OutputKind.METRIC, 0.0, (HW,))
     with pytest.raises(ModelOutputError, match=r"NaN / Inf at 100 %"):
         check_network_output(np.full(HW, np.nan, np.float32), OutputKind.RELATIVE_INVERSE, 0.5, (HW,))
+
+
+def test_an_external_prediction_without_one_usable_pixel_is_refused_and_a_sparse_one_passes() -> None:
+    """An external prediction may be sparse (a projected LiDAR scan), so model.max_invalid_share is not applied to it;
+    one with no usable pixel at all (a 16UC1 map of zeros, all NaN, metres of the wrong sign) was published as a depth
+    image of nothing, /diagnostics OK."""
+    sparse = np.full(HW, np.nan, np.float32)
+    sparse[2, 3] = 4.0  # one pixel of 48
+    for kind in OutputKind:
+        check_external_prediction(sparse, kind)
+    check_external_prediction(np.full(HW, np.inf, np.float32), OutputKind.METRIC)  # all sky (REP 117)
+    check_external_prediction(np.full(HW, -2.0, np.float32), OutputKind.RELATIVE_INVERSE)  # any finite value
+    with pytest.raises(
+        ModelOutputError, match=r"no depth at any of its 8x6 pixels \(all NaN; model.output_kind metric"
+    ):
+        check_external_prediction(np.full(HW, np.nan, np.float32), OutputKind.METRIC)
+    negative = np.full(HW, -3.0, np.float32)
+    negative[0] = np.nan  # 8 of 48
+    with pytest.raises(ModelOutputError, match=r"all 17 % NaN, the rest -Inf or <= 0.*relative_inverse"):
+        check_external_prediction(negative, OutputKind.METRIC)
+    with pytest.raises(ModelOutputError, match=r"all NaN; model.output_kind affine_depth"):
+        check_external_prediction(np.full(HW, np.nan, np.float32), OutputKind.AFFINE_DEPTH)
+    with pytest.raises(ModelOutputError, match=r"all 0 % NaN, the rest -Inf;"):
+        check_external_prediction(np.full(HW, -np.inf, np.float32), OutputKind.RELATIVE_INVERSE)
 
 
 def test_an_output_of_another_size_names_both_sizes() -> None:

@@ -20,9 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray
 from sensor_msgs.msg import Image
 
+from mono_depth_ros.core import ros_msgs
 from test.kitti_bag import KittiFrame
 
 from .harness import (
@@ -258,3 +260,57 @@ def test_a_camera_driver_restarted_beside_the_node_is_named_a_restart_and_its_de
         missing = launched.said("image(s) never arrived")
         assert "after a pause of the whole camera" in missing and "a camera driver that restarted" in missing, missing
     assert "camera_info stopped" not in launched.log, launched.log[-3000:]  # read once stopped: every line is in
+
+
+def test_external_predictions_without_depth_or_of_another_size_are_counted_and_the_next_frames_published(
+    probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path
+) -> None:
+    """``model.backend: external`` fed a real KITTI frame at 5 Hz whose prediction is, on one frame each, all NaN, a
+    16UC1 map of zeros (no depth in millimetres) and half the image's size. The first two were published as depth
+    images of nothing, ``/diagnostics`` OK (only the size was counted): each is now counted
+    ``bad_messages.ModelOutputError`` naming the prediction's publisher and encoding, the size ``ShapeError``; the
+    frames after each fault are published, every image accounted for."""
+    values = {"diagnostics.period_s": 0.25, "input_qos": "reliable", "model.backend": "external",
+              "model.output_kind": "metric", "scale.mode": "none"}  # fmt: skip
+    params = write_params(ros_logs / "external_faults.yaml", values)
+    launched = Launched(
+        {"device": "cpu", "params_file": str(params), "use_lidar": "false"}, ros_logs / "external_faults.log"
+    )
+    frame, faults = kitti_frames[0], {2: "nan", 4: "zeros", 6: "half"}
+    height, width = frame.rgb.shape[:2]
+    with operating(probe, launched) as operated:
+        launched.wait_ready(probe)
+        depth = operated.collect(Image, "/depth/image")
+        diagnostics = operated.collect(DiagnosticArray, "/diagnostics")
+        feeder = KittiFeeder(probe, [frame], qos=RELIABLE)
+        pub_prediction = probe.publisher(Image, "/depth_model/prediction", RELIABLE)
+        try:
+            inputs = (feeder.pub_image, feeder.pub_info, pub_prediction)
+            wait_until(lambda: all(p.get_subscription_count() > 0 for p in inputs), 30, "the node's subscriptions")
+            stamps = []
+            for step in range(9):
+                stamps.append(probe.now_ns())
+                image, info = feeder.image_msgs(0, stamps[-1])
+                prediction, encoding = np.full((height, width), 10.0, np.float32), "32FC1"
+                if faults.get(step) == "nan":
+                    prediction[:] = np.nan
+                elif faults.get(step) == "zeros":
+                    prediction, encoding = np.zeros((height, width), np.uint16), "16UC1"
+                elif faults.get(step) == "half":
+                    prediction = prediction[: height // 2, : width // 2]
+                pub_prediction.publish(ros_msgs.image_from_array(probe.factory, prediction, encoding, image.header))
+                feeder.pub_info.publish(info)
+                feeder.pub_image.publish(image)
+                time.sleep(0.2)
+            good = [stamp for step, stamp in enumerate(stamps) if step not in faults]
+            wait_until(lambda: set(good) <= set(depth.by_stamp()), 20, "the depth of every frame with a prediction")
+            status = settled_status(diagnostics, probe.now_ns())
+        finally:
+            probe.node.destroy_publisher(pub_prediction)
+    assert not {stamps[step] for step in faults} & set(depth.by_stamp()), "a faulty prediction's depth was published"
+    assert accounted(status) and status["frames_published"] == str(len(good)), status
+    assert (status.get("bad_messages.ModelOutputError"), status.get("bad_messages.ShapeError")) == ("2", "1"), status
+    assert status["worker_errors"] == "0", status
+    assert "external prediction has no depth at any of its 1224x370 pixels (all NaN" in launched.log, launched.log[
+        -3000:
+    ]
