@@ -368,8 +368,9 @@ class RuntimeStats:
             count = int(stamps.size)
             if now - self._start_ns >= self._window_ns:
                 fps = count * NS_PER_S / self._window_ns
-            elif count >= 2 and stamps[-1] > stamps[0]:
-                fps = (count - 1) * NS_PER_S / float(stamps[-1] - stamps[0])
+            elif count >= 2 and stamps[-1] > stamps[0]:  # the first window: over the frames' own span
+                span = float(stamps[-1] - stamps[0])  # and the silence since the last one, beyond one mean gap
+                fps = (count - 1) * NS_PER_S / max(span, float(now - stamps[0]) - span / (count - 1))
             else:
                 fps = 0.0
             p50, p95 = np.percentile(latencies_ms, [50, 95]).tolist() if latencies_ms.size else [float("nan")] * 2

@@ -37,6 +37,24 @@ def test_stats_counts_and_latency_percentiles() -> None:
     assert (snap.bad_in_window, snap.errors_in_window, snap.published_in_window) == (3, 1, 5)
 
 
+def test_the_fps_of_the_first_window_falls_when_the_stream_stops() -> None:
+    """Before a whole window has passed since the start, fps was the rate between the first and the last frame
+    published: a camera that stopped 2 s after the node started was reported at 10.0 fps, /diagnostics OK, until the
+    window was full (real Humble: 2.4 s of silence at '10.0 fps'). The silence beyond one mean gap counts now; a
+    snapshot between two frames of a stream keeps its rate."""
+    clock = FakeClock()
+    stats = RuntimeStats(window_s=5.0, clock_ns=clock)
+    for k in range(11):  # 10 fps for 1 s
+        clock.now_ns = k * 100 * MS
+        stats.frame_published(5 * MS)
+    clock.now_ns = 1090 * MS  # between two frames of the stream
+    assert stats.snapshot().fps == pytest.approx(10.0)
+    clock.now_ns = 3100 * MS  # 2.1 s without a frame
+    assert stats.snapshot().fps == pytest.approx(10 / 3.0)
+    clock.now_ns = 6100 * MS  # a whole window since the start, none in it
+    assert stats.snapshot().fps == pytest.approx(0.0)
+
+
 def test_stats_window_forgets_old_frames_but_keeps_totals() -> None:
     clock = FakeClock()
     stats = RuntimeStats(window_s=2.0, clock_ns=clock)
