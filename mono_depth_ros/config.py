@@ -79,7 +79,7 @@ PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("model.channels_last", False, "channels-last memory format for weights and input (torch backends; faster convolutions on GPUs)"),
     ParamSpec("model.warmup_height", 0, "camera image height to warm up at (compile / CUDA graph at start-up, not on the first frame); 0 = model input size", min_value=0, max_value=16384),
     ParamSpec("model.warmup_width", 0, "camera image width to warm up at; 0 = model input size", min_value=0, max_value=16384),
-    ParamSpec("model.max_invalid_share", 0.5, "a frame whose network output is NaN / Inf (or <= 0 for a depth kind) over more than this share of pixels is an error (skipped, counted, /diagnostics ERROR); an external prediction, which may be sparse, only when no pixel holds depth", min_value=0.0, max_value=1.0),
+    ParamSpec("model.max_invalid_share", 0.5, "a frame whose network output is NaN / Inf (or <= 0 for a depth kind) over more than this share of pixels is an error (skipped, counted, /diagnostics ERROR); an external prediction, which may be sparse, only when no pixel holds depth (a depth kind's only with values below 0: NaN / 0 / Inf alone are a sensor's frame with no return, published)", min_value=0.0, max_value=1.0),
     ParamSpec("model.onnx_providers", "", "ONNX Runtime execution providers in order of preference, comma-separated: tensorrt, cuda, cpu; empty = cuda on a GPU device, then cpu; one that is missing or fails to start is left out with a logged reason"),
     ParamSpec("model.trt_fp16", False, "TensorRT provider: build fp16 engines"),
     ParamSpec("model.trt_cache_dir", "", "TensorRT provider: engine cache directory (only the first start builds the engines); empty = no cache"),

@@ -252,19 +252,37 @@ def test_a_nan_network_output_is_an_error_not_a_silent_frame() -> None:
 
 
 def test_an_external_prediction_with_no_depth_is_an_error_and_the_next_frame_is_published() -> None:
-    """``model.backend: external``: a prediction with no usable pixel (all NaN: a 16UC1 map of zeros decodes so) was
-    published as a depth image of nothing with the scale ``ok``; it is a ModelOutputError (the frame skipped, counted
-    and /diagnostics ERROR in the node, skipped with the reason by the bag runner). A sparse one is published, and
-    the next whole one goes out as sent."""
+    """``model.backend: external``: a relative_inverse prediction (a network's dense output) with no usable pixel
+    (all NaN) was published as a depth image of nothing; it is a ModelOutputError (the frame skipped, counted and
+    /diagnostics ERROR in the node, skipped with the reason by the bag runner). A sparse one is published, and the
+    next whole one goes out as sent."""
     from mono_depth_ros.core.errors import ModelOutputError
 
-    pipeline = _external(**{"model.output_kind": "metric", "output.edge_filter": False})
+    settings = {"model.output_kind": "relative_inverse", "scale.mode": "fixed", "output.edge_filter": False}
+    pipeline = _external(**settings)
     with pytest.raises(ModelOutputError, match=r"external prediction has no depth at any of its \d+x\d+ pixels"):
         pipeline.process_frame(_frame(np.full((INTR.height, INTR.width), np.nan, np.float32)))
+    truth = _scene_depth()
     sparse = np.full((INTR.height, INTR.width), np.nan, np.float32)
-    sparse[::7, ::7] = 4.0  # a projected LiDAR scan
+    sparse[::7, ::7] = 1.0 / truth[::7, ::7]  # a projected LiDAR scan
     out = pipeline.process_frame(_frame(sparse, stamp_ns=2_000))
     assert np.count_nonzero(np.isfinite(out.depth_m)) == np.count_nonzero(np.isfinite(sparse))
+    whole = pipeline.process_frame(_frame((1.0 / truth).astype(np.float32), stamp_ns=3_000)).depth_m
+    np.testing.assert_allclose(whole, truth, rtol=1e-6)
+
+
+def test_a_metric_external_frame_with_no_return_is_published_with_its_header_as_a_depth_cameras_driver_does() -> None:
+    """A metric external prediction may be a sensor's (a projected LiDAR, a depth camera): a frame with no return
+    anywhere (a blocked lens, open sky: all NaN, a 16UC1 map of zeros) is a scene. It was a ModelOutputError (frame
+    dropped, /diagnostics ERROR for a whole window); published, its depth image and organised cloud carry the frame's
+    stamp with no point, as depth_image_proc's cloud of such an image does (the header keeps a costmap's observation
+    current, expected_update_rate), and the next frame goes out as sent."""
+    pipeline = _external(**{"model.output_kind": "metric", "output.edge_filter": False})
+    empty = pipeline.process_frame(_frame(np.full((INTR.height, INTR.width), np.nan, np.float32), stamp_ns=2_000))
+    assert (empty.stamp_ns, empty.frame_id, empty.depth_m.shape) == (2_000, "camera_optical", (INTR.height, INTR.width))
+    assert np.isnan(empty.depth_m).all() and empty.scale.health == "ok"
+    assert empty.cloud is not None and (empty.cloud.height, empty.cloud.width) == (INTR.height, INTR.width)
+    assert not np.isfinite(empty.cloud.xyz()).any()
     truth = _scene_depth()
     np.testing.assert_array_equal(pipeline.process_frame(_frame(truth, stamp_ns=3_000)).depth_m, truth)
 

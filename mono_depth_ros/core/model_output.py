@@ -66,11 +66,17 @@ def check_network_output(
 
 
 def check_external_prediction(prediction: npt.NDArray[np.floating], kind: OutputKind) -> None:
-    """Raise when an external prediction (``model.backend: external``) holds no depth at all.
+    """Raise when an external prediction (``model.backend: external``) cannot be a frame of depth at all.
 
     A sparse prediction passes (a LiDAR scan projected into the image: a few % of the pixels), so
-    ``model.max_invalid_share`` is not applied to it; one without a single usable pixel is a fault of its publisher
-    (a 16UC1 map of zeros, NaN from a failed model, metres of the wrong sign), not a frame of depth.
+    ``model.max_invalid_share`` is not applied to it. For the depth kinds (``metric``, ``depth_up_to_scale``: what a
+    depth sensor, a projected LiDAR or SLAM map gives) a frame with no depth anywhere, only the marks of no data (NaN,
+    0: a 16UC1 map of zeros decodes to NaN) and of out of range (+/-Inf, REP 117), passes too: a lens blocked, open
+    sky, no return in view is a scene, published as a depth camera's driver publishes it (depth_image_proc makes a
+    cloud of it, whose header keeps a costmap's observation current); values below 0 and none above are no scene
+    (metres of the wrong sign, values up to scale and shift). For the kinds up to scale and shift
+    (``relative_inverse``, ``affine_depth``: a network's dense output) any finite value is a prediction and a map
+    with none is a fault of its publisher (NaN from a failed model).
 
     Args:
         prediction: the (H, W) prediction as decoded (32FC1 as sent; 16UC1 / mono16 millimetres in metres, 0 as
@@ -79,27 +85,27 @@ def check_external_prediction(prediction: npt.NDArray[np.floating], kind: Output
             also > 0.
 
     Raises:
-        ModelOutputError: no pixel usable; the text names the size, what the pixels hold and where to look.
+        ModelOutputError: no pixel usable (depth kinds: and some below 0 m); the text names the size, what the pixels
+            hold and where to look.
     """
     if kind.has_shift:
         usable = bool(np.any(~np.isnan(prediction) & (prediction != -np.inf)))
-    else:
-        usable = bool(np.any(prediction > 0))  # NaN and -Inf compare False, +Inf (sky) True
+    else:  # NaN compares False, +Inf (sky) True; with none above 0, only values below 0 make it no scene
+        usable = bool(np.any(prediction > 0)) or not bool(np.any(np.isfinite(prediction) & (prediction < 0)))
     if usable:
         return
-    nan_share = float(np.count_nonzero(np.isnan(prediction))) / max(prediction.size, 1)
-    held = (
-        "NaN"
-        if nan_share == 1.0
-        else f"{100 * nan_share:.0f} % NaN, the rest -Inf" + ("" if kind.has_shift else " or <= 0")
-    )
-    hint = (
-        ""
-        if kind.has_shift or nan_share == 1.0
-        else "; inverse depth or disparity is model.output_kind relative_inverse"
-    )
+    size = prediction.size
+    if kind.has_shift:
+        nan_share = float(np.count_nonzero(np.isnan(prediction))) / max(size, 1)
+        held = "all NaN" if nan_share == 1.0 else "all -Inf" if nan_share == 0.0 else f"{100 * nan_share:.0f} % NaN"
+        held += "" if nan_share in (0.0, 1.0) else ", the rest -Inf"
+        hint = ""
+    else:
+        below = np.count_nonzero(np.isfinite(prediction) & (prediction < 0))
+        held = f"{below} of them below 0, none above"
+        hint = "; inverse depth or disparity is model.output_kind relative_inverse, depth up to a shift affine_depth"
     msg = (
-        f"external prediction has no depth at any of its {_hw(tuple(prediction.shape))} pixels (all {held}; "
+        f"external prediction has no depth at any of its {_hw(tuple(prediction.shape))} pixels ({held}; "
         f"model.output_kind {kind.value}): check the node publishing prediction_topic and its encoding (32FC1 in "
         f"metres; 16UC1 / mono16 in millimetres, 0 = no depth){hint}; frame skipped"
     )

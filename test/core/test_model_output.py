@@ -29,26 +29,50 @@ def test_depth_kinds_count_values_at_or_below_zero_as_invalid_and_disparity_does
 
 def test_an_external_prediction_without_one_usable_pixel_is_refused_and_a_sparse_one_passes() -> None:
     """An external prediction may be sparse (a projected LiDAR scan), so model.max_invalid_share is not applied to it;
-    one with no usable pixel at all (a 16UC1 map of zeros, all NaN, metres of the wrong sign) was published as a depth
-    image of nothing, /diagnostics OK."""
+    one of a kind up to scale and shift (a network's dense output) with no usable pixel at all (all NaN, all -Inf)
+    was published as a depth image of nothing, /diagnostics OK; so was a depth kind's of metres of the wrong sign."""
     sparse = np.full(HW, np.nan, np.float32)
     sparse[2, 3] = 4.0  # one pixel of 48
     for kind in OutputKind:
         check_external_prediction(sparse, kind)
     check_external_prediction(np.full(HW, np.inf, np.float32), OutputKind.METRIC)  # all sky (REP 117)
     check_external_prediction(np.full(HW, -2.0, np.float32), OutputKind.RELATIVE_INVERSE)  # any finite value
-    with pytest.raises(
-        ModelOutputError, match=r"no depth at any of its 8x6 pixels \(all NaN; model.output_kind metric"
-    ):
-        check_external_prediction(np.full(HW, np.nan, np.float32), OutputKind.METRIC)
     negative = np.full(HW, -3.0, np.float32)
     negative[0] = np.nan  # 8 of 48
-    with pytest.raises(ModelOutputError, match=r"all 17 % NaN, the rest -Inf or <= 0.*relative_inverse"):
+    with pytest.raises(
+        ModelOutputError,
+        match=r"no depth at any of its 8x6 pixels \(40 of them below 0, none above; model.output_kind metric\)"
+        r".*relative_inverse",
+    ):
         check_external_prediction(negative, OutputKind.METRIC)
-    with pytest.raises(ModelOutputError, match=r"all NaN; model.output_kind affine_depth"):
+    with pytest.raises(ModelOutputError, match=r"\(all NaN; model.output_kind affine_depth\)"):
         check_external_prediction(np.full(HW, np.nan, np.float32), OutputKind.AFFINE_DEPTH)
-    with pytest.raises(ModelOutputError, match=r"all 0 % NaN, the rest -Inf;"):
+    with pytest.raises(ModelOutputError, match=r"\(all -Inf; model.output_kind relative_inverse\)"):
         check_external_prediction(np.full(HW, -np.inf, np.float32), OutputKind.RELATIVE_INVERSE)
+    half = np.full(HW, -np.inf, np.float32)
+    half[:3] = np.nan
+    with pytest.raises(ModelOutputError, match=r"\(50 % NaN, the rest -Inf; model.output_kind relative_inverse"):
+        check_external_prediction(half, OutputKind.RELATIVE_INVERSE)
+
+
+@pytest.mark.parametrize("kind", [OutputKind.METRIC, OutputKind.DEPTH_UP_TO_SCALE])
+def test_a_depth_sensors_frame_with_no_return_anywhere_passes_as_its_driver_publishes_it(kind: OutputKind) -> None:
+    """A depth kind's prediction may come from a sensor (a projected LiDAR, a depth camera, SLAM map points): a frame
+    with no depth anywhere but only the marks of no data (NaN, 0: a 16UC1 map of zeros decodes to NaN) and out of
+    range (+/-Inf, REP 117) is a scene (a blocked lens, open sky, no return in view), published as the sensor's driver
+    publishes it, whose header keeps a costmap's observation current; it was a ModelOutputError, the frame dropped and
+    /diagnostics ERROR for a whole window."""
+    marks = np.full(HW, np.nan, np.float32)
+    marks[1] = 0.0
+    marks[2] = -np.inf  # too close: a lens blocked
+    marks[3] = np.inf  # no return
+    for frame in (np.full(HW, np.nan, np.float32), np.zeros(HW, np.float32), np.full(HW, -np.inf, np.float32), marks):
+        check_external_prediction(frame, kind)
+    wrong = marks.copy()
+    wrong[3] = np.nan
+    wrong[4, 0] = -0.5  # one value of the wrong sign, none above 0 (+Inf is above): no scene gives that
+    with pytest.raises(ModelOutputError, match=r"\(1 of them below 0, none above; model.output_kind"):
+        check_external_prediction(wrong, kind)
 
 
 def test_an_output_of_another_size_names_both_sizes() -> None:

@@ -265,13 +265,14 @@ def test_a_camera_driver_restarted_beside_the_node_is_named_a_restart_and_its_de
 def test_external_predictions_without_depth_or_of_another_size_are_counted_and_the_next_frames_published(
     probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path
 ) -> None:
-    """``model.backend: external`` fed a real KITTI frame at 5 Hz whose prediction is, on one frame each, all NaN, a
-    16UC1 map of zeros (no depth in millimetres) and half the image's size. The first two were published as depth
-    images of nothing, ``/diagnostics`` OK (only the size was counted): each is now counted
+    """``model.backend: external`` (``relative_inverse``: a network's dense output; a depth kind's frame with no
+    return is a sensor's scene, published) fed a real KITTI frame at 5 Hz whose prediction is, on one frame each, all
+    NaN, a 16UC1 map of zeros (no depth in millimetres) and half the image's size. The first two were published as
+    depth images of nothing, ``/diagnostics`` OK (only the size was counted): each is now counted
     ``bad_messages.ModelOutputError`` naming the prediction's publisher and encoding, the size ``ShapeError``; the
     frames after each fault are published, every image accounted for."""
     values = {"diagnostics.period_s": 0.25, "input_qos": "reliable", "model.backend": "external",
-              "model.output_kind": "metric", "scale.mode": "none"}  # fmt: skip
+              "model.output_kind": "relative_inverse", "scale.mode": "fixed"}  # fmt: skip
     params = write_params(ros_logs / "external_faults.yaml", values)
     launched = Launched(
         {"device": "cpu", "params_file": str(params), "use_lidar": "false"}, ros_logs / "external_faults.log"
