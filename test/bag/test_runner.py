@@ -1699,3 +1699,28 @@ def test_frames_held_for_the_second_scan_of_a_lidar_an_hour_behind_get_the_nodes
     assert [paired.scan for paired in released] == [None] * 5
     for k, (node, bag) in enumerate(zip(node_words, bag_words, strict=True)):
         assert node == f"LiDAR scan not used: {bag}; this frame's scale falls back", (k, node, bag)
+
+
+@pytest.mark.parametrize(("params", "kind"), [(EXTERNAL_RELATIVE, "relative_inverse"), (EXTERNAL_METRIC, "metric")])
+def test_an_external_prediction_with_no_depth_is_skipped_with_the_reason_or_written_as_a_sensors_frame(
+    tmp_path: Path, params: Mapping[str, Any], kind: str
+) -> None:
+    """An all-NaN prediction on frame 1: of a network's dense kind (relative_inverse) it is skipped with the node's
+    reason (``pipeline: ModelOutputError``, /diagnostics ERROR counting it, every image accounted for: it was
+    written as a depth image of nothing); of a depth kind (metric: a projected LiDAR, a depth camera with no return)
+    it is written, one depth image per image, as the node publishes it."""
+
+    def all_nan(topic: str, index: int, msg: Any) -> Any:
+        if topic == "/depth_model/prediction" and index == 1:
+            msg.data = np.full(msg.data.size // 4, np.nan, np.float32).view(np.uint8)
+        return msg
+
+    summary, out = _run(tmp_path, params, mutate=all_nan, prediction=kind)
+    if kind == "metric":
+        assert summary.frames_out == 3 and not summary.skipped.counts
+        assert np.isnan(depth_image_to_metres(out["/depth/image"][1][1])).all()
+        return
+    assert summary.frames_out == 2 and dict(summary.skipped.counts) == {"pipeline: ModelOutputError": 1}
+    assert "no depth at any of its 64x48 pixels (all NaN" in summary.skipped.examples["pipeline: ModelOutputError"]
+    last = {value.key: value.value for value in out["/diagnostics"][-1][1].status[0].values}
+    assert (last["frames_received"], last["frames_published"], last["bad_messages.ModelOutputError"]) == ("3", "2", "1")
