@@ -504,3 +504,18 @@ def test_the_humble_tier_table_lists_every_tier_test_and_no_other() -> None:
     stale = sorted(f"{module}::{name}" for module, name in cited - tests)
     assert not missing, f"{len(missing)} test/ros2 tests without a row in docs/ros2_node.md's tier table: {missing}"
     assert not stale, f"rows of docs/ros2_node.md's tier table citing tests that are not there: {stale}"
+
+
+def test_the_readme_topics_table_names_every_lidar_type_the_node_subscribes() -> None:
+    """The LiDAR row of the README's topics table names each type ``lidar.message_type`` takes (a 2D LiDAR's
+    ``LaserScan`` as well as ``PointCloud2``), so a TurtleBot user reading the table knows their ``/scan`` works."""
+    from mono_depth_ros.config import PARAMS
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    lidar_row = next(
+        line for line in readme.splitlines() if line.startswith("| in (opt) |") and "`lidar_topic`" in line
+    )
+    choices = next(spec.choices for spec in PARAMS if spec.name == "lidar.message_type")
+    assert choices is not None
+    for type_name in (c for c in choices if c != "auto"):
+        assert type_name in lidar_row, f"the README's lidar_topic row does not name {type_name}: {lidar_row}"
