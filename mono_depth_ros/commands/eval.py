@@ -21,7 +21,7 @@ and GT to 352×1216 first). The printed table names the protocol and the scaling
     mono-depth eval --checkpoint runs/x/model.safetensors --dataset synthetic --seeds 1001 1002
 
 ``--dataset kitti_depth_selection`` reads KITTI depth completion's ``val_selection_cropped`` (scored as the devkit
-does: every pixel with GT, no crop: protocol ``kitti_eigen_benchmark``). ``--dataset folder`` reads the layout
+does: every pixel with GT, no crop, no 80 m cap: protocol ``kitti_devkit``). ``--dataset folder`` reads the layout
 ``mono-depth train`` reads (``rgb/``, ``depth/`` uint16 millimetres or float ``.npy`` / ``.npz``,
 ``intrinsics.yaml``; ``--png-scale 256`` for KITTI-style PNGs; ``--crop garg`` / ``eigen_nyu`` for the KITTI / NYU
 crops).
