@@ -12,7 +12,6 @@ import torch
 
 from mono_depth_ros.core.errors import ConfigError
 from mono_depth_ros.evaluation.depth import (
-    DEFAULT_PROTOCOL,
     PROTOCOLS,
     align_inverse_depth,
     check_kitti_frames,
@@ -21,7 +20,7 @@ from mono_depth_ros.evaluation.depth import (
     resolve_scaling,
 )
 from mono_depth_ros.evaluation.metrics import METRIC_NAMES, garg_crop_mask
-from mono_depth_ros.evaluation.samples import EvalSample, annotated_samples, load_samples
+from mono_depth_ros.evaluation.samples import annotated_samples, load_samples
 from mono_depth_ros.models.checkpoint import save_checkpoint
 from mono_depth_ros.models.registry import build_model
 from mono_depth_ros.models.spec import InputPolicy, OutputKind
@@ -981,63 +980,3 @@ def test_a_cut_nyu_copy_among_whole_frames_is_refused_naming_the_mix(nyu_dir: Pa
     text = str(refused.value)
     assert "'cut'" in text and "427x561" in text and "480x640" in text, text
     assert "already cut to the Eigen crop" in text and "apart" in text and "--crop none" in text, text
-
-
-def write_val_selection(root: Path, reference: list[EvalSample]) -> None:
-    """KITTI depth completion's ``depth_selection/val_selection_cropped`` layout under ``root`` from real frames cut to
-    352×1216 as KITTI cuts them (bottom 352 rows, centred 1216 columns): image/, groundtruth_depth/ and
-    velodyne_raw/ (uint16 metres × 256), intrinsics/ (K)."""
-    import cv2
-
-    for sub in ("image", "groundtruth_depth", "velodyne_raw", "intrinsics"):
-        (root / sub).mkdir()
-    for sample in reference:
-        top, left = 375 - 352, (1242 - 1216) // 2
-        stem = f"2011_09_26_drive_0002_sync_image_{sample.name}_image_02"
-        cv2.imwrite(str(root / "image" / f"{stem}.png"), sample.rgb[top:, left : left + 1216, ::-1])
-        raw = np.round(np.nan_to_num(sample.gt_depth_m[top:, left : left + 1216]) * 256).astype(np.uint16)
-        for kind in ("groundtruth_depth", "velodyne_raw"):
-            cv2.imwrite(str(root / kind / f"2011_09_26_drive_0002_sync_{kind}_{sample.name}_image_02.png"), raw)
-        k = sample.intrinsics
-        (root / "intrinsics" / f"{stem}.txt").write_text(f"{k.fx} 0 {k.cx - left} 0 {k.fy} {k.cy - top} 0 0 1\n")
-
-
-def _devkit_depth_error(gt: np.ndarray, pred: np.ndarray) -> dict[str, float]:
-    """The KITTI depth devkit's ``depthError`` (``evaluate_depth.cpp``) of one image, in its units (metres, 1/m, log):
-    every pixel whose GT is valid (> 0), the prediction as read from its uint16 PNG, no cap, no crop."""
-    valid = np.isfinite(gt) & (gt > 0)
-    g, p = gt[valid].astype(np.float64), pred[valid].astype(np.float64)
-    log_diff = np.log(g) - np.log(p)
-    squared_log = np.mean(log_diff**2)
-    return {
-        "rmse": float(np.sqrt(np.mean((g - p) ** 2))),
-        "inverse rmse": float(np.sqrt(np.mean((1.0 / g - 1.0 / p) ** 2))),
-        "scale invariant log": float(np.sqrt(squared_log - np.sum(log_diff) ** 2 / log_diff.size**2)),
-        "abs relative": float(np.mean(np.abs(g - p) / g)),
-    }
-
-
-def test_kitti_depth_selection_scores_as_the_kitti_devkit(tmp_path: Path, kitti_depth_dir: Path) -> None:
-    """``--dataset kitti_depth_selection`` (val_selection_cropped) by default as the KITTI depth devkit scores it
-    (``evaluate_depth.cpp``: every pixel with GT > 0, the prediction PNG as it is, no 80 m cap, the mean over images).
-    It was scored under ``kitti_eigen_benchmark`` (monodepth2's: predictions clipped to 80 m), where the real frames'
-    GT reaches 84.9 m: a prediction equal to the GT there scored a nonzero error the devkit does not give."""
-    write_val_selection(tmp_path, annotated_samples(kitti_depth_dir))
-    samples = load_samples("kitti_depth_selection", tmp_path)
-    assert any(np.nanmax(s.gt_depth_m) > 80.0 for s in samples)  # real GT beyond monodepth2's cap
-    rng = np.random.default_rng(3)
-    pairs = []
-    for s in samples:  # a metric prediction as the devkit reads it: uint16 metres × 256, 0 = none (here: none is 0)
-        noisy = np.nan_to_num(s.gt_depth_m, nan=30.0) * np.exp(rng.normal(0.0, 0.15, s.gt_depth_m.shape))
-        pairs.append((s.name, np.clip(np.round(noisy * 256.0), 1, 65535) / 256.0, s.gt_depth_m))
-    protocol = PROTOCOLS[DEFAULT_PROTOCOL["kitti_depth_selection"]]
-    report = evaluate_predictions(pairs, protocol, OutputKind.METRIC)
-    devkit = [_devkit_depth_error(gt, pred) for _, pred, gt in pairs]
-    mean = {name: float(np.mean([d[name] for d in devkit])) for name in devkit[0]}  # statMean: over images
-    assert report.mean.count == 3 and report.protocol.crop == "none"
-    assert report.mean.rmse == pytest.approx(mean["rmse"], rel=1e-9)
-    assert report.mean.abs_rel == pytest.approx(mean["abs relative"], rel=1e-9)
-    assert report.mean.silog == pytest.approx(100.0 * mean["scale invariant log"], rel=1e-9)  # the table's × 100
-    assert report.mean.irmse == pytest.approx(1000.0 * mean["inverse rmse"], rel=1e-9)  # the table's 1/km
-    exact = evaluate_predictions([(n, gt, gt) for n, _, gt in pairs], protocol, OutputKind.METRIC).mean
-    assert exact.rmse == 0.0 and exact.abs_rel == 0.0  # the GT itself, beyond 80 m too, is scored perfect
