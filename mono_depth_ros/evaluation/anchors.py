@@ -64,7 +64,7 @@ _USE = {
     "`--dataset kitti_velodyne` (object layout image_2/, velodyne/, calib/: the same projection)",
     "kitti_eigen_benchmark": "`--dataset kitti_eigen_benchmark` + `splits/eigen_benchmark/test_files.txt` (652)",
     "kitti_devkit": "`--dataset kitti_depth_selection` (val_selection_cropped, as the KITTI depth devkit's "
-    "`evaluate_depth.cpp` scores it; its table gives RMSE in mm, ours in m)",
+    "`evaluate_depth.cpp` scores it; see the units below)",
     "kitti_improved": "`--dataset kitti_eigen_benchmark --protocol kitti_improved` (652), or `kitti_annotated`",
     "kitti_improved_kb": "`--dataset kitti_eigen_benchmark --protocol kitti_improved_kb` (652), or `kitti_annotated "
     "--protocol kitti_improved_kb`",
@@ -195,7 +195,9 @@ def protocol_section() -> str:
         "  d*)², and it fills missing predictions from their neighbours instead of capping them:",
         "  `kitti_devkit` (`--dataset kitti_depth_selection`) scores the devkit's pixels and its uncapped",
         "  predictions (a GT of 84.9 m, which real KITTI frames hold, is not met by an 80 m clip there), not its",
-        "  squared relative error; `silog` and `irmse` are its table's units, its RMSE is in mm. Metric3D's",
+        "  squared relative error. Units: `evaluate_depth.cpp`'s `stats_depth.txt` is in m and 1/m, its SILog",
+        "  and relative errors fractions; KITTI's leaderboards give SILog × 100 and iRMSE in 1/km (ours),",
+        "  absErrorRel / sqErrorRel in % (ours: fractions), RMSE / MAE in mm (depth completion; ours: m). Metric3D's",
         "  `rmse_log` / `silog` use log10, Depth Anything V2's `silog` is sqrt(mean g² - 0.5 (mean g)²) without",
         "  × 100: those columns are not comparable with ours.",
         "- No pretrained weights of these methods are available here, so none of the anchors is reproduced in this",

@@ -19,7 +19,7 @@ protocols never share a table row:
   self-supervised rows of its table).
 * ``kitti_devkit``: annotated GT as the KITTI depth devkit scores ``depth_selection/val_selection_cropped``
   (``evaluate_depth.cpp``): every pixel with GT > 0, no crop, **no 80 m cap** (predictions clipped only to what its
-  uint16 PNG holds, 1e-3..65535 / 256 m), no scaling.
+  uint16 PNG holds, 1/256..65535/256 m: 0.0039..255.996 m), no scaling.
 * ``nyu``: Kinect GT, Eigen crop, 1e-3..10 m; scaling ``auto``.
 * ``synthetic``: exact rendered depth, no crop, 1e-3..80 m; scaling ``auto``.
 * ``folder``: the folder's depth/ (``--dataset folder``), no crop, 1e-3..80 m (``--max-depth`` for another cap);
@@ -131,6 +131,9 @@ class Protocol:
             raise ConfigError(msg)
 
 
+KITTI_PNG_MIN_M = 1.0 / 256.0
+"""The smallest depth a KITTI uint16 depth PNG holds (value 1; 0 marks a missing pixel, which the devkit fills from
+its neighbours): its ``writeDepthMap`` writes ``max(d * 256, 1)``, so a prediction below it is scored as it."""
 KITTI_PNG_MAX_M = 65535.0 / 256.0
 """The largest depth a KITTI uint16 depth PNG holds (metres = value / 256): the devkit reads predictions from such
 files, so it scores none beyond it and caps none below it."""
@@ -147,7 +150,13 @@ PROTOCOLS: dict[str, Protocol] = {
         "kitti_eigen_benchmark", "annotated (improved) KITTI depth", 1e-3, 80.0, "none", "none", (0.0, float("inf"))
     ),
     "kitti_devkit": Protocol(
-        "kitti_devkit", "annotated KITTI depth (devkit)", 1e-3, KITTI_PNG_MAX_M, "none", "none", (0.0, float("inf"))
+        "kitti_devkit",
+        "annotated KITTI depth (devkit)",
+        KITTI_PNG_MIN_M,
+        KITTI_PNG_MAX_M,
+        "none",
+        "none",
+        (0.0, float("inf")),
     ),
     "nyu": Protocol("nyu", "NYU Depth V2 Kinect", 1e-3, 10.0, "eigen_nyu", "auto"),
     "synthetic": Protocol("synthetic", "exact rendered depth", 1e-3, 80.0, "none", "auto"),
