@@ -21,10 +21,11 @@ and GT to 352×1216 first). The printed table names the protocol and the scaling
     mono-depth eval --checkpoint runs/x/model.safetensors --dataset synthetic --seeds 1001 1002
 
 ``--dataset kitti_depth_selection`` reads KITTI depth completion's ``val_selection_cropped`` (scored as the devkit
-does: every pixel with GT, no crop: protocol ``kitti_eigen_benchmark``). ``--dataset folder`` reads the layout
-``mono-depth train`` reads (``rgb/``, ``depth/`` uint16 millimetres or float ``.npy`` / ``.npz``,
-``intrinsics.yaml``; ``--png-scale 256`` for KITTI-style PNGs; ``--crop garg`` / ``eigen_nyu`` for the KITTI / NYU
-crops).
+does: every pixel with GT, no crop, no 80 m cap: protocol ``kitti_devkit``). ``--dataset kitti_depth``, the
+``data.kind`` name ``mono-depth train`` gives a Metric3D-style annotation folder, reads it as ``kitti_annotated``.
+``--dataset folder`` reads the layout ``mono-depth train`` reads (``rgb/``, ``depth/`` uint16 millimetres or float
+``.npy`` / ``.npz``, ``intrinsics.yaml``; ``--png-scale 256`` for KITTI-style PNGs; ``--crop garg`` / ``eigen_nyu``
+for the KITTI / NYU crops).
 
 ``--checkpoint`` also takes a Hugging Face depth model directory (config.json + weights), loaded like the node's
 ``model.backend: transformers``, and an ONNX / TorchScript model made elsewhere with its spec beside it (``mono-depth
@@ -54,7 +55,7 @@ from mono_depth_ros.evaluation.depth import (
     checkpoint_backend,
     evaluate_checkpoint,
 )
-from mono_depth_ros.evaluation.samples import DATASETS, EvalSample, load_samples, synthetic_samples
+from mono_depth_ros.evaluation.samples import DATASET_ALIASES, DATASETS, EvalSample, load_samples, synthetic_samples
 from mono_depth_ros.models.checkpoint import read_checkpoint_spec
 from mono_depth_ros.models.sidecar import read_spec
 from mono_depth_ros.models.spec import InputPolicy, OutputKind
@@ -69,7 +70,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``eval`` options."""
     what = ".safetensors checkpoint with its ModelSpec, a Hugging Face depth model directory, or .onnx / .pt + spec"
     parser.add_argument("--checkpoint", type=Path, required=True, help=what)
-    parser.add_argument("--dataset", choices=DATASETS, required=True, help="which ground truth")
+    dataset = "which ground truth (kitti_depth, mono-depth train's data.kind name of the annotation folder: "
+    dataset += "kitti_annotated)"
+    parser.add_argument("--dataset", type=dataset_name, choices=DATASETS, required=True, help=dataset)
     parser.add_argument("--data", type=Path, help="dataset folder, or the KITTI raw root (kitti_eigen*)")
     split = "kitti_eigen*: split file, lines 'DATE/DRIVE FRAME l|r'; nyu: BTS nyudepthv2_test_files_with_gt.txt"
     parser.add_argument("--split", type=Path, help=split)
@@ -89,6 +92,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--frames", type=int, help=f"synthetic: frames per street (default {SYNTHETIC_FRAMES})")
     parser.add_argument("--device", default="cpu", help="cpu | cuda | auto")
     parser.add_argument("--csv", type=Path, help="also write per-image metrics to this CSV file")
+
+
+def dataset_name(value: str) -> str:
+    """``--dataset``'s value, a ``mono-depth train`` ``data.kind`` name of :data:`DATASET_ALIASES` read as the
+    evaluation dataset that reads that folder the same way (``kitti_depth`` -> ``kitti_annotated``)."""
+    return DATASET_ALIASES.get(value, value)
 
 
 def checkpoint_input(checkpoint: Path) -> InputPolicy:

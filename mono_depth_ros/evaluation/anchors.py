@@ -62,8 +62,9 @@ _USE = {
     "kitti_eigen_velodyne": "`--dataset kitti_eigen` + monodepth2 `splits/eigen/test_files.txt` (697 frames; KITTI "
     "raw images .png as downloaded or monodepth2's .jpg copies); "
     "`--dataset kitti_velodyne` (object layout image_2/, velodyne/, calib/: the same projection)",
-    "kitti_eigen_benchmark": "`--dataset kitti_eigen_benchmark` + `splits/eigen_benchmark/test_files.txt` (652); "
-    "`--dataset kitti_depth_selection` (val_selection_cropped, as the KITTI devkit scores it)",
+    "kitti_eigen_benchmark": "`--dataset kitti_eigen_benchmark` + `splits/eigen_benchmark/test_files.txt` (652)",
+    "kitti_devkit": "`--dataset kitti_depth_selection` (val_selection_cropped, as the KITTI depth devkit's "
+    "`evaluate_depth.cpp` scores it; see the units below)",
     "kitti_improved": "`--dataset kitti_eigen_benchmark --protocol kitti_improved` (652), or `kitti_annotated`",
     "kitti_improved_kb": "`--dataset kitti_eigen_benchmark --protocol kitti_improved_kb` (652), or `kitti_annotated "
     "--protocol kitti_improved_kb`",
@@ -192,7 +193,11 @@ def protocol_section() -> str:
         "- Metric formulas are the Eigen / monodepth2 ones (`sq_rel` = mean (d - d*)² / d*; `rmse_log` in ln;",
         "  `silog` × 100 as BTS / ZoeDepth; `irmse` in 1/km). The KITTI devkit's `sqErrorRel` is mean ((d - d*) /",
         "  d*)², and it fills missing predictions from their neighbours instead of capping them:",
-        "  `kitti_depth_selection` scores the devkit's pixels, not its squared relative error. Metric3D's",
+        "  `kitti_devkit` (`--dataset kitti_depth_selection`) scores the devkit's pixels and its uncapped",
+        "  predictions (a GT of 84.9 m, which real KITTI frames hold, is not met by an 80 m clip there), not its",
+        "  squared relative error. Units: `evaluate_depth.cpp`'s `stats_depth.txt` is in m and 1/m, its SILog",
+        "  and relative errors fractions; KITTI's leaderboards give SILog × 100 and iRMSE in 1/km (ours),",
+        "  absErrorRel / sqErrorRel in % (ours: fractions), RMSE / MAE in mm (depth completion; ours: m). Metric3D's",
         "  `rmse_log` / `silog` use log10, Depth Anything V2's `silog` is sqrt(mean g² - 0.5 (mean g)²) without",
         "  × 100: those columns are not comparable with ours.",
         "- No pretrained weights of these methods are available here, so none of the anchors is reproduced in this",

@@ -17,6 +17,9 @@ protocols never share a table row:
 * ``kitti_eigen_benchmark``: annotated GT, **no crop**, every pixel with GT > 0, predictions clipped to 1e-3..80 m,
   no scaling — monodepth2 ``evaluate_depth.py --eval_split eigen_benchmark`` (add ``--scaling median`` for the
   self-supervised rows of its table).
+* ``kitti_devkit``: annotated GT as the KITTI depth devkit scores ``depth_selection/val_selection_cropped``
+  (``evaluate_depth.cpp``): every pixel with GT > 0, no crop, **no 80 m cap** (predictions clipped only to what its
+  uint16 PNG holds, 1/256..65535/256 m: 0.0039..255.996 m), no scaling.
 * ``nyu``: Kinect GT, Eigen crop, 1e-3..10 m; scaling ``auto``.
 * ``synthetic``: exact rendered depth, no crop, 1e-3..80 m; scaling ``auto``.
 * ``folder``: the folder's depth/ (``--dataset folder``), no crop, 1e-3..80 m (``--max-depth`` for another cap);
@@ -128,6 +131,12 @@ class Protocol:
             raise ConfigError(msg)
 
 
+KITTI_PNG_MIN_M = 1.0 / 256.0
+"""The smallest depth a KITTI uint16 depth PNG holds (value 1; 0 marks a missing pixel, which the devkit fills from
+its neighbours): its ``writeDepthMap`` writes ``max(d * 256, 1)``, so a prediction below it is scored as it."""
+KITTI_PNG_MAX_M = 65535.0 / 256.0
+"""The largest depth a KITTI uint16 depth PNG holds (metres = value / 256): the devkit reads predictions from such
+files, so it scores none beyond it and caps none below it."""
 PROTOCOLS: dict[str, Protocol] = {
     "kitti_eigen_velodyne": Protocol("kitti_eigen_velodyne", "raw Velodyne", 1e-3, 80.0, "garg", "median"),
     "kitti_improved": Protocol("kitti_improved", "annotated (improved) KITTI depth", 1e-3, 80.0, "garg", "none"),
@@ -140,6 +149,15 @@ PROTOCOLS: dict[str, Protocol] = {
     "kitti_eigen_benchmark": Protocol(
         "kitti_eigen_benchmark", "annotated (improved) KITTI depth", 1e-3, 80.0, "none", "none", (0.0, float("inf"))
     ),
+    "kitti_devkit": Protocol(
+        "kitti_devkit",
+        "annotated KITTI depth (devkit)",
+        KITTI_PNG_MIN_M,
+        KITTI_PNG_MAX_M,
+        "none",
+        "none",
+        (0.0, float("inf")),
+    ),
     "nyu": Protocol("nyu", "NYU Depth V2 Kinect", 1e-3, 10.0, "eigen_nyu", "auto"),
     "synthetic": Protocol("synthetic", "exact rendered depth", 1e-3, 80.0, "none", "auto"),
     "folder": Protocol("folder", "the folder's depth/", 1e-3, 80.0, "none", "auto"),
@@ -147,7 +165,7 @@ PROTOCOLS: dict[str, Protocol] = {
 DEFAULT_PROTOCOL = {
     "kitti_velodyne": "kitti_eigen_velodyne",
     "kitti_annotated": "kitti_improved",
-    "kitti_depth_selection": "kitti_eigen_benchmark",
+    "kitti_depth_selection": "kitti_devkit",
     "kitti_eigen": "kitti_eigen_velodyne",
     "kitti_eigen_benchmark": "kitti_eigen_benchmark",
     "nyu": "nyu",

@@ -42,6 +42,10 @@ DATASETS = (
     "folder",
     "synthetic",
 )
+DATASET_ALIASES = {"kitti_depth": "kitti_annotated"}
+"""``mono-depth train``'s ``data.kind`` names of evaluation datasets that read the same folder the same way:
+``kitti_depth`` (a Metric3D-style ``test_annotations.json``, validated under ``kitti_improved``) is
+``kitti_annotated`` (``kitti_depth_selection`` is val_selection_cropped, which train reads no other way)."""
 SPLIT_DATASETS = {"kitti_eigen": "velodyne", "kitti_eigen_benchmark": "improved"}
 """Datasets read from a KITTI raw root through a split file, and the ground truth each uses."""
 
@@ -243,7 +247,8 @@ def synthetic_samples(clips: Sequence[SyntheticClip]) -> list[EvalSample]:
 def load_samples(
     dataset: str, root: str | Path, split: str | Path | None = None, png_scale: float | None = None
 ) -> list[EvalSample]:
-    """Dispatch on ``dataset``: ``kitti_velodyne`` | ``kitti_annotated`` | ``kitti_depth_selection`` | ``nyu`` |
+    """Dispatch on ``dataset`` (or a train name of :data:`DATASET_ALIASES`): ``kitti_velodyne`` | ``kitti_annotated``
+    | ``kitti_depth_selection`` | ``nyu`` |
     ``folder`` (a folder; ``nyu`` with ``split``: a BTS split file under ``root``), ``kitti_eigen`` |
     ``kitti_eigen_benchmark`` (a KITTI raw root and a split file: :mod:`.kitti_eigen`); ``synthetic`` has no folder.
     ``png_scale`` (depth PNG values per metre) replaces the default of ``folder`` (1000) and of annotation entries
@@ -254,6 +259,7 @@ def load_samples(
             has none, or a ``png_scale`` for a dataset whose depth unit is fixed or that annotation entries'
             ``depth_scale`` contradicts.
     """
+    dataset = DATASET_ALIASES.get(dataset, dataset)
     reads_scale = dataset == "folder" or (dataset in ("kitti_annotated", "nyu") and split is None)
     if png_scale is not None and dataset in DATASETS and not reads_scale:
         msg = (

@@ -13,6 +13,7 @@ import torch
 import yaml
 
 from mono_depth_ros.cli import main
+from mono_depth_ros.evaluation.samples import load_samples
 from mono_depth_ros.models.checkpoint import load_checkpoint
 from mono_depth_ros.training.trainer import state as train_state
 from mono_depth_ros.training.trainer.config import load_train_config
@@ -93,6 +94,22 @@ def test_eval_kitti_protocols_stay_apart(
     velodyne = capsys.readouterr().out.splitlines()[0]
     assert "kitti_improved" in improved and "scaling none" in improved and "annotated" in improved
     assert "kitti_eigen_velodyne" in velodyne and "scaling median" in velodyne and "Velodyne" in velodyne
+
+
+def test_eval_takes_trains_kitti_depth_name_for_the_same_folder(
+    trained: Path, kitti_depth_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``mono-depth train`` reads a Metric3D-style annotation folder as ``data.kind=kitti_depth``
+    (:meth:`KittiDepthDataset.from_annotations`) and validates it under ``kitti_improved``; eval reads that folder
+    the same way as ``kitti_annotated`` and refused the train name (argparse: invalid choice). The same folder under
+    either name now gives the same table."""
+    base = ["eval", "--checkpoint", str(trained / "model.safetensors"), "--data", str(kitti_depth_dir)]
+    assert main([*base, "--dataset", "kitti_annotated"]) == 0
+    annotated = capsys.readouterr().out
+    assert main([*base, "--dataset", "kitti_depth"]) == 0
+    assert capsys.readouterr().out == annotated and "protocol kitti_improved " in annotated
+    via_alias, direct = load_samples("kitti_depth", kitti_depth_dir), load_samples("kitti_annotated", kitti_depth_dir)
+    assert [s.name for s in via_alias] == [s.name for s in direct]
 
 
 def test_eval_errors_exit_2(trained: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

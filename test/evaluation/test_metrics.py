@@ -205,6 +205,74 @@ def test_kitti_devkit_silog_irmse_and_the_mean_over_images_on_real_ground_truth(
     assert abs(m.silog - pooled_silog) > 1e-6 and abs(m.rmse - pooled_rmse) > 1e-6  # the mean is over images
 
 
+def test_kitti_depth_selection_scores_as_the_kitti_devkit(tmp_path: Path, kitti_depth_dir: Path) -> None:
+    """``--dataset kitti_depth_selection`` (val_selection_cropped) by default as the devkit scores it (every pixel
+    with GT > 0, the prediction PNG as it is: no 80 m cap, the mean over images). It was scored under
+    ``kitti_eigen_benchmark`` (monodepth2's predictions clipped to 80 m), where the real frames' GT reaches 84.9 m:
+    the transcription above only agreed with predictions kept inside 80 m, and the GT itself scored a nonzero error
+    the devkit does not give."""
+    from PIL import Image
+
+    from mono_depth_ros.evaluation.depth import DEFAULT_PROTOCOL, PROTOCOLS, evaluate_predictions
+    from mono_depth_ros.evaluation.samples import load_samples
+    from mono_depth_ros.models.spec import OutputKind
+    from test.evaluation.test_samples import write_val_selection
+
+    write_val_selection(tmp_path, load_samples("kitti_annotated", kitti_depth_dir))
+    samples = load_samples("kitti_depth_selection", tmp_path)
+    gt_pngs = sorted((tmp_path / "groundtruth_depth").glob("*.png"))
+    assert [s.name for s in samples] == [p.stem.replace("groundtruth_depth", "image") for p in gt_pngs]
+    assert any(np.nanmax(s.gt_depth_m) > 80.0 for s in samples)  # real GT beyond monodepth2's cap
+    rng = np.random.default_rng(3)
+    pairs, rows = [], []
+    for sample, png in zip(samples, gt_pngs, strict=True):  # a prediction as the devkit reads it: uint16 m × 256
+        noisy = np.nan_to_num(sample.gt_depth_m, nan=30.0) * np.exp(rng.normal(0.0, 0.15, sample.gt_depth_m.shape))
+        pred = np.clip(np.round(noisy * 256.0), 1, 65535) / 256.0
+        pairs.append((sample.name, pred, sample.gt_depth_m))
+        rows.append(_devkit_depth_error(np.array(Image.open(png)), pred))
+    devkit = np.mean(rows, axis=0)  # statMean: per image, then over images
+    protocol = PROTOCOLS[DEFAULT_PROTOCOL["kitti_depth_selection"]]
+    m = evaluate_predictions(pairs, protocol, OutputKind.METRIC).mean
+    assert m.count == 3 and protocol.crop == "none"
+    assert m.rmse == pytest.approx(devkit[1], rel=1e-9) and m.abs_rel == pytest.approx(devkit[7], rel=1e-9)
+    assert m.silog == pytest.approx(100.0 * devkit[6], rel=1e-9)
+    assert m.irmse == pytest.approx(1000.0 * devkit[3], rel=1e-9)
+    exact = evaluate_predictions([(n, gt, gt) for n, _, gt in pairs], protocol, OutputKind.METRIC).mean
+    assert exact.rmse == 0.0 and exact.abs_rel == 0.0  # the GT itself, beyond 80 m too, is scored perfect
+
+
+def test_kitti_devkit_clips_predictions_to_the_smallest_depth_its_png_holds(
+    tmp_path: Path, kitti_depth_dir: Path
+) -> None:
+    """The devkit reads predictions from uint16 PNGs (value / 256 m, 0 = missing) that its ``writeDepthMap`` writes
+    as ``(uint16_t)max(d * 256, 1)``: a prediction below 1/256 m (0.0039 m) reaches it as 1/256 m. ``kitti_devkit``
+    clipped at 1e-3 m, below anything the PNG holds: predictions of 0, 0.1 mm and 2 mm at GT pixels scored an
+    inverse error of up to 1000 1/m where the devkit's is 256 1/m (iRMSE, log errors and SILog off)."""
+    from mono_depth_ros.evaluation.depth import DEFAULT_PROTOCOL, PROTOCOLS, evaluate_predictions
+    from mono_depth_ros.evaluation.samples import load_samples
+    from mono_depth_ros.models.spec import OutputKind
+    from test.evaluation.test_samples import write_val_selection
+
+    write_val_selection(tmp_path, load_samples("kitti_annotated", kitti_depth_dir))
+    samples = load_samples("kitti_depth_selection", tmp_path)
+    rng = np.random.default_rng(5)
+    pairs, rows = [], []
+    for sample in samples:
+        gt = sample.gt_depth_m
+        pred = np.round(np.nan_to_num(gt, nan=30.0) * np.exp(rng.normal(0.0, 0.1, gt.shape)) * 256.0) / 256.0
+        rows_with_gt = np.flatnonzero(np.isfinite(gt))
+        for i, tiny in enumerate((0.0, 1e-4, 2e-3)):  # 1 % of the GT pixels each
+            pred.flat[rows_with_gt[i::100]] = tiny
+        pairs.append((sample.name, pred, gt))
+        written = np.maximum(pred * 256.0, 1.0).astype(np.uint16)  # the devkit's writeDepthMap (truncating cast)
+        rows.append(_devkit_depth_error(np.round(np.nan_to_num(gt) * 256.0).astype(np.uint16), written / 256.0))
+    devkit = np.mean(rows, axis=0)
+    m = evaluate_predictions(pairs, PROTOCOLS[DEFAULT_PROTOCOL["kitti_depth_selection"]], OutputKind.METRIC).mean
+    assert m.irmse == pytest.approx(1000.0 * devkit[3], rel=1e-9)
+    assert m.rmse_log == pytest.approx(devkit[5], rel=1e-9) and m.silog == pytest.approx(100.0 * devkit[6], rel=1e-9)
+    assert m.rmse == pytest.approx(devkit[1], rel=1e-9) and m.abs_rel == pytest.approx(devkit[7], rel=1e-9)
+
+
 def _bts_eigen_crop(gt_height: int, gt_width: int) -> np.ndarray:
     """BTS ``bts_eval.py --eigen_crop`` (dataset kitti) and Marigold's ``KITTIDepthDataset._get_valid_mask``
     (``valid_mask_crop: eigen``), transcribed: the Eigen NIPS 2014 KITTI fractions, each truncated by ``int()``."""

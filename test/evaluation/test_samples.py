@@ -9,6 +9,7 @@ import pytest
 
 from mono_depth_ros.core.errors import ConfigError
 from mono_depth_ros.evaluation.samples import (
+    EvalSample,
     annotated_samples,
     kitti_velodyne_samples,
     load_samples,
@@ -125,25 +126,31 @@ def test_folder_of_kitti_depth_completion_pngs(tmp_path: Path, kitti_depth_dir: 
         assert a.intrinsics == b.intrinsics
 
 
+def write_val_selection(root: Path, reference: list[EvalSample]) -> None:
+    """KITTI depth completion's ``depth_selection/val_selection_cropped`` layout under ``root`` from real 375×1242
+    frames cut to 352×1216 as KITTI cuts them (bottom 352 rows, centred 1216 columns): ``image/``,
+    ``groundtruth_depth/`` and ``velodyne_raw/`` (uint16 metres × 256), ``intrinsics/`` (K)."""
+    import cv2
+
+    for sub in ("image", "groundtruth_depth", "velodyne_raw", "intrinsics"):
+        (root / sub).mkdir()
+    for sample in reference:
+        top, left = 375 - 352, (1242 - 1216) // 2
+        stem = f"2011_09_26_drive_0002_sync_image_{sample.name}_image_02"
+        cv2.imwrite(str(root / "image" / f"{stem}.png"), sample.rgb[top:, left : left + 1216, ::-1])
+        raw = np.round(np.nan_to_num(sample.gt_depth_m[top:, left : left + 1216]) * 256).astype(np.uint16)
+        for kind in ("groundtruth_depth", "velodyne_raw"):
+            cv2.imwrite(str(root / kind / f"2011_09_26_drive_0002_sync_{kind}_{sample.name}_image_02.png"), raw)
+        k = sample.intrinsics
+        (root / "intrinsics" / f"{stem}.txt").write_text(f"{k.fx} 0 {k.cx - left} 0 {k.fy} {k.cy - top} 0 0 1\n")
+
+
 def test_kitti_depth_selection_folder(tmp_path: Path, kitti_depth_dir: Path) -> None:
     """KITTI depth completion's ``depth_selection/val_selection_cropped`` (image/, groundtruth_depth/ uint16 × 256,
     velodyne_raw/, intrinsics/ K) built from the real frames cut to 352×1216 as KITTI cuts them; eval had no reader
     for it (``mono-depth train`` had one)."""
-    import cv2
-
-    for sub in ("image", "groundtruth_depth", "velodyne_raw", "intrinsics"):
-        (tmp_path / sub).mkdir()
     reference = annotated_samples(kitti_depth_dir)[:2]
-    for sample in reference:
-        top, left = 375 - 352, (1242 - 1216) // 2
-        stem = f"2011_09_26_drive_0002_sync_image_{sample.name}_image_02"
-        cv2.imwrite(str(tmp_path / "image" / f"{stem}.png"), sample.rgb[top:, left : left + 1216, ::-1])
-        raw = np.round(np.nan_to_num(sample.gt_depth_m[top:, left : left + 1216]) * 256).astype(np.uint16)
-        for sub, kind in (("groundtruth_depth", "groundtruth_depth"), ("velodyne_raw", "velodyne_raw")):
-            name = f"2011_09_26_drive_0002_sync_{kind}_{sample.name}_image_02.png"
-            cv2.imwrite(str(tmp_path / sub / name), raw)
-        k = sample.intrinsics
-        (tmp_path / "intrinsics" / f"{stem}.txt").write_text(f"{k.fx} 0 {k.cx - left} 0 {k.fy} {k.cy - top} 0 0 1\n")
+    write_val_selection(tmp_path, reference)
     samples = load_samples("kitti_depth_selection", tmp_path)
     assert len(samples) == 2 and samples[0].gt_depth_m.shape == (352, 1216) and samples[0].rgb.shape == (352, 1216, 3)
     np.testing.assert_array_equal(samples[0].gt_depth_m, reference[0].gt_depth_m[23:, 13:1229])
