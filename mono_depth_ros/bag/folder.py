@@ -19,7 +19,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from contextlib import ExitStack, suppress
-from pathlib import Path
+from dataclasses import dataclass
+from pathlib import Path, PurePath
 from tempfile import TemporaryDirectory
 from types import MappingProxyType
 from typing import Any
@@ -60,6 +61,66 @@ def _split_order(path: Path) -> tuple[str, int, str]:
     return (found[1], int(found[2]), path.name) if found else (stem, -1, path.name)
 
 
+@dataclass(frozen=True)
+class Listing:
+    """How a bag folder's storage files differ from those its metadata.yaml lists (file names).
+
+    Attributes:
+        missing: files it lists that are not in the folder (a copy that left them out).
+        unlisted: storage files named as the recording's (``<name>_<n>``, the same storage) that it does not list
+            (a metadata.yaml copied, or rebuilt, before the recording had its last files): read.
+        foreign: other storage files in the folder that it does not list (not read).
+        pattern: how the files it lists are named (``name_<n>.db3``), for the note on :attr:`foreign` files.
+    """
+
+    missing: tuple[str, ...] = ()
+    unlisted: tuple[str, ...] = ()
+    foreign: tuple[str, ...] = ()
+    pattern: str = ""
+
+    @classmethod
+    def of(cls, folder: Path) -> Listing:
+        """The folder's listing; an empty one when its metadata.yaml does not parse (reading it says why)."""
+        try:
+            info = yaml.safe_load((folder / "metadata.yaml").read_text())["rosbag2_bagfile_information"]
+            listed = [PurePath(str(name)).name for name in info["relative_file_paths"]]
+        except (OSError, yaml.YAMLError, KeyError, TypeError):
+            return cls()
+        present = sorted(
+            (p.name for p in folder.iterdir() if p.is_file() and storage_suffix(p)), key=lambda n: _split_order(Path(n))
+        )
+        twins = {name.removesuffix(".zstd") for name in listed}  # x_0.db3 beside a listed x_0.db3.zstd: the same
+        extra = [name for name in present if name not in listed and name.removesuffix(".zstd") not in twins]
+        recordings = {(_split_order(Path(name))[0], storage_suffix(Path(name))) for name in listed}
+        unlisted = [n for n in extra if (_split_order(Path(n))[0], storage_suffix(Path(n))) in recordings]
+        foreign = [n for n in extra if n not in unlisted]
+        first = listed[0] if listed else "bag_0.db3"
+        stem = first.removesuffix(".zstd").rsplit(".", 1)[0]
+        pattern = f"{_split_order(Path(first))[0]}_<n>{first.removeprefix(stem)}"
+        return cls(tuple(n for n in listed if n not in present), tuple(unlisted), tuple(foreign), pattern)
+
+    def why(self) -> str:
+        """Why the folder is read as its storage files ("" when its metadata.yaml lists them all)."""
+        said = []
+        if self.missing:
+            names = ", ".join(self.missing)
+            said.append(f"lists {names}, which {'is' if len(self.missing) == 1 else 'are'} not there")
+        if self.unlisted:
+            names = ", ".join(self.unlisted)
+            said.append(f"does not list {names}, named as the files it lists are")
+        return f"has a metadata.yaml that {' and '.join(said)}" if said else ""
+
+    def notes(self, folder: Path) -> list[str]:
+        """The note on :attr:`foreign` files (none when there are none)."""
+        if not self.foreign:
+            return []
+        names = ", ".join(self.foreign)
+        return [
+            f"{folder} also holds {names}, which its metadata.yaml does not list and whose name is not the "
+            f"recording's ({self.pattern}): not read; give it on its own to read it"
+        ]
+
+
 class BagFolderReader(DirectoryReader):
     """A rosbag2 folder (with its metadata.yaml) whose storage files are verified and salvaged.
 
@@ -71,6 +132,7 @@ class BagFolderReader(DirectoryReader):
     STORAGE_PLUGINS = MappingProxyType({"mcap": VerifyingMcapReader, "sqlite3": SalvagingSqlite3Reader})
     message_compressed = False
     notes: Sequence[str] = ()
+    missing: Sequence[str] = ()
 
     def open(self) -> None:
         """Open the folder (see rosbags' ``DirectoryReader.open``)."""
@@ -86,14 +148,21 @@ class StorageFilesReader(BagFolderReader):
     Args:
         path: the file, or the folder (without metadata.yaml) holding the files.
         why: why a folder's metadata.yaml is not used (for the note), when it has one.
+        listing: how the folder's files differ from those its metadata.yaml lists: its foreign files are not read,
+            its missing ones are reported (:attr:`missing`).
+
+    Attributes:
+        missing: files the folder's metadata.yaml lists that are not there.
 
     Raises:
         NotABagError: no storage file, or a folder that mixes ``.db3`` and ``.mcap`` files (nothing is opened).
     """
 
-    def __init__(self, path: Path, why: str = "") -> None:
+    def __init__(self, path: Path, why: str = "", listing: Listing | None = None) -> None:
         """Find the files (rosbags' ``__init__`` would require a metadata.yaml); ``why``: why a folder's metadata.yaml
         is not used (the start of its note), by default that it has none."""
+        self.listing = listing or Listing()
+        self.missing: Sequence[str] = self.listing.missing
         self.path = self.source = Path(path)
         self.why = why or NO_METADATA
         self.connections: list[Connection] = []
@@ -101,7 +170,7 @@ class StorageFilesReader(BagFolderReader):
         self.files: list[Any] = []
         self.storages: list[Any] = []
         self.stack: ExitStack | None = None
-        self.notes: list[str] = []
+        self.notes: list[str] = self.listing.notes(self.source)
         self._unpacked: Path | None = None  # the temporary folder of decompressed .zstd files
         self._unpacked_files: list[tuple[str, int]] = []  # name, decompressed bytes
         self.sources = self._sources()
@@ -112,7 +181,11 @@ class StorageFilesReader(BagFolderReader):
                 msg = f"{self.source} is not a rosbag2 storage file; {_WANT}"
                 raise NotABagError(msg)
             return [self.source]
-        files = sorted((p for p in self.source.iterdir() if p.is_file() and storage_suffix(p)), key=_split_order)
+        foreign = set(self.listing.foreign)
+        files = sorted(
+            (p for p in self.source.iterdir() if p.is_file() and storage_suffix(p) and p.name not in foreign),
+            key=_split_order,
+        )
         if not files:
             msg = f"{self.source} has no metadata.yaml and no storage file (.db3, .mcap, or .zstd of them); {_WANT}"
             raise NotABagError(msg)

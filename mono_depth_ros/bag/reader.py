@@ -20,7 +20,7 @@ from rosbags.rosbag2 import Reader, ReaderError
 from rosbags.typesys import Stores, get_typestore
 
 from mono_depth_ros.bag.compression import ZSTD_ERROR, FrameTooLarge, decompressed
-from mono_depth_ros.bag.folder import BagFolderReader, NotABagError, StorageFilesReader
+from mono_depth_ros.bag.folder import BagFolderReader, Listing, NotABagError, StorageFilesReader
 from mono_depth_ros.bag.integrity import StorageIntegrity
 from mono_depth_ros.bag.mcap_storage import VerifyingMcapReader
 from mono_depth_ros.bag.payload import whole
@@ -61,7 +61,13 @@ class _Reader(Reader):
         self.path = path
         self.is_open = False
         with_metadata = path.is_dir() and (path / "metadata.yaml").exists()
-        self.folder = BagFolderReader(path) if with_metadata else StorageFilesReader(path)
+        listing = Listing.of(path) if with_metadata else Listing()
+        why = listing.why()  # files it lists are not there, or the recording's last ones are not listed yet
+        if with_metadata and not why:
+            self.folder: BagFolderReader = BagFolderReader(path)
+            self.folder.notes = listing.notes(path)
+        else:
+            self.folder = StorageFilesReader(path, why, listing)
         self.storage = self.folder
 
     def open(self) -> None:
@@ -73,7 +79,7 @@ class _Reader(Reader):
             if isinstance(self.folder, StorageFilesReader):
                 raise
             why = f"holds a file compressed whole that does not decompress to its end ({err})"
-            self.folder = StorageFilesReader(Path(str(self.path)), why)
+            self.folder = StorageFilesReader(Path(str(self.path)), why, Listing.of(Path(str(self.path))))
             self.storage = self.folder
             super().open()
 
@@ -170,7 +176,8 @@ class InputBag:
     def integrity(self) -> list[StorageIntegrity]:
         """Per storage file: what was skipped or salvaged so far (filled while messages are read).
 
-        A truncated file's ``expected`` count comes from the folder's metadata.yaml when it lists the file.
+        A truncated file's ``expected`` count comes from the folder's metadata.yaml when it lists the file; a file it
+        lists that is not there has a report of its own (``missing``), first.
         """
         folder = self._reader.folder
         storages = folder.storages
@@ -179,7 +186,12 @@ class InputBag:
         for report in reports:
             if report.truncated and report.expected is None:
                 report.expected = listed.get(report.path.name)
-        return reports
+        missing = getattr(folder, "missing", ())  # files the metadata.yaml lists that are not there
+        gone = [
+            StorageIntegrity(folder.path / name, expected=listed.get(name.removesuffix(".zstd")), missing=True)
+            for name in missing
+        ]
+        return gone + reports
 
     @property
     def topic_types(self) -> dict[str, dict[str, int]]:

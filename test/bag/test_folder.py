@@ -154,3 +154,68 @@ def test_a_zstd_file_that_gives_nothing_is_left_out_or_named(tmp_path: Path) -> 
     assert any(note.endswith("nothing in it is read") for note in notes), notes
     with pytest.raises(BagError, match=rf"{packed[-1]}: nothing decompresses from it"):
         InputBag(packed[-1], HUMBLE)
+
+
+def _unlist_last_file(folder: Path) -> str:
+    """Drop the last file from the folder's metadata.yaml, with its messages: a metadata.yaml copied (or rebuilt)
+    before the recording had its last file. Returns the file's name."""
+    import yaml
+
+    info = yaml.safe_load((folder / "metadata.yaml").read_text())
+    meta = info["rosbag2_bagfile_information"]
+    name = meta["relative_file_paths"].pop()
+    entry = meta["files"].pop()
+    meta["message_count"] -= entry["message_count"]
+    (folder / "metadata.yaml").write_text(yaml.safe_dump(info))
+    return str(name)
+
+
+@pytest.mark.parametrize("storage", ["sqlite3", "mcap"])
+def test_a_split_bag_missing_one_of_its_files_reads_the_others_and_names_what_is_lost(
+    tmp_path: Path, storage: str
+) -> None:
+    """Was: the whole bag refused ("Some database files are missing ...; the bag is truncated or corrupt: ... `ros2
+    bag reindex` rebuilds a missing metadata.yaml"), though the other files are whole."""
+    write_tiny_bag(tmp_path / "in", 4, storage=storage)
+    files = split_bag(tmp_path / "in", tmp_path / "split", 3)
+    expected, counts, _, _ = _read(tmp_path / "split")
+    files[1].unlink()  # a copy that left one file out
+    with InputBag(tmp_path / "split", HUMBLE) as bag:
+        got = [(m.topic, m.log_ns) for m in bag.messages()]
+        got_counts = bag.message_counts
+        notes = bag.notes
+        lines = [line for report in bag.integrity for line in report.lines()]
+    assert 0 < len(got) < len(expected) and got == [m for m in expected if m in set(got)]  # the others, in order
+    assert got_counts == counts  # what metadata.yaml promises: the missing file's images are counted as lost
+    assert any(f"lists {files[1].name}, which is not there" in note for note in notes), notes
+    lost = len(expected) - len(got)
+    assert lines == [
+        f"{files[1].name} is missing: none of its {lost} messages is read (the bag's metadata.yaml lists it); "
+        "re-copy it from the recording"
+    ]
+
+
+@pytest.mark.parametrize("storage", ["sqlite3", "mcap"])
+def test_a_split_file_the_metadata_yaml_does_not_list_yet_is_read_too(tmp_path: Path, storage: str) -> None:
+    """Was: its messages silently not read, and the images the topic counts promised reported as "damaged or
+    truncated bag: ... the storage ended early"."""
+    write_tiny_bag(tmp_path / "in", 4, storage=storage)
+    split_bag(tmp_path / "in", tmp_path / "split", 3)
+    expected, counts, _, _ = _read(tmp_path / "split")
+    name = _unlist_last_file(tmp_path / "split")
+    got, got_counts, notes, _ = _read(tmp_path / "split")
+    assert got == expected and got_counts == counts
+    assert any(f"does not list {name}" in note for note in notes), notes
+
+
+def test_a_storage_file_of_another_recording_in_a_bag_folder_is_named_not_read(tmp_path: Path) -> None:
+    write_tiny_bag(tmp_path / "in", 4)
+    write_tiny_bag(tmp_path / "other", 2)
+    expected, counts, _, _ = _read(tmp_path / "in")
+    shutil.copy(tmp_path / "other" / "other_0.db3", tmp_path / "in")
+    got, got_counts, notes, _ = _read(tmp_path / "in")
+    assert got == expected and got_counts == counts
+    assert notes == [
+        f"{tmp_path / 'in'} also holds other_0.db3, which its metadata.yaml does not list and whose name is not "
+        "the recording's (in_<n>.db3): not read; give it on its own to read it"
+    ]
