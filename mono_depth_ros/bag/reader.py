@@ -7,9 +7,10 @@ the runner counts against that message only.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import struct
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -82,6 +83,32 @@ class _Reader(Reader):
             self.folder = StorageFilesReader(Path(str(self.path)), why, Listing.of(Path(str(self.path))))
             self.storage = self.folder
             super().open()
+        self.respelled = _canonical_types(self.folder)
+
+    respelled: Sequence[str] = ()
+    """The type names the bag spells ``pkg/Type``, read as ``pkg/msg/Type`` (set by :meth:`open`)."""
+
+
+_SHORT_TYPE = re.compile(r"([A-Za-z]\w*)/([A-Za-z]\w*)")
+
+
+def canonical_msgtype(msgtype: str) -> str:
+    """``pkg/msg/Type`` for a message type spelled ``pkg/Type`` (rosbag2 takes both; typestores know the first),
+    any other name unchanged."""
+    found = _SHORT_TYPE.fullmatch(msgtype)
+    return f"{found[1]}/msg/{found[2]}" if found else msgtype
+
+
+def _canonical_types(folder: BagFolderReader) -> list[str]:
+    """Give the connections of ``folder`` and of its storages their types' ``pkg/msg/Type`` names; returns the names
+    that were spelled otherwise (sorted). Both lists change alike: the folder matches its storages' connections to
+    its own by topic, type and QoS."""
+    respelled: set[str] = set()
+    for holder in (folder, *folder.storages):
+        connections = list(holder.connections)
+        respelled.update(c.msgtype for c in connections if canonical_msgtype(c.msgtype) != c.msgtype)
+        holder.connections = [c._replace(msgtype=canonical_msgtype(c.msgtype)) for c in connections]
+    return sorted(respelled)
 
 
 @cache
@@ -149,6 +176,11 @@ class InputBag:
         """Each payload is a zstd frame (recorded with ``--compression-mode message``), decompressed as it is read."""
         self.notes: list[str] = list(self._reader.folder.notes)
         """What reading the input assumed (no metadata.yaml, a decompressed file, ...), for the summary."""
+        if self._reader.respelled:
+            self.notes.append(
+                f"message types spelled pkg/Type ({', '.join(self._reader.respelled)}) are read as pkg/msg/Type, the "
+                "same types (rosbag2 takes either spelling)"
+            )
         self._types: dict[str, str] = {}  # topic -> the one type read of it (:meth:`read_as`)
 
     def _describe(self, err: BaseException) -> str:
