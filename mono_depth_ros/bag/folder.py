@@ -70,12 +70,15 @@ class Listing:
         unlisted: storage files named as the recording's (``<name>_<n>``, the same storage) that it does not list
             (a metadata.yaml copied, or rebuilt, before the recording had its last files): read.
         foreign: other storage files in the folder that it does not list (not read).
+        swapped: (listed, there) for files it lists that are there compressed or decompressed since
+            (``x_1.db3.zstd`` listed, ``x_1.db3`` there, or the other way round): read as they are.
         pattern: how the files it lists are named (``name_<n>.db3``), for the note on :attr:`foreign` files.
     """
 
     missing: tuple[str, ...] = ()
     unlisted: tuple[str, ...] = ()
     foreign: tuple[str, ...] = ()
+    swapped: tuple[tuple[str, str], ...] = ()
     pattern: str = ""
 
     @classmethod
@@ -97,7 +100,10 @@ class Listing:
         first = listed[0] if listed else "bag_0.db3"
         stem = first.removesuffix(".zstd").rsplit(".", 1)[0]
         pattern = f"{_split_order(Path(first))[0]}_<n>{first.removeprefix(stem)}"
-        return cls(tuple(n for n in listed if n not in present), tuple(unlisted), tuple(foreign), pattern)
+        there = set(present)
+        swapped = [(n, _twin(n)) for n in listed if n not in there and _twin(n) in there]
+        missing = tuple(n for n in listed if n not in there and _twin(n) not in there)
+        return cls(missing, tuple(unlisted), tuple(foreign), tuple(swapped), pattern)
 
     def why(self) -> str:
         """Why the folder is read as its storage files ("" when its metadata.yaml lists them all)."""
@@ -108,6 +114,7 @@ class Listing:
         if self.unlisted:
             names = ", ".join(self.unlisted)
             said.append(f"does not list {names}, named as the files it lists are")
+        said += [f"lists {listed}, which is there as {there}" for listed, there in self.swapped]
         return f"has a metadata.yaml that {' and '.join(said)}" if said else ""
 
     def notes(self, folder: Path) -> list[str]:
@@ -119,6 +126,11 @@ class Listing:
             f"{folder} also holds {names}, which its metadata.yaml does not list and whose name is not the "
             f"recording's ({self.pattern}): not read; give it on its own to read it"
         ]
+
+
+def _twin(name: str) -> str:
+    """The name of a storage file compressed whole (``x.db3`` → ``x.db3.zstd``) or decompressed (the other way)."""
+    return name.removesuffix(".zstd") if name.endswith(".zstd") else f"{name}.zstd"
 
 
 class BagFolderReader(DirectoryReader):
@@ -186,6 +198,10 @@ class StorageFilesReader(BagFolderReader):
             (p for p in self.source.iterdir() if p.is_file() and storage_suffix(p) and p.name not in foreign),
             key=_split_order,
         )
+        if not files and self.listing.missing:  # a metadata.yaml with nothing of what it lists
+            remedy = "re-copy the bag's files from the recording"
+            msg = f"{self.source} {self.why}, and holds no other storage file: {remedy}"
+            raise NotABagError(msg)
         if not files:
             msg = f"{self.source} has no metadata.yaml and no storage file (.db3, .mcap, or .zstd of them); {_WANT}"
             raise NotABagError(msg)

@@ -219,3 +219,48 @@ def test_a_storage_file_of_another_recording_in_a_bag_folder_is_named_not_read(t
         f"{tmp_path / 'in'} also holds other_0.db3, which its metadata.yaml does not list and whose name is not "
         "the recording's (in_<n>.db3): not read; give it on its own to read it"
     ]
+
+
+@pytest.mark.parametrize("storage", ["sqlite3", "mcap"])
+@pytest.mark.parametrize("listed_packed", [True, False])
+def test_a_listed_file_there_compressed_or_decompressed_is_read_not_called_missing(
+    tmp_path: Path, storage: str, listed_packed: bool
+) -> None:
+    """A file the metadata.yaml lists as ``x_1.db3.zstd`` that the user decompressed (``zstd -d --rm``), or lists as
+    ``x_1.db3`` and the user compressed: its messages are all read, and the summary said "x_1.db3.zstd is missing:
+    none of its 8 messages is read" (and before the branch the whole bag was refused as truncated or corrupt)."""
+    from mono_depth_ros.bag.compression import zstd
+
+    write_tiny_bag(tmp_path / "in", 4, storage=storage)
+    files = split_bag(tmp_path / "in", tmp_path / "split", 3)
+    expected, counts, _, _ = _read(tmp_path / "split")
+    if listed_packed:
+        files = compress_files_whole(tmp_path / "split")
+        (tmp_path / "split" / files[1].name.removesuffix(".zstd")).write_bytes(zstd.decompress(files[1].read_bytes()))
+        there = files[1].name.removesuffix(".zstd")
+    else:
+        (tmp_path / "split" / f"{files[1].name}.zstd").write_bytes(zstd.compress(files[1].read_bytes()))
+        there = f"{files[1].name}.zstd"
+    files[1].unlink()
+    with InputBag(tmp_path / "split", HUMBLE) as bag:
+        got = [(m.topic, m.log_ns) for m in bag.messages()]
+        lines = [line for report in bag.integrity for line in report.lines()]
+        got_counts, notes = bag.message_counts, bag.notes
+    assert got == expected and got_counts == counts
+    assert lines == []
+    assert any(f"lists {files[1].name}, which is there as {there}" in note for note in notes), notes
+
+
+def test_a_bag_folder_whose_listed_files_are_all_missing_says_so(tmp_path: Path) -> None:
+    """Was: "... has no metadata.yaml and no storage file", of a folder that has its metadata.yaml."""
+    write_tiny_bag(tmp_path / "in", 2)
+    files = split_bag(tmp_path / "in", tmp_path / "split", 2)
+    for file in files:
+        file.unlink()
+    names = ", ".join(f.name for f in files)
+    with pytest.raises(BagError) as err:
+        InputBag(tmp_path / "split", HUMBLE)
+    assert str(err.value) == (
+        f"cannot read bag {tmp_path / 'split'}: {tmp_path / 'split'} has a metadata.yaml that lists {names}, which are "
+        "not there, and holds no other storage file: re-copy the bag's files from the recording"
+    )
