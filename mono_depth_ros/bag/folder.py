@@ -309,13 +309,21 @@ class StorageFilesReader(BagFolderReader):
 
     def _expect(self, metadata_yaml: Path) -> None:
         """Counts the folder's metadata.yaml promises (it is not used to read, but it says what should be there): a
-        topic's count is the larger of its files' and the metadata's, so that messages lost are counted as lost."""
+        topic's count is the larger of its files' and the metadata's (plus what the files it does not list hold, which
+        it never counted), so that messages lost are counted as lost."""
         try:
             info = yaml.safe_load(metadata_yaml.read_text())["rosbag2_bagfile_information"]
             promised = {t["topic_metadata"]["name"]: int(t["message_count"]) for t in info["topics_with_message_count"]}
             self.files = [dict(entry) for entry in info.get("files") or []]
         except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError):
             return
+        with suppress(KeyError, TypeError, ValueError):  # its counts are of the files it lists: add the others'
+            if sum(promised.values()) <= sum(int(entry["message_count"]) for entry in self.files):
+                unlisted = {name.removesuffix(".zstd") for name in self.listing.unlisted}
+                for storage in self.storages:
+                    if storage.integrity.path.name in unlisted:
+                        for connection in storage.connections:
+                            promised[connection.topic] = promised.get(connection.topic, 0) + connection.msgcount
         topics = [c.topic for c in self.connections]
         self.connections = [
             c._replace(msgcount=max(c.msgcount, promised.get(c.topic, 0))) if topics.count(c.topic) == 1 else c

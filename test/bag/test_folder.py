@@ -264,3 +264,34 @@ def test_a_bag_folder_whose_listed_files_are_all_missing_says_so(tmp_path: Path)
         f"cannot read bag {tmp_path / 'split'}: {tmp_path / 'split'} has a metadata.yaml that lists {names}, which are "
         "not there, and holds no other storage file: re-copy the bag's files from the recording"
     )
+
+
+@pytest.mark.parametrize("storage", ["sqlite3", "mcap"])
+def test_a_missing_file_beside_an_unlisted_one_counts_the_images_it_held(tmp_path: Path, storage: str) -> None:
+    """A metadata.yaml written before the recording's last file (its counts without that file's) and a copy that
+    left another file out: the images of the missing file were not counted at all (the unlisted file's images made
+    up for them in "the larger of the files' and the metadata's" count): 6 in, 5 out of 8 recorded images."""
+    import yaml
+    from rosbags.rosbag2 import Reader
+
+    from mono_depth_ros.bag.runner import BagRunOptions, run_bag
+
+    write_tiny_bag(tmp_path / "in", 8, storage=storage)
+    files = split_bag(tmp_path / "in", tmp_path / "split", 4)
+    with Reader(files[-1]) as reader:
+        last = {c.topic: c.msgcount for c in reader.connections}
+    with Reader(files[1]) as reader:
+        lost = {c.topic: c.msgcount for c in reader.connections}["/camera/image_raw"]
+    info = yaml.safe_load((tmp_path / "split" / "metadata.yaml").read_text())
+    meta = info["rosbag2_bagfile_information"]
+    meta["relative_file_paths"].pop()
+    meta["message_count"] -= meta["files"].pop()["message_count"]
+    for entry in meta["topics_with_message_count"]:
+        entry["message_count"] -= last.get(entry["topic_metadata"]["name"], 0)
+    (tmp_path / "split" / "metadata.yaml").write_text(yaml.safe_dump(info))
+    files[1].unlink()
+    params = {"model.backend": "external", "model.output_kind": "metric", "scale.mode": "none"}
+    summary = run_bag(tmp_path / "split", tmp_path / "out", params, BagRunOptions(progress=False))
+    assert lost > 0
+    assert summary.frames_in == 8
+    assert summary.skipped.counts["input: damaged or truncated bag"] == lost
