@@ -106,8 +106,9 @@ def _require(
         held = [f"{name} ({' and '.join(kinds)})" for name, kinds in bag_types.items()]
         more = f" and {len(held) - 8} more" if len(held) > 8 else ""
         what = "the camera's topic" if param == "image_topic" else "that topic"
+        other = f" other than {but} (the image topic)" if but in bag_types else ""
         msg = (
-            f"bag {bag.path} has no topic {topic!r} ({param}) and none of type {' or '.join(types)}: it holds "
+            f"bag {bag.path} has no topic {topic!r} ({param}) and none of type {' or '.join(types)}{other}: it holds "
             f"{', '.join(held[:8]) or 'no topic'}{more}; record {what} with the others (ros2 bag record TOPIC ... "
             "or -a)"
         )

@@ -384,6 +384,18 @@ def test_a_bag_without_any_image_topic_names_what_it_holds_not_a_topic_to_set(tm
     assert not (tmp_path / "out").exists()
 
 
+def test_a_bag_without_its_prediction_topic_does_not_say_it_has_no_image(tmp_path: Path) -> None:
+    """Was: "... and none of type sensor_msgs/msg/Image: it holds ..., /camera/image_raw (sensor_msgs/msg/Image)":
+    the image topic is left out of the prediction's candidates, and the line said the bag had no image at all."""
+    write_tiny_bag(tmp_path / "nopred", 1, prediction="none")
+    with pytest.raises(BagError) as err:
+        run_bag(tmp_path / "nopred", tmp_path / "out", EXTERNAL_METRIC, QUIET)
+    assert (
+        "has no topic '/depth_model/prediction' (prediction_topic) and none of type sensor_msgs/msg/Image other than "
+        "/camera/image_raw (the image topic): it holds" in str(err.value)
+    )
+
+
 @pytest.mark.parametrize("storage", ["sqlite3", "mcap"])
 def test_options_copy_inputs_storage_distro_and_no_diagnostics(tmp_path: Path, storage: str) -> None:
     options = BagRunOptions(storage=storage, distro="jazzy", copy_inputs=True, diagnostics=False, progress=False)
