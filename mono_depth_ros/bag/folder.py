@@ -128,6 +128,16 @@ class Listing:
         ]
 
 
+def _span(meta: ReaderMetadata) -> int:
+    """The bag time a storage file covers (ns; rosbags' end time is one past its last message)."""
+    return max(meta.end_time - meta.start_time, 1)
+
+
+def _shared(one: ReaderMetadata, other: ReaderMetadata) -> int:
+    """The bag time two storage files both cover (ns, 0 when they do not overlap)."""
+    return max(min(one.end_time, other.end_time) - max(one.start_time, other.start_time), 0)
+
+
 def _twin(name: str) -> str:
     """The name of a storage file compressed whole (``x.db3`` → ``x.db3.zstd``) or decompressed (the other way)."""
     return name.removesuffix(".zstd") if name.endswith(".zstd") else f"{name}.zstd"
@@ -237,7 +247,8 @@ class StorageFilesReader(BagFolderReader):
                 storages.append(storage)
             # a split recording's files follow one another in time; files without messages go last
             storages.sort(key=lambda storage: storage.metadata.start_time)
-            self.storages = storages
+            self.storages = self._without_overlapping_unlisted(storages)
+            storages = self.storages
             self._merge(storages)
             if self.why != NO_METADATA:
                 self._expect(self.source / "metadata.yaml")
@@ -247,6 +258,28 @@ class StorageFilesReader(BagFolderReader):
             with suppress(Exception):
                 self.close()
             raise
+
+    def _without_overlapping_unlisted(self, storages: list[Any]) -> list[Any]:
+        """``storages`` less the files the metadata.yaml does not list whose messages lie within the time of a file it
+        lists (more than half the time of either; named in a note, closed with the others): the next file of a split
+        recording starts where the one before ends (a few messages recorded out of order may overlap); one whose time
+        is a listed file's is a copy, or another recording's file: reading it gave its frames twice, out of order."""
+        unlisted = {name.removesuffix(".zstd") for name in self.listing.unlisted}
+        listed = [s.metadata for s in storages if s.integrity.path.name not in unlisted and s.metadata.message_count]
+        kept = []
+        for storage in storages:
+            meta = storage.metadata
+            inside = [m for m in listed if _shared(meta, m) * 2 > min(_span(meta), _span(m))]
+            if storage.integrity.path.name in unlisted and meta.message_count and inside:
+                self.sources = [p for p in self.sources if p.name.removesuffix(".zstd") != storage.integrity.path.name]
+                self.notes.append(
+                    f"{storage.integrity.path.name} not read: the metadata.yaml does not list it and its messages lie "
+                    f"within the time of the files it lists (bag time {meta.start_time} to {meta.end_time} ns): a copy "
+                    "of one of them, or another recording's file; give it on its own to read it"
+                )
+                continue
+            kept.append(storage)
+        return kept
 
     def _decompressed(self, source: Path) -> Path | None:
         """``name.db3.zstd`` decompressed into a temporary folder (removed on close) as ``name.db3``.

@@ -295,3 +295,21 @@ def test_a_missing_file_beside_an_unlisted_one_counts_the_images_it_held(tmp_pat
     assert lost > 0
     assert summary.frames_in == 8
     assert summary.skipped.counts["input: damaged or truncated bag"] == lost
+
+
+@pytest.mark.parametrize("storage", ["sqlite3", "mcap"])
+def test_an_unlisted_file_whose_times_overlap_the_listed_files_is_named_not_read(tmp_path: Path, storage: str) -> None:
+    """A file named as the recording's next one whose messages lie in the time of the files the metadata.yaml lists
+    (a copy of one, renamed; another recording's file of the same name): was read after them, its frames twice and
+    out of time order ("image: stamp seen before ... give each image its own header stamp", 8 in of 6 images)."""
+    write_tiny_bag(tmp_path / "in", 4, storage=storage)
+    files = split_bag(tmp_path / "in", tmp_path / "split", 3)
+    expected, counts, _, _ = _read(tmp_path / "split")
+    copy = tmp_path / "split" / files[1].name.replace("_1.", "_3.")
+    shutil.copy(files[1], copy)
+    got, got_counts, notes, _ = _read(tmp_path / "split")
+    assert got == expected and got_counts == counts
+    assert any(
+        note.startswith(f"{copy.name} not read: the metadata.yaml does not list it and its messages lie within")
+        for note in notes
+    ), notes
