@@ -19,7 +19,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from contextlib import ExitStack, suppress
-from pathlib import Path
+from dataclasses import dataclass
+from pathlib import Path, PurePath
 from tempfile import TemporaryDirectory
 from types import MappingProxyType
 from typing import Any
@@ -60,6 +61,88 @@ def _split_order(path: Path) -> tuple[str, int, str]:
     return (found[1], int(found[2]), path.name) if found else (stem, -1, path.name)
 
 
+@dataclass(frozen=True)
+class Listing:
+    """How a bag folder's storage files differ from those its metadata.yaml lists (file names).
+
+    Attributes:
+        missing: files it lists that are not in the folder (a copy that left them out).
+        unlisted: storage files named as the recording's (``<name>_<n>``, the same storage) that it does not list
+            (a metadata.yaml copied, or rebuilt, before the recording had its last files): read.
+        foreign: other storage files in the folder that it does not list (not read).
+        swapped: (listed, there) for files it lists that are there compressed or decompressed since
+            (``x_1.db3.zstd`` listed, ``x_1.db3`` there, or the other way round): read as they are.
+        pattern: how the files it lists are named (``name_<n>.db3``), for the note on :attr:`foreign` files.
+    """
+
+    missing: tuple[str, ...] = ()
+    unlisted: tuple[str, ...] = ()
+    foreign: tuple[str, ...] = ()
+    swapped: tuple[tuple[str, str], ...] = ()
+    pattern: str = ""
+
+    @classmethod
+    def of(cls, folder: Path) -> Listing:
+        """The folder's listing; an empty one when its metadata.yaml does not parse (reading it says why)."""
+        try:
+            info = yaml.safe_load((folder / "metadata.yaml").read_text())["rosbag2_bagfile_information"]
+            listed = [PurePath(str(name)).name for name in info["relative_file_paths"]]
+        except (OSError, yaml.YAMLError, KeyError, TypeError):
+            return cls()
+        present = sorted(
+            (p.name for p in folder.iterdir() if p.is_file() and storage_suffix(p)), key=lambda n: _split_order(Path(n))
+        )
+        twins = {name.removesuffix(".zstd") for name in listed}  # x_0.db3 beside a listed x_0.db3.zstd: the same
+        extra = [name for name in present if name not in listed and name.removesuffix(".zstd") not in twins]
+        recordings = {(_split_order(Path(name))[0], storage_suffix(Path(name))) for name in listed}
+        unlisted = [n for n in extra if (_split_order(Path(n))[0], storage_suffix(Path(n))) in recordings]
+        foreign = [n for n in extra if n not in unlisted]
+        first = listed[0] if listed else "bag_0.db3"
+        stem = first.removesuffix(".zstd").rsplit(".", 1)[0]
+        pattern = f"{_split_order(Path(first))[0]}_<n>{first.removeprefix(stem)}"
+        there = set(present)
+        swapped = [(n, _twin(n)) for n in listed if n not in there and _twin(n) in there]
+        missing = tuple(n for n in listed if n not in there and _twin(n) not in there)
+        return cls(missing, tuple(unlisted), tuple(foreign), tuple(swapped), pattern)
+
+    def why(self) -> str:
+        """Why the folder is read as its storage files ("" when its metadata.yaml lists them all)."""
+        said = []
+        if self.missing:
+            names = ", ".join(self.missing)
+            said.append(f"lists {names}, which {'is' if len(self.missing) == 1 else 'are'} not there")
+        if self.unlisted:
+            names = ", ".join(self.unlisted)
+            said.append(f"does not list {names}, named as the files it lists are")
+        said += [f"lists {listed}, which is there as {there}" for listed, there in self.swapped]
+        return f"has a metadata.yaml that {' and '.join(said)}" if said else ""
+
+    def notes(self, folder: Path) -> list[str]:
+        """The note on :attr:`foreign` files (none when there are none)."""
+        if not self.foreign:
+            return []
+        names = ", ".join(self.foreign)
+        return [
+            f"{folder} also holds {names}, which its metadata.yaml does not list and whose name is not the "
+            f"recording's ({self.pattern}): not read; give it on its own to read it"
+        ]
+
+
+def _span(meta: ReaderMetadata) -> int:
+    """The bag time a storage file covers (ns; rosbags' end time is one past its last message)."""
+    return max(meta.end_time - meta.start_time, 1)
+
+
+def _shared(one: ReaderMetadata, other: ReaderMetadata) -> int:
+    """The bag time two storage files both cover (ns, 0 when they do not overlap)."""
+    return max(min(one.end_time, other.end_time) - max(one.start_time, other.start_time), 0)
+
+
+def _twin(name: str) -> str:
+    """The name of a storage file compressed whole (``x.db3`` → ``x.db3.zstd``) or decompressed (the other way)."""
+    return name.removesuffix(".zstd") if name.endswith(".zstd") else f"{name}.zstd"
+
+
 class BagFolderReader(DirectoryReader):
     """A rosbag2 folder (with its metadata.yaml) whose storage files are verified and salvaged.
 
@@ -71,6 +154,7 @@ class BagFolderReader(DirectoryReader):
     STORAGE_PLUGINS = MappingProxyType({"mcap": VerifyingMcapReader, "sqlite3": SalvagingSqlite3Reader})
     message_compressed = False
     notes: Sequence[str] = ()
+    missing: Sequence[str] = ()
 
     def open(self) -> None:
         """Open the folder (see rosbags' ``DirectoryReader.open``)."""
@@ -86,14 +170,21 @@ class StorageFilesReader(BagFolderReader):
     Args:
         path: the file, or the folder (without metadata.yaml) holding the files.
         why: why a folder's metadata.yaml is not used (for the note), when it has one.
+        listing: how the folder's files differ from those its metadata.yaml lists: its foreign files are not read,
+            its missing ones are reported (:attr:`missing`).
+
+    Attributes:
+        missing: files the folder's metadata.yaml lists that are not there.
 
     Raises:
         NotABagError: no storage file, or a folder that mixes ``.db3`` and ``.mcap`` files (nothing is opened).
     """
 
-    def __init__(self, path: Path, why: str = "") -> None:
+    def __init__(self, path: Path, why: str = "", listing: Listing | None = None) -> None:
         """Find the files (rosbags' ``__init__`` would require a metadata.yaml); ``why``: why a folder's metadata.yaml
         is not used (the start of its note), by default that it has none."""
+        self.listing = listing or Listing()
+        self.missing: Sequence[str] = self.listing.missing
         self.path = self.source = Path(path)
         self.why = why or NO_METADATA
         self.connections: list[Connection] = []
@@ -101,7 +192,7 @@ class StorageFilesReader(BagFolderReader):
         self.files: list[Any] = []
         self.storages: list[Any] = []
         self.stack: ExitStack | None = None
-        self.notes: list[str] = []
+        self.notes: list[str] = self.listing.notes(self.source)
         self._unpacked: Path | None = None  # the temporary folder of decompressed .zstd files
         self._unpacked_files: list[tuple[str, int]] = []  # name, decompressed bytes
         self.sources = self._sources()
@@ -112,7 +203,15 @@ class StorageFilesReader(BagFolderReader):
                 msg = f"{self.source} is not a rosbag2 storage file; {_WANT}"
                 raise NotABagError(msg)
             return [self.source]
-        files = sorted((p for p in self.source.iterdir() if p.is_file() and storage_suffix(p)), key=_split_order)
+        foreign = set(self.listing.foreign)
+        files = sorted(
+            (p for p in self.source.iterdir() if p.is_file() and storage_suffix(p) and p.name not in foreign),
+            key=_split_order,
+        )
+        if not files and self.listing.missing:  # a metadata.yaml with nothing of what it lists
+            remedy = "re-copy the bag's files from the recording"
+            msg = f"{self.source} {self.why}, and holds no other storage file: {remedy}"
+            raise NotABagError(msg)
         if not files:
             msg = f"{self.source} has no metadata.yaml and no storage file (.db3, .mcap, or .zstd of them); {_WANT}"
             raise NotABagError(msg)
@@ -148,7 +247,8 @@ class StorageFilesReader(BagFolderReader):
                 storages.append(storage)
             # a split recording's files follow one another in time; files without messages go last
             storages.sort(key=lambda storage: storage.metadata.start_time)
-            self.storages = storages
+            self.storages = self._without_overlapping_unlisted(storages)
+            storages = self.storages
             self._merge(storages)
             if self.why != NO_METADATA:
                 self._expect(self.source / "metadata.yaml")
@@ -158,6 +258,28 @@ class StorageFilesReader(BagFolderReader):
             with suppress(Exception):
                 self.close()
             raise
+
+    def _without_overlapping_unlisted(self, storages: list[Any]) -> list[Any]:
+        """``storages`` less the files the metadata.yaml does not list whose messages lie within the time of a file it
+        lists (more than half the time of either; named in a note, closed with the others): the next file of a split
+        recording starts where the one before ends (a few messages recorded out of order may overlap); one whose time
+        is a listed file's is a copy, or another recording's file: reading it gave its frames twice, out of order."""
+        unlisted = {name.removesuffix(".zstd") for name in self.listing.unlisted}
+        listed = [s.metadata for s in storages if s.integrity.path.name not in unlisted and s.metadata.message_count]
+        kept = []
+        for storage in storages:
+            meta = storage.metadata
+            inside = [m for m in listed if _shared(meta, m) * 2 > min(_span(meta), _span(m))]
+            if storage.integrity.path.name in unlisted and meta.message_count and inside:
+                self.sources = [p for p in self.sources if p.name.removesuffix(".zstd") != storage.integrity.path.name]
+                self.notes.append(
+                    f"{storage.integrity.path.name} not read: the metadata.yaml does not list it and its messages lie "
+                    f"within the time of the files it lists (bag time {meta.start_time} to {meta.end_time} ns): a copy "
+                    "of one of them, or another recording's file; give it on its own to read it"
+                )
+                continue
+            kept.append(storage)
+        return kept
 
     def _decompressed(self, source: Path) -> Path | None:
         """``name.db3.zstd`` decompressed into a temporary folder (removed on close) as ``name.db3``.
@@ -220,13 +342,21 @@ class StorageFilesReader(BagFolderReader):
 
     def _expect(self, metadata_yaml: Path) -> None:
         """Counts the folder's metadata.yaml promises (it is not used to read, but it says what should be there): a
-        topic's count is the larger of its files' and the metadata's, so that messages lost are counted as lost."""
+        topic's count is the larger of its files' and the metadata's (plus what the files it does not list hold, which
+        it never counted), so that messages lost are counted as lost."""
         try:
             info = yaml.safe_load(metadata_yaml.read_text())["rosbag2_bagfile_information"]
             promised = {t["topic_metadata"]["name"]: int(t["message_count"]) for t in info["topics_with_message_count"]}
             self.files = [dict(entry) for entry in info.get("files") or []]
         except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError):
             return
+        with suppress(KeyError, TypeError, ValueError):  # its counts are of the files it lists: add the others'
+            if sum(promised.values()) <= sum(int(entry["message_count"]) for entry in self.files):
+                unlisted = {name.removesuffix(".zstd") for name in self.listing.unlisted}
+                for storage in self.storages:
+                    if storage.integrity.path.name in unlisted:
+                        for connection in storage.connections:
+                            promised[connection.topic] = promised.get(connection.topic, 0) + connection.msgcount
         topics = [c.topic for c in self.connections]
         self.connections = [
             c._replace(msgcount=max(c.msgcount, promised.get(c.topic, 0))) if topics.count(c.topic) == 1 else c

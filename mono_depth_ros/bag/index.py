@@ -101,15 +101,30 @@ def _require(
     """The message type ``topic`` is read as: the first of ``types`` (the node's, then what else the runner reads
     there) recorded on it. ``but``: a topic already used otherwise, left out of the candidates named."""
     recorded = bag_types.get(topic)
+    candidates = _topics_of(bag_types, *types, but=but)
+    if recorded is None and candidates == "none":  # no topic to set instead: say what the bag holds
+        held = [f"{name} ({' and '.join(kinds)})" for name, kinds in bag_types.items()]
+        more = f" and {len(held) - 8} more" if len(held) > 8 else ""
+        what = "the camera's topic" if param == "image_topic" else "that topic"
+        other = f" other than {but} (the image topic)" if but in bag_types else ""
+        msg = (
+            f"bag {bag.path} has no topic {topic!r} ({param}) and none of type {' or '.join(types)}{other}: it holds "
+            f"{', '.join(held[:8]) or 'no topic'}{more}; record {what} with the others (ros2 bag record TOPIC ... "
+            "or -a)"
+        )
+        raise BagError(msg)
     if recorded is None:
         msg = (
             f"bag {bag.path} has no topic {topic!r} ({param}); topics of type {' or '.join(types)} in it: "
-            f"{_topics_of(bag_types, *types, but=but)}; set --param {param}=TOPIC"
+            f"{candidates}; set --param {param}=TOPIC"
         )
         raise BagError(msg)
     usable = [msgtype for msgtype in types if msgtype in recorded]
     if not usable:
-        msg = f"topic {topic} ({param}) in {bag.path} is {' and '.join(recorded)}, expected {' or '.join(types)}"
+        msg = (
+            f"topic {topic} ({param}) in {bag.path} is {' and '.join(recorded)}, expected {' or '.join(types)}; topics "
+            f"of those types in it: {candidates}; set --param {param}=TOPIC"
+        )
         raise BagError(msg)
     return usable[0]
 

@@ -22,6 +22,8 @@ class StorageIntegrity:
         skipped: topic → messages not read because their chunk or page is damaged.
         problems: one line per damaged region (offset, what is wrong).
         unverified: the file stores no checksums, so silent corruption of a payload cannot be detected.
+        missing: the bag's metadata.yaml lists the file but it is not there (none of its ``expected`` messages is
+            read).
     """
 
     path: Path
@@ -31,6 +33,7 @@ class StorageIntegrity:
     skipped: dict[str, int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     unverified: bool = False
+    missing: bool = False
 
     def skip(self, topic: str, count: int) -> None:
         """Count ``count`` messages of ``topic`` lost in a damaged region."""
@@ -40,11 +43,17 @@ class StorageIntegrity:
     @property
     def damaged(self) -> bool:
         """Anything was lost or salvaged."""
-        return self.truncated or bool(self.skipped) or bool(self.problems)
+        return self.truncated or self.missing or bool(self.skipped) or bool(self.problems)
 
     def lines(self) -> list[str]:
         """Console lines for the summary (empty for an intact file)."""
         out: list[str] = []
+        if self.missing:
+            count = "an unknown number of" if self.expected is None else f"its {self.expected}"
+            out.append(
+                f"{self.path.name} is missing: none of {count} messages is read (the bag's metadata.yaml lists it); "
+                "re-copy it from the recording"
+            )
         if self.truncated:
             total = "an unknown number (the file's index is lost)" if self.expected is None else str(self.expected)
             out.append(f"{self.path.name} is truncated: recovered {self.recovered} of {total} messages")

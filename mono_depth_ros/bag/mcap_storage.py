@@ -414,7 +414,10 @@ class VerifyingMcapReader(McapReader):
                 if opcode == _CHUNK:
                     cut += self._salvage_cut_chunk(at, bio.read(size - at - 9), counts)
                 break
-            if opcode in {_DATA_END, 0x02}:
+            if opcode in {_DATA_END, 0x02}:  # every message came before: only the summary (and footer) are lost
+                what = "data end" if opcode == _DATA_END else "footer"
+                after = "the summary and footer after it are" if opcode == _DATA_END else "what follows it is"
+                cut = f"the data is whole up to its {what} record at byte {at}, {after} cut off"
                 break
             body = bio.read(length)
             if opcode == _CHUNK:

@@ -7,9 +7,10 @@ the runner counts against that message only.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import struct
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -20,7 +21,7 @@ from rosbags.rosbag2 import Reader, ReaderError
 from rosbags.typesys import Stores, get_typestore
 
 from mono_depth_ros.bag.compression import ZSTD_ERROR, FrameTooLarge, decompressed
-from mono_depth_ros.bag.folder import BagFolderReader, NotABagError, StorageFilesReader
+from mono_depth_ros.bag.folder import BagFolderReader, Listing, NotABagError, StorageFilesReader
 from mono_depth_ros.bag.integrity import StorageIntegrity
 from mono_depth_ros.bag.mcap_storage import VerifyingMcapReader
 from mono_depth_ros.bag.payload import whole
@@ -61,7 +62,13 @@ class _Reader(Reader):
         self.path = path
         self.is_open = False
         with_metadata = path.is_dir() and (path / "metadata.yaml").exists()
-        self.folder = BagFolderReader(path) if with_metadata else StorageFilesReader(path)
+        listing = Listing.of(path) if with_metadata else Listing()
+        why = listing.why()  # files it lists are not there, or the recording's last ones are not listed yet
+        if with_metadata and not why:
+            self.folder: BagFolderReader = BagFolderReader(path)
+            self.folder.notes = listing.notes(path)
+        else:
+            self.folder = StorageFilesReader(path, why, listing)
         self.storage = self.folder
 
     def open(self) -> None:
@@ -73,9 +80,35 @@ class _Reader(Reader):
             if isinstance(self.folder, StorageFilesReader):
                 raise
             why = f"holds a file compressed whole that does not decompress to its end ({err})"
-            self.folder = StorageFilesReader(Path(str(self.path)), why)
+            self.folder = StorageFilesReader(Path(str(self.path)), why, Listing.of(Path(str(self.path))))
             self.storage = self.folder
             super().open()
+        self.respelled = _canonical_types(self.folder)
+
+    respelled: Sequence[str] = ()
+    """The type names the bag spells ``pkg/Type``, read as ``pkg/msg/Type`` (set by :meth:`open`)."""
+
+
+_SHORT_TYPE = re.compile(r"([A-Za-z]\w*)/([A-Za-z]\w*)")
+
+
+def canonical_msgtype(msgtype: str) -> str:
+    """``pkg/msg/Type`` for a message type spelled ``pkg/Type`` (rosbag2 takes both; typestores know the first),
+    any other name unchanged."""
+    found = _SHORT_TYPE.fullmatch(msgtype)
+    return f"{found[1]}/msg/{found[2]}" if found else msgtype
+
+
+def _canonical_types(folder: BagFolderReader) -> list[str]:
+    """Give the connections of ``folder`` and of its storages their types' ``pkg/msg/Type`` names; returns the names
+    that were spelled otherwise (sorted). Both lists change alike: the folder matches its storages' connections to
+    its own by topic, type and QoS."""
+    respelled: set[str] = set()
+    for holder in (folder, *folder.storages):
+        connections = list(holder.connections)
+        respelled.update(c.msgtype for c in connections if canonical_msgtype(c.msgtype) != c.msgtype)
+        holder.connections = [c._replace(msgtype=canonical_msgtype(c.msgtype)) for c in connections]
+    return sorted(respelled)
 
 
 @cache
@@ -143,6 +176,11 @@ class InputBag:
         """Each payload is a zstd frame (recorded with ``--compression-mode message``), decompressed as it is read."""
         self.notes: list[str] = list(self._reader.folder.notes)
         """What reading the input assumed (no metadata.yaml, a decompressed file, ...), for the summary."""
+        if self._reader.respelled:
+            self.notes.append(
+                f"message types spelled pkg/Type ({', '.join(self._reader.respelled)}) are read as pkg/msg/Type, the "
+                "same types (rosbag2 takes either spelling)"
+            )
         self._types: dict[str, str] = {}  # topic -> the one type read of it (:meth:`read_as`)
 
     def _describe(self, err: BaseException) -> str:
@@ -170,7 +208,8 @@ class InputBag:
     def integrity(self) -> list[StorageIntegrity]:
         """Per storage file: what was skipped or salvaged so far (filled while messages are read).
 
-        A truncated file's ``expected`` count comes from the folder's metadata.yaml when it lists the file.
+        A truncated file's ``expected`` count comes from the folder's metadata.yaml when it lists the file; a file it
+        lists that is not there has a report of its own (``missing``), first.
         """
         folder = self._reader.folder
         storages = folder.storages
@@ -179,7 +218,12 @@ class InputBag:
         for report in reports:
             if report.truncated and report.expected is None:
                 report.expected = listed.get(report.path.name)
-        return reports
+        missing = getattr(folder, "missing", ())  # files the metadata.yaml lists that are not there
+        gone = [
+            StorageIntegrity(folder.path / name, expected=listed.get(name.removesuffix(".zstd")), missing=True)
+            for name in missing
+        ]
+        return gone + reports
 
     @property
     def topic_types(self) -> dict[str, dict[str, int]]:

@@ -154,3 +154,162 @@ def test_a_zstd_file_that_gives_nothing_is_left_out_or_named(tmp_path: Path) -> 
     assert any(note.endswith("nothing in it is read") for note in notes), notes
     with pytest.raises(BagError, match=rf"{packed[-1]}: nothing decompresses from it"):
         InputBag(packed[-1], HUMBLE)
+
+
+def _unlist_last_file(folder: Path) -> str:
+    """Drop the last file from the folder's metadata.yaml, with its messages: a metadata.yaml copied (or rebuilt)
+    before the recording had its last file. Returns the file's name."""
+    import yaml
+
+    info = yaml.safe_load((folder / "metadata.yaml").read_text())
+    meta = info["rosbag2_bagfile_information"]
+    name = meta["relative_file_paths"].pop()
+    entry = meta["files"].pop()
+    meta["message_count"] -= entry["message_count"]
+    (folder / "metadata.yaml").write_text(yaml.safe_dump(info))
+    return str(name)
+
+
+@pytest.mark.parametrize("storage", ["sqlite3", "mcap"])
+def test_a_split_bag_missing_one_of_its_files_reads_the_others_and_names_what_is_lost(
+    tmp_path: Path, storage: str
+) -> None:
+    """Was: the whole bag refused ("Some database files are missing ...; the bag is truncated or corrupt: ... `ros2
+    bag reindex` rebuilds a missing metadata.yaml"), though the other files are whole."""
+    write_tiny_bag(tmp_path / "in", 4, storage=storage)
+    files = split_bag(tmp_path / "in", tmp_path / "split", 3)
+    expected, counts, _, _ = _read(tmp_path / "split")
+    files[1].unlink()  # a copy that left one file out
+    with InputBag(tmp_path / "split", HUMBLE) as bag:
+        got = [(m.topic, m.log_ns) for m in bag.messages()]
+        got_counts = bag.message_counts
+        notes = bag.notes
+        lines = [line for report in bag.integrity for line in report.lines()]
+    assert 0 < len(got) < len(expected) and got == [m for m in expected if m in set(got)]  # the others, in order
+    assert got_counts == counts  # what metadata.yaml promises: the missing file's images are counted as lost
+    assert any(f"lists {files[1].name}, which is not there" in note for note in notes), notes
+    lost = len(expected) - len(got)
+    assert lines == [
+        f"{files[1].name} is missing: none of its {lost} messages is read (the bag's metadata.yaml lists it); "
+        "re-copy it from the recording"
+    ]
+
+
+@pytest.mark.parametrize("storage", ["sqlite3", "mcap"])
+def test_a_split_file_the_metadata_yaml_does_not_list_yet_is_read_too(tmp_path: Path, storage: str) -> None:
+    """Was: its messages silently not read, and the images the topic counts promised reported as "damaged or
+    truncated bag: ... the storage ended early"."""
+    write_tiny_bag(tmp_path / "in", 4, storage=storage)
+    split_bag(tmp_path / "in", tmp_path / "split", 3)
+    expected, counts, _, _ = _read(tmp_path / "split")
+    name = _unlist_last_file(tmp_path / "split")
+    got, got_counts, notes, _ = _read(tmp_path / "split")
+    assert got == expected and got_counts == counts
+    assert any(f"does not list {name}" in note for note in notes), notes
+
+
+def test_a_storage_file_of_another_recording_in_a_bag_folder_is_named_not_read(tmp_path: Path) -> None:
+    write_tiny_bag(tmp_path / "in", 4)
+    write_tiny_bag(tmp_path / "other", 2)
+    expected, counts, _, _ = _read(tmp_path / "in")
+    shutil.copy(tmp_path / "other" / "other_0.db3", tmp_path / "in")
+    got, got_counts, notes, _ = _read(tmp_path / "in")
+    assert got == expected and got_counts == counts
+    assert notes == [
+        f"{tmp_path / 'in'} also holds other_0.db3, which its metadata.yaml does not list and whose name is not "
+        "the recording's (in_<n>.db3): not read; give it on its own to read it"
+    ]
+
+
+@pytest.mark.parametrize("storage", ["sqlite3", "mcap"])
+@pytest.mark.parametrize("listed_packed", [True, False])
+def test_a_listed_file_there_compressed_or_decompressed_is_read_not_called_missing(
+    tmp_path: Path, storage: str, listed_packed: bool
+) -> None:
+    """A file the metadata.yaml lists as ``x_1.db3.zstd`` that the user decompressed (``zstd -d --rm``), or lists as
+    ``x_1.db3`` and the user compressed: its messages are all read, and the summary said "x_1.db3.zstd is missing:
+    none of its 8 messages is read" (and before the branch the whole bag was refused as truncated or corrupt)."""
+    from mono_depth_ros.bag.compression import zstd
+
+    write_tiny_bag(tmp_path / "in", 4, storage=storage)
+    files = split_bag(tmp_path / "in", tmp_path / "split", 3)
+    expected, counts, _, _ = _read(tmp_path / "split")
+    if listed_packed:
+        files = compress_files_whole(tmp_path / "split")
+        (tmp_path / "split" / files[1].name.removesuffix(".zstd")).write_bytes(zstd.decompress(files[1].read_bytes()))
+        there = files[1].name.removesuffix(".zstd")
+    else:
+        (tmp_path / "split" / f"{files[1].name}.zstd").write_bytes(zstd.compress(files[1].read_bytes()))
+        there = f"{files[1].name}.zstd"
+    files[1].unlink()
+    with InputBag(tmp_path / "split", HUMBLE) as bag:
+        got = [(m.topic, m.log_ns) for m in bag.messages()]
+        lines = [line for report in bag.integrity for line in report.lines()]
+        got_counts, notes = bag.message_counts, bag.notes
+    assert got == expected and got_counts == counts
+    assert lines == []
+    assert any(f"lists {files[1].name}, which is there as {there}" in note for note in notes), notes
+
+
+def test_a_bag_folder_whose_listed_files_are_all_missing_says_so(tmp_path: Path) -> None:
+    """Was: "... has no metadata.yaml and no storage file", of a folder that has its metadata.yaml."""
+    write_tiny_bag(tmp_path / "in", 2)
+    files = split_bag(tmp_path / "in", tmp_path / "split", 2)
+    for file in files:
+        file.unlink()
+    names = ", ".join(f.name for f in files)
+    with pytest.raises(BagError) as err:
+        InputBag(tmp_path / "split", HUMBLE)
+    assert str(err.value) == (
+        f"cannot read bag {tmp_path / 'split'}: {tmp_path / 'split'} has a metadata.yaml that lists {names}, which are "
+        "not there, and holds no other storage file: re-copy the bag's files from the recording"
+    )
+
+
+@pytest.mark.parametrize("storage", ["sqlite3", "mcap"])
+def test_a_missing_file_beside_an_unlisted_one_counts_the_images_it_held(tmp_path: Path, storage: str) -> None:
+    """A metadata.yaml written before the recording's last file (its counts without that file's) and a copy that
+    left another file out: the images of the missing file were not counted at all (the unlisted file's images made
+    up for them in "the larger of the files' and the metadata's" count): 6 in, 5 out of 8 recorded images."""
+    import yaml
+    from rosbags.rosbag2 import Reader
+
+    from mono_depth_ros.bag.runner import BagRunOptions, run_bag
+
+    write_tiny_bag(tmp_path / "in", 8, storage=storage)
+    files = split_bag(tmp_path / "in", tmp_path / "split", 4)
+    with Reader(files[-1]) as reader:
+        last = {c.topic: c.msgcount for c in reader.connections}
+    with Reader(files[1]) as reader:
+        lost = {c.topic: c.msgcount for c in reader.connections}["/camera/image_raw"]
+    info = yaml.safe_load((tmp_path / "split" / "metadata.yaml").read_text())
+    meta = info["rosbag2_bagfile_information"]
+    meta["relative_file_paths"].pop()
+    meta["message_count"] -= meta["files"].pop()["message_count"]
+    for entry in meta["topics_with_message_count"]:
+        entry["message_count"] -= last.get(entry["topic_metadata"]["name"], 0)
+    (tmp_path / "split" / "metadata.yaml").write_text(yaml.safe_dump(info))
+    files[1].unlink()
+    params = {"model.backend": "external", "model.output_kind": "metric", "scale.mode": "none"}
+    summary = run_bag(tmp_path / "split", tmp_path / "out", params, BagRunOptions(progress=False))
+    assert lost > 0
+    assert summary.frames_in == 8
+    assert summary.skipped.counts["input: damaged or truncated bag"] == lost
+
+
+@pytest.mark.parametrize("storage", ["sqlite3", "mcap"])
+def test_an_unlisted_file_whose_times_overlap_the_listed_files_is_named_not_read(tmp_path: Path, storage: str) -> None:
+    """A file named as the recording's next one whose messages lie in the time of the files the metadata.yaml lists
+    (a copy of one, renamed; another recording's file of the same name): was read after them, its frames twice and
+    out of time order ("image: stamp seen before ... give each image its own header stamp", 8 in of 6 images)."""
+    write_tiny_bag(tmp_path / "in", 4, storage=storage)
+    files = split_bag(tmp_path / "in", tmp_path / "split", 3)
+    expected, counts, _, _ = _read(tmp_path / "split")
+    copy = tmp_path / "split" / files[1].name.replace("_1.", "_3.")
+    shutil.copy(files[1], copy)
+    got, got_counts, notes, _ = _read(tmp_path / "split")
+    assert got == expected and got_counts == counts
+    assert any(
+        note.startswith(f"{copy.name} not read: the metadata.yaml does not list it and its messages lie within")
+        for note in notes
+    ), notes

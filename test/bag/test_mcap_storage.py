@@ -419,3 +419,21 @@ def test_a_chunk_that_expands_past_its_declared_size_is_not_decompressed_whole(c
     finally:
         tracemalloc.stop()
     assert peak < 2**22, peak  # rosbags: 64 MiB
+
+
+def test_a_file_cut_after_its_data_end_says_its_data_is_whole(tmp_path: Path) -> None:
+    """A cut in the summary (a copy stopped near its end): every message is back, and the problem line said
+    "read record by record: " with nothing after the colon."""
+    messages = _messages(4)
+    path = _write(tmp_path / "bag", messages)
+    data = path.read_bytes()
+    at = 8
+    while data[at] != 0x0F:  # the data end record
+        at += 9 + struct.unpack_from("<Q", data, at + 1)[0]
+    path.write_bytes(data[: at + 9 + 4 + 20])  # the data end record (crc: 4 bytes) and a bit of the summary
+    got, reader = _read(path)
+    assert got == messages
+    assert reader.integrity.problems == [
+        "index unreadable (File end magic is invalid); read record by record: the data is whole up to its data end "
+        f"record at byte {at}, the summary and footer after it are cut off"
+    ]

@@ -130,3 +130,49 @@ def test_an_undecodable_message_read_by_its_head_names_its_whole_size(tmp_path: 
         )
         with pytest.raises(EncodingError, match=rf"Image #0 on /camera/image_raw \({len(cut)} bytes\)"):
             bag.deserialize(broken)  # was the head's length, 4112 bytes
+
+
+def _respell_types(source: Path, target: Path, storage: str) -> None:
+    """The bag ``source`` rewritten with its type names spelled ``pkg/Type`` (no ``/msg/``): rosbag2's tools take
+    that spelling too (Humble's typesupport lookup reads ``pkg/Type`` as ``pkg/msg/Type``)."""
+    from rosbags.rosbag2 import Reader, StoragePlugin, Writer
+
+    with Reader(source) as reader, Writer(target, version=8, storage_plugin=StoragePlugin[storage.upper()]) as writer:
+        made = {
+            c.id: writer.add_connection(
+                c.topic,
+                c.msgtype.replace("/msg/", "/"),
+                msgdef=c.msgdef.data,
+                rihs01=c.digest,
+                offered_qos_profiles=c.ext.offered_qos_profiles,
+            )
+            for c in reader.connections
+        }
+        for connection, log_ns, raw in reader.messages():
+            writer.write(made[connection.id], log_ns, raw)
+
+
+@pytest.mark.parametrize("storage", ["sqlite3", "mcap"])
+def test_type_names_spelled_without_msg_are_read_as_their_types(tmp_path: Path, storage: str) -> None:
+    """Was: "topic /camera/image_raw (image_topic) in ... is sensor_msgs/Image, expected sensor_msgs/msg/Image or
+    sensor_msgs/msg/CompressedImage" (exit 2)."""
+    from mono_depth_ros.bag.runner import BagRunOptions, run_bag
+
+    write_tiny_bag(tmp_path / "in", 2, storage=storage)
+    _respell_types(tmp_path / "in", tmp_path / "spelled", storage)
+    (storage_file,) = [p for p in (tmp_path / "spelled").iterdir() if p.suffix in (".db3", ".mcap")]
+    for path in (tmp_path / "spelled", storage_file):
+        with InputBag(path, HUMBLE) as bag:
+            assert bag.topics["/camera/image_raw"] == "sensor_msgs/msg/Image"
+            assert bag.topics["/tf_static"] == "tf2_msgs/msg/TFMessage"
+            (image,) = [m for m in bag.messages({"/camera/image_raw"}) if m.ordinal == 1]
+            assert bag.deserialize(image).width == 64
+            assert [note for note in bag.notes if "spelled" in note] == [
+                "message types spelled pkg/Type (sensor_msgs/CameraInfo, sensor_msgs/Image, sensor_msgs/PointCloud2, "
+                "tf2_msgs/TFMessage) are read as pkg/msg/Type, the same types (rosbag2 takes either spelling)"
+            ]
+    params = {"model.backend": "external", "model.output_kind": "metric", "scale.mode": "none"}
+    summary = run_bag(tmp_path / "spelled", tmp_path / "out", params, BagRunOptions(progress=False, copy_inputs=True))
+    assert (summary.frames_in, summary.frames_out) == (2, 2)
+    with InputBag(tmp_path / "out", HUMBLE) as out:
+        assert out.topics["/camera/image_raw"] == "sensor_msgs/msg/Image"  # copied under the type's own name

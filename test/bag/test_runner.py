@@ -354,6 +354,48 @@ def test_missing_topics_raise_bag_errors_before_writing(tmp_path: Path) -> None:
         run_bag(tmp_path / "nopred", tmp_path / "out", EXTERNAL_METRIC, QUIET)
 
 
+def test_a_bag_without_any_image_topic_names_what_it_holds_not_a_topic_to_set(tmp_path: Path) -> None:
+    """A bag of /clock only (recorded with --use-sim-time, the camera topic left out): was "topics of type ... in
+    it: none; set --param image_topic=TOPIC", a remedy that cannot work; a topic of another type had no remedy."""
+    from rosbags.rosbag2 import Writer
+
+    from mono_depth_ros.bag.reader import typestore_for
+
+    typestore = typestore_for("humble")
+    clock_type = typestore.types["rosgraph_msgs/msg/Clock"]
+    stamp = typestore.types["builtin_interfaces/msg/Time"](sec=1, nanosec=0)
+    with Writer(tmp_path / "clock", version=8) as writer:
+        connection = writer.add_connection("/clock", "rosgraph_msgs/msg/Clock", typestore=typestore)
+        writer.write(connection, 1, typestore.serialize_cdr(clock_type(stamp), "rosgraph_msgs/msg/Clock"))
+    with pytest.raises(BagError) as err:
+        run_bag(tmp_path / "clock", tmp_path / "out", EXTERNAL_METRIC, QUIET)
+    assert str(err.value) == (
+        f"bag {tmp_path / 'clock'} has no topic '/camera/image_raw' (image_topic) and none of type "
+        "sensor_msgs/msg/Image or sensor_msgs/msg/CompressedImage: it holds /clock (rosgraph_msgs/msg/Clock); "
+        "record the camera's topic with the others (ros2 bag record TOPIC ... or -a)"
+    )
+    write_tiny_bag(tmp_path / "in", 1)
+    with pytest.raises(BagError) as err:
+        run_bag(tmp_path / "in", tmp_path / "out", {**EXTERNAL_METRIC, "image_topic": "/lidar/points"}, QUIET)
+    assert str(err.value).endswith(
+        "is sensor_msgs/msg/PointCloud2, expected sensor_msgs/msg/Image or sensor_msgs/msg/CompressedImage; topics "
+        "of those types in it: /camera/image_raw, /depth_model/prediction; set --param image_topic=TOPIC"
+    )
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_bag_without_its_prediction_topic_does_not_say_it_has_no_image(tmp_path: Path) -> None:
+    """Was: "... and none of type sensor_msgs/msg/Image: it holds ..., /camera/image_raw (sensor_msgs/msg/Image)":
+    the image topic is left out of the prediction's candidates, and the line said the bag had no image at all."""
+    write_tiny_bag(tmp_path / "nopred", 1, prediction="none")
+    with pytest.raises(BagError) as err:
+        run_bag(tmp_path / "nopred", tmp_path / "out", EXTERNAL_METRIC, QUIET)
+    assert (
+        "has no topic '/depth_model/prediction' (prediction_topic) and none of type sensor_msgs/msg/Image other than "
+        "/camera/image_raw (the image topic): it holds" in str(err.value)
+    )
+
+
 @pytest.mark.parametrize("storage", ["sqlite3", "mcap"])
 def test_options_copy_inputs_storage_distro_and_no_diagnostics(tmp_path: Path, storage: str) -> None:
     options = BagRunOptions(storage=storage, distro="jazzy", copy_inputs=True, diagnostics=False, progress=False)
