@@ -39,7 +39,8 @@ from mono_depth_ros.training.trainer.distributed import DistContext, span_across
 _LOG = logging.getLogger(__name__)
 CHECKPOINT_DIR = "checkpoints"
 STATE_FORMAT = 1
-"""Layout version of a ``.state.pt`` (its ``format``; a file without it is format 1)."""
+"""Layout version of a ``.state.pt`` (its ``format``; a file without it is format 1). Keys added since (read when
+present, ignored by an older version): ``log_window``."""
 _STATE_KEYS = ("step", "modules", "optimizer", "scheduler", "scaler", "rng", "config")
 _RNG_KEYS = ("python", "numpy", "torch")
 _NAME = re.compile(r"^step_(\d{7,})\.safetensors$")
@@ -301,6 +302,8 @@ class TrainState:
         optimizer, scheduler, scaler: their ``state_dict()`` (scaler None without fp16).
         rng: :func:`rng_state` at the checkpoint.
         config: the run's configuration as a plain dict (for the record).
+        log_window: the steps since the last train.csv row (:meth:`.log.LossWindow.saved`); None in a state written
+            before it was saved.
     """
 
     step: int
@@ -310,6 +313,7 @@ class TrainState:
     scaler: dict[str, Any] | None
     rng: dict[str, Any]
     config: dict[str, Any]
+    log_window: dict[str, Any] | None = None
 
     @classmethod
     def capture(
@@ -320,12 +324,20 @@ class TrainState:
         scheduler: Any,
         scaler: Any,
         config: dict[str, Any],
+        log_window: dict[str, Any] | None = None,
     ) -> TrainState:
         """The state to save at ``step``: ``modules``' state dicts detached onto the CPU, the optimiser, scheduler and
-        scaler ``state_dict()`` and :func:`rng_state` (what :meth:`restore` loads back)."""
+        scaler ``state_dict()`` and :func:`rng_state` (what :meth:`restore` loads back), and ``log_window``."""
         detached = {name: {k: v.detach().cpu() for k, v in sd.items()} for name, sd in modules.items()}
         return cls(
-            step, detached, optimizer.state_dict(), scheduler.state_dict(), scaler.state_dict(), rng_state(), config
+            step,
+            detached,
+            optimizer.state_dict(),
+            scheduler.state_dict(),
+            scaler.state_dict(),
+            rng_state(),
+            config,
+            log_window,
         )
 
     def restore(self, optimizer: Any, scheduler: Any, scaler: Any) -> int:
@@ -387,6 +399,7 @@ def save_training_checkpoint(
                 "scaler": state.scaler,
                 "rng": state.rng,
                 "config": state.config,
+                "log_window": state.log_window,
             },
             tmp,
         )
@@ -497,7 +510,14 @@ def load_training_checkpoint(
         raise CheckpointError(msg) from None
     check_state_layout(state_path, raw)
     return TrainState(
-        raw["step"], raw["modules"], raw["optimizer"], raw["scheduler"], raw["scaler"], raw["rng"], raw["config"]
+        raw["step"],
+        raw["modules"],
+        raw["optimizer"],
+        raw["scheduler"],
+        raw["scaler"],
+        raw["rng"],
+        raw["config"],
+        raw.get("log_window"),  # absent from a state written before it was saved
     )
 
 

@@ -45,6 +45,27 @@ def test_resume_gives_the_same_weights(setup: tuple[Path, Path, Path], tmp_path:
     assert len(set(lrs[0])) == 3 and lrs[1] == lrs[0]  # warm-up 2, cosine; resumed: restored scheduler
 
 
+def test_a_resumed_distillation_logs_the_rows_of_the_run_that_never_stopped(
+    setup: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    # as train's: the first row after --resume averaged only the steps since the resume, and the stop's own row
+    # (off the log_every grid) stayed, a row the run that never stopped does not have
+    root, teacher, folder = setup
+    data = {"folders": [str(folder)], "cache_dir": str(root / "shared_labels")}
+    run = {"log_every": 3, "checkpoint_every": 2}
+
+    def rows(name: str) -> list[dict[str, str]]:
+        return list(csv.DictReader((tmp_path / name / "run" / "train.csv").open()))
+
+    distill(tiny_config(tmp_path / "a", teacher, data=data, run=run))
+    assert [int(r["step"]) for r in rows("a")] == [3, 4]  # 4 steps: the last row is the run's end
+    split = tiny_config(tmp_path / "b", teacher, data=data, run=run)
+    distill(split, stop_at_step=2)
+    assert [int(r["step"]) for r in rows("b")] == [2]
+    distill(split, resume="auto")
+    assert rows("b") == rows("a")
+
+
 def test_train_csv_logs_the_lr_each_step_trained_at(setup: tuple[Path, Path, Path], tmp_path: Path) -> None:
     # as train's: the lr column was read after the scheduler's step, one step ahead of the lr trained at
     root, teacher, folder = setup

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Callable
 from pathlib import Path
@@ -236,3 +237,20 @@ def test_a_torchscript_archive_as_the_training_state_is_refused_unloaded(
     ):
         train_state.load_training_checkpoint(path, model, SPEC)
     assert not marker.exists()
+
+
+def test_the_log_window_is_saved_and_a_state_written_before_it_still_resumes(tmp_path: Path) -> None:
+    """The steps since the last train.csv row (``log_window``) go into the state file; a state written before it
+    was saved (no such key) loads, with None (the resumed row then averages the steps since the resume only)."""
+    model = build_model(SPEC)
+    window = {"losses": [0.5, 0.25], "parts": [{"depth": 0.5}, {"depth": 0.25}]}
+    path = train_state.save_training_checkpoint(
+        tmp_path, model, SPEC, dataclasses.replace(_state(3), log_window=window), {}
+    )
+    assert train_state.load_training_checkpoint(path, model, SPEC).log_window == window
+    state_path = path.with_suffix(".state.pt")
+    raw = torch.load(state_path, weights_only=True)
+    del raw["log_window"]
+    torch.save(raw, state_path)
+    assert train_state.load_training_checkpoint(path, model, SPEC).log_window is None
+
