@@ -208,6 +208,13 @@ _OPTIONAL_DEFAULTS: dict[str, Any] = {
     "metric_focal_divisor": METRIC_FOCAL_DIVISOR,
 }
 
+LEFT_OUT_DEFAULTS: dict[str, Any] = {
+    **_OPTIONAL_DEFAULTS,
+    **{f"input.{key}": value for key, value in _UNUSED_INPUT_VALUES.items()},
+}
+"""The fields :meth:`ModelSpec.to_json` leaves out when they hold these values (dotted as in its JSON: ``input.pad``),
+so a spec's JSON that lacks one has that value."""
+
 PIXEL_MEAN = (0.0, 0.0, 0.0)
 PIXEL_STD = (1 / 255, 1 / 255, 1 / 255)
 """The normalisation that hands a graph pixels in 0..255 (what an integer image input takes)."""

@@ -33,7 +33,7 @@ from mono_depth_ros.models.checkpoint import (
     save_checkpoint,
     write_failed,
 )
-from mono_depth_ros.models.spec import ModelSpec, OutputKind
+from mono_depth_ros.models.spec import LEFT_OUT_DEFAULTS, ModelSpec, OutputKind
 from mono_depth_ros.training.trainer.distributed import DistContext, span_across
 
 _LOG = logging.getLogger(__name__)
@@ -411,18 +411,38 @@ def save_training_checkpoint(
     return model_path
 
 
+_ABSENT = object()
+
+
+def _spec_value(fields: dict[str, Any], key: str, dotted: str) -> str:
+    """A spec field's value as its JSON writes it; a field the JSON leaves out (:data:`LEFT_OUT_DEFAULTS`) is its
+    default, ``false (the default)``, and another one it lacks (a ``params`` key of one network only) is
+    ``(not set)``."""
+    value = fields.get(key, _ABSENT)
+    if value is not _ABSENT:
+        return json.dumps(value)
+    if dotted in LEFT_OUT_DEFAULTS:
+        return f"{json.dumps(LEFT_OUT_DEFAULTS[dotted])} (the default)"
+    return "(not set)"
+
+
 def _spec_differences(saved: dict[str, Any], now: dict[str, Any], prefix: str = "") -> str:
     """The fields of two specs (as JSON objects) that differ, dotted, with both values: ``params.encoder_width 4 in
-    it, 8 in this run`` (``training_focal`` left out: a run saved before it resumes)."""
+    it, 8 in this run``; a field one side leaves out is named by its default or ``(not set)`` (:func:`_spec_value`);
+    ``training_focal`` left out: a run saved before it resumes."""
     parts = []
     for key in sorted(set(saved) | set(now)):
-        a, b = saved.get(key), now.get(key)
+        dotted = f"{prefix}{key}"
+        default = json.loads(json.dumps(LEFT_OUT_DEFAULTS.get(dotted)))  # as its JSON would hold it: () -> []
+        a, b = saved.get(key, default), now.get(key, default)
         if (key == "training_focal" and not prefix) or a == b:
             continue
         if isinstance(a, dict) and isinstance(b, dict):
-            parts.append(_spec_differences(a, b, f"{prefix}{key}."))
+            parts.append(_spec_differences(a, b, f"{dotted}."))
         else:
-            parts.append(f"{prefix}{key} {json.dumps(a)} in it, {json.dumps(b)} in this run")
+            parts.append(
+                f"{dotted} {_spec_value(saved, key, dotted)} in it, {_spec_value(now, key, dotted)} in this run"
+            )
     return ", ".join(parts)
 
 

@@ -254,3 +254,25 @@ def test_the_log_window_is_saved_and_a_state_written_before_it_still_resumes(tmp
     torch.save(raw, state_path)
     assert train_state.load_training_checkpoint(path, model, SPEC).log_window is None
 
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        (
+            lambda spec: {"input": dataclasses.replace(spec.input, antialias=False)},
+            "input.antialias true (the default)",
+        ),
+        (lambda spec: {"sky_threshold": 0.7}, "sky_threshold 0.5 (the default) in it, 0.7 in this run"),
+        (lambda spec: {"params": {**spec.params, "extra": 3}}, "params.extra (not set) in it, 3 in this run"),
+    ],
+)
+def test_a_spec_field_left_out_on_one_side_is_named_by_its_default_or_not_set(
+    tmp_path: Path, change: Callable[[Any], dict[str, Any]], named: str
+) -> None:
+    """The spec JSON leaves out a field at its default (and a network's params may lack a key): the --resume diff
+    said ``sky_threshold null in it, 0.7 in this run``; it says the default, or (not set)."""
+    path = train_state.save_training_checkpoint(tmp_path, build_model(SPEC), SPEC, _state(1), {})
+    other = dataclasses.replace(SPEC, **change(SPEC))
+    with pytest.raises(CheckpointError) as refused:
+        train_state.load_training_checkpoint(path, build_model(SPEC), other)
+    assert named in str(refused.value) and "null" not in str(refused.value), str(refused.value)
