@@ -24,6 +24,7 @@ from mono_depth_ros.cli import COMMANDS
 from mono_depth_ros.config import PARAMS_BY_NAME
 from mono_depth_ros.training.distillation.config import DistillConfig
 from mono_depth_ros.training.trainer.config import TrainConfig
+from mono_depth_ros.training.trainer.state import DISTILL_CONFIG_NAME, TRAIN_CONFIG_NAME
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PAGES = [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").glob("*.md"))]
@@ -504,3 +505,15 @@ def test_the_humble_tier_table_lists_every_tier_test_and_no_other() -> None:
     stale = sorted(f"{module}::{name}" for module, name in cited - tests)
     assert not missing, f"{len(missing)} test/ros2 tests without a row in docs/ros2_node.md's tier table: {missing}"
     assert not stale, f"rows of docs/ros2_node.md's tier table citing tests that are not there: {stale}"
+
+
+def test_the_training_page_names_the_config_files_train_and_distill_write_into_their_run_folder() -> None:
+    """A resume needs the configuration the run was trained with; train writes it as ``config.yaml`` and distill as
+    ``distill_config.yaml`` (the refusal of another network names the file and its option): the page names each file
+    as the commands write it, with the option that reads it back."""
+    text = " ".join(page_text(REPO_ROOT / "docs" / "training_data.md").split())
+    for name, command, option in (
+        (TRAIN_CONFIG_NAME, "train", "--config"),
+        (DISTILL_CONFIG_NAME, "distill", "--student"),
+    ):
+        assert re.search(rf"`{re.escape(name)}` for `{command}` \([^)]*`{option}`\)", text), (name, command, option)

@@ -28,6 +28,7 @@ from mono_depth_ros.commands.train import add_overrides_argument, config_writer,
 from mono_depth_ros.training.distillation.config import TEACHER_BACKENDS, DistillConfig, load_distill_config
 from mono_depth_ros.training.distillation.run import distill
 from mono_depth_ros.training.trainer.distributed import launched_rank
+from mono_depth_ros.training.trainer.state import DISTILL_CONFIG_NAME
 
 HELP = "distil a teacher (DA-V2 / ONNX / checkpoint) into a fast student on unlabelled bags or image folders"
 
@@ -83,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
 
     stop = StopSignals.install(escalate=True, notify=_notify)  # SIGTERM / Ctrl-C: checkpoint this step, then stop
     try:
-        on_start = config_writer(config.run.out_dir, "distill_config.yaml", config.to_yaml())
+        on_start = config_writer(config.run.out_dir, DISTILL_CONFIG_NAME, config.to_yaml())
         result = distill(config, resume=args.resume, label_only=args.label_only, on_start=on_start, stop=stop)
     finally:
         stop.restore()

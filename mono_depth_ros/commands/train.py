@@ -24,6 +24,7 @@ from mono_depth_ros.adapters.signals import StopSignals
 from mono_depth_ros.training.trainer.config import TrainConfig, load_train_config
 from mono_depth_ros.training.trainer.distributed import launched_rank
 from mono_depth_ros.training.trainer.loop import train
+from mono_depth_ros.training.trainer.state import TRAIN_CONFIG_NAME
 
 HELP = "train a depth network from a YAML config (one CPU / GPU, or many processes under torchrun)"
 
@@ -95,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
 
     stop = StopSignals.install(escalate=True, notify=_notify)  # SIGTERM / Ctrl-C: checkpoint this step, then stop
     try:
-        on_start = config_writer(config.run.out_dir, "config.yaml", config.to_yaml())
+        on_start = config_writer(config.run.out_dir, TRAIN_CONFIG_NAME, config.to_yaml())
         result = train(config, resume=args.resume, on_start=on_start, stop=stop)
     finally:
         stop.restore()

@@ -138,7 +138,9 @@ def test_a_refused_distill_resume_leaves_the_runs_config(tmp_path: Path, capsys:
     assert main(args) == 0
     written = (tmp_path / "run" / "distill_config.yaml").read_bytes()
     assert main([*args, "--set", "student.encoder_width=8", "--resume", "auto"]) == 2
-    assert "cannot resume from" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "cannot resume from" in err
+    assert f"(--student {tmp_path / 'run' / 'distill_config.yaml'})" in err, err  # the file distill wrote, its option
     assert (tmp_path / "run" / "distill_config.yaml").read_bytes() == written
 
 

@@ -44,6 +44,10 @@ present, ignored by an older version): ``log_window``."""
 _STATE_KEYS = ("step", "modules", "optimizer", "scheduler", "scaler", "rng", "config")
 _RNG_KEYS = ("python", "numpy", "torch")
 _NAME = re.compile(r"^step_(\d{7,})\.safetensors$")
+TRAIN_CONFIG_NAME = "config.yaml"
+"""The configuration ``mono-depth train`` writes into ``run.out_dir`` (read back with ``--config``)."""
+DISTILL_CONFIG_NAME = "distill_config.yaml"
+"""The configuration ``mono-depth distill`` writes into ``run.out_dir`` (read back with ``--student``)."""
 
 
 def checkpoint_paths(out_dir: str | Path, step: int) -> tuple[Path, Path]:
@@ -446,6 +450,15 @@ def _spec_differences(saved: dict[str, Any], now: dict[str, Any], prefix: str = 
     return ", ".join(parts)
 
 
+def _written_config(model_path: Path, objective: str | None) -> str:
+    """`` (--config <run>/config.yaml)`` / `` (--student <run>/distill_config.yaml)`` for a distillation's checkpoint
+    (``objective`` "distill" in its metadata): the configuration the run wrote beside ``checkpoints/``, and the option
+    that reads it; empty when the file is not there."""
+    name, option = (DISTILL_CONFIG_NAME, "--student") if objective == "distill" else (TRAIN_CONFIG_NAME, "--config")
+    config = model_path.parent.parent / name
+    return f" ({option} {config})" if config.is_file() else ""
+
+
 def load_training_checkpoint(
     model_path: str | Path,
     model: nn.Module,
@@ -484,12 +497,10 @@ def load_training_checkpoint(
     as_now = replace(loaded.spec, output_kind=spec.output_kind) if relabel else loaded.spec
     if replace(as_now, training_focal=spec.training_focal) != spec:  # a run saved before training_focal resumes
         differ = _spec_differences(json.loads(as_now.to_json()), json.loads(spec.to_json()))
-        config = model_path.parent.parent / "config.yaml"  # what the run wrote beside checkpoints/
         msg = (
             f"cannot resume from {model_path}: its model spec differs from this run's: {differ}; resume with the "
-            "configuration it was trained with"
+            f"configuration it was trained with{_written_config(model_path, loaded.metadata.get('objective'))}"
         )
-        msg += f" (--config {config})" if config.is_file() else ""
         raise CheckpointError(msg)
     if to_metric:
         _LOG.warning(

@@ -276,3 +276,15 @@ def test_a_spec_field_left_out_on_one_side_is_named_by_its_default_or_not_set(
     with pytest.raises(CheckpointError) as refused:
         train_state.load_training_checkpoint(path, build_model(SPEC), other)
     assert named in str(refused.value) and "null" not in str(refused.value), str(refused.value)
+
+
+def test_a_distillation_s_spec_difference_names_its_distill_config_and_student_option(tmp_path: Path) -> None:
+    """distill writes ``distill_config.yaml`` (read back with ``--student``), not train's ``config.yaml``
+    (``--config``): the hint looked for config.yaml only, so a distillation's refusal named no file to resume with."""
+    (tmp_path / "distill_config.yaml").write_text("student: {encoder_width: 4}\n")
+    metadata = {"objective": "distill"}
+    path = train_state.save_training_checkpoint(tmp_path, build_model(SPEC), SPEC, _state(1), metadata)
+    other = make_unet_spec("resnet18", "tiny", encoder_width=8, decoder_channels=[4, 4, 4, 4, 4])
+    with pytest.raises(CheckpointError) as refused:
+        train_state.load_training_checkpoint(path, build_model(other), other)
+    assert f"(--student {tmp_path / 'distill_config.yaml'})" in str(refused.value), str(refused.value)
