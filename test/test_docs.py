@@ -517,3 +517,34 @@ def test_the_training_page_names_the_config_files_train_and_distill_write_into_t
         (DISTILL_CONFIG_NAME, "distill", "--student"),
     ):
         assert re.search(rf"`{re.escape(name)}` for `{command}` \([^)]*`{option}`\)", text), (name, command, option)
+
+
+def _architecture_folder_rows() -> dict[str, list[str]]:
+    """docs/architecture.md's folder table: folder (``mono_depth_ros/`` for the top level) -> its other cells."""
+    text = page_text(REPO_ROOT / "docs" / "architecture.md")
+    table = text.split("## Folders", 1)[1].split("\n## ", 1)[0]
+    rows = {}
+    for line in table.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if line.startswith("| `"):
+            rows[cells[0].split("`")[1]] = cells[1:]
+    return rows
+
+
+def test_the_architecture_folder_table_lists_every_package_folder_with_its_file_count() -> None:
+    """The table gave lines per folder, which went stale with every change (adapters 5,303 lines against 6,020);
+    it gives the file count, which this checks (a new module makes it fail until the table says what it is), for
+    every folder of the package that holds Python modules."""
+    package = REPO_ROOT / "mono_depth_ros"
+    folders = {
+        str(folder.relative_to(package)) + "/": len(list(folder.glob("*.py")))
+        for folder in sorted({path.parent for path in package.rglob("*.py")})
+        if folder != package and folder != package / "training"  # training/: its __init__ only, the rows below it
+    }
+    folders["mono_depth_ros/"] = len(list(package.glob("*.py")))
+    rows = _architecture_folder_rows()
+    assert set(rows) == set(folders), sorted(set(rows) ^ set(folders))
+    header = page_text(REPO_ROOT / "docs" / "architecture.md").split("## Folders", 1)[1].split("\n| folder |", 1)[1]
+    assert header.split("\n", 1)[0] == " files | what |", "columns: folder | files | what (no line counts)"
+    wrong = {folder: (cells[0], count) for folder, count in folders.items() if (cells := rows[folder])[0] != str(count)}
+    assert not wrong, f"docs/architecture.md file counts (table, actual): {wrong}"
