@@ -30,3 +30,18 @@ def test_depth_errors_become_exit_code_2_without_traceback(capsys: pytest.Captur
     assert main(["bag", str(tmp_path / "missing"), str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert "mono-depth bag: error:" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("name", ["train", "distill", "export", "eval"])
+def test_the_training_commands_help_gives_each_options_default(name: str) -> None:
+    """``mono-depth eval --help`` said "--device cpu | cuda | auto" without its default (cpu, where the node's
+    ``device`` and the trainers' ``run.device`` default to auto): each option with a default says it."""
+    parser = argparse.ArgumentParser()
+    importlib.import_module(COMMANDS[name][0]).add_arguments(parser)
+    silent = [
+        f"{action.option_strings}: {action.help}"
+        for action in parser._actions
+        if action.default not in (None, False, [], argparse.SUPPRESS)
+        and not ("default" in str(action.help) and str(action.default) in str(action.help))
+    ]
+    assert not silent, f"mono-depth {name}: options whose help does not give their default: {silent}"
