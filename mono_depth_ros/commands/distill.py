@@ -101,7 +101,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         stop.restore()
     if stop.received and result.model_path is None and not args.label_only:
-        return stopped("distill", stop.reason, result.step, config.run.steps)
+        written = Path(config.run.out_dir) / DISTILL_CONFIG_NAME
+        return stopped("distill", stop.reason, result.step, config.run.steps, f"--student {written}")
     lines = [result.labels.format().rstrip()] if result.labels is not None else []
     if result.model_path is not None:
         lines.append(f"trained {result.step} steps ({result.images_per_s:.1f} images/s), {result.wall_s:.1f} s in all")

@@ -71,13 +71,15 @@ def config_writer(out_dir: str, name: str, text: str) -> Callable[[], None]:
     return write
 
 
-def stopped(command: str, reason: str, step: int, steps: int) -> int:
-    """Say (rank 0) that ``mono-depth COMMAND`` stopped on signal ``reason`` after its checkpoint; the exit code a
-    shell reports for that signal (143 for SIGTERM, 130 for SIGINT)."""
+def stopped(command: str, reason: str, step: int, steps: int, resume_with: str) -> int:
+    """Say (rank 0) that ``mono-depth COMMAND`` stopped on signal ``reason`` after its checkpoint, and how to go on:
+    the same command with ``--resume auto``, or ``resume_with`` (the option and the configuration the run wrote into
+    its folder, ``--config runs/x/config.yaml``: ``--resume auto`` alone resumes from the default ``run.out_dir``);
+    the exit code a shell reports for that signal (143 for SIGTERM, 130 for SIGINT)."""
     if launched_rank() == 0:
         sys.stderr.write(
             f"mono-depth {command}: stopped by {reason} at step {step} of {steps}, after its checkpoint; continue "
-            f"with --resume auto\n"
+            f"with the same command and --resume auto, or: mono-depth {command} {resume_with} --resume auto\n"
         )
     return 128 + int(signal.Signals[reason])
 
@@ -101,7 +103,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         stop.restore()
     if stop.received and result.model_path is None:
-        return stopped("train", stop.reason, result.step, config.run.steps)
+        written = Path(config.run.out_dir) / TRAIN_CONFIG_NAME
+        return stopped("train", stop.reason, result.step, config.run.steps, f"--config {written}")
     if result.model_path is not None:
         lines = [
             f"trained {result.step} steps in {result.wall_s:.1f} s ({result.images_per_s:.1f} images/s)",

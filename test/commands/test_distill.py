@@ -160,7 +160,9 @@ def test_sigterm_while_distilling_checkpoints_the_step_in_hand(
     with monkeypatch.context() as patch:
         patch.setattr(DistillTrainer, "_train_step", scheduler_signals)
         assert main([*args, "--out", str(tmp_path / "run")]) == 143
-    assert "stopped by SIGTERM at step 1 of 4" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "stopped by SIGTERM at step 1 of 4" in err
+    assert f"mono-depth distill --student {tmp_path / 'run' / 'distill_config.yaml'} --resume auto" in err, err
     assert latest_checkpoint(tmp_path / "run") == checkpoint_paths(tmp_path / "run", 1)[0]
     assert not (tmp_path / "run" / "model.safetensors").exists()
     assert main([*args, "--out", str(tmp_path / "run"), "--resume", "auto"]) == 0
