@@ -45,3 +45,17 @@ def test_the_training_commands_help_gives_each_options_default(name: str) -> Non
         and not ("default" in str(action.help) and str(action.default) in str(action.help))
     ]
     assert not silent, f"mono-depth {name}: options whose help does not give their default: {silent}"
+
+
+@pytest.mark.parametrize(
+    ("name", "written"), [("train", "--config <out>/config.yaml"), ("distill", "--student <out>/distill_config.yaml")]
+)
+def test_the_resume_help_says_where_auto_looks_and_which_file_it_takes(name: str, written: str) -> None:
+    """``--resume auto|FILE``: "continue from the latest checkpoint (auto) or a file" left out where auto looks (the
+    run's run.out_dir, so the run's --out or config), which file (a checkpoint's model file with its .state.pt; the
+    run folder and the final model are refused) and with which settings."""
+    parser = argparse.ArgumentParser()
+    importlib.import_module(COMMANDS[name][0]).add_arguments(parser)
+    (resume,) = [action for action in parser._actions if action.dest == "resume"]
+    text = " ".join(str(resume.help).split())
+    assert "run.out_dir (--out)" in text and "checkpoints/step_N.safetensors" in text and written in text, text

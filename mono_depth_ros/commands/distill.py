@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 
 from mono_depth_ros.adapters.signals import StopSignals
-from mono_depth_ros.commands.train import add_overrides_argument, config_writer, stopped
+from mono_depth_ros.commands.train import add_overrides_argument, config_writer, resume_help, stopped
 from mono_depth_ros.training.distillation.config import TEACHER_BACKENDS, DistillConfig, load_distill_config
 from mono_depth_ros.training.distillation.run import distill
 from mono_depth_ros.training.trainer.distributed import launched_rank
@@ -56,7 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--cache", type=Path, help="pseudo-label cache folder (same as data.cache_dir)")
     parser.add_argument("--out", type=Path, help="output folder (same as run.out_dir)")
-    parser.add_argument("--resume", metavar="auto|FILE", help="continue training from the latest checkpoint or a file")
+    parser.add_argument("--resume", metavar="auto|FILE", help=resume_help(DISTILL_CONFIG_NAME, "--student"))
     parser.add_argument("--label-only", action="store_true", help="fill the pseudo-label cache and stop")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars, and errors only (no warnings)")
 

@@ -42,12 +42,22 @@ def add_overrides_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def resume_help(written: str, option: str) -> str:
+    """``--resume``'s help: what ``auto`` and a file are, and the configuration the run wrote (``written``, read back
+    by ``option``)."""
+    return (
+        "continue a run: auto = the latest checkpoint in run.out_dir (--out), or FILE = one of its "
+        f"checkpoints/step_N.safetensors (its .state.pt beside it); with the run's settings ({option} "
+        f"<out>/{written})"
+    )
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``train`` options."""
     parser.add_argument("--config", type=Path, help="YAML training config (default: all defaults)")
     add_overrides_argument(parser)
     parser.add_argument("--out", type=Path, help="output folder (same as --set run.out_dir=...)")
-    parser.add_argument("--resume", metavar="auto|FILE", help="continue from the latest checkpoint (auto) or a file")
+    parser.add_argument("--resume", metavar="auto|FILE", help=resume_help(TRAIN_CONFIG_NAME, "--config"))
 
 
 def build_config(args: argparse.Namespace) -> TrainConfig:
