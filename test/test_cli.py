@@ -59,3 +59,11 @@ def test_the_resume_help_says_where_auto_looks_and_which_file_it_takes(name: str
     (resume,) = [action for action in parser._actions if action.dest == "resume"]
     text = " ".join(str(resume.help).split())
     assert "run.out_dir (--out)" in text and "checkpoints/step_N.safetensors" in text and written in text, text
+
+
+def test_the_top_level_help_of_eval_names_the_frames_its_own_help_names() -> None:
+    """``mono-depth --help`` said eval scores "KITTI / NYU / synthetic frames"; ``mono-depth eval --help`` and its
+    ``--dataset folder`` score one's own frames too."""
+    module = importlib.import_module(COMMANDS["eval"][0])
+    assert "KITTI / NYU / own / synthetic frames" in module.HELP
+    assert "KITTI / NYU / own / synthetic frames" in COMMANDS["eval"][1], COMMANDS["eval"][1]
