@@ -107,10 +107,11 @@ class LossWindow:
         return self.here * images_per_step / max(time.perf_counter() - self.started, 1e-9)
 
     def means(self, context: DistContext) -> tuple[float, dict[str, float]]:
-        """(the mean loss over the window's steps and all processes, rank 0's mean of each part) for the row.
-        Every process calls it (an all-reduce)."""
+        """(the mean loss over the window's steps and all processes, rank 0's mean of each part of the last step over
+        the steps that have it: a run resumed with a term now on, e.g. distill's ``lidar``) for the row. Every process
+        calls it (an all-reduce)."""
         loss = mean_across(float(np.mean(self.losses)), context)
-        return loss, {name: float(np.mean([p[name] for p in self.parts])) for name in self.parts[-1]}
+        return loss, {name: float(np.mean([p[name] for p in self.parts if name in p])) for name in self.parts[-1]}
 
     def saved(self, context: DistContext) -> dict[str, Any]:
         """The window as a checkpoint's training state keeps it: each step's loss averaged over the processes (every

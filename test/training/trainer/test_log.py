@@ -57,3 +57,12 @@ def test_a_loss_window_round_trips_and_a_foreign_one_starts_empty(caplog: pytest
     assert len(LossWindow.restored(None)) == 0
     assert len(LossWindow.restored({"losses": [1.0], "parts": []})) == 0
     assert "log_window" in caplog.text
+
+
+def test_a_resumed_loss_window_averages_a_part_over_the_steps_that_have_it() -> None:
+    """A distillation resumed with LiDAR now on (``loss.lidar_weight`` 0 -> 0.5 with a metric teacher resumes) logs a
+    ``lidar`` part its saved steps lack: the row averaged ``p["lidar"]`` over every step and raised KeyError."""
+    context = DistContext(rank=0, world_size=1, local_rank=0, device=torch.device("cpu"), initialised=False)
+    window = LossWindow.restored({"losses": [1.0, 3.0], "parts": [{"ssi": 1.0}, {"ssi": 3.0}]})
+    window.add(2.0, {"ssi": 2.0, "lidar": 4.0})
+    assert window.means(context) == (2.0, {"ssi": 2.0, "lidar": 4.0})
