@@ -273,3 +273,18 @@ def test_the_lidar_calibration_ignores_returns_beyond_the_students_depth_range(
         assert (fits[name].scale, fits[name].shift) == pytest.approx((fits["without"].scale, fits["without"].shift))
         assert fits[name].pixels == fits["without"].pixels
     assert fits["within"].pixels > fits["without"].pixels
+
+
+def test_a_distillation_resumed_with_its_lidar_term_now_on_logs_its_first_row(
+    setup: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    """A run stopped off the log grid keeps its steps for the resumed row; resumed with ``loss.lidar_weight`` 0 -> 1
+    (a metric teacher: the same student, a resume the checkpoint takes) its steps log a ``lidar`` part the saved ones
+    lack: the first row raised KeyError; it averages the part over the steps that have it."""
+    root, teacher, folder = setup
+    data = {"folders": [str(folder)], "cache_dir": str(root / "shared_labels")}
+    run = {"log_every": 3, "checkpoint_every": 2}
+    distill(tiny_config(tmp_path, teacher, data=data, run=run, loss={"lidar_weight": 0.0}), stop_at_step=2)
+    distill(tiny_config(tmp_path, teacher, data=data, run=run, loss={"lidar_weight": 1.0}), resume="auto")
+    rows = list(csv.DictReader((tmp_path / "run" / "train.csv").open()))
+    assert [int(row["step"]) for row in rows] == [3, 4]
