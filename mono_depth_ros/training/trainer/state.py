@@ -437,7 +437,9 @@ def _spec_differences(saved: dict[str, Any], now: dict[str, Any], prefix: str = 
     parts = []
     for key in sorted(set(saved) | set(now)):
         dotted = f"{prefix}{key}"
-        default = json.loads(json.dumps(LEFT_OUT_DEFAULTS.get(dotted)))  # as its JSON would hold it: () -> []
+        # a left-out field is its default, as its JSON would hold it (() -> []); another absent key is absent, not
+        # null: a params key null on one side only (an HF config.json's) is a difference
+        default = json.loads(json.dumps(LEFT_OUT_DEFAULTS[dotted])) if dotted in LEFT_OUT_DEFAULTS else _ABSENT
         a, b = saved.get(key, default), now.get(key, default)
         if (key == "training_focal" and not prefix) or a == b:
             continue
