@@ -22,7 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bag": ("mono_depth_ros.commands.bag", "run the depth pipeline over a rosbag2 and write the outputs to a new one"),
     "params": ("mono_depth_ros.commands.params", "parameter counts per part of the model presets or a checkpoint"),
     "train": ("mono_depth_ros.commands.train", "train a depth network from a YAML config (CPU, GPU or torchrun)"),
-    "eval": ("mono_depth_ros.commands.eval", "depth metrics of a checkpoint on KITTI / NYU / synthetic frames"),
+    "eval": ("mono_depth_ros.commands.eval", "depth metrics of a checkpoint on KITTI / NYU / own / synthetic frames"),
     "distill": ("mono_depth_ros.commands.distill", "distil a teacher into a fast student on unlabelled bags / folders"),
     "export": ("mono_depth_ros.commands.export", "export a model to ONNX / TorchScript with its spec beside it"),
     "spec": ("mono_depth_ros.commands.spec", "write the spec of an ONNX model made elsewhere (kind, input, outputs)"),

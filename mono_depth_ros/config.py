@@ -259,9 +259,10 @@ def _relative_path_hint(path: Path) -> str:
 
 
 class _KeyGivenTwice(yaml.YAMLError):
-    """A mapping that names one key twice (lines 1-based; ``sections``: both of its values are mappings)."""
+    """A mapping that names one key twice: ``key`` dotted from the document's top (``loss.weight``, a list item by its
+    index: ``data.folders[0].root``); lines 1-based; ``sections``: both of its values are mappings."""
 
-    def __init__(self, key: object, first_line: int, second_line: int, sections: bool) -> None:
+    def __init__(self, key: str, first_line: int, second_line: int, sections: bool) -> None:
         super().__init__(f"{key!r} given twice")
         self.key, self.first_line, self.second_line, self.sections = key, first_line, second_line, sections
 
@@ -272,24 +273,47 @@ class _KeyGivenTwice(yaml.YAMLError):
         return f"YAML keeps only the last, the one on line {self.second_line}, silently: keep one, the value you mean"
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """``yaml.SafeLoader`` that refuses a key given twice in one mapping (YAML keeps the last one silently)."""
+_MERGE_TAG = "tag:yaml.org,2002:merge"
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a key given twice in one mapping (YAML keeps the last one silently), naming it
+    by its dotted path from the document's top."""
+
+    def construct_document(self, node: yaml.Node) -> Any:
+        self._refuse_keys_given_twice(node, "", set())
+        return super().construct_document(node)  # type: ignore[no-untyped-call]
+
+    def _refuse_keys_given_twice(self, node: yaml.Node, path: str, visited: set[int]) -> None:
+        """Walk the composed ``node`` (``path``: its dotted name; an aliased node once) in document order.
+
+        Raises:
+            _KeyGivenTwice: the first key given twice in one mapping.
+        """
+        if id(node) in visited:
+            return
+        visited.add(id(node))
+        if isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                self._refuse_keys_given_twice(item, f"{path}[{index}]", visited)
+            return
+        if not isinstance(node, yaml.MappingNode):
+            return
         seen: dict[object, tuple[int, bool]] = {}  # the line of each key, and whether its value is a mapping
         for key_node, value_node in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":  # '<<: *anchor': its keys may be overridden after it
+            if key_node.tag == _MERGE_TAG:  # '<<: *anchor': its keys may be overridden after it (checked where made)
                 continue
-            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            key = self.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+            name = f"{path}.{key}" if path else str(key)
             try:
                 first = seen.get(key)
             except TypeError:  # an unhashable key: the base constructor names it
                 continue
             section = isinstance(value_node, yaml.MappingNode)
             if first is not None:
-                raise _KeyGivenTwice(key, first[0] + 1, key_node.start_mark.line + 1, first[1] and section)
+                raise _KeyGivenTwice(name, first[0] + 1, key_node.start_mark.line + 1, first[1] and section)
             seen[key] = key_node.start_mark.line, section
-        return super().construct_mapping(node, deep=deep)
+            self._refuse_keys_given_twice(value_node, name, visited)
 
 
 def read_yaml_file(path: str | Path, what: str, unique_keys: bool = False) -> Any:

@@ -30,3 +30,40 @@ def test_depth_errors_become_exit_code_2_without_traceback(capsys: pytest.Captur
     assert main(["bag", str(tmp_path / "missing"), str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert "mono-depth bag: error:" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("name", ["train", "distill", "export", "eval"])
+def test_the_training_commands_help_gives_each_options_default(name: str) -> None:
+    """``mono-depth eval --help`` said "--device cpu | cuda | auto" without its default (cpu, where the node's
+    ``device`` and the trainers' ``run.device`` default to auto): each option with a default says it."""
+    parser = argparse.ArgumentParser()
+    importlib.import_module(COMMANDS[name][0]).add_arguments(parser)
+    silent = [
+        f"{action.option_strings}: {action.help}"
+        for action in parser._actions
+        if action.default not in (None, False, [], argparse.SUPPRESS)
+        and not ("default" in str(action.help) and str(action.default) in str(action.help))
+    ]
+    assert not silent, f"mono-depth {name}: options whose help does not give their default: {silent}"
+
+
+@pytest.mark.parametrize(
+    ("name", "written"), [("train", "--config <out>/config.yaml"), ("distill", "--student <out>/distill_config.yaml")]
+)
+def test_the_resume_help_says_where_auto_looks_and_which_file_it_takes(name: str, written: str) -> None:
+    """``--resume auto|FILE``: "continue from the latest checkpoint (auto) or a file" left out where auto looks (the
+    run's run.out_dir, so the run's --out or config), which file (a checkpoint's model file with its .state.pt; the
+    run folder and the final model are refused) and with which settings."""
+    parser = argparse.ArgumentParser()
+    importlib.import_module(COMMANDS[name][0]).add_arguments(parser)
+    (resume,) = [action for action in parser._actions if action.dest == "resume"]
+    text = " ".join(str(resume.help).split())
+    assert "run.out_dir (--out)" in text and "checkpoints/step_N.safetensors" in text and written in text, text
+
+
+def test_the_top_level_help_of_eval_names_the_frames_its_own_help_names() -> None:
+    """``mono-depth --help`` said eval scores "KITTI / NYU / synthetic frames"; ``mono-depth eval --help`` and its
+    ``--dataset folder`` score one's own frames too."""
+    module = importlib.import_module(COMMANDS["eval"][0])
+    assert "KITTI / NYU / own / synthetic frames" in module.HELP
+    assert "KITTI / NYU / own / synthetic frames" in COMMANDS["eval"][1], COMMANDS["eval"][1]

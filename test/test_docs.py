@@ -24,6 +24,7 @@ from mono_depth_ros.cli import COMMANDS
 from mono_depth_ros.config import PARAMS_BY_NAME
 from mono_depth_ros.training.distillation.config import DistillConfig
 from mono_depth_ros.training.trainer.config import TrainConfig
+from mono_depth_ros.training.trainer.state import DISTILL_CONFIG_NAME, TRAIN_CONFIG_NAME
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PAGES = [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").glob("*.md"))]
@@ -519,3 +520,46 @@ def test_the_readme_topics_table_names_every_lidar_type_the_node_subscribes() ->
     assert choices is not None
     for type_name in (c for c in choices if c != "auto"):
         assert type_name in lidar_row, f"the README's lidar_topic row does not name {type_name}: {lidar_row}"
+
+
+def test_the_training_page_names_the_config_files_train_and_distill_write_into_their_run_folder() -> None:
+    """A resume needs the configuration the run was trained with; train writes it as ``config.yaml`` and distill as
+    ``distill_config.yaml`` (the refusal of another network names the file and its option): the page names each file
+    as the commands write it, with the option that reads it back."""
+    text = " ".join(page_text(REPO_ROOT / "docs" / "training_data.md").split())
+    for name, command, option in (
+        (TRAIN_CONFIG_NAME, "train", "--config"),
+        (DISTILL_CONFIG_NAME, "distill", "--student"),
+    ):
+        assert re.search(rf"`{re.escape(name)}` for `{command}` \([^)]*`{option}`\)", text), (name, command, option)
+
+
+def _architecture_folder_rows() -> dict[str, list[str]]:
+    """docs/architecture.md's folder table: folder (``mono_depth_ros/`` for the top level) -> its other cells."""
+    text = page_text(REPO_ROOT / "docs" / "architecture.md")
+    table = text.split("## Folders", 1)[1].split("\n## ", 1)[0]
+    rows = {}
+    for line in table.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if line.startswith("| `"):
+            rows[cells[0].split("`")[1]] = cells[1:]
+    return rows
+
+
+def test_the_architecture_folder_table_lists_every_package_folder_with_its_file_count() -> None:
+    """The table gave lines per folder, which went stale with every change (adapters 5,303 lines against 6,020);
+    it gives the file count, which this checks (a new module makes it fail until the table says what it is), for
+    every folder of the package that holds Python modules."""
+    package = REPO_ROOT / "mono_depth_ros"
+    folders = {
+        str(folder.relative_to(package)) + "/": len(list(folder.glob("*.py")))
+        for folder in sorted({path.parent for path in package.rglob("*.py")})
+        if folder != package and folder != package / "training"  # training/: its __init__ only, the rows below it
+    }
+    folders["mono_depth_ros/"] = len(list(package.glob("*.py")))
+    rows = _architecture_folder_rows()
+    assert set(rows) == set(folders), sorted(set(rows) ^ set(folders))
+    header = page_text(REPO_ROOT / "docs" / "architecture.md").split("## Folders", 1)[1].split("\n| folder |", 1)[1]
+    assert header.split("\n", 1)[0] == " files | what |", "columns: folder | files | what (no line counts)"
+    wrong = {folder: (cells[0], count) for folder, count in folders.items() if (cells := rows[folder])[0] != str(count)}
+    assert not wrong, f"docs/architecture.md file counts (table, actual): {wrong}"

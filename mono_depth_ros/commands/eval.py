@@ -90,7 +90,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     seeds = f"synthetic: streets to render (default {' '.join(map(str, SYNTHETIC_SEEDS))})"
     parser.add_argument("--seeds", type=int, nargs="+", help=seeds)
     parser.add_argument("--frames", type=int, help=f"synthetic: frames per street (default {SYNTHETIC_FRAMES})")
-    parser.add_argument("--device", default="cpu", help="cpu | cuda | auto")
+    parser.add_argument("--device", default="cpu", help="cpu | cuda | auto (default cpu)")
     parser.add_argument("--csv", type=Path, help="also write per-image metrics to this CSV file")
 
 

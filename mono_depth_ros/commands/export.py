@@ -174,7 +174,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, required=True, help="output directory")
     parser.add_argument("-f", "--format", choices=FORMATS, default="both", help="what to write (default: both)")
     parser.add_argument("--camera", type=parse_hw, help="camera size HxW: export at its network input size")
-    parser.add_argument("--input-size", type=parse_hw, help="network input size HxW (instead of --camera)")
+    parser.add_argument(
+        "--input-size",
+        type=parse_hw,
+        help="network input size HxW (instead of --camera; neither: the spec's own input size)",
+    )
     parser.add_argument("--opset", type=int, default=DEFAULT_OPSET, help=f"ONNX opset (default {DEFAULT_OPSET})")
     parser.add_argument("--exporter", choices=EXPORTERS, default="dynamo", help="ONNX exporter (default dynamo)")
 

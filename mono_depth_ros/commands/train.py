@@ -24,6 +24,7 @@ from mono_depth_ros.adapters.signals import StopSignals
 from mono_depth_ros.training.trainer.config import TrainConfig, load_train_config
 from mono_depth_ros.training.trainer.distributed import launched_rank
 from mono_depth_ros.training.trainer.loop import train
+from mono_depth_ros.training.trainer.state import TRAIN_CONFIG_NAME
 
 HELP = "train a depth network from a YAML config (one CPU / GPU, or many processes under torchrun)"
 
@@ -41,12 +42,22 @@ def add_overrides_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def resume_help(written: str, option: str) -> str:
+    """``--resume``'s help: what ``auto`` and a file are, and the configuration the run wrote (``written``, read back
+    by ``option``)."""
+    return (
+        "continue a run: auto = the latest checkpoint in run.out_dir (--out), or FILE = one of its "
+        f"checkpoints/step_N.safetensors (its .state.pt beside it); with the run's settings ({option} "
+        f"<out>/{written})"
+    )
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``train`` options."""
     parser.add_argument("--config", type=Path, help="YAML training config (default: all defaults)")
     add_overrides_argument(parser)
     parser.add_argument("--out", type=Path, help="output folder (same as --set run.out_dir=...)")
-    parser.add_argument("--resume", metavar="auto|FILE", help="continue from the latest checkpoint (auto) or a file")
+    parser.add_argument("--resume", metavar="auto|FILE", help=resume_help(TRAIN_CONFIG_NAME, "--config"))
 
 
 def build_config(args: argparse.Namespace) -> TrainConfig:
@@ -70,13 +81,15 @@ def config_writer(out_dir: str, name: str, text: str) -> Callable[[], None]:
     return write
 
 
-def stopped(command: str, reason: str, step: int, steps: int) -> int:
-    """Say (rank 0) that ``mono-depth COMMAND`` stopped on signal ``reason`` after its checkpoint; the exit code a
-    shell reports for that signal (143 for SIGTERM, 130 for SIGINT)."""
+def stopped(command: str, reason: str, step: int, steps: int, resume_with: str) -> int:
+    """Say (rank 0) that ``mono-depth COMMAND`` stopped on signal ``reason`` after its checkpoint, and how to go on:
+    the same command with ``--resume auto``, or ``resume_with`` (the option and the configuration the run wrote into
+    its folder, ``--config runs/x/config.yaml``: ``--resume auto`` alone resumes from the default ``run.out_dir``);
+    the exit code a shell reports for that signal (143 for SIGTERM, 130 for SIGINT)."""
     if launched_rank() == 0:
         sys.stderr.write(
             f"mono-depth {command}: stopped by {reason} at step {step} of {steps}, after its checkpoint; continue "
-            f"with --resume auto\n"
+            f"with the same command and --resume auto, or: mono-depth {command} {resume_with} --resume auto\n"
         )
     return 128 + int(signal.Signals[reason])
 
@@ -95,12 +108,13 @@ def run(args: argparse.Namespace) -> int:
 
     stop = StopSignals.install(escalate=True, notify=_notify)  # SIGTERM / Ctrl-C: checkpoint this step, then stop
     try:
-        on_start = config_writer(config.run.out_dir, "config.yaml", config.to_yaml())
+        on_start = config_writer(config.run.out_dir, TRAIN_CONFIG_NAME, config.to_yaml())
         result = train(config, resume=args.resume, on_start=on_start, stop=stop)
     finally:
         stop.restore()
     if stop.received and result.model_path is None:
-        return stopped("train", stop.reason, result.step, config.run.steps)
+        written = Path(config.run.out_dir) / TRAIN_CONFIG_NAME
+        return stopped("train", stop.reason, result.step, config.run.steps, f"--config {written}")
     if result.model_path is not None:
         lines = [
             f"trained {result.step} steps in {result.wall_s:.1f} s ({result.images_per_s:.1f} images/s)",

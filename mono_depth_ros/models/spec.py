@@ -184,29 +184,22 @@ class InputPolicy:
         object.__setattr__(self, "pad_colour", values)
 
 
-_UNUSED_INPUT_VALUES: dict[str, Any] = {
-    "pad": False,
-    "least_scale": False,
-    "interpolation": "bilinear",
-    "reflect_pad": False,
-    "antialias": True,
-    "native_floor": False,
-    "native_pad": False,
-    "pad_colour": (),
-}
-"""Input policy fields newer than the first spec format, with the value that leaves them unused (left out of the
-JSON: :meth:`InputPolicy.record`)."""
+def _field_defaults(cls: type, names: tuple[str, ...]) -> dict[str, Any]:
+    """The defaults of the dataclass ``cls``'s fields ``names`` (read from the class: no second copy to drift)."""
+    defaults = {item.name: item.default for item in fields(cls)}
+    return {name: defaults[name] for name in names}
+
+
+_UNUSED_INPUT_VALUES: dict[str, Any] = _field_defaults(
+    InputPolicy,
+    ("pad", "least_scale", "interpolation", "reflect_pad", "antialias", "native_floor", "native_pad", "pad_colour"),
+)
+"""Input policy fields newer than the first spec format, with the value that leaves them unused, their default (left
+out of the JSON: :meth:`InputPolicy.record`)."""
 
 METRIC_FOCAL_DIVISOR = 300.0
 """Depth Anything 3's convention for ``metric_focal`` outputs: metres = output × focal px / 300."""
 
-_OPTIONAL_DEFAULTS: dict[str, Any] = {
-    "output_name": "",
-    "sky_output": "",
-    "sky_threshold": 0.5,
-    "training_focal": (),
-    "metric_focal_divisor": METRIC_FOCAL_DIVISOR,
-}
 
 PIXEL_MEAN = (0.0, 0.0, 0.0)
 PIXEL_STD = (1 / 255, 1 / 255, 1 / 255)
@@ -349,3 +342,17 @@ class ModelSpec:
             if key in data:
                 data[key] = tuple(data[key])
         return cls(**data)
+
+
+_OPTIONAL_DEFAULTS: dict[str, Any] = _field_defaults(
+    ModelSpec, ("output_name", "sky_output", "sky_threshold", "training_focal", "metric_focal_divisor")
+)
+"""Spec fields newer than the first spec format, left out of the JSON when they hold their default
+(:meth:`ModelSpec.to_json`)."""
+
+LEFT_OUT_DEFAULTS: dict[str, Any] = {
+    **_OPTIONAL_DEFAULTS,
+    **{f"input.{key}": value for key, value in _UNUSED_INPUT_VALUES.items()},
+}
+"""The fields :meth:`ModelSpec.to_json` leaves out when they hold these values (dotted as in its JSON: ``input.pad``),
+so a spec's JSON that lacks one has that value: the dataclasses' defaults."""

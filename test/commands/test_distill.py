@@ -138,7 +138,9 @@ def test_a_refused_distill_resume_leaves_the_runs_config(tmp_path: Path, capsys:
     assert main(args) == 0
     written = (tmp_path / "run" / "distill_config.yaml").read_bytes()
     assert main([*args, "--set", "student.encoder_width=8", "--resume", "auto"]) == 2
-    assert "cannot resume from" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "cannot resume from" in err
+    assert f"(--student {tmp_path / 'run' / 'distill_config.yaml'})" in err, err  # the file distill wrote, its option
     assert (tmp_path / "run" / "distill_config.yaml").read_bytes() == written
 
 
@@ -158,7 +160,9 @@ def test_sigterm_while_distilling_checkpoints_the_step_in_hand(
     with monkeypatch.context() as patch:
         patch.setattr(DistillTrainer, "_train_step", scheduler_signals)
         assert main([*args, "--out", str(tmp_path / "run")]) == 143
-    assert "stopped by SIGTERM at step 1 of 4" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "stopped by SIGTERM at step 1 of 4" in err
+    assert f"mono-depth distill --student {tmp_path / 'run' / 'distill_config.yaml'} --resume auto" in err, err
     assert latest_checkpoint(tmp_path / "run") == checkpoint_paths(tmp_path / "run", 1)[0]
     assert not (tmp_path / "run" / "model.safetensors").exists()
     assert main([*args, "--out", str(tmp_path / "run"), "--resume", "auto"]) == 0
@@ -207,3 +211,26 @@ def test_a_resume_beside_label_only_is_refused(tmp_path: Path, capsys: pytest.Ca
     assert not (tmp_path / "labels").exists()
     assert main(args) == 0
     assert "4 labelled" in capsys.readouterr().out
+
+
+def test_the_help_says_what_distill_reads() -> None:
+    """``mono-depth distill --help`` as a new user reads it, against what the command does: ``--lidar-topic`` said
+    "PointCloud2 topic", yet a LaserScan labels too (test_label_sources.py::
+    test_a_2d_lidars_laser_scan_in_the_bag_labels_frames_too); ``--teacher`` said "DA-V2 directory", yet any
+    transformers depth directory teaches (test_teacher.py::
+    test_any_transformers_depth_directory_is_a_teacher_and_only_depth_anything_gives_features); ``--student`` listed
+    three of the YAML's six sections; ``-q`` said "no progress bars" and hid the warnings too."""
+    import argparse
+    import dataclasses
+
+    from mono_depth_ros.commands import distill as command
+    from mono_depth_ros.training.distillation.config import DistillConfig
+
+    parser = argparse.ArgumentParser()
+    command.add_arguments(parser)
+    helps = {action.dest: " ".join(str(action.help).split()) for action in parser._actions}
+    assert "PointCloud2 or LaserScan" in helps["lidar_topic"], helps["lidar_topic"]
+    assert "transformers depth-model directory" in helps["teacher"], helps["teacher"]
+    sections = [field.name for field in dataclasses.fields(DistillConfig)]
+    assert ", ".join(sections) in helps["student"], (sections, helps["student"])
+    assert "no warnings" in helps["quiet"], helps["quiet"]

@@ -254,3 +254,20 @@ def test_an_option_the_export_does_not_read_is_refused(
     assert main(["export", str(checkpoint), "--out", str(out), *options]) == 2
     assert named in capsys.readouterr().err
     assert not out.exists() or not any(out.iterdir())
+
+
+def test_without_camera_or_input_size_it_exports_at_the_specs_own_size_as_its_help_says(tmp_path: Path) -> None:
+    """``--help`` named ``--camera`` and ``--input-size`` but not the size taken with neither: the spec's own."""
+    import argparse
+
+    from mono_depth_ros.commands.export import add_arguments
+    from mono_depth_ros.models.checkpoint import read_checkpoint_spec
+
+    checkpoint = write_unet_checkpoint(tmp_path / "tiny.safetensors")
+    (result,) = export_weights(checkpoint, tmp_path / "out", formats="torchscript")
+    spec = read_checkpoint_spec(checkpoint)
+    assert result.input_hw == (spec.input.height, spec.input.width)
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    (size,) = [action for action in parser._actions if action.dest == "input_size"]
+    assert "neither: the spec's own input size" in str(size.help), size.help

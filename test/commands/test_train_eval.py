@@ -371,9 +371,13 @@ def test_sigterm_checkpoints_the_step_in_hand_and_resume_gives_the_straight_weig
     err = capsys.readouterr().err
     assert "SIGTERM: finishing the step" in err
     assert "stopped by SIGTERM at step 3 of 6" in err and "--resume auto" in err
+    # "continue with --resume auto": alone, it resumed runs/train (the default run.out_dir), and trained afresh
+    # there; the run's own config.yaml holds every setting of the command
+    suggested = f"mono-depth train --config {tmp_path / 'run' / 'config.yaml'} --resume auto"
+    assert suggested in err, err
     assert train_state.latest_checkpoint(tmp_path / "run") == train_state.checkpoint_paths(tmp_path / "run", 3)[0]
     assert not (tmp_path / "run" / "model.safetensors").exists()
-    assert main(args(tmp_path / "run", "--resume", "auto")) == 0
+    assert main(suggested.split()[1:]) == 0
     a = load_checkpoint(tmp_path / "straight" / "model.safetensors").state_dict
     b = load_checkpoint(tmp_path / "run" / "model.safetensors").state_dict
     assert all(torch.equal(a[name], b[name]) for name in a)

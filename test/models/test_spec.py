@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from mono_depth_ros.core.errors import CheckpointError
-from mono_depth_ros.models.spec import InputPolicy, ModelSpec
+from mono_depth_ros.models.spec import LEFT_OUT_DEFAULTS, InputPolicy, ModelSpec
 
 
 @pytest.mark.parametrize("sides", [{"height": 100_000, "width": 100_000}, {"height": 0}, {"max_long_side": 10**6}])
@@ -118,3 +118,16 @@ def test_pad_colour_round_trips_is_left_out_when_unused_and_is_checked() -> None
             InputPolicy(616, 1064, pad=True, pad_colour=colour)
     with pytest.raises(CheckpointError, match=r"pad_colour=.*needs pad or native_pad"):
         InputPolicy(616, 1064, pad_colour=(0.5, 0.5, 0.5))
+
+
+def test_each_field_a_spec_json_leaves_out_reads_back_as_the_default_its_diff_names() -> None:
+    """``LEFT_OUT_DEFAULTS`` (the ``(the default)`` of a --resume spec diff, and the values ``to_json`` leaves out) is
+    what a JSON without the field loads as: the dataclass defaults, one copy (a default changed in the class alone
+    left the diff naming the old value, and a spec holding it lost the field through to_json / from_json)."""
+    data = json.loads(ModelSpec("unet").to_json())
+    for dotted in LEFT_OUT_DEFAULTS:
+        assert dotted.split(".")[-1] not in (data["input"] if dotted.startswith("input.") else data), dotted
+    loaded = ModelSpec.from_json(json.dumps(data))
+    for dotted, value in LEFT_OUT_DEFAULTS.items():
+        owner = loaded.input if dotted.startswith("input.") else loaded
+        assert getattr(owner, dotted.split(".")[-1]) == value, dotted

@@ -37,7 +37,7 @@ LIDAR_LOSSES = ("l1", "berhu")
 class TeacherConfig:
     """The model whose predictions become the labels."""
 
-    weights: str = ""  # project checkpoint (.safetensors), Depth Anything V2 HF directory, .onnx or TorchScript file
+    weights: str = ""  # project checkpoint (.safetensors), transformers depth-model directory, .onnx or TorchScript
     backend: str = "auto"  # auto (from the path) | torch | unet | depth_anything_v2 | onnx | torchscript
     device: str = "cpu"  # auto | cpu | cuda | cuda:N
     features: bool = False  # also cache encoder features (feature alignment; torch teachers only)
@@ -59,7 +59,7 @@ class DataConfig:
     folders: tuple[str, ...] = ()  # image folders (rgb/ + intrinsics.yaml, or bare images)
     image_topic: str = "/camera/image_raw"  # Image or CompressedImage
     camera_info_topic: str = "/camera/camera_info"
-    lidar_topic: str = ""  # PointCloud2 with TF to the camera in the bag ('' = no LiDAR)
+    lidar_topic: str = ""  # PointCloud2 or LaserScan with TF to the camera in the bag ('' = no LiDAR)
     # The node's own LiDAR settings, spelled and validated as its parameters: lidar.max_age_s (largest |scan stamp -
     # image stamp| for a scan to label an image), lidar.motion_frame (fixed frame, e.g. odom, to move scans to the
     # image stamp through TF; '' = off). lidar.wait_s has no meaning offline.

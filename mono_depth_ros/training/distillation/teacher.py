@@ -45,7 +45,8 @@ FeatureReader = Callable[[Any, tuple[int, int]], Tensor]
 
 
 def infer_backend(weights: Path) -> str:
-    """``model.backend`` for a teacher path: a directory is Depth Anything V2 (HF layout), ``.onnx`` ONNX,
+    """``model.backend`` for a teacher path: a directory is a transformers depth model (HF layout; backend
+    ``depth_anything_v2``, the node's alias of ``transformers``), ``.onnx`` ONNX,
     ``.pt`` / ``.pth`` / ``.ts`` / ``.jit`` TorchScript, anything else a project checkpoint (``torch``)."""
     if weights.is_dir():
         return "depth_anything_v2"

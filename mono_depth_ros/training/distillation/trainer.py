@@ -53,8 +53,8 @@ from mono_depth_ros.training.distillation.pseudo_labels import PseudoLabelDatase
 from mono_depth_ros.training.objectives.assemble import normalise
 from mono_depth_ros.training.objectives.losses import sparse_lidar_loss
 from mono_depth_ros.training.trainer import state as train_state
-from mono_depth_ros.training.trainer.distributed import DistContext, barrier, mean_across, span_across
-from mono_depth_ros.training.trainer.log import TrainLogger
+from mono_depth_ros.training.trainer.distributed import DistContext, barrier, span_across
+from mono_depth_ros.training.trainer.log import LossWindow, TrainLogger
 from mono_depth_ros.training.trainer.loop import lr_schedule
 from mono_depth_ros.training.trainer.setup import scaled_step
 
@@ -156,6 +156,7 @@ class DistillTrainer:
             )
             raise ConfigError(msg)
         self.step = 0
+        self.log_window = LossWindow()  # the steps since the last train.csv row (saved with a checkpoint)
         self.out_dir = Path(run.out_dir)
 
     def _loader(self, epoch: int, offset: int) -> DataLoader[dict[str, Tensor]]:
@@ -269,28 +270,36 @@ class DistillTrainer:
         run = self.config.run
         stop = min(run.steps, stop_at_step) if stop_at_step is not None else run.steps
         start_step, started = self.step, time.perf_counter()
-        window: list[tuple[float, dict[str, float]]] = []
+        window = self.log_window  # the steps since the last row: a resumed row averages them with its own
+        if self.step >= stop:  # nothing to train: its rows stay as they are
+            window.clear()
         self.student.train()
         world = self.context.world_size
         with TrainLogger(
-            self.out_dir, self.context.is_main, run.steps, self.step, run.progress, run.tensorboard
+            self.out_dir,
+            self.context.is_main,
+            run.steps,
+            self.step,
+            run.progress,
+            run.tensorboard,
+            pending=len(window),
         ) as log:
             while self.step < stop:
                 epoch, offset = divmod(self.step, self.steps_per_epoch)
                 for batch in self._loader(epoch, offset):
-                    window.append(self._train_step(batch))
+                    window.add(*self._train_step(batch))
                     self.step += 1
                     if stop_requested is not None and span_across(int(stop_requested()), self.context)[1]:
                         stop = self.step  # this step is logged and checkpointed as the last
                     images = (self.step - start_step) * run.batch_size * world
                     rate = images / max(time.perf_counter() - started, 1e-9)
-                    log.step(window[-1][0], rate)
-                    if self.step % run.log_every == 0 or self.step == stop:
-                        parts = {k: float(np.mean([p[k] for _, p in window])) for k in window[-1][1]}
-                        loss = mean_across(float(np.mean([t for t, _ in window])), self.context)
-                        row = {"epoch": float(epoch), "lr": self.step_lr, "loss": loss, **parts}
-                        log.train_row(self.step, row)
-                        window = []
+                    log.step(window.losses[-1], rate)
+                    on_grid = self.step % run.log_every == 0
+                    if on_grid or self.step == stop:
+                        loss, parts = window.means(self.context)
+                        log.train_row(self.step, {"epoch": float(epoch), "lr": self.step_lr, "loss": loss, **parts})
+                    if on_grid:  # a stop's row off the grid keeps its steps: the checkpoint saves them for a resume
+                        window.clear()
                     if self.step % run.checkpoint_every == 0 or self.step == stop:
                         self.save_checkpoint()
                     if self.step >= stop:
@@ -315,12 +324,13 @@ class DistillTrainer:
         train_state.refuse_non_finite_weights(self.student, self.step, self.out_dir, self.context)
         if self.projection is not None:
             train_state.refuse_non_finite_weights(self.projection, self.step, self.out_dir, self.context)
+        window = self.log_window.saved(self.context)  # every process: an all-reduce
         if not self.context.is_main:
             barrier(self.context)
             return None
         modules = {"projection": self.projection.state_dict() if self.projection is not None else {}}
         state = train_state.TrainState.capture(
-            self.step, modules, self.optimizer, self.scheduler, self.scaler, self.config.to_dict()
+            self.step, modules, self.optimizer, self.scheduler, self.scaler, self.config.to_dict(), window
         )
         path = train_state.save_training_checkpoint(self.out_dir, self.student, self.spec, state, self._metadata())
         train_state.prune_checkpoints(self.out_dir, self.step, self.config.run.keep_checkpoints)
@@ -351,6 +361,7 @@ class DistillTrainer:
             saved = state.config.get("loss", {}).get("feature_weight", "?")
             current = self.config.loss.feature_weight
             raise train_state.resume_mismatch(path, err, f"loss.feature_weight {saved}", current) from None
+        self.log_window = LossWindow.restored(state.log_window)
 
     @torch.no_grad()
     def calibrate(self) -> Calibration:

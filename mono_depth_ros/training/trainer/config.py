@@ -156,7 +156,7 @@ class DataConfig:
     camera_info_topic: str = "/camera/camera_info"  # rosbag: its CameraInfo
     image_is_rectified: bool = True  # rosbag: False for a raw image (undistorted with K + D, as the node's parameter)
     image_significant_bits: int = 16  # rosbag: bits a 16-bit image's pixels use, 8..16, as the node's parameter
-    lidar_topic: str = ""  # rosbag: PointCloud2 (TF to the camera in the bag): LiDAR depth as target / sparse term
+    lidar_topic: str = ""  # rosbag: PointCloud2 / LaserScan (TF to the camera in the bag): LiDAR target, sparse term
     lidar_max_age_s: float = 0.2  # rosbag: largest |scan stamp - image stamp| for a scan to pair with an image
     lidar_motion_frame: str = ""  # rosbag: fixed frame (odom): scans moved to the image stamp through TF ('' = off)
     train_seeds: tuple[int, ...] = (1, 2, 3, 4)  # one street (drive) per seed

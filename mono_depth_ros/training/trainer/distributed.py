@@ -159,6 +159,16 @@ def mean_across(value: float, context: DistContext) -> float:
     return float(tensor.item()) / context.world_size
 
 
+def means_across(values: list[float], context: DistContext) -> list[float]:
+    """Average each of ``values`` over all processes, element by element (every process passes as many; the same
+    list in a single process)."""
+    if not context.distributed or not values:
+        return list(values)
+    tensor = torch.tensor(values, dtype=torch.float64, device=context.device)
+    dist.all_reduce(tensor)
+    return [float(value) / context.world_size for value in tensor.tolist()]
+
+
 def span_across(value: int, context: DistContext) -> tuple[int, int]:
     """(smallest, largest) of an integer over all processes (``(value, value)`` in a single process)."""
     if not context.distributed:

@@ -3,7 +3,10 @@
 Only rank 0 logs. ``train.csv`` has one row per ``log_every`` steps (step, epoch, lr, loss parts, images/s);
 ``val.csv`` one row per validation (step, epoch and the standard metrics). Appending keeps earlier rows, so a
 resumed run continues the same files; the rows past the step it resumes from (logged before a kill, which the run
-now repeats) and a row a kill cut short are removed first, so each step has one row.
+now repeats) and a row a kill cut short are removed first, so each step has one row. A row averages the steps since
+the row before (:class:`LossWindow`); a checkpoint saves the steps not yet in a row, so the first row after a resume
+averages the same steps as the run that never stopped (a row written at a stop off the ``log_every`` grid is then
+removed: the resumed run writes those steps into its next row).
 """
 
 from __future__ import annotations
@@ -11,9 +14,15 @@ from __future__ import annotations
 import csv
 import logging
 import math
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+
+import numpy as np
+
+from mono_depth_ros.training.trainer.distributed import DistContext, mean_across, means_across
 
 _LOG = logging.getLogger(__name__)
 
@@ -59,6 +68,80 @@ def _step_of(line: str) -> float:
     return int(first) if first.isdigit() else math.inf
 
 
+@dataclass
+class LossWindow:
+    """The steps since the last ``train.csv`` row: each one's loss and loss parts, which the next row averages.
+
+    Attributes:
+        losses: each step's total loss (this process's; restored from a checkpoint: the mean over the processes).
+        parts: each step's loss parts by name (rank 0's, which logs them).
+        here: steps added by this process since :meth:`start` (the throughput counts only those).
+        started: ``time.perf_counter()`` at :meth:`start` or the last :meth:`clear`, in seconds.
+    """
+
+    losses: list[float] = field(default_factory=list)
+    parts: list[dict[str, float]] = field(default_factory=list)
+    here: int = 0
+    started: float = field(default_factory=time.perf_counter)
+
+    def __len__(self) -> int:
+        return len(self.losses)
+
+    def start(self) -> None:
+        """Start timing this process's steps (the steps already in the window stay: a resumed row averages them)."""
+        self.here, self.started = 0, time.perf_counter()
+
+    def add(self, loss: float, parts: dict[str, float]) -> None:
+        """One step's total loss and parts."""
+        self.losses.append(loss)
+        self.parts.append(parts)
+        self.here += 1
+
+    def clear(self) -> None:
+        """Empty the window after its row (and restart the timing)."""
+        self.losses, self.parts = [], []
+        self.start()
+
+    def images_per_s(self, images_per_step: int) -> float:
+        """Throughput of this process's steps in the window (``images_per_step``: over all processes)."""
+        return self.here * images_per_step / max(time.perf_counter() - self.started, 1e-9)
+
+    def means(self, context: DistContext) -> tuple[float, dict[str, float]]:
+        """(the mean loss over the window's steps and all processes, rank 0's mean of each part of the last step over
+        the steps that have it: a run resumed with a term now on, e.g. distill's ``lidar``) for the row. Every process
+        calls it (an all-reduce)."""
+        loss = mean_across(float(np.mean(self.losses)), context)
+        return loss, {name: float(np.mean([p[name] for p in self.parts if name in p])) for name in self.parts[-1]}
+
+    def saved(self, context: DistContext) -> dict[str, Any]:
+        """The window as a checkpoint's training state keeps it: each step's loss averaged over the processes (every
+        process calls it: an all-reduce) and the parts. Restored on every process, the resumed row's mean over the
+        processes is the uninterrupted run's (bit for bit in a single process)."""
+        return {"losses": means_across(self.losses, context), "parts": [dict(p) for p in self.parts]}
+
+    @classmethod
+    def restored(cls, saved: object) -> LossWindow:
+        """The window of :meth:`saved`; an empty one for a state written before it was saved (None) or one that is not
+        its layout (logged: the first row then averages the steps since the resume only)."""
+        if saved is None:
+            return cls()
+        losses = saved.get("losses") if isinstance(saved, dict) else None
+        parts = saved.get("parts") if isinstance(saved, dict) else None
+        if (
+            isinstance(losses, list)
+            and isinstance(parts, list)
+            and len(losses) == len(parts)
+            and all(isinstance(value, float) for value in losses)
+            and all(isinstance(p, dict) and all(isinstance(v, float) for v in p.values()) for p in parts)
+        ):
+            return cls(list(losses), [dict(p) for p in parts])
+        _LOG.warning(
+            "the training state's log_window is not a list of losses and parts: the first train.csv row after the "
+            "resume averages the steps since the resume only"
+        )
+        return cls()
+
+
 class TrainLogger:
     """CSV + TensorBoard + progress bar for one run (every method is a no-op when ``enabled`` is False).
 
@@ -69,6 +152,8 @@ class TrainLogger:
         progress: show a progress bar (tqdm on stderr).
         tensorboard: write TensorBoard events to ``out_dir/tb``.
         revalidate: the run validates ``initial_step`` again (its val.csv row, if any, is removed too).
+        pending: steps up to ``initial_step`` not yet averaged into a row (a resumed :class:`LossWindow`): train.csv's
+            rows from the first of them on (a row written at a stop off the ``log_every`` grid) are removed too.
     """
 
     def __init__(
@@ -80,6 +165,7 @@ class TrainLogger:
         progress: bool,
         tensorboard: bool,
         revalidate: bool = False,
+        pending: int = 0,
     ) -> None:
         self.enabled = enabled
         self._bar: Any = None
@@ -89,7 +175,7 @@ class TrainLogger:
         out_dir.mkdir(parents=True, exist_ok=True)
         self._train = _CsvFile(out_dir / "train.csv")
         self._val = _CsvFile(out_dir / "val.csv")
-        self._train.drop_rows_from(initial_step + 1)
+        self._train.drop_rows_from(initial_step - pending + 1)
         self._val.drop_rows_from(initial_step if revalidate else initial_step + 1)
         if progress:
             try:

@@ -44,15 +44,9 @@ from mono_depth_ros.training.data.real import RecordedDepthDataset
 from mono_depth_ros.training.objectives.assemble import LossResult, Objective, normalise
 from mono_depth_ros.training.trainer import state as train_state
 from mono_depth_ros.training.trainer.config import RunConfig, TrainConfig, shown
-from mono_depth_ros.training.trainer.distributed import (
-    DistContext,
-    barrier,
-    mean_across,
-    setup_distributed,
-    span_across,
-)
+from mono_depth_ros.training.trainer.distributed import DistContext, barrier, setup_distributed, span_across
 from mono_depth_ros.training.trainer.distributed import teardown_distributed as _teardown
-from mono_depth_ros.training.trainer.log import TrainLogger
+from mono_depth_ros.training.trainer.log import LossWindow, TrainLogger
 from mono_depth_ros.training.trainer.pretrained import (
     PretrainedDepthNet,
     PretrainedModel,
@@ -210,6 +204,7 @@ class Trainer:
             )
             raise ConfigError(msg)
         self.step = 0
+        self.log_window = LossWindow()  # the steps since the last train.csv row (saved with a checkpoint)
         self.validate_on_start = False  # set by resume() at a step whose validation a kill may have cut short
         self.last_val: DepthMetrics | None = None
         self.out_dir = Path(run.out_dir)
@@ -265,12 +260,21 @@ class Trainer:
         stop = min(run.steps, stop_at_step) if stop_at_step is not None else run.steps
         stopped = False
         start_step, start = self.step, time.perf_counter()
-        window: list[tuple[float, dict[str, float]]] = []  # (loss, parts) since the last log row
-        window_start = time.perf_counter()
+        window = self.log_window  # the steps since the last row: a resumed row averages them with its own
+        if self.step >= stop:  # nothing to train: its rows stay as they are
+            window.clear()
+        window.start()
         self.module.train()
         revalidate, self.validate_on_start = self.validate_on_start, False
         with TrainLogger(
-            self.out_dir, self.context.is_main, run.steps, self.step, run.progress, run.tensorboard, revalidate
+            self.out_dir,
+            self.context.is_main,
+            run.steps,
+            self.step,
+            run.progress,
+            run.tensorboard,
+            revalidate,
+            pending=len(window),
         ) as log:
             if revalidate:  # resumed from the checkpoint an epoch's validation follows: a kill may have cut it short
                 self.validate(log, self.step // self.steps_per_epoch - (self.step % self.steps_per_epoch == 0))
@@ -278,16 +282,17 @@ class Trainer:
                 epoch, offset = divmod(self.step, self.steps_per_epoch)
                 for batch in self._loader(epoch, offset):
                     result = self._train_step(batch)
-                    window.append((float(result.total.detach()), result.parts))
+                    window.add(float(result.total.detach()), result.parts)
                     self.step += 1
                     if stop_requested is not None and span_across(int(stop_requested()), self.context)[1]:
                         stop, stopped = self.step, True  # this step is logged and checkpointed as the last
-                    elapsed = time.perf_counter() - window_start
-                    rate = len(window) * run.batch_size * self.context.world_size / max(elapsed, 1e-9)
-                    log.step(window[-1][0], rate)
-                    if self.step % run.log_every == 0 or self.step == stop:
+                    rate = window.images_per_s(run.batch_size * self.context.world_size)
+                    log.step(window.losses[-1], rate)
+                    on_grid = self.step % run.log_every == 0
+                    if on_grid or self.step == stop:
                         self._log_window(log, window, rate, epoch)
-                        window, window_start = [], time.perf_counter()
+                    if on_grid:  # a stop's row off the grid keeps its steps: the checkpoint saves them for a resume
+                        window.clear()
                     if self.step % run.checkpoint_every == 0 or self.step == stop:
                         self.save_checkpoint()
                     if self.step >= stop:
@@ -299,11 +304,8 @@ class Trainer:
         images = (self.step - start_step) * run.batch_size * self.context.world_size
         return TrainResult(self.step, model_path, self.last_val, wall, images / max(wall, 1e-9))
 
-    def _log_window(
-        self, log: TrainLogger, window: list[tuple[float, dict[str, float]]], rate: float, epoch: int
-    ) -> None:
-        parts = {name: float(np.mean([p[name] for _, p in window])) for name in window[-1][1]}
-        loss = mean_across(float(np.mean([value for value, _ in window])), self.context)
+    def _log_window(self, log: TrainLogger, window: LossWindow, rate: float, epoch: int) -> None:
+        loss, parts = window.means(self.context)
         row = {
             "epoch": float(epoch),
             "lr": self.step_lr,
@@ -363,11 +365,12 @@ class Trainer:
             ConfigError: the weights are NaN / Inf (see :func:`.state.refuse_non_finite_weights`).
         """
         train_state.refuse_non_finite_weights(self.module, self.step, self.out_dir, self.context)
+        window = self.log_window.saved(self.context)  # every process: an all-reduce
         path = None
         if self.context.is_main:
             modules = {"objective": self.module.objective.state_dict()}
             state = train_state.TrainState.capture(
-                self.step, modules, self.optimizer, self.scheduler, self.scaler, self.config.to_dict()
+                self.step, modules, self.optimizer, self.scheduler, self.scaler, self.config.to_dict(), window
             )
             path = train_state.save_training_checkpoint(
                 self.out_dir, self.saved_net, self.spec, state, self._metadata()
@@ -403,6 +406,7 @@ class Trainer:
         except (RuntimeError, ValueError, KeyError) as err:
             trained_with, current = self._resume_difference(state.config)
             raise train_state.resume_mismatch(path, err, trained_with, current) from None
+        self.log_window = LossWindow.restored(state.log_window)
         changes = train_state.order_changes(state.config, self.config.to_dict())
         if changes:
             _LOG.warning(

@@ -33,16 +33,21 @@ from mono_depth_ros.models.checkpoint import (
     save_checkpoint,
     write_failed,
 )
-from mono_depth_ros.models.spec import ModelSpec, OutputKind
+from mono_depth_ros.models.spec import LEFT_OUT_DEFAULTS, ModelSpec, OutputKind
 from mono_depth_ros.training.trainer.distributed import DistContext, span_across
 
 _LOG = logging.getLogger(__name__)
 CHECKPOINT_DIR = "checkpoints"
 STATE_FORMAT = 1
-"""Layout version of a ``.state.pt`` (its ``format``; a file without it is format 1)."""
+"""Layout version of a ``.state.pt`` (its ``format``; a file without it is format 1). Keys added since (read when
+present, ignored by an older version): ``log_window``."""
 _STATE_KEYS = ("step", "modules", "optimizer", "scheduler", "scaler", "rng", "config")
 _RNG_KEYS = ("python", "numpy", "torch")
 _NAME = re.compile(r"^step_(\d{7,})\.safetensors$")
+TRAIN_CONFIG_NAME = "config.yaml"
+"""The configuration ``mono-depth train`` writes into ``run.out_dir`` (read back with ``--config``)."""
+DISTILL_CONFIG_NAME = "distill_config.yaml"
+"""The configuration ``mono-depth distill`` writes into ``run.out_dir`` (read back with ``--student``)."""
 
 
 def checkpoint_paths(out_dir: str | Path, step: int) -> tuple[Path, Path]:
@@ -301,6 +306,8 @@ class TrainState:
         optimizer, scheduler, scaler: their ``state_dict()`` (scaler None without fp16).
         rng: :func:`rng_state` at the checkpoint.
         config: the run's configuration as a plain dict (for the record).
+        log_window: the steps since the last train.csv row (:meth:`.log.LossWindow.saved`); None in a state written
+            before it was saved.
     """
 
     step: int
@@ -310,6 +317,7 @@ class TrainState:
     scaler: dict[str, Any] | None
     rng: dict[str, Any]
     config: dict[str, Any]
+    log_window: dict[str, Any] | None = None
 
     @classmethod
     def capture(
@@ -320,12 +328,20 @@ class TrainState:
         scheduler: Any,
         scaler: Any,
         config: dict[str, Any],
+        log_window: dict[str, Any] | None = None,
     ) -> TrainState:
         """The state to save at ``step``: ``modules``' state dicts detached onto the CPU, the optimiser, scheduler and
-        scaler ``state_dict()`` and :func:`rng_state` (what :meth:`restore` loads back)."""
+        scaler ``state_dict()`` and :func:`rng_state` (what :meth:`restore` loads back), and ``log_window``."""
         detached = {name: {k: v.detach().cpu() for k, v in sd.items()} for name, sd in modules.items()}
         return cls(
-            step, detached, optimizer.state_dict(), scheduler.state_dict(), scaler.state_dict(), rng_state(), config
+            step,
+            detached,
+            optimizer.state_dict(),
+            scheduler.state_dict(),
+            scaler.state_dict(),
+            rng_state(),
+            config,
+            log_window,
         )
 
     def restore(self, optimizer: Any, scheduler: Any, scaler: Any) -> int:
@@ -387,6 +403,7 @@ def save_training_checkpoint(
                 "scaler": state.scaler,
                 "rng": state.rng,
                 "config": state.config,
+                "log_window": state.log_window,
             },
             tmp,
         )
@@ -398,19 +415,50 @@ def save_training_checkpoint(
     return model_path
 
 
+_ABSENT = object()
+
+
+def _spec_value(fields: dict[str, Any], key: str, dotted: str) -> str:
+    """A spec field's value as its JSON writes it; a field the JSON leaves out (:data:`LEFT_OUT_DEFAULTS`) is its
+    default, ``false (the default)``, and another one it lacks (a ``params`` key of one network only) is
+    ``(not set)``."""
+    value = fields.get(key, _ABSENT)
+    if value is not _ABSENT:
+        return json.dumps(value)
+    if dotted in LEFT_OUT_DEFAULTS:
+        return f"{json.dumps(LEFT_OUT_DEFAULTS[dotted])} (the default)"
+    return "(not set)"
+
+
 def _spec_differences(saved: dict[str, Any], now: dict[str, Any], prefix: str = "") -> str:
     """The fields of two specs (as JSON objects) that differ, dotted, with both values: ``params.encoder_width 4 in
-    it, 8 in this run`` (``training_focal`` left out: a run saved before it resumes)."""
+    it, 8 in this run``; a field one side leaves out is named by its default or ``(not set)`` (:func:`_spec_value`);
+    ``training_focal`` left out: a run saved before it resumes."""
     parts = []
     for key in sorted(set(saved) | set(now)):
-        a, b = saved.get(key), now.get(key)
+        dotted = f"{prefix}{key}"
+        # a left-out field is its default, as its JSON would hold it (() -> []); another absent key is absent, not
+        # null: a params key null on one side only (an HF config.json's) is a difference
+        default = json.loads(json.dumps(LEFT_OUT_DEFAULTS[dotted])) if dotted in LEFT_OUT_DEFAULTS else _ABSENT
+        a, b = saved.get(key, default), now.get(key, default)
         if (key == "training_focal" and not prefix) or a == b:
             continue
         if isinstance(a, dict) and isinstance(b, dict):
-            parts.append(_spec_differences(a, b, f"{prefix}{key}."))
+            parts.append(_spec_differences(a, b, f"{dotted}."))
         else:
-            parts.append(f"{prefix}{key} {json.dumps(a)} in it, {json.dumps(b)} in this run")
+            parts.append(
+                f"{dotted} {_spec_value(saved, key, dotted)} in it, {_spec_value(now, key, dotted)} in this run"
+            )
     return ", ".join(parts)
+
+
+def _written_config(model_path: Path, objective: str | None) -> str:
+    """`` (--config <run>/config.yaml)`` / `` (--student <run>/distill_config.yaml)`` for a distillation's checkpoint
+    (``objective`` "distill" in its metadata): the configuration the run wrote beside ``checkpoints/``, and the option
+    that reads it; empty when the file is not there."""
+    name, option = (DISTILL_CONFIG_NAME, "--student") if objective == "distill" else (TRAIN_CONFIG_NAME, "--config")
+    config = model_path.parent.parent / name
+    return f" ({option} {config})" if config.is_file() else ""
 
 
 def load_training_checkpoint(
@@ -451,12 +499,10 @@ def load_training_checkpoint(
     as_now = replace(loaded.spec, output_kind=spec.output_kind) if relabel else loaded.spec
     if replace(as_now, training_focal=spec.training_focal) != spec:  # a run saved before training_focal resumes
         differ = _spec_differences(json.loads(as_now.to_json()), json.loads(spec.to_json()))
-        config = model_path.parent.parent / "config.yaml"  # what the run wrote beside checkpoints/
         msg = (
             f"cannot resume from {model_path}: its model spec differs from this run's: {differ}; resume with the "
-            "configuration it was trained with"
+            f"configuration it was trained with{_written_config(model_path, loaded.metadata.get('objective'))}"
         )
-        msg += f" (--config {config})" if config.is_file() else ""
         raise CheckpointError(msg)
     if to_metric:
         _LOG.warning(
@@ -497,7 +543,14 @@ def load_training_checkpoint(
         raise CheckpointError(msg) from None
     check_state_layout(state_path, raw)
     return TrainState(
-        raw["step"], raw["modules"], raw["optimizer"], raw["scheduler"], raw["scaler"], raw["rng"], raw["config"]
+        raw["step"],
+        raw["modules"],
+        raw["optimizer"],
+        raw["scheduler"],
+        raw["scaler"],
+        raw["rng"],
+        raw["config"],
+        raw.get("log_window"),  # absent from a state written before it was saved
     )
 
 

@@ -192,3 +192,19 @@ def test_an_onnx_teachers_identity_covers_its_external_data(tmp_path: Path) -> N
     after = Teacher.open(TeacherConfig(weights=str(first))).identity()
     assert after != before
     assert Teacher.open(TeacherConfig(weights=str(first))).identity() == after  # the same files: the same teacher
+
+
+def test_any_transformers_depth_directory_is_a_teacher_and_only_depth_anything_gives_features(tmp_path: Path) -> None:
+    """``mono-depth distill --help`` said "--teacher: DA-V2 directory": a directory of any transformers depth family
+    labels (here GLPN, metric, and DPT, relative inverse depth); the teacher features are Depth Anything's alone."""
+    pytest.importorskip("transformers")
+    from test.models.hf_tiny import write_tiny_family
+
+    image = np.random.default_rng(0).integers(0, 255, (60, 80, 3), dtype=np.uint8)
+    for family, kind in (("glpn", OutputKind.METRIC), ("dpt", OutputKind.RELATIVE_INVERSE)):
+        path = write_tiny_family(family, tmp_path / family)
+        assert infer_backend(path) == "depth_anything_v2"  # the transformers alias: any family
+        teacher = Teacher.open(TeacherConfig(weights=str(path)))
+        assert teacher.kind is kind and teacher.label(image).values.shape == (60, 80)
+        with pytest.raises(ConfigError, match="feature alignment supports unet and DA"):
+            Teacher.open(TeacherConfig(weights=str(path), features=True))

@@ -45,6 +45,27 @@ def test_resume_gives_the_same_weights(setup: tuple[Path, Path, Path], tmp_path:
     assert len(set(lrs[0])) == 3 and lrs[1] == lrs[0]  # warm-up 2, cosine; resumed: restored scheduler
 
 
+def test_a_resumed_distillation_logs_the_rows_of_the_run_that_never_stopped(
+    setup: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    # as train's: the first row after --resume averaged only the steps since the resume, and the stop's own row
+    # (off the log_every grid) stayed, a row the run that never stopped does not have
+    root, teacher, folder = setup
+    data = {"folders": [str(folder)], "cache_dir": str(root / "shared_labels")}
+    run = {"log_every": 3, "checkpoint_every": 2}
+
+    def rows(name: str) -> list[dict[str, str]]:
+        return list(csv.DictReader((tmp_path / name / "run" / "train.csv").open()))
+
+    distill(tiny_config(tmp_path / "a", teacher, data=data, run=run))
+    assert [int(r["step"]) for r in rows("a")] == [3, 4]  # 4 steps: the last row is the run's end
+    split = tiny_config(tmp_path / "b", teacher, data=data, run=run)
+    distill(split, stop_at_step=2)
+    assert [int(r["step"]) for r in rows("b")] == [2]
+    distill(split, resume="auto")
+    assert rows("b") == rows("a")
+
+
 def test_train_csv_logs_the_lr_each_step_trained_at(setup: tuple[Path, Path, Path], tmp_path: Path) -> None:
     # as train's: the lr column was read after the scheduler's step, one step ahead of the lr trained at
     root, teacher, folder = setup
@@ -252,3 +273,18 @@ def test_the_lidar_calibration_ignores_returns_beyond_the_students_depth_range(
         assert (fits[name].scale, fits[name].shift) == pytest.approx((fits["without"].scale, fits["without"].shift))
         assert fits[name].pixels == fits["without"].pixels
     assert fits["within"].pixels > fits["without"].pixels
+
+
+def test_a_distillation_resumed_with_its_lidar_term_now_on_logs_its_first_row(
+    setup: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    """A run stopped off the log grid keeps its steps for the resumed row; resumed with ``loss.lidar_weight`` 0 -> 1
+    (a metric teacher: the same student, a resume the checkpoint takes) its steps log a ``lidar`` part the saved ones
+    lack: the first row raised KeyError; it averages the part over the steps that have it."""
+    root, teacher, folder = setup
+    data = {"folders": [str(folder)], "cache_dir": str(root / "shared_labels")}
+    run = {"log_every": 3, "checkpoint_every": 2}
+    distill(tiny_config(tmp_path, teacher, data=data, run=run, loss={"lidar_weight": 0.0}), stop_at_step=2)
+    distill(tiny_config(tmp_path, teacher, data=data, run=run, loss={"lidar_weight": 1.0}), resume="auto")
+    rows = list(csv.DictReader((tmp_path / "run" / "train.csv").open()))
+    assert [int(row["step"]) for row in rows] == [3, 4]

@@ -122,6 +122,21 @@ def test_file_errors(tmp_path: Path) -> None:
         load_train_config(bad, ["run.steps=2"])
 
 
+def test_a_key_given_twice_is_named_by_its_dotted_path(tmp_path: Path) -> None:
+    """``weight`` twice under ``loss`` was named ``'weight'``: which of the sections' ``weight`` was left to the
+    user; the error names ``'loss.weight'`` (and a key inside a list by its index), with both lines."""
+    twice = tmp_path / "twice.yaml"
+    twice.write_text("run:\n  steps: 2\nloss:\n  weight: 1\n  objective: supervised\n  weight: 2\n")
+    with pytest.raises(ConfigError, match=r"'loss\.weight' is given twice \(lines 4 and 6\).*line 6"):
+        load_train_config(twice)
+    twice.write_text("data:\n  folders:\n    - {root: a, root: b}\n")
+    with pytest.raises(ConfigError, match=r"'data\.folders\[0\]\.root' is given twice \(lines 3 and 3\)"):
+        load_train_config(twice)
+    twice.write_text("model: {a: 1}\nrun: {steps: 1}\nmodel: {b: 2}\n")  # a section: its name alone, as before
+    with pytest.raises(ConfigError, match=r"'model' is given twice \(lines 1 and 3\).*write one 'model' with both"):
+        load_train_config(twice)
+
+
 def test_a_section_or_key_given_twice_is_refused_naming_both_lines(tmp_path: Path) -> None:
     """YAML keeps the last of two equal keys: a second ``model:`` section (a recipe pasted below another) dropped the
     first one's input size, and the run trained at the default 96x320 without a word; so did ``steps`` twice."""
@@ -134,17 +149,19 @@ def test_a_section_or_key_given_twice_is_refused_naming_both_lines(tmp_path: Pat
     ):
         load_train_config(twice)
     twice.write_text("run:\n  steps: 2\n  batch_size: 1\n  steps: 3\n")
-    with pytest.raises(ConfigError, match=r"'steps' is given twice \(lines 2 and 4\).*line 4.*keep one, the value"):
+    with pytest.raises(
+        ConfigError, match=r"'run\.steps' is given twice \(lines 2 and 4\).*line 4.*keep one, the value"
+    ):
         load_train_config(twice)  # "write one 'steps' with both" was no remedy for a number
     twice.write_text("run: {steps: 2, steps: 3}\n")  # both on one line
-    with pytest.raises(ConfigError, match=r"'steps' is given twice \(lines 1 and 1\)"):
+    with pytest.raises(ConfigError, match=r"'run\.steps' is given twice \(lines 1 and 1\)"):
         load_train_config(twice)
     # a merge key ('<<: *anchor') and the keys after it that override its own are one mapping's keys, as YAML means
     merged = "base: &b {steps: 2, batch_size: 1}\nrun:\n  <<: *b\n  steps: 3\nval:\n  <<: [*b, {lr: 1}]\n  <<: {x: 1}\n"
     twice.write_text(merged)
     assert read_yaml_file(twice, "training config", unique_keys=True) == yaml.safe_load(merged)
     twice.write_text(merged + "  x: 2\n  lr: 3\n  lr: 4\n")  # a key given twice after a merge is still refused
-    with pytest.raises(ConfigError, match=r"'lr' is given twice \(lines 9 and 10\)"):
+    with pytest.raises(ConfigError, match=r"'val\.lr' is given twice \(lines 9 and 10\)"):
         load_train_config(twice)
     twice.write_text("run:\n  steps: 2\nmodel:\n  input_height: 64\n")  # each key once: read as before
     assert (load_train_config(twice).run.steps, load_train_config(twice).model.input_height) == (2, 64)

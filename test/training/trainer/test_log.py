@@ -5,7 +5,11 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from mono_depth_ros.training.trainer.log import TrainLogger
+import pytest
+import torch
+
+from mono_depth_ros.training.trainer.distributed import DistContext
+from mono_depth_ros.training.trainer.log import LossWindow, TrainLogger
 
 
 def test_csv_rows_append_and_keep_columns(tmp_path: Path) -> None:
@@ -26,3 +30,39 @@ def test_disabled_logger_writes_nothing(tmp_path: Path) -> None:
         log.train_row(1, {"loss": 0.1})
         log.val_row(1, {"abs_rel": 0.1})
     assert not (tmp_path / "rank1").exists()
+
+
+def test_a_resumed_loss_window_removes_the_stop_row_its_steps_go_into(tmp_path: Path) -> None:
+    """A run stopped at step 4 (log_every 3) wrote row 4 from step 4 alone and saved that step with its checkpoint:
+    the resumed logger (pending 1) removes row 4, whose step the next row averages; pending 0 keeps it."""
+    with TrainLogger(tmp_path, True, 6, 0, progress=False, tensorboard=False) as log:
+        log.train_row(3, {"loss": 0.5})
+        log.train_row(4, {"loss": 0.4})
+    with TrainLogger(tmp_path, True, 6, 4, progress=False, tensorboard=False, pending=0):
+        pass
+    assert [r["step"] for r in csv.DictReader((tmp_path / "train.csv").open())] == ["3", "4"]
+    with TrainLogger(tmp_path, True, 6, 4, progress=False, tensorboard=False, pending=1):
+        pass
+    assert [r["step"] for r in csv.DictReader((tmp_path / "train.csv").open())] == ["3"]
+
+
+def test_a_loss_window_round_trips_and_a_foreign_one_starts_empty(caplog: pytest.LogCaptureFixture) -> None:
+    context = DistContext(rank=0, world_size=1, local_rank=0, device=torch.device("cpu"), initialised=False)
+    window = LossWindow()
+    window.add(0.5, {"depth": 0.5})
+    window.add(0.25, {"depth": 0.25})
+    restored = LossWindow.restored(window.saved(context))
+    restored.add(0.75, {"depth": 0.75})
+    assert restored.means(context) == (0.5, {"depth": 0.5})
+    assert len(LossWindow.restored(None)) == 0
+    assert len(LossWindow.restored({"losses": [1.0], "parts": []})) == 0
+    assert "log_window" in caplog.text
+
+
+def test_a_resumed_loss_window_averages_a_part_over_the_steps_that_have_it() -> None:
+    """A distillation resumed with LiDAR now on (``loss.lidar_weight`` 0 -> 0.5 with a metric teacher resumes) logs a
+    ``lidar`` part its saved steps lack: the row averaged ``p["lidar"]`` over every step and raised KeyError."""
+    context = DistContext(rank=0, world_size=1, local_rank=0, device=torch.device("cpu"), initialised=False)
+    window = LossWindow.restored({"losses": [1.0, 3.0], "parts": [{"ssi": 1.0}, {"ssi": 3.0}]})
+    window.add(2.0, {"ssi": 2.0, "lidar": 4.0})
+    assert window.means(context) == (2.0, {"ssi": 2.0, "lidar": 4.0})

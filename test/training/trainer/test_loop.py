@@ -473,3 +473,33 @@ def test_a_stereo_run_saved_as_depth_up_to_scale_before_resumes_as_metric(
     assert result.step == 4 and result.model_path is not None
     assert load_checkpoint(result.model_path).spec.output_kind is OutputKind.METRIC
     assert any("stereo_baseline_m 0.5" in r.getMessage() and "metric" in r.getMessage() for r in caplog.records)
+
+
+def _loss_columns(path: Path) -> list[dict[str, str]]:
+    """train.csv's rows without images_per_s (a wall-clock rate, never the same twice)."""
+    return [{k: v for k, v in row.items() if k != "images_per_s"} for row in csv.DictReader(path.open())]
+
+
+def test_a_resumed_run_logs_the_rows_of_the_run_that_never_stopped(
+    tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a row averages the steps since the row before; the steps between that row and the checkpoint were not saved,
+    # so the first row after --resume averaged only the steps since the resume (weights identical, loss not), and a
+    # run stopped off the log grid kept its stop row, which the run that never stopped does not have
+    settings = {"run__steps": 6, "run__log_every": 3, "run__checkpoint_every": 2, "run__validate": False}
+    straight = tmp_path / "straight"
+    train(tiny_config(straight, cache, **settings))
+    expected = _loss_columns(straight / "train.csv")
+    assert [int(r["step"]) for r in expected] == [3, 6]
+    stopped = tiny_config(tmp_path / "stopped", cache, **settings)
+    train(stopped, stop_at_step=4)  # SIGTERM at step 4: row 4 (steps 4) logged, checkpoint 4
+    assert [int(r["step"]) for r in _loss_columns(tmp_path / "stopped" / "train.csv")] == [3, 4]
+    train(stopped, resume="auto")
+    assert _loss_columns(tmp_path / "stopped" / "train.csv") == expected
+    killed = tiny_config(tmp_path / "killed", cache, **settings)
+    with monkeypatch.context() as patch:
+        _interrupt(patch, "_train_step", 5)  # killed in step 5: checkpoint 4, no row since 3
+        with pytest.raises(KeyboardInterrupt):
+            train(killed)
+    train(killed, resume="auto")
+    assert _loss_columns(tmp_path / "killed" / "train.csv") == expected

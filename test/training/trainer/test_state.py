@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Callable
 from pathlib import Path
@@ -236,3 +237,57 @@ def test_a_torchscript_archive_as_the_training_state_is_refused_unloaded(
     ):
         train_state.load_training_checkpoint(path, model, SPEC)
     assert not marker.exists()
+
+
+def test_the_log_window_is_saved_and_a_state_written_before_it_still_resumes(tmp_path: Path) -> None:
+    """The steps since the last train.csv row (``log_window``) go into the state file; a state written before it
+    was saved (no such key) loads, with None (the resumed row then averages the steps since the resume only)."""
+    model = build_model(SPEC)
+    window = {"losses": [0.5, 0.25], "parts": [{"depth": 0.5}, {"depth": 0.25}]}
+    path = train_state.save_training_checkpoint(
+        tmp_path, model, SPEC, dataclasses.replace(_state(3), log_window=window), {}
+    )
+    assert train_state.load_training_checkpoint(path, model, SPEC).log_window == window
+    state_path = path.with_suffix(".state.pt")
+    raw = torch.load(state_path, weights_only=True)
+    del raw["log_window"]
+    torch.save(raw, state_path)
+    assert train_state.load_training_checkpoint(path, model, SPEC).log_window is None
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        (
+            lambda spec: {"input": dataclasses.replace(spec.input, antialias=False)},
+            "input.antialias true (the default)",
+        ),
+        (lambda spec: {"sky_threshold": 0.7}, "sky_threshold 0.5 (the default) in it, 0.7 in this run"),
+        (lambda spec: {"params": {**spec.params, "extra": 3}}, "params.extra (not set) in it, 3 in this run"),
+        # a params key null on one side (an HF config.json's "backbone": null) and absent on the other: the two
+        # compared equal (None both) and the refusal named no difference at all ("differs from this run's: ;")
+        (lambda spec: {"params": {**spec.params, "extra": None}}, "params.extra (not set) in it, null in this run"),
+    ],
+)
+def test_a_spec_field_left_out_on_one_side_is_named_by_its_default_or_not_set(
+    tmp_path: Path, change: Callable[[Any], dict[str, Any]], named: str
+) -> None:
+    """The spec JSON leaves out a field at its default (and a network's params may lack a key): the --resume diff
+    said ``sky_threshold null in it, 0.7 in this run``; it says the default, or (not set)."""
+    path = train_state.save_training_checkpoint(tmp_path, build_model(SPEC), SPEC, _state(1), {})
+    other = dataclasses.replace(SPEC, **change(SPEC))
+    with pytest.raises(CheckpointError) as refused:
+        train_state.load_training_checkpoint(path, build_model(SPEC), other)
+    assert named in str(refused.value) and str(refused.value).count("null") == named.count("null"), str(refused.value)
+
+
+def test_a_distillation_s_spec_difference_names_its_distill_config_and_student_option(tmp_path: Path) -> None:
+    """distill writes ``distill_config.yaml`` (read back with ``--student``), not train's ``config.yaml``
+    (``--config``): the hint looked for config.yaml only, so a distillation's refusal named no file to resume with."""
+    (tmp_path / "distill_config.yaml").write_text("student: {encoder_width: 4}\n")
+    metadata = {"objective": "distill"}
+    path = train_state.save_training_checkpoint(tmp_path, build_model(SPEC), SPEC, _state(1), metadata)
+    other = make_unet_spec("resnet18", "tiny", encoder_width=8, decoder_channels=[4, 4, 4, 4, 4])
+    with pytest.raises(CheckpointError) as refused:
+        train_state.load_training_checkpoint(path, build_model(other), other)
+    assert f"(--student {tmp_path / 'distill_config.yaml'})" in str(refused.value), str(refused.value)
