@@ -36,6 +36,7 @@ from mono_depth_ros.models.frame_inputs import (
     NOMINAL_FOCAL_RATIO,
     PROMPT_DEPTH,
     frame_inputs,
+    metres_from_canonical_inverse,
     metres_from_metric_focal,
     sky_mask,
     sky_mask_tensor,
@@ -514,7 +515,10 @@ class DepthEstimator:
         prediction = self._run_network(batch, {name: v for name, v in inputs.items() if name in takes}, warming)
         self._note_coarse(prediction, batch, warming)
         kind = self.output_kind
-        if self.spec.output_kind.needs_focal:
+        if self.spec.output_kind is OutputKind.CANONICAL_INVERSE:
+            scale = self._width_over_focal(inputs.get(FOCAL_RATIO), seen_hw, network_hw)
+            prediction = metres_from_canonical_inverse(prediction, scale, warming)
+        elif self.spec.output_kind.needs_focal:
             divisor = self.spec.metric_focal_divisor
             prediction = metres_from_metric_focal(prediction, inputs.get(FOCAL_NET), warming, divisor)
         elif PROMPT_DEPTH in self.frame_inputs and PROMPT_DEPTH not in inputs:
@@ -550,6 +554,18 @@ class DepthEstimator:
         preprocess_ms, inference_ms, postprocess_ms = clock.intervals_ms()
         timings = Timings(preprocess_ms, inference_ms, postprocess_ms, (time.perf_counter_ns() - start) / 1e6)
         return DepthResult(host, kind, network_hw, timings, device_values if on_device else None)
+
+    def _width_over_focal(
+        self, camera_ratio: Tensor | None, seen_hw: tuple[int, int], network_hw: tuple[int, int]
+    ) -> Tensor | None:
+        """Network input width / its focal length along the width (both in its pixels) for a ``canonical_inverse``
+        output: from the camera's fx / W when known (its image spans ``seen_hw[1]`` of the ``network_hw[1]`` columns:
+        less when padded), else from the graph's focal output (:attr:`~.onnx_model.OnnxBackend.last_focal`, in the
+        input's pixels), else None."""
+        if camera_ratio is not None:
+            return (network_hw[1] / seen_hw[1]) / camera_ratio
+        graph_focal: Tensor | None = getattr(self.backend, "last_focal", None)
+        return None if graph_focal is None else network_hw[1] / graph_focal
 
     def _download(self, values: Tensor) -> np.ndarray:
         """The map on the host as a new float32 array. From CUDA: one non-blocking copy into a reused pinned buffer

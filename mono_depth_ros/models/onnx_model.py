@@ -11,7 +11,8 @@ through host numpy arrays (``session.run``) instead. The model runs in the preci
 
 Graphs with several outputs (Depth Anything 3: depth, confidence, sky): the depth output is the spec's
 ``output_name``, else the one named ``depth`` / ``predicted_depth``; a ``sky_output`` marks sky pixels, which the
-engine publishes as +Inf.
+engine publishes as +Inf; a ``focal_output`` (Depth Pro's ``focallength_px``) gives the focal length that makes a
+``canonical_inverse`` output metres when the camera's is not known.
 """
 
 from __future__ import annotations
@@ -67,8 +68,9 @@ PROVIDER_NAMES = {
 DEPTH_OUTPUT_NAMES = ("depth", "predicted_depth")
 INTEGER_TYPE = re.compile(r"tensor\(u?int(8|16|32|64)\)")
 """ONNX integer tensor types (``NodeArg.type``): a depth output of one is counts of a unit the spec does not hold."""
-ABSOLUTE_KINDS = frozenset({OutputKind.METRIC, OutputKind.METRIC_FOCAL})
-"""Output kinds whose values are read in metres (``metric_focal``: after the focal scaling)."""
+ABSOLUTE_KINDS = frozenset({OutputKind.METRIC, OutputKind.METRIC_FOCAL, OutputKind.CANONICAL_INVERSE})
+"""Output kinds whose values are read in metres (``metric_focal``, ``canonical_inverse``: after the focal
+scaling)."""
 _ASPECT = (
     "a graph whose map has a size fixed at export (a resize to the export's size) runs at that size only: write its "
     "spec for it (`mono-depth spec MODEL --kind KIND --input-size HxW` at the export's size, without --keep-aspect); "
@@ -188,13 +190,16 @@ class OnnxBackend:
             sizes).
         fallbacks: why each provider asked for is not in use (empty when all are).
         last_sky: (B, 1, h, w) bool sky mask of the last :meth:`infer` (None without a sky output).
+        last_focal: (B,) float32 focal length of the last :meth:`infer`'s input along its width, in its pixels (the
+            spec's ``focal_output``; None without one).
         binder: the I/O binding in use (None with ``io_binding=False``).
 
     Raises:
         CheckpointError: missing or unreadable model, external data outside its folder
             (:func:`~.onnx_external.check_external_data`), no spec, spec for another backend, a model without one RGB
             image input (:func:`~.graph_layout.image_input`), a spec whose input size the graph does not take, or
-            an integer depth output under a metric / metric_focal spec (:func:`integer_depth_problem`).
+            an integer depth output under a metric / metric_focal spec (:func:`integer_depth_problem`), a spec's
+            ``focal_output`` that the graph lacks.
         ConfigError: onnxruntime missing.
     """
 
@@ -266,9 +271,19 @@ class OnnxBackend:
         if self._sky_name is not None and self._sky_name not in names:
             msg = f"ONNX model {self.path} has no output {self._sky_name!r} (sky_output of its spec); outputs: {names}"
             raise CheckpointError(msg)
+        self._focal_name = self.spec.focal_output or None
+        if self._focal_name is not None and self._focal_name not in names:
+            msg = (
+                f"ONNX model {self.path} has no output {self._focal_name!r} (focal_output of its spec); outputs: "
+                f"{names}; name the output of the focal length in pixels (Depth Pro: focallength_px) with `mono-depth "
+                f"spec {self.path} --kind canonical_inverse --focal-output NAME`, or leave it out to use the camera's"
+            )
+            raise CheckpointError(msg)
         self.last_sky: Tensor | None = None
+        self.last_focal: Tensor | None = None
         self.fixed_input_hw: tuple[int, int] | None = self.image_input.fixed_hw
-        self._wanted = [self._output_name] if self._sky_name is None else [self._output_name, self._sky_name]
+        self._wanted = [self._output_name]
+        self._wanted += [name for name in (self._sky_name, self._focal_name) if name is not None]
         self._what = f"ONNX model {self.path.name} output {self._output_name!r}"  # depth_map's error messages
         self._sky_what = f"ONNX model {self.path.name} output {self._sky_name!r}"
         self._remedy = (
@@ -363,11 +378,29 @@ class OnnxBackend:
         if self._sky_name is not None:
             sky = depth_map(outputs[1], batch_size, self._sky_what, self._sky_remedy, input_hw, _ASPECT)
             self.last_sky = (sky > self.spec.sky_threshold).to(self.device)
+        if self._focal_name is not None:
+            self.last_focal = self._focal(outputs[-1], batch_size)
         return result.to(self.device)
 
+    def _focal(self, output: Tensor, batch_size: int) -> Tensor:
+        """(B,) float32 focal lengths on ``self.device`` from the focal output (a scalar, (B,), (B, 1): one per image).
+
+        Raises:
+            ShapeError: another number of values than one (for all) or one per image.
+        """
+        values = output.reshape(-1)
+        if values.numel() not in (1, batch_size):
+            msg = (
+                f"ONNX model {self.path.name} output {self._focal_name!r} (focal_output of its spec) holds "
+                f"{values.numel()} values for {batch_size} image(s): not one focal length per image; name the output "
+                f"of the focal length in pixels in its spec (`mono-depth spec {self.path} --focal-output NAME`)"
+            )
+            raise ShapeError(msg)
+        return values.to(device=self.device, dtype=torch.float32).expand(batch_size).clone()
+
     def _run(self, batch: Tensor) -> list[Tensor]:
-        """The wanted outputs (depth, then sky if any) for ``batch`` (in the graph's layout), bound or through host
-        arrays."""
+        """The wanted outputs (depth, then sky and focal if any) for ``batch`` (in the graph's layout), bound or
+        through host arrays."""
         if self.binder is not None:
             return self.binder.run(batch)
         host = as_input(batch, self._input_dtype, torch.device("cpu")).numpy()  # an fp16 graph takes fp16

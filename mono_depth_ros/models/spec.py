@@ -9,6 +9,10 @@ Output kinds (what the network's raw output means):
 * ``metric_focal``       depth × D / focal px of the network input, D the spec's ``metric_focal_divisor`` (300:
                          Depth Anything 3 metric; 1000: Metric3D's canonical camera); made metres by the model
                          runner with the camera's focal length.
+* ``canonical_inverse``  Depth Pro's canonical inverse depth f / (w · depth), f the focal length in pixels of the
+                         network input along its width w; made metres by the model runner, 1 / clamp(v · w / f,
+                         1e-4, 1e4) as Apple's ``infer`` and transformers' post-processing do, with the camera's
+                         focal length, else the graph's own (its ``focal_output``).
 """
 
 from __future__ import annotations
@@ -206,6 +210,7 @@ _OPTIONAL_DEFAULTS: dict[str, Any] = {
     "sky_threshold": 0.5,
     "training_focal": (),
     "metric_focal_divisor": METRIC_FOCAL_DIVISOR,
+    "focal_output": "",
 }
 
 PIXEL_MEAN = (0.0, 0.0, 0.0)
@@ -273,6 +278,9 @@ class ModelSpec:
             network's scale belongs to that camera (``core.training_camera`` words the warning for another one).
         metric_focal_divisor: D of a ``metric_focal`` output, metres = output × focal px / D: the focal length in
             pixels of the camera the output is metric for (300: Depth Anything 3; 1000: Metric3D's canonical camera).
+        focal_output: the graph output of the focal length in pixels of the network input along its width (Depth
+            Pro's ONNX ``focallength_px``, from its field-of-view head), read for a ``canonical_inverse`` output
+            when no camera focal length is known. Empty: none (the camera's is needed every frame).
     """
 
     architecture: str
@@ -289,6 +297,7 @@ class ModelSpec:
     sky_threshold: float = 0.5
     training_focal: tuple[float, ...] = ()
     metric_focal_divisor: float = METRIC_FOCAL_DIVISOR
+    focal_output: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(
@@ -314,6 +323,12 @@ class ModelSpec:
             )
             raise CheckpointError(msg)
         object.__setattr__(self, "metric_focal_divisor", float(divisor))
+        if self.focal_output and self.output_kind is not OutputKind.CANONICAL_INVERSE:
+            msg = (
+                f"ModelSpec focal_output={self.focal_output!r} is read for a canonical_inverse output (Depth Pro) "
+                f"only, not {self.output_kind.value}; {SPEC_REMEDY}"
+            )
+            raise CheckpointError(msg)
         for name in ("min_depth_m", "max_depth_m", "sky_threshold"):
             object.__setattr__(self, name, _number_field("ModelSpec", name, getattr(self, name)))
         if not 0.0 < self.min_depth_m < self.max_depth_m:

@@ -1,0 +1,285 @@
+"""Depth Pro exported to ONNX (onnx-community/DepthPro-ONNX's signature): its canonical inverse depth published in
+metres with the camera's focal length, or the graph's own, as Apple's ``DepthPro.infer`` does.
+
+The reference is Apple's (and transformers' ``post_process_depth_estimation``): ``W / f_px`` from the camera image's
+width and focal length in its pixels (or the field of view: ``f_px = 0.5 W / tan(fov / 2)``), then
+``depth = 1 / clamp(canonical · W / f_px, 1e-4, 1e4)``. The tiny graph here has the same outputs: a known canonical
+inverse map (``predicted_depth``) and a focal length in its input's pixels (``focallength_px``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import Tensor, nn
+
+from mono_depth_ros.cli import main
+from mono_depth_ros.core.errors import CheckpointError, ShapeError
+from mono_depth_ros.core.frame_hints import FrameHints
+from mono_depth_ros.models.inference import DepthEstimator, EstimatorConfig
+from mono_depth_ros.models.onnx_model import OnnxBackend
+from mono_depth_ros.models.sidecar import spec_path_for, write_sidecars
+from mono_depth_ros.models.spec import InputPolicy, ModelSpec, OutputKind
+from mono_depth_ros.training.data.kitti_files import load_rgb, read_object_calibration
+
+from .tiny_models import legacy_onnx
+
+CPU = torch.device("cpu")
+SIDE = 48
+"""The tiny graph's fixed square input (Depth Pro's is 1536²)."""
+GRAPH_FOCAL = 30.0
+"""focallength_px of the tiny graph: pixels of its 48-wide input (a 77° horizontal field of view)."""
+
+
+def _ramp(side: int) -> Tensor:
+    """(1, 1, side, side) canonical inverse depth from 0 (clamped to 1e-4: 10 km) to 0.5, row-major."""
+    return torch.linspace(0.0, 0.5, side * side).reshape(1, 1, side, side)
+
+
+class _DepthProLike(nn.Module):
+    """Depth Pro's ONNX outputs: ``predicted_depth`` (a fixed canonical map, at ``SIDE / reduce``) and
+    ``focallength_px`` (1,): the image only fixes their shapes."""
+
+    def __init__(self, canonical: Tensor, focal_px: float) -> None:
+        super().__init__()
+        self.canonical = nn.Parameter(canonical, requires_grad=False)
+        self.focal = nn.Parameter(torch.tensor([focal_px]), requires_grad=False)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        return self.canonical + x[:, :1, :1, :1] * 0.0, self.focal + x.mean() * 0.0
+
+
+def _graph(tmp_path: Path, canonical: Tensor, name: str = "depth_pro.onnx") -> Path:
+    example = torch.zeros(1, 3, SIDE, SIDE)
+    outputs = ["predicted_depth", "focallength_px"]
+    return legacy_onnx(_DepthProLike(canonical, GRAPH_FOCAL), example, tmp_path / name, ["pixel_values"], outputs)
+
+
+def _spec(policy: InputPolicy | None = None, focal_output: str = "focallength_px") -> ModelSpec:
+    return ModelSpec(
+        "onnx_graph",
+        {},
+        policy or InputPolicy(SIDE, SIDE),
+        mean=(0.5, 0.5, 0.5),
+        std=(0.5, 0.5, 0.5),
+        output_kind=OutputKind.CANONICAL_INVERSE,
+        max_depth_m=1e4,
+        backend="onnx",
+        output_name="predicted_depth",
+        focal_output=focal_output,
+    )
+
+
+def _estimator(path: Path, io_binding: bool = True) -> DepthEstimator:
+    backend = OnnxBackend(path, CPU, cpu_threads=1, io_binding=io_binding)
+    return DepthEstimator(backend, EstimatorConfig(device="cpu", warmup_runs=1))
+
+
+def _apple(canonical: np.ndarray, width: int, f_px: float) -> np.ndarray:
+    """Apple's ``infer`` (and transformers' post-processing): metres from the canonical inverse depth, the image
+    width ``W`` and the focal ``f_px`` in its pixels."""
+    return 1.0 / np.clip(canonical * (width / f_px), 1e-4, 1e4)
+
+
+@pytest.fixture
+def kitti(kitti_object_dir: Path) -> tuple[np.ndarray, float, float]:
+    """A KITTI frame (375×1242) and its camera 2's (fx, fy) from P2, pixels."""
+    image = load_rgb(kitti_object_dir / "image_2" / "000001.png")
+    projection, _, _ = read_object_calibration(kitti_object_dir / "calib" / "000001.txt")
+    return image, float(projection[0, 0]), float(projection[1, 1])
+
+
+@pytest.mark.parametrize("io_binding", [True, False])
+def test_depth_pro_onnx_is_published_in_metres_with_the_kitti_cameras_focal(
+    tmp_path: Path, kitti: tuple[np.ndarray, float, float], io_binding: bool
+) -> None:
+    """The KITTI frame stretched to the square input (as Depth Pro's processor does): metres are Apple's formula
+    with the camera image's width (1242) and fx (721.5 px), not the graph's focal nor the input's width; the
+    zero of the map is clamped to 10 km as Apple clamps."""
+    image, fx, fy = kitti
+    canonical = _ramp(SIDE)
+    path = _graph(tmp_path, canonical)
+    write_sidecars(path, _spec())
+    estimator = _estimator(path, io_binding)
+    assert estimator.output_kind is OutputKind.METRIC
+    result = estimator.predict(image, out_hw=(SIDE, SIDE), hints=FrameHints(focal_px=(fx, fy)))
+    expected = _apple(canonical[0, 0].numpy(), image.shape[1], fx)
+    np.testing.assert_allclose(result.values, expected, rtol=1e-5)
+    assert result.values[0, 0] == pytest.approx(1e4) and result.values[-1, -1] == pytest.approx(fx / (1242 * 0.5))
+
+
+def test_without_camera_info_the_graphs_focal_output_makes_the_metres(
+    tmp_path: Path, kitti: tuple[np.ndarray, float, float]
+) -> None:
+    """No camera focal: the graph's focallength_px (its field-of-view head's, in its input's pixels) is the focal,
+    as Apple's ``infer(f_px=None)`` takes ``0.5 W / tan(fov / 2)``: the same field of view over the camera image."""
+    image, _, _ = kitti
+    canonical = _ramp(SIDE)
+    path = _graph(tmp_path, canonical)
+    write_sidecars(path, _spec())
+    values = _estimator(path).predict(image, out_hw=(SIDE, SIDE)).values
+    fov = 2.0 * math.atan(0.5 * SIDE / GRAPH_FOCAL)  # the field of view the graph's focal stands for
+    f_px = 0.5 * image.shape[1] / math.tan(0.5 * fov)  # Apple: in the camera image's pixels
+    np.testing.assert_allclose(values, _apple(canonical[0, 0].numpy(), image.shape[1], f_px), rtol=1e-5)
+
+
+def test_a_padded_input_takes_the_focal_of_the_image_in_it_not_of_the_whole_input(
+    tmp_path: Path, kitti: tuple[np.ndarray, float, float]
+) -> None:
+    """A 375×250 crop of the KITTI frame (fx unchanged) fitted inside the 48² input keeping its aspect (pad): it
+    spans 32 of the 48 columns, so the input's width over its focal is 48 / (fx · 32 / 250), 1.5× the camera's
+    250 / fx that a stretched input would have. A constant map: the published camera-size map is one value."""
+    image, fx, fy = kitti
+    crop = np.ascontiguousarray(image[:, 500:750])
+    path = _graph(tmp_path, torch.full((1, 1, SIDE, SIDE), 0.1))
+    write_sidecars(path, _spec(InputPolicy(SIDE, SIDE, pad=True)))
+    values = _estimator(path).predict(crop, hints=FrameHints(focal_px=(fx, fy))).values
+    assert values.shape == crop.shape[:2]
+    np.testing.assert_allclose(values, 1.0 / (0.1 * SIDE / (fx * 32 / 250)), rtol=1e-5)
+
+
+def test_a_map_at_a_quarter_of_the_input_gives_the_same_metres(
+    tmp_path: Path, kitti: tuple[np.ndarray, float, float]
+) -> None:
+    """The canonical inverse depth has no pixel unit: a graph whose map is 12² for its 48² input is published at
+    the camera size with the same metres (the focal belongs to the input, not to the map)."""
+    image, fx, fy = kitti
+    path = _graph(tmp_path, torch.full((1, 1, SIDE // 4, SIDE // 4), 0.25))
+    write_sidecars(path, _spec())
+    values = _estimator(path).predict(image, hints=FrameHints(focal_px=(fx, fy))).values
+    assert values.shape == image.shape[:2]
+    np.testing.assert_allclose(values, _apple(np.float32(0.25), image.shape[1], fx), rtol=1e-5)
+
+
+def test_the_spec_command_writes_it_and_the_spec_stays_readable_where_it_is_unused(
+    tmp_path: Path, kitti: tuple[np.ndarray, float, float]
+) -> None:
+    """`mono-depth spec --kind canonical_inverse --focal-output focallength_px` writes a spec the engine runs; a spec
+    without a focal output leaves the field out (older readers refuse unknown keys: they still load it)."""
+    image, fx, fy = kitti
+    path = _graph(tmp_path, _ramp(SIDE))
+    args = ["spec", str(path), "--kind", "canonical_inverse", "--output", "predicted_depth"]
+    assert main([*args, "--focal-output", "focallength_px", "--mean", "0.5,0.5,0.5", "--std", "0.5,0.5,0.5"]) == 0
+    written = json.loads(spec_path_for(path).read_text())
+    assert written["output_kind"] == "canonical_inverse" and written["focal_output"] == "focallength_px"
+    values = _estimator(path).predict(image, out_hw=(SIDE, SIDE), hints=FrameHints(focal_px=(fx, fy))).values
+    np.testing.assert_allclose(values, _apple(_ramp(SIDE)[0, 0].numpy(), image.shape[1], fx), rtol=1e-5)
+    assert "focal_output" not in json.loads(_spec(focal_output="").to_json())
+    metric = ModelSpec("onnx_graph", backend="onnx")
+    assert "focal_output" not in json.loads(metric.to_json())
+    assert ModelSpec.from_json(_spec().to_json()) == _spec()
+
+
+def test_without_a_focal_output_a_frame_without_camera_is_refused_naming_both_remedies(
+    tmp_path: Path, kitti: tuple[np.ndarray, float, float]
+) -> None:
+    """A canonical_inverse spec without focal_output starts (the warm-up has no camera: a nominal lens) and runs
+    with camera_info; a frame without a focal length is refused, naming camera_info and the focal output."""
+    image, fx, fy = kitti
+    path = _graph(tmp_path, _ramp(SIDE))
+    write_sidecars(path, _spec(focal_output=""))
+    estimator = _estimator(path)
+    assert estimator.predict(image, hints=FrameHints(focal_px=(fx, fy))).values.shape == image.shape[:2]
+    with pytest.raises(ShapeError, match=r"canonical_inverse model \(Depth Pro\) needs a focal length.*camera_info.*"
+                       r"--focal-output focallength_px"):  # fmt: skip
+        estimator.predict(image)
+
+
+def test_a_focal_output_the_graph_lacks_or_for_another_kind_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A spec naming a focal output the graph does not have is refused at load naming its outputs; focal_output
+    with a kind other than canonical_inverse is refused by the spec and by the spec command."""
+    path = _graph(tmp_path, _ramp(SIDE))
+    write_sidecars(path, _spec(focal_output="field_of_view"))
+    lacks = r"no output 'field_of_view' \(focal_output of its spec\).*focallength_px"
+    with pytest.raises(CheckpointError, match=lacks):
+        OnnxBackend(path, CPU, cpu_threads=1)
+    with pytest.raises(CheckpointError, match=r"focal_output='focallength_px' is read for a canonical_inverse"):
+        ModelSpec("onnx_graph", backend="onnx", output_kind=OutputKind.METRIC, focal_output="focallength_px")
+    capsys.readouterr()
+    args = ["spec", str(path), "--kind", "metric", "--output", "predicted_depth", "--focal-output", "focallength_px"]
+    assert main(args) != 0
+    assert "--focal-output focallength_px is read for --kind canonical_inverse" in capsys.readouterr().err
+    args = ["spec", str(path), "--kind", "canonical_inverse", "--output", "predicted_depth", "--focal-output", "fov"]
+    assert main(args) != 0
+    assert "has no output 'fov' (--focal-output)" in capsys.readouterr().err
+
+
+def test_the_node_takes_metric_stated_for_it_and_refuses_a_relative_kind(
+    tmp_path: Path, kitti: tuple[np.ndarray, float, float]
+) -> None:
+    """The engine delivers metres: model.output_kind=metric for a canonical_inverse spec is taken (it was refused as
+    contradicting the spec), and the source publishes the same metres; relative_inverse (what Depth Pro ONNX had to
+    run as before) contradicts it and is refused."""
+    from mono_depth_ros.config import resolve
+    from mono_depth_ros.core.errors import ConfigError
+    from mono_depth_ros.models.depth_source import build_depth_source
+
+    image, _, _ = kitti
+    path = _graph(tmp_path, _ramp(SIDE))
+    write_sidecars(path, _spec())
+    params = {"model.backend": "onnx", "model.weights": str(path), "device": "cpu", "model.threads": 1}
+    stated = build_depth_source(resolve({**params, "model.output_kind": "metric"}))
+    own = build_depth_source(resolve(params))
+    assert stated is not None and own is not None and stated.output_kind is OutputKind.METRIC
+    np.testing.assert_array_equal(stated.predict(image), own.predict(image))
+    with pytest.raises(ConfigError, match=r"model\.output_kind=relative_inverse contradicts .* says canonical_inverse"):
+        build_depth_source(resolve({**params, "model.output_kind": "relative_inverse"}))
+
+
+class _ThreeFocals(_DepthProLike):
+    """A focal output of three values for one image (a principal point and a focal stacked, say)."""
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        depth, focal = super().forward(x)
+        return depth, focal.expand(3) * torch.tensor([1.0, 0.5, 0.5])
+
+
+def test_a_focal_output_of_other_than_one_value_per_image_is_refused_naming_it(tmp_path: Path) -> None:
+    """Three values for one image are not one focal length: refused naming the output, not its first value taken."""
+    outputs = ["predicted_depth", "focallength_px"]
+    path = legacy_onnx(
+        _ThreeFocals(_ramp(SIDE), GRAPH_FOCAL), torch.zeros(1, 3, SIDE, SIDE), tmp_path / "three.onnx", ["x"], outputs
+    )
+    write_sidecars(path, _spec())
+    with pytest.raises(ShapeError, match=r"output 'focallength_px' \(focal_output of its spec\) holds 3 values for 1"):
+        _estimator(path)
+
+
+class _CanonicalOnly(nn.Module):
+    """Depth Pro traced to TorchScript without its focal: the canonical inverse map alone."""
+
+    def __init__(self, canonical: Tensor) -> None:
+        super().__init__()
+        self.canonical = nn.Parameter(canonical, requires_grad=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.canonical + x[:, :1, :1, :1] * 0.0
+
+
+def test_a_torchscript_depth_pro_is_metric_with_the_camera_focal_and_refuses_a_focal_output(
+    tmp_path: Path, kitti: tuple[np.ndarray, float, float], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The same kind for a TorchScript module: `mono-depth spec --kind canonical_inverse` runs it in metres with the
+    KITTI camera's focal (Apple's formula); --focal-output, read from ONNX graphs only, is refused for it."""
+    from mono_depth_ros.models.torchscript_model import TorchScriptBackend
+
+    image, fx, fy = kitti
+    path = tmp_path / "depth_pro.pt"
+    with warnings.catch_warnings():  # torch.jit's deprecation: a module traced elsewhere
+        warnings.simplefilter("ignore")
+        torch.jit.save(torch.jit.trace(_CanonicalOnly(_ramp(SIDE)), torch.zeros(1, 3, SIDE, SIDE)), str(path))
+    args = ["spec", str(path), "--kind", "canonical_inverse", "--input-size", f"{SIDE}x{SIDE}"]
+    assert main([*args, "--focal-output", "focallength_px"]) != 0
+    assert "--focal-output is for ONNX graphs" in capsys.readouterr().err
+    assert main(args) == 0
+    estimator = DepthEstimator(TorchScriptBackend(path, CPU), EstimatorConfig(device="cpu", warmup_runs=1))
+    values = estimator.predict(image, out_hw=(SIDE, SIDE), hints=FrameHints(focal_px=(fx, fy))).values
+    np.testing.assert_allclose(values, _apple(_ramp(SIDE)[0, 0].numpy(), image.shape[1], fx), rtol=1e-5)
