@@ -253,6 +253,28 @@ def test_a_focal_output_of_other_than_one_value_per_image_is_refused_naming_it(t
         _estimator(path)
 
 
+def test_a_depth_pro_teacher_labels_a_folder_without_camera_with_its_own_focal_and_without_it_names_the_kind(
+    tmp_path: Path,
+) -> None:
+    """Distillation from Depth Pro ONNX: a bare image folder (no intrinsics.yaml) is labelled in metres with the
+    graph's focal output; a spec without one stops before any frame, naming canonical_inverse (the message named
+    metric_focal, a kind the teacher is not)."""
+    from mono_depth_ros.core.errors import ConfigError
+    from mono_depth_ros.training.distillation.label_sources import FolderSource
+    from mono_depth_ros.training.distillation.labelling import label_sources
+    from mono_depth_ros.training.distillation.teacher import Teacher
+    from test.training.distill_support import synthetic_clip, write_folder
+
+    bare = write_folder(tmp_path / "bare", synthetic_clip(frames=2), intrinsics=False)
+    path = _graph(tmp_path, _ramp(SIDE))
+    write_sidecars(path, _spec())
+    report = label_sources(Teacher(_estimator(path)), [FolderSource(bare)], tmp_path / "own", (48, 96), progress=False)
+    assert report.labelled == 2
+    write_sidecars(path, _spec(focal_output=""))
+    with pytest.raises(ConfigError, match=r"focal length \(canonical_inverse\).*intrinsics\.yaml"):
+        label_sources(Teacher(_estimator(path)), [FolderSource(bare)], tmp_path / "none", (48, 96), progress=False)
+
+
 class _CanonicalOnly(nn.Module):
     """Depth Pro traced to TorchScript without its focal: the canonical inverse map alone."""
 
