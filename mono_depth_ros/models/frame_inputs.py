@@ -112,21 +112,23 @@ def metres_from_metric_focal(
     return prediction * (focal_net / divisor)
 
 
-def metres_from_canonical_inverse(prediction: Tensor, width_over_focal: Tensor | None, warming: bool) -> Tensor:
-    """Depth Pro's canonical inverse depth → metres: ``1 / clamp(v · w / f, 1e-4, 1e4)``, as Apple's ``infer`` and
+def metres_from_canonical_inverse(prediction: Tensor, focal_over_width: Tensor | None, warming: bool) -> Tensor:
+    """Depth Pro's canonical inverse depth → metres: ``1 / clamp(v / (f / w), 1e-4, 1e4)``, as Apple's ``infer`` and
     transformers' post-processing do (``W / f_px`` there: the camera image's width over its focal, which equals the
-    network input's ``w / f`` when the image is stretched to it; padded, only the network input's is right).
+    network input's ``w / f`` when the image is stretched to it; padded, only the network input's is right). The one
+    formula of both Depth Pro roads: transformers' model (:mod:`.hf_network`, inside its exported graph) and a
+    ``canonical_inverse`` ONNX / TorchScript model (the model runner).
 
     Args:
         prediction: (B, 1, h, w) canonical inverse depth, any resolution (the value has no pixel unit).
-        width_over_focal: (B,) or (1,) network input width / its focal length along the width, both in the network
-            input's pixels (None: none known).
+        focal_over_width: (B,) or (1,) the network input's focal length along its width over that width, both in
+            the network input's pixels (the camera's fx / W when the image is stretched to it; None: none known).
         warming: a start-up pass (warm-up, self-test) without a camera: a 53° lens (:data:`NOMINAL_FOCAL_RATIO`).
 
     Raises:
         ShapeError: no focal length on a real frame.
     """
-    if width_over_focal is None:
+    if focal_over_width is None:
         if not warming:
             msg = (
                 "a canonical_inverse model (Depth Pro) needs a focal length for every frame: the camera's (camera_info "
@@ -134,9 +136,9 @@ def metres_from_canonical_inverse(prediction: Tensor, width_over_focal: Tensor |
                 "canonical_inverse --output predicted_depth --focal-output focallength_px`)"
             )
             raise ShapeError(msg)
-        width_over_focal = torch.full((1,), 1.0 / NOMINAL_FOCAL_RATIO, device=prediction.device)
-    scale = width_over_focal.to(prediction.dtype).reshape(-1, 1, 1, 1)
-    return 1.0 / torch.clamp(prediction * scale, min=CANONICAL_CLAMP[0], max=CANONICAL_CLAMP[1])
+        focal_over_width = torch.full((1,), NOMINAL_FOCAL_RATIO, device=prediction.device)
+    ratio = focal_over_width.to(prediction.dtype).reshape(-1, 1, 1, 1)
+    return 1.0 / torch.clamp(prediction / ratio, min=CANONICAL_CLAMP[0], max=CANONICAL_CLAMP[1])
 
 
 def sky_mask(sky: Tensor, out_hw: tuple[int, int]) -> npt.NDArray[np.bool_]:

@@ -516,8 +516,8 @@ class DepthEstimator:
         self._note_coarse(prediction, batch, warming)
         kind = self.output_kind
         if self.spec.output_kind is OutputKind.CANONICAL_INVERSE:
-            scale = self._width_over_focal(inputs.get(FOCAL_RATIO), seen_hw, network_hw)
-            prediction = metres_from_canonical_inverse(prediction, scale, warming)
+            focal_over_width = self._focal_over_width(inputs.get(FOCAL_RATIO), seen_hw, network_hw)
+            prediction = metres_from_canonical_inverse(prediction, focal_over_width, warming)
         elif self.spec.output_kind.needs_focal:
             divisor = self.spec.metric_focal_divisor
             prediction = metres_from_metric_focal(prediction, inputs.get(FOCAL_NET), warming, divisor)
@@ -555,17 +555,17 @@ class DepthEstimator:
         timings = Timings(preprocess_ms, inference_ms, postprocess_ms, (time.perf_counter_ns() - start) / 1e6)
         return DepthResult(host, kind, network_hw, timings, device_values if on_device else None)
 
-    def _width_over_focal(
+    def _focal_over_width(
         self, camera_ratio: Tensor | None, seen_hw: tuple[int, int], network_hw: tuple[int, int]
     ) -> Tensor | None:
-        """Network input width / its focal length along the width (both in its pixels) for a ``canonical_inverse``
+        """Network input focal length along its width / that width (both in its pixels) for a ``canonical_inverse``
         output: from the camera's fx / W when known (its image spans ``seen_hw[1]`` of the ``network_hw[1]`` columns:
-        less when padded), else from the graph's focal output (:attr:`~.onnx_model.OnnxBackend.last_focal`, in the
-        input's pixels), else None."""
+        less when padded; stretched, exactly the camera's ratio, as transformers' Depth Pro gets it), else from the
+        graph's focal output (:attr:`~.onnx_model.OnnxBackend.last_focal`, in the input's pixels), else None."""
         if camera_ratio is not None:
-            return (network_hw[1] / seen_hw[1]) / camera_ratio
+            return camera_ratio if seen_hw[1] == network_hw[1] else camera_ratio * (seen_hw[1] / network_hw[1])
         graph_focal: Tensor | None = getattr(self.backend, "last_focal", None)
-        return None if graph_focal is None else network_hw[1] / graph_focal
+        return None if graph_focal is None else graph_focal / network_hw[1]
 
     def _download(self, values: Tensor) -> np.ndarray:
         """The map on the host as a new float32 array. From CUDA: one non-blocking copy into a reused pinned buffer

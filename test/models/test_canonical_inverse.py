@@ -114,6 +114,23 @@ def test_depth_pro_onnx_is_published_in_metres_with_the_kitti_cameras_focal(
     assert result.values[0, 0] == pytest.approx(1e4) and result.values[-1, -1] == pytest.approx(fx / (1242 * 0.5))
 
 
+def test_a_stretched_input_gives_the_transformers_depth_pro_metres_bit_for_bit(
+    tmp_path: Path, kitti: tuple[np.ndarray, float, float]
+) -> None:
+    """One formula for both Depth Pro roads: the engine's metres of a canonical_inverse graph fed the KITTI frame
+    stretched to its input are, bit for bit, what transformers' Depth Pro road (:mod:`.hf_network`, the camera's
+    fx / W) makes of the same canonical map (the engine multiplied by W / fx, a last-bit rounding apart)."""
+    from mono_depth_ros.models.hf_network import _depth_pro_metres
+
+    image, fx, fy = kitti
+    canonical = _ramp(SIDE)
+    path = _graph(tmp_path, canonical)
+    write_sidecars(path, _spec())
+    values = _estimator(path).predict(image, out_hw=(SIDE, SIDE), hints=FrameHints(focal_px=(fx, fy))).values
+    transformers_road = _depth_pro_metres(canonical, torch.full((1,), fx / image.shape[1]), None)
+    np.testing.assert_array_equal(values, transformers_road[0, 0].numpy())
+
+
 def test_without_camera_info_the_graphs_focal_output_makes_the_metres(
     tmp_path: Path, kitti: tuple[np.ndarray, float, float]
 ) -> None:
