@@ -383,7 +383,9 @@ class OnnxBackend:
         return result.to(self.device)
 
     def _focal(self, output: Tensor, batch_size: int) -> Tensor:
-        """(B,) float32 focal lengths on ``self.device`` from the focal output (a scalar, (B,), (B, 1): one per image).
+        """(B,) float32 focal lengths on ``self.device`` from the focal output (a scalar, (B,), (B, 1): one per image);
+        one that is not a positive finite length is NaN, so its image's depth is invalid rather than the clamp's
+        bounds of :func:`~.frame_inputs.metres_from_canonical_inverse` everywhere (0.1 mm or 10 km).
 
         Raises:
             ShapeError: another number of values than one (for all) or one per image.
@@ -396,7 +398,8 @@ class OnnxBackend:
                 f"of the focal length in pixels in its spec (`mono-depth spec {self.path} --focal-output NAME`)"
             )
             raise ShapeError(msg)
-        return values.to(device=self.device, dtype=torch.float32).expand(batch_size).clone()
+        focal = values.to(device=self.device, dtype=torch.float32).expand(batch_size)
+        return torch.where(torch.isfinite(focal) & (focal > 0), focal, torch.nan)  # on the device: no wait
 
     def _run(self, batch: Tensor) -> list[Tensor]:
         """The wanted outputs (depth, then sky and focal if any) for ``batch`` (in the graph's layout), bound or

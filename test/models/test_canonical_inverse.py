@@ -146,6 +146,26 @@ def test_without_camera_info_the_graphs_focal_output_makes_the_metres(
     np.testing.assert_allclose(values, _apple(canonical[0, 0].numpy(), image.shape[1], f_px), rtol=1e-5)
 
 
+@pytest.mark.parametrize("focal", [0.0, -GRAPH_FOCAL, math.inf])
+def test_a_graph_focal_that_is_not_a_positive_length_leaves_the_map_invalid_not_made_up(
+    tmp_path: Path, kitti: tuple[np.ndarray, float, float], focal: float
+) -> None:
+    """No camera, and the graph's focal output is 0, negative or infinite (a field-of-view head off its range): the
+    frame's depth is NaN (invalid), not the clamp's bounds everywhere (0 px gave 0.1 mm over the whole frame, an
+    obstacle at the lens; a negative focal or an infinite one 10 km, free space); a camera focal still makes metres."""
+    image, fx, fy = kitti
+    canonical = torch.full((1, 1, SIDE, SIDE), 0.1)
+    path = legacy_onnx(
+        _DepthProLike(canonical, focal), torch.zeros(1, 3, SIDE, SIDE), tmp_path / "odd.onnx", ["pixel_values"],
+        ["predicted_depth", "focallength_px"],
+    )  # fmt: skip
+    write_sidecars(path, _spec())
+    estimator = _estimator(path)
+    assert np.isnan(estimator.predict(image, out_hw=(SIDE, SIDE)).values).all()
+    with_camera = estimator.predict(image, out_hw=(SIDE, SIDE), hints=FrameHints(focal_px=(fx, fy))).values
+    np.testing.assert_allclose(with_camera, _apple(np.float32(0.1), image.shape[1], fx), rtol=1e-5)
+
+
 def test_a_padded_input_takes_the_focal_of_the_image_in_it_not_of_the_whole_input(
     tmp_path: Path, kitti: tuple[np.ndarray, float, float]
 ) -> None:
