@@ -395,7 +395,8 @@ class OnnxBackend:
             msg = (
                 f"ONNX model {self.path.name} output {self._focal_name!r} (focal_output of its spec) holds "
                 f"{values.numel()} values for {batch_size} image(s): not one focal length per image; name the output "
-                f"of the focal length in pixels in its spec (`mono-depth spec {self.path} --focal-output NAME`)"
+                f"of the focal length in pixels in its spec (`mono-depth spec {self.path} --kind canonical_inverse "
+                f"--focal-output NAME`)"
             )
             raise ShapeError(msg)
         focal = values.to(device=self.device, dtype=torch.float32).expand(batch_size)
