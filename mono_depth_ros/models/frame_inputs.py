@@ -132,8 +132,9 @@ def metres_from_canonical_inverse(prediction: Tensor, focal_over_width: Tensor |
         if not warming:
             msg = (
                 "a canonical_inverse model (Depth Pro) needs a focal length for every frame: the camera's (camera_info "
-                "K / P), or the graph's own focal output named in its spec (`mono-depth spec MODEL --kind "
-                "canonical_inverse --output predicted_depth --focal-output focallength_px`)"
+                "K / P), or the graph's own field of view or focal output named in its spec (`mono-depth spec MODEL "
+                "--kind canonical_inverse --output predicted_depth --fov-output field_of_view`: transformers' Depth "
+                "Pro exported, degrees; `--focal-output NAME` for a focal length in pixels)"
             )
             raise ShapeError(msg)
         focal_over_width = torch.full((1,), NOMINAL_FOCAL_RATIO, device=prediction.device)

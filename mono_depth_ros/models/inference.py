@@ -561,7 +561,8 @@ class DepthEstimator:
         """Network input focal length along its width / that width (both in its pixels) for a ``canonical_inverse``
         output: from the camera's fx / W when known (its image spans ``seen_hw[1]`` of the ``network_hw[1]`` columns:
         less when padded; stretched, exactly the camera's ratio, as transformers' Depth Pro gets it), else from the
-        graph's focal output (:attr:`~.onnx_model.OnnxBackend.last_focal`, in the input's pixels), else None."""
+        graph's focal or field-of-view output (:attr:`~.onnx_model.OnnxBackend.last_focal`, in the input's pixels),
+        else None."""
         if camera_ratio is not None:
             return camera_ratio if seen_hw[1] == network_hw[1] else camera_ratio * (seen_hw[1] / network_hw[1])
         graph_focal: Tensor | None = getattr(self.backend, "last_focal", None)

@@ -12,7 +12,8 @@ Output kinds (what the network's raw output means):
 * ``canonical_inverse``  Depth Pro's canonical inverse depth f / (w · depth), f the focal length in pixels of the
                          network input along its width w; made metres by the model runner, 1 / clamp(v · w / f,
                          1e-4, 1e4) as Apple's ``infer`` and transformers' post-processing do, with the camera's
-                         focal length, else the graph's own (its ``focal_output``).
+                         focal length, else the graph's own (its ``focal_output`` in pixels, or ``fov_output``:
+                         a horizontal field of view in degrees, w / f = 2 tan(fov / 2)).
 """
 
 from __future__ import annotations
@@ -211,6 +212,7 @@ _OPTIONAL_DEFAULTS: dict[str, Any] = {
     "training_focal": (),
     "metric_focal_divisor": METRIC_FOCAL_DIVISOR,
     "focal_output": "",
+    "fov_output": "",
 }
 
 PIXEL_MEAN = (0.0, 0.0, 0.0)
@@ -278,9 +280,12 @@ class ModelSpec:
             network's scale belongs to that camera (``core.training_camera`` words the warning for another one).
         metric_focal_divisor: D of a ``metric_focal`` output, metres = output × focal px / D: the focal length in
             pixels of the camera the output is metric for (300: Depth Anything 3; 1000: Metric3D's canonical camera).
-        focal_output: the graph output of the focal length in pixels of the network input along its width (Depth
-            Pro's ONNX ``focallength_px``, from its field-of-view head), read for a ``canonical_inverse`` output
-            when no camera focal length is known. Empty: none (the camera's is needed every frame).
+        focal_output: the graph output of the focal length in pixels of the network input along its width (a Depth
+            Pro export's field-of-view head as a focal length), read for a ``canonical_inverse`` output when no
+            camera focal length is known. Empty: none (the camera's is needed every frame).
+        fov_output: the graph output of the horizontal field of view of the network input in degrees, one per image
+            (transformers' ``DepthProForDepthEstimation`` exported: ``field_of_view``; its input's width over its
+            focal is ``2 tan(fov / 2)``), read as ``focal_output`` is; at most one of the two. Empty: none.
     """
 
     architecture: str
@@ -298,6 +303,7 @@ class ModelSpec:
     training_focal: tuple[float, ...] = ()
     metric_focal_divisor: float = METRIC_FOCAL_DIVISOR
     focal_output: str = ""
+    fov_output: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(
@@ -323,10 +329,18 @@ class ModelSpec:
             )
             raise CheckpointError(msg)
         object.__setattr__(self, "metric_focal_divisor", float(divisor))
-        if self.focal_output and self.output_kind is not OutputKind.CANONICAL_INVERSE:
+        for name in ("focal_output", "fov_output"):
+            if getattr(self, name) and self.output_kind is not OutputKind.CANONICAL_INVERSE:
+                msg = (
+                    f"ModelSpec {name}={getattr(self, name)!r} is read for a canonical_inverse output (Depth Pro) "
+                    f"only, not {self.output_kind.value}; {SPEC_REMEDY}"
+                )
+                raise CheckpointError(msg)
+        if self.focal_output and self.fov_output:
             msg = (
-                f"ModelSpec focal_output={self.focal_output!r} is read for a canonical_inverse output (Depth Pro) "
-                f"only, not {self.output_kind.value}; {SPEC_REMEDY}"
+                f"ModelSpec names both focal_output={self.focal_output!r} (a focal length in pixels) and "
+                f"fov_output={self.fov_output!r} (a field of view in degrees): keep the one the graph has; "
+                f"{SPEC_REMEDY}"
             )
             raise CheckpointError(msg)
         for name in ("min_depth_m", "max_depth_m", "sky_threshold"):

@@ -1,10 +1,13 @@
-"""Depth Pro exported to ONNX (onnx-community/DepthPro-ONNX's signature): its canonical inverse depth published in
-metres with the camera's focal length, or the graph's own, as Apple's ``DepthPro.infer`` does.
+"""Depth Pro's canonical inverse depth exported to ONNX: published in metres with the camera's focal length, or the
+graph's own (a focal length in its input's pixels, or a field of view in degrees), as Apple's ``DepthPro.infer`` and
+transformers' post-processing do.
 
 The reference is Apple's (and transformers' ``post_process_depth_estimation``): ``W / f_px`` from the camera image's
 width and focal length in its pixels (or the field of view: ``f_px = 0.5 W / tan(fov / 2)``), then
-``depth = 1 / clamp(canonical · W / f_px, 1e-4, 1e4)``. The tiny graph here has the same outputs: a known canonical
-inverse map (``predicted_depth``) and a focal length in its input's pixels (``focallength_px``).
+``depth = 1 / clamp(canonical · W / f_px, 1e-4, 1e4)``. The tiny graphs here emit a known canonical inverse map
+(``predicted_depth``) and either a focal length in their input's pixels (``focallength_px``, the name only borrowed:
+onnx-community/DepthPro-ONNX's ``predicted_depth`` is, by its model card, metres already, not canonical) or
+transformers' ``field_of_view`` in degrees (``DepthProForDepthEstimation`` exported).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -43,8 +47,8 @@ def _ramp(side: int) -> Tensor:
 
 
 class _DepthProLike(nn.Module):
-    """Depth Pro's ONNX outputs: ``predicted_depth`` (a fixed canonical map, at ``SIDE / reduce``) and
-    ``focallength_px`` (1,): the image only fixes their shapes."""
+    """A Depth Pro export with a focal output: ``predicted_depth`` (a fixed canonical inverse map) and
+    ``focallength_px`` (1,) in the input's pixels: the image only fixes their shapes."""
 
     def __init__(self, canonical: Tensor, focal_px: float) -> None:
         super().__init__()
@@ -217,14 +221,15 @@ def test_without_a_focal_output_a_frame_without_camera_is_refused_naming_both_re
     tmp_path: Path, kitti: tuple[np.ndarray, float, float]
 ) -> None:
     """A canonical_inverse spec without focal_output starts (the warm-up has no camera: a nominal lens) and runs
-    with camera_info; a frame without a focal length is refused, naming camera_info and the focal output."""
+    with camera_info; a frame without a focal length is refused, naming camera_info and the graph's field-of-view
+    and focal outputs."""
     image, fx, fy = kitti
     path = _graph(tmp_path, _ramp(SIDE))
     write_sidecars(path, _spec(focal_output=""))
     estimator = _estimator(path)
     assert estimator.predict(image, hints=FrameHints(focal_px=(fx, fy))).values.shape == image.shape[:2]
     with pytest.raises(ShapeError, match=r"canonical_inverse model \(Depth Pro\) needs a focal length.*camera_info.*"
-                       r"--focal-output focallength_px"):  # fmt: skip
+                       r"--fov-output field_of_view.*--focal-output NAME"):  # fmt: skip
         estimator.predict(image)
 
 
@@ -253,8 +258,8 @@ def test_the_node_takes_metric_stated_for_it_and_refuses_a_relative_kind(
     tmp_path: Path, kitti: tuple[np.ndarray, float, float]
 ) -> None:
     """The engine delivers metres: model.output_kind=metric for a canonical_inverse spec is taken (it was refused as
-    contradicting the spec), and the source publishes the same metres; relative_inverse (what Depth Pro ONNX had to
-    run as before) contradicts it and is refused."""
+    contradicting the spec), and the source publishes the same metres; relative_inverse (what a canonical Depth Pro
+    export had to run as before) contradicts it and is refused."""
     from mono_depth_ros.config import resolve
     from mono_depth_ros.core.errors import ConfigError
     from mono_depth_ros.models.depth_source import build_depth_source
@@ -342,3 +347,151 @@ def test_a_torchscript_depth_pro_is_metric_with_the_camera_focal_and_refuses_a_f
     estimator = DepthEstimator(TorchScriptBackend(path, CPU), EstimatorConfig(device="cpu", warmup_runs=1))
     values = estimator.predict(image, out_hw=(SIDE, SIDE), hints=FrameHints(focal_px=(fx, fy))).values
     np.testing.assert_allclose(values, _apple(_ramp(SIDE)[0, 0].numpy(), image.shape[1], fx), rtol=1e-5)
+
+
+GRAPH_FOV = 70.0
+"""field_of_view of the tiny transformers-like graph: horizontal, degrees."""
+
+
+class _TransformersDepthPro(nn.Module):
+    """transformers' ``DepthProForDepthEstimation`` exported: ``predicted_depth`` (a fixed canonical inverse map) and
+    ``field_of_view`` (B,) in degrees, not a focal length."""
+
+    def __init__(self, canonical: Tensor, fov_degrees: float) -> None:
+        super().__init__()
+        self.canonical = nn.Parameter(canonical, requires_grad=False)
+        self.fov = nn.Parameter(torch.tensor([fov_degrees]), requires_grad=False)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        return self.canonical + x[:, :1, :1, :1] * 0.0, self.fov + x.mean() * 0.0
+
+
+def _fov_graph(tmp_path: Path, canonical: Tensor, fov: float = GRAPH_FOV, name: str = "hf_depth_pro.onnx") -> Path:
+    module = _TransformersDepthPro(canonical, fov)
+    outputs = ["predicted_depth", "field_of_view"]
+    return legacy_onnx(module, torch.zeros(1, 3, SIDE, SIDE), tmp_path / name, ["pixel_values"], outputs)
+
+
+def _fov_spec(policy: InputPolicy | None = None) -> ModelSpec:
+    return replace(_spec(policy, focal_output=""), fov_output="field_of_view")
+
+
+def _transformers(canonical: np.ndarray, width: int, fov_degrees: float) -> np.ndarray:
+    """transformers' ``DepthProImageProcessor.post_process_depth_estimation`` (5.x), transcribed (its module needs
+    torchvision): ``focal = 0.5 width / tan(0.5 deg2rad(fov))``, ``depth = 1 / clamp(v · width / focal, 1e-4, 1e4)``
+    with ``width`` the target (camera image) width."""
+    focal = 0.5 * width / math.tan(0.5 * math.radians(fov_degrees))
+    return 1.0 / np.clip(canonical * (width / focal), 1e-4, 1e4)
+
+
+@pytest.mark.parametrize("io_binding", [True, False])
+def test_a_transformers_export_without_camera_gives_its_post_processing_metres_from_the_field_of_view(
+    tmp_path: Path, kitti: tuple[np.ndarray, float, float], io_binding: bool
+) -> None:
+    """The KITTI frame (1242 wide) through a graph emitting canonical inverse depth and a 70° field of view, no
+    camera_info: the metres are transformers' post-processing of the same outputs at the camera image's width (not
+    the 70 read as a focal length of 70 px of the 48-px input, 2.04x farther here; for the real 1536-px input and a
+    60° field of view 22x nearer); with KITTI's camera (fx 721.5 px) the camera's focal wins: Apple's formula with
+    fx, not the graph's field of view."""
+    image, fx, fy = kitti
+    canonical = _ramp(SIDE)
+    path = _fov_graph(tmp_path, canonical)
+    write_sidecars(path, _fov_spec())
+    estimator = _estimator(path, io_binding)
+    values = estimator.predict(image, out_hw=(SIDE, SIDE)).values
+    expected = _transformers(canonical[0, 0].numpy(), image.shape[1], GRAPH_FOV)
+    np.testing.assert_allclose(values, expected, rtol=1e-5)
+    as_pixels = _apple(canonical[0, 0].numpy(), SIDE, GRAPH_FOV)  # the degrees misread as a focal in pixels
+    np.testing.assert_allclose(as_pixels[1:] / expected[1:], 2.0 * math.tan(math.radians(35.0)) * 70 / 48, rtol=1e-4)
+    with_camera = estimator.predict(image, out_hw=(SIDE, SIDE), hints=FrameHints(focal_px=(fx, fy))).values
+    np.testing.assert_allclose(with_camera, _apple(canonical[0, 0].numpy(), image.shape[1], fx), rtol=1e-5)
+    assert not np.allclose(with_camera, expected, rtol=1e-2)  # the two focals differ: the test tells them apart
+
+
+def test_a_field_of_view_holds_for_the_whole_padded_input_whatever_the_image_in_it(
+    tmp_path: Path, kitti: tuple[np.ndarray, float, float]
+) -> None:
+    """A 375×250 crop fitted in the 48² input keeping its aspect (pad), no camera: the graph's field of view is the
+    whole input's, so w / f = 2 tan(fov / 2) of the input, whatever columns the crop spans (a camera focal is
+    rescaled for the padding; the graph's field of view is not)."""
+    image, _, _ = kitti
+    crop = np.ascontiguousarray(image[:, 500:750])
+    path = _fov_graph(tmp_path, torch.full((1, 1, SIDE, SIDE), 0.1))
+    write_sidecars(path, _fov_spec(InputPolicy(SIDE, SIDE, pad=True)))
+    values = _estimator(path).predict(crop).values
+    assert values.shape == crop.shape[:2]
+    np.testing.assert_allclose(values, 1.0 / (0.1 * 2.0 * math.tan(math.radians(GRAPH_FOV) / 2)), rtol=1e-5)
+
+
+@pytest.mark.parametrize("fov", [0.0, -GRAPH_FOV, 180.0, 200.0, math.inf, math.nan])
+def test_a_field_of_view_off_zero_to_180_degrees_leaves_the_map_invalid_not_made_up(
+    tmp_path: Path, kitti: tuple[np.ndarray, float, float], fov: float
+) -> None:
+    """No camera and a field of view of 0, negative, 180 or more, or not finite (a head off its range): the frame's
+    depth is NaN (invalid), not the clamp's bounds or a depth mirrored through tan's sign; a camera focal still
+    makes metres."""
+    image, fx, fy = kitti
+    path = _fov_graph(tmp_path, torch.full((1, 1, SIDE, SIDE), 0.1), fov, "odd_fov.onnx")
+    write_sidecars(path, _fov_spec())
+    estimator = _estimator(path)
+    assert np.isnan(estimator.predict(image, out_hw=(SIDE, SIDE)).values).all()
+    with_camera = estimator.predict(image, out_hw=(SIDE, SIDE), hints=FrameHints(focal_px=(fx, fy))).values
+    np.testing.assert_allclose(with_camera, _apple(np.float32(0.1), image.shape[1], fx), rtol=1e-5)
+
+
+def test_the_spec_command_writes_a_fov_output_and_refuses_it_with_a_focal_output_or_another_kind(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`mono-depth spec --kind canonical_inverse --fov-output field_of_view` writes ``fov_output`` (left out of a
+    spec that does not use it: older readers still load it); with --focal-output too, with --kind metric, naming an
+    output the graph lacks, or for TorchScript it is refused naming the flag; a ModelSpec with both is refused."""
+    path = _fov_graph(tmp_path, _ramp(SIDE))
+    args = ["spec", str(path), "--kind", "canonical_inverse", "--output", "predicted_depth"]
+    assert main([*args, "--fov-output", "field_of_view"]) == 0
+    written = json.loads(spec_path_for(path).read_text())
+    assert written["fov_output"] == "field_of_view" and "focal_output" not in written
+    assert "fov_output" not in json.loads(_spec().to_json())
+    assert ModelSpec.from_json(_fov_spec().to_json()) == _fov_spec()
+    capsys.readouterr()
+    assert main([*args, "--fov-output", "field_of_view", "--focal-output", "field_of_view"]) != 0
+    assert "--focal-output field_of_view (a focal length in pixels) and --fov-output" in capsys.readouterr().err
+    metric = ["spec", str(path), "--kind", "metric", "--output", "predicted_depth", "--fov-output", "field_of_view"]
+    assert main(metric) != 0
+    assert "--fov-output field_of_view is read for --kind canonical_inverse" in capsys.readouterr().err
+    assert main([*args, "--fov-output", "fov"]) != 0
+    assert "has no output 'fov' (--fov-output)" in capsys.readouterr().err
+    with pytest.raises(CheckpointError, match=r"both focal_output='f' .* and fov_output='field_of_view'"):
+        replace(_fov_spec(), focal_output="f")
+    with pytest.raises(CheckpointError, match=r"fov_output='field_of_view' is read for a canonical_inverse"):
+        ModelSpec("onnx_graph", backend="onnx", output_kind=OutputKind.METRIC, fov_output="field_of_view")
+    write_sidecars(path, replace(_fov_spec(), fov_output="fov"))
+    with pytest.raises(CheckpointError, match=r"no output 'fov' \(fov_output of its spec\).*--fov-output"):
+        OnnxBackend(path, CPU, cpu_threads=1)
+
+
+def test_a_torchscript_module_refuses_a_fov_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--fov-output is read from ONNX graphs only: refused for a TorchScript module, naming the flag."""
+    path = tmp_path / "depth_pro.pt"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.jit.save(torch.jit.trace(_CanonicalOnly(_ramp(SIDE)), torch.zeros(1, 3, SIDE, SIDE)), str(path))
+    args = ["spec", str(path), "--kind", "canonical_inverse", "--input-size", f"{SIDE}x{SIDE}"]
+    assert main([*args, "--fov-output", "field_of_view"]) != 0
+    assert "--fov-output is for ONNX graphs" in capsys.readouterr().err
+
+
+def test_a_transformers_depth_pro_teacher_labels_a_folder_without_camera_with_its_field_of_view(
+    tmp_path: Path,
+) -> None:
+    """Distillation from transformers' Depth Pro exported: a bare image folder (no intrinsics.yaml) is labelled in
+    metres with the graph's field of view (the teacher asked for the frames' intrinsics before)."""
+    from mono_depth_ros.training.distillation.label_sources import FolderSource
+    from mono_depth_ros.training.distillation.labelling import label_sources
+    from mono_depth_ros.training.distillation.teacher import Teacher
+    from test.training.distill_support import synthetic_clip, write_folder
+
+    bare = write_folder(tmp_path / "bare", synthetic_clip(frames=2), intrinsics=False)
+    path = _fov_graph(tmp_path, _ramp(SIDE))
+    write_sidecars(path, _fov_spec())
+    report = label_sources(Teacher(_estimator(path)), [FolderSource(bare)], tmp_path / "own", (48, 96), progress=False)
+    assert report.labelled == 2
