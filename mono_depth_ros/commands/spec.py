@@ -47,7 +47,13 @@ camera's focal length, or its own field of view when camera_info gives none (met
 (``--focal-output NAME`` instead for a graph whose output is a focal length in its input's pixels.) The
 onnx-community/DepthPro-ONNX export (outputs ``predicted_depth``, ``focallength_px``) is another matter: by its model
 card's example its ``predicted_depth`` is depth in metres already, as Apple's ``infer`` returns (not checked on its
-real weights here), so it is ``--kind metric --output predicted_depth`` with the same normalisation.
+real weights here), so it is ``--kind metric --output predicted_depth`` with the same normalisation; with
+``--focal-output focallength_px`` too, its metres (made with its own focal) are rescaled to the camera's focal when
+camera_info gives one (depth x f_camera / f_graph, what Apple's ``infer`` returns with the camera's ``f_px``; this
+takes ``focallength_px`` to be in its input's pixels, also unchecked on the real weights)::
+
+    mono-depth spec model.onnx --kind metric --output predicted_depth --focal-output focallength_px \
+        --mean 0.5,0.5,0.5 --std 0.5,0.5,0.5 --no-antialias
 
 A TorchScript ``.pt`` (scripted or traced elsewhere) gets its spec the same way, with ``--input-size`` (a TorchScript
 module does not state its input size) and, for a module returning a dict, ``--output KEY`` (a tuple: ``--output
@@ -330,13 +336,19 @@ def make_spec(args: argparse.Namespace) -> ModelSpec:
     if args.sky_threshold != SKY_THRESHOLD and not args.sky_output:
         msg = f"--sky-threshold {args.sky_threshold:g} is not read without --sky-output (the output it thresholds)"
         raise ConfigError(msg + "; give --sky-output NAME, or leave it out")
-    for flag, name in (("--focal-output", args.focal_output), ("--fov-output", args.fov_output)):
-        if name and output_kind is not OutputKind.CANONICAL_INVERSE:
-            msg = (
-                f"{flag} {name} is read for --kind canonical_inverse (Depth Pro's canonical inverse depth, made metres "
-                f"with a focal length), not {output_kind.value}"
-            )
-            raise ConfigError(msg)
+    if args.focal_output and output_kind not in (OutputKind.CANONICAL_INVERSE, OutputKind.METRIC):
+        msg = (
+            f"--focal-output {args.focal_output} is read for --kind canonical_inverse (Depth Pro's canonical inverse "
+            f"depth, made metres with a focal length) or metric (Depth Pro's metres made with that focal, rescaled to "
+            f"the camera's), not {output_kind.value}"
+        )
+        raise ConfigError(msg)
+    if args.fov_output and output_kind is not OutputKind.CANONICAL_INVERSE:
+        msg = (
+            f"--fov-output {args.fov_output} is read for --kind canonical_inverse (Depth Pro's canonical inverse "
+            f"depth, made metres with a focal length), not {output_kind.value}"
+        )
+        raise ConfigError(msg)
     if args.focal_output and args.fov_output:
         msg = (
             f"--focal-output {args.focal_output} (a focal length in pixels) and --fov-output {args.fov_output} (a "
@@ -410,7 +422,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     focal_output = (
         "canonical_inverse: the output of the focal length in pixels of the network input along its width, used "
-        "when camera_info gives none (not with --fov-output)"
+        "when camera_info gives none (not with --fov-output); metric: the focal the graph's metres were made with, "
+        "rescaled to the camera's (depth x f_camera / f_graph) when camera_info gives one"
     )
     parser.add_argument("--focal-output", default="", help=focal_output)
     fov_output = (

@@ -282,7 +282,9 @@ class ModelSpec:
             pixels of the camera the output is metric for (300: Depth Anything 3; 1000: Metric3D's canonical camera).
         focal_output: the graph output of the focal length in pixels of the network input along its width (a Depth
             Pro export's field-of-view head as a focal length), read for a ``canonical_inverse`` output when no
-            camera focal length is known. Empty: none (the camera's is needed every frame).
+            camera focal length is known; for a ``metric`` output (a Depth Pro export whose depth is metres made with
+            this focal, as Apple's ``infer`` without ``f_px``), its metres are rescaled by the camera's focal over
+            this one when the camera's is known. Empty: none (a canonical_inverse output needs the camera's).
         fov_output: the graph output of the horizontal field of view of the network input in degrees, one per image
             (transformers' ``DepthProForDepthEstimation`` exported: ``field_of_view``; its input's width over its
             focal is ``2 tan(fov / 2)``), read as ``focal_output`` is; at most one of the two. Empty: none.
@@ -329,11 +331,16 @@ class ModelSpec:
             )
             raise CheckpointError(msg)
         object.__setattr__(self, "metric_focal_divisor", float(divisor))
-        for name in ("focal_output", "fov_output"):
-            if getattr(self, name) and self.output_kind is not OutputKind.CANONICAL_INVERSE:
+        kinds = {
+            "focal_output": (OutputKind.CANONICAL_INVERSE, OutputKind.METRIC),
+            "fov_output": (OutputKind.CANONICAL_INVERSE,),
+        }
+        for name, read_for in kinds.items():
+            if getattr(self, name) and self.output_kind not in read_for:
                 msg = (
-                    f"ModelSpec {name}={getattr(self, name)!r} is read for a canonical_inverse output (Depth Pro) "
-                    f"only, not {self.output_kind.value}; {SPEC_REMEDY}"
+                    f"ModelSpec {name}={getattr(self, name)!r} is read for a "
+                    f"{' or '.join(kind.value for kind in read_for)} output (Depth Pro) only, not "
+                    f"{self.output_kind.value}; {SPEC_REMEDY}"
                 )
                 raise CheckpointError(msg)
         if self.focal_output and self.fov_output:

@@ -237,16 +237,19 @@ def test_a_focal_output_the_graph_lacks_or_for_another_kind_is_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A spec naming a focal output the graph does not have is refused at load naming its outputs; focal_output
-    with a kind other than canonical_inverse is refused by the spec and by the spec command."""
+    with a kind other than canonical_inverse or metric is refused by the spec and by the spec command."""
     path = _graph(tmp_path, _ramp(SIDE))
     write_sidecars(path, _spec(focal_output="field_of_view"))
     lacks = r"no output 'field_of_view' \(focal_output of its spec\).*focallength_px"
     with pytest.raises(CheckpointError, match=lacks):
         OnnxBackend(path, CPU, cpu_threads=1)
-    with pytest.raises(CheckpointError, match=r"focal_output='focallength_px' is read for a canonical_inverse"):
-        ModelSpec("onnx_graph", backend="onnx", output_kind=OutputKind.METRIC, focal_output="focallength_px")
+    with pytest.raises(
+        CheckpointError, match=r"focal_output='focallength_px' is read for a canonical_inverse or metric"
+    ):
+        ModelSpec("onnx_graph", backend="onnx", output_kind=OutputKind.RELATIVE_INVERSE, focal_output="focallength_px")
     capsys.readouterr()
-    args = ["spec", str(path), "--kind", "metric", "--output", "predicted_depth", "--focal-output", "focallength_px"]
+    kind = ["--kind", "relative_inverse"]
+    args = ["spec", str(path), *kind, "--output", "predicted_depth", "--focal-output", "focallength_px"]
     assert main(args) != 0
     assert "--focal-output focallength_px is read for --kind canonical_inverse" in capsys.readouterr().err
     args = ["spec", str(path), "--kind", "canonical_inverse", "--output", "predicted_depth", "--focal-output", "fov"]
@@ -495,3 +498,57 @@ def test_a_transformers_depth_pro_teacher_labels_a_folder_without_camera_with_it
     write_sidecars(path, _fov_spec())
     report = label_sources(Teacher(_estimator(path)), [FolderSource(bare)], tmp_path / "own", (48, 96), progress=False)
     assert report.labelled == 2
+
+
+def _metric_graph(tmp_path: Path, canonical: Tensor) -> Path:
+    """A Depth Pro export publishing metres made with its own focal (Apple's ``infer`` without ``f_px``, the graph's
+    input width): ``predicted_depth`` = 1 / clamp(canonical · SIDE / f), ``focallength_px`` = f = GRAPH_FOCAL."""
+    metres = 1.0 / torch.clamp(canonical * (SIDE / GRAPH_FOCAL), 1e-4, 1e4)
+    module = _DepthProLike(metres, GRAPH_FOCAL)
+    outputs = ["predicted_depth", "focallength_px"]
+    return legacy_onnx(module, torch.zeros(1, 3, SIDE, SIDE), tmp_path / "metric.onnx", ["pixel_values"], outputs)
+
+
+def _metric_spec(policy: InputPolicy | None = None) -> ModelSpec:
+    return replace(_spec(policy), output_kind=OutputKind.METRIC)
+
+
+def test_a_metric_depth_pro_export_is_rescaled_to_the_kitti_cameras_focal_and_kept_without_one(
+    tmp_path: Path, kitti: tuple[np.ndarray, float, float]
+) -> None:
+    """`--kind metric --focal-output focallength_px`: the graph's metres were made with its own focal (30 px of its
+    48-px input); with KITTI's camera (fx 721.5 px of 1242) they become Apple's ``infer(f_px=fx)`` metres of the same
+    canonical map (depth · f_camera / f_graph, both in the input's pixels); without a camera they are the graph's."""
+    image, fx, fy = kitti
+    canonical = torch.linspace(0.01, 0.5, SIDE * SIDE).reshape(1, 1, SIDE, SIDE)  # off the clamp's bounds
+    path = _metric_graph(tmp_path, canonical)
+    write_sidecars(path, _metric_spec())
+    estimator = _estimator(path)
+    assert estimator.output_kind is OutputKind.METRIC
+    with_camera = estimator.predict(image, out_hw=(SIDE, SIDE), hints=FrameHints(focal_px=(fx, fy))).values
+    np.testing.assert_allclose(with_camera, _apple(canonical[0, 0].numpy(), image.shape[1], fx), rtol=1e-5)
+    own = estimator.predict(image, out_hw=(SIDE, SIDE)).values
+    np.testing.assert_allclose(own, _apple(canonical[0, 0].numpy(), SIDE, GRAPH_FOCAL), rtol=1e-5)
+    assert not np.allclose(own, with_camera, rtol=1e-2)
+
+
+def test_a_metric_depth_pro_export_padded_takes_the_focal_of_the_image_in_it_and_a_bad_graph_focal_is_invalid(
+    tmp_path: Path, kitti: tuple[np.ndarray, float, float]
+) -> None:
+    """A 375×250 crop fitted in the 48² input (pad: it spans 32 columns): the camera's focal in the input's pixels is
+    fx · 32 / 250, so metres = 1 / (0.1 · 48 / (fx · 32 / 250)); a graph focal of 0 with a camera leaves the frame
+    NaN (no ratio to rescale by), and `mono-depth spec --kind metric --focal-output` writes the spec."""
+    image, fx, fy = kitti
+    crop = np.ascontiguousarray(image[:, 500:750])
+    path = _metric_graph(tmp_path, torch.full((1, 1, SIDE, SIDE), 0.1))
+    args = ["spec", str(path), "--kind", "metric", "--output", "predicted_depth", "--focal-output", "focallength_px"]
+    assert main([*args, "--pad", "--mean", "0.5,0.5,0.5", "--std", "0.5,0.5,0.5"]) == 0
+    assert json.loads(spec_path_for(path).read_text())["focal_output"] == "focallength_px"
+    values = _estimator(path).predict(crop, hints=FrameHints(focal_px=(fx, fy))).values
+    assert values.shape == crop.shape[:2]
+    np.testing.assert_allclose(values, 1.0 / (0.1 * SIDE / (fx * 32 / 250)), rtol=1e-5)
+    outputs = ["predicted_depth", "focallength_px"]
+    module = _DepthProLike(torch.full((1, 1, SIDE, SIDE), 5.0), 0.0)  # 5 m, and a focal of 0 px
+    zero = legacy_onnx(module, torch.zeros(1, 3, SIDE, SIDE), tmp_path / "zero.onnx", ["pixel_values"], outputs)
+    write_sidecars(zero, _metric_spec())
+    assert np.isnan(_estimator(zero).predict(image, hints=FrameHints(focal_px=(fx, fy))).values).all()
