@@ -552,3 +552,23 @@ def test_a_metric_depth_pro_export_padded_takes_the_focal_of_the_image_in_it_and
     zero = legacy_onnx(module, torch.zeros(1, 3, SIDE, SIDE), tmp_path / "zero.onnx", ["pixel_values"], outputs)
     write_sidecars(zero, _metric_spec())
     assert np.isnan(_estimator(zero).predict(image, hints=FrameHints(focal_px=(fx, fy))).values).all()
+
+
+class _ThreeFields(_TransformersDepthPro):
+    """A field-of-view output of three values for one image."""
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        depth, fov = super().forward(x)
+        return depth, fov.expand(3) * torch.tensor([1.0, 0.5, 0.5])
+
+
+def test_a_fov_output_of_other_than_one_value_per_image_is_refused_naming_it_and_the_flag(tmp_path: Path) -> None:
+    """Three fields of view for one image: refused naming the output and --fov-output, not its first value taken."""
+    outputs = ["predicted_depth", "field_of_view"]
+    module = _ThreeFields(_ramp(SIDE), GRAPH_FOV)
+    path = legacy_onnx(module, torch.zeros(1, 3, SIDE, SIDE), tmp_path / "three.onnx", ["x"], outputs)
+    write_sidecars(path, _fov_spec())
+    with pytest.raises(
+        ShapeError, match=r"'field_of_view' \(fov_output of its spec\) holds 3 values.*--fov-output NAME"
+    ):
+        _estimator(path)
