@@ -572,3 +572,19 @@ def test_a_fov_output_of_other_than_one_value_per_image_is_refused_naming_it_and
         ShapeError, match=r"'field_of_view' \(fov_output of its spec\) holds 3 values.*--fov-output NAME"
     ):
         _estimator(path)
+
+
+def test_a_metric_depth_pro_export_without_camera_publishes_the_graphs_metres_bit_for_bit(
+    tmp_path: Path, kitti: tuple[np.ndarray, float, float]
+) -> None:
+    """No camera: a `metric` spec with `focal_output` publishes exactly the map of the same graph under a `metric`
+    spec without it (no rescale, no clamp, no dtype round trip), at the network's size and at the frame's."""
+    image, _, _ = kitti
+    canonical = torch.linspace(1e-6, 2e4, SIDE * SIDE).reshape(1, 1, SIDE, SIDE)  # both clamp bounds reached
+    path = _metric_graph(tmp_path, canonical)
+    for out_hw in ((SIDE, SIDE), None):
+        write_sidecars(path, _metric_spec())
+        with_focal = _estimator(path).predict(image, out_hw=out_hw).values
+        write_sidecars(path, replace(_metric_spec(), focal_output=""))
+        plain = _estimator(path).predict(image, out_hw=out_hw).values
+        np.testing.assert_array_equal(with_focal, plain)
