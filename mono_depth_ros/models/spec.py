@@ -343,6 +343,15 @@ class ModelSpec:
                     f"{self.output_kind.value}; {SPEC_REMEDY}"
                 )
                 raise CheckpointError(msg)
+        graph_output = self.focal_output or self.fov_output
+        if graph_output and self.backend != "onnx":  # only OnnxBackend reads it: elsewhere it would pass unread
+            name = "focal_output" if self.focal_output else "fov_output"
+            msg = (
+                f"ModelSpec {name}={graph_output!r} names an ONNX graph output, but its backend is {self.backend!r}, "
+                f"which returns its depth only (the output would be ignored: a metric map kept at the graph's focal "
+                f"with a camera known); {SPEC_REMEDY}"
+            )
+            raise CheckpointError(msg)
         if self.focal_output and self.fov_output:
             msg = (
                 f"ModelSpec names both focal_output={self.focal_output!r} (a focal length in pixels) and "

@@ -588,3 +588,23 @@ def test_a_metric_depth_pro_export_without_camera_publishes_the_graphs_metres_bi
         write_sidecars(path, replace(_metric_spec(), focal_output=""))
         plain = _estimator(path).predict(image, out_hw=out_hw).values
         np.testing.assert_array_equal(with_focal, plain)
+
+
+@pytest.mark.parametrize(
+    ("kind", "field"),
+    [
+        (OutputKind.METRIC, "focal_output"),
+        (OutputKind.CANONICAL_INVERSE, "focal_output"),
+        (OutputKind.CANONICAL_INVERSE, "fov_output"),
+    ],
+)
+def test_a_graph_focal_or_fov_output_in_a_spec_of_another_backend_is_refused_not_ignored(
+    kind: OutputKind, field: str
+) -> None:
+    """A hand-written TorchScript / torch spec naming a focal or field-of-view output: nothing but OnnxBackend reads
+    it, so it is refused naming the field and the backend (a TorchScript `metric` spec with focal_output ran with the
+    camera's focal silently ignored)."""
+    for backend in ("torchscript", "torch"):
+        with pytest.raises(CheckpointError, match=rf"{field}='out' names an ONNX graph output.*'{backend}'"):
+            ModelSpec("net", backend=backend, output_kind=kind, **{field: "out"})
+    assert getattr(ModelSpec("net", backend="onnx", output_kind=kind, **{field: "out"}), field) == "out"
