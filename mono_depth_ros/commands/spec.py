@@ -35,6 +35,26 @@ keeping its aspect and padded; float pixels 0..255; canonical focal 1000 px)::
 (``--pad-colour``: its own code pads with ImageNet's mean colour, which its graph normalises to 0; the default pads
 with the spec's mean, here 0: black. ``--no-antialias``: it shrinks the image with ``cv2.INTER_LINEAR``.)
 
+Apple's Depth Pro exported to ONNX from transformers' ``DepthProForDepthEstimation`` (fixed 1536x1536, the image
+stretched to it without antialiasing, mean and std 0.5, as its processor does; ``predicted_depth`` its canonical
+inverse depth, ``field_of_view`` its field-of-view head's horizontal field of view in degrees) is metric with the
+camera's focal length, or its own field of view when camera_info gives none (metres = 1 / clamp(v · 2 tan(fov / 2),
+1e-4, 1e4), transformers' post-processing)::
+
+    mono-depth spec depth_pro.onnx --kind canonical_inverse --output predicted_depth --fov-output field_of_view \
+        --mean 0.5,0.5,0.5 --std 0.5,0.5,0.5 --no-antialias
+
+(``--focal-output NAME`` instead for a graph whose output is a focal length in its input's pixels.) The
+onnx-community/DepthPro-ONNX export (outputs ``predicted_depth``, ``focallength_px``) is another matter: by its model
+card's example its ``predicted_depth`` is depth in metres already, as Apple's ``infer`` returns (not checked on its
+real weights here), so it is ``--kind metric --output predicted_depth`` with the same normalisation; with
+``--focal-output focallength_px`` too, its metres (made with its own focal) are rescaled to the camera's focal when
+camera_info gives one (depth x f_camera / f_graph, what Apple's ``infer`` returns with the camera's ``f_px``; this
+takes ``focallength_px`` to be in its input's pixels, also unchecked on the real weights)::
+
+    mono-depth spec model.onnx --kind metric --output predicted_depth --focal-output focallength_px \
+        --mean 0.5,0.5,0.5 --std 0.5,0.5,0.5 --no-antialias
+
 A TorchScript ``.pt`` (scripted or traced elsewhere) gets its spec the same way, with ``--input-size`` (a TorchScript
 module does not state its input size) and, for a module returning a dict, ``--output KEY`` (a tuple: ``--output
 N``, the depth's position; the first item without it); it then runs with
@@ -214,8 +234,9 @@ def make_spec(args: argparse.Namespace) -> ModelSpec:
     torchscript = args.model.suffix.lower() in TORCHSCRIPT_SUFFIXES
     if torchscript:  # no declared input size or output names to check against
         check_torchscript(args.model)
-        if args.sky_output:
-            msg = "--sky-output is for ONNX graphs; a TorchScript model returns its depth only"
+        if args.sky_output or args.focal_output or args.fov_output:
+            flag = "--sky-output" if args.sky_output else "--focal-output" if args.focal_output else "--fov-output"
+            msg = f"{flag} is for ONNX graphs; a TorchScript model returns its depth only"
             raise ConfigError(msg)
         named = [args.output] if args.output else []
         signature = GraphSignature(ImageInput("", "NCHW"), "tensor(float)", named, {}, {})
@@ -223,7 +244,13 @@ def make_spec(args: argparse.Namespace) -> ModelSpec:
         signature = graph_signature(args.model)
     image, outputs = signature.image, signature.outputs
     mean, std = _normalisation(args, signature)
-    for flag, name in (("--output", args.output), ("--sky-output", args.sky_output)):
+    flags = (
+        ("--output", args.output),
+        ("--sky-output", args.sky_output),
+        ("--focal-output", args.focal_output),
+        ("--fov-output", args.fov_output),
+    )
+    for flag, name in flags:
         if name and name not in outputs:
             msg = f"{args.model} has no output {name!r} ({flag}); its outputs are {outputs}"
             raise CheckpointError(msg)
@@ -309,6 +336,25 @@ def make_spec(args: argparse.Namespace) -> ModelSpec:
     if args.sky_threshold != SKY_THRESHOLD and not args.sky_output:
         msg = f"--sky-threshold {args.sky_threshold:g} is not read without --sky-output (the output it thresholds)"
         raise ConfigError(msg + "; give --sky-output NAME, or leave it out")
+    if args.focal_output and output_kind not in (OutputKind.CANONICAL_INVERSE, OutputKind.METRIC):
+        msg = (
+            f"--focal-output {args.focal_output} is read for --kind canonical_inverse (Depth Pro's canonical inverse "
+            f"depth, made metres with a focal length) or metric (Depth Pro's metres made with that focal, rescaled to "
+            f"the camera's), not {output_kind.value}"
+        )
+        raise ConfigError(msg)
+    if args.fov_output and output_kind is not OutputKind.CANONICAL_INVERSE:
+        msg = (
+            f"--fov-output {args.fov_output} is read for --kind canonical_inverse (Depth Pro's canonical inverse "
+            f"depth, made metres with a focal length), not {output_kind.value}"
+        )
+        raise ConfigError(msg)
+    if args.focal_output and args.fov_output:
+        msg = (
+            f"--focal-output {args.focal_output} (a focal length in pixels) and --fov-output {args.fov_output} (a "
+            f"field of view in degrees) both give the graph's focal: keep one"
+        )
+        raise ConfigError(msg)
     if args.focal_divisor != METRIC_FOCAL_DIVISOR and output_kind is not OutputKind.METRIC_FOCAL:
         msg = f"--focal-divisor is for --kind metric_focal (metres = output x focal / divisor), not {output_kind.value}"
         raise ConfigError(msg)
@@ -326,6 +372,8 @@ def make_spec(args: argparse.Namespace) -> ModelSpec:
         sky_output=args.sky_output,
         sky_threshold=args.sky_threshold,
         metric_focal_divisor=args.focal_divisor,
+        focal_output=args.focal_output,
+        fov_output=args.fov_output,
     )
 
 
@@ -372,6 +420,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=METRIC_FOCAL_DIVISOR,
         help="metric_focal: metres = output x focal px / this (300 Depth Anything 3, 1000 Metric3D)",
     )
+    focal_output = (
+        "canonical_inverse: the output of the focal length in pixels of the network input along its width, used "
+        "when camera_info gives none (not with --fov-output); metric: the focal the graph's metres were made with, "
+        "rescaled to the camera's (depth x f_camera / f_graph) when camera_info gives one"
+    )
+    parser.add_argument("--focal-output", default="", help=focal_output)
+    fov_output = (
+        "canonical_inverse: the output of the network input's horizontal field of view in degrees (transformers' "
+        "Depth Pro exported: field_of_view), used when camera_info gives none (not with --focal-output)"
+    )
+    parser.add_argument("--fov-output", default="", help=fov_output)
     parser.add_argument("--min-depth", type=float, default=0.1, help="nearest depth the model predicts (metres)")
     parser.add_argument("--max-depth", type=float, default=100.0, help="farthest depth the model predicts (metres)")
 

@@ -15,6 +15,10 @@ kind                          values                                            
                               network input, D the spec's ``metric_focal_divisor``   with f from camera_info),
                               (300: Depth Anything 3 metric; 1000: Metric3D): a raw  before anything else
                               model output only, never handed to scale recovery
+``canonical_inverse``         f / (w · depth), f the focal length in pixels of the   the model runner (1 / clamp(
+                              network input along its width w (Depth Pro): a raw     v · w / f, 1e-4, 1e4), f
+                              model output only, never handed to scale recovery      from camera_info, else the
+                                                                                     graph's focal output)
 ============================  =====================================================  ===========================
 """
 
@@ -33,6 +37,7 @@ class OutputKind(str, Enum):
     RELATIVE_INVERSE = "relative_inverse"
     METRIC_FOCAL = "metric_focal"
     AFFINE_DEPTH = "affine_depth"
+    CANONICAL_INVERSE = "canonical_inverse"
 
     @property
     def has_shift(self) -> bool:
@@ -43,8 +48,9 @@ class OutputKind(str, Enum):
 
     @property
     def needs_focal(self) -> bool:
-        """Whether the raw output becomes metres only with the camera's focal length (``metric_focal``)."""
-        return self is OutputKind.METRIC_FOCAL
+        """Whether the raw output becomes metres only with a focal length, which the model runner applies before
+        anything else (``metric_focal``; ``canonical_inverse``, whose focal may also come from the graph)."""
+        return self in (OutputKind.METRIC_FOCAL, OutputKind.CANONICAL_INVERSE)
 
     @classmethod
     def parse(cls, value: str) -> OutputKind:
@@ -63,5 +69,5 @@ SCALE_KINDS: tuple[OutputKind, ...] = (
     OutputKind.RELATIVE_INVERSE,
     OutputKind.AFFINE_DEPTH,
 )
-"""The kinds a depth map handed to scale recovery (and everything after it) may have; ``metric_focal`` is a raw
-model output that the model runner turns into ``metric`` first."""
+"""The kinds a depth map handed to scale recovery (and everything after it) may have; ``metric_focal`` and
+``canonical_inverse`` are raw model outputs that the model runner turns into ``metric`` first."""

@@ -287,7 +287,11 @@ def _check_stated_kind(stated: str, spec_kind: OutputKind, weights: str, backend
     """
     if not stated or stated == spec_kind.value or stated == OutputKind.METRIC_FOCAL.value:
         return
-    taken = {(OutputKind.METRIC, OutputKind.DEPTH_UP_TO_SCALE.value), (OutputKind.METRIC_FOCAL, "metric")}
+    taken = {
+        (OutputKind.METRIC, OutputKind.DEPTH_UP_TO_SCALE.value),
+        (OutputKind.METRIC_FOCAL, "metric"),
+        (OutputKind.CANONICAL_INVERSE, "metric"),
+    }
     if (spec_kind, stated) in taken:
         _LOG.info(
             "model.output_kind=%s for %s, whose spec says %s: the pipeline reads its output as %s",

@@ -3,6 +3,8 @@
 * ``focal_ratio``: the camera's fx / image width, (1,) tensor (Depth Pro's metric conversion, resolution-free).
 * ``focal_net``: the mean focal length in pixels of the network input, ``(fx · w / W + fy · h / H) / 2``, for
   ``metric_focal`` outputs (Depth Anything 3: metres = output × focal / 300). Not a network input.
+* ``canonical_inverse`` outputs (Depth Pro) become metres with the network input's width over its focal length
+  (:func:`metres_from_canonical_inverse`), from the camera or from the graph's own focal output.
 * ``prompt_depth``: (1, 1, h/4, w/4) metric depth prompt (Prompt Depth Anything). The LiDAR depth arrives sparse
   (NaN between rings); each empty pixel takes its nearest LiDAR depth (L2), then the map is area-averaged to a
   quarter of the network size, the ratio of the published model (a 192×256 prompt for a 756×1008 image).
@@ -27,12 +29,18 @@ NOMINAL_FOCAL_RATIO = 1.0
 """fx / image width assumed by the start-up runs (warm-up, precision trial, self-test), which have no camera: a
 model that cannot do without the focal (Depth Pro without its field-of-view head) runs as behind a 53° lens."""
 
+CANONICAL_CLAMP = (1e-4, 1e4)
+"""Bounds of Depth Pro's inverse depth (1/m) before it is inverted: Apple's ``infer`` and transformers'
+``post_process_depth_estimation`` clamp to these (depth 0.1 mm .. 10 km)."""
+
 __all__ = [
+    "CANONICAL_CLAMP",
     "FOCAL_NET",
     "FOCAL_RATIO",
     "NOMINAL_FOCAL_RATIO",
     "PROMPT_DEPTH",
     "frame_inputs",
+    "metres_from_canonical_inverse",
     "metres_from_metric_focal",
     "sky_mask",
     "sky_mask_tensor",
@@ -102,6 +110,36 @@ def metres_from_metric_focal(
         msg = "a metric_focal model needs the camera's focal length (camera_info K / P) for every frame"
         raise ShapeError(msg)
     return prediction * (focal_net / divisor)
+
+
+def metres_from_canonical_inverse(prediction: Tensor, focal_over_width: Tensor | None, warming: bool) -> Tensor:
+    """Depth Pro's canonical inverse depth → metres: ``1 / clamp(v / (f / w), 1e-4, 1e4)``, as Apple's ``infer`` and
+    transformers' post-processing do (``W / f_px`` there: the camera image's width over its focal, which equals the
+    network input's ``w / f`` when the image is stretched to it; padded, only the network input's is right). The one
+    formula of both Depth Pro roads: transformers' model (:mod:`.hf_network`, inside its exported graph) and a
+    ``canonical_inverse`` ONNX / TorchScript model (the model runner).
+
+    Args:
+        prediction: (B, 1, h, w) canonical inverse depth, any resolution (the value has no pixel unit).
+        focal_over_width: (B,) or (1,) the network input's focal length along its width over that width, both in
+            the network input's pixels (the camera's fx / W when the image is stretched to it; None: none known).
+        warming: a start-up pass (warm-up, self-test) without a camera: a 53° lens (:data:`NOMINAL_FOCAL_RATIO`).
+
+    Raises:
+        ShapeError: no focal length on a real frame.
+    """
+    if focal_over_width is None:
+        if not warming:
+            msg = (
+                "a canonical_inverse model (Depth Pro) needs a focal length for every frame: the camera's (camera_info "
+                "K / P), or the graph's own field of view or focal output named in its spec (`mono-depth spec MODEL "
+                "--kind canonical_inverse --output predicted_depth --fov-output field_of_view`: transformers' Depth "
+                "Pro exported, degrees; `--focal-output NAME` for a focal length in pixels)"
+            )
+            raise ShapeError(msg)
+        focal_over_width = torch.full((1,), NOMINAL_FOCAL_RATIO, device=prediction.device)
+    ratio = focal_over_width.to(prediction.dtype).reshape(-1, 1, 1, 1)
+    return 1.0 / torch.clamp(prediction / ratio, min=CANONICAL_CLAMP[0], max=CANONICAL_CLAMP[1])
 
 
 def sky_mask(sky: Tensor, out_hw: tuple[int, int]) -> npt.NDArray[np.bool_]:

@@ -20,6 +20,7 @@ from torch.nn import functional
 
 from mono_depth_ros.core.errors import ShapeError
 from mono_depth_ros.models.backend import TorchBackend, prediction_tensor
+from mono_depth_ros.models.frame_inputs import metres_from_canonical_inverse
 from mono_depth_ros.models.hf_families import Family
 from mono_depth_ros.models.hf_spec import ARCHITECTURE
 from mono_depth_ros.models.spec import ModelSpec
@@ -97,14 +98,14 @@ def _reflect_pads(height: int, width: int) -> tuple[int, int, int, int] | None:
 
 
 def _depth_pro_metres(inverse: Tensor, focal_ratio: Tensor | None, field_of_view: Tensor | None) -> Tensor:
-    """Depth Pro's canonical inverse depth → metres: ``1 / (inverse · W / f)`` (clamped as transformers does)."""
+    """Depth Pro's canonical inverse depth → metres with the camera's fx / W, else its field-of-view head's
+    (:func:`~.frame_inputs.metres_from_canonical_inverse`, the formula a ``canonical_inverse`` export runs with)."""
     if focal_ratio is None:
         if field_of_view is None:
             msg = "this Depth Pro model has no field-of-view head (use_fov_model: false): it needs the camera focal"
             raise ShapeError(msg)
         focal_ratio = 0.5 / torch.tan(field_of_view.float() * (math.pi / 360.0))  # half the FoV in radians
-    ratio = focal_ratio.to(inverse.dtype).reshape(-1, 1, 1, 1)
-    return 1.0 / torch.clamp(inverse / ratio, min=1e-4, max=1e4)
+    return metres_from_canonical_inverse(inverse, focal_ratio, warming=False)
 
 
 class HfBackend(TorchBackend):

@@ -31,11 +31,13 @@ from mono_depth_ros.models.backend import DepthBackend, TorchBackend, open_backe
 from mono_depth_ros.models.checkpoint import GoldenReference
 from mono_depth_ros.models.cuda_graphs import CudaGraphRunner
 from mono_depth_ros.models.frame_inputs import (
+    CANONICAL_CLAMP,
     FOCAL_NET,
     FOCAL_RATIO,
     NOMINAL_FOCAL_RATIO,
     PROMPT_DEPTH,
     frame_inputs,
+    metres_from_canonical_inverse,
     metres_from_metric_focal,
     sky_mask,
     sky_mask_tensor,
@@ -280,9 +282,12 @@ class DepthEstimator:
     @property
     def frame_inputs(self) -> frozenset[str]:
         """Per-frame inputs the model takes besides the image (``focal_ratio``, ``prompt_depth``; see
-        :mod:`.hf_families`); ``metric_focal`` models count as taking the focal length."""
+        :mod:`.hf_families`); ``metric_focal`` and ``canonical_inverse`` models, and ``metric`` ones with a focal
+        output (rescaled to the camera's focal), count as taking the focal length."""
         inputs: frozenset[str] = getattr(self.backend, "frame_inputs", frozenset())
-        return inputs | {"focal_ratio"} if self.backend.spec.output_kind.needs_focal else inputs
+        spec = self.backend.spec
+        metric_own_focal = spec.output_kind is OutputKind.METRIC and bool(spec.focal_output)
+        return inputs | {"focal_ratio"} if spec.output_kind.needs_focal or metric_own_focal else inputs
 
     def _choose_precision(self, golden: GoldenReference | None) -> tuple[PrecisionChoice, GoldenReference | None]:
         """Resolve ``precision: auto`` (trying fp16 + CUDA graphs against ``golden``, or an fp32 reference made on
@@ -514,9 +519,14 @@ class DepthEstimator:
         prediction = self._run_network(batch, {name: v for name, v in inputs.items() if name in takes}, warming)
         self._note_coarse(prediction, batch, warming)
         kind = self.output_kind
-        if self.spec.output_kind.needs_focal:
+        if self.spec.output_kind is OutputKind.CANONICAL_INVERSE:
+            focal_over_width = self._focal_over_width(inputs.get(FOCAL_RATIO), seen_hw, network_hw)
+            prediction = metres_from_canonical_inverse(prediction, focal_over_width, warming)
+        elif self.spec.output_kind.needs_focal:
             divisor = self.spec.metric_focal_divisor
             prediction = metres_from_metric_focal(prediction, inputs.get(FOCAL_NET), warming, divisor)
+        elif self.spec.output_kind is OutputKind.METRIC and self.spec.focal_output:
+            prediction = self._camera_metres(prediction, inputs.get(FOCAL_RATIO), seen_hw, network_hw)
         elif PROMPT_DEPTH in self.frame_inputs and PROMPT_DEPTH not in inputs:
             kind = OutputKind.AFFINE_DEPTH  # unprompted: the prompt's (min, max) map is missing (up to scale, shift)
         sky = getattr(self.backend, "last_sky", None)
@@ -550,6 +560,34 @@ class DepthEstimator:
         preprocess_ms, inference_ms, postprocess_ms = clock.intervals_ms()
         timings = Timings(preprocess_ms, inference_ms, postprocess_ms, (time.perf_counter_ns() - start) / 1e6)
         return DepthResult(host, kind, network_hw, timings, device_values if on_device else None)
+
+    def _focal_over_width(
+        self, camera_ratio: Tensor | None, seen_hw: tuple[int, int], network_hw: tuple[int, int]
+    ) -> Tensor | None:
+        """Network input focal length along its width / that width (both in its pixels) for a ``canonical_inverse``
+        output: from the camera's fx / W when known (its image spans ``seen_hw[1]`` of the ``network_hw[1]`` columns:
+        less when padded; stretched, exactly the camera's ratio, as transformers' Depth Pro gets it), else from the
+        graph's focal or field-of-view output (:attr:`~.onnx_model.OnnxBackend.last_focal`, in the input's pixels),
+        else None."""
+        if camera_ratio is not None:
+            return camera_ratio if seen_hw[1] == network_hw[1] else camera_ratio * (seen_hw[1] / network_hw[1])
+        graph_focal: Tensor | None = getattr(self.backend, "last_focal", None)
+        return None if graph_focal is None else graph_focal / network_hw[1]
+
+    def _camera_metres(
+        self, prediction: Tensor, camera_ratio: Tensor | None, seen_hw: tuple[int, int], network_hw: tuple[int, int]
+    ) -> Tensor:
+        """A ``metric`` graph's metres made with its own focal (its ``focal_output``, in the input's pixels: Depth
+        Pro's ``infer`` without ``f_px``) → with the camera's: ``depth · f_cam / f_graph``, both focals in the network
+        input's pixels (the camera's rescaled as :meth:`_focal_over_width` does, padding included), clamped to
+        Apple's 1e-4 .. 1e4 m: what ``infer(f_px=camera)`` gives. Unchanged without a camera focal (the graph's own
+        metres); NaN where the graph's focal is not a positive finite length (:meth:`.OnnxBackend._focal`)."""
+        graph_focal: Tensor | None = getattr(self.backend, "last_focal", None)
+        camera = None if camera_ratio is None else self._focal_over_width(camera_ratio, seen_hw, network_hw)
+        if camera is None or graph_focal is None:
+            return prediction
+        scale = (camera * network_hw[1] / graph_focal).to(prediction.dtype).reshape(-1, 1, 1, 1)
+        return torch.clamp(prediction * scale, min=CANONICAL_CLAMP[0], max=CANONICAL_CLAMP[1])
 
     def _download(self, values: Tensor) -> np.ndarray:
         """The map on the host as a new float32 array. From CUDA: one non-blocking copy into a reused pinned buffer

@@ -11,7 +11,9 @@ through host numpy arrays (``session.run``) instead. The model runs in the preci
 
 Graphs with several outputs (Depth Anything 3: depth, confidence, sky): the depth output is the spec's
 ``output_name``, else the one named ``depth`` / ``predicted_depth``; a ``sky_output`` marks sky pixels, which the
-engine publishes as +Inf.
+engine publishes as +Inf; a ``focal_output`` (a focal length in the input's pixels) or a ``fov_output`` (a horizontal
+field of view in degrees: transformers' Depth Pro exported, ``field_of_view``) gives the focal length that makes a
+``canonical_inverse`` output metres when the camera's is not known.
 """
 
 from __future__ import annotations
@@ -67,8 +69,9 @@ PROVIDER_NAMES = {
 DEPTH_OUTPUT_NAMES = ("depth", "predicted_depth")
 INTEGER_TYPE = re.compile(r"tensor\(u?int(8|16|32|64)\)")
 """ONNX integer tensor types (``NodeArg.type``): a depth output of one is counts of a unit the spec does not hold."""
-ABSOLUTE_KINDS = frozenset({OutputKind.METRIC, OutputKind.METRIC_FOCAL})
-"""Output kinds whose values are read in metres (``metric_focal``: after the focal scaling)."""
+ABSOLUTE_KINDS = frozenset({OutputKind.METRIC, OutputKind.METRIC_FOCAL, OutputKind.CANONICAL_INVERSE})
+"""Output kinds whose values are read in metres (``metric_focal``, ``canonical_inverse``: after the focal
+scaling)."""
 _ASPECT = (
     "a graph whose map has a size fixed at export (a resize to the export's size) runs at that size only: write its "
     "spec for it (`mono-depth spec MODEL --kind KIND --input-size HxW` at the export's size, without --keep-aspect); "
@@ -188,13 +191,16 @@ class OnnxBackend:
             sizes).
         fallbacks: why each provider asked for is not in use (empty when all are).
         last_sky: (B, 1, h, w) bool sky mask of the last :meth:`infer` (None without a sky output).
+        last_focal: (B,) float32 focal length of the last :meth:`infer`'s input along its width, in its pixels (the
+            spec's ``focal_output``, or ``0.5 w / tan(fov / 2)`` from its ``fov_output``; None without either).
         binder: the I/O binding in use (None with ``io_binding=False``).
 
     Raises:
         CheckpointError: missing or unreadable model, external data outside its folder
             (:func:`~.onnx_external.check_external_data`), no spec, spec for another backend, a model without one RGB
             image input (:func:`~.graph_layout.image_input`), a spec whose input size the graph does not take, or
-            an integer depth output under a metric / metric_focal spec (:func:`integer_depth_problem`).
+            an integer depth output under a metric / metric_focal spec (:func:`integer_depth_problem`), a spec's
+            ``focal_output`` / ``fov_output`` that the graph lacks.
         ConfigError: onnxruntime missing.
     """
 
@@ -266,9 +272,21 @@ class OnnxBackend:
         if self._sky_name is not None and self._sky_name not in names:
             msg = f"ONNX model {self.path} has no output {self._sky_name!r} (sky_output of its spec); outputs: {names}"
             raise CheckpointError(msg)
+        self._focal_field = "fov_output" if self.spec.fov_output else "focal_output"
+        self._focal_name = self.spec.fov_output or self.spec.focal_output or None
+        if self._focal_name is not None and self._focal_name not in names:
+            msg = (
+                f"ONNX model {self.path} has no output {self._focal_name!r} ({self._focal_field} of its spec); "
+                f"outputs: {names}; name the output of the focal length in pixels (`mono-depth spec {self.path} --kind "
+                f"canonical_inverse --focal-output NAME`) or of the field of view in degrees (--fov-output NAME: "
+                f"transformers' Depth Pro exported, field_of_view), or leave it out to use the camera's"
+            )
+            raise CheckpointError(msg)
         self.last_sky: Tensor | None = None
+        self.last_focal: Tensor | None = None
         self.fixed_input_hw: tuple[int, int] | None = self.image_input.fixed_hw
-        self._wanted = [self._output_name] if self._sky_name is None else [self._output_name, self._sky_name]
+        self._wanted = [self._output_name]
+        self._wanted += [name for name in (self._sky_name, self._focal_name) if name is not None]
         self._what = f"ONNX model {self.path.name} output {self._output_name!r}"  # depth_map's error messages
         self._sky_what = f"ONNX model {self.path.name} output {self._sky_name!r}"
         self._remedy = (
@@ -363,11 +381,48 @@ class OnnxBackend:
         if self._sky_name is not None:
             sky = depth_map(outputs[1], batch_size, self._sky_what, self._sky_remedy, input_hw, _ASPECT)
             self.last_sky = (sky > self.spec.sky_threshold).to(self.device)
+        if self._focal_name is not None:
+            self.last_focal = self._focal(outputs[-1], batch_size, input_hw[1])
         return result.to(self.device)
 
+    def _focal(self, output: Tensor, batch_size: int, width: int) -> Tensor:
+        """(B,) float32 focal lengths in pixels of the ``width``-wide input, on ``self.device``, from the focal or
+        field-of-view output (a scalar, (B,), (B, 1): one per image). A field of view ``fov`` (degrees, horizontal:
+        of the whole input) is the focal ``0.5 width / tan(fov / 2)``, as transformers' post-processing takes it. A
+        focal that is not a positive finite length, or a field of view off 0 < fov < 180, is NaN, so its image's
+        depth is invalid rather than the clamp's bounds of :func:`~.frame_inputs.metres_from_canonical_inverse`
+        everywhere (0.1 mm or 10 km).
+
+        Raises:
+            ShapeError: another number of values than one (for all) or one per image.
+        """
+        values = output.reshape(-1)
+        fov = self._focal_field == "fov_output"
+        if values.numel() not in (1, batch_size):
+            what = "field of view" if fov else "focal length"
+            remedy = (
+                f"`mono-depth spec {self.path} --kind canonical_inverse --fov-output NAME`"
+                if fov
+                else f"`mono-depth spec {self.path} --kind canonical_inverse --focal-output NAME`"
+            )
+            msg = (
+                f"ONNX model {self.path.name} output {self._focal_name!r} ({self._focal_field} of its spec) holds "
+                f"{values.numel()} values for {batch_size} image(s): not one {what} per image; name the output "
+                f"of the {what} in its spec ({remedy})"
+            )
+            raise ShapeError(msg)
+        value = values.to(device=self.device, dtype=torch.float32).expand(batch_size)
+        if fov:  # degrees of the whole input's width; tan of a half angle in (0, 90) is positive and finite
+            valid = torch.isfinite(value) & (value > 0) & (value < 180)
+            value = 0.5 * width / torch.tan(torch.deg2rad(value) * 0.5)
+            valid &= torch.isfinite(value)  # a field of view of 1e-38 degrees: an infinite focal
+        else:
+            valid = torch.isfinite(value) & (value > 0)
+        return torch.where(valid, value, torch.nan)  # on the device: no wait
+
     def _run(self, batch: Tensor) -> list[Tensor]:
-        """The wanted outputs (depth, then sky if any) for ``batch`` (in the graph's layout), bound or through host
-        arrays."""
+        """The wanted outputs (depth, then sky and focal or field of view if any) for ``batch`` (in the graph's
+        layout), bound or through host arrays."""
         if self.binder is not None:
             return self.binder.run(batch)
         host = as_input(batch, self._input_dtype, torch.device("cpu")).numpy()  # an fp16 graph takes fp16

@@ -9,6 +9,11 @@ Output kinds (what the network's raw output means):
 * ``metric_focal``       depth × D / focal px of the network input, D the spec's ``metric_focal_divisor`` (300:
                          Depth Anything 3 metric; 1000: Metric3D's canonical camera); made metres by the model
                          runner with the camera's focal length.
+* ``canonical_inverse``  Depth Pro's canonical inverse depth f / (w · depth), f the focal length in pixels of the
+                         network input along its width w; made metres by the model runner, 1 / clamp(v · w / f,
+                         1e-4, 1e4) as Apple's ``infer`` and transformers' post-processing do, with the camera's
+                         focal length, else the graph's own (its ``focal_output`` in pixels, or ``fov_output``:
+                         a horizontal field of view in degrees, w / f = 2 tan(fov / 2)).
 """
 
 from __future__ import annotations
@@ -266,6 +271,14 @@ class ModelSpec:
             network's scale belongs to that camera (``core.training_camera`` words the warning for another one).
         metric_focal_divisor: D of a ``metric_focal`` output, metres = output × focal px / D: the focal length in
             pixels of the camera the output is metric for (300: Depth Anything 3; 1000: Metric3D's canonical camera).
+        focal_output: the graph output of the focal length in pixels of the network input along its width (a Depth
+            Pro export's field-of-view head as a focal length), read for a ``canonical_inverse`` output when no
+            camera focal length is known; for a ``metric`` output (a Depth Pro export whose depth is metres made with
+            this focal, as Apple's ``infer`` without ``f_px``), its metres are rescaled by the camera's focal over
+            this one when the camera's is known. Empty: none (a canonical_inverse output needs the camera's).
+        fov_output: the graph output of the horizontal field of view of the network input in degrees, one per image
+            (transformers' ``DepthProForDepthEstimation`` exported: ``field_of_view``; its input's width over its
+            focal is ``2 tan(fov / 2)``), read as ``focal_output`` is; at most one of the two. Empty: none.
     """
 
     architecture: str
@@ -282,6 +295,8 @@ class ModelSpec:
     sky_threshold: float = 0.5
     training_focal: tuple[float, ...] = ()
     metric_focal_divisor: float = METRIC_FOCAL_DIVISOR
+    focal_output: str = ""
+    fov_output: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(
@@ -307,6 +322,34 @@ class ModelSpec:
             )
             raise CheckpointError(msg)
         object.__setattr__(self, "metric_focal_divisor", float(divisor))
+        kinds = {
+            "focal_output": (OutputKind.CANONICAL_INVERSE, OutputKind.METRIC),
+            "fov_output": (OutputKind.CANONICAL_INVERSE,),
+        }
+        for name, read_for in kinds.items():
+            if getattr(self, name) and self.output_kind not in read_for:
+                msg = (
+                    f"ModelSpec {name}={getattr(self, name)!r} is read for a "
+                    f"{' or '.join(kind.value for kind in read_for)} output (Depth Pro) only, not "
+                    f"{self.output_kind.value}; {SPEC_REMEDY}"
+                )
+                raise CheckpointError(msg)
+        graph_output = self.focal_output or self.fov_output
+        if graph_output and self.backend != "onnx":  # only OnnxBackend reads it: elsewhere it would pass unread
+            name = "focal_output" if self.focal_output else "fov_output"
+            msg = (
+                f"ModelSpec {name}={graph_output!r} names an ONNX graph output, but its backend is {self.backend!r}, "
+                f"which returns its depth only (the output would be ignored: a metric map kept at the graph's focal "
+                f"with a camera known); {SPEC_REMEDY}"
+            )
+            raise CheckpointError(msg)
+        if self.focal_output and self.fov_output:
+            msg = (
+                f"ModelSpec names both focal_output={self.focal_output!r} (a focal length in pixels) and "
+                f"fov_output={self.fov_output!r} (a field of view in degrees): keep the one the graph has; "
+                f"{SPEC_REMEDY}"
+            )
+            raise CheckpointError(msg)
         for name in ("min_depth_m", "max_depth_m", "sky_threshold"):
             object.__setattr__(self, name, _number_field("ModelSpec", name, getattr(self, name)))
         if not 0.0 < self.min_depth_m < self.max_depth_m:
@@ -345,7 +388,16 @@ class ModelSpec:
 
 
 _OPTIONAL_DEFAULTS: dict[str, Any] = _field_defaults(
-    ModelSpec, ("output_name", "sky_output", "sky_threshold", "training_focal", "metric_focal_divisor")
+    ModelSpec,
+    (
+        "output_name",
+        "sky_output",
+        "sky_threshold",
+        "training_focal",
+        "metric_focal_divisor",
+        "focal_output",
+        "fov_output",
+    ),
 )
 """Spec fields newer than the first spec format, left out of the JSON when they hold their default
 (:meth:`ModelSpec.to_json`)."""

@@ -172,7 +172,8 @@ def _progress(total: int, initial: int, enabled: bool) -> Any:
 def _no_focal_message(teacher: Teacher, source: str, key: str) -> str:
     what = teacher.weights or teacher.spec.architecture
     return (
-        f"teacher {what} gives metres only with the camera's focal length (metric_focal), and frame {key} of {source} "
+        f"teacher {what} gives metres only with the camera's focal length ({teacher.spec.output_kind.value}), and "
+        f"frame {key} of {source} "
         f"has no camera (an image folder without intrinsics.yaml): add ROOT/intrinsics.yaml beside rgb/ (fx, fy, cx, "
         f"cy in pixels of rgb/; docs/training_data.md), or label it with a teacher that needs no focal length"
     )

@@ -217,8 +217,12 @@ class Teacher:
 
     @property
     def needs_focal(self) -> bool:
-        """Whether :meth:`label` needs the frame's intrinsics (``metric_focal``: metres = output × focal / divisor)."""
-        return self.spec.output_kind.needs_focal
+        """Whether :meth:`label` needs the frame's intrinsics (``metric_focal``: metres = output × focal / divisor;
+        ``canonical_inverse`` without the graph's own focal or field-of-view output, ``focal_output`` /
+        ``fov_output``)."""
+        spec = self.spec
+        own_focal = spec.output_kind is OutputKind.CANONICAL_INVERSE and bool(spec.focal_output or spec.fov_output)
+        return spec.output_kind.needs_focal and not own_focal
 
     @property
     def has_features(self) -> bool:
