@@ -25,7 +25,7 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image, LaserScan, Point
 from mono_depth_ros.core import ros_msgs
 from mono_depth_ros.core.camera import CameraModel
 from mono_depth_ros.core.geometry import RigidTransform
-from test.kitti_bag import CAMERA_FRAME, KittiFrame
+from test.kitti_bag import CAMERA_FRAME, KittiFrame, kitti_camera_info
 
 from .harness import (
     BEST_EFFORT,
@@ -537,6 +537,47 @@ def test_humble_rejects_an_empty_launch_argument(ros_logs: Path) -> None:
     )
     assert result.returncode != 0
     assert "malformed launch argument 'lidar:='" in result.stdout + result.stderr
+
+
+def test_a_usb_cams_raw_mjpeg_stream_reaches_the_node_in_the_cameras_colours(
+    probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path
+) -> None:
+    """usb_cam with ``pixel_format: mjpeg`` publishes the camera's JPEG as it comes: ``format`` "jpeg" (no
+    image_transport encodings), the whole V4L2 buffer as data (the JPEG, then the rest of the buffer), on
+    ``image_raw/compressed`` and ``camera_info`` with SensorDataQoS (best effort). Through the real node
+    (``image_transport: compressed``): depth and a cloud whose colours are the camera's (a red scene red, not blue: a
+    bare codec name holds OpenCV's BGR order)."""
+    import cv2
+
+    params = write_params(ros_logs / "usb_cam_mjpeg.yaml", {"image_transport": "compressed", "cloud.rgb": True})
+    launched = Launched({"device": "cpu", "use_lidar": "false", "params_file": str(params)}, ros_logs / "mjpeg.log")
+    with running(launched):
+        launched.wait_ready(probe, topic="/camera/image_raw/compressed")
+        points = probe.collect(PointCloud2, "/depth/points", RELIABLE)
+        pub_image = probe.publisher(CompressedImage, "/camera/image_raw/compressed", BEST_EFFORT)
+        pub_info = probe.publisher(CameraInfo, "/camera/camera_info", BEST_EFFORT)
+        publishers = (pub_image, pub_info)
+        wait_until(lambda: all(p.get_subscription_count() for p in publishers), 30, "the node's subscriptions")
+        frame = kitti_frames[0]
+        rgb = frame.rgb.copy()
+        rgb[..., 0], rgb[..., 2] = np.maximum(rgb[..., 0], 200), rgb[..., 2] // 4  # a red scene
+        ok, jpeg = cv2.imencode(".jpg", np.ascontiguousarray(rgb[..., ::-1]))  # OpenCV encodes BGR, as a camera's
+        assert ok
+        buffer = np.zeros(rgb.shape[0] * rgb.shape[1] * 2, np.uint8)  # a YUYV-sized V4L2 buffer
+        buffer[: jpeg.size] = jpeg.reshape(-1)
+        stamp = probe.now_ns()
+        image = CompressedImage(header=ros_msgs.make_header(probe.factory, stamp, CAMERA_FRAME), format="jpeg")
+        image.data = buffer.tobytes()
+        pub_info.publish(kitti_camera_info(probe.factory, frame, stamp))
+        pub_image.publish(image)
+        wait_until(lambda: stamp in points.by_stamp(), 30, "the cloud of the mjpeg image")
+        cloud = points.by_stamp()[stamp]
+        bgr = np.frombuffer(bytes(cloud.data), np.uint8).reshape(-1, cloud.point_step)[:, 16:19]  # 0x00RRGGBB, LE
+        red, blue = float(bgr[:, 2].mean()), float(bgr[:, 0].mean())
+        assert red > 180 and blue < 80, (red, blue)
+        for publisher in publishers:
+            probe.node.destroy_publisher(publisher)
+        probe.drop(points)
 
 
 def test_params_file_namespace_argument_override_and_compressed_input(
