@@ -539,6 +539,44 @@ def test_humble_rejects_an_empty_launch_argument(ros_logs: Path) -> None:
     assert "malformed launch argument 'lidar:='" in result.stdout + result.stderr
 
 
+def red_scene(frame: KittiFrame) -> np.ndarray:
+    """The frame's (H, W, 3) uint8 RGB made red (R at least 200, B a quarter): a colour swap shows in the cloud."""
+    rgb = frame.rgb.copy()
+    rgb[..., 0], rgb[..., 2] = np.maximum(rgb[..., 0], 200), rgb[..., 2] // 4
+    return rgb
+
+
+def cloud_red_and_blue(cloud: Any) -> tuple[float, float]:
+    """The mean red and blue of an XYZRGB cloud (``cloud.rgb``: 0x00RRGGBB at offset 16, little endian)."""
+    bgr = np.frombuffer(bytes(cloud.data), np.uint8).reshape(-1, cloud.point_step)[:, 16:19]
+    return float(bgr[:, 2].mean()), float(bgr[:, 0].mean())
+
+
+def cloud_of_one_image(probe: Probe, ros_logs: Path, name: str, transport: str, image: Any, info: Any) -> Any:
+    """Launch the node (``cloud.rgb``, ``image_transport``: ``transport``), publish ``image`` on
+    ``/camera/image_raw`` (``/compressed`` for a CompressedImage) and ``info`` best effort, as usb_cam does
+    (SensorDataQoS), and return the cloud of the image's stamp."""
+    params = write_params(ros_logs / f"{name}.yaml", {"image_transport": transport, "cloud.rgb": True})
+    launched = Launched({"device": "cpu", "use_lidar": "false", "params_file": str(params)}, ros_logs / f"{name}.log")
+    topic = "/camera/image_raw" + ("/compressed" if transport == "compressed" else "")
+    with running(launched):
+        launched.wait_ready(probe, topic=topic)
+        points = probe.collect(PointCloud2, "/depth/points", RELIABLE)
+        publishers = (
+            probe.publisher(type(image), topic, BEST_EFFORT),
+            probe.publisher(CameraInfo, "/camera/camera_info"),
+        )
+        wait_until(lambda: all(p.get_subscription_count() for p in publishers), 30, "the node's subscriptions")
+        publishers[1].publish(info)
+        publishers[0].publish(image)
+        stamp = ros_msgs.stamp_to_ns(image.header.stamp)
+        wait_until(lambda: stamp in points.by_stamp(), 30, f"the cloud of the {name} image")
+        for publisher in publishers:
+            probe.node.destroy_publisher(publisher)
+        probe.drop(points)
+        return points.by_stamp()[stamp]
+
+
 def test_a_usb_cams_raw_mjpeg_stream_reaches_the_node_in_the_cameras_colours(
     probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path
 ) -> None:
@@ -549,35 +587,42 @@ def test_a_usb_cams_raw_mjpeg_stream_reaches_the_node_in_the_cameras_colours(
     bare codec name holds OpenCV's BGR order)."""
     import cv2
 
-    params = write_params(ros_logs / "usb_cam_mjpeg.yaml", {"image_transport": "compressed", "cloud.rgb": True})
-    launched = Launched({"device": "cpu", "use_lidar": "false", "params_file": str(params)}, ros_logs / "mjpeg.log")
-    with running(launched):
-        launched.wait_ready(probe, topic="/camera/image_raw/compressed")
-        points = probe.collect(PointCloud2, "/depth/points", RELIABLE)
-        pub_image = probe.publisher(CompressedImage, "/camera/image_raw/compressed", BEST_EFFORT)
-        pub_info = probe.publisher(CameraInfo, "/camera/camera_info", BEST_EFFORT)
-        publishers = (pub_image, pub_info)
-        wait_until(lambda: all(p.get_subscription_count() for p in publishers), 30, "the node's subscriptions")
-        frame = kitti_frames[0]
-        rgb = frame.rgb.copy()
-        rgb[..., 0], rgb[..., 2] = np.maximum(rgb[..., 0], 200), rgb[..., 2] // 4  # a red scene
-        ok, jpeg = cv2.imencode(".jpg", np.ascontiguousarray(rgb[..., ::-1]))  # OpenCV encodes BGR, as a camera's
-        assert ok
-        buffer = np.zeros(rgb.shape[0] * rgb.shape[1] * 2, np.uint8)  # a YUYV-sized V4L2 buffer
-        buffer[: jpeg.size] = jpeg.reshape(-1)
-        stamp = probe.now_ns()
-        image = CompressedImage(header=ros_msgs.make_header(probe.factory, stamp, CAMERA_FRAME), format="jpeg")
-        image.data = buffer.tobytes()
-        pub_info.publish(kitti_camera_info(probe.factory, frame, stamp))
-        pub_image.publish(image)
-        wait_until(lambda: stamp in points.by_stamp(), 30, "the cloud of the mjpeg image")
-        cloud = points.by_stamp()[stamp]
-        bgr = np.frombuffer(bytes(cloud.data), np.uint8).reshape(-1, cloud.point_step)[:, 16:19]  # 0x00RRGGBB, LE
-        red, blue = float(bgr[:, 2].mean()), float(bgr[:, 0].mean())
-        assert red > 180 and blue < 80, (red, blue)
-        for publisher in publishers:
-            probe.node.destroy_publisher(publisher)
-        probe.drop(points)
+    rgb = red_scene(kitti_frames[0])
+    ok, jpeg = cv2.imencode(".jpg", np.ascontiguousarray(rgb[..., ::-1]))  # OpenCV encodes BGR, as a camera's
+    assert ok
+    buffer = np.zeros(rgb.shape[0] * rgb.shape[1] * 2, np.uint8)  # a YUYV-sized V4L2 buffer
+    buffer[: jpeg.size] = jpeg.reshape(-1)
+    stamp = probe.now_ns()
+    image = CompressedImage(header=ros_msgs.make_header(probe.factory, stamp, CAMERA_FRAME), format="jpeg")
+    image.data = buffer.tobytes()
+    info = kitti_camera_info(probe.factory, kitti_frames[0], stamp)
+    red, blue = cloud_red_and_blue(cloud_of_one_image(probe, ros_logs, "mjpeg", "compressed", image, info))
+    assert red > 180 and blue < 80, (red, blue)
+
+
+def test_a_usb_cams_yuyv_webcam_with_padded_rows_reaches_the_node_in_the_cameras_colours(
+    probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path
+) -> None:
+    """usb_cam's default ``pixel_format: yuyv`` publishes the V4L2 buffer as it is: ``yuv422_yuy2`` (Y0 U Y1 V, two
+    bytes a pixel), ``step`` the driver's bytesperline (rows padded on some hardware), best effort, in its default
+    frame ``default_cam``. Through the real node's serialised road: depth and a cloud in the camera's colours, in
+    the image's frame."""
+    import cv2
+
+    rgb = red_scene(kitti_frames[0])
+    height, width = rgb.shape[:2]
+    yuv = cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV)
+    yuyv = np.empty((height, width, 2), np.uint8)
+    yuyv[..., 0], yuyv[:, 0::2, 1], yuyv[:, 1::2, 1] = yuv[..., 0], yuv[:, 0::2, 1], yuv[:, 0::2, 2]
+    rows = np.concatenate([yuyv.reshape(height, -1), np.zeros((height, 64), np.uint8)], 1)  # 64 bytes of padding
+    stamp = probe.now_ns()
+    header = ros_msgs.make_header(probe.factory, stamp, "default_cam")
+    image = Image(header=header, height=height, width=width, encoding="yuv422_yuy2", is_bigendian=0, step=rows.shape[1])
+    image.data = rows.tobytes()
+    info = kitti_camera_info(probe.factory, kitti_frames[0], stamp)
+    cloud = cloud_of_one_image(probe, ros_logs, "yuyv", "raw", image, info)
+    red, blue = cloud_red_and_blue(cloud)
+    assert red > 180 and blue < 80 and cloud.header.frame_id == "default_cam", (red, blue, cloud.header.frame_id)
 
 
 def test_params_file_namespace_argument_override_and_compressed_input(
