@@ -553,6 +553,27 @@ def cloud_red_and_blue(cloud: Any) -> tuple[float, float]:
     return float(bgr[:, 2].mean()), float(bgr[:, 0].mean())
 
 
+def red_left_blue_right(frame: KittiFrame) -> np.ndarray:
+    """:func:`red_scene` left of the principal point (``cx = P[0, 2]``), its channels swapped right of it (blue): rows
+    read from the wrong bytes (row padding taken for pixels) move the edge, a swap of R and B swaps the sides."""
+    rgb, cx = red_scene(frame), round(float(frame.projection[0, 2]))
+    rgb[:, cx:] = rgb[:, cx:, ::-1]
+    return rgb
+
+
+def cloud_sides_red_and_blue(cloud: Any) -> tuple[tuple[float, float], tuple[float, float]]:
+    """The mean (red, blue) of the finite points of an XYZRGB cloud left (``x / z < -0.05``) and right
+    (``x / z > 0.05``) of the optical axis (camera frame: x right, z ahead)."""
+    offsets = {field.name: field.offset for field in cloud.fields}
+    rows = np.frombuffer(bytes(cloud.data), np.uint8).reshape(-1, cloud.point_step)
+    x, z = (rows[:, offsets[a] : offsets[a] + 4].copy().view("<f4")[:, 0] for a in ("x", "z"))
+    bgr = rows[:, offsets["rgb"] : offsets["rgb"] + 3]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        across = np.where(np.isfinite(x) & (z > 0), x / z, np.nan)
+    left, right = bgr[across < -0.05], bgr[across > 0.05]
+    return (float(left[:, 2].mean()), float(left[:, 0].mean())), (float(right[:, 2].mean()), float(right[:, 0].mean()))
+
+
 def cloud_of_one_image(probe: Probe, ros_logs: Path, name: str, transport: str, image: Any, info: Any) -> Any:
     """Launch the node (``cloud.rgb``, ``image_transport``: ``transport``), publish ``image`` on
     ``/camera/image_raw`` (``/compressed`` for a CompressedImage) and ``info`` best effort (what the node must take:
@@ -620,10 +641,10 @@ def test_a_usb_cams_yuyv_webcam_with_padded_rows_reaches_the_node_in_the_cameras
     bytes a pixel), ``step`` the driver's bytesperline (rows padded on some hardware; v4l2_camera's ``step`` is
     V4L2's ``bytes_per_line`` too), in its default frame ``default_cam`` (sent best effort here; usb_cam's
     ``QoS(100)`` is reliable). Through the real node's serialised road: depth and a cloud in the camera's colours, in
-    the image's frame."""
+    the image's frame, each on its side (red left, blue right): the row padding skipped, not read as pixels."""
     import cv2
 
-    rgb = red_scene(kitti_frames[0])
+    rgb = red_left_blue_right(kitti_frames[0])
     height, width = rgb.shape[:2]
     yuv = cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV)
     yuyv = np.empty((height, width, 2), np.uint8)
@@ -635,8 +656,9 @@ def test_a_usb_cams_yuyv_webcam_with_padded_rows_reaches_the_node_in_the_cameras
     image.data = rows.tobytes()
     info = kitti_camera_info(probe.factory, kitti_frames[0], stamp)
     cloud = cloud_of_one_image(probe, ros_logs, "yuyv", "raw", image, info)
-    red, blue = cloud_red_and_blue(cloud)
-    assert red > 180 and blue < 80 and cloud.header.frame_id == "default_cam", (red, blue, cloud.header.frame_id)
+    left, right = cloud_sides_red_and_blue(cloud)  # (red, blue) each
+    assert cloud.header.frame_id == "default_cam", cloud.header.frame_id
+    assert left[0] > 180 and left[1] < 80 and right[0] < 80 and right[1] > 180, (left, right)
 
 
 def test_params_file_namespace_argument_override_and_compressed_input(
