@@ -36,9 +36,10 @@ UNCALIBRATED = (
 
 
 def _wrong_length_remedy(d: tuple[float, ...]) -> str:
-    """What to fix for a D of a length no undistortion takes (the text after "got N"): the coefficients received and
-    the lengths camera_calibration writes for each model (image_geometry, image_proc hand D to OpenCV as it is)."""
-    coefficients = ", ".join(f"{c:g}" for c in d)
+    """What to fix for a D of a length no undistortion takes (the text after "got N"): the coefficients received (the
+    first 14, OpenCV's most: a driver's garbage D of thousands stays one readable line) and the lengths
+    camera_calibration writes for each model (image_geometry, image_proc hand D to OpenCV as it is)."""
+    coefficients = ", ".join(f"{c:g}" for c in d[:14]) + (f", ... ({len(d) - 14} more)" if len(d) > 14 else "")
     return (
         f" (D=[{coefficients}]); camera_calibration writes 5 for plumb_bob (k1, k2, p1, p2, k3), 8 for "
         f"rational_polynomial (k1, k2, p1, p2, k3, k4, k5, k6), 4 for equidistant (k1..k4): fix D in the calibration "

@@ -278,6 +278,16 @@ def test_a_d_of_a_wrong_length_for_its_model_names_the_lengths_ros_writes_and_th
     assert ", ".join(f"{c:g}" for c in d) in text, text  # the coefficients it got
 
 
+def test_a_d_of_thousands_of_coefficients_is_named_in_one_readable_line() -> None:
+    """A driver that fills D with garbage (a buffer of 5000 doubles): the error listed every coefficient (a 40 kB log
+    line per throttle period); it names OpenCV's most (14) and how many more."""
+    raw = _info(distortion_model="plumb_bob", d=tuple(np.linspace(-1.0, 1.0, 5000)))
+    with pytest.raises(CalibrationError, match="got 5000") as refused:
+        raw.undistort(np.zeros((480, 640, 3), dtype=np.uint8))
+    text = str(refused.value)
+    assert len(text) < 600 and "(4986 more)" in text and "camera_info_url" in text, text
+
+
 def test_from_intrinsics_round_trip() -> None:
     model = CameraModel.from_intrinsics(KITTI)
     assert model.intrinsics(image_is_rectified=True) == KITTI
