@@ -35,6 +35,18 @@ UNCALIBRATED = (
 )
 
 
+def _wrong_length_remedy(d: tuple[float, ...]) -> str:
+    """What to fix for a D of a length no undistortion takes (the text after "got N"): the coefficients received (the
+    first 14, OpenCV's most: a driver's garbage D of thousands stays one readable line) and the lengths
+    camera_calibration writes for each model (image_geometry, image_proc hand D to OpenCV as it is)."""
+    coefficients = ", ".join(f"{c:g}" for c in d[:14]) + (f", ... ({len(d) - 14} more)" if len(d) > 14 else "")
+    return (
+        f" (D=[{coefficients}]); camera_calibration writes 5 for plumb_bob (k1, k2, p1, p2, k3), 8 for "
+        f"rational_polynomial (k1, k2, p1, p2, k3, k4, k5, k6), 4 for equidistant (k1..k4): fix D in the calibration "
+        f"file the driver reads (its camera_info_url), or the driver's own camera_info"
+    )
+
+
 def _none_if_all(seen: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_] | None:
     return None if bool(seen.all()) else seen
 
@@ -486,11 +498,17 @@ class CameraModel:
             raise CalibrationError(msg)
         d = np.asarray(self.d, dtype=np.float64)
         if self.distortion_model == "equidistant" and (d.size < 4 or np.any(d[4:] != 0.0)):
-            msg = f"equidistant distortion needs 4 coefficients in d (k1..k4; trailing zeros are ignored), got {d.size}"
+            msg = (
+                f"equidistant distortion needs 4 coefficients in d (k1..k4; trailing zeros are ignored), got "
+                f"{d.size}{_wrong_length_remedy(self.d)}"
+            )
             raise CalibrationError(msg)
         if self.distortion_model != "equidistant" and d.size not in OPENCV_DISTORTION_COUNTS:
             counts = ", ".join(str(n) for n in OPENCV_DISTORTION_COUNTS)
-            msg = f"{self.distortion_model} distortion needs {counts} coefficients in d, got {d.size}"
+            msg = (
+                f"{self.distortion_model} distortion needs {counts} coefficients in d, got {d.size}"
+                f"{_wrong_length_remedy(self.d)}"
+            )
             raise CalibrationError(msg)
         if not np.isfinite(d).all():
             msg = f"CameraInfo d {tuple(self.d)} is not finite; check the camera calibration"

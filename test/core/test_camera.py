@@ -256,6 +256,38 @@ def test_a_raw_image_with_a_d_or_r_that_cannot_undistort_is_a_calibration_error(
         model.undistort(np.zeros((480, 640, 3), dtype=np.uint8))
 
 
+@pytest.mark.parametrize(
+    ("model", "d", "written"),
+    [
+        ("plumb_bob", (-0.3, 0.1, 0.001, -0.001, 0.0, 0.0), "5 for plumb_bob"),
+        ("rational_polynomial", (-0.3, 0.1, 0.001, -0.001, 0.0, 0.05), "8 for rational_polynomial"),
+        ("equidistant", (0.1, 0.01, 0.002), "4 for equidistant"),
+    ],
+)
+def test_a_d_of_a_wrong_length_for_its_model_names_the_lengths_ros_writes_and_the_file_to_fix(
+    model: str, d: tuple[float, ...], written: str
+) -> None:
+    """A calibration file edited by hand or a driver that fills D itself (a 6-coefficient D, an equidistant D of 3):
+    the error named the value only ("needs 4, 5, 8, 12, 14 coefficients in d, got 6"), no remedy. It now names the
+    coefficients it got, the length camera_calibration writes for the model and where the driver reads D from."""
+    raw = _info(distortion_model=model, d=d)
+    with pytest.raises(CalibrationError, match=f"got {len(d)}") as refused:
+        raw.undistort(np.zeros((480, 640, 3), dtype=np.uint8))
+    text = str(refused.value)
+    assert written in text and "camera_info_url" in text, text
+    assert ", ".join(f"{c:g}" for c in d) in text, text  # the coefficients it got
+
+
+def test_a_d_of_thousands_of_coefficients_is_named_in_one_readable_line() -> None:
+    """A driver that fills D with garbage (a buffer of 5000 doubles): the error listed every coefficient (a 40 kB log
+    line per throttle period); it names OpenCV's most (14) and how many more."""
+    raw = _info(distortion_model="plumb_bob", d=tuple(np.linspace(-1.0, 1.0, 5000)))
+    with pytest.raises(CalibrationError, match="got 5000") as refused:
+        raw.undistort(np.zeros((480, 640, 3), dtype=np.uint8))
+    text = str(refused.value)
+    assert len(text) < 600 and "(4986 more)" in text and "camera_info_url" in text, text
+
+
 def test_from_intrinsics_round_trip() -> None:
     model = CameraModel.from_intrinsics(KITTI)
     assert model.intrinsics(image_is_rectified=True) == KITTI

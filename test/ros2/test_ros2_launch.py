@@ -7,6 +7,7 @@ ROS graph, ``ros2 param get`` and real subscriptions.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import re
 import shlex
@@ -25,7 +26,7 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image, LaserScan, Point
 from mono_depth_ros.core import ros_msgs
 from mono_depth_ros.core.camera import CameraModel
 from mono_depth_ros.core.geometry import RigidTransform
-from test.kitti_bag import CAMERA_FRAME, KittiFrame
+from test.kitti_bag import CAMERA_FRAME, KittiFrame, kitti_camera_info
 
 from .harness import (
     BEST_EFFORT,
@@ -537,6 +538,127 @@ def test_humble_rejects_an_empty_launch_argument(ros_logs: Path) -> None:
     )
     assert result.returncode != 0
     assert "malformed launch argument 'lidar:='" in result.stdout + result.stderr
+
+
+def red_scene(frame: KittiFrame) -> np.ndarray:
+    """The frame's (H, W, 3) uint8 RGB made red (R at least 200, B a quarter): a colour swap shows in the cloud."""
+    rgb = frame.rgb.copy()
+    rgb[..., 0], rgb[..., 2] = np.maximum(rgb[..., 0], 200), rgb[..., 2] // 4
+    return rgb
+
+
+def cloud_red_and_blue(cloud: Any) -> tuple[float, float]:
+    """The mean red and blue of an XYZRGB cloud (``cloud.rgb``: 0x00RRGGBB at offset 16, little endian)."""
+    bgr = np.frombuffer(bytes(cloud.data), np.uint8).reshape(-1, cloud.point_step)[:, 16:19]
+    return float(bgr[:, 2].mean()), float(bgr[:, 0].mean())
+
+
+def red_left_blue_right(frame: KittiFrame) -> np.ndarray:
+    """:func:`red_scene` left of the principal point (``cx = P[0, 2]``), its channels swapped right of it (blue): rows
+    read from the wrong bytes (row padding taken for pixels) move the edge, a swap of R and B swaps the sides."""
+    rgb, cx = red_scene(frame), round(float(frame.projection[0, 2]))
+    rgb[:, cx:] = rgb[:, cx:, ::-1]
+    return rgb
+
+
+def cloud_sides_red_and_blue(cloud: Any) -> tuple[tuple[float, float], tuple[float, float]]:
+    """The mean (red, blue) of the finite points of an XYZRGB cloud left (``x / z < -0.05``) and right
+    (``x / z > 0.05``) of the optical axis (camera frame: x right, z ahead)."""
+    offsets = {field.name: field.offset for field in cloud.fields}
+    rows = np.frombuffer(bytes(cloud.data), np.uint8).reshape(-1, cloud.point_step)
+    x, z = (rows[:, offsets[a] : offsets[a] + 4].copy().view("<f4")[:, 0] for a in ("x", "z"))
+    bgr = rows[:, offsets["rgb"] : offsets["rgb"] + 3]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        across = np.where(np.isfinite(x) & (z > 0), x / z, np.nan)
+    left, right = bgr[across < -0.05], bgr[across > 0.05]
+    return (float(left[:, 2].mean()), float(left[:, 0].mean())), (float(right[:, 2].mean()), float(right[:, 0].mean()))
+
+
+def cloud_of_one_image(probe: Probe, ros_logs: Path, name: str, transport: str, image: Any, info: Any) -> Any:
+    """Launch the node (``cloud.rgb``, ``image_transport``: ``transport``), publish ``image`` on
+    ``/camera/image_raw`` (``/compressed`` for a CompressedImage) and ``info`` best effort (what the node must take:
+    usb_cam publishes reliable, ``QoS(100)``; v4l2_camera best effort with ``use_sensor_data_qos``), again with a new
+    stamp every 2 s until a cloud comes (a best-effort sample sent before the node's reader has matched the writer is
+    dropped; one publish once got no cloud in 30 s: 1 run of 9), and return the first cloud of one of those stamps."""
+    params = write_params(ros_logs / f"{name}.yaml", {"image_transport": transport, "cloud.rgb": True})
+    launched = Launched({"device": "cpu", "use_lidar": "false", "params_file": str(params)}, ros_logs / f"{name}.log")
+    topic = "/camera/image_raw" + ("/compressed" if transport == "compressed" else "")
+    with running(launched):
+        launched.wait_ready(probe, topic=topic)
+        points = probe.collect(PointCloud2, "/depth/points", RELIABLE)
+        publishers = (
+            probe.publisher(type(image), topic, BEST_EFFORT),
+            probe.publisher(CameraInfo, "/camera/camera_info"),
+        )
+        wait_until(lambda: all(p.get_subscription_count() for p in publishers), 30, "the node's subscriptions")
+        stamps: list[int] = []
+        deadline, published_at = time.monotonic() + 30, -math.inf
+        while not (clouds := [points.by_stamp()[s] for s in stamps if s in points.by_stamp()]):
+            assert time.monotonic() < deadline, f"timed out after 30 s waiting for a cloud of the {name} image"
+            if time.monotonic() - published_at >= 2.0:
+                stamps.append(probe.now_ns())
+                image.header = ros_msgs.make_header(probe.factory, stamps[-1], image.header.frame_id)
+                info.header = ros_msgs.make_header(probe.factory, stamps[-1], info.header.frame_id)
+                publishers[1].publish(info)
+                publishers[0].publish(image)
+                published_at = time.monotonic()
+            time.sleep(0.05)
+        for publisher in publishers:
+            probe.node.destroy_publisher(publisher)
+        probe.drop(points)
+        return clouds[0]
+
+
+def test_a_usb_cams_raw_mjpeg_stream_reaches_the_node_in_the_cameras_colours(
+    probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path
+) -> None:
+    """usb_cam's raw-MJPEG road (``take_and_send_image_mjpeg``; its releases reach it only with the format name
+    mended: the node checks for ``pixel_format`` "mjpeg", the format list names it "raw_mjpeg") publishes the
+    camera's JPEG as it comes: ``format`` "jpeg" (no image_transport encodings), the whole V4L2 buffer as data (the
+    JPEG, then the rest of the buffer), on ``image_raw/compressed`` and ``camera_info`` (``QoS(100)``, reliable; sent
+    best effort here, which the node's subscription must take too). Through the real node
+    (``image_transport: compressed``): depth and a cloud whose colours are the camera's (a red scene red, not blue: a
+    bare codec name holds OpenCV's BGR order)."""
+    import cv2
+
+    rgb = red_scene(kitti_frames[0])
+    ok, jpeg = cv2.imencode(".jpg", np.ascontiguousarray(rgb[..., ::-1]))  # OpenCV encodes BGR, as a camera's
+    assert ok
+    buffer = np.zeros(rgb.shape[0] * rgb.shape[1] * 2, np.uint8)  # a YUYV-sized V4L2 buffer
+    buffer[: jpeg.size] = jpeg.reshape(-1)
+    stamp = probe.now_ns()
+    image = CompressedImage(header=ros_msgs.make_header(probe.factory, stamp, CAMERA_FRAME), format="jpeg")
+    image.data = buffer.tobytes()
+    info = kitti_camera_info(probe.factory, kitti_frames[0], stamp)
+    red, blue = cloud_red_and_blue(cloud_of_one_image(probe, ros_logs, "mjpeg", "compressed", image, info))
+    assert red > 180 and blue < 80, (red, blue)
+
+
+def test_a_usb_cams_yuyv_webcam_with_padded_rows_reaches_the_node_in_the_cameras_colours(
+    probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path
+) -> None:
+    """usb_cam's default ``pixel_format: yuyv`` publishes the V4L2 buffer as it is: ``yuv422_yuy2`` (Y0 U Y1 V, two
+    bytes a pixel), ``step`` the driver's bytesperline (rows padded on some hardware; v4l2_camera's ``step`` is
+    V4L2's ``bytes_per_line`` too), in its default frame ``default_cam`` (sent best effort here; usb_cam's
+    ``QoS(100)`` is reliable). Through the real node's serialised road: depth and a cloud in the camera's colours, in
+    the image's frame, each on its side (red left, blue right): the row padding skipped, not read as pixels."""
+    import cv2
+
+    rgb = red_left_blue_right(kitti_frames[0])
+    height, width = rgb.shape[:2]
+    yuv = cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV)
+    yuyv = np.empty((height, width, 2), np.uint8)
+    yuyv[..., 0], yuyv[:, 0::2, 1], yuyv[:, 1::2, 1] = yuv[..., 0], yuv[:, 0::2, 1], yuv[:, 0::2, 2]
+    rows = np.concatenate([yuyv.reshape(height, -1), np.zeros((height, 64), np.uint8)], 1)  # 64 bytes of padding
+    stamp = probe.now_ns()
+    header = ros_msgs.make_header(probe.factory, stamp, "default_cam")
+    image = Image(header=header, height=height, width=width, encoding="yuv422_yuy2", is_bigendian=0, step=rows.shape[1])
+    image.data = rows.tobytes()
+    info = kitti_camera_info(probe.factory, kitti_frames[0], stamp)
+    cloud = cloud_of_one_image(probe, ros_logs, "yuyv", "raw", image, info)
+    left, right = cloud_sides_red_and_blue(cloud)  # (red, blue) each
+    assert cloud.header.frame_id == "default_cam", cloud.header.frame_id
+    assert left[0] > 180 and left[1] < 80 and right[0] < 80 and right[1] > 180, (left, right)
 
 
 def test_params_file_namespace_argument_override_and_compressed_input(
