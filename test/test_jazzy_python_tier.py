@@ -7,6 +7,7 @@ import ast
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -89,6 +90,23 @@ def test_every_path_and_deselected_test_the_step_names_exists() -> None:
         else:
             assert name in ("--ignore", argument), argument
             assert (REPO_ROOT / (value or argument)).exists(), argument
+
+
+def test_every_test_module_the_step_runs_is_collected_without_torch() -> None:
+    """The step's Python has no torch: a test module it runs that imports torch, itself or through the module it
+    tests, is a collection error there that fails ``make test`` (``test/training/trainer/test_log.py`` imported torch
+    and ``training.trainer.log`` the torch-needing ``distributed``). Collected here with torch made unimportable."""
+    no_torch = (
+        "import sys; sys.modules['torch'] = None\n"
+        "import pytest\n"
+        f"sys.exit(pytest.main(['-q', '--collect-only', '-p', 'no:cacheprovider', *{tier_arguments()!r}]))\n"
+    )
+    environ = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "OMP_NUM_THREADS": "1"}
+    collected = subprocess.run(
+        [sys.executable, "-c", no_torch], cwd=REPO_ROOT, env=environ, capture_output=True, text=True, timeout=300,
+        check=False,
+    )  # fmt: skip
+    assert collected.returncode == 0, collected.stdout[-3000:] + collected.stderr[-2000:]
 
 
 def test_make_test_runs_the_step_before_the_real_ros_tier() -> None:

@@ -18,11 +18,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mono_depth_ros.training.trainer.distributed import DistContext, mean_across, means_across
+if TYPE_CHECKING:  # the CSV logger imports without torch (scripts/jazzy_python_tier.sh runs its tests on Jazzy)
+    from mono_depth_ros.training.trainer.distributed import DistContext
 
 _LOG = logging.getLogger(__name__)
 
@@ -110,6 +111,8 @@ class LossWindow:
         """(the mean loss over the window's steps and all processes, rank 0's mean of each part of the last step over
         the steps that have it: a run resumed with a term now on, e.g. distill's ``lidar``) for the row. Every process
         calls it (an all-reduce)."""
+        from mono_depth_ros.training.trainer.distributed import mean_across  # torch: a training process has it
+
         loss = mean_across(float(np.mean(self.losses)), context)
         return loss, {name: float(np.mean([p[name] for p in self.parts if name in p])) for name in self.parts[-1]}
 
@@ -117,6 +120,8 @@ class LossWindow:
         """The window as a checkpoint's training state keeps it: each step's loss averaged over the processes (every
         process calls it: an all-reduce) and the parts. Restored on every process, the resumed row's mean over the
         processes is the uninterrupted run's (bit for bit in a single process)."""
+        from mono_depth_ros.training.trainer.distributed import means_across  # torch: a training process has it
+
         return {"losses": means_across(self.losses, context), "parts": [dict(p) for p in self.parts]}
 
     @classmethod

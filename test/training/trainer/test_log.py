@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-import torch
 
-from mono_depth_ros.training.trainer.distributed import DistContext
 from mono_depth_ros.training.trainer.log import LossWindow, TrainLogger
+
+if TYPE_CHECKING:
+    from mono_depth_ros.training.trainer.distributed import DistContext
 
 
 def test_csv_rows_append_and_keep_columns(tmp_path: Path) -> None:
@@ -46,8 +48,16 @@ def test_a_resumed_loss_window_removes_the_stop_row_its_steps_go_into(tmp_path: 
     assert [r["step"] for r in csv.DictReader((tmp_path / "train.csv").open())] == ["3"]
 
 
+def single_process() -> DistContext:
+    """A one-process context (its module needs torch: these tests are skipped without, as in the Jazzy tier)."""
+    torch = pytest.importorskip("torch")
+    from mono_depth_ros.training.trainer.distributed import DistContext
+
+    return DistContext(rank=0, world_size=1, local_rank=0, device=torch.device("cpu"), initialised=False)
+
+
 def test_a_loss_window_round_trips_and_a_foreign_one_starts_empty(caplog: pytest.LogCaptureFixture) -> None:
-    context = DistContext(rank=0, world_size=1, local_rank=0, device=torch.device("cpu"), initialised=False)
+    context = single_process()
     window = LossWindow()
     window.add(0.5, {"depth": 0.5})
     window.add(0.25, {"depth": 0.25})
@@ -62,7 +72,7 @@ def test_a_loss_window_round_trips_and_a_foreign_one_starts_empty(caplog: pytest
 def test_a_resumed_loss_window_averages_a_part_over_the_steps_that_have_it() -> None:
     """A distillation resumed with LiDAR now on (``loss.lidar_weight`` 0 -> 0.5 with a metric teacher resumes) logs a
     ``lidar`` part its saved steps lack: the row averaged ``p["lidar"]`` over every step and raised KeyError."""
-    context = DistContext(rank=0, world_size=1, local_rank=0, device=torch.device("cpu"), initialised=False)
+    context = single_process()
     window = LossWindow.restored({"losses": [1.0, 3.0], "parts": [{"ssi": 1.0}, {"ssi": 3.0}]})
     window.add(2.0, {"ssi": 2.0, "lidar": 4.0})
     assert window.means(context) == (2.0, {"ssi": 2.0, "lidar": 4.0})
