@@ -125,8 +125,11 @@ class ScaleStatus:
     lidar_extrinsic: str = ""  # LiDAR -> camera transform looks wrong: the likely mistake (core.scale.extrinsic_check)
     lidar_extrinsic_text: str = ""  # ... what the scans show, the mistake and the remedy (warned once by the adapters)
 
-    def key_values(self) -> list[tuple[str, str]]:
-        """The /diagnostics key/values of the scale (node and bag runner alike); ``age_s`` = age of its source."""
+    def key_values(self, silence_ns: int = 0) -> list[tuple[str, str]]:
+        """The /diagnostics key/values of the scale (node and bag runner alike); ``age_s`` = age of its source in
+        seconds now: its age at the frame plus ``silence_ns`` (ns since that frame was published, read on the node
+        clock; negative, the clock went back, counts 0), so that it grows while no frame comes."""
+        age_ns = self.age_ns + max(int(silence_ns), 0)
         values = [
             ("scale", f"{float(self.scale):.6g}"),
             ("shift", f"{float(self.shift):.6g}"),
@@ -135,7 +138,7 @@ class ScaleStatus:
             ("inliers", str(int(self.inliers))),
             ("inlier_ratio", f"{float(self.inlier_ratio):.3f}"),
             ("residual", f"{float(self.residual):.4f}"),
-            ("age_s", f"{self.age_ns * 1e-9:.3f}"),
+            ("age_s", f"{age_ns * 1e-9:.3f}"),
         ]
         if self.output_kind:
             values.append(("output_kind", self.output_kind))
