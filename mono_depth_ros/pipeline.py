@@ -29,7 +29,12 @@ from mono_depth_ros.core.errors import ConfigError, ShapeError
 from mono_depth_ros.core.frame_hints import PROMPT_DEPTH, FrameHints
 from mono_depth_ros.core.geometry import RigidTransform
 from mono_depth_ros.core.laser_scan import ScanData, scan_frame_id, scan_from_depth
-from mono_depth_ros.core.model_output import check_external_prediction, check_network_output, out_of_memory
+from mono_depth_ros.core.model_output import (
+    check_external_prediction,
+    check_network_output,
+    out_of_memory,
+    producer_marks,
+)
 from mono_depth_ros.core.scale import RecoveryConfig, ScaleRecovery
 from mono_depth_ros.core.scale.ground import GroundPose
 from mono_depth_ros.core.scale.lidar import LidarScan
@@ -488,6 +493,7 @@ class DepthPipeline:
                 msg = f"external prediction is {got} but the image is {rgb.shape[1]}x{rgb.shape[0]}; resize it"
                 raise ShapeError(msg)
             check_external_prediction(prediction, kind)  # sparse passes, none at all is its publisher's fault
+            prediction = producer_marks(prediction, kind)  # an inverse kind's +/-Inf (1/0): no depth, not far
             if not frame.image_is_rectified:
                 prediction = _undistort_prediction(prediction, camera)
         elif resizing is not None:  # straight at the published size: the network's pixels, no camera-size detour
