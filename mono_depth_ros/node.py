@@ -147,6 +147,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         self._pending = None  # the pipeline was built from the config in force
         self._last_scale: Any = None
         self._last_temporal: Any = None
+        self._last_published_ns = 0  # node clock at the last frame's publish (the ages in /diagnostics grow since)
         self._last_frame_id = ""
         self._latest_info = LatestCameraInfo()  # sync.mode latest: the bag runner's rule
         self._lidar: LidarFeed[_Frame] | None = None  # set in _subscribe when LiDAR is on
@@ -282,8 +283,9 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
 
     def _publish_diagnostics(self) -> None:
         extra = config_key_values(self._config, self.resolve_topic_name)  # lidar_topic as subscribed (remapped)
-        report = diagnostic_report(self._stats.snapshot(), self._last_scale, extra, self._last_temporal)
         stamp_ns, name = int(self.get_clock().now().nanoseconds), status_name(self.get_fully_qualified_name())
+        silence_ns = stamp_ns - self._last_published_ns  # the camera silent: the held values' ages grow
+        report = diagnostic_report(self._stats.snapshot(), self._last_scale, extra, self._last_temporal, silence_ns)
         self._pub_diag.publish(diagnostics_message(self._factory, report, stamp_ns, name, self._last_frame_id))
 
     # ------------------------------------------------------------------------------------------- worker side
@@ -319,7 +321,8 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         self._last_scale, self._last_temporal, self._last_frame_id = out.scale, out.temporal, out.frame_id
         self._scan_frames.check(out, self._config.scan.frame_id)
         self._bits.published(out.stamp_ns)  # frames_high_bits_unused / _above_significant_bits: published ones only
-        self._stats.frame_published_at(out.stamp_ns, self.get_clock().now().nanoseconds)
+        self._last_published_ns = int(self.get_clock().now().nanoseconds)  # /diagnostics: how old the values are
+        self._stats.frame_published_at(out.stamp_ns, self._last_published_ns)
 
     def _on_worker_error(self, err: Exception) -> None:
         if isinstance(err, DepthError):  # an unusable model output makes /diagnostics ERROR, other bad frames WARN

@@ -29,7 +29,12 @@ from mono_depth_ros.core.errors import ConfigError, ShapeError
 from mono_depth_ros.core.frame_hints import PROMPT_DEPTH, FrameHints
 from mono_depth_ros.core.geometry import RigidTransform
 from mono_depth_ros.core.laser_scan import ScanData, scan_frame_id, scan_from_depth
-from mono_depth_ros.core.model_output import check_external_prediction, check_network_output, out_of_memory
+from mono_depth_ros.core.model_output import (
+    check_external_prediction,
+    check_network_output,
+    out_of_memory,
+    producer_marks,
+)
 from mono_depth_ros.core.scale import RecoveryConfig, ScaleRecovery
 from mono_depth_ros.core.scale.ground import GroundPose
 from mono_depth_ros.core.scale.lidar import LidarScan
@@ -125,8 +130,11 @@ class ScaleStatus:
     lidar_extrinsic: str = ""  # LiDAR -> camera transform looks wrong: the likely mistake (core.scale.extrinsic_check)
     lidar_extrinsic_text: str = ""  # ... what the scans show, the mistake and the remedy (warned once by the adapters)
 
-    def key_values(self) -> list[tuple[str, str]]:
-        """The /diagnostics key/values of the scale (node and bag runner alike); ``age_s`` = age of its source."""
+    def key_values(self, silence_ns: int = 0) -> list[tuple[str, str]]:
+        """The /diagnostics key/values of the scale (node and bag runner alike); ``age_s`` = age of its source in
+        seconds now: its age at the frame plus ``silence_ns`` (ns since that frame was published, read on the node
+        clock; negative, the clock went back, counts 0), so that it grows while no frame comes."""
+        age_ns = self.age_ns + max(int(silence_ns), 0)
         values = [
             ("scale", f"{float(self.scale):.6g}"),
             ("shift", f"{float(self.shift):.6g}"),
@@ -135,7 +143,7 @@ class ScaleStatus:
             ("inliers", str(int(self.inliers))),
             ("inlier_ratio", f"{float(self.inlier_ratio):.3f}"),
             ("residual", f"{float(self.residual):.4f}"),
-            ("age_s", f"{self.age_ns * 1e-9:.3f}"),
+            ("age_s", f"{age_ns * 1e-9:.3f}"),
         ]
         if self.output_kind:
             values.append(("output_kind", self.output_kind))
@@ -485,6 +493,7 @@ class DepthPipeline:
                 msg = f"external prediction is {got} but the image is {rgb.shape[1]}x{rgb.shape[0]}; resize it"
                 raise ShapeError(msg)
             check_external_prediction(prediction, kind)  # sparse passes, none at all is its publisher's fault
+            prediction = producer_marks(prediction, kind)  # an inverse kind's +/-Inf (1/0): no depth, not far
             if not frame.image_is_rectified:
                 prediction = _undistort_prediction(prediction, camera)
         elif resizing is not None:  # straight at the published size: the network's pixels, no camera-size detour

@@ -623,6 +623,25 @@ def test_skipped_frames_are_logged_per_reason_so_one_reason_does_not_hide_anothe
     assert stats(node).bad == {"EncodingError": 2, "TransformError": 2}  # every frame counted
 
 
+def test_diagnostics_ages_grow_while_the_camera_is_silent(ros: Ros) -> None:
+    """The scale and temporal keys are the last frame's: while no frame comes, its scale's age_s grows with the
+    silence and last_frame_age_s says since when (both read 0.000 for ever before)."""
+    node = ros.make_node(pipeline=EchoPipeline())
+    now_ns = [STAMP_NS + 40_000_000]
+    ros_standin.state().now_ns = lambda: now_ns[0]
+    send_frame(node)
+    node.publishers["depth/image"].wait_for(1)
+    assert wait_until(lambda: stats(node).published == 1)
+    node._publish_diagnostics()
+    values = {kv.key: kv.value for kv in node.publishers["/diagnostics"].messages[-1].status[0].values}
+    assert (values["age_s"], values["last_frame_age_s"]) == ("0.000", "0.000")
+    now_ns[0] += 3_250_000_000  # 3.25 s without an image
+    node._publish_diagnostics()
+    values = {kv.key: kv.value for kv in node.publishers["/diagnostics"].messages[-1].status[0].values}
+    assert (values["age_s"], values["last_frame_age_s"]) == ("3.250", "3.250")
+    assert values["scale_health"] == "ok"  # the values themselves are the last frame's
+
+
 def test_the_timers_polling_monotonic_waits_run_on_the_steady_clock_and_diagnostics_on_ros_time(ros: Ros) -> None:
     """With use_sim_time and no /clock (a bag played without --clock) ROS-time timers never fire; the LiDAR pairing
     and the ApproximateTime watch measure monotonic waits, so their timers must not depend on /clock. /diagnostics

@@ -99,6 +99,45 @@ def test_a_relative_models_sky_is_beyond_range_whichever_side_of_zero_its_fitted
     assert out.clearing is not None and out.clearing.width == INTR.height * INTR.width // 4  # every ray, stride 2
 
 
+@pytest.mark.parametrize("mark", [np.inf, -np.inf])
+def test_an_external_inverse_depths_infinities_are_no_depth_not_beyond_range_in_any_output(mark: float) -> None:
+    """An inverse-depth node that writes 1/0 (+Inf) where it has no depth: +Inf inverse depth is a depth of 0 m, not
+    the sky (inverse depth 0). It was published as +Inf (beyond range), so the clearing cloud had a ray there and the
+    scan +Inf (REP 117: open way, Nav2 clears along it): a costmap's obstacles under it cleared. Now NaN: no point,
+    no clearing ray, NaN in the scan; the sky the node writes as 0 stays beyond range."""
+    disparity = np.float32(1.0) / _scene_depth()
+    disparity[:, 100:] = mark  # no depth on the right, over the scan band's rows too
+    disparity[:20, :100] = 0.0  # sky at the top left: inverse depth 0
+    overrides = {"model.output_kind": "relative_inverse", "scale.mode": "fixed", "cloud.clearing": True}
+    overrides |= {"scan.enabled": True, "output.edge_filter": False, "output.outlier_filter": False}
+    out = _external(**overrides).process_frame(_frame(disparity))
+    assert np.isnan(out.depth_m[:, 100:]).all() and np.isposinf(out.depth_m[:20, :100]).all()
+    assert out.clearing is not None
+    rays = out.clearing.xyz()
+    assert not (rays[:, 0] > (100 - INTR.cx) / INTR.fx * rays[:, 2]).any()  # no ray through columns 100 and right
+    assert out.clearing.width == INTR.height // 2 * 50  # a ray per pixel of columns 0..98 at stride 2 (sky too)
+    assert out.scan is not None
+    angles = out.scan.angle_min + out.scan.angle_increment * np.arange(out.scan.ranges.size)
+    right = angles < np.arctan((INTR.cx - 100.5) / INTR.fx)  # the bearings of columns 101 and right of it
+    assert right.any() and np.isnan(out.scan.ranges[right]).all()
+    assert np.isfinite(out.scan.ranges[~right][-10:]).all()  # the ramp at the left
+
+
+def test_an_external_inverse_depth_of_only_infinities_is_refused_not_published_as_open_sky() -> None:
+    """All +Inf from an inverse-depth node (1/0 everywhere: a failed model) passed, published all +Inf with scale
+    health ok (scale.mode fixed): a frame of open way. It has no depth: a ModelOutputError naming +Inf; the sky
+    marks of a depth kind (+Inf beyond range) and of affine_depth (+Inf: farther than any) are still far."""
+    from mono_depth_ros.core.errors import ModelOutputError
+
+    every = np.full((INTR.height, INTR.width), np.inf, np.float32)
+    pipeline = _external(**{"model.output_kind": "relative_inverse", "scale.mode": "fixed"})
+    with pytest.raises(ModelOutputError, match=r"all \+Inf; model.output_kind relative_inverse\).*1/0"):
+        pipeline.process_frame(_frame(every))
+    for kind, mode in (("metric", "none"), ("depth_up_to_scale", "fixed"), ("affine_depth", "fixed")):
+        out = _external(**{"model.output_kind": kind, "scale.mode": mode}).process_frame(_frame(every))
+        assert np.isposinf(out.depth_m).all(), kind
+
+
 def test_downscale_publishes_matching_intrinsics_and_sizes() -> None:
     out = _external(**{"model.output_kind": "metric", "output.downscale": 2}).process_frame(_frame(_scene_depth()))
     assert out.depth_m.shape == (48, 80)

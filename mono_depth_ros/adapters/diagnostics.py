@@ -34,7 +34,11 @@ class DiagnosticReport:
 
 
 def diagnostic_report(
-    stats: StatsSnapshot, scale: Any, extra: Mapping[str, Any] | None = None, temporal: Any = None
+    stats: StatsSnapshot,
+    scale: Any,
+    extra: Mapping[str, Any] | None = None,
+    temporal: Any = None,
+    silence_ns: int = 0,
 ) -> DiagnosticReport:
     """Level, message and key/values for ``/diagnostics``.
 
@@ -45,6 +49,9 @@ def diagnostic_report(
         extra: more key/values (backend, device, encoding, ...), appended as ``str(value)``.
         temporal: the last frame's :class:`~mono_depth_ros.pipeline.TemporalStatus` (``temporal_*`` keys: state,
             kept share, frames filtered, frames passed through without a camera pose), or None (filter off).
+        silence_ns: ns since the frame of ``scale`` and ``temporal`` was published (node clock; 0: just now): the
+            scale's ``age_s`` grows by it and ``last_frame_age_s`` says it, so that values held while the camera is
+            silent read as old, not as of ``age_s 0.000``.
 
     Level: ERROR when the worker hit an unexpected exception within the window or a frame's model output was
     unusable (``core.model_output``: NaN / Inf beyond ``model.max_invalid_share``, another size, out of memory;
@@ -72,8 +79,8 @@ def diagnostic_report(
     ]
     health, mode, extrinsic = "no frame yet", "none", ""
     if scale is not None:
-        scale_values = scale.key_values()
-        values += scale_values
+        scale_values = scale.key_values(silence_ns)
+        values += [*scale_values, ("last_frame_age_s", f"{max(int(silence_ns), 0) * 1e-9:.3f}")]
         keyed = dict(scale_values)
         health, mode, extrinsic = keyed["scale_health"], keyed["scale_mode"], keyed.get("lidar_extrinsic", "")
     values += temporal.key_values() if temporal is not None else []

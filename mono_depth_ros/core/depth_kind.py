@@ -20,6 +20,26 @@ kind                          values                                            
                               model output only, never handed to scale recovery      from camera_info, else the
                                                                                      graph's focal output)
 ============================  =====================================================  ===========================
+
+What a producer (a network's raw map, an external prediction) marks with each value, per kind (the one rule:
+:attr:`OutputKind.infinity_is_invalid`; ``core.model_output.producer_marks`` applies it on the external road, the model
+runner before its sky mark):
+
+=======================  ==============================  ===========================  ===============================
+kind                     +Inf                            -Inf                         finite <= 0; NaN
+=======================  ==============================  ===========================  ===============================
+``metric``,              beyond range (REP 117): far,    too close (REP 117): no      no depth (0: a 16UC1 map's no
+``depth_up_to_scale``,   a clearing ray                  point, never a ray           data); no depth
+``metric_focal``
+``affine_depth``         farther than any depth: far     nearer than any: too close   a prediction; no depth
+``relative_inverse``     1/0, a depth of 0 m: no depth   no depth (NaN)               a prediction (the fit maps
+                         (NaN), never the sky                                         inverse <= 0, the sky, far);
+                                                                                      no depth
+``canonical_inverse``    no depth (NaN)                  no depth (NaN)               1e4 m (Apple's clamp); no depth
+=======================  ==============================  ===========================  ===============================
+
+A prediction inside the pipeline then holds +Inf only as "far": a depth kind's or ``affine_depth``'s beyond range, or
+the model runner's sky mark (a spec's ``sky_output``), made for every kind after the rule.
 """
 
 from __future__ import annotations
@@ -45,6 +65,15 @@ class OutputKind(str, Enum):
         ``affine_depth``): any finite value is a prediction (none is invalid for being <= 0), and scale recovery
         fits a scale and shift per frame."""
         return self in (OutputKind.RELATIVE_INVERSE, OutputKind.AFFINE_DEPTH)
+
+    @property
+    def infinity_is_invalid(self) -> bool:
+        """Whether +/-Inf in a producer's map of this kind is no measurement (read as NaN) rather than REP 117's
+        beyond range / too close: the inverse kinds (``relative_inverse``, ``canonical_inverse``), where +Inf is 1/0,
+        a depth of 0 m at the lens (what a node computing 1/depth writes where it has no depth), never the sky, whose
+        inverse depth is 0 (up to a shift: what the fit maps at or past 0). The one rule of what a producer's marks
+        mean (see the module's table); the model runner's own sky mark, +Inf for every kind, is made after it."""
+        return self in (OutputKind.RELATIVE_INVERSE, OutputKind.CANONICAL_INVERSE)
 
     @property
     def needs_focal(self) -> bool:

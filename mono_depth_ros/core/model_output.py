@@ -26,6 +26,24 @@ def _hw(shape: tuple[int, ...]) -> str:
     return "x".join(str(n) for n in reversed(shape)) if len(shape) == 2 else str(shape)
 
 
+def producer_marks(prediction: npt.NDArray[np.float32], kind: OutputKind) -> npt.NDArray[np.float32]:
+    """A producer's (H, W) map (an external prediction) with its marks as the pipeline reads them
+    (:attr:`~mono_depth_ros.core.depth_kind.OutputKind.infinity_is_invalid`): for an inverse kind +/-Inf become NaN
+    (1/0 is a depth of 0 m, no depth: never beyond range, never a clearing ray); else ``prediction`` itself.
+
+    Returns:
+        ``prediction`` (no copy) when nothing changes; else a float32 copy with those pixels NaN.
+    """
+    if not kind.infinity_is_invalid:
+        return prediction
+    infinite = np.isinf(prediction)
+    if not infinite.any():
+        return prediction
+    marked = np.array(prediction, dtype=np.float32, copy=True)
+    marked[infinite] = np.nan
+    return marked
+
+
 def check_network_output(
     prediction: npt.NDArray[np.floating],
     kind: OutputKind,
@@ -65,6 +83,10 @@ def check_network_output(
         raise ModelOutputError(msg)
 
 
+_MARKS = (("NaN", np.isnan), ("+Inf", np.isposinf), ("-Inf", np.isneginf))
+"""The marks of no value a map may hold, named as an error message names them."""
+
+
 def check_external_prediction(prediction: npt.NDArray[np.floating], kind: OutputKind) -> None:
     """Raise when an external prediction (``model.backend: external``) cannot be a frame of depth at all.
 
@@ -81,25 +103,27 @@ def check_external_prediction(prediction: npt.NDArray[np.floating], kind: Output
     Args:
         prediction: the (H, W) prediction as decoded (32FC1 as sent; 16UC1 / mono16 millimetres in metres, 0 as
             NaN), before any undistortion.
-        kind: what it means (``model.output_kind``); usable: finite, or +Inf (sky, no return); for depth kinds
-            also > 0.
+        kind: what it means (``model.output_kind``); usable: finite, or +Inf where it means far (not for
+            ``relative_inverse``: 1/0, no depth; :attr:`~.OutputKind.infinity_is_invalid`); for depth kinds also > 0.
 
     Raises:
         ModelOutputError: no pixel usable (depth kinds: and some below 0 m); the text names the size, what the pixels
             hold and where to look.
     """
-    if kind.has_shift:
-        usable = bool(np.any(~np.isnan(prediction) & (prediction != -np.inf)))
+    if kind.has_shift:  # +Inf: far for affine_depth; 1/0, no depth, for relative_inverse (infinity_is_invalid)
+        far = np.inf if not kind.infinity_is_invalid else np.nan  # NaN matches nothing
+        usable = bool(np.any(np.isfinite(prediction) | (prediction == far)))
     else:  # NaN compares False, +Inf (sky) True; with none above 0, only values below 0 make it no scene
         usable = bool(np.any(prediction > 0)) or not bool(np.any(np.isfinite(prediction) & (prediction < 0)))
     if usable:
         return
     size = prediction.size
     if kind.has_shift:
-        nan_share = float(np.count_nonzero(np.isnan(prediction))) / max(size, 1)
-        held = "all NaN" if nan_share == 1.0 else "all -Inf" if nan_share == 0.0 else f"{100 * nan_share:.0f} % NaN"
-        held += "" if nan_share in (0.0, 1.0) else ", the rest -Inf"
-        hint = ""
+        counts = [(name, np.count_nonzero(mark(prediction))) for name, mark in _MARKS]
+        parts = [(name, count) for name, count in counts if count]
+        shares = [f"{100 * count / max(size, 1):.0f} % {name}" for name, count in parts[:-1]]
+        held = f"all {parts[-1][0]}" if len(parts) == 1 else ", ".join(shares) + f", the rest {parts[-1][0]}"
+        hint = "; +Inf inverse depth is 1/0, a depth of 0 m: no depth (the sky is 0)" if counts[1][1] else ""
     else:
         below = np.count_nonzero(np.isfinite(prediction) & (prediction < 0))
         held = f"{below} of them below 0, none above"

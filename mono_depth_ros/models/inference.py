@@ -518,6 +518,8 @@ class DepthEstimator:
             inputs[FOCAL_RATIO] = torch.full((1,), NOMINAL_FOCAL_RATIO, device=self.device)
         prediction = self._run_network(batch, {name: v for name, v in inputs.items() if name in takes}, warming)
         self._note_coarse(prediction, batch, warming)
+        if self.spec.output_kind.infinity_is_invalid:  # an inverse kind's +/-Inf (1/0): no depth, not the sky mark
+            prediction = torch.where(torch.isinf(prediction), torch.nan, prediction)
         kind = self.output_kind
         if self.spec.output_kind is OutputKind.CANONICAL_INVERSE:
             focal_over_width = self._focal_over_width(inputs.get(FOCAL_RATIO), seen_hw, network_hw)

@@ -70,6 +70,14 @@ def test_report_carries_the_fit_quality_and_the_age_of_the_scale() -> None:
     assert values["scale_reason"] == "no LiDAR scan"
 
 
+def test_the_age_of_the_scale_grows_with_the_silence_since_its_frame() -> None:
+    scale = ScaleStatus(mode="lidar", health="ok", scale=2.0, age_ns=500_000_000)
+    values = dict(diagnostic_report(snapshot(), scale, silence_ns=2_000_000_000).values)
+    assert (values["age_s"], values["last_frame_age_s"]) == ("2.500", "2.000")
+    values = dict(diagnostic_report(snapshot(), scale, silence_ns=-1_000_000_000).values)  # the clock went back
+    assert (values["age_s"], values["last_frame_age_s"]) == ("0.500", "0.000")
+
+
 def test_report_reads_enum_health_and_mode() -> None:
     from mono_depth_ros.core.scale import Health, ScaleMode
 

@@ -7,7 +7,12 @@ import pytest
 
 from mono_depth_ros.core.depth_kind import OutputKind
 from mono_depth_ros.core.errors import ModelOutputError
-from mono_depth_ros.core.model_output import check_external_prediction, check_network_output, out_of_memory
+from mono_depth_ros.core.model_output import (
+    check_external_prediction,
+    check_network_output,
+    out_of_memory,
+    producer_marks,
+)
 
 HW = (6, 8)
 
@@ -53,6 +58,41 @@ def test_an_external_prediction_without_one_usable_pixel_is_refused_and_a_sparse
     half[:3] = np.nan
     with pytest.raises(ModelOutputError, match=r"\(50 % NaN, the rest -Inf; model.output_kind relative_inverse"):
         check_external_prediction(half, OutputKind.RELATIVE_INVERSE)
+
+
+@pytest.mark.parametrize(
+    ("kind", "plus", "minus"),
+    [
+        (OutputKind.METRIC, np.inf, -np.inf),  # REP 117: beyond range, too close
+        (OutputKind.DEPTH_UP_TO_SCALE, np.inf, -np.inf),
+        (OutputKind.METRIC_FOCAL, np.inf, -np.inf),
+        (OutputKind.AFFINE_DEPTH, np.inf, -np.inf),  # farther, nearer than any depth
+        (OutputKind.RELATIVE_INVERSE, np.nan, np.nan),  # 1/0: a depth of 0 m, no depth; never the sky (0)
+        (OutputKind.CANONICAL_INVERSE, np.nan, np.nan),
+    ],
+)
+def test_a_producers_infinities_mean_far_only_where_its_kind_says_so(
+    kind: OutputKind, plus: float, minus: float
+) -> None:
+    """The one rule (OutputKind.infinity_is_invalid): +Inf from an inverse-depth producer (1/0) is no depth, not
+    beyond range; an all +Inf relative_inverse frame was taken as all sky (published +Inf, scale health ok)."""
+    marks = np.array([[np.inf, -np.inf, 0.0, -1.0, np.nan, 2.0]], np.float32)
+    read = producer_marks(marks, kind)
+    np.testing.assert_array_equal(read, [[plus, minus, 0.0, -1.0, np.nan, 2.0]])
+    assert (read is marks) is (plus == np.inf)  # a copy only where a mark changes
+    unmarked = np.ones(HW, np.float32)
+    assert producer_marks(unmarked, kind) is unmarked  # nothing to change: no copy
+    every = np.full(HW, np.inf, np.float32)
+    if plus == np.inf:
+        check_external_prediction(every, kind)  # all far: open sky, no return
+    elif kind is OutputKind.RELATIVE_INVERSE:  # canonical_inverse: a network's raw map only (no model.output_kind)
+        with pytest.raises(ModelOutputError, match=r"\(all \+Inf; model.output_kind \w+\).*1/0, a depth of 0 m"):
+            check_external_prediction(every, kind)
+    mixed = np.full(HW, np.inf, np.float32)
+    mixed[:3] = np.nan
+    if kind is OutputKind.RELATIVE_INVERSE:
+        with pytest.raises(ModelOutputError, match=r"\(50 % NaN, the rest \+Inf; model.output_kind relative_inverse"):
+            check_external_prediction(mixed, kind)
 
 
 @pytest.mark.parametrize("kind", [OutputKind.METRIC, OutputKind.DEPTH_UP_TO_SCALE])

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from mono_depth_ros.core.errors import CheckpointError, ConfigError, ShapeError
+from mono_depth_ros.core.frame_hints import FrameHints
 from mono_depth_ros.models.backend import DepthBackend, TorchBackend, open_backend, prediction_tensor, resolve_device
 from mono_depth_ros.models.checkpoint import LoadedCheckpoint, load_checkpoint, save_checkpoint
 from mono_depth_ros.models.depth_anything import build_depth_anything, depth_anything_spec, save_depth_anything
@@ -141,6 +142,37 @@ def test_depth_kinds_mark_non_positive_values_invalid() -> None:
         values = DepthEstimator(TorchBackend(Signed(), spec, CPU), EstimatorConfig(device="cpu")).predict(image).values
         assert bool(np.isnan(values[:, 0]).all()) is expect_nan
         assert np.all(np.isfinite(values[:, -1]))
+
+
+@pytest.mark.parametrize("host_upsampling", [True, False])
+def test_an_inverse_networks_infinities_are_no_depth_and_its_sky_output_still_far(
+    host_upsampling: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A relative_inverse network that overflows (+Inf: 1/0, a depth of 0 m) left +Inf in its map, which scale
+    recovery reads as the sky mark and publishes beyond range (a clearing ray). Its own +/-Inf are NaN now, on both
+    roads (host, device); a sky output still marks +Inf, and a depth kind's +Inf (beyond range) is kept."""
+
+    class Overflowing(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            out = torch.ones(x.shape[0], 1, x.shape[2], x.shape[3])
+            out[..., :, 12:] = torch.inf  # the right quarter
+            out[..., :, 8:12] = -torch.inf
+            return out
+
+    if not host_upsampling:
+        monkeypatch.setattr("mono_depth_ros.models.inference.upsample_edge_aware_host", lambda *args: None)
+    sky = torch.zeros(1, 1, 8, 16, dtype=torch.bool)
+    sky[..., :2, :] = True  # the top quarter
+    kinds = (OutputKind.RELATIVE_INVERSE, np.nan), (OutputKind.CANONICAL_INVERSE, np.nan)
+    for kind, right in (*kinds, (OutputKind.DEPTH_UP_TO_SCALE, np.inf)):  # canonical: were 1e-4 m and 1e4 m (far)
+        spec = ModelSpec("overflowing", input=InputPolicy(height=8, width=16), output_kind=kind)
+        backend = TorchBackend(Overflowing(), spec, CPU)
+        estimator = DepthEstimator(backend, EstimatorConfig(device="cpu"))
+        backend.last_sky = sky  # type: ignore[attr-defined]
+        values = estimator.predict(_image(8, 16), None, FrameHints((16.0, 16.0), None)).values  # f = w: v = 1 is 1 m
+        assert np.isposinf(values[:2]).all(), kind  # the sky output's mark
+        np.testing.assert_array_equal(values[2:, 12:], right)
+        assert np.isnan(values[2:, 8:12]).all() and (values[2:, :8] == 1.0).all(), kind
 
 
 def test_depth_anything_directory_on_a_kitti_sized_image(tmp_path: Path) -> None:

@@ -187,7 +187,10 @@ def test_live_lidar_scale_is_used_when_the_scan_arrives_after_its_image(
     assert share >= 0.9, f"scale modes at {rate_hz} Hz: {modes}"
     last = diagnostics_after(diagnostics, time.monotonic_ns())
     assert last["scale_mode"] == "lidar" and last["scale_health"] == "ok", last
-    assert float(last["age_s"]) < 0.2
+    # age_s: the scale's age at its frame plus the time since that frame was published (the camera silent since,
+    # 2 periods and more); the scale itself is fresh: its age at the frame, age_s - last_frame_age_s, under 0.2 s
+    assert float(last["age_s"]) - float(last["last_frame_age_s"]) < 0.2, last
+    assert float(last["last_frame_age_s"]) > DIAG_PERIOD_S, last  # the status came 2 periods after the frame
     assert 0 < int(last["lidar_points_used"]) <= int(last["lidar_points_in_image"]), last
     assert last["lidar_lag_s"] == "0.000", last  # each scan carries its image's stamp (sent 30 ms after it)
 

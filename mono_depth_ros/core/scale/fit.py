@@ -431,9 +431,11 @@ def apply_fit(
         scale, shift: from a fit (``shift`` is used for relative_inverse, in metres⁻¹, and affine_depth, in metres).
 
     Returns:
-        (H, W) float32 depth in metres; +Inf (REP 117 beyond range) where the prediction is +Inf (a sky output's
-        mark, whatever the kind) or, for relative_inverse, a finite value the fit maps to a non-positive inverse
-        depth (farther than any depth: the sky of a relative model when the fitted shift is negative); -Inf where a
+        (H, W) float32 depth in metres; +Inf (REP 117 beyond range) where the prediction is +Inf (far: a sky
+        output's mark, whatever the kind, or a depth kind's beyond range; an inverse kind's own +/-Inf, 1/0, were
+        made NaN where the map entered the pipeline: ``OutputKind.infinity_is_invalid``) or, for relative_inverse, a
+        finite value the fit maps to a non-positive inverse depth (farther than any depth: the sky of a relative
+        model when the fitted shift is negative); -Inf where a
         depth kind's prediction is -Inf (REP 117 too close, as an external depth says it); NaN where it is otherwise
         invalid or the depth is not positive (depth kinds; affine_depth after its shift).
     """
