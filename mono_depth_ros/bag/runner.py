@@ -66,6 +66,8 @@ from mono_depth_ros.core.tf_angles import degrees_read_as_radians
 from mono_depth_ros.depth_config import DepthConfig
 from mono_depth_ros.pipeline import DepthPipeline, DepthSource, FrameOutput, LidarInput
 
+CLOCK_TOPIC = "/clock"  # the simulated time's topic: absolute, as ``ros2 bag play --clock`` publishes it
+
 UNREADABLE_SCAN = f"lidar.{BAD_CDR}"
 """The reason of a scan whose bytes are no message (counted once; a frame takes the next nearest scan instead)."""
 UNREADABLE_PREDICTION = f"prediction.{BAD_CDR}"
@@ -152,6 +154,9 @@ class _SecondPass:
         self.committed_out = 0  # frames written and committed to the output bag's file
         self.replaced: Counter[str] = Counter()  # input messages copy_inputs left out, per topic
         self.replaced_statuses: set[str] = set()  # names of the mono_depth_node statuses left out of /diagnostics
+        self.clock_left_out = (
+            0  # recorded /clock messages copy_inputs left out (``ros2 bag play --clock`` publishes it)
+        )
         self.bag_pass = 0  # of the image in hand: its pass's TF (the bag's clock may have gone back)
         self.poses = CameraPoses(self.config.temporal, self._pose_lookup) if self.config.temporal.enabled else None
         report = lambda reason, _camera, text: (  # noqa: E731  # counted per frame; a prior from the parameters:
@@ -242,8 +247,12 @@ class _SecondPass:
     def _copy_input(self, message: BagMessage) -> None:
         """Copy an input message, but not one on a topic this run writes; on ``/diagnostics`` (a topic every node
         publishes on) only the statuses of other nodes than a mono_depth_node (all of them with ``diagnostics`` off:
-        this run writes none)."""
-        if message.topic == DIAGNOSTICS_TOPIC and self.options.diagnostics:
+        this run writes none); nor a recorded ``/clock``: ``ros2 bag play OUT --clock`` publishes the bag's time on
+        ``/clock`` and Humble's player plays a recorded one beside it (ros2/rosbag2#1645), two publishers with the time
+        jumping between them."""
+        if message.topic == CLOCK_TOPIC:
+            self.clock_left_out += 1
+        elif message.topic == DIAGNOSTICS_TOPIC and self.options.diagnostics:
             self._copy_diagnostics(message)
         elif message.topic == DIAGNOSTICS_TOPIC:
             self._copy(message)
@@ -280,6 +289,12 @@ class _SecondPass:
     def _note_not_copied(self) -> None:
         """Say which input messages ``copy_inputs`` left out (this run writes its own on their topics)."""
         replaced = dict(self.replaced)
+        if self.clock_left_out:
+            self.summary.notes.append(
+                f"not copied: {CLOCK_TOPIC} {self.clock_left_out} message(s) of the input: play the output with "
+                f"`ros2 bag play OUT --clock`, which publishes the bag's time on {CLOCK_TOPIC} (a copied {CLOCK_TOPIC} "
+                "would be a second publisher beside it, the time jumping between the two)"
+            )
         if self.replaced_statuses:
             names = ", ".join(sorted(self.replaced_statuses))
             self.summary.notes.append(

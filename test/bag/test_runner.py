@@ -1766,3 +1766,35 @@ def test_an_external_prediction_with_no_depth_is_skipped_with_the_reason_or_writ
     assert "no depth at any of its 64x48 pixels (all NaN" in summary.skipped.examples["pipeline: ModelOutputError"]
     last = {value.key: value.value for value in out["/diagnostics"][-1][1].status[0].values}
     assert (last["frames_received"], last["frames_published"], last["bad_messages.ModelOutputError"]) == ("3", "2", "1")
+
+
+def test_copy_inputs_leaves_out_a_recorded_clock_and_says_to_play_with_clock(tmp_path: Path) -> None:
+    """A recorded /clock was copied into OUT: ``ros2 bag play OUT --clock`` then had two publishers on /clock (the
+    player's and the recorded one; Humble's rosbag2 plays both, ros2/rosbag2#1645), the time jumping between them.
+    It is left out now, every other input topic still copied, and the summary says why and how to play OUT."""
+    from rosbags.rosbag2 import Reader, Writer
+
+    from mono_depth_ros.bag.reader import typestore_for
+
+    write_tiny_bag(tmp_path / "plain", 3, lidar=False)
+    typestore = typestore_for("humble")
+    clock_type = "rosgraph_msgs/msg/Clock"
+    Clock, Time = typestore.types[clock_type], typestore.types["builtin_interfaces/msg/Time"]
+    with Reader(tmp_path / "plain") as reader, Writer(tmp_path / "in", version=8) as writer:
+        made = {c.id: writer.add_connection(c.topic, c.msgtype, typestore=typestore) for c in reader.connections}
+        clock = writer.add_connection("/clock", clock_type, typestore=typestore)
+        for connection, log_ns, raw in reader.messages():
+            writer.write(made[connection.id], log_ns, raw)
+            message = Clock(clock=Time(sec=log_ns // 10**9, nanosec=log_ns % 10**9))
+            writer.write(clock, log_ns, typestore.serialize_cdr(message, clock_type))
+    with Reader(tmp_path / "in") as reader:
+        counts = {c.topic: c.msgcount for c in reader.connections}
+    summary = run_bag(
+        tmp_path / "in", tmp_path / "out", EXTERNAL_METRIC, BagRunOptions(progress=False, copy_inputs=True)
+    )
+    out = read_bag(tmp_path / "out")
+    assert summary.frames_out == 3
+    assert "/clock" not in out, sorted(out)
+    assert len(out["/camera/image_raw"]) == counts["/camera/image_raw"] == 3  # the other inputs still copied
+    note = f"not copied: /clock {counts['/clock']} message(s) of the input: play the output with `ros2 bag play OUT"
+    assert any(n.startswith(note) for n in summary.notes), summary.notes
