@@ -1798,3 +1798,35 @@ def test_copy_inputs_leaves_out_a_recorded_clock_and_says_to_play_with_clock(tmp
     assert len(out["/camera/image_raw"]) == counts["/camera/image_raw"] == 3  # the other inputs still copied
     note = f"not copied: /clock {counts['/clock']} message(s) of the input: play the output with `ros2 bag play OUT"
     assert any(n.startswith(note) for n in summary.notes), summary.notes
+
+
+@pytest.mark.parametrize("version", [1, 2, 3])
+def test_a_pre_foxy_metadata_without_qos_keeps_tf_static(tmp_path: Path, version: int) -> None:
+    """A metadata.yaml of version 1-3 names no offered_qos_profiles (rosbag2's yaml.hpp reads them from version 4 on)
+    while the .db3 holds the recorded ones; rosbags pairs the two only when the QoS agree, so /tf_static (recorded
+    transient local) was read as empty without a word and the LiDAR had no transform. Its messages are read now,
+    and a copy keeps the recorded transient-local QoS."""
+    import yaml
+    from rosbags.rosbag2 import Reader
+
+    write_tiny_bag(tmp_path / "v8", 3)
+    shutil.copytree(tmp_path / "v8", tmp_path / "in")
+    metadata = tmp_path / "in" / "metadata.yaml"
+    info = yaml.safe_load(metadata.read_text())["rosbag2_bagfile_information"]
+    info["version"] = version
+    for key in ("files", "custom_data", "ros_distro", *(("compression_format", "compression_mode") * (version < 3))):
+        del info[key]
+    for topic in info["topics_with_message_count"]:
+        del topic["topic_metadata"]["offered_qos_profiles"], topic["topic_metadata"]["type_description_hash"]
+    metadata.write_text(yaml.safe_dump({"rosbag2_bagfile_information": info}))
+
+    options = BagRunOptions(progress=False, copy_inputs=True)
+    summary = run_bag(tmp_path / "in", tmp_path / "out", EXTERNAL_RELATIVE, options)
+    reference = run_bag(tmp_path / "v8", tmp_path / "reference", EXTERNAL_RELATIVE, options)
+    assert summary.frames_out == reference.frames_out == 3
+    assert dict(summary.warnings.counts) == dict(reference.warnings.counts) == {}, summary.warnings.examples
+    assert len(read_bag(tmp_path / "out")["/tf_static"]) == 1
+    with Reader(tmp_path / "out") as reader:
+        (tf_static,) = [c for c in reader.connections if c.topic == "/tf_static"]
+    (qos,) = tf_static.ext.offered_qos_profiles  # type: ignore[union-attr]
+    assert qos.durability.name == "TRANSIENT_LOCAL"
