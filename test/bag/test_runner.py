@@ -1830,3 +1830,41 @@ def test_a_pre_foxy_metadata_without_qos_keeps_tf_static(tmp_path: Path, version
         (tf_static,) = [c for c in reader.connections if c.topic == "/tf_static"]
     (qos,) = tf_static.ext.offered_qos_profiles  # type: ignore[union-attr]
     assert qos.durability.name == "TRANSIENT_LOCAL"
+
+
+def test_copy_inputs_keeps_a_recorded_simulators_clock_and_says_to_play_without_clock(tmp_path: Path) -> None:
+    """A simulator's /clock recorded by Humble's ``ros2 bag record`` (bag time: the wall clock; the recorded /clock
+    and the header stamps: the simulator's time, here 1000 s behind) is the only record of that timeline. It was left
+    out: OUT played without --clock had no /clock at all (use_sim_time nodes wait at time 0), and with --clock the
+    bag's wall time, not the stamps'. It is copied now, every message, and the summary says to play OUT as IN was."""
+    from rosbags.rosbag2 import Reader, Writer
+
+    from mono_depth_ros.bag.reader import typestore_for
+
+    write_tiny_bag(tmp_path / "plain", 3, lidar=False)
+    typestore = typestore_for("humble")
+    clock_type = "rosgraph_msgs/msg/Clock"
+    Clock, Time = typestore.types[clock_type], typestore.types["builtin_interfaces/msg/Time"]
+    behind_ns = 1000 * 10**9
+    with Reader(tmp_path / "plain") as reader, Writer(tmp_path / "in", version=8) as writer:
+        made = {c.id: writer.add_connection(c.topic, c.msgtype, typestore=typestore) for c in reader.connections}
+        clock = writer.add_connection("/clock", clock_type, typestore=typestore)
+        for connection, log_ns, raw in reader.messages():
+            writer.write(made[connection.id], log_ns, raw)
+            sim_ns = log_ns - behind_ns
+            message = Clock(clock=Time(sec=sim_ns // 10**9, nanosec=sim_ns % 10**9))
+            writer.write(clock, log_ns, typestore.serialize_cdr(message, clock_type))
+    with Reader(tmp_path / "in") as reader:
+        counts = {c.topic: c.msgcount for c in reader.connections}
+    summary = run_bag(
+        tmp_path / "in", tmp_path / "out", EXTERNAL_METRIC, BagRunOptions(progress=False, copy_inputs=True)
+    )
+    out = read_bag(tmp_path / "out")
+    assert summary.frames_out == 3
+    assert len(out["/clock"]) == counts["/clock"] > 0, sorted(out)
+    assert [m.clock.sec * 10**9 + m.clock.nanosec for _, m in out["/clock"]] == [
+        log_ns - behind_ns for log_ns, _ in out["/clock"]
+    ]  # the simulator's timeline, as recorded
+    note = f"copied: the input's recorded /clock ({counts['/clock']} message(s), -1000.000 s from the bag's time"
+    assert any(n.startswith(note) and "without --clock" in n for n in summary.notes), summary.notes
+    assert not any(n.startswith("not copied: /clock") for n in summary.notes), summary.notes
