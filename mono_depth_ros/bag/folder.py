@@ -167,8 +167,10 @@ class BagFolderReader(DirectoryReader):
     def _take_recorded_qos(self) -> None:
         """Give a topic whose metadata.yaml names no QoS the QoS its storage files recorded.
 
-        A metadata.yaml of version 1-3 (rosbag2 before Foxy: its yaml.hpp reads ``offered_qos_profiles`` from version
-        4 on) names none, while the ``.db3`` beside it holds the recorded profiles, as rosbag2's player reads them.
+        A metadata.yaml of version 1-3 (rosbag2's yaml.hpp reads ``offered_qos_profiles`` from version 4 on) names
+        none. Beside a pre-Foxy ``.db3`` (no QoS column, rosbag2#1090) that agrees; beside a Foxy-or-later storage (a
+        metadata.yaml written or edited by hand or by another tool) the storage holds the recorded profiles, as
+        rosbag2's player reads them.
         rosbags pairs a storage's topic with the metadata's only when their QoS agree, so every topic recorded with
         a QoS (``/tf_static``: transient local) was read as empty without a word. The first file's profiles are
         taken for the topic, and the other files' connections of that topic are given the same (the metadata has
