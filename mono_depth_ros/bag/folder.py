@@ -159,9 +159,37 @@ class BagFolderReader(DirectoryReader):
     def open(self) -> None:
         """Open the folder (see rosbags' ``DirectoryReader.open``)."""
         super().open()
+        self._take_recorded_qos()
         self.message_compressed = self.metadata.compression_mode == "message"
         if self.message_compressed:  # rosbags would decompress in its message loop
             self.metadata = self.metadata._replace(compression_mode=None)
+
+    def _take_recorded_qos(self) -> None:
+        """Give a topic whose metadata.yaml names no QoS the QoS its storage files recorded.
+
+        A metadata.yaml of version 1-3 (rosbag2's yaml.hpp reads ``offered_qos_profiles`` from version 4 on) names
+        none. Beside a pre-Foxy ``.db3`` (no QoS column, rosbag2#1090) that agrees; beside a Foxy-or-later storage (a
+        metadata.yaml written or edited by hand or by another tool) the storage holds the recorded profiles, as
+        rosbag2's player reads them.
+        rosbags pairs a storage's topic with the metadata's only when their QoS agree, so every topic recorded with
+        a QoS (``/tf_static``: transient local) was read as empty without a word. The first file's profiles are
+        taken for the topic, and the other files' connections of that topic are given the same (the metadata has
+        one entry per topic): none is left out."""
+        for index, conn in enumerate(self.connections):
+            if conn.ext.offered_qos_profiles:  # type: ignore[union-attr]  # a folder's topics: rosbag2 connections
+                continue
+            recorded = [
+                (storage, position, other)
+                for storage in self.storages
+                for position, other in enumerate(storage.connections)
+                if other.topic == conn.topic and other.msgtype == conn.msgtype and other.ext != conn.ext
+            ]
+            if not recorded:
+                continue
+            ext = recorded[0][2].ext
+            self.connections[index] = conn._replace(ext=ext)
+            for storage, position, other in recorded:
+                storage.connections[position] = other._replace(ext=ext)
 
 
 class StorageFilesReader(BagFolderReader):

@@ -66,6 +66,13 @@ from mono_depth_ros.core.tf_angles import degrees_read_as_radians
 from mono_depth_ros.depth_config import DepthConfig
 from mono_depth_ros.pipeline import DepthPipeline, DepthSource, FrameOutput, LidarInput
 
+CLOCK_TOPIC = "/clock"  # the simulated time's topic: absolute, as ``ros2 bag play --clock`` publishes it
+CLOCK_AGREES_NS = 10**9
+"""How far (ns) a recorded ``/clock`` may be from its message's bag time and still be what ``ros2 bag play --clock``
+publishes (a bag recorded on the simulated time itself, or a wall clock): such a one is left out of a copy. One farther
+(a simulator's time recorded by Humble's ``ros2 bag record``, bag time the wall clock) is the only record of that
+timeline, the one its header stamps are in: it is copied."""
+
 UNREADABLE_SCAN = f"lidar.{BAD_CDR}"
 """The reason of a scan whose bytes are no message (counted once; a frame takes the next nearest scan instead)."""
 UNREADABLE_PREDICTION = f"prediction.{BAD_CDR}"
@@ -152,6 +159,9 @@ class _SecondPass:
         self.committed_out = 0  # frames written and committed to the output bag's file
         self.replaced: Counter[str] = Counter()  # input messages copy_inputs left out, per topic
         self.replaced_statuses: set[str] = set()  # names of the mono_depth_node statuses left out of /diagnostics
+        self.clock_left_out = 0  # recorded /clock messages copy_inputs left out (``ros2 bag play --clock`` has it)
+        self.clock_copied = 0  # recorded /clock messages copied: another time than the bag's (a simulator's)
+        self.clock_apart_ns: int | None = None  # the first recorded /clock's time minus its bag time
         self.bag_pass = 0  # of the image in hand: its pass's TF (the bag's clock may have gone back)
         self.poses = CameraPoses(self.config.temporal, self._pose_lookup) if self.config.temporal.enabled else None
         report = lambda reason, _camera, text: (  # noqa: E731  # counted per frame; a prior from the parameters:
@@ -242,14 +252,34 @@ class _SecondPass:
     def _copy_input(self, message: BagMessage) -> None:
         """Copy an input message, but not one on a topic this run writes; on ``/diagnostics`` (a topic every node
         publishes on) only the statuses of other nodes than a mono_depth_node (all of them with ``diagnostics`` off:
-        this run writes none)."""
-        if message.topic == DIAGNOSTICS_TOPIC and self.options.diagnostics:
+        this run writes none); nor a recorded ``/clock`` that is the bag's time (:meth:`_copy_clock`)."""
+        if message.topic == CLOCK_TOPIC:
+            self._copy_clock(message)
+        elif message.topic == DIAGNOSTICS_TOPIC and self.options.diagnostics:
             self._copy_diagnostics(message)
         elif message.topic == DIAGNOSTICS_TOPIC:
             self._copy(message)
         elif message.topic in self.outputs.values():
             self.replaced[message.topic] += 1
         else:
+            self._copy(message)
+
+    def _copy_clock(self, message: BagMessage) -> None:
+        """Leave a recorded ``/clock`` out where it is the bag's time (within :data:`CLOCK_AGREES_NS` at its first
+        message): ``ros2 bag play OUT --clock`` publishes that time and Humble's player plays a recorded one beside
+        it (ros2/rosbag2#1645), two publishers with the time jumping between them. Copy it where it is another time
+        (a simulator's, recorded on the wall clock): OUT is then played as IN was, without ``--clock``. The first
+        message decides for all (one timeline); one that does not parse keeps it copied."""
+        if self.clock_apart_ns is None:
+            try:
+                clock = self.bag.deserialize(message).clock
+                self.clock_apart_ns = int(clock.sec) * 10**9 + int(clock.nanosec) - message.log_ns
+            except (DepthError, AttributeError):
+                self.clock_apart_ns = CLOCK_AGREES_NS + 1  # not read: copied, as every other topic
+        if abs(self.clock_apart_ns) <= CLOCK_AGREES_NS:
+            self.clock_left_out += 1
+        else:
+            self.clock_copied += 1
             self._copy(message)
 
     def _copy_diagnostics(self, message: BagMessage) -> None:
@@ -280,6 +310,19 @@ class _SecondPass:
     def _note_not_copied(self) -> None:
         """Say which input messages ``copy_inputs`` left out (this run writes its own on their topics)."""
         replaced = dict(self.replaced)
+        if self.clock_left_out:
+            self.summary.notes.append(
+                f"not copied: {CLOCK_TOPIC} {self.clock_left_out} message(s) of the input: play the output with "
+                f"`ros2 bag play OUT --clock`, which publishes the bag's time on {CLOCK_TOPIC} (a copied {CLOCK_TOPIC} "
+                "would be a second publisher beside it, the time jumping between the two)"
+            )
+        if self.clock_copied:
+            apart = "?" if self.clock_apart_ns is None else f"{self.clock_apart_ns / 1e9:+.3f} s"
+            self.summary.notes.append(
+                f"copied: the input's recorded {CLOCK_TOPIC} ({self.clock_copied} message(s), {apart} from the bag's "
+                f"time: a simulator's): play the output as the input, `ros2 bag play OUT` without --clock (with it, "
+                f"the player's {CLOCK_TOPIC} would be a second publisher beside the recorded one)"
+            )
         if self.replaced_statuses:
             names = ", ".join(sorted(self.replaced_statuses))
             self.summary.notes.append(

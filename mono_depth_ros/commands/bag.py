@@ -92,7 +92,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--copy-inputs",
         action="store_true",
-        help="also copy every input topic into OUT, but those this run writes (on /diagnostics: other nodes' statuses)",
+        help="also copy every input topic into OUT, but those this run writes (on /diagnostics: other nodes' statuses) "
+        "and a /clock that is the bag's time (play OUT with `ros2 bag play OUT --clock`)",
     )
     parser.add_argument("--no-diagnostics", action="store_true", help="do not write /diagnostics")
     parser.add_argument("--strict", action="store_true", help="exit with code 1 when any image was skipped")

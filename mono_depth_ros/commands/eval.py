@@ -55,7 +55,14 @@ from mono_depth_ros.evaluation.depth import (
     checkpoint_backend,
     evaluate_checkpoint,
 )
-from mono_depth_ros.evaluation.samples import DATASET_ALIASES, DATASETS, EvalSample, load_samples, synthetic_samples
+from mono_depth_ros.evaluation.samples import (
+    DATASET_ALIASES,
+    DATASETS,
+    EvalSample,
+    dataset_shown,
+    load_samples,
+    synthetic_samples,
+)
 from mono_depth_ros.models.checkpoint import read_checkpoint_spec
 from mono_depth_ros.models.sidecar import read_spec
 from mono_depth_ros.models.spec import InputPolicy, OutputKind
@@ -72,7 +79,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", type=Path, required=True, help=what)
     dataset = "which ground truth (kitti_depth, mono-depth train's data.kind name of the annotation folder: "
     dataset += "kitti_annotated)"
-    parser.add_argument("--dataset", type=dataset_name, choices=DATASETS, required=True, help=dataset)
+    choices = (*DATASETS, *DATASET_ALIASES)  # the word typed kept: errors name it (dataset_shown)
+    parser.add_argument("--dataset", choices=choices, required=True, help=dataset)
     parser.add_argument("--data", type=Path, help="dataset folder, or the KITTI raw root (kitti_eigen*)")
     split = "kitti_eigen*: split file, lines 'DATE/DRIVE FRAME l|r'; nyu: BTS nyudepthv2_test_files_with_gt.txt"
     parser.add_argument("--split", type=Path, help=split)
@@ -122,7 +130,7 @@ def refuse_unread_options(args: argparse.Namespace) -> None:
         ConfigError: ``--seeds`` / ``--frames`` for a dataset other than ``synthetic``; ``--data`` / ``--split`` /
             ``--png-scale`` for ``synthetic``.
     """
-    if args.dataset == "synthetic":
+    if dataset_name(args.dataset) == "synthetic":
         unread = {"--data": args.data, "--split": args.split, "--png-scale": args.png_scale}
         why = "it renders its streets: --seeds, --frames"
     else:
@@ -135,20 +143,20 @@ def refuse_unread_options(args: argparse.Namespace) -> None:
                 if isinstance(value, list)
                 else format(value, "g" if isinstance(value, float) else "")
             )
-            msg = f"{option} {shown} is not read by --dataset {args.dataset} ({why}); leave it out"
+            msg = f"{option} {shown} is not read by --dataset {dataset_shown(args.dataset)} ({why}); leave it out"
             raise ConfigError(msg)
 
 
 def gather_samples(args: argparse.Namespace) -> list[EvalSample]:
     """Load the frames the arguments name (synthetic drives are rendered at the checkpoint's input size)."""
-    if args.dataset == "synthetic":
+    if dataset_name(args.dataset) == "synthetic":
         policy = checkpoint_input(args.checkpoint)
         frames = SYNTHETIC_FRAMES if args.frames is None else args.frames
         seeds = SYNTHETIC_SEEDS if args.seeds is None else args.seeds
         clips = [render_clip(ClipSpec(seed, frames, policy.width, policy.height, beams=0)) for seed in seeds]
         return synthetic_samples(clips)
     if args.data is None:
-        msg = f"--dataset {args.dataset} needs --data FOLDER"
+        msg = f"--dataset {dataset_shown(args.dataset)} needs --data FOLDER"
         raise ConfigError(msg)
     if args.png_scale is not None and not args.png_scale > 0:
         msg = f"--png-scale must be > 0 (depth PNG values per metre), got {args.png_scale}"
@@ -216,7 +224,7 @@ def run(args: argparse.Namespace) -> int:
     refuse_unread_options(args)
     if args.csv is not None:
         prepare_csv(args.csv)
-    protocol = PROTOCOLS[args.protocol or DEFAULT_PROTOCOL.get(args.dataset, "synthetic")]
+    protocol = PROTOCOLS[args.protocol or DEFAULT_PROTOCOL.get(dataset_name(args.dataset), "synthetic")]
     low = protocol.min_depth_m if args.min_depth is None else args.min_depth
     high = protocol.max_depth_m if args.max_depth is None else args.max_depth
     if not low < high:  # both applied at once: --min-depth 100 --max-depth 30000 must not meet the default cap first

@@ -244,6 +244,13 @@ def synthetic_samples(clips: Sequence[SyntheticClip]) -> list[EvalSample]:
     return samples
 
 
+def dataset_shown(dataset: str) -> str:
+    """``--dataset``'s value as the user typed it for messages: an alias of :data:`DATASET_ALIASES` with the dataset
+    it is read as (``kitti_depth (read as kitti_annotated)``), any other name as it is."""
+    resolved = DATASET_ALIASES.get(dataset)
+    return dataset if resolved is None else f"{dataset} (read as {resolved})"
+
+
 def load_samples(
     dataset: str, root: str | Path, split: str | Path | None = None, png_scale: float | None = None
 ) -> list[EvalSample]:
@@ -259,11 +266,12 @@ def load_samples(
             has none, or a ``png_scale`` for a dataset whose depth unit is fixed or that annotation entries'
             ``depth_scale`` contradicts.
     """
+    shown = dataset_shown(dataset)  # errors name the user's word, an alias with what it is read as
     dataset = DATASET_ALIASES.get(dataset, dataset)
     reads_scale = dataset == "folder" or (dataset in ("kitti_annotated", "nyu") and split is None)
     if png_scale is not None and dataset in DATASETS and not reads_scale:
         msg = (
-            f"--png-scale is not read by --dataset {dataset}{' with --split' if split is not None else ''} (its "
+            f"--png-scale is not read by --dataset {shown}{' with --split' if split is not None else ''} (its "
             f"depth unit is fixed); it is read by folder, and by kitti_annotated / nyu annotation entries without "
             f"depth_scale: leave it out"
         )
@@ -280,7 +288,7 @@ def load_samples(
     if dataset == "nyu" and split is not None:
         return nyu_split_samples(root, split)
     if split is not None and dataset in DATASETS:
-        msg = f"--dataset {dataset} has no split file (given {split}); --split is read by kitti_eigen* and nyu"
+        msg = f"--dataset {shown} has no split file (given {split}); --split is read by kitti_eigen* and nyu"
         raise ConfigError(msg)
     if dataset in ("kitti_annotated", "nyu"):
         default = KITTI_DEPTH_SCALE if dataset == "kitti_annotated" else MILLIMETRES_PER_METRE
@@ -289,5 +297,5 @@ def load_samples(
         return folder_samples(root, png_scale or MILLIMETRES_PER_METRE)
     if dataset == "kitti_depth_selection":
         return kitti_depth_selection_samples(root)
-    msg = f"unknown evaluation dataset {dataset!r}; expected one of {DATASETS[:-1]}"
+    msg = f"unknown evaluation dataset {shown!r}; expected one of {DATASETS[:-1]}"
     raise ConfigError(msg)

@@ -1766,3 +1766,105 @@ def test_an_external_prediction_with_no_depth_is_skipped_with_the_reason_or_writ
     assert "no depth at any of its 64x48 pixels (all NaN" in summary.skipped.examples["pipeline: ModelOutputError"]
     last = {value.key: value.value for value in out["/diagnostics"][-1][1].status[0].values}
     assert (last["frames_received"], last["frames_published"], last["bad_messages.ModelOutputError"]) == ("3", "2", "1")
+
+
+def test_copy_inputs_leaves_out_a_recorded_clock_and_says_to_play_with_clock(tmp_path: Path) -> None:
+    """A recorded /clock was copied into OUT: ``ros2 bag play OUT --clock`` then had two publishers on /clock (the
+    player's and the recorded one; Humble's rosbag2 plays both, ros2/rosbag2#1645), the time jumping between them.
+    It is left out now, every other input topic still copied, and the summary says why and how to play OUT."""
+    from rosbags.rosbag2 import Reader, Writer
+
+    from mono_depth_ros.bag.reader import typestore_for
+
+    write_tiny_bag(tmp_path / "plain", 3, lidar=False)
+    typestore = typestore_for("humble")
+    clock_type = "rosgraph_msgs/msg/Clock"
+    Clock, Time = typestore.types[clock_type], typestore.types["builtin_interfaces/msg/Time"]
+    with Reader(tmp_path / "plain") as reader, Writer(tmp_path / "in", version=8) as writer:
+        made = {c.id: writer.add_connection(c.topic, c.msgtype, typestore=typestore) for c in reader.connections}
+        clock = writer.add_connection("/clock", clock_type, typestore=typestore)
+        for connection, log_ns, raw in reader.messages():
+            writer.write(made[connection.id], log_ns, raw)
+            message = Clock(clock=Time(sec=log_ns // 10**9, nanosec=log_ns % 10**9))
+            writer.write(clock, log_ns, typestore.serialize_cdr(message, clock_type))
+    with Reader(tmp_path / "in") as reader:
+        counts = {c.topic: c.msgcount for c in reader.connections}
+    summary = run_bag(
+        tmp_path / "in", tmp_path / "out", EXTERNAL_METRIC, BagRunOptions(progress=False, copy_inputs=True)
+    )
+    out = read_bag(tmp_path / "out")
+    assert summary.frames_out == 3
+    assert "/clock" not in out, sorted(out)
+    assert len(out["/camera/image_raw"]) == counts["/camera/image_raw"] == 3  # the other inputs still copied
+    note = f"not copied: /clock {counts['/clock']} message(s) of the input: play the output with `ros2 bag play OUT"
+    assert any(n.startswith(note) for n in summary.notes), summary.notes
+
+
+@pytest.mark.parametrize("version", [1, 2, 3])
+def test_a_pre_foxy_metadata_without_qos_keeps_tf_static(tmp_path: Path, version: int) -> None:
+    """A metadata.yaml of version 1-3 names no offered_qos_profiles (rosbag2's yaml.hpp reads them from version 4 on)
+    while the .db3 holds the recorded ones; rosbags pairs the two only when the QoS agree, so /tf_static (recorded
+    transient local) was read as empty without a word and the LiDAR had no transform. Its messages are read now,
+    and a copy keeps the recorded transient-local QoS."""
+    import yaml
+    from rosbags.rosbag2 import Reader
+
+    write_tiny_bag(tmp_path / "v8", 3)
+    shutil.copytree(tmp_path / "v8", tmp_path / "in")
+    metadata = tmp_path / "in" / "metadata.yaml"
+    info = yaml.safe_load(metadata.read_text())["rosbag2_bagfile_information"]
+    info["version"] = version
+    for key in ("files", "custom_data", "ros_distro", *(("compression_format", "compression_mode") * (version < 3))):
+        del info[key]
+    for topic in info["topics_with_message_count"]:
+        del topic["topic_metadata"]["offered_qos_profiles"], topic["topic_metadata"]["type_description_hash"]
+    metadata.write_text(yaml.safe_dump({"rosbag2_bagfile_information": info}))
+
+    options = BagRunOptions(progress=False, copy_inputs=True)
+    summary = run_bag(tmp_path / "in", tmp_path / "out", EXTERNAL_RELATIVE, options)
+    reference = run_bag(tmp_path / "v8", tmp_path / "reference", EXTERNAL_RELATIVE, options)
+    assert summary.frames_out == reference.frames_out == 3
+    assert dict(summary.warnings.counts) == dict(reference.warnings.counts) == {}, summary.warnings.examples
+    assert len(read_bag(tmp_path / "out")["/tf_static"]) == 1
+    with Reader(tmp_path / "out") as reader:
+        (tf_static,) = [c for c in reader.connections if c.topic == "/tf_static"]
+    (qos,) = tf_static.ext.offered_qos_profiles  # type: ignore[union-attr]
+    assert qos.durability.name == "TRANSIENT_LOCAL"
+
+
+def test_copy_inputs_keeps_a_recorded_simulators_clock_and_says_to_play_without_clock(tmp_path: Path) -> None:
+    """A simulator's /clock recorded by Humble's ``ros2 bag record`` (bag time: the wall clock; the recorded /clock
+    and the header stamps: the simulator's time, here 1000 s behind) is the only record of that timeline. It was left
+    out: OUT played without --clock had no /clock at all (use_sim_time nodes wait at time 0), and with --clock the
+    bag's wall time, not the stamps'. It is copied now, every message, and the summary says to play OUT as IN was."""
+    from rosbags.rosbag2 import Reader, Writer
+
+    from mono_depth_ros.bag.reader import typestore_for
+
+    write_tiny_bag(tmp_path / "plain", 3, lidar=False)
+    typestore = typestore_for("humble")
+    clock_type = "rosgraph_msgs/msg/Clock"
+    Clock, Time = typestore.types[clock_type], typestore.types["builtin_interfaces/msg/Time"]
+    behind_ns = 1000 * 10**9
+    with Reader(tmp_path / "plain") as reader, Writer(tmp_path / "in", version=8) as writer:
+        made = {c.id: writer.add_connection(c.topic, c.msgtype, typestore=typestore) for c in reader.connections}
+        clock = writer.add_connection("/clock", clock_type, typestore=typestore)
+        for connection, log_ns, raw in reader.messages():
+            writer.write(made[connection.id], log_ns, raw)
+            sim_ns = log_ns - behind_ns
+            message = Clock(clock=Time(sec=sim_ns // 10**9, nanosec=sim_ns % 10**9))
+            writer.write(clock, log_ns, typestore.serialize_cdr(message, clock_type))
+    with Reader(tmp_path / "in") as reader:
+        counts = {c.topic: c.msgcount for c in reader.connections}
+    summary = run_bag(
+        tmp_path / "in", tmp_path / "out", EXTERNAL_METRIC, BagRunOptions(progress=False, copy_inputs=True)
+    )
+    out = read_bag(tmp_path / "out")
+    assert summary.frames_out == 3
+    assert len(out["/clock"]) == counts["/clock"] > 0, sorted(out)
+    assert [m.clock.sec * 10**9 + m.clock.nanosec for _, m in out["/clock"]] == [
+        log_ns - behind_ns for log_ns, _ in out["/clock"]
+    ]  # the simulator's timeline, as recorded
+    note = f"copied: the input's recorded /clock ({counts['/clock']} message(s), -1000.000 s from the bag's time"
+    assert any(n.startswith(note) and "without --clock" in n for n in summary.notes), summary.notes
+    assert not any(n.startswith("not copied: /clock") for n in summary.notes), summary.notes

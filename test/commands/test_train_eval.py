@@ -112,6 +112,26 @@ def test_eval_takes_trains_kitti_depth_name_for_the_same_folder(
     assert [s.name for s in via_alias] == [s.name for s in direct]
 
 
+def test_eval_errors_name_the_dataset_alias_the_user_typed(
+    trained: Path, kitti_depth_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--dataset kitti_depth`` (an alias of kitti_annotated) was resolved by argparse, and the errors named the
+    dataset the user never typed (``--dataset kitti_annotated needs --data FOLDER``). They name the user's word and
+    what it is read as, from the eval command and from load_samples alike."""
+    base = ["eval", "--checkpoint", str(trained / "model.safetensors"), "--dataset", "kitti_depth"]
+    said = "--dataset kitti_depth (read as kitti_annotated)"
+    assert main(base) == 2
+    assert f"{said} needs --data FOLDER" in capsys.readouterr().err
+    assert main([*base, "--data", str(kitti_depth_dir), "--seeds", "1"]) == 2
+    assert f"--seeds 1 is not read by {said} (" in capsys.readouterr().err
+    split = tmp_path / "split.txt"
+    split.write_text("x\n")
+    assert main([*base, "--data", str(kitti_depth_dir), "--split", str(split)]) == 2
+    assert f"{said} has no split file (given {split})" in capsys.readouterr().err
+    assert main([*base[:-1], "kitti_annotated"]) == 2  # the dataset's own name: as before
+    assert "--dataset kitti_annotated needs --data FOLDER" in capsys.readouterr().err
+
+
 def test_eval_errors_exit_2(trained: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["eval", "--checkpoint", str(trained / "model.safetensors"), "--dataset", "nyu"]) == 2
     assert "needs --data" in capsys.readouterr().err

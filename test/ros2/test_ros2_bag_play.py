@@ -24,6 +24,7 @@ from test.bag.support import read_bag
 from test.kitti_bag import KittiFrame, write_kitti_bag, write_static_correction_bag
 
 from .harness import (
+    BEST_EFFORT,
     RELIABLE,
     KittiFeeder,
     Launched,
@@ -339,3 +340,59 @@ def test_a_tf_static_correction_stamped_before_the_first_value_applies_from_its_
     assert set(live) == set(offline) == set(stamps)
     for stamp, message in live.items():
         np.testing.assert_allclose(depth_array(message), depth_array(offline[stamp]), rtol=1e-5, err_msg=f"{stamp}")
+
+
+def test_the_runners_copy_of_a_bag_with_a_recorded_clock_plays_with_one_clock(probe: Probe, tmp_path: Path) -> None:
+    """``mono-depth bag IN OUT --copy-inputs`` of a bag with a recorded /clock. One that is the bag's time (here 0.9 s
+    behind it, within CLOCK_AGREES_NS): played with ``ros2 bag play --clock``, Humble's player publishes its own
+    /clock and the recorded one (two publishers, the time jumping between them: what IN shows, and what OUT showed
+    while /clock was copied); OUT plays with the player's clock alone. One that is a simulator's time (1000 s
+    behind): OUT keeps it and plays as IN, without --clock, with that one timeline (left out, OUT had no /clock)."""
+    from rosbags.rosbag2 import Reader, Writer
+
+    from mono_depth_ros.bag.reader import typestore_for
+    from test.bag.support import write_tiny_bag
+
+    write_tiny_bag(tmp_path / "plain", 30, lidar=False)
+    typestore, clock_type = typestore_for("humble"), "rosgraph_msgs/msg/Clock"
+    message, stamp = typestore.types[clock_type], typestore.types["builtin_interfaces/msg/Time"]
+    params = {"model.backend": "external", "model.output_kind": "metric", "scale.mode": "none"}
+
+    def copied(name: str, behind_ns: int) -> Path:
+        """IN (``plain`` with a /clock ``behind_ns`` behind its bag time) and the runner's --copy-inputs OUT of it."""
+        bag = tmp_path / f"{name}_in"
+        with Reader(tmp_path / "plain") as reader, Writer(bag, version=8) as writer:
+            made = {c.id: writer.add_connection(c.topic, c.msgtype, typestore=typestore) for c in reader.connections}
+            recorded = writer.add_connection("/clock", clock_type, typestore=typestore)
+            for connection, log_ns, raw in reader.messages():
+                writer.write(made[connection.id], log_ns, raw)
+                sim_ns = log_ns - behind_ns
+                clock = message(clock=stamp(sec=sim_ns // 10**9, nanosec=sim_ns % 10**9))
+                writer.write(recorded, log_ns, typestore.serialize_cdr(clock, clock_type))
+        run = subprocess.run(
+            ["ros2", "run", "mono_depth_ros", "mono-depth", "bag", str(bag), str(tmp_path / f"{name}_out"), "-q",
+             "--copy-inputs", *(arg for name, value in params.items() for arg in ("--param", f"{name}={value}"))],
+            capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+        assert run.returncode == 0, run.stdout + run.stderr
+        return bag
+
+    def played(bag: Path, behind_ns: int, *args: str) -> tuple[int, set[bool]]:
+        """Publishers on /clock while ``bag`` plays, and whether each /clock heard was behind the bag's time."""
+        clocks = probe.collect(Clock, "/clock", BEST_EFFORT)
+        try:
+            with playing(bag, *args, "--rate", "0.1"):  # 3 s of bag: 30 s of play, the first 0.45 s in 4.5 s
+                clocks.wait_for(20, timeout_s=15)
+                publishers = probe.node.count_publishers("/clock")
+                time.sleep(2)
+        finally:
+            probe.drop(clocks)
+        return publishers, {Time.from_msg(m.clock).nanoseconds < START_NS - behind_ns / 2 for m in clocks.messages}
+
+    agrees = copied("agrees", 900 * 10**6)
+    # the player's clock and the recorded one, 0.9 s apart
+    assert played(agrees, 900 * 10**6, "--clock") == (2, {False, True})
+    assert played(tmp_path / "agrees_out", 900 * 10**6, "--clock") == (1, {False})
+    simulator = copied("simulator", 1000 * 10**9)
+    assert played(simulator, 1000 * 10**9, "--clock") == (2, {False, True})
+    assert played(tmp_path / "simulator_out", 1000 * 10**9) == (1, {True})  # the simulator's clock alone
