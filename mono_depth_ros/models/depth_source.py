@@ -101,6 +101,11 @@ class EstimatorSource:
         """What the predictions mean (from the checkpoint's ModelSpec)."""
         return self.estimator.output_kind
 
+    def invalid_output_cause(self) -> str | None:
+        """Why the last frame's map is invalid, where the engine can tell (:meth:`DepthEstimator.invalid_output_cause`:
+        a graph's focal or field of view out of range), else None."""
+        return self.estimator.invalid_output_cause()
+
     @property
     def device(self) -> torch.device:
         """Where the network runs (and where its prediction is, before the copy to the host)."""
