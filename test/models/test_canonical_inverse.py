@@ -610,14 +610,15 @@ def test_a_graph_focal_or_fov_output_in_a_spec_of_another_backend_is_refused_not
     assert getattr(ModelSpec("net", backend="onnx", output_kind=kind, **{field: "out"}), field) == "out"
 
 
+@pytest.mark.parametrize("post", ["off", "on"])
 def test_a_graph_focal_out_of_range_is_named_with_its_value_in_the_frames_refusal(
-    tmp_path: Path, kitti: tuple[np.ndarray, float, float]
+    tmp_path: Path, kitti: tuple[np.ndarray, float, float], post: str
 ) -> None:
     """The all-NaN map a graph's focal or field of view out of range leaves was refused as "broken weights or
     numerics": the node's frame (a metric export whose focal_output is 0 px, rescaled to the KITTI camera's focal)
     is still a ModelOutputError, naming the output, its value and the spec to check; a canonical_inverse frame
     without camera (a 200° field of view) names camera_info; a frame whose metres are fine, or made with the camera's
-    focal, has no cause to name."""
+    focal, has no cause to name. The same on the host road and the device road (``output.device_postprocess``)."""
     from mono_depth_ros.config import defaults
     from mono_depth_ros.core.camera import CameraModel, PinholeIntrinsics
     from mono_depth_ros.core.errors import ModelOutputError
@@ -632,7 +633,8 @@ def test_a_graph_focal_out_of_range_is_named_with_its_value_in_the_frames_refusa
     write_sidecars(zero, _metric_spec())
     camera = CameraModel.from_intrinsics(PinholeIntrinsics(fx, fy, 620.0, 187.0, width=1242, height=375))
     frame = FrameInput(1_000, "camera_optical", image, camera, True)
-    pipeline = DepthPipeline({**defaults(), "scale.mode": "none"}, EstimatorSource(_estimator(zero)))
+    settings = {**defaults(), "scale.mode": "none", "output.device_postprocess": post}  # post on: the device road
+    pipeline = DepthPipeline(settings, EstimatorSource(_estimator(zero)))
     with pytest.raises(ModelOutputError, match=r"at 100 % of the pixels") as refused:
         pipeline.process_frame(frame)
     text = str(refused.value)
