@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from mono_depth_ros.core.depth_kind import OutputKind
 from mono_depth_ros.core.errors import ConfigError
 from mono_depth_ros.core.names import did_you_mean, section_matches, topic_name_problem
 from mono_depth_ros.core.scale.result import REQUESTABLE_MODES
@@ -202,7 +203,7 @@ def coerce(spec: ParamSpec, value: Any) -> ParamValue:
         raise ConfigError(msg)
     result: ParamValue = kind(value)
     if spec.choices and result not in spec.choices:
-        choices, hint = ", ".join(map(repr, spec.choices)), did_you_mean(str(result), spec.choices)
+        choices, hint = ", ".join(map(repr, spec.choices)), _choice_hint(spec, str(result))
         msg = f"parameter {spec.name}={result!r} must be one of {choices}{hint}"
         raise ConfigError(msg)
     if isinstance(result, float) and not math.isfinite(result):  # NaN slips through every range comparison
@@ -216,6 +217,20 @@ def coerce(spec: ParamSpec, value: Any) -> ParamValue:
             msg = f"parameter {spec.name}={result} is above its maximum {spec.max_value}{unit_hint(spec, result)}"
             raise ConfigError(msg)
     return result
+
+
+def _choice_hint(spec: ParamSpec, value: str) -> str:
+    """The message suffix for ``value``, no choice of ``spec``: for ``model.output_kind``, an output kind only a
+    model's spec declares (``canonical_inverse``: Depth Pro's raw output, which the model runner turns into metres)
+    says so and what to set instead; else the closest choices (:func:`did_you_mean`)."""
+    if spec.name == "model.output_kind" and value in {kind.value for kind in OutputKind}:
+        return (
+            f"; {value} is a raw model output that a model's spec declares (`mono-depth spec MODEL --kind "
+            f"{value}`), not this parameter: the model runner turns it into metres before anything reads it; leave "
+            f"model.output_kind empty to use the spec's kind, or set metric (taken for a canonical_inverse or "
+            f"metric_focal spec)"
+        )
+    return did_you_mean(value, spec.choices)
 
 
 def unit_hint(spec: ParamSpec, value: float | None = None) -> str:

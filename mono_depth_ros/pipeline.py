@@ -411,7 +411,8 @@ class DepthPipeline:
     def _check_network_output(self, prediction: npt.NDArray[np.float32], kind: OutputKind, sizes_hw: Any) -> None:
         """Raise :class:`ModelOutputError` for a network map of another size than ``sizes_hw`` ((H, W) options) or
         one NaN / Inf (or <= 0 for a depth kind) beyond ``model.max_invalid_share``."""
-        check_network_output(prediction, kind, self._config.model.max_invalid_share, tuple(sizes_hw))
+        cause = getattr(self._source, "invalid_output_cause", None)  # a map of NaN: a graph's focal out of range
+        check_network_output(prediction, kind, self._config.model.max_invalid_share, tuple(sizes_hw), cause)
 
     def _kind_override(self) -> str:
         """``model.output_kind`` as far as the pipeline is concerned: ``metric_focal`` is the model runner's business

@@ -159,6 +159,25 @@ def test_a_misspelt_choice_suggests_the_closest() -> None:
         coerce(encoding, "32fc1")
 
 
+def test_an_output_kind_only_a_spec_declares_is_refused_naming_what_to_set_instead() -> None:
+    """``model.output_kind: canonical_inverse`` (Depth Pro's raw output, which the model runner turns into metres)
+    was refused with the bare list of choices; the refusal says the spec declares it and to leave the parameter
+    empty or set metric. Each kind no choice of the parameter gets it; a misspelt one still its closest choices."""
+    from mono_depth_ros.core.depth_kind import OutputKind
+
+    spec = PARAMS_BY_NAME["model.output_kind"]
+    spec_only = [kind.value for kind in OutputKind if kind.value not in spec.choices]
+    assert spec_only == ["canonical_inverse"]
+    for kind in spec_only:
+        with pytest.raises(ConfigError, match=r"must be one of") as refused:
+            resolve({"model.output_kind": kind})
+        text = str(refused.value)
+        assert f"a model's spec declares (`mono-depth spec MODEL --kind {kind}`)" in text, text
+        assert "leave model.output_kind empty" in text and "set metric (taken for a canonical_inverse" in text, text
+    with pytest.raises(ConfigError, match=r"did you mean metric\?$"):
+        resolve({"model.output_kind": "metrc"})
+
+
 def test_unknown_names_suggest_the_closest() -> None:
     with pytest.raises(ConfigError, match=r"did you mean scale\.mode"):
         resolve({"scale.mod": "lidar"})

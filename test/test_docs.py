@@ -398,6 +398,26 @@ def test_where_a_page_lists_the_output_kinds_of_depth_kind_it_lists_them_all() -
         assert kinds == {kind.value for kind in OutputKind}, page
 
 
+def test_the_output_kind_rows_name_every_kind_a_spec_declares_and_each_stated_kind_taken_for_another() -> None:
+    """The ``model.output_kind`` rows of README's parameter table and docs/ros2_node.md's: every ``OutputKind`` a
+    spec may declare (``canonical_inverse``, which the parameter does not take, was left out), and exactly the
+    pairs ``STATED_KINDS_TAKEN`` takes, as "`stated` for a `kind` or `kind` spec" (they named only
+    ``depth_up_to_scale`` for a ``metric`` spec, not ``metric`` for ``metric_focal`` / ``canonical_inverse``)."""
+    from mono_depth_ros.core.depth_kind import OutputKind
+    from mono_depth_ros.models.depth_source import STATED_KINDS_TAKEN
+
+    taken = {(kind.value, stated) for kind, stated in STATED_KINDS_TAKEN}
+    for page in (REPO_ROOT / "README.md", REPO_ROOT / "docs" / "ros2_node.md"):
+        row = next(line for line in page_text(page).splitlines() if line.startswith("| `model.output_kind` |"))
+        assert {kind.value for kind in OutputKind} <= set(re.findall(r"\w+", row)), (page.name, row)
+        named = {
+            (kind, stated)
+            for stated, kinds in re.findall(r"`(\w+)` for an? ((?:`\w+`(?:, | or )?)+) spec", row)
+            for kind in re.findall(r"`(\w+)`", kinds)
+        }
+        assert named == taken, (page.name, row)
+
+
 def test_the_readme_model_table_lists_the_example_checkpoint_each_family_names_in_messages() -> None:
     """A model folder for another task is refused with a depth checkpoint of its family to fetch
     (``Family.example``): the README's model table row of that ``model_type`` lists the same checkpoint."""

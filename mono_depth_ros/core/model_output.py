@@ -6,6 +6,8 @@ Each check raises :class:`~mono_depth_ros.core.errors.ModelOutputError` (the fra
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import numpy.typing as npt
 
@@ -49,6 +51,7 @@ def check_network_output(
     kind: OutputKind,
     max_invalid_share: float,
     sizes_hw: tuple[tuple[int, int], ...],
+    cause: Callable[[], str | None] | None = None,
 ) -> None:
     """Raise when the network's (H, W) map cannot be a depth map for this frame.
 
@@ -58,6 +61,9 @@ def check_network_output(
             for the kinds up to scale and shift (``relative_inverse``, ``affine_depth``) any finite value is one.
         max_invalid_share: ``model.max_invalid_share``: the largest share of invalid pixels (+Inf, sky, is valid).
         sizes_hw: the sizes the pipeline can use, (height, width) in pixels (the published size, the image's).
+        cause: asked only when too many pixels are invalid: why, as the model runner knows it (a Depth Pro graph's
+            field of view out of range: ``DepthEstimator.invalid_output_cause``), or None (broken weights or numerics
+            is said).
 
     Raises:
         ModelOutputError: another size than ``sizes_hw``, or too many invalid pixels.
@@ -78,7 +84,8 @@ def check_network_output(
         what = "NaN / Inf" if kind.has_shift else "NaN / Inf or <= 0"
         msg = (
             f"model output is {what} at {100 * invalid_share:.0f} % of the pixels (model.max_invalid_share "
-            f"{max_invalid_share:g}): broken weights or numerics; frame skipped"
+            f"{max_invalid_share:g}): {(cause() if cause is not None else None) or 'broken weights or numerics'}; "
+            "frame skipped"
         )
         raise ModelOutputError(msg)
 

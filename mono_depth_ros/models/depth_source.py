@@ -101,6 +101,11 @@ class EstimatorSource:
         """What the predictions mean (from the checkpoint's ModelSpec)."""
         return self.estimator.output_kind
 
+    def invalid_output_cause(self) -> str | None:
+        """Why the last frame's map is invalid, where the engine can tell (:meth:`DepthEstimator.invalid_output_cause`:
+        a graph's focal or field of view out of range), else None."""
+        return self.estimator.invalid_output_cause()
+
     @property
     def device(self) -> torch.device:
         """Where the network runs (and where its prediction is, before the copy to the host)."""
@@ -274,6 +279,17 @@ SPEC_BACKENDS = ("unet", *FOREIGN_SPEC_BACKENDS)
 :data:`FOREIGN_SPEC_BACKENDS` (a Hugging Face folder's kind is its family's, compared by the loader)."""
 
 
+STATED_KINDS_TAKEN: frozenset[tuple[OutputKind, str]] = frozenset(
+    {
+        (OutputKind.METRIC, OutputKind.DEPTH_UP_TO_SCALE.value),  # scale recovery rescales its metres
+        (OutputKind.METRIC_FOCAL, OutputKind.METRIC.value),  # the engine delivers metres
+        (OutputKind.CANONICAL_INVERSE, OutputKind.METRIC.value),
+    }
+)
+"""(kind a spec declares, ``model.output_kind`` stated) pairs :func:`_check_stated_kind` takes (logged), other than
+the spec's own kind (README's parameter table names each)."""
+
+
 def _check_stated_kind(stated: str, spec_kind: OutputKind, weights: str, backend: str) -> None:
     """Compare ``model.output_kind`` with the kind a checkpoint's or an exported model's spec declares, as a Hugging
     Face folder's family kind is compared (:func:`~.hf_spec.transformers_spec`): the pipeline takes the stated
@@ -287,12 +303,7 @@ def _check_stated_kind(stated: str, spec_kind: OutputKind, weights: str, backend
     """
     if not stated or stated == spec_kind.value or stated == OutputKind.METRIC_FOCAL.value:
         return
-    taken = {
-        (OutputKind.METRIC, OutputKind.DEPTH_UP_TO_SCALE.value),
-        (OutputKind.METRIC_FOCAL, "metric"),
-        (OutputKind.CANONICAL_INVERSE, "metric"),
-    }
-    if (spec_kind, stated) in taken:
+    if (spec_kind, stated) in STATED_KINDS_TAKEN:
         _LOG.info(
             "model.output_kind=%s for %s, whose spec says %s: the pipeline reads its output as %s",
             stated,

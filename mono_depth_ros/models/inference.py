@@ -221,6 +221,7 @@ class DepthEstimator:
         self.coarse_map = ""
         self._coarse_sizes: tuple[int, ...] | None = None  # the camera frame's (map, input) sizes coarse_map is of
         self._coarse_warned = False  # the log says a coarse map once
+        self._graph_focal_kind: OutputKind | None = None  # the spec kind whose metres the graph's focal last made
         self.precision = "fp32"
         try:
             self._start(golden)
@@ -521,14 +522,19 @@ class DepthEstimator:
         if self.spec.output_kind.infinity_is_invalid:  # an inverse kind's +/-Inf (1/0): no depth, not the sky mark
             prediction = torch.where(torch.isinf(prediction), torch.nan, prediction)
         kind = self.output_kind
+        self._graph_focal_kind = None
         if self.spec.output_kind is OutputKind.CANONICAL_INVERSE:
             focal_over_width = self._focal_over_width(inputs.get(FOCAL_RATIO), seen_hw, network_hw)
             prediction = metres_from_canonical_inverse(prediction, focal_over_width, warming)
+            if FOCAL_RATIO not in inputs and focal_over_width is not None:  # no camera focal: the graph's made them
+                self._graph_focal_kind = OutputKind.CANONICAL_INVERSE
         elif self.spec.output_kind.needs_focal:
             divisor = self.spec.metric_focal_divisor
             prediction = metres_from_metric_focal(prediction, inputs.get(FOCAL_NET), warming, divisor)
         elif self.spec.output_kind is OutputKind.METRIC and self.spec.focal_output:
             prediction = self._camera_metres(prediction, inputs.get(FOCAL_RATIO), seen_hw, network_hw)
+            if FOCAL_RATIO in inputs:  # the graph's metres rescaled by camera / graph focal
+                self._graph_focal_kind = OutputKind.METRIC
         elif PROMPT_DEPTH in self.frame_inputs and PROMPT_DEPTH not in inputs:
             kind = OutputKind.AFFINE_DEPTH  # unprompted: the prompt's (min, max) map is missing (up to scale, shift)
         sky = getattr(self.backend, "last_sky", None)
@@ -562,6 +568,29 @@ class DepthEstimator:
         preprocess_ms, inference_ms, postprocess_ms = clock.intervals_ms()
         timings = Timings(preprocess_ms, inference_ms, postprocess_ms, (time.perf_counter_ns() - start) / 1e6)
         return DepthResult(host, kind, network_hw, timings, device_values if on_device else None)
+
+    def invalid_output_cause(self) -> str | None:
+        """Why the last frame's map is invalid where the model runner can tell, else None: its metres were made with
+        the graph's own focal length or field of view, out of range (:meth:`.OnnxBackend.focal_problem`), named with
+        its value and what to check. Reads the device: for a refused frame, not every frame."""
+        if self._graph_focal_kind is None:
+            return None
+        problem = getattr(self.backend, "focal_problem", lambda: None)()
+        if problem is None:
+            return None
+        model = getattr(self.backend, "path", "MODEL")
+        if self._graph_focal_kind is OutputKind.CANONICAL_INVERSE:
+            return (
+                f"{problem}: the frame has no metres; give the camera's focal length (camera_info K / P: used instead "
+                f"of the graph's), or check the export and the output its spec names (`mono-depth spec {model} --kind "
+                f"canonical_inverse --fov-output NAME` for a field of view in degrees, --focal-output NAME for a focal "
+                f"length in pixels)"
+            )
+        return (
+            f"{problem}, to rescale its metres to the camera's focal length by; check the export and the output its "
+            f"spec names (`mono-depth spec {model} --kind metric --focal-output NAME`), or write the spec without "
+            f"--focal-output to publish the graph's own metres"
+        )
 
     def _focal_over_width(
         self, camera_ratio: Tensor | None, seen_hw: tuple[int, int], network_hw: tuple[int, int]

@@ -193,6 +193,8 @@ class OnnxBackend:
         last_sky: (B, 1, h, w) bool sky mask of the last :meth:`infer` (None without a sky output).
         last_focal: (B,) float32 focal length of the last :meth:`infer`'s input along its width, in its pixels (the
             spec's ``focal_output``, or ``0.5 w / tan(fov / 2)`` from its ``fov_output``; None without either).
+        last_focal_output: (B,) float32 values of that output as the graph gave them (pixels, or degrees of field
+            of view), for :meth:`focal_problem`; None without either.
         binder: the I/O binding in use (None with ``io_binding=False``).
 
     Raises:
@@ -284,6 +286,7 @@ class OnnxBackend:
             raise CheckpointError(msg)
         self.last_sky: Tensor | None = None
         self.last_focal: Tensor | None = None
+        self.last_focal_output: Tensor | None = None
         self.fixed_input_hw: tuple[int, int] | None = self.image_input.fixed_hw
         self._wanted = [self._output_name]
         self._wanted += [name for name in (self._sky_name, self._focal_name) if name is not None]
@@ -382,16 +385,34 @@ class OnnxBackend:
             sky = depth_map(outputs[1], batch_size, self._sky_what, self._sky_remedy, input_hw, _ASPECT)
             self.last_sky = (sky > self.spec.sky_threshold).to(self.device)
         if self._focal_name is not None:
-            self.last_focal = self._focal(outputs[-1], batch_size, input_hw[1])
+            self.last_focal_output, self.last_focal = self._focal(outputs[-1], batch_size, input_hw[1])
         return result.to(self.device)
 
-    def _focal(self, output: Tensor, batch_size: int, width: int) -> Tensor:
-        """(B,) float32 focal lengths in pixels of the ``width``-wide input, on ``self.device``, from the focal or
-        field-of-view output (a scalar, (B,), (B, 1): one per image). A field of view ``fov`` (degrees, horizontal:
-        of the whole input) is the focal ``0.5 width / tan(fov / 2)``, as transformers' post-processing takes it. A
-        focal that is not a positive finite length, or a field of view off 0 < fov < 180, is NaN, so its image's
-        depth is invalid rather than the clamp's bounds of :func:`~.frame_inputs.metres_from_canonical_inverse`
-        everywhere (0.1 mm or 10 km).
+    def focal_problem(self) -> str | None:
+        """What is wrong with the last :meth:`infer`'s focal or field-of-view output, naming it and its value (the
+        first image's out of range), or None when every image's is a focal length (or there is none). Reads the
+        values on the host: a failed frame's cost, not every frame's."""
+        if self.last_focal is None or self.last_focal_output is None:
+            return None
+        bad = ~torch.isfinite(self.last_focal)
+        if not bool(bad.any()):
+            return None
+        value = float(self.last_focal_output[bad][0])
+        fov = self._focal_field == "fov_output"
+        given = f"{value:g}°" if fov else f"{value:g} px"
+        wanted = "a field of view in degrees (0 < fov < 180)" if fov else "a focal length in pixels (finite, > 0)"
+        return (
+            f"ONNX model {self.path.name} output {self._focal_name!r} ({self._focal_field} of its spec) is {given} "
+            f"for this frame, not {wanted}"
+        )
+
+    def _focal(self, output: Tensor, batch_size: int, width: int) -> tuple[Tensor, Tensor]:
+        """(B,) float32 values of the focal or field-of-view output (a scalar, (B,), (B, 1): one per image) as
+        given, and (B,) float32 focal lengths in pixels of the ``width``-wide input from them, both on
+        ``self.device``. A field of view ``fov`` (degrees, horizontal: of the whole input) is the focal
+        ``0.5 width / tan(fov / 2)``, as transformers' post-processing takes it. A focal that is not a positive
+        finite length, or a field of view off 0 < fov < 180, is NaN, so its image's depth is invalid rather than the
+        clamp's bounds of :func:`~.frame_inputs.metres_from_canonical_inverse` everywhere (0.1 mm or 10 km).
 
         Raises:
             ShapeError: another number of values than one (for all) or one per image.
@@ -411,14 +432,15 @@ class OnnxBackend:
                 f"of the {what} in its spec ({remedy})"
             )
             raise ShapeError(msg)
-        value = values.to(device=self.device, dtype=torch.float32).expand(batch_size)
+        given = values.to(device=self.device, dtype=torch.float32).expand(batch_size)
+        value = given
         if fov:  # degrees of the whole input's width; tan of a half angle in (0, 90) is positive and finite
             valid = torch.isfinite(value) & (value > 0) & (value < 180)
             value = 0.5 * width / torch.tan(torch.deg2rad(value) * 0.5)
             valid &= torch.isfinite(value)  # a field of view of 1e-38 degrees: an infinite focal
         else:
             valid = torch.isfinite(value) & (value > 0)
-        return torch.where(valid, value, torch.nan)  # on the device: no wait
+        return given, torch.where(valid, value, torch.nan)  # on the device: no wait
 
     def _run(self, batch: Tensor) -> list[Tensor]:
         """The wanted outputs (depth, then sky and focal or field of view if any) for ``batch`` (in the graph's

@@ -608,3 +608,53 @@ def test_a_graph_focal_or_fov_output_in_a_spec_of_another_backend_is_refused_not
         with pytest.raises(CheckpointError, match=rf"{field}='out' names an ONNX graph output.*'{backend}'"):
             ModelSpec("net", backend=backend, output_kind=kind, **{field: "out"})
     assert getattr(ModelSpec("net", backend="onnx", output_kind=kind, **{field: "out"}), field) == "out"
+
+
+@pytest.mark.parametrize("post", ["off", "on"])
+def test_a_graph_focal_out_of_range_is_named_with_its_value_in_the_frames_refusal(
+    tmp_path: Path, kitti: tuple[np.ndarray, float, float], post: str
+) -> None:
+    """The all-NaN map a graph's focal or field of view out of range leaves was refused as "broken weights or
+    numerics": the node's frame (a metric export whose focal_output is 0 px, rescaled to the KITTI camera's focal)
+    is still a ModelOutputError, naming the output, its value and the spec to check; a canonical_inverse frame
+    without camera (a 200° field of view) names camera_info; a frame whose metres are fine, or made with the camera's
+    focal, has no cause to name. The same on the host road and the device road (``output.device_postprocess``)."""
+    from mono_depth_ros.config import defaults
+    from mono_depth_ros.core.camera import CameraModel, PinholeIntrinsics
+    from mono_depth_ros.core.errors import ModelOutputError
+    from mono_depth_ros.core.model_output import check_network_output
+    from mono_depth_ros.models.depth_source import EstimatorSource
+    from mono_depth_ros.pipeline import DepthPipeline, FrameInput
+
+    image, fx, fy = kitti
+    outputs = ["predicted_depth", "focallength_px"]
+    module = _DepthProLike(torch.full((1, 1, SIDE, SIDE), 5.0), 0.0)  # 5 m, and a focal of 0 px
+    zero = legacy_onnx(module, torch.zeros(1, 3, SIDE, SIDE), tmp_path / "zero.onnx", ["pixel_values"], outputs)
+    write_sidecars(zero, _metric_spec())
+    camera = CameraModel.from_intrinsics(PinholeIntrinsics(fx, fy, 620.0, 187.0, width=1242, height=375))
+    frame = FrameInput(1_000, "camera_optical", image, camera, True)
+    settings = {**defaults(), "scale.mode": "none", "output.device_postprocess": post}  # post on: the device road
+    pipeline = DepthPipeline(settings, EstimatorSource(_estimator(zero)))
+    with pytest.raises(ModelOutputError, match=r"at 100 % of the pixels") as refused:
+        pipeline.process_frame(frame)
+    text = str(refused.value)
+    assert "broken weights" not in text, text
+    assert "output 'focallength_px' (focal_output of its spec) is 0 px for this frame" in text, text
+    assert f"`mono-depth spec {zero} --kind metric --focal-output NAME`" in text and text.endswith("frame skipped")
+
+    wide_path = _fov_graph(tmp_path, torch.full((1, 1, SIDE, SIDE), 0.1), 200.0, "wide.onnx")
+    write_sidecars(wide_path, _fov_spec())
+    wide = _estimator(wide_path)
+    values = wide.predict(image, out_hw=(SIDE, SIDE)).values
+    with pytest.raises(ModelOutputError) as refused:
+        check_network_output(values, OutputKind.METRIC, 0.5, ((SIDE, SIDE),), wide.invalid_output_cause)
+    text = str(refused.value)
+    assert "output 'field_of_view' (fov_output of its spec) is 200° for this frame, not a field of view" in text
+    assert "camera_info K / P" in text and "--kind canonical_inverse --fov-output NAME" in text, text
+    wide.predict(image, out_hw=(SIDE, SIDE), hints=FrameHints(focal_px=(fx, fy)))  # the camera's focal is used
+    assert wide.invalid_output_cause() is None
+    fine_path = _fov_graph(tmp_path, torch.full((1, 1, SIDE, SIDE), 0.1))
+    write_sidecars(fine_path, _fov_spec())
+    fine = _estimator(fine_path)
+    assert np.isfinite(fine.predict(image, out_hw=(SIDE, SIDE)).values).all()
+    assert fine.invalid_output_cause() is None

@@ -275,15 +275,7 @@ class DistillTrainer:
             window.clear()
         self.student.train()
         world = self.context.world_size
-        with TrainLogger(
-            self.out_dir,
-            self.context.is_main,
-            run.steps,
-            self.step,
-            run.progress,
-            run.tensorboard,
-            pending=len(window),
-        ) as log:
+        with TrainLogger.for_run(self.out_dir, self.context.is_main, run, self.step, len(window)) as log:
             while self.step < stop:
                 epoch, offset = divmod(self.step, self.steps_per_epoch)
                 for batch in self._loader(epoch, offset):

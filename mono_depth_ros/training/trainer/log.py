@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -147,6 +147,26 @@ class LossWindow:
         return cls()
 
 
+class RunLogSettings(Protocol):
+    """What a run's ``run`` section tells its logger (:class:`~.config.RunConfig`,
+    :class:`~mono_depth_ros.training.distillation.config.DistillRunConfig`)."""
+
+    @property
+    def steps(self) -> int:
+        """Optimiser steps of the whole run (the progress bar's range)."""
+        ...
+
+    @property
+    def progress(self) -> bool:
+        """Show a progress bar."""
+        ...
+
+    @property
+    def tensorboard(self) -> bool:
+        """Write TensorBoard events."""
+        ...
+
+
 class TrainLogger:
     """CSV + TensorBoard + progress bar for one run (every method is a no-op when ``enabled`` is False).
 
@@ -196,6 +216,14 @@ class TrainLogger:
                 self._writer = SummaryWriter(str(out_dir / "tb"))
             except ImportError:
                 _LOG.info("tensorboard is not installed: CSV logs only")
+
+    @classmethod
+    def for_run(
+        cls, out_dir: Path, enabled: bool, run: RunLogSettings, step: int, pending: int, revalidate: bool = False
+    ) -> TrainLogger:
+        """The logger of a training or distillation loop resuming at ``step`` of ``run`` (its ``steps``,
+        ``progress``, ``tensorboard``); the other arguments as the class's."""
+        return cls(out_dir, enabled, run.steps, step, run.progress, run.tensorboard, revalidate, pending=pending)
 
     def step(self, loss: float, images_per_s: float) -> None:
         """Advance the progress bar by one step, showing the loss and throughput."""

@@ -266,16 +266,7 @@ class Trainer:
         window.start()
         self.module.train()
         revalidate, self.validate_on_start = self.validate_on_start, False
-        with TrainLogger(
-            self.out_dir,
-            self.context.is_main,
-            run.steps,
-            self.step,
-            run.progress,
-            run.tensorboard,
-            revalidate,
-            pending=len(window),
-        ) as log:
+        with TrainLogger.for_run(self.out_dir, self.context.is_main, run, self.step, len(window), revalidate) as log:
             if revalidate:  # resumed from the checkpoint an epoch's validation follows: a kill may have cut it short
                 self.validate(log, self.step // self.steps_per_epoch - (self.step % self.steps_per_epoch == 0))
             while self.step < stop:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -46,6 +47,34 @@ def test_a_resumed_loss_window_removes_the_stop_row_its_steps_go_into(tmp_path: 
     with TrainLogger(tmp_path, True, 6, 4, progress=False, tensorboard=False, pending=1):
         pass
     assert [r["step"] for r in csv.DictReader((tmp_path / "train.csv").open())] == ["3"]
+
+
+@dataclass(frozen=True)
+class _Run:
+    """The logger's part of a ``run`` section (RunConfig, DistillRunConfig)."""
+
+    steps: int = 6
+    progress: bool = False
+    tensorboard: bool = False
+
+
+def test_the_logger_for_a_run_removes_the_rows_the_resumed_loop_repeats(tmp_path: Path) -> None:
+    """``TrainLogger.for_run`` (the train and distill loops' one call): resumed at step 4 with one step pending it
+    removes train.csv's row 4 and val.csv's rows after 4; revalidating, val.csv's row 4 too."""
+    with TrainLogger.for_run(tmp_path, True, _Run(), 0, 0) as log:
+        for step in (3, 4, 5):
+            log.train_row(step, {"loss": 0.5})
+            log.val_row(step, {"abs_rel": 0.2})
+    with TrainLogger.for_run(tmp_path, True, _Run(), 4, 1):
+        pass
+    assert [r["step"] for r in csv.DictReader((tmp_path / "train.csv").open())] == ["3"]
+    assert [r["step"] for r in csv.DictReader((tmp_path / "val.csv").open())] == ["3", "4"]
+    with TrainLogger.for_run(tmp_path, True, _Run(), 4, 0, revalidate=True):
+        pass
+    assert [r["step"] for r in csv.DictReader((tmp_path / "val.csv").open())] == ["3"]
+    with TrainLogger.for_run(tmp_path / "rank1", False, _Run(), 4, 1):
+        pass
+    assert not (tmp_path / "rank1").exists()
 
 
 def single_process() -> DistContext:
