@@ -1768,10 +1768,10 @@ def test_an_external_prediction_with_no_depth_is_skipped_with_the_reason_or_writ
     assert (last["frames_received"], last["frames_published"], last["bad_messages.ModelOutputError"]) == ("3", "2", "1")
 
 
-def test_copy_inputs_leaves_out_a_recorded_clock_and_says_to_play_with_clock(tmp_path: Path) -> None:
-    """A recorded /clock was copied into OUT: ``ros2 bag play OUT --clock`` then had two publishers on /clock (the
-    player's and the recorded one; Humble's rosbag2 plays both, ros2/rosbag2#1645), the time jumping between them.
-    It is left out now, every other input topic still copied, and the summary says why and how to play OUT."""
+def _write_bag_with_recorded_clock(tmp_path: Path, behind_ns: int) -> dict[str, int]:
+    """Write ``tmp_path / "in"``: a tiny camera bag (no LiDAR) with a recorded /clock message beside each message,
+    its time ``behind_ns`` behind the message's bag (log) time (0: the bag's own time; a simulator's: behind it).
+    Returns the message count of each topic."""
     from rosbags.rosbag2 import Reader, Writer
 
     from mono_depth_ros.bag.reader import typestore_for
@@ -1785,10 +1785,18 @@ def test_copy_inputs_leaves_out_a_recorded_clock_and_says_to_play_with_clock(tmp
         clock = writer.add_connection("/clock", clock_type, typestore=typestore)
         for connection, log_ns, raw in reader.messages():
             writer.write(made[connection.id], log_ns, raw)
-            message = Clock(clock=Time(sec=log_ns // 10**9, nanosec=log_ns % 10**9))
+            clock_ns = log_ns - behind_ns
+            message = Clock(clock=Time(sec=clock_ns // 10**9, nanosec=clock_ns % 10**9))
             writer.write(clock, log_ns, typestore.serialize_cdr(message, clock_type))
     with Reader(tmp_path / "in") as reader:
-        counts = {c.topic: c.msgcount for c in reader.connections}
+        return {c.topic: c.msgcount for c in reader.connections}
+
+
+def test_copy_inputs_leaves_out_a_recorded_clock_and_says_to_play_with_clock(tmp_path: Path) -> None:
+    """A recorded /clock was copied into OUT: ``ros2 bag play OUT --clock`` then had two publishers on /clock (the
+    player's and the recorded one; Humble's rosbag2 plays both, ros2/rosbag2#1645), the time jumping between them.
+    It is left out now, every other input topic still copied, and the summary says why and how to play OUT."""
+    counts = _write_bag_with_recorded_clock(tmp_path, behind_ns=0)
     summary = run_bag(
         tmp_path / "in", tmp_path / "out", EXTERNAL_METRIC, BagRunOptions(progress=False, copy_inputs=True)
     )
@@ -1837,25 +1845,8 @@ def test_copy_inputs_keeps_a_recorded_simulators_clock_and_says_to_play_without_
     and the header stamps: the simulator's time, here 1000 s behind) is the only record of that timeline. It was left
     out: OUT played without --clock had no /clock at all (use_sim_time nodes wait at time 0), and with --clock the
     bag's wall time, not the stamps'. It is copied now, every message, and the summary says to play OUT as IN was."""
-    from rosbags.rosbag2 import Reader, Writer
-
-    from mono_depth_ros.bag.reader import typestore_for
-
-    write_tiny_bag(tmp_path / "plain", 3, lidar=False)
-    typestore = typestore_for("humble")
-    clock_type = "rosgraph_msgs/msg/Clock"
-    Clock, Time = typestore.types[clock_type], typestore.types["builtin_interfaces/msg/Time"]
     behind_ns = 1000 * 10**9
-    with Reader(tmp_path / "plain") as reader, Writer(tmp_path / "in", version=8) as writer:
-        made = {c.id: writer.add_connection(c.topic, c.msgtype, typestore=typestore) for c in reader.connections}
-        clock = writer.add_connection("/clock", clock_type, typestore=typestore)
-        for connection, log_ns, raw in reader.messages():
-            writer.write(made[connection.id], log_ns, raw)
-            sim_ns = log_ns - behind_ns
-            message = Clock(clock=Time(sec=sim_ns // 10**9, nanosec=sim_ns % 10**9))
-            writer.write(clock, log_ns, typestore.serialize_cdr(message, clock_type))
-    with Reader(tmp_path / "in") as reader:
-        counts = {c.topic: c.msgcount for c in reader.connections}
+    counts = _write_bag_with_recorded_clock(tmp_path, behind_ns)
     summary = run_bag(
         tmp_path / "in", tmp_path / "out", EXTERNAL_METRIC, BagRunOptions(progress=False, copy_inputs=True)
     )
