@@ -198,12 +198,17 @@ fi
 
 # 4. colcon build in a temporary workspace --------------------------------------------------------------------
 WS="$(mktemp -d "${TMPDIR:-/tmp}/mono_depth_ros2_ws.XXXXXX")"
-cleanup() {
-  local rc=$?
+stop_daemons() {
+  # each worker's ros2 daemon (`ros2 param` starts one); at the start too: a daemon left in a worker's domain by an
+  # interrupted run (its rclpy shut down by the signal) answers every `ros2 param` of this run with '!rclpy.ok()'
   local domain
   for ((domain = ROS_DOMAIN_ID; domain < ROS_DOMAIN_ID + workers; domain++)); do
-    ROS_DOMAIN_ID=$domain ros2 daemon stop > /dev/null 2>&1 || true  # each worker's (ros2 param starts one)
+    ROS_DOMAIN_ID=$domain ros2 daemon stop > /dev/null 2>&1 || true
   done
+}
+cleanup() {
+  local rc=$?
+  stop_daemons
   rm -rf "$WS"
   if [ -n "$unit_failed" ]; then
     echo "ros2 tier: FAILED: $unit_failed" >&2
@@ -235,6 +240,7 @@ xdist_args=()
 # with a daemon the end does not stop; the crash fails the run, naming the worker and its test
 [ "$workers" -gt 1 ] && xdist_args=(-n "$workers" --dist loadfile --max-worker-restart 0)
 say "python3 -m pytest test/ros2 (${workers} worker(s), domains $ROS_DOMAIN_ID..$((ROS_DOMAIN_ID + workers - 1)))"
+stop_daemons
 tests_start=$SECONDS
 python3 -m pytest -p no:cacheprovider "${xdist_args[@]}" test/ros2 "$@"
 say "test/ros2 passed in $((SECONDS - tests_start)) s"

@@ -132,6 +132,10 @@ def test_step_5_runs_the_workers_a_module_each_and_stops_every_workers_daemon() 
     assert 'xdist_args=(-n "$workers" --dist loadfile --max-worker-restart 0)' in text
     assert 'python3 -m pytest -p no:cacheprovider "${xdist_args[@]}" test/ros2 "$@"' in text
     assert "for ((domain = ROS_DOMAIN_ID; domain < ROS_DOMAIN_ID + workers; domain++)); do" in text
+    # before the tests as well as at the end: an interrupted run's daemon (rclpy shut down by the signal, its XML-RPC
+    # still serving) made every `ros2 param` of the next run in that domain fail with '!rclpy.ok()'
+    assert text.count("\n  stop_daemons\n") == 1, "the end (cleanup) stops every worker's daemon"
+    assert "\nstop_daemons\ntests_start=$SECONDS\npython3 -m pytest" in text, "the start stops a left-over daemon"
     assert "pytest-timeout \\\n    pytest-xdist execnet" in text  # into the cached PYDEPS, with constraints.txt's pins
     pins = (REPO_ROOT / "constraints.txt").read_text().split()
     assert "pytest-xdist==3.8.0" in pins and "execnet==2.1.2" in pins  # 3.8.0 needs pytest >= 7.0: Debian's is 7.2.1
