@@ -235,7 +235,10 @@ def test_external_relative_inverse_scaled_by_lidar_and_filtered_in_time_is_the_p
     ]  # fmt: skip
 
     fixed, lidar_frame = "odom_drive_test", "drive_lidar"
-    values = {**params, "temporal.fixed_frame": fixed, "diagnostics.period_s": 0.2}
+    # each frame's messages are sent once and the next frame only after its depth (lockstep): frame 0 got no depth
+    # in 30 s in 2 of 3 whole-tier runs (the node's log: its inputs "nothing arrived", no refusal), most likely a
+    # best-effort sample lost under load; a reliable subscription has DDS resend it (the test is about the bits)
+    values = {**params, "temporal.fixed_frame": fixed, "diagnostics.period_s": 0.2, "input_qos": "reliable"}
     lidar_topic = str(values.pop("lidar_topic"))  # the launch argument's
     node_params = write_params(ros_logs / "relative_inverse_filtered.yaml", values)
     launched = Launched(
