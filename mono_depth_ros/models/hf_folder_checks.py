@@ -18,6 +18,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from mono_depth_ros.core.errors import CheckpointError, first_line
+from mono_depth_ros.models.hub_id import broken_link
 
 FETCH_AGAIN = "fetch it with `mono-depth weights fetch REPO_ID --to DIR` on a machine with internet and copy DIR here"
 
@@ -86,7 +87,8 @@ def check_shard_index(directory: Path) -> None:
     (or block on a FIFO). A name that stays inside may still be a symbolic link, as in the Hugging Face cache.
 
     Raises:
-        CheckpointError: unreadable index, a name outside the folder, or a shard that is not a regular file.
+        CheckpointError: unreadable index, a name outside the folder, or a shard that is not a regular file (a link to
+            nothing named as :func:`~.hub_id.broken_link` names it).
     """
     index_path = directory / "model.safetensors.index.json"
     try:
@@ -104,7 +106,9 @@ def check_shard_index(directory: Path) -> None:
             )
             raise CheckpointError(msg)
         if not (directory / name).is_file():
-            msg = f"{index_path} names the shard {name!r}, which is not a file in {directory}; fetch the model again"
+            msg = broken_link(directory / name) or (
+                f"{index_path} names the shard {name!r}, which is not a file in {directory}; fetch the model again"
+            )
             raise CheckpointError(msg)
 
 

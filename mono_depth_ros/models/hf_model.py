@@ -36,7 +36,7 @@ from mono_depth_ros.models.hf_folder_checks import (
 )
 from mono_depth_ros.models.hf_network import HfBackend, HfDepthNetwork
 from mono_depth_ros.models.hf_spec import ARCHITECTURE, transformers_module, transformers_spec
-from mono_depth_ros.models.hub_id import hub_cache_hint
+from mono_depth_ros.models.hub_id import broken_link, hub_cache_hint
 from mono_depth_ros.models.registry import register
 from mono_depth_ros.models.spec import ModelSpec
 
@@ -63,7 +63,8 @@ def check_model_directory(directory: Path) -> dict[str, Any]:
 
     Raises:
         CheckpointError: missing directory / config.json (a Hugging Face cache folder: naming its snapshot,
-            :func:`~.hub_id.hub_cache_hint`) / safetensors (pickle-only weights are refused), unreadable
+            :func:`~.hub_id.hub_cache_hint`; a link to nothing, :func:`~.hub_id.broken_link`) / safetensors
+            (pickle-only weights are refused), unreadable
             JSON, or a ``model_type`` that is not a depth model of the installed transformers (the message lists them)
             or whose output is not depth (:data:`~.hf_families.NOT_DEPTH`, CHMv2's canopy height),
             or a folder of that type for another task (:func:`~.hf_folder_checks.other_task`);
@@ -89,7 +90,11 @@ def checked_model_config(directory: Path) -> tuple[dict[str, Any], Any]:
         raise CheckpointError(msg)
     config_path = directory / "config.json"
     if not config_path.is_file():
-        msg = hub_cache_hint(directory) or f"{directory} has no config.json (Hugging Face layout expected); {REMEDY}"
+        msg = (
+            broken_link(config_path)
+            or hub_cache_hint(directory)
+            or f"{directory} has no config.json (Hugging Face layout expected); {REMEDY}"
+        )
         raise CheckpointError(msg)
     try:
         config: dict[str, Any] = json.loads(config_path.read_text(encoding="utf-8"))
@@ -180,7 +185,11 @@ def _check_weights(directory: Path) -> None:
     """Refuse a folder without safetensors weights (a pickle-only one with the command that converts it), and a
     shard index naming files outside it. Called once config.json passed :func:`check_model_directory`'s checks: the
     conversion command runs transformers' ``from_pretrained`` on that config."""
-    if not any((directory / name).is_file() for name in ("model.safetensors", "model.safetensors.index.json")):
+    weights = ("model.safetensors", "model.safetensors.index.json")
+    if not any((directory / name).is_file() for name in weights):
+        broken = next((text for name in weights if (text := broken_link(directory / name))), "")
+        if broken:
+            raise CheckpointError(broken)
         found = sorted(p.name for p in directory.iterdir())
         pickles = [name for name in found if name.endswith((".bin", ".pt", ".pth", ".ckpt"))]
         remedy = REMEDY

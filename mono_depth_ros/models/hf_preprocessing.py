@@ -66,6 +66,7 @@ from pathlib import Path
 from typing import Any
 
 from mono_depth_ros.core.errors import CheckpointError
+from mono_depth_ros.models.hub_id import broken_link
 from mono_depth_ros.models.spec import InputPolicy
 
 PREPROCESSOR_FILE = "preprocessor_config.json"
@@ -328,10 +329,14 @@ def read_preprocessing(
             (:data:`PROCESSOR_CLASS_DEFAULTS`); None: the family's.
 
     Raises:
-        CheckpointError: the file exists but is not JSON, or holds sizes / normalisation of the wrong shape.
+        CheckpointError: the file exists but is not JSON, or holds sizes / normalisation of the wrong shape; it is a
+            symbolic link to nothing (:func:`~.hub_id.broken_link`: a cache snapshot copied without its blobs).
     """
     path = directory / PREPROCESSOR_FILE
     if not path.is_file():
+        broken = broken_link(path)  # not "no file": the model's settings are there, out of reach
+        if broken:
+            raise CheckpointError(broken)
         return defaults
     try:
         settings: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))

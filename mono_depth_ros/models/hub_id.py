@@ -4,11 +4,14 @@ Nothing is downloaded at run time (the node, ``bag``, ``eval``, ``export``, ``tr
 comes from a local directory that ``mono-depth weights fetch OWNER/REPO --to DIR`` filled once on a machine with
 internet. A user who copies ``depth-anything/Depth-Anything-V2-Small-hf`` from a model card gets this hint beside
 "does not exist"; one who gives huggingface_hub's cache folder of a model (``models--org--name``, or the cache above
-it) gets the snapshot folder to give instead (:func:`hub_cache_hint`). Torch-free.
+it) gets the snapshot folder to give instead (:func:`hub_cache_hint`); one who copied a snapshot folder with its links
+(``cp -r``, ``rsync -a``) and not the blobs they point to gets the copy that keeps the files (:func:`broken_link`).
+Torch-free.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -70,4 +73,23 @@ def hub_cache_hint(directory: Path) -> str:
     return (
         f"{directory} is a Hugging Face cache folder holding {len(repos)} model(s), not a model folder: give one "
         f"model's snapshot as model.weights: {shown}"
+    )
+
+
+def broken_link(path: Path) -> str:
+    """For a ``path`` that is a symbolic link to nothing, the sentence naming it, its target and the remedy; else
+    ``""``. A file of huggingface_hub's cache snapshot is a relative link into ``../../blobs``: a snapshot folder
+    copied as ``cp -r`` and ``rsync -a`` copy it keeps the links and leaves the blobs behind (a blob deleted from the
+    cache, or one still ``.incomplete``, leaves such a link too)."""
+    if not path.is_symlink() or path.exists():
+        return ""
+    try:
+        target = os.readlink(path)
+    except OSError:
+        target = "?"
+    return (
+        f"{path} is a symbolic link to {target}, which does not exist (a Hugging Face cache snapshot copied with its "
+        f"links and without the blobs they point to, as `cp -r` and `rsync -a` copy, or a blob deleted): copy the "
+        f"snapshot with its files, `cp -rL SNAPSHOT DIR` or `rsync -aL SNAPSHOT/ DIR/`, or give the snapshot folder "
+        f"inside the cache"
     )

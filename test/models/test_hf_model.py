@@ -319,6 +319,51 @@ def test_a_hugging_face_cache_folder_loads_from_its_snapshot_and_names_it_when_g
         assert "weights fetch" not in str(refused.value)
 
 
+@pytest.mark.parametrize("missing", ["config.json", "model.safetensors", "a shard"])
+def test_a_cache_snapshot_copied_with_its_links_names_the_broken_link_and_how_to_copy_it(
+    tmp_path: Path, missing: str
+) -> None:
+    """A snapshot folder of huggingface_hub's cache copied as `cp -r` and `rsync -a` copy it (its relative links
+    kept, the blobs they point to left behind), or one whose blob was deleted: each file the loader reads is a link to
+    nothing. The refusals said the folder had no config.json (fetch it again), had "no model.safetensors (found
+    [..., 'model.safetensors', ...])", or that a shard was "not a file"; they now name the link, its target and the
+    copy that keeps the files (cp -rL)."""
+    import os
+    import shutil
+
+    import transformers
+
+    whole = write_tiny_family("depth_anything_metric", tmp_path / "whole")
+    source = tmp_path / "source"
+    model = transformers.AutoModelForDepthEstimation.from_pretrained(str(whole))
+    model.save_pretrained(str(source), max_shard_size="50KB" if missing == "a shard" else "5GB")
+    missing = min(p.name for p in source.glob("model-*.safetensors")) if missing == "a shard" else missing
+    (source / "preprocessor_config.json").write_bytes((whole / "preprocessor_config.json").read_bytes())
+    snapshot = _hub_cache(source, tmp_path / "hub")
+    copied = tmp_path / "robot" / "model"
+    shutil.copytree(snapshot, copied, symlinks=True)  # cp -r: the links as links, relative to a cache not there
+    for name in sorted(p.name for p in copied.iterdir() if p.name != missing):  # the others copied whole
+        target = (snapshot / name).resolve()
+        (copied / name).unlink()
+        shutil.copyfile(target, copied / name)
+    with pytest.raises(CheckpointError) as refused:
+        load_transformers_model(copied, CPU)
+    message = str(refused.value)
+    assert f"{copied / missing} is a symbolic link to {os.readlink(copied / missing)}" in message, message
+    assert "does not exist" in message and "cp -rL" in message, message
+
+
+def test_a_preprocessor_link_to_nothing_is_refused_not_replaced_by_the_family_defaults(tmp_path: Path) -> None:
+    """A snapshot whose preprocessor_config.json links to a missing blob ran at the family's 518 px short side where
+    its file says 98 (a missing file means the family's defaults): it is now refused, naming the link."""
+    whole = write_tiny_family("depth_anything_metric", tmp_path / "whole")
+    snapshot = _hub_cache(whole, tmp_path / "hub")
+    assert load_transformers_model(snapshot, CPU)[1].input.height == 98
+    (snapshot / "preprocessor_config.json").resolve().unlink()
+    with pytest.raises(CheckpointError, match=r"preprocessor_config\.json is a symbolic link to .* does not exist"):
+        load_transformers_model(snapshot, CPU)
+
+
 def test_custom_code_in_a_model_folder_is_never_run(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """A config.json whose auto_map points at Python files in the folder (Hub "remote code"): transformers would
     import them with trust_remote_code. Loading passes trust_remote_code=False and uses the built-in class of its
