@@ -54,14 +54,24 @@ def _snapshot(repo: Path) -> str:
     return " or ".join(found) + " (refs/main names none)" if found else f"{repo}/snapshots/<revision> (it has none)"
 
 
+_CACHE_PARTS = ("snapshots", "blobs", "refs")
+"""The folders of huggingface_hub's cache of one model (``models--org--name``) besides the snapshots themselves."""
+
+
 def hub_cache_hint(directory: Path) -> str:
     """For a folder without config.json that is huggingface_hub's cache of a model (``models--org--name``, with
-    ``snapshots/`` and ``refs/``) or the cache above such folders: the sentence naming the snapshot folder to give
-    (the one ``refs/main`` names), else ``""``."""
+    ``snapshots/`` and ``refs/``), one of its :data:`_CACHE_PARTS`, or the cache above such folders: the sentence
+    naming the snapshot folder to give (the one ``refs/main`` names), else ``""``."""
     if directory.name.startswith("models--") and (directory / "snapshots").is_dir():
         return (
             f"{directory} is a model's Hugging Face cache folder, not the model folder: give its snapshot, "
             f"{_snapshot(directory)}, as model.weights"
+        )
+    repo = directory.parent
+    if directory.name in _CACHE_PARTS and repo.name.startswith("models--") and (repo / "snapshots").is_dir():
+        return (
+            f"{directory} is inside a model's Hugging Face cache folder, not the model folder: give its snapshot, "
+            f"{_snapshot(repo)}, as model.weights"
         )
     try:
         repos = sorted(path for path in directory.glob("models--*") if (path / "snapshots").is_dir())

@@ -72,3 +72,19 @@ def test_a_cache_folder_names_its_snapshots(tmp_path: Path) -> None:
         in (hub_cache_hint(tmp_path / "hub"))
     )
     assert hub_cache_hint(tmp_path) == "" and hub_cache_hint(repo / "snapshots" / "aaa") == ""
+
+
+def test_a_folder_inside_a_models_cache_folder_names_its_snapshot(tmp_path: Path) -> None:
+    """A user who stops one level too deep or too shallow inside ``models--org--name`` (its ``snapshots`` folder,
+    ``blobs`` or ``refs``) got no hint: "no config.json, fetch the model", though the model is there. Now the
+    snapshot ``refs/main`` names, as for the cache folder itself."""
+    repo = tmp_path / "hub" / "models--org--name"
+    (repo / "snapshots" / "bbb").mkdir(parents=True)
+    (repo / "blobs").mkdir()
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("bbb\n", encoding="ascii")
+    for inside in ("snapshots", "blobs", "refs"):
+        hint = hub_cache_hint(repo / inside)
+        assert hint.startswith(f"{repo / inside} is inside a model's Hugging Face cache folder"), hint
+        assert f"{repo}/snapshots/bbb (refs/main)" in hint, hint
+    assert hub_cache_hint(tmp_path / "other" / "snapshots") == ""
