@@ -89,17 +89,27 @@ def hub_cache_hint(directory: Path) -> str:
 def broken_link(path: Path) -> str:
     """For a ``path`` that is a symbolic link to nothing, the sentence naming it, its target and the remedy; else
     ``""``. A file of huggingface_hub's cache snapshot is a relative link into ``../../blobs``: a snapshot folder
-    copied as ``cp -r`` and ``rsync -a`` copy it keeps the links and leaves the blobs behind (a blob deleted from the
-    cache, or one still ``.incomplete``, leaves such a link too)."""
+    copied as ``cp -r`` and ``rsync -a`` copy it keeps the links and leaves the blobs behind (remedy: the copy that
+    keeps the files, ``cp -rL``). A link inside the cache itself (``models--org--name/snapshots/<revision>/``) whose
+    blob was deleted (``huggingface-cli delete-cache``, a cleaned disk) cannot be copied either: the remedy there is
+    fetching ``org/name`` again. (huggingface_hub makes the link only once the blob is complete, so an unfinished
+    download leaves no link.)"""
     if not path.is_symlink() or path.exists():
         return ""
     try:
         target = os.readlink(path)
     except OSError:
         target = "?"
+    repo = path.parent.parent.parent
+    if path.parent.parent.name == "snapshots" and repo.name.startswith("models--"):
+        repo_id = repo.name.removeprefix("models--").replace("--", "/")
+        return (
+            f"{path} is a symbolic link to {target}, which does not exist: the Hugging Face cache {repo} lacks that "
+            f"file (a blob deleted from it); fetch the model again on a machine with internet "
+            f"(`mono-depth weights fetch {repo_id} --to DIR`) and give DIR"
+        )
     return (
         f"{path} is a symbolic link to {target}, which does not exist (a Hugging Face cache snapshot copied with its "
-        f"links and without the blobs they point to, as `cp -r` and `rsync -a` copy, or a blob deleted): copy the "
-        f"snapshot with its files, `cp -rL SNAPSHOT DIR` or `rsync -aL SNAPSHOT/ DIR/`, or give the snapshot folder "
-        f"inside the cache"
+        f"links and without the blobs they point to, as `cp -r` and `rsync -a` copy): copy the snapshot with its "
+        f"files, `cp -rL SNAPSHOT DIR` or `rsync -aL SNAPSHOT/ DIR/`, or give the snapshot folder inside the cache"
     )

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from mono_depth_ros.models.hub_id import hub_cache_hint, hub_id_hint, looks_like_hub_id
+from mono_depth_ros.models.hub_id import broken_link, hub_cache_hint, hub_id_hint, looks_like_hub_id
 
 HF_ID = "depth-anything/Depth-Anything-V2-Small-hf"
 
@@ -88,3 +88,27 @@ def test_a_folder_inside_a_models_cache_folder_names_its_snapshot(tmp_path: Path
         assert hint.startswith(f"{repo / inside} is inside a model's Hugging Face cache folder"), hint
         assert f"{repo}/snapshots/bbb (refs/main)" in hint, hint
     assert hub_cache_hint(tmp_path / "other" / "snapshots") == ""
+
+
+def test_a_link_to_a_blob_gone_from_the_cache_itself_says_fetch_again_not_copy(tmp_path: Path) -> None:
+    """A snapshot inside huggingface_hub's cache whose blob was deleted (`huggingface-cli delete-cache`, a cleaned
+    disk): copying it with `cp -rL`, the remedy for a snapshot copied without its blobs, fails on the same link
+    ("cannot stat"); the remedy there is fetching the model again, with its Hub id read from ``models--org--name``.
+    A copy outside the cache keeps the `cp -rL` remedy; a link that resolves, or no link, gets ``""``."""
+    import os
+
+    snapshot = tmp_path / "hub" / "models--org--some-name" / "snapshots" / "abc"
+    snapshot.mkdir(parents=True)
+    os.symlink("../../blobs/0123", snapshot / "config.json")
+    in_cache = broken_link(snapshot / "config.json")
+    assert in_cache.startswith(f"{snapshot / 'config.json'} is a symbolic link to ../../blobs/0123"), in_cache
+    assert "`mono-depth weights fetch org/some-name --to DIR`" in in_cache and "cp -rL" not in in_cache, in_cache
+    copied = tmp_path / "robot" / "model"
+    copied.mkdir(parents=True)
+    os.symlink("../../blobs/0123", copied / "config.json")
+    outside = broken_link(copied / "config.json")
+    assert "cp -rL" in outside and "weights fetch" not in outside, outside
+    (copied / "real.json").write_text("{}", encoding="utf-8")
+    os.symlink("real.json", copied / "preprocessor_config.json")
+    assert broken_link(copied / "preprocessor_config.json") == "" and broken_link(copied / "real.json") == ""
+    assert broken_link(copied / "absent.json") == ""
