@@ -35,7 +35,7 @@ from torch import Tensor, nn
 
 from mono_depth_ros.core.errors import CheckpointError, ConfigError
 from mono_depth_ros.models.hf_preprocessing import write_fixed_size_processor
-from mono_depth_ros.models.hub_id import hub_id_hint
+from mono_depth_ros.models.hub_id import broken_link, hub_id_hint
 from mono_depth_ros.models.spec import InputPolicy, ModelSpec, OutputKind
 from mono_depth_ros.models.unet import UNetOutput
 
@@ -184,7 +184,8 @@ def open_pretrained(
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         msg = f"model.pretrained={path}: cannot read {config_path} ({err}); give a local Hugging Face directory"
         msg += hub_id_hint(directory)
-        raise CheckpointError(msg) from None
+        broken = broken_link(config_path)  # a cache snapshot copied with its links, without the blobs
+        raise CheckpointError(f"model.pretrained={path}: {broken}" if broken else msg) from None
     family = str(config.get("model_type", ""))
     if family not in FAMILIES:
         msg = f"model.pretrained={path} is a {family!r} model; fine-tuning supports {sorted(FAMILIES)}"

@@ -142,6 +142,20 @@ def test_open_pretrained_errors(tiny_da: Path, tmp_path: Path, monkeypatch: pyte
         open_pretrained("~", OutputKind.METRIC, 80.0, (56, 182))
 
 
+def test_a_pretrained_folder_whose_config_links_to_nothing_names_the_link(tmp_path: Path) -> None:
+    """model.pretrained = a Hugging Face cache snapshot copied with `cp -r` (its links kept, the blobs left behind):
+    the refusal said "cannot read config.json ([Errno 2] No such file or directory)"; it now names the link, its
+    target and the copy that keeps the files, as model.weights does (docs/reliability.md)."""
+    import os
+
+    copied = tmp_path / "robot" / "model"
+    copied.mkdir(parents=True)
+    os.symlink("../../blobs/0123", copied / "config.json")
+    with pytest.raises(CheckpointError, match=r"config\.json is a symbolic link to \.\./\.\./blobs/0123") as refused:
+        open_pretrained(copied, OutputKind.METRIC, 80.0, (56, 182))
+    assert "cp -rL" in str(refused.value) and "model.pretrained" in str(refused.value), refused.value
+
+
 def test_shipped_finetune_config_reads() -> None:
     config = load_train_config(REPO_ROOT / "config" / "train_finetune_depth_anything_kitti.yaml")
     assert config.model.pretrained and config.optim.encoder_lr_scale == 0.1
