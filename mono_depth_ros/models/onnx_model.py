@@ -132,6 +132,10 @@ _MISSING_DATA = re.compile(r'External data path does not exist: "([^"]+)"')
 _OUTSIDE_DATA = re.compile(r'External data path: "([^"]+)" resolved path: "[^"]*" allowed directory: "([^"]+)"')
 """ONNX Runtime 1.24 and later: external data is read only from the folder of the graph's real file (a graph linked
 alone into another folder, or a data file linking out of it)."""
+_NEWER_OPSET = re.compile(r"Opset (\d+) is under development.*?support for domain (\S+) is till opset (\d+)", re.DOTALL)
+_NEWER_IR = re.compile(r"Unsupported model IR version: (\d+), max supported IR version: (\d+)")
+"""ONNX Runtime's words for a graph newer than it reads: an opset past the last it supports, an IR version past its
+own (a model exported with a newer torch / onnx, run with an older onnxruntime: a Jetson's)."""
 
 
 def load_error(path: Path, err: Exception) -> CheckpointError:
@@ -166,6 +170,9 @@ def load_error(path: Path, err: Exception) -> CheckpointError:
             f"the whole folder rather than the graph alone (the data file, or a link to it, in that folder)"
         )
         return CheckpointError(msg)
+    newer = _newer_than_onnxruntime(path, str(err))
+    if newer is not None:
+        return CheckpointError(newer)
     if "INVALID_PROTOBUF" in str(err):  # onnxruntime's code for a file protobuf cannot parse to its end
         msg = (
             f"ONNX Runtime cannot load {path}: not a whole ONNX model (protobuf parsing failed: cut short in a copy "
@@ -173,6 +180,34 @@ def load_error(path: Path, err: Exception) -> CheckpointError:
         )
         return CheckpointError(msg)
     return CheckpointError(f"ONNX Runtime cannot load {path}: {type(err).__name__}: {err}; re-export the model")
+
+
+def _newer_than_onnxruntime(path: Path, message: str) -> str | None:
+    """What to do about a graph stamped with an opset or IR version newer than the installed onnxruntime reads (its
+    error ``message``), naming both; None for another error."""
+    import onnxruntime
+
+    version = getattr(onnxruntime, "__version__", "?")
+    opset = _NEWER_OPSET.search(message)
+    if opset is not None:
+        stamped, domain, supported = opset.groups()
+        domain = domain.rstrip(".")
+        return (
+            f"ONNX Runtime {version} cannot load {path}: the graph is stamped opset {stamped} of {domain}, and this "
+            f"onnxruntime supports up to opset {supported}; upgrade onnxruntime (pip install -U onnxruntime, or "
+            f"onnxruntime-gpu), or re-export the model at opset {supported} or lower (torch.onnx.export(..., "
+            f"opset_version={supported}))"
+        )
+    ir_version = _NEWER_IR.search(message)
+    if ir_version is not None:
+        stamped, supported = ir_version.groups()
+        return (
+            f"ONNX Runtime {version} cannot load {path}: the graph is of ONNX IR version {stamped}, and this "
+            f"onnxruntime reads up to IR version {supported} (a model saved by a newer onnx / torch); upgrade "
+            f"onnxruntime (pip install -U onnxruntime, or onnxruntime-gpu), or re-export the model with the onnx "
+            f"and torch versions beside this onnxruntime"
+        )
+    return None
 
 
 class OnnxBackend:

@@ -113,6 +113,38 @@ def test_missing_and_corrupt_files(onnx_path: Path, tmp_path: Path) -> None:
         OnnxBackend(copy, CPU)
 
 
+@pytest.mark.parametrize(
+    ("stamp", "refusal"),
+    [
+        ({"opset": 30}, r"stamped opset 30 of ai\.onnx, and .* supports up to opset \d+;.*opset_version="),
+        ({"ir_version": 20}, r"of ONNX IR version 20, and this onnxruntime reads up to IR version \d+"),
+    ],
+)
+def test_a_graph_newer_than_onnxruntime_names_its_version_and_the_upgrade(
+    onnx_path: Path, tmp_path: Path, stamp: dict[str, int], refusal: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A model exported with a newer torch / onnx than the robot's onnxruntime (a Jetson's wheel; here stamped past
+    what onnxruntime 1.31 reads) was refused with ONNX Runtime's C++ message and 're-export the model'; it names the
+    opset or IR version, the most this onnxruntime reads and the upgrade, at load and in `mono-depth spec`."""
+    import onnx
+
+    from mono_depth_ros.cli import main
+
+    model = onnx.load(str(onnx_path))
+    if "opset" in stamp:
+        model.opset_import[0].version = stamp["opset"]
+    else:
+        model.ir_version = stamp["ir_version"]
+    newer = tmp_path / "newer.onnx"
+    onnx.save(model, str(newer))
+    spec_path_for(newer).write_text(spec_path_for(onnx_path).read_text())
+    with pytest.raises(CheckpointError, match=rf"ONNX Runtime [\d.]+ cannot load .*newer\.onnx: .*{refusal}") as caught:
+        OnnxBackend(newer, CPU)
+    assert "upgrade onnxruntime" in str(caught.value) and "onnxruntime_src" not in str(caught.value)
+    assert main(["spec", str(newer), "--kind", "metric", "--input-size", "64x96"]) == 2
+    assert re.search(refusal, capsys.readouterr().err)
+
+
 def test_a_truncated_spec_beside_the_model_names_the_file_and_the_remedy(
     onnx_path: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
