@@ -131,8 +131,10 @@ def graph_signature(model: Path) -> GraphSignature:
             (see :func:`image_input`).
     """
     from mono_depth_ros.models.onnx_external import check_external_data
-    from mono_depth_ros.models.onnx_model import load_error, require_onnxruntime
+    from mono_depth_ros.models.onnx_model import directory_given, load_error, require_onnxruntime
 
+    if model.is_dir():
+        raise CheckpointError(directory_given(model, "ONNX model"))
     if not model.is_file():
         msg = f"ONNX model {model} does not exist"
         raise CheckpointError(msg)

@@ -138,6 +138,18 @@ _NEWER_IR = re.compile(r"Unsupported model IR version: (\d+), max supported IR v
 own (a model exported with a newer torch / onnx, run with an older onnxruntime: a Jetson's)."""
 
 
+def directory_given(path: Path, what: str) -> str:
+    """The refusal of a directory ``path`` given as ``what`` where an ``.onnx`` file is wanted, naming the graphs in
+    it and in its ``onnx/`` folder (a Hugging Face repository of ONNX exports, onnx-community's: ``onnx/model.onnx``,
+    ``model_fp16.onnx``, ``model_quantized.onnx``, ...) and the one to pass (``model.onnx`` where there is one)."""
+    found = sorted(str(graph.relative_to(path)) for graph in [*path.glob("*.onnx"), *path.glob("onnx/*.onnx")])
+    msg = f"{what} {path} is a directory (holding {found}); pass the .onnx file itself"
+    if found:
+        plain = [name for name in found if Path(name).name == "model.onnx"]
+        msg += f": {path / (plain or found)[0]}" + (", or another of them" if len(found) > 1 else "")
+    return msg
+
+
 def load_error(path: Path, err: Exception) -> CheckpointError:
     """Why ONNX Runtime could not open ``path`` (its exception ``err``), with the remedy: a PyTorch file given for
     ONNX, the external data file (weights kept beside large graphs) missing, or outside the folder of the graph's real
@@ -254,9 +266,7 @@ class OnnxBackend:
     ) -> None:
         self.path = Path(path)
         if self.path.is_dir():
-            found = sorted(p.name for p in self.path.glob("*.onnx"))
-            msg = f"model.weights {self.path} is a directory (holding {found}); pass the .onnx file itself"
-            raise CheckpointError(msg)
+            raise CheckpointError(directory_given(self.path, "model.weights"))
         if not self.path.is_file():
             msg = f"ONNX model {self.path} does not exist; export one with "
             msg += "`mono-depth export WEIGHTS --out DIR -f onnx`"

@@ -302,6 +302,30 @@ def test_pytorch_files_and_directories_are_refused_with_what_to_pass(onnx_path: 
         OnnxBackend(tmp_path, CPU)
 
 
+def test_a_hugging_face_folder_of_onnx_exports_names_the_graph_to_pass(
+    onnx_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """onnx-community's repositories keep their graphs in an onnx/ folder (onnx/model.onnx, model_fp16.onnx, ...)
+    beside config.json: the folder given as model.weights was 'a directory (holding [])', and to `mono-depth spec`
+    'ONNX model ... does not exist'. Both name the graphs in onnx/ and the one to pass, which then loads."""
+    from mono_depth_ros.cli import main
+
+    repo = tmp_path / "depth-anything-v2-small"
+    (repo / "onnx").mkdir(parents=True)
+    (repo / "config.json").write_text('{"model_type": "depth_anything"}')
+    for name in ("model.onnx", "model_fp16.onnx"):
+        (repo / "onnx" / name).write_bytes(onnx_path.read_bytes())
+    named = r"holding \['onnx/model\.onnx', 'onnx/model_fp16\.onnx'\]\); pass the \.onnx file itself: .*/model\.onnx"
+    with pytest.raises(CheckpointError, match=rf"model\.weights .*depth-anything-v2-small is a directory \({named}"):
+        OnnxBackend(repo, CPU)
+    assert main(["spec", str(repo), "--kind", "metric", "--input-size", "64x96"]) == 2
+    err = capsys.readouterr().err
+    assert re.search(named, err) and "does not exist" not in err, err
+    graph = repo / "onnx" / "model.onnx"
+    assert main(["spec", str(graph), "--kind", "metric", "--input-size", "64x96"]) == 0  # the remedy, as written
+    assert OnnxBackend(graph, CPU).infer(torch.zeros(1, 3, 64, 96)).shape == (1, 1, 64, 96)
+
+
 class _BytePixels(torch.nn.Module):
     """A graph with its normalisation baked in: uint8 pixels 0..255 in, their mean / 255 out."""
 
