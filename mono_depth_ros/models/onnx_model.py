@@ -204,11 +204,17 @@ def _newer_than_onnxruntime(path: Path, message: str) -> str | None:
     if opset is not None:
         stamped, domain, supported = opset.groups()
         domain = domain.rstrip(".")
+        # torch.onnx.export's opset_version stamps the default domain only; another's (ai.onnx.ml, com.microsoft)
+        # comes from the tool that wrote its operators
+        export = (
+            f"at opset {supported} or lower (torch.onnx.export(..., opset_version={supported}))"
+            if domain in ("ai.onnx", "")
+            else f"with that domain's operators at opset {supported} or lower (by the tool that wrote them)"
+        )
         return (
             f"ONNX Runtime {version} cannot load {path}: the graph is stamped opset {stamped} of {domain}, and this "
             f"onnxruntime supports up to opset {supported}; upgrade onnxruntime (pip install -U onnxruntime, or "
-            f"onnxruntime-gpu), or re-export the model at opset {supported} or lower (torch.onnx.export(..., "
-            f"opset_version={supported}))"
+            f"onnxruntime-gpu), or re-export the model {export}"
         )
     ir_version = _NEWER_IR.search(message)
     if ir_version is not None:

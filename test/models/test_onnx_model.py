@@ -145,6 +145,25 @@ def test_a_graph_newer_than_onnxruntime_names_its_version_and_the_upgrade(
     assert re.search(refusal, capsys.readouterr().err)
 
 
+def test_a_newer_opset_of_another_domain_is_not_given_torchs_opset_version_to_re_export_at(
+    onnx_path: Path, tmp_path: Path
+) -> None:
+    """ONNX Runtime words an opset of another domain past its own (com.microsoft, ai.onnx.ml: a newer onnxruntime's
+    optimizer wrote it) as it does the default domain's; the refusal named torch.onnx.export(..., opset_version=1),
+    which stamps the default domain only (and 1 is no opset a model can be exported at). It names the domain and the
+    upgrade, and no opset_version."""
+    import onnx
+    from onnx import helper
+
+    model = onnx.load(str(onnx_path))
+    model.opset_import.append(helper.make_opsetid("com.microsoft", 99))
+    newer = tmp_path / "newer.onnx"
+    onnx.save(model, str(newer))
+    with pytest.raises(CheckpointError, match=r"stamped opset 99 of com\.microsoft, .*upgrade onnxruntime") as caught:
+        OnnxBackend(newer, CPU)
+    assert "opset_version" not in str(caught.value), caught.value
+
+
 def test_a_truncated_spec_beside_the_model_names_the_file_and_the_remedy(
     onnx_path: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
