@@ -807,3 +807,24 @@ def test_a_keep_aspect_spec_of_a_graph_that_is_free_in_name_only_is_refused_by_t
     assert main(["spec", str(careless), *recipe, "--keep-aspect"]) == 0, capsys.readouterr().err
     estimator = DepthEstimator.open("onnx", careless, EstimatorConfig(device="cpu", warmup_runs=1, cpu_threads=1))
     assert estimator.predict(image).network_hw == (14, 56)  # 1224 wide capped at 56
+
+
+def test_out_of_memory_in_the_keep_aspect_trial_writes_the_spec_with_a_note(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A large free-size graph whose 2:1 trial run does not fit this machine's memory (ONNX Runtime's 'Failed to
+    allocate memory' on the CPU; the robot's GPU may hold it) ended the command in onnxruntime's traceback with no
+    spec written, where the command wrote it before the trial; the spec is written and a note says it is untried."""
+    import onnxruntime
+
+    path = legacy_onnx(_SquareOnly(square=False), torch.zeros(1, 3, 28, 28), tmp_path / "big.onnx", ["image"],
+                       ["depth"], {"image": {2: "height", 3: "width"}})  # fmt: skip
+
+    def no_memory(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("[ONNXRuntimeError] : 6 : RUNTIME_EXCEPTION : Failed to allocate memory for buffer")
+
+    monkeypatch.setattr(onnxruntime.InferenceSession, "run", no_memory)
+    assert main(["spec", str(path), "--kind", "relative_inverse", "--input-size", "28x28", "--keep-aspect"]) == 0
+    err = capsys.readouterr().err
+    assert "not tried at 28x56" in err and "out of memory" in err and "untried" in err, err
+    assert json.loads(spec_path_for(path).read_text())["input"]["keep_aspect"] is True
