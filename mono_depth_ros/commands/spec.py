@@ -414,7 +414,6 @@ def make_spec(args: argparse.Namespace) -> ModelSpec:
         antialias=bool(args.antialias),
         pad_colour=pad_colour,
     )
-    check_keep_aspect_run(args.model, signature, policy, depth)
     if args.sky_threshold != SKY_THRESHOLD and not args.sky_output:
         msg = f"--sky-threshold {args.sky_threshold:g} is not read without --sky-output (the output it thresholds)"
         raise ConfigError(msg + "; give --sky-output NAME, or leave it out")
@@ -440,6 +439,7 @@ def make_spec(args: argparse.Namespace) -> ModelSpec:
     if args.focal_divisor != METRIC_FOCAL_DIVISOR and output_kind is not OutputKind.METRIC_FOCAL:
         msg = f"--focal-divisor is for --kind metric_focal (metres = output x focal / divisor), not {output_kind.value}"
         raise ConfigError(msg)
+    check_keep_aspect_run(args.model, signature, policy, depth)  # last: a forward pass, after the flags' own checks
     return ModelSpec(
         architecture="torchscript_module" if torchscript else "onnx_graph",
         params={"source": args.model.name},

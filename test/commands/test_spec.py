@@ -828,3 +828,22 @@ def test_out_of_memory_in_the_keep_aspect_trial_writes_the_spec_with_a_note(
     err = capsys.readouterr().err
     assert "not tried at 28x56" in err and "out of memory" in err and "untried" in err, err
     assert json.loads(spec_path_for(path).read_text())["input"]["keep_aspect"] is True
+
+
+def test_a_flag_error_is_reported_before_the_keep_aspect_trial_runs_the_graph(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The keep-aspect trial (a forward pass: seconds for a ViT-L on the CPU) ran before the checks of the flags
+    read after it (--focal-divisor without metric_focal, --sky-threshold without --sky-output, ...): a mistyped
+    command waited for it, and of a square-only graph was told only of the trial. The flag is named, the graph not
+    run."""
+    import onnxruntime
+
+    path = legacy_onnx(_SquareOnly(square=True), torch.zeros(1, 3, 28, 28), tmp_path / "square.onnx", ["image"],
+                       ["depth"], {"image": {2: "side", 3: "side"}, "depth": {2: "side", 3: "side"}})  # fmt: skip
+    runs: list[object] = []
+    monkeypatch.setattr(onnxruntime.InferenceSession, "run", lambda *args, **kwargs: runs.append(args))
+    recipe = ["--kind", "relative_inverse", "--input-size", "28x28", "--keep-aspect", "--focal-divisor", "1000"]
+    assert main(["spec", str(path), *recipe]) == 2
+    err = capsys.readouterr().err
+    assert "--focal-divisor is for --kind metric_focal" in err and not runs, err
