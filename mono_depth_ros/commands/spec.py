@@ -6,8 +6,9 @@ removed just before: a failure midway leaves the earlier spec and golden), after
 one RGB image input ((B, 3, H, W), (B, H, W, 3), or either without the batch axis), the named depth output (and sky
 output) present and declared as one map per image (not normals, nor depth and confidence stacked in one output), a fixed
 input size taken from the graph when it has one (a graph with one fixed side runs at that side, never keeping
-aspect). The node and the bag runner then load it with ``--param model.backend=onnx --param
-model.weights=MODEL.onnx``. Depth Anything 3 metric, for example::
+aspect), and with ``--keep-aspect`` a graph declared free that runs square only refused (run once at a 2:1 camera's
+size: a map size traced as a constant, height and width one symbol). The node and the bag runner then load it with
+``--param model.backend=onnx --param model.weights=MODEL.onnx``. Depth Anything 3 metric, for example::
 
     mono-depth spec da3_metric.onnx --kind metric_focal --input-size 504x504 --output depth --sky-output sky
 
@@ -69,7 +70,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from mono_depth_ros.core.depth_kind import OutputKind
-from mono_depth_ros.core.errors import CheckpointError, ConfigError, first_line
+from mono_depth_ros.core.errors import CheckpointError, ConfigError, ShapeError, first_line
 from mono_depth_ros.models.graph_layout import MAP_SHAPES, ImageInput, declared_map, image_input
 from mono_depth_ros.models.preprocess import INTERPOLATIONS
 from mono_depth_ros.models.sidecar import golden_path_for, spec_path_for, write_whole
@@ -118,6 +119,8 @@ class GraphSignature(NamedTuple):
     outputs: list[str]
     output_shapes: dict[str, list[Any] | None]
     output_types: dict[str, str]
+    session: Any = None
+    """The ``onnxruntime.InferenceSession`` on the CPU it was read with (None for a TorchScript module)."""
 
 
 def graph_signature(model: Path) -> GraphSignature:
@@ -128,8 +131,10 @@ def graph_signature(model: Path) -> GraphSignature:
             (see :func:`image_input`).
     """
     from mono_depth_ros.models.onnx_external import check_external_data
-    from mono_depth_ros.models.onnx_model import load_error, require_onnxruntime
+    from mono_depth_ros.models.onnx_model import directory_given, load_error, require_onnxruntime
 
+    if model.is_dir():
+        raise CheckpointError(directory_given(model, "ONNX model"))
     if not model.is_file():
         msg = f"ONNX model {model} does not exist"
         raise CheckpointError(msg)
@@ -149,7 +154,83 @@ def graph_signature(model: Path) -> GraphSignature:
     image = image_input(str(inputs[0].name), list(inputs[0].shape or []), str(model))
     shapes = {str(output.name): output.shape for output in session.get_outputs()}
     types = {str(output.name): str(output.type) for output in session.get_outputs()}
-    return GraphSignature(image, str(inputs[0].type), list(shapes), shapes, types)
+    return GraphSignature(image, str(inputs[0].type), list(shapes), shapes, types, session)
+
+
+TRIAL_ASPECT = 2
+"""Width over height of the camera that :func:`check_keep_aspect_run` runs a keep-aspect spec's graph for (a wide
+camera within the spec command's default cap of twice the short side; KITTI's is 3.3)."""
+
+
+def check_keep_aspect_run(model: Path, signature: GraphSignature, policy: InputPolicy, output: str) -> None:
+    """Run a graph declared with free height and width once at the size a keep-aspect ``policy`` gives a
+    :data:`TRIAL_ASPECT`:1 camera (zeros), and refuse it when it cannot run there or returns a map that is not of
+    that input (:func:`~.graph_layout.depth_map`): an export whose output size was traced as a constant (transformers'
+    Depth Anything through the legacy exporter: its last upsampling to the export's 518x518), or whose height and
+    width share one symbol (torch.export from a square example: square inputs only). The engine's warm-up runs at the
+    spec's square input size and would pass; the first camera frame would be refused, and every one after it.
+
+    Out of memory on this machine, the trial is left out with a note on stderr (the spec is still written).
+
+    Raises:
+        CheckpointError: naming the size tried, what the graph did, and the spec to write instead.
+    """
+    import numpy as np
+    import torch
+
+    from mono_depth_ros.core.model_output import is_out_of_memory
+    from mono_depth_ros.models.graph_layout import depth_map, failed_run
+    from mono_depth_ros.models.onnx_binding import numpy_dtype, torch_dtype
+    from mono_depth_ros.models.preprocess import network_input_size
+
+    image = signature.image
+    if signature.session is None or image.height is not None or image.width is not None or not policy.keep_aspect:
+        return
+    camera = (policy.height, policy.height * TRIAL_ASPECT)
+    input_hw = network_input_size(camera, policy)
+    dtype = torch_dtype(signature.input_type, f"input {image.name!r}")
+    batch = image.arrange(torch.zeros((1, 3, *input_hw), dtype=dtype)).contiguous().numpy()
+    what = f"{model} output {output!r}"
+    symbol = _shared_symbol(signature)
+    square = (
+        f"; its input declares height and width as one symbol {symbol!r}: square inputs only (an export from a square "
+        f"example)"
+        if symbol
+        else ""
+    )
+    remedy = (
+        f"--keep-aspect runs a {TRIAL_ASPECT}:1 camera at {input_hw[0]}x{input_hw[1]}{square}; "
+        f"write the spec without --keep-aspect at the size it was exported for (--input-size HxW: the image "
+        f"stretched to it) or with --pad (fitted inside it), or re-export it with its map's size taken from its input"
+    )
+    try:
+        (result,) = signature.session.run([output], {image.name: batch.astype(numpy_dtype(dtype), copy=False)})
+    except Exception as err:  # onnxruntime's errors derive from Exception only
+        if is_out_of_memory(err):  # the size is not what is wrong: this machine's memory (the robot's GPU may hold it)
+            sys.stderr.write(
+                f"note: {model} not tried at {input_hw[0]}x{input_hw[1]} (a {TRIAL_ASPECT}:1 camera under "
+                f"--keep-aspect): out of memory on this machine's CPU; the spec is written untried, and a graph that "
+                f"runs square only is refused at the first camera frame\n"
+            )
+            return
+        failed = failed_run(str(model), (1, 3, *input_hw), err)
+        raise CheckpointError(f"{failed}{square}") from None
+    try:
+        depth_map(torch.from_numpy(np.asarray(result)), 1, what, remedy, input_hw, remedy)
+    except ShapeError as err:
+        raise CheckpointError(str(err)) from None
+
+
+def _shared_symbol(signature: GraphSignature) -> str:
+    """The symbolic name the image input gives both its height and width (ONNX: one name, one size), else ``""``."""
+    session = signature.session
+    dims = list(session.get_inputs()[0].shape or []) if session is not None else []
+    layout = signature.image.layout
+    sides = {"NCHW": (2, 3), "NHWC": (1, 2), "CHW": (1, 2), "HWC": (0, 1)}.get(layout)
+    if sides is None or len(dims) <= max(sides):
+        return ""
+    height, width = dims[sides[0]], dims[sides[1]]
+    return height if isinstance(height, str) and height and height == width else ""
 
 
 def check_torchscript(model: Path) -> None:
@@ -358,6 +439,7 @@ def make_spec(args: argparse.Namespace) -> ModelSpec:
     if args.focal_divisor != METRIC_FOCAL_DIVISOR and output_kind is not OutputKind.METRIC_FOCAL:
         msg = f"--focal-divisor is for --kind metric_focal (metres = output x focal / divisor), not {output_kind.value}"
         raise ConfigError(msg)
+    check_keep_aspect_run(args.model, signature, policy, depth)  # last: a forward pass, after the flags' own checks
     return ModelSpec(
         architecture="torchscript_module" if torchscript else "onnx_graph",
         params={"source": args.model.name},

@@ -132,6 +132,22 @@ _MISSING_DATA = re.compile(r'External data path does not exist: "([^"]+)"')
 _OUTSIDE_DATA = re.compile(r'External data path: "([^"]+)" resolved path: "[^"]*" allowed directory: "([^"]+)"')
 """ONNX Runtime 1.24 and later: external data is read only from the folder of the graph's real file (a graph linked
 alone into another folder, or a data file linking out of it)."""
+_NEWER_OPSET = re.compile(r"Opset (\d+) is under development.*?support for domain (\S+) is till opset (\d+)", re.DOTALL)
+_NEWER_IR = re.compile(r"Unsupported model IR version: (\d+), max supported IR version: (\d+)")
+"""ONNX Runtime's words for a graph newer than it reads: an opset past the last it supports, an IR version past its
+own (a model exported with a newer torch / onnx, run with an older onnxruntime: a Jetson's)."""
+
+
+def directory_given(path: Path, what: str) -> str:
+    """The refusal of a directory ``path`` given as ``what`` where an ``.onnx`` file is wanted, naming the graphs in
+    it and in its ``onnx/`` folder (a Hugging Face repository of ONNX exports, onnx-community's: ``onnx/model.onnx``,
+    ``model_fp16.onnx``, ``model_quantized.onnx``, ...) and the one to pass (``model.onnx`` where there is one)."""
+    found = sorted(str(graph.relative_to(path)) for graph in [*path.glob("*.onnx"), *path.glob("onnx/*.onnx")])
+    msg = f"{what} {path} is a directory (holding {found}); pass the .onnx file itself"
+    if found:
+        plain = [name for name in found if Path(name).name == "model.onnx"]
+        msg += f": {path / (plain or found)[0]}" + (", or another of them" if len(found) > 1 else "")
+    return msg
 
 
 def load_error(path: Path, err: Exception) -> CheckpointError:
@@ -166,6 +182,9 @@ def load_error(path: Path, err: Exception) -> CheckpointError:
             f"the whole folder rather than the graph alone (the data file, or a link to it, in that folder)"
         )
         return CheckpointError(msg)
+    newer = _newer_than_onnxruntime(path, str(err))
+    if newer is not None:
+        return CheckpointError(newer)
     if "INVALID_PROTOBUF" in str(err):  # onnxruntime's code for a file protobuf cannot parse to its end
         msg = (
             f"ONNX Runtime cannot load {path}: not a whole ONNX model (protobuf parsing failed: cut short in a copy "
@@ -173,6 +192,40 @@ def load_error(path: Path, err: Exception) -> CheckpointError:
         )
         return CheckpointError(msg)
     return CheckpointError(f"ONNX Runtime cannot load {path}: {type(err).__name__}: {err}; re-export the model")
+
+
+def _newer_than_onnxruntime(path: Path, message: str) -> str | None:
+    """What to do about a graph stamped with an opset or IR version newer than the installed onnxruntime reads (its
+    error ``message``), naming both; None for another error."""
+    import onnxruntime
+
+    version = getattr(onnxruntime, "__version__", "?")
+    opset = _NEWER_OPSET.search(message)
+    if opset is not None:
+        stamped, domain, supported = opset.groups()
+        domain = domain.rstrip(".")
+        # torch.onnx.export's opset_version stamps the default domain only; another's (ai.onnx.ml, com.microsoft)
+        # comes from the tool that wrote its operators
+        export = (
+            f"at opset {supported} or lower (torch.onnx.export(..., opset_version={supported}))"
+            if domain in ("ai.onnx", "")
+            else f"with that domain's operators at opset {supported} or lower (by the tool that wrote them)"
+        )
+        return (
+            f"ONNX Runtime {version} cannot load {path}: the graph is stamped opset {stamped} of {domain}, and this "
+            f"onnxruntime supports up to opset {supported}; upgrade onnxruntime (pip install -U onnxruntime, or "
+            f"onnxruntime-gpu), or re-export the model {export}"
+        )
+    ir_version = _NEWER_IR.search(message)
+    if ir_version is not None:
+        stamped, supported = ir_version.groups()
+        return (
+            f"ONNX Runtime {version} cannot load {path}: the graph is of ONNX IR version {stamped}, and this "
+            f"onnxruntime reads up to IR version {supported} (a model saved by a newer onnx / torch); upgrade "
+            f"onnxruntime (pip install -U onnxruntime, or onnxruntime-gpu), or re-export the model with the onnx "
+            f"and torch versions beside this onnxruntime"
+        )
+    return None
 
 
 class OnnxBackend:
@@ -219,9 +272,7 @@ class OnnxBackend:
     ) -> None:
         self.path = Path(path)
         if self.path.is_dir():
-            found = sorted(p.name for p in self.path.glob("*.onnx"))
-            msg = f"model.weights {self.path} is a directory (holding {found}); pass the .onnx file itself"
-            raise CheckpointError(msg)
+            raise CheckpointError(directory_given(self.path, "model.weights"))
         if not self.path.is_file():
             msg = f"ONNX model {self.path} does not exist; export one with "
             msg += "`mono-depth export WEIGHTS --out DIR -f onnx`"

@@ -8,6 +8,7 @@ the engine pick the depth output by name, turn it into metres with the camera's 
 from __future__ import annotations
 
 import json
+import re
 import warnings
 from pathlib import Path
 
@@ -747,3 +748,102 @@ def test_a_pad_colour_outside_0_to_1_is_refused_with_the_commands_remedy(
     assert f"--pad-colour {colour} must be RGB in [0, 1], as --mean is" in err, err
     assert "0.485,0.456,0.406" in err and "checkpoint" not in err, err
     assert not spec_path_for(da3_graph).exists()
+
+
+class _ResizedToItsExportSize(nn.Module):
+    """transformers' Depth Anything through the legacy exporter with free height / width: its last upsampling's size
+    (``int(patch_height * patch_size)``) is traced as a constant, so the graph returns the export's map whatever it
+    is fed (here 28x28 of the first channel)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.nn.functional.interpolate(x[:, :1] + 3.0, size=(28, 28), mode="bilinear")
+
+
+class _SquareOnly(nn.Module):
+    """torch.export from a square example: height and width one symbol, and a node that adds the map to its own
+    transpose (an ONNX Runtime broadcast error on any other shape); ``square=False``: any shape (one symbol given to
+    both axes by a careless ``dynamic_axes``, the graph itself free)."""
+
+    def __init__(self, square: bool) -> None:
+        super().__init__()
+        self.square = square
+
+    def forward(self, x: Tensor) -> Tensor:
+        first = x[:, :1] + 3.0
+        return first + first.transpose(2, 3) * 0.0 if self.square else first
+
+
+def test_a_keep_aspect_spec_of_a_graph_that_is_free_in_name_only_is_refused_by_the_command_on_a_kitti_frame(
+    tmp_path: Path, kitti_object_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Graphs declared with free height and width that only run square: a legacy export whose map size was traced
+    as a constant (transformers' Depth Anything exported with dynamic_axes) and a torch.export graph whose height and
+    width are one symbol. The command wrote their keep-aspect spec, the warm-up at its square 28x28 passed, and every
+    camera frame was refused (ShapeError / ONNX Runtime's broadcast error). The command runs them once at the size a
+    2:1 camera gets and refuses them naming it, the symbol and the spec to write; that spec then runs a KITTI frame,
+    and a graph that runs at any size under one shared symbol is still taken."""
+    from mono_depth_ros.training.data.kitti_files import load_rgb
+
+    image = load_rgb(kitti_object_dir / "image_2" / "000000.png")
+    free = {"image": {2: "height", 3: "width"}}
+    shared = {"image": {2: "side", 3: "side"}, "depth": {2: "side", 3: "side"}}
+    cases = {
+        "traced_size": (_ResizedToItsExportSize(), free, r"is \(1, 1, 28, 28\) for a 28x56 input: a 28x28 map"),
+        "square_only": (_SquareOnly(square=True), shared, r"failed on a \(1, 3, 28, 56\) input.*one symbol 'side'"),
+    }
+    recipe = ["--kind", "relative_inverse", "--input-size", "28x28"]
+    for name, (module, axes, refusal) in cases.items():
+        path = legacy_onnx(module, torch.zeros(1, 3, 28, 28), tmp_path / f"{name}.onnx", ["image"], ["depth"], axes)
+        assert main(["spec", str(path), *recipe, "--keep-aspect"]) == 2, name
+        err = capsys.readouterr().err
+        assert re.search(refusal, err) and "without --keep-aspect" in err, err
+        assert not spec_path_for(path).exists()
+        assert main(["spec", str(path), *recipe]) == 0, capsys.readouterr().err  # the remedy: stretched to 28x28
+        estimator = DepthEstimator.open("onnx", path, EstimatorConfig(device="cpu", warmup_runs=1, cpu_threads=1))
+        values = estimator.predict(image).values
+        assert values.shape == image.shape[:2] and np.isfinite(values).all(), name
+    careless = legacy_onnx(_SquareOnly(square=False), torch.zeros(1, 3, 28, 28), tmp_path / "c.onnx", ["image"],
+                           ["depth"], shared)  # fmt: skip
+    assert main(["spec", str(careless), *recipe, "--keep-aspect"]) == 0, capsys.readouterr().err
+    estimator = DepthEstimator.open("onnx", careless, EstimatorConfig(device="cpu", warmup_runs=1, cpu_threads=1))
+    assert estimator.predict(image).network_hw == (14, 56)  # 1224 wide capped at 56
+
+
+def test_out_of_memory_in_the_keep_aspect_trial_writes_the_spec_with_a_note(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A large free-size graph whose 2:1 trial run does not fit this machine's memory (ONNX Runtime's 'Failed to
+    allocate memory' on the CPU; the robot's GPU may hold it) ended the command in onnxruntime's traceback with no
+    spec written, where the command wrote it before the trial; the spec is written and a note says it is untried."""
+    import onnxruntime
+
+    path = legacy_onnx(_SquareOnly(square=False), torch.zeros(1, 3, 28, 28), tmp_path / "big.onnx", ["image"],
+                       ["depth"], {"image": {2: "height", 3: "width"}})  # fmt: skip
+
+    def no_memory(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("[ONNXRuntimeError] : 6 : RUNTIME_EXCEPTION : Failed to allocate memory for buffer")
+
+    monkeypatch.setattr(onnxruntime.InferenceSession, "run", no_memory)
+    assert main(["spec", str(path), "--kind", "relative_inverse", "--input-size", "28x28", "--keep-aspect"]) == 0
+    err = capsys.readouterr().err
+    assert "not tried at 28x56" in err and "out of memory" in err and "untried" in err, err
+    assert json.loads(spec_path_for(path).read_text())["input"]["keep_aspect"] is True
+
+
+def test_a_flag_error_is_reported_before_the_keep_aspect_trial_runs_the_graph(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The keep-aspect trial (a forward pass: seconds for a ViT-L on the CPU) ran before the checks of the flags
+    read after it (--focal-divisor without metric_focal, --sky-threshold without --sky-output, ...): a mistyped
+    command waited for it, and of a square-only graph was told only of the trial. The flag is named, the graph not
+    run."""
+    import onnxruntime
+
+    path = legacy_onnx(_SquareOnly(square=True), torch.zeros(1, 3, 28, 28), tmp_path / "square.onnx", ["image"],
+                       ["depth"], {"image": {2: "side", 3: "side"}, "depth": {2: "side", 3: "side"}})  # fmt: skip
+    runs: list[object] = []
+    monkeypatch.setattr(onnxruntime.InferenceSession, "run", lambda *args, **kwargs: runs.append(args))
+    recipe = ["--kind", "relative_inverse", "--input-size", "28x28", "--keep-aspect", "--focal-divisor", "1000"]
+    assert main(["spec", str(path), *recipe]) == 2
+    err = capsys.readouterr().err
+    assert "--focal-divisor is for --kind metric_focal" in err and not runs, err

@@ -113,6 +113,57 @@ def test_missing_and_corrupt_files(onnx_path: Path, tmp_path: Path) -> None:
         OnnxBackend(copy, CPU)
 
 
+@pytest.mark.parametrize(
+    ("stamp", "refusal"),
+    [
+        ({"opset": 30}, r"stamped opset 30 of ai\.onnx, and .* supports up to opset \d+;.*opset_version="),
+        ({"ir_version": 20}, r"of ONNX IR version 20, and this onnxruntime reads up to IR version \d+"),
+    ],
+)
+def test_a_graph_newer_than_onnxruntime_names_its_version_and_the_upgrade(
+    onnx_path: Path, tmp_path: Path, stamp: dict[str, int], refusal: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A model exported with a newer torch / onnx than the robot's onnxruntime (a Jetson's wheel; here stamped past
+    what onnxruntime 1.31 reads) was refused with ONNX Runtime's C++ message and 're-export the model'; it names the
+    opset or IR version, the most this onnxruntime reads and the upgrade, at load and in `mono-depth spec`."""
+    import onnx
+
+    from mono_depth_ros.cli import main
+
+    model = onnx.load(str(onnx_path))
+    if "opset" in stamp:
+        model.opset_import[0].version = stamp["opset"]
+    else:
+        model.ir_version = stamp["ir_version"]
+    newer = tmp_path / "newer.onnx"
+    onnx.save(model, str(newer))
+    spec_path_for(newer).write_text(spec_path_for(onnx_path).read_text())
+    with pytest.raises(CheckpointError, match=rf"ONNX Runtime [\d.]+ cannot load .*newer\.onnx: .*{refusal}") as caught:
+        OnnxBackend(newer, CPU)
+    assert "upgrade onnxruntime" in str(caught.value) and "onnxruntime_src" not in str(caught.value)
+    assert main(["spec", str(newer), "--kind", "metric", "--input-size", "64x96"]) == 2
+    assert re.search(refusal, capsys.readouterr().err)
+
+
+def test_a_newer_opset_of_another_domain_is_not_given_torchs_opset_version_to_re_export_at(
+    onnx_path: Path, tmp_path: Path
+) -> None:
+    """ONNX Runtime words an opset of another domain past its own (com.microsoft, ai.onnx.ml: a newer onnxruntime's
+    optimizer wrote it) as it does the default domain's; the refusal named torch.onnx.export(..., opset_version=1),
+    which stamps the default domain only (and 1 is no opset a model can be exported at). It names the domain and the
+    upgrade, and no opset_version."""
+    import onnx
+    from onnx import helper
+
+    model = onnx.load(str(onnx_path))
+    model.opset_import.append(helper.make_opsetid("com.microsoft", 99))
+    newer = tmp_path / "newer.onnx"
+    onnx.save(model, str(newer))
+    with pytest.raises(CheckpointError, match=r"stamped opset 99 of com\.microsoft, .*upgrade onnxruntime") as caught:
+        OnnxBackend(newer, CPU)
+    assert "opset_version" not in str(caught.value), caught.value
+
+
 def test_a_truncated_spec_beside_the_model_names_the_file_and_the_remedy(
     onnx_path: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -268,6 +319,30 @@ def test_pytorch_files_and_directories_are_refused_with_what_to_pass(onnx_path: 
     (tmp_path / "other.onnx").write_bytes(onnx_path.read_bytes())
     with pytest.raises(CheckpointError, match=r"is a directory \(holding \['model\.onnx', 'other\.onnx'\]\)"):
         OnnxBackend(tmp_path, CPU)
+
+
+def test_a_hugging_face_folder_of_onnx_exports_names_the_graph_to_pass(
+    onnx_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """onnx-community's repositories keep their graphs in an onnx/ folder (onnx/model.onnx, model_fp16.onnx, ...)
+    beside config.json: the folder given as model.weights was 'a directory (holding [])', and to `mono-depth spec`
+    'ONNX model ... does not exist'. Both name the graphs in onnx/ and the one to pass, which then loads."""
+    from mono_depth_ros.cli import main
+
+    repo = tmp_path / "depth-anything-v2-small"
+    (repo / "onnx").mkdir(parents=True)
+    (repo / "config.json").write_text('{"model_type": "depth_anything"}')
+    for name in ("model.onnx", "model_fp16.onnx"):
+        (repo / "onnx" / name).write_bytes(onnx_path.read_bytes())
+    named = r"holding \['onnx/model\.onnx', 'onnx/model_fp16\.onnx'\]\); pass the \.onnx file itself: .*/model\.onnx"
+    with pytest.raises(CheckpointError, match=rf"model\.weights .*depth-anything-v2-small is a directory \({named}"):
+        OnnxBackend(repo, CPU)
+    assert main(["spec", str(repo), "--kind", "metric", "--input-size", "64x96"]) == 2
+    err = capsys.readouterr().err
+    assert re.search(named, err) and "does not exist" not in err, err
+    graph = repo / "onnx" / "model.onnx"
+    assert main(["spec", str(graph), "--kind", "metric", "--input-size", "64x96"]) == 0  # the remedy, as written
+    assert OnnxBackend(graph, CPU).infer(torch.zeros(1, 3, 64, 96)).shape == (1, 1, 64, 96)
 
 
 class _BytePixels(torch.nn.Module):
