@@ -55,7 +55,7 @@ PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("image_topic", "/camera/image_raw", "input image (sensor_msgs/Image, or CompressedImage with image_transport=compressed)"),
     ParamSpec("camera_info_topic", "/camera/camera_info", "input sensor_msgs/CameraInfo"),
     ParamSpec("lidar_topic", "", "input sensor_msgs/PointCloud2 or LaserScan (2D LiDAR; lidar.message_type) for metric scale; empty = no LiDAR"),
-    ParamSpec("prediction_topic", "/depth_model/prediction", "external 32FC1 prediction (model.backend=external)"),
+    ParamSpec("prediction_topic", "/depth_model/prediction", "external prediction: 32FC1 metres, or 16UC1 / mono16 millimetres (model.backend=external)"),
     ParamSpec("image_transport", "raw", "raw Image or compressed (jpeg/png/tiff) CompressedImage", choices=("raw", "compressed")),
     ParamSpec("image_is_rectified", True, "true: image_rect (geometry from P); false: raw image (and an external prediction, nearest) undistorted with K+D"),
     ParamSpec("image_significant_bits", 16, "bits a 16-bit image's pixels use (mono16, rgb16, bayer_*16): 16-bit values scale to 8 bit by 255 / (2^bits - 1); 12 for a 12-bit sensor whose driver right-aligns its values (0..4095); 16 (cv_bridge's 255 / 65535) for 16-bit and left-aligned sensors", min_value=8, max_value=16, dynamic=True),
