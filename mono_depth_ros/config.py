@@ -26,7 +26,7 @@ from mono_depth_ros.core.scale.result import REQUESTABLE_MODES
 NODE_NAME = "mono_depth_node"
 SHARED_CONFIG = Path(sys.prefix) / "share" / "mono_depth_ros" / "config"
 """Where pip installs config/*.yaml (setup.py's data_files) into ``sys.prefix``; colcon: ``$(ros2 pkg prefix
-mono_depth_ros)/share/...``, found from the module's own place (:func:`_relative_path_hint`)."""
+mono_depth_ros)/share/...``, found from the module's own place (:func:`missing_config_hint`)."""
 DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?")  # what models.backend.resolve_device opens (any case)
 ParamValue = bool | int | float | str
 
@@ -259,7 +259,7 @@ def _flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def _relative_path_hint(path: Path) -> str:
+def missing_config_hint(path: Path) -> str:
     """Where a missing relative ``path`` was looked for, and the package's own config file of its name if there is
     one: the source checkout's ``config/``, else ``share/mono_depth_ros/config`` of the prefix the package is
     installed in (colcon: ``install/lib/python3.X/site-packages/mono_depth_ros`` beside ``install/share``; pip: the
@@ -352,7 +352,7 @@ def read_yaml_file(path: str | Path, what: str, unique_keys: bool = False) -> An
     except OSError as err:
         msg = f"cannot read {what} {path}: {err.strerror}"
         if isinstance(err, FileNotFoundError) and not Path(path).is_absolute():
-            msg += _relative_path_hint(Path(path))
+            msg += missing_config_hint(Path(path))
         raise ConfigError(msg) from None
     except yaml.YAMLError as err:
         msg = f"{what} {path} is not valid YAML: {err}"
