@@ -26,7 +26,7 @@ from mono_depth_ros.core.scale.result import REQUESTABLE_MODES
 NODE_NAME = "mono_depth_node"
 SHARED_CONFIG = Path(sys.prefix) / "share" / "mono_depth_ros" / "config"
 """Where pip installs config/*.yaml (setup.py's data_files) into ``sys.prefix``; colcon: ``$(ros2 pkg prefix
-mono_depth_ros)/share/...``, found from the module's own place (:func:`_relative_path_hint`)."""
+mono_depth_ros)/share/...``, found from the module's own place (:func:`missing_config_hint`)."""
 DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?")  # what models.backend.resolve_device opens (any case)
 ParamValue = bool | int | float | str
 
@@ -55,7 +55,7 @@ PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("image_topic", "/camera/image_raw", "input image (sensor_msgs/Image, or CompressedImage with image_transport=compressed)"),
     ParamSpec("camera_info_topic", "/camera/camera_info", "input sensor_msgs/CameraInfo"),
     ParamSpec("lidar_topic", "", "input sensor_msgs/PointCloud2 or LaserScan (2D LiDAR; lidar.message_type) for metric scale; empty = no LiDAR"),
-    ParamSpec("prediction_topic", "/depth_model/prediction", "external 32FC1 prediction (model.backend=external)"),
+    ParamSpec("prediction_topic", "/depth_model/prediction", "external prediction: 32FC1 metres, or 16UC1 / mono16 millimetres (model.backend=external)"),
     ParamSpec("image_transport", "raw", "raw Image or compressed (jpeg/png/tiff) CompressedImage", choices=("raw", "compressed")),
     ParamSpec("image_is_rectified", True, "true: image_rect (geometry from P); false: raw image (and an external prediction, nearest) undistorted with K+D"),
     ParamSpec("image_significant_bits", 16, "bits a 16-bit image's pixels use (mono16, rgb16, bayer_*16): 16-bit values scale to 8 bit by 255 / (2^bits - 1); 12 for a 12-bit sensor whose driver right-aligns its values (0..4095); 16 (cv_bridge's 255 / 65535) for 16-bit and left-aligned sensors", min_value=8, max_value=16, dynamic=True),
@@ -259,7 +259,7 @@ def _flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def _relative_path_hint(path: Path) -> str:
+def missing_config_hint(path: Path) -> str:
     """Where a missing relative ``path`` was looked for, and the package's own config file of its name if there is
     one: the source checkout's ``config/``, else ``share/mono_depth_ros/config`` of the prefix the package is
     installed in (colcon: ``install/lib/python3.X/site-packages/mono_depth_ros`` beside ``install/share``; pip: the
@@ -352,7 +352,7 @@ def read_yaml_file(path: str | Path, what: str, unique_keys: bool = False) -> An
     except OSError as err:
         msg = f"cannot read {what} {path}: {err.strerror}"
         if isinstance(err, FileNotFoundError) and not Path(path).is_absolute():
-            msg += _relative_path_hint(Path(path))
+            msg += missing_config_hint(Path(path))
         raise ConfigError(msg) from None
     except yaml.YAMLError as err:
         msg = f"{what} {path} is not valid YAML: {err}"

@@ -44,6 +44,7 @@ from mono_depth_ros.adapters.lidar_subscription import taken
 from mono_depth_ros.adapters.log_throttle import ReasonThrottle
 from mono_depth_ros.adapters.model import build_pipeline
 from mono_depth_ros.adapters.node_start import destroyed_on_failure
+from mono_depth_ros.adapters.package_log import PackageLogBridge
 from mono_depth_ros.adapters.parameter_sources import doubles_for_ints, init_failure_text, logger_name, warn_ignored
 from mono_depth_ros.adapters.parameters import apply_changes, declare_failure, descriptor_fields, typed_as_declared
 from mono_depth_ros.adapters.ros_clock import POLL_S, ClockSteps, ClockWentBack, PlayedClock, PlayedPeriod
@@ -112,6 +113,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
 
     def __init__(self, make_pipeline: PipelineFactory | None = None, **node_kwargs: Any) -> None:
         super().__init__(NODE_NAME, **node_kwargs)
+        self._package_log = PackageLogBridge.attach(self.get_logger())  # the model layer's records: the node's log
         with destroyed_on_failure(self):  # a bad parameter: no node (services, publishers) left behind
             self._refused: dict[str, str] = {}  # name -> why rclpy refused its override (managed: until it is set)
             self._declare_parameters()
@@ -348,6 +350,8 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
     def destroy_node(self) -> Any:
         """Stop and join the worker thread, then destroy the node."""
         self._stop_worker()
+        if (bridge := getattr(self, "_package_log", None)) is not None:
+            bridge.detach()
         return super().destroy_node()
 
 

@@ -67,3 +67,28 @@ def test_the_top_level_help_of_eval_names_the_frames_its_own_help_names() -> Non
     module = importlib.import_module(COMMANDS["eval"][0])
     assert "KITTI / NYU / own / synthetic frames" in module.HELP
     assert "KITTI / NYU / own / synthetic frames" in COMMANDS["eval"][1], COMMANDS["eval"][1]
+
+
+def test_python_dash_m_mono_depth_ros_runs_the_cli_with_its_exit_code(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """``python -m mono_depth_ros --help`` (what a user tries where the ``mono-depth`` script is not on PATH: a
+    ``pip install --target``, ROS's Python) said "No module named mono_depth_ros.__main__"; it is the CLI, with its
+    program name in the usage and its exit codes (2 for a bag that is not there)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    shown = subprocess.run(
+        [sys.executable, "-m", "mono_depth_ros", "--help"], capture_output=True, text=True, cwd=tmp_path, env=env
+    )
+    assert shown.returncode == 0 and shown.stdout.startswith("usage: mono-depth "), shown.stderr
+    assert all(name in shown.stdout for name in COMMANDS)
+    failed = subprocess.run(
+        [sys.executable, "-m", "mono_depth_ros", "bag", "missing", "out"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+    )
+    assert failed.returncode == 2 and "mono-depth bag: error:" in failed.stderr, failed.stderr

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +33,37 @@ def test_shipped_depth_yaml_holds_every_parameter_at_its_default() -> None:
         # rclpy is strict about types: a float parameter must be written as a float in YAML
         assert type(values[spec.name]) is spec.type, spec.name
     assert resolve(values) == defaults()
+
+
+def depth_yaml_comments() -> dict[str, str]:
+    """config/depth.yaml's comment after each parameter, by dotted name (nesting from the indentation)."""
+    comments: dict[str, str] = {}
+    path: list[str] = []
+    text = (REPO_ROOT / "config" / "depth.yaml").read_text(encoding="utf-8")
+    for line in text.split("ros__parameters:\n", 1)[1].splitlines():
+        key = re.match(r"^( *)(\w+):(.*?)(?:  # (.*))?$", line)
+        if key is None:
+            continue
+        path = [*path[: (len(key.group(1)) - 4) // 2], key.group(2)]
+        if key.group(3).strip():  # a value: a parameter (a section has none)
+            comments[".".join(path)] = key.group(4) or ""
+    return comments
+
+
+def test_the_shipped_depth_yaml_comments_each_parameter_with_its_description() -> None:
+    """The file users copy explains each parameter with what ``ros2 param describe`` says (``PARAMS``'
+    description): its hand-kept comments had drifted from 7 of them (``model.threads`` left out that it sets the
+    temporal filter's threads with an external backend, ``output.device_postprocess`` the strided / voxel clouds on
+    the host). A comment may add the choices after the description (``model.backend``)."""
+    comments = depth_yaml_comments()
+    assert set(comments) == set(PARAMS_BY_NAME)
+    wrong = {
+        name: (comment, spec.description)
+        for name, comment in comments.items()
+        if comment != (spec := PARAMS_BY_NAME[name]).description
+        and not (spec.choices and comment == f"{spec.description}: {' | '.join(spec.choices)}")
+    }
+    assert not wrong, wrong
 
 
 def test_contract_names_exist() -> None:

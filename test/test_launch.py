@@ -535,3 +535,53 @@ def test_the_node_docs_several_cameras_snippet_launches_a_node_per_camera(descri
         launch.values.clear()
         launch.values.update(before)  # scoped: the group's launch configurations end with it
     assert len(nodes) == 2
+
+
+def _show_args_default(default: Any) -> str:
+    """A launch argument's default as the table writes it: the text, or the share path of the package's file in the
+    launch-XML spelling (``$(find-pkg-share PKG)/config/depth.yaml``) for ``PathJoinSubstitution([FindPackageShare``."""
+    if isinstance(default, str):
+        return default or "''"  # as --show-args prints an empty default
+    package, *parts = default.args[0]
+    assert type(package).__name__ == "Recorded" and package.args == ("mono_depth_ros",), package
+    return "/".join([f"$(find-pkg-share {package.args[0]})", *parts])
+
+
+def test_the_node_docs_launch_argument_table_gives_each_arguments_default_and_parameter(
+    launch_module: types.ModuleType, description: LaunchDescription
+) -> None:
+    """docs/ros2_node.md "Launch file": a row per launch argument, in the order ``--show-args`` lists them, with its
+    default as declared and, for an argument that sets a node parameter, that parameter and its default (what applies
+    when neither the argument nor the params file gives it). The prose gave no default for ``image``, ``camera_info``,
+    ``lidar``, ``model``, ``weights`` and ``device``, and the README's ``device`` values left out ``cuda:N``."""
+    node_doc = (REPO_ROOT / "docs" / "ros2_node.md").read_text(encoding="utf-8")
+    section = node_doc[node_doc.index("## Launch file") :].split("\n## ", 1)[0]
+    rows = [
+        [cell.strip() for cell in re.split(r"(?<!\\)\|", line.strip()[1:-1])]  # cells; "\|" stays in one
+        for line in section.splitlines()
+        if line.startswith("| `")
+    ]
+    declared = [e for e in description.entities if isinstance(e, DeclareLaunchArgument)]
+    assert [row[0].strip("`") for row in rows] == [e.name for e in declared]
+    for (_, default, parameter, values), argument in zip(rows, declared, strict=True):
+        assert default == f"`{_show_args_default(argument.kwargs['default_value'])}`", argument.name
+        if argument.name in launch_module.ARGUMENT_PARAMETERS:
+            name = launch_module.ARGUMENT_PARAMETERS[argument.name][0]
+            spec = PARAMS_BY_NAME[name]
+            assert parameter == f"`{name}`: `{spec.default!r}`", argument.name
+            if spec.choices:
+                assert values == " \\| ".join(f"`{choice}`" for choice in spec.choices), argument.name
+        elif argument.name == "use_sim_time":
+            assert parameter == "`use_sim_time`: `false`"  # rclpy's default, which the params file may set
+        else:
+            assert parameter == "", argument.name
+    # the README's short list gives an argument's values as ``name`` (`a` | `b` ...): those --show-args lists
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    listing = " ".join(readme[readme.index("Launch arguments:") :].split("\n\n", 1)[0].split())
+    told = dict(re.findall(r"`(\w+)` \((`[\w:]+`(?: \| `[\w:]+`)+)", listing))
+    assert {"model", "device", "image_transport"} <= set(told), told
+    for name, values in told.items():
+        (argument,) = (e for e in declared if e.name == name)
+        shown = re.search(r"(\w+(?: \| [\w:]+)+)", argument.kwargs["description"])
+        assert shown, (name, argument.kwargs["description"])
+        assert re.findall(r"`([\w:]+)`", values) == shown.group(1).split(" | "), name

@@ -1719,6 +1719,43 @@ def test_main_missing_weights_logs_and_exits_1_and_cuda_falls_back_to_cpu(ros: R
     assert not ros.fake["rclpy"].ok()
 
 
+def test_the_packages_python_log_records_go_through_the_nodes_logger(ros: Ros) -> None:
+    """What the model layer logs with :mod:`logging` while the node builds its pipeline (``device 'auto': CUDA is
+    not available``, ``model.precision`` auto's reason, a failed golden self-test) reached no ROS log: on real
+    Humble the warning was a bare stderr line (no severity, no node name, not on /rosout) and the INFO was dropped.
+    Now each is logged by the node's logger with its severity, and the bridge goes with the node."""
+    import logging
+
+    package = logging.getLogger("mono_depth_ros")
+    level_before = package.level
+
+    def build(config: Any, logger: Any) -> EchoPipeline:
+        models = logging.getLogger("mono_depth_ros.models.backend")
+        models.warning("device 'auto': CUDA is not available, running on the CPU (expect much higher latency)")
+        models.info("precision auto: fp32 (%s)", "on the CPU")
+        models.error("golden self-test failed")
+        models.debug("not shown: below INFO")
+        return EchoPipeline().bind(config)
+
+    parameter = ros.fake["rclpy.parameter"].Parameter
+    ros.fake["rclpy"].init()
+    node = ros.node_module.MonoDepthNode(
+        make_pipeline=build, parameter_overrides=[parameter(k, value=v) for k, v in EXTERNAL.items()]
+    )
+    ros.nodes.append(node)
+    logger = node.get_logger()
+    assert "device 'auto': CUDA is not available, running on the CPU (expect much higher latency)" in logger.messages(
+        "WARN"
+    )
+    assert "precision auto: fp32 (on the CPU)" in logger.messages("INFO")
+    assert "golden self-test failed" in logger.messages("ERROR")
+    assert not any("below INFO" in message for _, message in logger.records)
+    node.destroy_node()
+    logging.getLogger("mono_depth_ros.models.backend").warning("after the node")
+    assert "after the node" not in logger.messages("WARN")
+    assert package.level == level_before and not package.handlers
+
+
 def test_real_pipeline_end_to_end(ros: Ros) -> None:
     """The node with the real DepthPipeline: external metric prediction, downscaled output, 16UC1."""
     overrides = {**EXTERNAL, "scale.mode": "none", "output.downscale": 2, "output.encoding": "16UC1",

@@ -12,12 +12,13 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import yaml
 
 from mono_depth_ros.adapters.parameters import as_double
-from mono_depth_ros.config import NODE_NAME, PARAMS_BY_NAME
+from mono_depth_ros.config import NODE_NAME, PARAMS_BY_NAME, missing_config_hint
 from mono_depth_ros.core.names import did_you_mean, section_matches
 
 
@@ -146,6 +147,9 @@ def init_failure_text(err: Exception) -> str:
             "; each section of a params file is a node name (mono_depth_node) or /** with ros__parameters: under "
             "it and the parameters under that"
         )
+    unopened = re.search(r"Couldn't parse params file: '--params-file (.+?)'\. Error: Error opening YAML file", text)
+    if unopened is not None and not Path(unopened.group(1)).is_absolute():  # relative to where? and the package's
+        text += missing_config_hint(Path(unopened.group(1)))
     if "Couldn't parse remap rule" in text:  # rcl names only its lexer's tokens ("Expected lexeme type 19, got 18")
         text += (
             "; a remap rule is FROM:=TO of ROS names (letters, digits, _ and /, no spaces): -r "

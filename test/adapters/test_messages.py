@@ -117,7 +117,12 @@ def test_a_scans_sweep_middle_is_the_one_it_is_paired_by(name: str, message: obj
 def test_decode_prediction_accepts_depth_encodings_only() -> None:
     """32FC1, 16UC1 and mono16 (millimetres, as 16UC1) decode; anything else is refused with a text that names those
     three and nothing narrower: it said "expected one of 32FC1, 16UC1, mono16; the external prediction must be 32FC1
-    (or 16UC1)", two remedies, one of them false (mono16 decodes)."""
+    (or 16UC1)", two remedies, one of them false (mono16 decodes). The parameter's description (``ros2 param describe
+    prediction_topic``, config/depth.yaml's comment) says the same: it said "external 32FC1 prediction"."""
+    from mono_depth_ros.config import PARAMS_BY_NAME
+
+    described = PARAMS_BY_NAME["prediction_topic"].description
+    assert "32FC1 metres" in described and "16UC1 / mono16 millimetres" in described, described
     values = tiny_frame(0).depth_m
     for encoding in ("32FC1", "16UC1"):
         message = depth_image_from_metres(FACTORY, values, encoding, HEADER)

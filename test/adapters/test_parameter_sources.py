@@ -16,6 +16,8 @@ from mono_depth_ros.adapters.parameter_sources import (
     unmatched_files_warnings,
 )
 
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
 # Section key -> does it apply to the node in each namespace: what rclpy 3.3.15 on real Humble gave the node
 # mono_depth_node in /, /robot1 and /a/b for a params file with these keys (overrides the node received).
 SEEN_ON_HUMBLE = {
@@ -127,3 +129,22 @@ def test_integer_overrides_of_float_parameters_are_made_doubles_in_place_before_
     doubles_for_ints(overrides)
     held = {name: (type(parameter.value), parameter.value) for name, parameter in overrides.items()}
     assert held == {"output.max_range": (float, 80.0), "cloud.stride": (int, 8)} and overrides["cloud.stride"] is stride
+
+
+def test_a_relative_params_file_rcl_cannot_open_names_the_working_directory_and_the_packages_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/ros2_node.md's ``ros2 run mono_depth_ros mono_depth_node --ros-args --params-file config/depth.yaml``
+    typed outside the source tree (real Humble, from a scratch folder): "cannot start: failed to initialize rcl:
+    Couldn't parse params file: '--params-file config/depth.yaml'. Error: Error opening YAML file" only. Now also where
+    it was read from and the package's depth.yaml, as ``ros2 launch ... params_file:=`` and ``mono-depth bag
+    --config`` say."""
+    monkeypatch.chdir(tmp_path)
+    rcl = "failed to initialize rcl: Couldn't parse params file: '--params-file config/depth.yaml'. Error: Error "
+    rcl += "opening YAML file"
+    text = init_failure_text(RuntimeError(f"{rcl}, at /src/rcl/arguments.c:406"))
+    assert text.startswith(rcl), text
+    assert f"relative to the working directory {tmp_path}: {tmp_path}/config/depth.yaml" in text, text
+    assert f"the package's depth.yaml is {REPO_ROOT}/config/depth.yaml" in text, text
+    absolute = rcl.replace("config/depth.yaml", f"{tmp_path}/p.yaml")
+    assert init_failure_text(RuntimeError(absolute)) == absolute  # an absolute path: rcl's words say it all
