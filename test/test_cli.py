@@ -92,3 +92,14 @@ def test_python_dash_m_mono_depth_ros_runs_the_cli_with_its_exit_code(tmp_path) 
         env=env,
     )
     assert failed.returncode == 2 and "mono-depth bag: error:" in failed.stderr, failed.stderr
+
+
+def test_importing_the_package_main_module_runs_nothing() -> None:
+    """Tools that import every module of the package (docs builders, test collectors, ``pkgutil.walk_packages``)
+    import ``mono_depth_ros.__main__``: that must not run the CLI (which would parse the tool's own argv and exit)."""
+    import importlib
+    import sys
+
+    sys.modules.pop("mono_depth_ros.__main__", None)
+    module = importlib.import_module("mono_depth_ros.__main__")
+    assert callable(module.main)
