@@ -642,6 +642,57 @@ def test_diagnostics_ages_grow_while_the_camera_is_silent(ros: Ros) -> None:
     assert values["scale_health"] == "ok"  # the values themselves are the last frame's
 
 
+@pytest.mark.parametrize("at", ["clock", "counted"])
+def test_a_diagnostics_status_taken_while_a_frame_is_published_pairs_its_values_with_their_publish_time(
+    ros: Ros, at: str
+) -> None:
+    """``_publish`` runs on the worker's publish thread, ``_publish_diagnostics`` on the executor's: a status taken
+    in the middle of a publish (at its read of the node clock, where the new frame's scale, temporal status and
+    frame_id were set and the publish time was still the last frame's) paired the new frame's values with the old
+    frame's publish time (``last_frame_age_s`` 3.000 of the frame being published, counted 1 of 2). A status taken
+    at either point (the clock read; just after the frame is counted) shows one frame's values with that frame's
+    age, and counts that frame."""
+    node = ros.make_node(pipeline=EchoPipeline())
+    now_ns, armed, taken = [STAMP_NS + 40_000_000], [False], []
+
+    def take_a_status() -> None:  # what the executor's diagnostics timer may do at this instant
+        if armed[0]:
+            armed[0] = False
+            node._publish_diagnostics()
+            taken.append(node.publishers["/diagnostics"].messages[-1].status[0])
+
+    def clock() -> int:  # the node clock; read on the publish thread: a status taken right there
+        if at == "clock" and threading.current_thread().name.endswith("_publish"):
+            take_a_status()
+        return now_ns[0]
+
+    def counted(stamp_ns: int, published_ns: int, count: Callable[[int, int], None]) -> None:
+        count(stamp_ns, published_ns)
+        take_a_status()
+
+    ros_standin.state().now_ns = clock
+    if at == "counted":
+        node._stats.frame_published_at = functools.partial(counted, count=node._stats.frame_published_at)
+    send_frame(node)
+    assert wait_until(lambda: stats(node).published == 1)
+    now_ns[0] += 3_000_000_000  # the camera silent for 3 s, then a frame in another camera frame
+    armed[0] = True
+    black = np.zeros((24, 32, 3), np.uint8)
+    other = ros_msgs.image_from_array(rclpy_style_factory(), black, "rgb8", header(now_ns[0], "other_optical"))
+    send_frame(node, now_ns[0], image=other)
+    assert wait_until(lambda: stats(node).published == 2)
+    (status,) = taken
+    values = {kv.key: kv.value for kv in status.values}
+    shown = (status.hardware_id, values["last_frame_age_s"], values["age_s"])
+    assert shown in {(FRAME_ID, "3.000", "3.000"), ("other_optical", "0.000", "0.000")}, shown
+    assert shown[0] == FRAME_ID or values["frames_published"] == "2", values  # the frame shown is counted
+    node._publish_diagnostics()  # after the publish: the new frame's values, just published
+    (after,) = node.publishers["/diagnostics"].messages[-1].status
+    values = {kv.key: kv.value for kv in after.values}
+    shown = (after.hardware_id, values["last_frame_age_s"], values["frames_published"])
+    assert shown == ("other_optical", "0.000", "2"), shown
+
+
 def test_the_timers_polling_monotonic_waits_run_on_the_steady_clock_and_diagnostics_on_ros_time(ros: Ros) -> None:
     """With use_sim_time and no /clock (a bag played without --clock) ROS-time timers never fire; the LiDAR pairing
     and the ApproximateTime watch measure monotonic waits, so their timers must not depend on /clock. /diagnostics
