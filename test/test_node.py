@@ -2311,6 +2311,44 @@ def test_the_node_and_the_bag_runner_take_the_first_of_two_scans_with_equal_stam
     assert from_bag == from_node, (from_bag, from_node)
 
 
+def test_the_bag_runner_tells_the_ages_the_node_tells_across_a_camera_dropout(ros: Ros, tmp_path: Path) -> None:
+    """One timeline, a 10 Hz camera silent for 3 s (frames at 0.0-0.4 s, then 3.5-3.9 s), through the bag runner and
+    through the node (each frame published at its stamp): every status the bag runner writes says the ages the node's
+    status at that time says. The bag runner wrote none within the dropout and its status after it said 0.000,
+    where the node's grew to 2.6 s (its timer goes on: 1, 2, 3 s)."""
+    from mono_depth_ros.bag import BagRunOptions, run_bag
+    from test.bag.support import PERIOD_NS, START_NS, write_tiny_bag
+    from test.bag.support import read_bag as read_output
+
+    kept = [*range(5), *range(35, 40)]
+    write_tiny_bag(tmp_path / "in", 40, lidar=False, mutate=lambda topic, index, msg: msg if index in kept else None)
+    params = {"model.backend": "external", "model.output_kind": "metric", "scale.mode": "none"}
+    run_bag(tmp_path / "in", tmp_path / "out", params, BagRunOptions(progress=False))
+    statuses = [
+        (stamp_ns_of(message), message.status[0]) for _, message in read_output(tmp_path / "out")["/diagnostics"]
+    ]
+
+    node = ros.make_node(pipeline=EchoPipeline())
+    now_ns = [0]
+    ros_standin.state().now_ns = lambda: now_ns[0]
+    frames = [START_NS + index * PERIOD_NS for index in kept]
+    told = []
+    for stamp_ns, status in statuses:
+        while frames and frames[0] <= stamp_ns:  # the frames up to the status, each published at its stamp
+            now_ns[0] = frames.pop(0)
+            send_frame(node, now_ns[0])
+            assert wait_until(lambda: stats(node).published == len(kept) - len(frames))
+        now_ns[0] = stamp_ns
+        node._publish_diagnostics()
+        live = {kv.key: kv.value for kv in node.publishers["/diagnostics"].messages[-1].status[0].values}
+        offline = {kv.key: kv.value for kv in status.values}
+        keys = ("last_frame_age_s", "age_s", "frames_published")
+        told.append(((stamp_ns - START_NS) / 1e9, *(offline[key] for key in keys)))
+        assert [offline[key] for key in keys] == [live[key] for key in keys], (told[-1], live)
+    dropout = [(at_s, age) for at_s, age, *_ in told if 0.4 < at_s < 3.5]
+    assert dropout == [(1.0, "0.600"), (2.0, "1.600"), (3.0, "2.600")], told
+
+
 def test_the_node_and_the_bag_runner_pair_each_scan_by_its_own_sweeps_middle(
     ros: Ros, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

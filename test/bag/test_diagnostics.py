@@ -153,3 +153,52 @@ def test_16_bit_frames_scaled_wrongly_are_their_own_keys_in_the_bag_status_and_w
     final = tracker.final(FACTORY, summary, output.stamp_ns + 35)
     assert final is not None and final.status[0].level == 1, final
     assert "see frames_high_bits_unused, frames_above_significant_bits and" in final.status[0].message
+
+
+def test_statuses_due_while_the_camera_is_silent_go_at_their_due_times_with_the_ages_grown() -> None:
+    """A 3 s dropout in a 10 Hz camera (period 1 s): the node's timer publishes at 1, 2 and 3 s with the last frame's
+    ages grown by the silence (0.6, 1.6, 2.6 s); the bag runner wrote nothing until the next frame, whose status said
+    age 0. Frames closer than a period go as before: their statuses at the first frame at or after the due time."""
+    second = 1_000_000_000
+    tracker = BagDiagnostics(period_ns=second, config=DepthConfig.from_params())
+    summary = BagSummary(Path("in"), Path("out"))
+    output = _output(cloud=False)
+    found: list[tuple[int, dict[str, str]]] = []
+
+    def frame(stamp_ns: int) -> None:
+        for due_ns, message in tracker.silent(FACTORY, summary, stamp_ns):
+            found.append((due_ns, {kv.key: kv.value for kv in message.status[0].values}))
+        summary.frames_out += 1
+        message = tracker.update(FACTORY, FrameOutput(**{**output.__dict__, "stamp_ns": stamp_ns}), summary)
+        if message is not None:
+            found.append((stamp_ns, {kv.key: kv.value for kv in message.status[0].values}))
+
+    start = output.stamp_ns
+    for tenth in [*range(5), *range(35, 40)]:  # 0.0-0.4 s, then nothing until 3.5 s
+        frame(start + tenth * second // 10)
+    shown = [
+        ((stamp - start) / second, values["last_frame_age_s"], values["frames_published"]) for stamp, values in found
+    ]
+    assert shown == [(0.0, "0.000", "1"), (1.0, "0.600", "5"), (2.0, "1.600", "5"), (3.0, "2.600", "5")], shown
+    assert [values["age_s"] for _, values in found[1:]] == ["0.600", "1.600", "2.600"]  # the scale's, as aged
+    final = tracker.final(FACTORY, summary, start + 39 * second // 10)  # the frames after the dropout
+    assert final is not None
+    values = {kv.key: kv.value for kv in final.status[0].values}
+    assert (values["last_frame_age_s"], values["frames_published"]) == ("0.000", "10")
+    assert tracker.silent(FACTORY, summary, start + 3700 * second) == []  # over an hour: another recording
+
+
+def test_frames_at_the_cameras_rate_slower_than_the_period_give_one_status_each_and_no_silent_ones() -> None:
+    """``diagnostics.period_s`` 0.05 s on a 10 Hz camera (the demo's status per frame): every gap between frames is
+    two periods, and the camera's usual one: no dropout, no status between frames (``silent``), one at each frame."""
+    tracker = BagDiagnostics(period_ns=50_000_000, config=DepthConfig.from_params())
+    summary = BagSummary(Path("in"), Path("out"))
+    output = _output(cloud=False)
+    written = []
+    for index in range(6):
+        stamp_ns = output.stamp_ns + index * 100_000_000
+        assert tracker.silent(FACTORY, summary, stamp_ns) == []
+        summary.frames_out += 1
+        written.append(tracker.update(FACTORY, FrameOutput(**{**output.__dict__, "stamp_ns": stamp_ns}), summary))
+    assert all(message is not None for message in written)
+    assert len(tracker.silent(FACTORY, summary, output.stamp_ns + 800_000_000)) == 5  # 0.3 s: a dropout, 0.55-0.75 s
