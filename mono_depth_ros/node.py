@@ -95,6 +95,16 @@ class _Frame:
 
 
 @dataclass(frozen=True)
+class _Computed:
+    """One frame's outputs, from the worker's compute thread to its publish thread, with the configuration the
+    pipeline made them with: the publish stage's checks read it, not the node's config in force, which a run-time
+    parameter change may have replaced while the frame waited (``scan.frame_id``)."""
+
+    output: FrameOutput
+    config: DepthConfig
+
+
+@dataclass(frozen=True)
 class _LastFrame:
     """What ``/diagnostics`` reports of the last published frame, made whole by the publish thread and swapped in by
     one assignment, so that the executor's diagnostics timer reads one frame's values with that frame's publish time
@@ -126,7 +136,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
 
     _autostart = True  # False in MonoDepthLifecycleNode: configure and activate on request
     load_guard: Callable[[], Any] = nullcontext  # main's StopSignals.interrupting: a signal ends the model load
-    _worker: TwoStageWorker[_Frame, FrameOutput] | None = None  # set in _activate (destroy_node: none before)
+    _worker: TwoStageWorker[_Frame, _Computed] | None = None  # set in _activate (destroy_node: none before)
 
     def __init__(self, make_pipeline: PipelineFactory | None = None, **node_kwargs: Any) -> None:
         super().__init__(NODE_NAME, **node_kwargs)
@@ -308,12 +318,13 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
 
     # ------------------------------------------------------------------------------------------- worker side
 
-    def _process(self, frame: _Frame) -> FrameOutput:
+    def _process(self, frame: _Frame) -> _Computed:
         with self._pending_lock:
             pending, self._pending = self._pending, None
         if pending is not None:
             self._pipeline.set_config(pending)
-        return self._pipeline.process_frame(self._frame_input(frame))  # published by the worker's second thread
+        config = self._pipeline.config  # what this frame is made with (a change now goes to the next)
+        return _Computed(self._pipeline.process_frame(self._frame_input(frame)), config)  # published by the 2nd thread
 
     def _frame_input(self, frame: _Frame) -> FrameInput:
         image_type = "sensor_msgs/msg/CompressedImage" if self._compressed else "sensor_msgs/msg/Image"
@@ -332,11 +343,12 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         if (held := self._log_throttle.allow(reason, text)) is not None:
             self.get_logger().warning(unused_warning(reason, text) + held)
 
-    def _publish(self, out: FrameOutput) -> None:  # a stop joins this thread before any publisher goes away
+    def _publish(self, computed: _Computed) -> None:  # a stop joins this thread before any publisher goes away
+        out = computed.output
         # the bag runner's messages too; the cloud's bytes go into one reused buffer (published before the next frame)
         for topic, _, message in messages.output_messages(self._factory, out, self._cloud_buffer):
             self._publishers_by_topic[topic].publish(message)
-        self._scan_frames.check(out, self._config.scan.frame_id)
+        self._scan_frames.check(out, computed.config.scan.frame_id)  # the frame's setting, not the one set since
         self._bits.published(out.stamp_ns)  # frames_high_bits_unused / _above_significant_bits: published ones only
         published_ns = int(self.get_clock().now().nanoseconds)  # /diagnostics: how old the values are
         self._stats.frame_published_at(out.stamp_ns, published_ns)  # counted first, then the values shown:

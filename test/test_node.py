@@ -1827,6 +1827,33 @@ def test_a_scan_in_an_image_frame_without_optical_suffix_is_warned_once(ros: Ros
     assert "'camera'" in warning and "set scan.frame_id" in warning
 
 
+def test_the_scan_frame_check_reads_the_scan_frame_id_its_frame_was_made_with(ros: Ros) -> None:
+    """``scan.frame_id`` set at run time while a frame is between its two worker threads (computed with "" in the
+    image frame ``camera``, not yet published): the publish thread checked that frame against the setting in force
+    then ("base_scan") and said nothing of the scan it published in ``camera``, whose axes may be the optical frame's.
+    The check reads the setting the frame was made with (``_Computed.config``), the next frame the new one."""
+    node = ros.make_node({**EXTERNAL, "scale.mode": "none", "scan.enabled": True})
+    parameter = ros.fake["rclpy.parameter"].Parameter
+    process_frame = node._pipeline.process_frame
+
+    def computed_then_set(frame: FrameInput) -> FrameOutput:  # between compute and publish: the executor sets it
+        output = process_frame(frame)
+        if not node.publishers["depth/scan"].messages:
+            (applied,) = node.set_parameters([parameter("scan.frame_id", value="base_scan")])
+            assert applied.successful
+        return output
+
+    node._pipeline.process_frame = computed_then_set
+    for k in range(2):
+        image = rgb_image(STAMP_NS + k)
+        image.header.frame_id = "camera"
+        send_frame(node, stamp_ns=STAMP_NS + k, image=image)
+        node.publishers["depth/scan"].wait_for(k + 1, timeout_s=60)
+    assert [scan.header.frame_id for scan in node.publishers["depth/scan"].messages] == ["camera", "base_scan"]
+    warnings = [m for m in node.get_logger().messages("WARN") if "/depth/scan is stamped" in m]
+    assert len(warnings) == 1 and "'camera'" in warnings[0], warnings  # the scan that went out in 'camera'
+
+
 def test_real_pipeline_recovers_metric_scale_from_lidar_through_tf(ros: Ros) -> None:
     """Up-to-scale prediction (3 m) + LiDAR on a wall 6 m away (via TF) → published depth 6 m."""
     overrides = {**EXTERNAL, "model.output_kind": "depth_up_to_scale", "lidar_topic": "/lidar/points",
