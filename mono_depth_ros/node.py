@@ -49,7 +49,7 @@ from mono_depth_ros.adapters.parameters import apply_changes, declare_failure, d
 from mono_depth_ros.adapters.ros_clock import POLL_S, ClockSteps, ClockWentBack, PlayedClock, PlayedPeriod
 from mono_depth_ros.adapters.scan_frame import ScanFrameCheck
 from mono_depth_ros.adapters.signals import StopSignals, context_released, exit_now, shut_down, spin_until_stopped
-from mono_depth_ros.adapters.stats import RuntimeStats, drained, unused_warning
+from mono_depth_ros.adapters.stats import RuntimeStats, diagnostics_window_s, drained, unused_warning
 from mono_depth_ros.adapters.sync_watch import SYNC_POLL_S, MissingImages, SyncWatch, synchroniser_slop_s
 from mono_depth_ros.adapters.tf_time_jump import ClearedOnJumpBack
 from mono_depth_ros.adapters.topic_names import shown_topic, startup_text, subscribed_image_topic
@@ -164,7 +164,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         self._factory = message_factory()
         self._cloud_buffer = self._factory.field_buffer()  # /depth/points data, refilled frame after frame
         self._pipeline = self._make_pipeline(self._config, self.get_logger())
-        window_s = max(5.0, 3.0 * self._config.diagnostics.period_s)
+        window_s = diagnostics_window_s(self._config.diagnostics.period_s)
         self._stats = RuntimeStats(window_s, warn=self.get_logger().warning, clock_steps=self._clock_steps)
         self._log_throttle = ReasonThrottle(2.0)
         self._bits = messages.SixteenBitInput(lambda: self._config, self._stats.sixteen_bit_frame)  # peaks watched

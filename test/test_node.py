@@ -2372,6 +2372,10 @@ def test_the_bag_runner_tells_the_ages_the_node_tells_across_a_camera_dropout(ro
         keys = ("last_frame_age_s", "age_s", "frames_published")
         told.append(((stamp_ns - START_NS) / 1e9, *(offline[key] for key in keys)))
         assert [offline[key] for key in keys] == [live[key] for key in keys], (told[-1], live)
+        (live_status,) = node.publishers["/diagnostics"].messages[-1].status
+        said = (status.level, status.message if status.level else "OK")  # (an OK one's fps: over another window)
+        live_said = (bytes(live_status.level)[0], live_status.message if bytes(live_status.level)[0] else "OK")
+        assert said == live_said, (told[-1], said, live_said)  # the node's window: 5 s, no WARN in a 3 s dropout
     dropout = [(at_s, age) for at_s, age, *_ in told if 0.4 < at_s < 3.5]
     assert dropout == [(1.0, "0.600"), (2.0, "1.600"), (3.0, "2.600")], told
 

@@ -17,7 +17,8 @@ stamped, and tells its ages, as the node's status at that time would: a status g
 after its due time (``age_s`` of that frame's scale, ``last_frame_age_s`` 0), but where the camera drops out (no frame
 written for more than a period and more than :data:`DROPOUT_INTERVALS` of its usual frame interval: no image for 3 s
 of a 10 Hz camera) the statuses due within the silence go at their due times, as the node's timer publishes them, with
-the last frame's ages grown by the silence (:meth:`BagDiagnostics.silent`); a silence longer than
+the last frame's ages grown by the silence and fps / ``published_in_window`` over the node's window, not one period
+(:meth:`BagDiagnostics.silent`: OK, then WARN after 5 s, as the node's); a silence longer than
 :data:`LONGEST_SILENCE_NS` (recordings merged, stamps 0 among others) is no dropout: no status within it.
 """
 
@@ -30,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from mono_depth_ros.adapters.diagnostics import config_key_values, diagnostic_report, diagnostics_message
-from mono_depth_ros.adapters.stats import StatsSnapshot
+from mono_depth_ros.adapters.stats import NS_PER_S, StatsSnapshot, diagnostics_window_s
 from mono_depth_ros.bag.summary import BagSummary
 from mono_depth_ros.config import NODE_NAME
 from mono_depth_ros.core.errors import ModelOutputError
@@ -76,10 +77,16 @@ class BagDiagnostics:
     _last: tuple[Any, Any, str, int] | None = None  # the last written frame's scale, temporal status, frame_id, stamp
     _counted: tuple[int, int, int, int] | None = None  # :func:`_counts` at the last status
     _images: deque[int] = field(default_factory=lambda: deque(maxlen=RECENT_IMAGES + 1))  # stamps given to silent
+    _written: deque[int] = field(default_factory=deque)  # stamps of written frames within the node's window (silent)
 
     def update(self, factory: MessageFactory, output: FrameOutput, summary: BagSummary) -> Any:
         """A DiagnosticArray when a period has passed since the last one, else None."""
         self._published.append(output.stamp_ns)
+        if self._written and output.stamp_ns < self._written[-1]:
+            self._written.clear()  # (a clock that went back: the frames stamped after it are not in a window)
+        self._written.append(output.stamp_ns)
+        while self._written[0] < output.stamp_ns - self._node_window_ns():
+            self._written.popleft()
         self._last = (output.scale, output.temporal, output.frame_id, output.stamp_ns)
         jumped_back = self._next_ns is not None and output.stamp_ns < self._next_ns - 2 * self.period_ns
         if self._next_ns is not None and output.stamp_ns < self._next_ns and not jumped_back:
@@ -106,7 +113,7 @@ class BagDiagnostics:
         statuses = []
         while self._next_ns < stamp_ns:
             due_ns, self._next_ns = self._next_ns, self._next_ns + self.period_ns
-            statuses.append((due_ns, self._status(factory, summary, due_ns, drop_later=False)))
+            statuses.append((due_ns, self._status(factory, summary, due_ns, drop_later=False, silent=True)))
         return statuses
 
     def final(self, factory: MessageFactory, summary: BagSummary, stamp_ns: int) -> Any:
@@ -117,7 +124,16 @@ class BagDiagnostics:
             return None
         return self._status(factory, summary, stamp_ns, drop_later=True)  # (an image stamped before the last output)
 
-    def _status(self, factory: MessageFactory, summary: BagSummary, stamp_ns: int, *, drop_later: bool) -> Any:
+    def _node_window_ns(self) -> int:
+        """The node's statistics window (int ns: :func:`~mono_depth_ros.adapters.stats.diagnostics_window_s`)."""
+        return int(diagnostics_window_s(self.period_ns / NS_PER_S) * NS_PER_S)
+
+    def _status(
+        self, factory: MessageFactory, summary: BagSummary, stamp_ns: int, *, drop_later: bool, silent: bool = False
+    ) -> Any:
+        """The status at ``stamp_ns`` (int ns); ``silent``: due within a camera dropout (:meth:`silent`), its fps and
+        ``published_in_window`` over the node's window (frames published up to that long ago: OK, then WARN 'no
+        depth published in the last 5 s', as the node says), not one period (WARN 1 s into the dropout)."""
         assert self._last is not None  # a frame was written
         scale, temporal, frame_id, last_ns = self._last
         latencies = np.asarray(self.latencies_ms, dtype=np.float64)
@@ -129,6 +145,9 @@ class BagDiagnostics:
             # stamped after this status are not in its window
             recent = [stamp for stamp in recent if stamp <= stamp_ns]
         self._published = recent
+        if silent:  # (no frame since the last written one, stamped up to the node's window ago: the node counts it)
+            window_ns = self._node_window_ns()
+            recent = [stamp for stamp in self._written if stamp >= stamp_ns - window_ns]
         skipped, unused, sixteen_bit = summary.skipped.total, sum(summary.unused.values()), summary.sixteen_bit.total()
         invalid_output = summary.bad.get(INVALID_OUTPUT_KEY, 0)
         snapshot = StatsSnapshot(

@@ -202,3 +202,23 @@ def test_frames_at_the_cameras_rate_slower_than_the_period_give_one_status_each_
         written.append(tracker.update(FACTORY, FrameOutput(**{**output.__dict__, "stamp_ns": stamp_ns}), summary))
     assert all(message is not None for message in written)
     assert len(tracker.silent(FACTORY, summary, output.stamp_ns + 800_000_000)) == 5  # 0.3 s: a dropout, 0.55-0.75 s
+
+
+def test_statuses_within_a_dropout_warn_as_the_node_does_after_its_window_not_after_one_period() -> None:
+    """A 7 s dropout of a 10 Hz camera (period 1 s): the node's window is 5 s (``diagnostics_window_s``), so its
+    statuses at 1-5 s say OK (the frames at 0.0-0.4 s in it) and WARN 'no depth published in the last 5 s' at 6 and
+    7 s. The bag runner's said WARN 'in the last 1 s' from 2 s on (its one-period window), where the node said OK."""
+    second = 1_000_000_000
+    tracker = BagDiagnostics(period_ns=second, config=DepthConfig.from_params())
+    summary = BagSummary(Path("in"), Path("out"))
+    output = _output(cloud=False)
+    start, found = output.stamp_ns, []
+    for tenth in [*range(5), 75]:  # 0.0-0.4 s, then nothing until 7.5 s
+        stamp_ns = start + tenth * second // 10
+        found += [(due_ns, message.status[0]) for due_ns, message in tracker.silent(FACTORY, summary, stamp_ns)]
+        summary.frames_out += 1
+        tracker.update(FACTORY, FrameOutput(**{**output.__dict__, "stamp_ns": stamp_ns}), summary)
+    said = [((due_ns - start) // second, status.level, status.message.split(" (")[0]) for due_ns, status in found]
+    ok = [(at_s, 0) for at_s in range(1, 6)]
+    assert [(at_s, level) for at_s, level, _ in said[:5]] == ok, said
+    assert said[5:] == [(at_s, 1, "no depth published in the last 5 s") for at_s in (6, 7)], said
