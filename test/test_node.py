@@ -642,7 +642,7 @@ def test_diagnostics_ages_grow_while_the_camera_is_silent(ros: Ros) -> None:
     assert values["scale_health"] == "ok"  # the values themselves are the last frame's
 
 
-@pytest.mark.parametrize("at", ["clock", "counted"])
+@pytest.mark.parametrize("at", ["clock", "counted", "uncounted"])
 def test_a_diagnostics_status_taken_while_a_frame_is_published_pairs_its_values_with_their_publish_time(
     ros: Ros, at: str
 ) -> None:
@@ -651,7 +651,8 @@ def test_a_diagnostics_status_taken_while_a_frame_is_published_pairs_its_values_
     frame_id were set and the publish time was still the last frame's) paired the new frame's values with the old
     frame's publish time (``last_frame_age_s`` 3.000 of the frame being published, counted 1 of 2). A status taken
     at either point (the clock read; just after the frame is counted) shows one frame's values with that frame's
-    age, and counts that frame."""
+    age, and counts that frame; one taken just before it is counted shows the last one (the values are swapped in
+    after the count: a status never shows a frame it does not count)."""
     node = ros.make_node(pipeline=EchoPipeline())
     now_ns, armed, taken = [STAMP_NS + 40_000_000], [False], []
 
@@ -667,11 +668,13 @@ def test_a_diagnostics_status_taken_while_a_frame_is_published_pairs_its_values_
         return now_ns[0]
 
     def counted(stamp_ns: int, published_ns: int, count: Callable[[int, int], None]) -> None:
+        if at == "uncounted":
+            take_a_status()
         count(stamp_ns, published_ns)
         take_a_status()
 
     ros_standin.state().now_ns = clock
-    if at == "counted":
+    if at != "clock":
         node._stats.frame_published_at = functools.partial(counted, count=node._stats.frame_published_at)
     send_frame(node)
     assert wait_until(lambda: stats(node).published == 1)
