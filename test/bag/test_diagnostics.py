@@ -185,7 +185,7 @@ def test_statuses_due_while_the_camera_is_silent_go_at_their_due_times_with_the_
     assert final is not None
     values = {kv.key: kv.value for kv in final.status[0].values}
     assert (values["last_frame_age_s"], values["frames_published"]) == ("0.000", "10")
-    assert tracker.silent(FACTORY, summary, start + 3700 * second) == []  # over an hour: another recording
+    assert list(tracker.silent(FACTORY, summary, start + 3700 * second)) == []  # over an hour: another recording
 
 
 def test_frames_at_the_cameras_rate_slower_than_the_period_give_one_status_each_and_no_silent_ones() -> None:
@@ -197,11 +197,11 @@ def test_frames_at_the_cameras_rate_slower_than_the_period_give_one_status_each_
     written = []
     for index in range(6):
         stamp_ns = output.stamp_ns + index * 100_000_000
-        assert tracker.silent(FACTORY, summary, stamp_ns) == []
+        assert list(tracker.silent(FACTORY, summary, stamp_ns)) == []
         summary.frames_out += 1
         written.append(tracker.update(FACTORY, FrameOutput(**{**output.__dict__, "stamp_ns": stamp_ns}), summary))
     assert all(message is not None for message in written)
-    assert len(tracker.silent(FACTORY, summary, output.stamp_ns + 800_000_000)) == 5  # 0.3 s: a dropout, 0.55-0.75 s
+    assert len(list(tracker.silent(FACTORY, summary, output.stamp_ns + 800_000_000))) == 5  # 0.3 s: 0.55-0.75 s
 
 
 def test_statuses_within_a_dropout_warn_as_the_node_does_after_its_window_not_after_one_period() -> None:
@@ -222,3 +222,22 @@ def test_statuses_within_a_dropout_warn_as_the_node_does_after_its_window_not_af
     ok = [(at_s, 0) for at_s in range(1, 6)]
     assert [(at_s, level) for at_s, level, _ in said[:5]] == ok, said
     assert said[5:] == [(at_s, 1, "no depth published in the last 5 s") for at_s in (6, 7)], said
+
+
+def test_the_statuses_of_a_long_dropout_are_made_one_at_a_time_as_they_are_written() -> None:
+    """A dropout of 59 min at ``diagnostics.period_s`` 0.05 s is 70,800 statuses (as many as the node publishes); the
+    list ``silent`` returned held them all at once before the first was written (330 MB). Each is made as it is taken:
+    the first at hand, one built."""
+    tracker = BagDiagnostics(period_ns=50_000_000, config=DepthConfig.from_params())
+    summary = BagSummary(Path("in"), Path("out"))
+    output = _output(cloud=False)
+    for index in range(3):
+        stamp_ns = output.stamp_ns + index * 100_000_000
+        assert list(tracker.silent(FACTORY, summary, stamp_ns)) == []
+        summary.frames_out += 1
+        tracker.update(FACTORY, FrameOutput(**{**output.__dict__, "stamp_ns": stamp_ns}), summary)
+    built = []
+    status = tracker._status
+    tracker._status = lambda *args, **kwargs: built.append(args[2]) or status(*args, **kwargs)  # type: ignore[method-assign]
+    due_ns, _ = next(iter(tracker.silent(FACTORY, summary, stamp_ns + 59 * 60 * 10**9)))
+    assert (due_ns - stamp_ns, len(built)) == (50_000_000, 1), built[:3]
