@@ -50,7 +50,7 @@ from mono_depth_ros.adapters.parameters import apply_changes, declare_failure, d
 from mono_depth_ros.adapters.ros_clock import POLL_S, ClockSteps, ClockWentBack, PlayedClock, PlayedPeriod
 from mono_depth_ros.adapters.scan_frame import ScanFrameCheck
 from mono_depth_ros.adapters.signals import StopSignals, context_released, exit_now, shut_down, spin_until_stopped
-from mono_depth_ros.adapters.stats import RuntimeStats, drained, unused_warning
+from mono_depth_ros.adapters.stats import RuntimeStats, diagnostics_window_s, drained, unused_warning
 from mono_depth_ros.adapters.sync_watch import SYNC_POLL_S, MissingImages, SyncWatch, synchroniser_slop_s
 from mono_depth_ros.adapters.tf_time_jump import ClearedOnJumpBack
 from mono_depth_ros.adapters.topic_names import shown_topic, startup_text, subscribed_image_topic
@@ -95,6 +95,34 @@ class _Frame:
     scan: tuple[int, Any] | None = None  # (stamp ns, PointCloud2 / LaserScan) chosen by adapters.lidar_feed.LidarFeed
 
 
+@dataclass(frozen=True)
+class _Computed:
+    """One frame's outputs, from the worker's compute thread to its publish thread, with the configuration the
+    pipeline made them with: the publish stage's checks read it, not the node's config in force, which a run-time
+    parameter change may have replaced while the frame waited (``scan.frame_id``)."""
+
+    output: FrameOutput
+    config: DepthConfig
+
+
+@dataclass(frozen=True)
+class _LastFrame:
+    """What ``/diagnostics`` reports of the last published frame, made whole by the publish thread and swapped in by
+    one assignment, so that the executor's diagnostics timer reads one frame's values with that frame's publish time
+    (four attributes set one by one were read half old, half new: the new scale aged since the frame before).
+
+    Attributes:
+        scale, temporal: its ``ScaleStatus`` and ``TemporalStatus`` (None: no frame yet, the filter off).
+        frame_id: its image's frame_id ("" before the first).
+        published_ns: node clock (int ns) at its publish; the ages in ``/diagnostics`` grow since.
+    """
+
+    scale: Any = None
+    temporal: Any = None
+    frame_id: str = ""
+    published_ns: int = 0
+
+
 class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
     """Image (+ camera_info, LiDAR, external prediction) in → depth image, camera_info, cloud, diagnostics out.
 
@@ -109,7 +137,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
 
     _autostart = True  # False in MonoDepthLifecycleNode: configure and activate on request
     load_guard: Callable[[], Any] = nullcontext  # main's StopSignals.interrupting: a signal ends the model load
-    _worker: TwoStageWorker[_Frame, FrameOutput] | None = None  # set in _activate (destroy_node: none before)
+    _worker: TwoStageWorker[_Frame, _Computed] | None = None  # set in _activate (destroy_node: none before)
 
     def __init__(self, make_pipeline: PipelineFactory | None = None, **node_kwargs: Any) -> None:
         super().__init__(NODE_NAME, **node_kwargs)
@@ -138,7 +166,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         self._factory = message_factory()
         self._cloud_buffer = self._factory.field_buffer()  # /depth/points data, refilled frame after frame
         self._pipeline = self._make_pipeline(self._config, self.get_logger())
-        window_s = max(5.0, 3.0 * self._config.diagnostics.period_s)
+        window_s = diagnostics_window_s(self._config.diagnostics.period_s)
         self._stats = RuntimeStats(window_s, warn=self.get_logger().warning, clock_steps=self._clock_steps)
         self._log_throttle = ReasonThrottle(2.0)
         self._bits = messages.SixteenBitInput(lambda: self._config, self._stats.sixteen_bit_frame)  # peaks watched
@@ -147,10 +175,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         self._cameras = CameraModelCache(warn, lambda: self._pipeline.config.scale)  # raw as rectified, metric model
         self._scan_frames = ScanFrameCheck(self.get_logger().warning)  # a scan.frame_id that may not be x forward
         self._pending = None  # the pipeline was built from the config in force
-        self._last_scale: Any = None
-        self._last_temporal: Any = None
-        self._last_published_ns = 0  # node clock at the last frame's publish (the ages in /diagnostics grow since)
-        self._last_frame_id = ""
+        self._last = _LastFrame()  # replaced whole by the publish thread, read by the diagnostics timer
         self._latest_info = LatestCameraInfo()  # sync.mode latest: the bag runner's rule
         self._lidar: LidarFeed[_Frame] | None = None  # set in _subscribe when LiDAR is on
         out_qos = qos_for(self._config.topics.output_qos)
@@ -232,7 +257,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         depth = self._publishers_by_topic[messages.DEPTH_IMAGE_TOPIC]
         self._input_watch = InputWatch(inputs, graph, self.get_logger().warning, outputs=[depth.topic_name])
         self.create_timer(1.0, self._input_watch.poll, clock=STEADY_CLOCK)  # an input silent for 5 s: warned
-        peers = PeerFrames(self.get_fully_qualified_name(), lambda: self._last_frame_id, self.get_logger().warning)
+        peers = PeerFrames(self.get_fully_qualified_name(), lambda: self._last.frame_id, self.get_logger().warning)
         self.create_subscription(DiagnosticArray, DIAGNOSTICS_TOPIC, peers.check, QoSProfile(depth=10))  # frame twice
         outputs = [*OUTPUT_TOPICS.values(), DIAGNOSTICS_TOPIC]
         self.get_logger().info(startup_text(config, image_topic, image_type.__name__, resolve, outputs))
@@ -284,20 +309,24 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         return SetParametersResult(successful=True)
 
     def _publish_diagnostics(self) -> None:
+        """One status (executor thread): the last frame's values (one :class:`_LastFrame`, read before the counts,
+        which ``_publish`` updates before it: a status counts every frame whose values it shows) and their age."""
+        last, stats = self._last, self._stats.snapshot()
         extra = config_key_values(self._config, self.resolve_topic_name)  # lidar_topic as subscribed (remapped)
         stamp_ns, name = int(self.get_clock().now().nanoseconds), status_name(self.get_fully_qualified_name())
-        silence_ns = stamp_ns - self._last_published_ns  # the camera silent: the held values' ages grow
-        report = diagnostic_report(self._stats.snapshot(), self._last_scale, extra, self._last_temporal, silence_ns)
-        self._pub_diag.publish(diagnostics_message(self._factory, report, stamp_ns, name, self._last_frame_id))
+        silence_ns = stamp_ns - last.published_ns  # the camera silent: the held values' ages grow
+        report = diagnostic_report(stats, last.scale, extra, last.temporal, silence_ns)
+        self._pub_diag.publish(diagnostics_message(self._factory, report, stamp_ns, name, last.frame_id))
 
     # ------------------------------------------------------------------------------------------- worker side
 
-    def _process(self, frame: _Frame) -> FrameOutput:
+    def _process(self, frame: _Frame) -> _Computed:
         with self._pending_lock:
             pending, self._pending = self._pending, None
         if pending is not None:
             self._pipeline.set_config(pending)
-        return self._pipeline.process_frame(self._frame_input(frame))  # published by the worker's second thread
+        config = self._pipeline.config  # what this frame is made with (a change now goes to the next)
+        return _Computed(self._pipeline.process_frame(self._frame_input(frame)), config)  # published by the 2nd thread
 
     def _frame_input(self, frame: _Frame) -> FrameInput:
         image_type = "sensor_msgs/msg/CompressedImage" if self._compressed else "sensor_msgs/msg/Image"
@@ -316,15 +345,16 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         if (held := self._log_throttle.allow(reason, text)) is not None:
             self.get_logger().warning(unused_warning(reason, text) + held)
 
-    def _publish(self, out: FrameOutput) -> None:  # a stop joins this thread before any publisher goes away
+    def _publish(self, computed: _Computed) -> None:  # a stop joins this thread before any publisher goes away
+        out = computed.output
         # the bag runner's messages too; the cloud's bytes go into one reused buffer (published before the next frame)
         for topic, _, message in messages.output_messages(self._factory, out, self._cloud_buffer):
             self._publishers_by_topic[topic].publish(message)
-        self._last_scale, self._last_temporal, self._last_frame_id = out.scale, out.temporal, out.frame_id
-        self._scan_frames.check(out, self._config.scan.frame_id)
+        self._scan_frames.check(out, computed.config.scan.frame_id)  # the frame's setting, not the one set since
         self._bits.published(out.stamp_ns)  # frames_high_bits_unused / _above_significant_bits: published ones only
-        self._last_published_ns = int(self.get_clock().now().nanoseconds)  # /diagnostics: how old the values are
-        self._stats.frame_published_at(out.stamp_ns, self._last_published_ns)
+        published_ns = int(self.get_clock().now().nanoseconds)  # /diagnostics: how old the values are
+        self._stats.frame_published_at(out.stamp_ns, published_ns)  # counted first, then the values shown:
+        self._last = _LastFrame(out.scale, out.temporal, out.frame_id, published_ns)  # one assignment, read whole
 
     def _on_worker_error(self, err: Exception) -> None:
         if isinstance(err, DepthError):  # an unusable model output makes /diagnostics ERROR, other bad frames WARN

@@ -642,6 +642,60 @@ def test_diagnostics_ages_grow_while_the_camera_is_silent(ros: Ros) -> None:
     assert values["scale_health"] == "ok"  # the values themselves are the last frame's
 
 
+@pytest.mark.parametrize("at", ["clock", "counted", "uncounted"])
+def test_a_diagnostics_status_taken_while_a_frame_is_published_pairs_its_values_with_their_publish_time(
+    ros: Ros, at: str
+) -> None:
+    """``_publish`` runs on the worker's publish thread, ``_publish_diagnostics`` on the executor's: a status taken
+    in the middle of a publish (at its read of the node clock, where the new frame's scale, temporal status and
+    frame_id were set and the publish time was still the last frame's) paired the new frame's values with the old
+    frame's publish time (``last_frame_age_s`` 3.000 of the frame being published, counted 1 of 2). A status taken
+    at either point (the clock read; just after the frame is counted) shows one frame's values with that frame's
+    age, and counts that frame; one taken just before it is counted shows the last one (the values are swapped in
+    after the count: a status never shows a frame it does not count)."""
+    node = ros.make_node(pipeline=EchoPipeline())
+    now_ns, armed, taken = [STAMP_NS + 40_000_000], [False], []
+
+    def take_a_status() -> None:  # what the executor's diagnostics timer may do at this instant
+        if armed[0]:
+            armed[0] = False
+            node._publish_diagnostics()
+            taken.append(node.publishers["/diagnostics"].messages[-1].status[0])
+
+    def clock() -> int:  # the node clock; read on the publish thread: a status taken right there
+        if at == "clock" and threading.current_thread().name.endswith("_publish"):
+            take_a_status()
+        return now_ns[0]
+
+    def counted(stamp_ns: int, published_ns: int, count: Callable[[int, int], None]) -> None:
+        if at == "uncounted":
+            take_a_status()
+        count(stamp_ns, published_ns)
+        take_a_status()
+
+    ros_standin.state().now_ns = clock
+    if at != "clock":
+        node._stats.frame_published_at = functools.partial(counted, count=node._stats.frame_published_at)
+    send_frame(node)
+    assert wait_until(lambda: stats(node).published == 1)
+    now_ns[0] += 3_000_000_000  # the camera silent for 3 s, then a frame in another camera frame
+    armed[0] = True
+    black = np.zeros((24, 32, 3), np.uint8)
+    other = ros_msgs.image_from_array(rclpy_style_factory(), black, "rgb8", header(now_ns[0], "other_optical"))
+    send_frame(node, now_ns[0], image=other)
+    assert wait_until(lambda: stats(node).published == 2)
+    (status,) = taken
+    values = {kv.key: kv.value for kv in status.values}
+    shown = (status.hardware_id, values["last_frame_age_s"], values["age_s"])
+    assert shown in {(FRAME_ID, "3.000", "3.000"), ("other_optical", "0.000", "0.000")}, shown
+    assert shown[0] == FRAME_ID or values["frames_published"] == "2", values  # the frame shown is counted
+    node._publish_diagnostics()  # after the publish: the new frame's values, just published
+    (after,) = node.publishers["/diagnostics"].messages[-1].status
+    values = {kv.key: kv.value for kv in after.values}
+    shown = (after.hardware_id, values["last_frame_age_s"], values["frames_published"])
+    assert shown == ("other_optical", "0.000", "2"), shown
+
+
 def test_the_timers_polling_monotonic_waits_run_on_the_steady_clock_and_diagnostics_on_ros_time(ros: Ros) -> None:
     """With use_sim_time and no /clock (a bag played without --clock) ROS-time timers never fire; the LiDAR pairing
     and the ApproximateTime watch measure monotonic waits, so their timers must not depend on /clock. /diagnostics
@@ -1813,6 +1867,33 @@ def test_a_scan_in_an_image_frame_without_optical_suffix_is_warned_once(ros: Ros
     assert "'camera'" in warning and "set scan.frame_id" in warning
 
 
+def test_the_scan_frame_check_reads_the_scan_frame_id_its_frame_was_made_with(ros: Ros) -> None:
+    """``scan.frame_id`` set at run time while a frame is between its two worker threads (computed with "" in the
+    image frame ``camera``, not yet published): the publish thread checked that frame against the setting in force
+    then ("base_scan") and said nothing of the scan it published in ``camera``, whose axes may be the optical frame's.
+    The check reads the setting the frame was made with (``_Computed.config``), the next frame the new one."""
+    node = ros.make_node({**EXTERNAL, "scale.mode": "none", "scan.enabled": True})
+    parameter = ros.fake["rclpy.parameter"].Parameter
+    process_frame = node._pipeline.process_frame
+
+    def computed_then_set(frame: FrameInput) -> FrameOutput:  # between compute and publish: the executor sets it
+        output = process_frame(frame)
+        if not node.publishers["depth/scan"].messages:
+            (applied,) = node.set_parameters([parameter("scan.frame_id", value="base_scan")])
+            assert applied.successful
+        return output
+
+    node._pipeline.process_frame = computed_then_set
+    for k in range(2):
+        image = rgb_image(STAMP_NS + k)
+        image.header.frame_id = "camera"
+        send_frame(node, stamp_ns=STAMP_NS + k, image=image)
+        node.publishers["depth/scan"].wait_for(k + 1, timeout_s=60)
+    assert [scan.header.frame_id for scan in node.publishers["depth/scan"].messages] == ["camera", "base_scan"]
+    warnings = [m for m in node.get_logger().messages("WARN") if "/depth/scan is stamped" in m]
+    assert len(warnings) == 1 and "'camera'" in warnings[0], warnings  # the scan that went out in 'camera'
+
+
 def test_real_pipeline_recovers_metric_scale_from_lidar_through_tf(ros: Ros) -> None:
     """Up-to-scale prediction (3 m) + LiDAR on a wall 6 m away (via TF) → published depth 6 m."""
     overrides = {**EXTERNAL, "model.output_kind": "depth_up_to_scale", "lidar_topic": "/lidar/points",
@@ -2295,6 +2376,48 @@ def test_the_node_and_the_bag_runner_take_the_first_of_two_scans_with_equal_stam
     from_bag = status(read_output(tmp_path / "out")["/diagnostics"][-1][1].status[0].values)
     assert (from_node["inputs_unused"], from_node["scale_mode"], from_node["scale_health"]) == ("0", "lidar", "ok")
     assert from_bag == from_node, (from_bag, from_node)
+
+
+def test_the_bag_runner_tells_the_ages_the_node_tells_across_a_camera_dropout(ros: Ros, tmp_path: Path) -> None:
+    """One timeline, a 10 Hz camera silent for 3 s (frames at 0.0-0.4 s, then 3.5-3.9 s), through the bag runner and
+    through the node (each frame published at its stamp): every status the bag runner writes says the ages the node's
+    status at that time says. The bag runner wrote none within the dropout and its status after it said 0.000,
+    where the node's grew to 2.6 s (its timer goes on: 1, 2, 3 s)."""
+    from mono_depth_ros.bag import BagRunOptions, run_bag
+    from test.bag.support import PERIOD_NS, START_NS, write_tiny_bag
+    from test.bag.support import read_bag as read_output
+
+    kept = [*range(5), *range(35, 40)]
+    write_tiny_bag(tmp_path / "in", 40, lidar=False, mutate=lambda topic, index, msg: msg if index in kept else None)
+    params = {"model.backend": "external", "model.output_kind": "metric", "scale.mode": "none"}
+    run_bag(tmp_path / "in", tmp_path / "out", params, BagRunOptions(progress=False))
+    statuses = [
+        (stamp_ns_of(message), message.status[0]) for _, message in read_output(tmp_path / "out")["/diagnostics"]
+    ]
+
+    node = ros.make_node(pipeline=EchoPipeline())
+    now_ns = [0]
+    ros_standin.state().now_ns = lambda: now_ns[0]
+    frames = [START_NS + index * PERIOD_NS for index in kept]
+    told = []
+    for stamp_ns, status in statuses:
+        while frames and frames[0] <= stamp_ns:  # the frames up to the status, each published at its stamp
+            now_ns[0] = frames.pop(0)
+            send_frame(node, now_ns[0])
+            assert wait_until(lambda: stats(node).published == len(kept) - len(frames))
+        now_ns[0] = stamp_ns
+        node._publish_diagnostics()
+        live = {kv.key: kv.value for kv in node.publishers["/diagnostics"].messages[-1].status[0].values}
+        offline = {kv.key: kv.value for kv in status.values}
+        keys = ("last_frame_age_s", "age_s", "frames_published")
+        told.append(((stamp_ns - START_NS) / 1e9, *(offline[key] for key in keys)))
+        assert [offline[key] for key in keys] == [live[key] for key in keys], (told[-1], live)
+        (live_status,) = node.publishers["/diagnostics"].messages[-1].status
+        said = (status.level, status.message if status.level else "OK")  # (an OK one's fps: over another window)
+        live_said = (bytes(live_status.level)[0], live_status.message if bytes(live_status.level)[0] else "OK")
+        assert said == live_said, (told[-1], said, live_said)  # the node's window: 5 s, no WARN in a 3 s dropout
+    dropout = [(at_s, age) for at_s, age, *_ in told if 0.4 < at_s < 3.5]
+    assert dropout == [(1.0, "0.600"), (2.0, "1.600"), (3.0, "2.600")], told
 
 
 def test_the_node_and_the_bag_runner_pair_each_scan_by_its_own_sweeps_middle(

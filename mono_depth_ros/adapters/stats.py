@@ -29,6 +29,13 @@ from mono_depth_ros.core.errors import ConfigError
 NS_PER_S = 1_000_000_000
 
 
+def diagnostics_window_s(period_s: float) -> float:
+    """The node's statistics window (s) for ``diagnostics.period_s`` ``period_s`` (s): 5 s, or 3 periods where longer
+    (fps, latency and the ``*_in_window`` counts of ``/diagnostics``; the bag runner's statuses within a camera
+    dropout use it too, so that they say what the node's say)."""
+    return max(5.0, 3.0 * period_s)
+
+
 def seconds_to_ns(seconds: float) -> int:
     """Float seconds (a parameter) → int nanoseconds, rounded (node and bag runner alike: ``int`` truncated 2.01 s
     to 2_009_999_999 ns, one less than the bag runner's bound)."""

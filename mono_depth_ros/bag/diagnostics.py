@@ -12,19 +12,27 @@ undecodable or not placed by TF), so that ``frames_received = frames_published +
 ``frames_high_bits_unused`` / ``frames_above_significant_bits`` its warnings of a 16-bit frame scaled wrongly
 (``BagSummary.sixteen_bit``), WARN in a status whose period counted one, as the node's window does.
 A status goes every ``diagnostics.period_s`` of bag time and, after the last image (a whole run or a stop), once
-more where frames came after the last one: the output bag's last status counts every image processed.
+more where frames came after the last one: the output bag's last status counts every image processed. Each is
+stamped, and tells its ages, as the node's status at that time would: a status goes at the first frame written at or
+after its due time (``age_s`` of that frame's scale, ``last_frame_age_s`` 0), but where the camera drops out (no frame
+written for more than a period and more than :data:`DROPOUT_INTERVALS` of its usual frame interval: no image for 3 s
+of a 10 Hz camera) the statuses due within the silence go at their due times, as the node's timer publishes them, with
+the last frame's ages grown by the silence and fps / ``published_in_window`` over the node's window, not one period
+(:meth:`BagDiagnostics.silent`: OK, then WARN after 5 s, as the node's); a silence longer than
+:data:`LONGEST_SILENCE_NS` (recordings merged, stamps 0 among others) is no dropout: no status within it.
 """
 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from mono_depth_ros.adapters.diagnostics import config_key_values, diagnostic_report, diagnostics_message
-from mono_depth_ros.adapters.stats import StatsSnapshot
+from mono_depth_ros.adapters.stats import NS_PER_S, StatsSnapshot, diagnostics_window_s
 from mono_depth_ros.bag.summary import BagSummary
 from mono_depth_ros.config import NODE_NAME
 from mono_depth_ros.core.errors import ModelOutputError
@@ -34,6 +42,15 @@ from mono_depth_ros.pipeline import FrameOutput
 
 INVALID_OUTPUT_KEY = ModelOutputError.__name__
 LATENCY_WINDOW = 100  # frames behind the latency percentiles
+DROPOUT_INTERVALS = 2.0
+"""A silence (bag time since the last frame written) longer than this many of the camera's usual frame intervals (the
+median gap between its last :data:`RECENT_IMAGES` images) is a dropout: the statuses due within it go at their due
+times. Within it (frames at the camera's rate, slower than the period: ``diagnostics.period_s`` 0.05 s for a status
+per 10 Hz frame) a status goes with the next frame, as before."""
+RECENT_IMAGES = 16
+LONGEST_SILENCE_NS = 3600 * 10**9
+"""Bag time (int ns) between an image and the last frame written beyond which :meth:`BagDiagnostics.silent` writes
+no statuses: another recording (bags merged, a driver's stamp 0 among real stamps), not a camera dropout."""
 
 
 @dataclass
@@ -58,18 +75,52 @@ class BagDiagnostics:
     _unused_before: int = 0
     _sixteen_bit_before: int = 0
     _invalid_output_before: int = 0
-    _last: tuple[Any, Any, str] | None = None  # the last written frame's scale, temporal status and frame_id
+    _last: tuple[Any, Any, str, int] | None = None  # the last written frame's scale, temporal status, frame_id, stamp
     _counted: tuple[int, int, int, int] | None = None  # :func:`_counts` at the last status
+    _images: deque[int] = field(default_factory=lambda: deque(maxlen=RECENT_IMAGES + 1))  # stamps given to silent
+    _written: deque[int] = field(default_factory=deque)  # stamps of written frames within the node's window (silent)
 
     def update(self, factory: MessageFactory, output: FrameOutput, summary: BagSummary) -> Any:
         """A DiagnosticArray when a period has passed since the last one, else None."""
         self._published.append(output.stamp_ns)
-        self._last = (output.scale, output.temporal, output.frame_id)
+        if self._written and output.stamp_ns < self._written[-1]:
+            self._written.clear()  # (a clock that went back: the frames stamped after it are not in a window)
+        self._written.append(output.stamp_ns)
+        while self._written[0] < output.stamp_ns - self._node_window_ns():
+            self._written.popleft()
+        self._last = (output.scale, output.temporal, output.frame_id, output.stamp_ns)
         jumped_back = self._next_ns is not None and output.stamp_ns < self._next_ns - 2 * self.period_ns
         if self._next_ns is not None and output.stamp_ns < self._next_ns and not jumped_back:
             return None  # (a clock that jumps back by more than a period restarts the schedule)
         self._next_ns = output.stamp_ns + self.period_ns
         return self._status(factory, summary, output.stamp_ns, drop_later=jumped_back)
+
+    def silent(self, factory: MessageFactory, summary: BagSummary, stamp_ns: int) -> Iterator[tuple[int, Any]]:
+        """The statuses due while the camera was silent, before an image stamped ``stamp_ns`` (int ns; written or
+        skipped, asked before it is processed, in order): ``(due ns, DiagnosticArray)`` for each due time before it
+        when it comes after a dropout (more than a period and :data:`DROPOUT_INTERVALS` of the camera's usual frame
+        interval after the last frame written, no more than :data:`LONGEST_SILENCE_NS`), as the node's timer publishes
+        them while no frame comes: the last frame's values, their ages grown by the silence (``last_frame_age_s``,
+        ``age_s``), the counts then; none before the first frame written, nor while the camera's interval is unknown.
+        Each is made as it is taken (up to 72,000 in an hour's dropout at ``diagnostics.period_s`` 0.05 s: 330 MB
+        held at once in a list): take them all before the image is processed.
+        """
+        gaps = np.diff(np.asarray(self._images, dtype=np.int64))
+        gaps = gaps[gaps > 0]  # (a clock that went back: no interval)
+        self._images.append(stamp_ns)
+        if self._last is None or self._next_ns is None or not gaps.size:
+            return iter(())
+        dropout_ns = max(self.period_ns, DROPOUT_INTERVALS * float(np.median(gaps)))
+        if not dropout_ns < stamp_ns - self._last[3] <= LONGEST_SILENCE_NS:
+            return iter(())  # frames at the camera's rate: their statuses go with them (update), as before
+        return self._due(factory, summary, stamp_ns)
+
+    def _due(self, factory: MessageFactory, summary: BagSummary, stamp_ns: int) -> Iterator[tuple[int, Any]]:
+        """:meth:`silent`'s statuses, one at a time: each due time before ``stamp_ns`` (int ns)."""
+        assert self._next_ns is not None  # (silent: a status was written)
+        while self._next_ns < stamp_ns:
+            due_ns, self._next_ns = self._next_ns, self._next_ns + self.period_ns
+            yield due_ns, self._status(factory, summary, due_ns, drop_later=False, silent=True)
 
     def final(self, factory: MessageFactory, summary: BagSummary, stamp_ns: int) -> Any:
         """The run's last DiagnosticArray, at ``stamp_ns`` (int ns: the last image's stamp), when a frame was
@@ -79,9 +130,18 @@ class BagDiagnostics:
             return None
         return self._status(factory, summary, stamp_ns, drop_later=True)  # (an image stamped before the last output)
 
-    def _status(self, factory: MessageFactory, summary: BagSummary, stamp_ns: int, *, drop_later: bool) -> Any:
+    def _node_window_ns(self) -> int:
+        """The node's statistics window (int ns: :func:`~mono_depth_ros.adapters.stats.diagnostics_window_s`)."""
+        return int(diagnostics_window_s(self.period_ns / NS_PER_S) * NS_PER_S)
+
+    def _status(
+        self, factory: MessageFactory, summary: BagSummary, stamp_ns: int, *, drop_later: bool, silent: bool = False
+    ) -> Any:
+        """The status at ``stamp_ns`` (int ns); ``silent``: due within a camera dropout (:meth:`silent`), its fps and
+        ``published_in_window`` over the node's window (frames published up to that long ago: OK, then WARN 'no
+        depth published in the last 5 s', as the node says), not one period (WARN 1 s into the dropout)."""
         assert self._last is not None  # a frame was written
-        scale, temporal, frame_id = self._last
+        scale, temporal, frame_id, last_ns = self._last
         latencies = np.asarray(self.latencies_ms, dtype=np.float64)
         latencies = latencies[np.isfinite(latencies)]
         p50, p95 = np.percentile(latencies, [50, 95]).tolist() if latencies.size else [float("nan")] * 2
@@ -91,6 +151,9 @@ class BagDiagnostics:
             # stamped after this status are not in its window
             recent = [stamp for stamp in recent if stamp <= stamp_ns]
         self._published = recent
+        if silent:  # (no frame since the last written one, stamped up to the node's window ago: the node counts it)
+            window_ns = self._node_window_ns()
+            recent = [stamp for stamp in self._written if stamp >= stamp_ns - window_ns]
         skipped, unused, sixteen_bit = summary.skipped.total, sum(summary.unused.values()), summary.sixteen_bit.total()
         invalid_output = summary.bad.get(INVALID_OUTPUT_KEY, 0)
         snapshot = StatsSnapshot(
@@ -114,7 +177,8 @@ class BagDiagnostics:
         self._skipped_before, self._invalid_output_before, self._unused_before = skipped, invalid_output, unused
         self._sixteen_bit_before = sixteen_bit
         self._counted = _counts(summary)
-        report = diagnostic_report(snapshot, scale, config_key_values(self.config), temporal)
+        silence_ns = stamp_ns - last_ns  # bag time since the last frame written (published at its stamp), as the node
+        report = diagnostic_report(snapshot, scale, config_key_values(self.config), temporal, silence_ns)
         return diagnostics_message(factory, report, stamp_ns, self.name, frame_id)
 
 

@@ -237,6 +237,15 @@ class _SecondPass:
                 if msgtype in store.types:  # an unknown input type is reported where its message is decoded
                     store.get_msgdef(msgtype)
 
+    def _silent_statuses(self, stamp_ns: int, log_ns: int) -> None:
+        """The ``/diagnostics`` statuses due while the camera was silent before the image stamped ``stamp_ns``
+        (:meth:`BagDiagnostics.silent`), each at bag time ``log_ns`` less the stamps between (the image's recording
+        delay kept), before the image is processed: they count what came before it."""
+        if self.diagnostics is None:
+            return
+        for due_ns, message in self.diagnostics.silent(self.factory, self.summary, stamp_ns):
+            self.out.write(DIAGNOSTICS_TOPIC, DIAGNOSTIC_ARRAY, message, max(log_ns - (stamp_ns - due_ns), 0))
+
     def _final_status(self) -> None:
         """The last ``/diagnostics`` status, at the last image's stamp and bag time, where frames came after the last
         periodic one (those of the last, unfinished period; at a stop too): the bag's last status counts every
@@ -454,6 +463,7 @@ class _SecondPass:
             plan, message = self.pending.popleft()
             if plan.entry.stamp_ns is not None:
                 self.last_image = (plan.entry.stamp_ns, message.log_ns)
+                self._silent_statuses(plan.entry.stamp_ns, message.log_ns)
             try:
                 self._process(plan, message)
                 self._commit()

@@ -153,3 +153,91 @@ def test_16_bit_frames_scaled_wrongly_are_their_own_keys_in_the_bag_status_and_w
     final = tracker.final(FACTORY, summary, output.stamp_ns + 35)
     assert final is not None and final.status[0].level == 1, final
     assert "see frames_high_bits_unused, frames_above_significant_bits and" in final.status[0].message
+
+
+def test_statuses_due_while_the_camera_is_silent_go_at_their_due_times_with_the_ages_grown() -> None:
+    """A 3 s dropout in a 10 Hz camera (period 1 s): the node's timer publishes at 1, 2 and 3 s with the last frame's
+    ages grown by the silence (0.6, 1.6, 2.6 s); the bag runner wrote nothing until the next frame, whose status said
+    age 0. Frames closer than a period go as before: their statuses at the first frame at or after the due time."""
+    second = 1_000_000_000
+    tracker = BagDiagnostics(period_ns=second, config=DepthConfig.from_params())
+    summary = BagSummary(Path("in"), Path("out"))
+    output = _output(cloud=False)
+    found: list[tuple[int, dict[str, str]]] = []
+
+    def frame(stamp_ns: int) -> None:
+        for due_ns, message in tracker.silent(FACTORY, summary, stamp_ns):
+            found.append((due_ns, {kv.key: kv.value for kv in message.status[0].values}))
+        summary.frames_out += 1
+        message = tracker.update(FACTORY, FrameOutput(**{**output.__dict__, "stamp_ns": stamp_ns}), summary)
+        if message is not None:
+            found.append((stamp_ns, {kv.key: kv.value for kv in message.status[0].values}))
+
+    start = output.stamp_ns
+    for tenth in [*range(5), *range(35, 40)]:  # 0.0-0.4 s, then nothing until 3.5 s
+        frame(start + tenth * second // 10)
+    shown = [
+        ((stamp - start) / second, values["last_frame_age_s"], values["frames_published"]) for stamp, values in found
+    ]
+    assert shown == [(0.0, "0.000", "1"), (1.0, "0.600", "5"), (2.0, "1.600", "5"), (3.0, "2.600", "5")], shown
+    assert [values["age_s"] for _, values in found[1:]] == ["0.600", "1.600", "2.600"]  # the scale's, as aged
+    final = tracker.final(FACTORY, summary, start + 39 * second // 10)  # the frames after the dropout
+    assert final is not None
+    values = {kv.key: kv.value for kv in final.status[0].values}
+    assert (values["last_frame_age_s"], values["frames_published"]) == ("0.000", "10")
+    assert list(tracker.silent(FACTORY, summary, start + 3700 * second)) == []  # over an hour: another recording
+
+
+def test_frames_at_the_cameras_rate_slower_than_the_period_give_one_status_each_and_no_silent_ones() -> None:
+    """``diagnostics.period_s`` 0.05 s on a 10 Hz camera (the demo's status per frame): every gap between frames is
+    two periods, and the camera's usual one: no dropout, no status between frames (``silent``), one at each frame."""
+    tracker = BagDiagnostics(period_ns=50_000_000, config=DepthConfig.from_params())
+    summary = BagSummary(Path("in"), Path("out"))
+    output = _output(cloud=False)
+    written = []
+    for index in range(6):
+        stamp_ns = output.stamp_ns + index * 100_000_000
+        assert list(tracker.silent(FACTORY, summary, stamp_ns)) == []
+        summary.frames_out += 1
+        written.append(tracker.update(FACTORY, FrameOutput(**{**output.__dict__, "stamp_ns": stamp_ns}), summary))
+    assert all(message is not None for message in written)
+    assert len(list(tracker.silent(FACTORY, summary, output.stamp_ns + 800_000_000))) == 5  # 0.3 s: 0.55-0.75 s
+
+
+def test_statuses_within_a_dropout_warn_as_the_node_does_after_its_window_not_after_one_period() -> None:
+    """A 7 s dropout of a 10 Hz camera (period 1 s): the node's window is 5 s (``diagnostics_window_s``), so its
+    statuses at 1-5 s say OK (the frames at 0.0-0.4 s in it) and WARN 'no depth published in the last 5 s' at 6 and
+    7 s. The bag runner's said WARN 'in the last 1 s' from 2 s on (its one-period window), where the node said OK."""
+    second = 1_000_000_000
+    tracker = BagDiagnostics(period_ns=second, config=DepthConfig.from_params())
+    summary = BagSummary(Path("in"), Path("out"))
+    output = _output(cloud=False)
+    start, found = output.stamp_ns, []
+    for tenth in [*range(5), 75]:  # 0.0-0.4 s, then nothing until 7.5 s
+        stamp_ns = start + tenth * second // 10
+        found += [(due_ns, message.status[0]) for due_ns, message in tracker.silent(FACTORY, summary, stamp_ns)]
+        summary.frames_out += 1
+        tracker.update(FACTORY, FrameOutput(**{**output.__dict__, "stamp_ns": stamp_ns}), summary)
+    said = [((due_ns - start) // second, status.level, status.message.split(" (")[0]) for due_ns, status in found]
+    ok = [(at_s, 0) for at_s in range(1, 6)]
+    assert [(at_s, level) for at_s, level, _ in said[:5]] == ok, said
+    assert said[5:] == [(at_s, 1, "no depth published in the last 5 s") for at_s in (6, 7)], said
+
+
+def test_the_statuses_of_a_long_dropout_are_made_one_at_a_time_as_they_are_written() -> None:
+    """A dropout of 59 min at ``diagnostics.period_s`` 0.05 s is 70,800 statuses (as many as the node publishes); the
+    list ``silent`` returned held them all at once before the first was written (330 MB). Each is made as it is taken:
+    the first at hand, one built."""
+    tracker = BagDiagnostics(period_ns=50_000_000, config=DepthConfig.from_params())
+    summary = BagSummary(Path("in"), Path("out"))
+    output = _output(cloud=False)
+    for index in range(3):
+        stamp_ns = output.stamp_ns + index * 100_000_000
+        assert list(tracker.silent(FACTORY, summary, stamp_ns)) == []
+        summary.frames_out += 1
+        tracker.update(FACTORY, FrameOutput(**{**output.__dict__, "stamp_ns": stamp_ns}), summary)
+    built = []
+    status = tracker._status
+    tracker._status = lambda *args, **kwargs: built.append(args[2]) or status(*args, **kwargs)  # type: ignore[method-assign]
+    due_ns, _ = next(iter(tracker.silent(FACTORY, summary, stamp_ns + 59 * 60 * 10**9)))
+    assert (due_ns - stamp_ns, len(built)) == (50_000_000, 1), built[:3]

@@ -1517,7 +1517,9 @@ def test_frames_past_the_hold_of_a_lost_ground_frame_tf_have_their_scale_degrade
     joint's /tf (base_footprint <- camera: the road plane) ends after the second image, the third and fourth come
     2.4 s later, past the 2 s hold. Those took the parameters' prior with their scale ``ok`` (only the summary's
     ``ground_frame.no_transform`` said so), +10 %; now ``degraded``, the output's /diagnostics ``scale_reason``
-    naming the missing TF and the values used, as the node's (test_ground_tf.py)."""
+    naming the missing TF and the values used, as the node's (test_ground_tf.py). Within the 2.4 s without an image
+    the statuses due every 0.05 s go at their due times, the second frame's values aged, as the node's timer publishes
+    them (``bag.diagnostics.BagDiagnostics.silent``); one status at each image's stamp."""
     from test.adapters.test_ground_tf import ROAD_PLANES, footprint_from_cam
 
     (frame,) = load_kitti_frames(kitti_object_dir, ("000000",))
@@ -1549,8 +1551,13 @@ def test_frames_past_the_hold_of_a_lost_ground_frame_tf_have_their_scale_degrade
     counts = summary.warnings.counts
     assert counts == {"ground_frame.disagrees": 1, "ground_frame.no_transform": 2}, counts  # 1.65 m, 0° against TF
     assert summary.scale_health == {"ok": 2, "degraded": 2}, summary.scale_health  # TF's pose lost past the hold
-    statuses = read_bag(tmp_path / "out")["/diagnostics"]
+    written = [(stamp_to_ns(status.header.stamp), status) for _, status in read_bag(tmp_path / "out")["/diagnostics"]]
+    statuses = [(stamp, status) for stamp, status in written if stamp in stamps]
     assert len(statuses) == len(stamps), statuses
+    silent = [{kv.key: kv.value for kv in status.status[0].values} for stamp, status in written if stamp not in stamps]
+    ages = [values["last_frame_age_s"] for values in silent]  # the 2.4 s without an image, every 0.05 s, as the node
+    assert ages == [f"{0.05 * k:.3f}" for k in range(1, 48)], ages
+    assert {values.get("scale_reason", "") for values in silent} == {""}, silent  # the second frame's, aged
     reasons = [{kv.key: kv.value for kv in status.status[0].values}.get("scale_reason", "") for _, status in statuses]
     assert reasons[:2] == ["", ""], reasons
     for reason in reasons[2:]:
