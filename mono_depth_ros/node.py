@@ -36,7 +36,13 @@ from tf2_ros import Buffer, TransformException, TransformListener
 from mono_depth_ros.adapters import ground_tf, lifecycle_wait, messages
 from mono_depth_ros.adapters.camera_cache import CameraModelCache, LatestCameraInfo, warn_about_calibration
 from mono_depth_ros.adapters.cdr_input import RawInputs
-from mono_depth_ros.adapters.diagnostics import config_key_values, diagnostic_report, diagnostics_message, status_name
+from mono_depth_ros.adapters.diagnostics import (
+    LastFrame,
+    config_key_values,
+    diagnostic_report,
+    diagnostics_message,
+    status_name,
+)
 from mono_depth_ros.adapters.input_watch import InputWatch, LatchedInfo, PeerFrames, node_inputs
 from mono_depth_ros.adapters.lidar import Paired
 from mono_depth_ros.adapters.lidar_feed import LidarFeed
@@ -105,24 +111,6 @@ class _Computed:
     config: DepthConfig
 
 
-@dataclass(frozen=True)
-class _LastFrame:
-    """What ``/diagnostics`` reports of the last published frame, made whole by the publish thread and swapped in by
-    one assignment, so that the executor's diagnostics timer reads one frame's values with that frame's publish time
-    (four attributes set one by one were read half old, half new: the new scale aged since the frame before).
-
-    Attributes:
-        scale, temporal: its ``ScaleStatus`` and ``TemporalStatus`` (None: no frame yet, the filter off).
-        frame_id: its image's frame_id ("" before the first).
-        published_ns: node clock (int ns) at its publish; the ages in ``/diagnostics`` grow since.
-    """
-
-    scale: Any = None
-    temporal: Any = None
-    frame_id: str = ""
-    published_ns: int = 0
-
-
 class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
     """Image (+ camera_info, LiDAR, external prediction) in → depth image, camera_info, cloud, diagnostics out.
 
@@ -175,7 +163,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         self._cameras = CameraModelCache(warn, lambda: self._pipeline.config.scale)  # raw as rectified, metric model
         self._scan_frames = ScanFrameCheck(self.get_logger().warning)  # a scan.frame_id that may not be x forward
         self._pending = None  # the pipeline was built from the config in force
-        self._last = _LastFrame()  # replaced whole by the publish thread, read by the diagnostics timer
+        self._last = LastFrame()  # replaced whole by the publish thread, read by the diagnostics timer
         self._latest_info = LatestCameraInfo()  # sync.mode latest: the bag runner's rule
         self._lidar: LidarFeed[_Frame] | None = None  # set in _subscribe when LiDAR is on
         out_qos = qos_for(self._config.topics.output_qos)
@@ -309,7 +297,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         return SetParametersResult(successful=True)
 
     def _publish_diagnostics(self) -> None:
-        """One status (executor thread): the last frame's values (one :class:`_LastFrame`, read before the counts,
+        """One status (executor thread): the last frame's values (one :class:`LastFrame`, read before the counts,
         which ``_publish`` updates before it: a status counts every frame whose values it shows) and their age."""
         last, stats = self._last, self._stats.snapshot()
         extra = config_key_values(self._config, self.resolve_topic_name)  # lidar_topic as subscribed (remapped)
@@ -354,7 +342,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         self._bits.published(out.stamp_ns)  # frames_high_bits_unused / _above_significant_bits: published ones only
         published_ns = int(self.get_clock().now().nanoseconds)  # /diagnostics: how old the values are
         self._stats.frame_published_at(out.stamp_ns, published_ns)  # counted first, then the values shown:
-        self._last = _LastFrame(out.scale, out.temporal, out.frame_id, published_ns)  # one assignment, read whole
+        self._last = LastFrame(out.scale, out.temporal, out.frame_id, published_ns)  # one assignment, read whole
 
     def _on_worker_error(self, err: Exception) -> None:
         if isinstance(err, DepthError):  # an unusable model output makes /diagnostics ERROR, other bad frames WARN

@@ -173,3 +173,21 @@ def diagnostics_message(
         values=[factory.new("diagnostic_msgs/msg/KeyValue", key=k, value=v) for k, v in report.values],
     )
     return factory.new(DIAGNOSTIC_ARRAY, header=make_header(factory, stamp_ns, ""), status=[status])
+
+
+@dataclass(frozen=True)
+class LastFrame:
+    """What ``/diagnostics`` reports of the last published frame, made whole by the publish thread and swapped in by
+    one assignment, so that the executor's diagnostics timer reads one frame's values with that frame's publish time
+    (four attributes set one by one were read half old, half new: the new scale aged since the frame before).
+
+    Attributes:
+        scale, temporal: its ``ScaleStatus`` and ``TemporalStatus`` (None: no frame yet, the filter off).
+        frame_id: its image's frame_id ("" before the first).
+        published_ns: node clock (int ns) at its publish; the ages in ``/diagnostics`` grow since.
+    """
+
+    scale: Any = None
+    temporal: Any = None
+    frame_id: str = ""
+    published_ns: int = 0
