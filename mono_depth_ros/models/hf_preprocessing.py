@@ -288,11 +288,13 @@ def write_fixed_size_processor(
     """Write ``directory/preprocessor_config.json`` (DPTImageProcessor's keys) for a fixed-size input: the camera
     image stretched to ``policy.height`` × ``policy.width`` with ``policy.interpolation`` (no keep-aspect, no
     padding), then normalised with ``mean`` / ``std`` (RGB in [0, 1]). :func:`read_preprocessing` reads it back as
-    that policy: what a fine-tune writes so that its directory is fed as training fed the network.
+    that policy: what a fine-tune writes so that its directory is fed as training fed the network. A
+    ``processor_config.json`` with an ``image_processor`` entry (read first) gets the same settings in that entry.
 
     Raises:
         CheckpointError: a keep-aspect or padded policy (this file describes a fixed size only), or the file cannot
-            be written.
+            be written; a ``processor_config.json`` there is a link to nothing, no readable JSON object, or cannot be
+            written.
     """
     if policy.keep_aspect or policy.pad or policy.native_pad or policy.reflect_pad:
         msg = f"a fixed-size preprocessor_config.json cannot describe {policy}; give a fixed-size input policy"
@@ -317,7 +319,34 @@ def write_fixed_size_processor(
     except OSError as err:
         msg = f"cannot write {path} ({err}); the directory would be fed another input than training's"
         raise CheckpointError(msg) from None
+    _replace_nested_settings(directory, settings)
     return path
+
+
+def _replace_nested_settings(directory: Path, settings: dict[str, Any]) -> None:
+    """Make ``directory/processor_config.json``'s ``image_processor`` entry, where there is one, ``settings``: it is
+    read before preprocessor_config.json (:func:`processor_settings`, as transformers 5 reads it), so a fine-tune
+    saved into the folder it started from (a transformers 5 ``Processor.save_pretrained`` folder) kept the published
+    input over training's. The file's other entries are kept; it is written beside and renamed once whole.
+
+    Raises:
+        CheckpointError: the file is a link to nothing, is not a readable JSON object, or cannot be written.
+    """
+    nested = directory / PROCESSOR_FILE
+    processor = _json_object(nested)
+    if processor is None or "image_processor" not in processor:
+        return
+    from mono_depth_ros.models.sidecar import write_whole
+
+    text = json.dumps({**processor, "image_processor": settings}, indent=2) + "\n"
+    try:
+        write_whole(nested, lambda partial: partial.write_text(text, encoding="utf-8"))
+    except OSError as err:
+        msg = (
+            f"cannot write {nested} ({err}); its image_processor entry, read before {PREPROCESSOR_FILE}, would feed "
+            f"another input than training's: delete that entry"
+        )
+        raise CheckpointError(msg) from None
 
 
 def read_preprocessing(
