@@ -261,6 +261,13 @@ def make_spec(args: argparse.Namespace) -> ModelSpec:
     if not depth and outputs:
         msg = f"{args.model} has outputs {outputs}; say which one holds the depth with --output NAME"
         raise ConfigError(msg)
+    if args.sky_output and args.sky_output == depth:  # every pixel past the sky threshold would be +Inf
+        others = [name for name in outputs if name != depth]
+        msg = (
+            f"--sky-output {args.sky_output} is the depth output{'' if args.output else ' (picked by its name)'}: "
+            f"give the output of sky mask / probability (one of {others}), or --output NAME for the depth"
+        )
+        raise ConfigError(msg)
     _check_maps(args.model, signature, [("--output", depth, "depth"), ("--sky-output", args.sky_output, "sky")])
 
     fix = "give --kind depth_up_to_scale"

@@ -111,6 +111,18 @@ def test_several_outputs_one_named_depth_need_no_name_as_loading_needs_none(
     np.testing.assert_allclose(result.values[120 // 4 + 3 :], DEPTH_M, rtol=1e-4)  # not the confidence (0.9)
 
 
+@pytest.mark.parametrize("output", [[], ["--output", "depth"]])
+def test_a_sky_output_that_is_the_depth_output_is_refused(
+    da3_graph: Path, capsys: pytest.CaptureFixture[str], output: list[str]
+) -> None:
+    """``--sky-output depth`` on a graph whose depth output is ``depth`` (named, or picked without --output since
+    3aabcc2) wrote a spec that marks every pixel whose metres pass the sky threshold as sky (+Inf): refused, naming
+    the output, before a spec is written."""
+    assert main(["spec", str(da3_graph), "--kind", "metric_focal", *output, "--sky-output", "depth"]) == 2
+    assert "--sky-output depth is the depth output" in capsys.readouterr().err
+    assert not spec_path_for(da3_graph).exists()
+
+
 def test_a_hand_edited_spec_naming_a_missing_output_is_refused(da3_graph: Path) -> None:
     from mono_depth_ros.core.errors import CheckpointError
 
