@@ -429,7 +429,8 @@ def read_preprocessing(
 
 
 def _json_object(path: Path) -> dict[str, Any] | None:
-    """The JSON object in ``path`` (None when there is no such file).
+    """The JSON object in ``path`` (None when there is no such file). An error's remedy names what deleting the file
+    leaves to be read: ``preprocessor_config.json`` beside a ``processor_config.json``, else the family defaults.
 
     Raises:
         CheckpointError: the file is a symbolic link to nothing (:func:`~.hub_id.broken_link`), is not readable
@@ -443,12 +444,18 @@ def _json_object(path: Path) -> dict[str, Any] | None:
     try:
         settings = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
-        msg = f"{path} is not readable JSON ({str(err)[:200]}); fix it, or delete it to use the family defaults"
+        msg = f"{path} is not readable JSON ({str(err)[:200]}); fix it, or delete it to use {_instead(path)}"
         raise CheckpointError(msg) from None
     if not isinstance(settings, dict):
         msg = f"{path} holds {type(settings).__name__}, not a JSON object of settings; fix it or delete it"
         raise CheckpointError(msg)
     return settings
+
+
+def _instead(path: Path) -> str:
+    """What is read once ``path`` (a processor file) is deleted."""
+    fallback = path.with_name(PREPROCESSOR_FILE)
+    return PREPROCESSOR_FILE if path.name == PROCESSOR_FILE and fallback.is_file() else "the family defaults"
 
 
 def processor_settings(directory: Path) -> tuple[Path, dict[str, Any]] | None:

@@ -929,3 +929,16 @@ def test_processor_config_wins_over_preprocessor_config_as_in_transformers(tmp_p
     (directory / "processor_config.json").write_text(json.dumps({"image_processor": [70]}))
     with pytest.raises(CheckpointError, match=r"processor_config\.json: image_processor holds list"):
         load_transformers_model(directory, CPU)
+
+
+def test_an_unreadable_processor_config_names_the_file_read_instead_once_it_is_deleted(tmp_path: Path) -> None:
+    """A processor_config.json that is no JSON is read before preprocessor_config.json (as transformers 5 reads
+    it) and refused; its remedy said 'delete it to use the family defaults' where deleting it runs the folder at its
+    preprocessor_config.json. The remedy names the file read instead, and deleting the file does run it."""
+    directory = write_tiny_family("depth_anything_metric", tmp_path / "model")  # preprocessor_config.json: 98
+    (directory / "processor_config.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(CheckpointError, match=r"processor_config\.json is not readable JSON") as refused:
+        load_transformers_model(directory, CPU)
+    assert "delete it to use preprocessor_config.json" in str(refused.value), refused.value
+    (directory / "processor_config.json").unlink()
+    assert load_transformers_model(directory, CPU)[1].input.height == 98
