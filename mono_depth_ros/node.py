@@ -392,6 +392,8 @@ class MonoDepthLifecycleNode(MonoDepthNode, LifecycleNode):  # type: ignore[misc
             lifecycle_wait.managed_start(self, STEADY_CLOCK)
 
     def on_configure(self, state: State) -> Any:
+        if self._busy("configure"):  # after an error or shutdown that could not join it: a second model beside
+            return self._FAIL
         try:
             with self.load_guard():
                 self._configure()
@@ -402,8 +404,7 @@ class MonoDepthLifecycleNode(MonoDepthNode, LifecycleNode):  # type: ignore[misc
         return self._OK
 
     def on_activate(self, state: State) -> Any:
-        if self._worker is not None and self._worker.alive:
-            self.get_logger().error("activate refused: the previous worker is still busy with a frame; try again")
+        if self._busy("activate"):
             return self._FAIL
         before = [*self.subscriptions, *self.timers]
         result = self._OK
@@ -422,8 +423,22 @@ class MonoDepthLifecycleNode(MonoDepthNode, LifecycleNode):  # type: ignore[misc
         return self._OK
 
     def on_cleanup(self, state: State) -> Any:
+        if self._busy("cleanup"):  # its frame runs on the model and publishes through the publishers cleanup drops
+            return self._FAIL
         self._free()
         return self._OK
+
+    def _busy(self, transition: str) -> bool:
+        """Whether the worker thread a stop could not join (a frame past its 5 s) still runs; if so ``transition``
+        is refused with an error naming the remedy: it would start a second worker (activate), take the model and
+        publishers from under that frame (cleanup) or load a second model beside the one it holds (configure)."""
+        if self._worker is None or not self._worker.alive:
+            return False
+        self.get_logger().error(
+            f"{transition} refused: the previous depth worker is still busy with a frame (it ran past the 5 s "
+            f"stop); try {transition} again once that frame returns (a frame that never returns: restart the node)"
+        )
+        return True
 
     def on_error(self, state: State) -> Any:
         """Release everything: back to unconfigured (shutdown too; from active with a last status, as deactivate)."""

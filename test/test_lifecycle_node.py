@@ -373,3 +373,43 @@ def test_a_lifecycle_node_whose_start_up_watch_fails_is_destroyed_before_its_err
         ros.make_node(EXTERNAL, EchoPipeline(), LIFECYCLE)
     node = ros_standin.state().nodes[-1]
     assert node.get_name() == "mono_depth_node" and node.destroyed
+
+
+def test_cleanup_and_configure_wait_for_a_frame_that_ran_past_the_stop(ros: Ros, monkeypatch: Any) -> None:
+    """A frame running past deactivate's 5 s join: activate refused (a second worker), but cleanup dropped the model
+    and publishers from under it, and a configure after an error loaded a second model beside the one it held. Both
+    are now refused as activate is, naming the remedy, and go through once the frame returns."""
+    results = ros.fake["rclpy.lifecycle"].TransitionCallbackReturn
+    computing, release = threading.Event(), threading.Event()
+
+    def blocked(frame: Any) -> None:
+        computing.set()
+        assert release.wait(30)
+
+    stop = worker_module.TwoStageWorker.stop  # while the frame blocks on the event, a join of 0 s finds it running
+
+    def no_wait_while_blocked(self: Any, timeout_s: float = 5.0) -> bool:
+        return stop(self, timeout_s if release.is_set() else 0.0)
+
+    monkeypatch.setattr(worker_module.TwoStageWorker, "stop", no_wait_while_blocked)
+    pipeline = EchoPipeline(before=blocked)
+    node = ros.make_node(EXTERNAL, pipeline, LIFECYCLE)
+    assert node.trigger_configure() is results.SUCCESS and node.trigger_activate() is results.SUCCESS
+    send_frame(node, stamp_ns=1_000_000_000)
+    assert computing.wait(30)
+    assert node.trigger_deactivate() is results.SUCCESS and node._worker.alive  # went on without it
+    assert node.trigger_cleanup() is results.FAILURE and node.lifecycle_state == "inactive"
+    assert node._pipeline is pipeline and "depth/image" in node.publishers  # still there for the frame
+    errors = node.get_logger().messages("ERROR")
+    assert any("cleanup refused" in e and "try cleanup again once that frame returns" in e for e in errors), errors
+    node.on_error(None)  # as rclpy calls it on an error in a transition: everything released, then unconfigured
+    node.lifecycle_state = "unconfigured"
+    assert node.trigger_configure() is results.FAILURE and not hasattr(node, "_pipeline")
+    assert "configure refused" in node.get_logger().messages("ERROR")[-1]
+    release.set()
+    assert test_node.wait_until(lambda: not node._worker.alive)
+    assert node.trigger_configure() is results.SUCCESS and node.trigger_activate() is results.SUCCESS
+    send_frame(node, stamp_ns=2_000_000_000)
+    assert len(node.publishers["depth/image"].wait_for(1)) == 1
+    assert node.trigger_deactivate() is results.SUCCESS and node.trigger_cleanup() is results.SUCCESS
+    node.destroy_node()

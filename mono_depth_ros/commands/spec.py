@@ -335,12 +335,21 @@ def make_spec(args: argparse.Namespace) -> ModelSpec:
         if name and name not in outputs:
             msg = f"{args.model} has no output {name!r} ({flag}); its outputs are {outputs}"
             raise CheckpointError(msg)
-    if len(outputs) > 1 and not args.output:
+    from mono_depth_ros.models.onnx_model import depth_output_name, integer_depth_problem
+
+    # the output the loader reads when the spec names none (the only one, else one named depth / predicted_depth)
+    depth = args.output or depth_output_name(outputs) or ""
+    if not depth and outputs:
         msg = f"{args.model} has outputs {outputs}; say which one holds the depth with --output NAME"
         raise ConfigError(msg)
-    depth = args.output or (outputs[0] if outputs else "")
+    if args.sky_output and args.sky_output == depth:  # every pixel past the sky threshold would be +Inf
+        others = [name for name in outputs if name != depth]
+        msg = (
+            f"--sky-output {args.sky_output} is the depth output{'' if args.output else ' (picked by its name)'}: "
+            f"give the output of sky mask / probability (one of {others}), or --output NAME for the depth"
+        )
+        raise ConfigError(msg)
     _check_maps(args.model, signature, [("--output", depth, "depth"), ("--sky-output", args.sky_output, "sky")])
-    from mono_depth_ros.models.onnx_model import integer_depth_problem
 
     fix = "give --kind depth_up_to_scale"
     problem = integer_depth_problem(signature.output_types.get(depth, ""), output_kind, "--kind says", fix)
@@ -491,7 +500,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--output",
         default="",
-        help="the output that holds the depth (graphs with several; a TorchScript tuple: 0, 1, ...)",
+        help=(
+            "the output that holds the depth (graphs with several: by default the one named depth, else "
+            "predicted_depth, as loading picks it; a TorchScript tuple: 0, 1, ...)"
+        ),
     )
     parser.add_argument("--sky-output", default="", help="an output of sky mask / probability: sky becomes +Inf")
     sky = "sky where the sky output exceeds this (with --sky-output)"

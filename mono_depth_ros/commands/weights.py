@@ -1,11 +1,11 @@
 """`mono-depth weights fetch REPO_ID --to DIR` (or `weights NAME --out DIR`): fetch pretrained weights once.
 
 This is the only place the project downloads anything, and only when a user runs it: the safetensors weights,
-config.json and preprocessor_config.json of any transformers depth model (never pickle files). The download is then
-checked as the node would load it, and the exact parameters to use are printed (``--param
-model.backend=transformers --param model.weights=DIR``, plus what the family needs per frame). Without network,
-without ``huggingface_hub``, or with ``HF_HUB_OFFLINE`` set, the command says so in one line and exits with a
-non-zero code; on a robot without internet, run it elsewhere and copy DIR.
+config.json and preprocessor_config.json / processor_config.json of any transformers depth model (never pickle
+files). The download is then checked as the node would load it, and the exact parameters to use are printed
+(``--param model.backend=transformers --param model.weights=DIR``, plus what the family needs per frame). Without
+network, without ``huggingface_hub``, or with ``HF_HUB_OFFLINE`` set, the command says so in one line and exits with
+a non-zero code; on a robot without internet, run it elsewhere and copy DIR.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ HELP = "download a transformers depth model (safetensors only) into a local dire
 ALLOW_PATTERNS = [
     "config.json",
     "preprocessor_config.json",
+    "processor_config.json",
     "model.safetensors",
     "model.safetensors.index.json",
     "model-*.safetensors",

@@ -2,9 +2,10 @@
 
 ``model.backend: transformers`` (alias ``depth_anything_v2``) with ``model.weights: DIR``: ``config.json`` +
 safetensors (``model.safetensors`` or a sharded index; pickle files are refused), optionally
-``preprocessor_config.json`` (:mod:`.hf_preprocessing`). Loading never goes online (``local_files_only``), never
-runs code the folder brings (``trust_remote_code=False``: an ``auto_map`` in config.json is ignored with a warning),
-and ``transformers`` is imported only when such a model is loaded (:func:`~.hf_spec.transformers_module`).
+``preprocessor_config.json`` or ``processor_config.json`` (:mod:`.hf_preprocessing`). Loading never goes online
+(``local_files_only``), never runs code the folder brings (``trust_remote_code=False``: an ``auto_map`` in
+config.json is ignored with a warning), and ``transformers`` is imported only when such a model is loaded
+(:func:`~.hf_spec.transformers_module`).
 
 This module checks the folder, loads its weights and builds the registry's ``transformers`` architecture; the
 spec it runs with is :func:`~.hf_spec.transformers_spec`'s, the network (each family's forward pass in the
@@ -276,7 +277,8 @@ def load_transformers_model(
     """Load a transformers depth model from a local directory (never from the network) onto ``device``.
 
     Args:
-        directory: folder with config.json and safetensors weights (and optionally preprocessor_config.json).
+        directory: folder with config.json and safetensors weights (and optionally preprocessor_config.json or a
+            processor_config.json with an image_processor entry, which wins as in transformers 5).
         device: where it runs.
         output_kind: ``model.output_kind`` override (needed for families whose output kind is not known).
 

@@ -1,4 +1,6 @@
-"""A transformers depth model's input preparation, read from its directory's ``preprocessor_config.json``.
+"""A transformers depth model's input preparation, read from its directory's ``preprocessor_config.json`` (or
+the ``image_processor`` entry of its ``processor_config.json``, which transformers 5 reads first:
+:func:`processor_settings`).
 
 transformers' image processors resize and normalise on the CPU (and some, Depth Pro's and ZoeDepth's, need
 torchvision, which a robot's Python may lack). The project does the same work on the device with its own code
@@ -70,6 +72,9 @@ from mono_depth_ros.models.hub_id import broken_link
 from mono_depth_ros.models.spec import InputPolicy
 
 PREPROCESSOR_FILE = "preprocessor_config.json"
+PROCESSOR_FILE = "processor_config.json"
+"""transformers 5's processor file: its ``image_processor`` entry, when it has one, is read instead of
+:data:`PREPROCESSOR_FILE` (:func:`processor_settings`)."""
 BICUBIC = 3
 """PIL's ``Resampling.BICUBIC``, as processor files write ``resample``."""
 LONG_SIDE_CAP = 1.7
@@ -283,11 +288,13 @@ def write_fixed_size_processor(
     """Write ``directory/preprocessor_config.json`` (DPTImageProcessor's keys) for a fixed-size input: the camera
     image stretched to ``policy.height`` × ``policy.width`` with ``policy.interpolation`` (no keep-aspect, no
     padding), then normalised with ``mean`` / ``std`` (RGB in [0, 1]). :func:`read_preprocessing` reads it back as
-    that policy: what a fine-tune writes so that its directory is fed as training fed the network.
+    that policy: what a fine-tune writes so that its directory is fed as training fed the network. A
+    ``processor_config.json`` with an ``image_processor`` entry (read first) gets the same settings in that entry.
 
     Raises:
         CheckpointError: a keep-aspect or padded policy (this file describes a fixed size only), or the file cannot
-            be written.
+            be written; a ``processor_config.json`` there is a link to nothing, no readable JSON object, or cannot be
+            written.
     """
     if policy.keep_aspect or policy.pad or policy.native_pad or policy.reflect_pad:
         msg = f"a fixed-size preprocessor_config.json cannot describe {policy}; give a fixed-size input policy"
@@ -312,14 +319,42 @@ def write_fixed_size_processor(
     except OSError as err:
         msg = f"cannot write {path} ({err}); the directory would be fed another input than training's"
         raise CheckpointError(msg) from None
+    _replace_nested_settings(directory, settings)
     return path
+
+
+def _replace_nested_settings(directory: Path, settings: dict[str, Any]) -> None:
+    """Make ``directory/processor_config.json``'s ``image_processor`` entry, where there is one, ``settings``: it is
+    read before preprocessor_config.json (:func:`processor_settings`, as transformers 5 reads it), so a fine-tune
+    saved into the folder it started from (a transformers 5 ``Processor.save_pretrained`` folder) kept the published
+    input over training's. The file's other entries are kept; it is written beside and renamed once whole.
+
+    Raises:
+        CheckpointError: the file is a link to nothing, is not a readable JSON object, or cannot be written.
+    """
+    nested = directory / PROCESSOR_FILE
+    processor = _json_object(nested)
+    if processor is None or "image_processor" not in processor:
+        return
+    from mono_depth_ros.models.sidecar import write_whole
+
+    text = json.dumps({**processor, "image_processor": settings}, indent=2) + "\n"
+    try:
+        write_whole(nested, lambda partial: partial.write_text(text, encoding="utf-8"))
+    except OSError as err:
+        msg = (
+            f"cannot write {nested} ({err}); its image_processor entry, read before {PREPROCESSOR_FILE}, would feed "
+            f"another input than training's: delete that entry"
+        )
+        raise CheckpointError(msg) from None
 
 
 def read_preprocessing(
     directory: Path, defaults: HfPreprocessing, class_defaults: dict[str, Any] | None = None
 ) -> HfPreprocessing:
-    """The preprocessing of the model in ``directory``: its ``preprocessor_config.json`` over its processor class's
-    defaults (as transformers builds the processor from it) over the family defaults.
+    """The preprocessing of the model in ``directory``: its processor settings (:func:`processor_settings`:
+    ``processor_config.json``'s ``image_processor`` entry, else ``preprocessor_config.json``) over its processor
+    class's defaults (as transformers builds the processor from them) over the family defaults.
 
     Args:
         directory: the model directory.
@@ -330,22 +365,13 @@ def read_preprocessing(
 
     Raises:
         CheckpointError: the file exists but is not JSON, or holds sizes / normalisation of the wrong shape; it is a
-            symbolic link to nothing (:func:`~.hub_id.broken_link`: a cache snapshot copied without its blobs).
+            symbolic link to nothing (:func:`~.hub_id.broken_link`: a cache snapshot copied without its blobs);
+            ``processor_config.json`` is such a link, or unreadable (transformers reads it first).
     """
-    path = directory / PREPROCESSOR_FILE
-    if not path.is_file():
-        broken = broken_link(path)  # not "no file": the model's settings are there, out of reach
-        if broken:
-            raise CheckpointError(broken)
+    found = processor_settings(directory)
+    if found is None:
         return defaults
-    try:
-        settings: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
-        msg = f"{path} is not readable JSON ({str(err)[:200]}); fix it, or delete it to use the family defaults"
-        raise CheckpointError(msg) from None
-    if not isinstance(settings, dict):
-        msg = f"{path} holds {type(settings).__name__}, not a JSON object of settings; fix it or delete it"
-        raise CheckpointError(msg)
+    path, settings = found
     settings = {**(class_defaults or {}), **settings}
     policy = defaults.input
     multiple = _multiple(settings, path) or policy.multiple_of
@@ -400,3 +426,59 @@ def read_preprocessing(
         native_pad=_native_pad(settings, defaults),
     )
     return HfPreprocessing(policy, mean, std, reflect_pad, source=str(path))
+
+
+def _json_object(path: Path) -> dict[str, Any] | None:
+    """The JSON object in ``path`` (None when there is no such file). An error's remedy names what deleting the file
+    leaves to be read: ``preprocessor_config.json`` beside a ``processor_config.json``, else the family defaults.
+
+    Raises:
+        CheckpointError: the file is a symbolic link to nothing (:func:`~.hub_id.broken_link`), is not readable
+            JSON, or holds something other than an object.
+    """
+    if not path.is_file():
+        broken = broken_link(path)  # not "no file": the model's settings are there, out of reach
+        if broken:
+            raise CheckpointError(broken)
+        return None
+    try:
+        settings = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
+        msg = f"{path} is not readable JSON ({str(err)[:200]}); fix it, or delete it to use {_instead(path)}"
+        raise CheckpointError(msg) from None
+    if not isinstance(settings, dict):
+        msg = f"{path} holds {type(settings).__name__}, not a JSON object of settings; fix it or delete it"
+        raise CheckpointError(msg)
+    return settings
+
+
+def _instead(path: Path) -> str:
+    """What is read once ``path`` (a processor file) is deleted."""
+    fallback = path.with_name(PREPROCESSOR_FILE)
+    return PREPROCESSOR_FILE if path.name == PROCESSOR_FILE and fallback.is_file() else "the family defaults"
+
+
+def processor_settings(directory: Path) -> tuple[Path, dict[str, Any]] | None:
+    """The image processor's settings in ``directory`` and the file they came from, by transformers' rule
+    (``ImageProcessingMixin.get_image_processor_dict``, transformers 5): the ``image_processor`` entry of
+    ``processor_config.json`` (what a ``Processor.save_pretrained`` writes) when it has one, else
+    ``preprocessor_config.json``; None when neither holds them (the family's defaults apply).
+
+    Raises:
+        CheckpointError: a file read is a symbolic link to nothing, is not readable JSON or no JSON object, or its
+            ``image_processor`` entry is no object.
+    """
+    nested = directory / PROCESSOR_FILE
+    processor = _json_object(nested)
+    if processor is not None and "image_processor" in processor:
+        settings = processor["image_processor"]
+        if not isinstance(settings, dict):
+            msg = (
+                f"{nested}: image_processor holds {type(settings).__name__}, not a JSON object of settings; fix it, "
+                f"or delete the entry to use {PREPROCESSOR_FILE} (or the family defaults)"
+            )
+            raise CheckpointError(msg)
+        return nested, settings
+    path = directory / PREPROCESSOR_FILE
+    found = _json_object(path)
+    return None if found is None else (path, found)

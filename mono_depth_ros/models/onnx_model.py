@@ -67,6 +67,7 @@ PROVIDER_NAMES = {
     "cpu": "CPUExecutionProvider",
 }
 DEPTH_OUTPUT_NAMES = ("depth", "predicted_depth")
+"""Output names read as the depth of a graph with several outputs whose spec names none, the first found first."""
 INTEGER_TYPE = re.compile(r"tensor\(u?int(8|16|32|64)\)")
 """ONNX integer tensor types (``NodeArg.type``): a depth output of one is counts of a unit the spec does not hold."""
 ABSOLUTE_KINDS = frozenset({OutputKind.METRIC, OutputKind.METRIC_FOCAL, OutputKind.CANONICAL_INVERSE})
@@ -92,6 +93,15 @@ class ProviderChoice:
         if unknown:
             msg = f"unknown ONNX execution provider(s) {unknown}; list {', '.join(PROVIDER_NAMES)} by preference"
             raise ConfigError(msg)
+
+
+def depth_output_name(names: list[str]) -> str | None:
+    """The depth output of a graph whose spec names none (``output_name`` empty): its only output, else the first
+    of :data:`DEPTH_OUTPUT_NAMES` among ``names``; None when neither (the spec must name it: ``mono-depth spec
+    --output NAME``). The loader and ``mono-depth spec`` both choose with this."""
+    if len(names) == 1:
+        return names[0]
+    return next((candidate for candidate in DEPTH_OUTPUT_NAMES if candidate in names), None)
 
 
 def provider_list(choice: ProviderChoice, available: list[str], device: torch.device) -> tuple[list[Any], list[str]]:
@@ -370,11 +380,9 @@ class OnnxBackend:
                 msg = f"ONNX model {self.path} has no output {wanted!r} (output_name of its spec); outputs: {names}"
                 raise CheckpointError(msg)
             return wanted
-        if len(names) == 1:
-            return names[0]
-        for candidate in DEPTH_OUTPUT_NAMES:
-            if candidate in names:
-                return candidate
+        chosen = depth_output_name(names)
+        if chosen is not None:
+            return chosen
         msg = (
             f"ONNX model {self.path} has outputs {names}; say which holds the depth: "
             f"`mono-depth spec {self.path} --kind KIND --output NAME ...`"

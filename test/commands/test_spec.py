@@ -44,12 +44,13 @@ class Da3Like(nn.Module):
         return base + 0.9, base + self.raw, sky  # depth is not the first output: it is chosen by name
 
 
-def _export(path: Path, focal_px: float) -> Path:
+def _export(path: Path, focal_px: float, names: tuple[str, str, str] = ("conf", "depth", "sky")) -> Path:
+    """Export :class:`Da3Like` to ``path`` with output names ``names`` (confidence, depth, sky)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(
             Da3Like(focal_px), (torch.zeros(1, 3, SIDE, SIDE),), str(path), dynamo=False,
-            input_names=["image"], output_names=["conf", "depth", "sky"],
+            input_names=["image"], output_names=list(names),
         )  # fmt: skip
     return path
 
@@ -81,8 +82,11 @@ def test_spec_then_engine_gives_metres_and_sky(da3_graph: Path, capsys: pytest.C
 
 
 def test_several_outputs_need_a_name(da3_graph: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["spec", str(da3_graph), "--kind", "metric"]) == 2
-    assert "say which one holds the depth with --output NAME" in capsys.readouterr().err
+    """Several outputs, none named depth / predicted_depth: the command refuses, listing them (as loading would)."""
+    unnamed = _export(da3_graph.with_name("unnamed.onnx"), focal_px=50.0, names=("conf", "disparity", "sky"))
+    assert main(["spec", str(unnamed), "--kind", "metric"]) == 2
+    refusal = f"{unnamed} has outputs ['conf', 'disparity', 'sky']; say which one holds the depth with --output NAME"
+    assert refusal in capsys.readouterr().err
     assert main(["spec", str(da3_graph), "--kind", "metric", "--output", "disparity"]) == 2
     assert "has no output 'disparity'" in capsys.readouterr().err
     assert main(["spec", str(da3_graph), "--kind", "metric", "--output", "depth", "--input-size", "64x64"]) == 2
@@ -91,6 +95,33 @@ def test_several_outputs_need_a_name(da3_graph: Path, capsys: pytest.CaptureFixt
     assert "unknown output kind 'inverse'" in capsys.readouterr().err
     assert main(["spec", str(da3_graph), "--kind", "metrc"]) == 2  # reported before the missing --output
     assert "unknown output kind 'metrc'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("depth_name", ["depth", "predicted_depth"])
+def test_several_outputs_one_named_depth_need_no_name_as_loading_needs_none(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], depth_name: str
+) -> None:
+    """Loading picks the output named depth (else predicted_depth) of a graph with several when the spec names
+    none; the command refused such a graph without --output. Now it picks the same output by the same rule
+    (onnx_model.depth_output_name), and the engine runs its metres, not the confidence before it."""
+    graph = _export(tmp_path / "da3.onnx", focal_px=50.0, names=("conf", depth_name, "sky"))
+    assert main(["spec", str(graph), "--kind", "metric_focal", "--sky-output", "sky"]) == 0, capsys.readouterr().err
+    estimator = DepthEstimator.open("onnx", graph, EstimatorConfig(device="cpu", warmup_runs=0))
+    image = np.full((120, 160, 3), 90, dtype=np.uint8)
+    result = estimator.predict(image, hints=FrameHints((50.0 * 160 / SIDE, 50.0 * 120 / SIDE)))
+    np.testing.assert_allclose(result.values[120 // 4 + 3 :], DEPTH_M, rtol=1e-4)  # not the confidence (0.9)
+
+
+@pytest.mark.parametrize("output", [[], ["--output", "depth"]])
+def test_a_sky_output_that_is_the_depth_output_is_refused(
+    da3_graph: Path, capsys: pytest.CaptureFixture[str], output: list[str]
+) -> None:
+    """``--sky-output depth`` on a graph whose depth output is ``depth`` (named, or picked without --output since
+    3aabcc2) wrote a spec that marks every pixel whose metres pass the sky threshold as sky (+Inf): refused, naming
+    the output, before a spec is written."""
+    assert main(["spec", str(da3_graph), "--kind", "metric_focal", *output, "--sky-output", "depth"]) == 2
+    assert "--sky-output depth is the depth output" in capsys.readouterr().err
+    assert not spec_path_for(da3_graph).exists()
 
 
 def test_a_hand_edited_spec_naming_a_missing_output_is_refused(da3_graph: Path) -> None:

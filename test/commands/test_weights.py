@@ -126,7 +126,9 @@ def test_fetch_checks_any_depth_family_and_prints_its_parameters(
     assert main(["weights", "fetch", f"someone/{family}", "--to", str(out_dir)]) == 0
     assert calls[0]["repo_id"] == f"someone/{family}"
     patterns = list(calls[0]["allow_patterns"])  # type: ignore[call-overload]
-    assert "preprocessor_config.json" in patterns  # safetensors and JSON only, never pickle
+    assert {"preprocessor_config.json", "processor_config.json"} <= set(
+        patterns
+    )  # safetensors and JSON only, never pickle
     assert not any(pattern.endswith((".bin", ".pt", ".pth", ".ckpt", "*")) for pattern in patterns)
     out = capsys.readouterr().out
     assert f"--param model.backend=transformers --param model.weights={out_dir}" in out

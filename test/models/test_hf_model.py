@@ -880,3 +880,65 @@ def test_a_load_builds_the_transformers_config_once(tmp_path: Path, name: str, m
     backend, spec = load_transformers_model(directory, torch.device("cpu"))
     assert len(built) == 1, built
     assert spec.output_kind is OutputKind.METRIC and backend.spec is spec
+
+
+def _save_as_processor(directory: Path, size: int) -> None:
+    """Save the folder's image processor (its preprocessor_config.json, ``size`` px) as transformers 5's
+    ``Processor.save_pretrained`` does: nested under ``image_processor`` in ``processor_config.json``."""
+    import transformers
+    from transformers.processing_utils import ProcessorMixin
+
+    class DepthProcessor(ProcessorMixin):  # no depth family ships one: the generic mixin writes the same file
+        def __init__(self, image_processor: Any) -> None:
+            super().__init__(image_processor)
+
+    image_processor = transformers.AutoImageProcessor.from_pretrained(str(directory), local_files_only=True)
+    image_processor.size = {"height": size, "width": size}
+    DepthProcessor(image_processor).save_pretrained(str(directory))
+
+
+def test_a_folder_with_only_processor_config_runs_at_its_size_not_the_family_defaults(tmp_path: Path) -> None:
+    """transformers 5 saves a Processor's image processor settings nested in processor_config.json (no
+    preprocessor_config.json): such a folder ran at the family's 518 px where the file says 98, silently. Now its
+    settings are read, as transformers' AutoImageProcessor reads them."""
+    import transformers
+
+    directory = write_tiny_family("depth_anything_metric", tmp_path / "model")
+    _save_as_processor(directory, 98)
+    (directory / "preprocessor_config.json").unlink()
+    assert "image_processor" in json.loads((directory / "processor_config.json").read_text())
+    spec = load_transformers_model(directory, CPU)[1]
+    assert (spec.input.height, spec.input.width) == (98, 98), spec.input
+    assert transformers.AutoImageProcessor.from_pretrained(str(directory), local_files_only=True).size.height == 98
+
+
+def test_processor_config_wins_over_preprocessor_config_as_in_transformers(tmp_path: Path) -> None:
+    """transformers' get_image_processor_dict reads processor_config.json's image_processor entry first and
+    preprocessor_config.json only when there is none: both present with different sizes, the nested one is run; a
+    processor_config.json without the entry (an older Processor's) leaves preprocessor_config.json's."""
+    import transformers
+
+    directory = write_tiny_family("depth_anything_metric", tmp_path / "model")  # preprocessor_config.json: 98
+    _save_as_processor(directory, 70)
+    read_by_transformers = transformers.AutoImageProcessor.from_pretrained(str(directory), local_files_only=True)
+    spec = load_transformers_model(directory, CPU)[1]
+    assert spec.input.height == read_by_transformers.size.height == 70, spec.input
+    processor = json.loads((directory / "processor_config.json").read_text())
+    (directory / "processor_config.json").write_text(json.dumps({"processor_class": processor["processor_class"]}))
+    assert load_transformers_model(directory, CPU)[1].input.height == 98
+    (directory / "processor_config.json").write_text(json.dumps({"image_processor": [70]}))
+    with pytest.raises(CheckpointError, match=r"processor_config\.json: image_processor holds list"):
+        load_transformers_model(directory, CPU)
+
+
+def test_an_unreadable_processor_config_names_the_file_read_instead_once_it_is_deleted(tmp_path: Path) -> None:
+    """A processor_config.json that is no JSON is read before preprocessor_config.json (as transformers 5 reads
+    it) and refused; its remedy said 'delete it to use the family defaults' where deleting it runs the folder at its
+    preprocessor_config.json. The remedy names the file read instead, and deleting the file does run it."""
+    directory = write_tiny_family("depth_anything_metric", tmp_path / "model")  # preprocessor_config.json: 98
+    (directory / "processor_config.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(CheckpointError, match=r"processor_config\.json is not readable JSON") as refused:
+        load_transformers_model(directory, CPU)
+    assert "delete it to use preprocessor_config.json" in str(refused.value), refused.value
+    (directory / "processor_config.json").unlink()
+    assert load_transformers_model(directory, CPU)[1].input.height == 98

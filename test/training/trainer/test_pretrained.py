@@ -7,6 +7,7 @@ KITTI raw tree built from ../shared/data, and the result loads through the infer
 
 from __future__ import annotations
 
+import json
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -429,3 +430,36 @@ def test_a_fine_tuned_glpn_directory_feeds_the_network_as_training_did(kitti_obj
     expected = checkpoint.predict(rgb, out_hw=(64, 224)).values
     assert float(np.ptp(expected)) > 0.0
     assert float(np.abs(served.predict(rgb, out_hw=(64, 224)).values - expected).max()) < 0.05 * float(np.ptp(expected))
+
+
+def test_a_fine_tune_saved_over_a_folder_with_a_processor_config_is_fed_as_training_did(
+    tiny_da: Path, tmp_path: Path
+) -> None:
+    """A fine-tune saved into the folder it started from (``model.pretrained: OUT/pretrained``, ``run.out_dir: OUT``)
+    that holds transformers 5's ``processor_config.json``: the save wrote the training input into
+    preprocessor_config.json only, and the nested ``image_processor`` entry, which the node and transformers read
+    first, still said 518 keep-aspect bicubic, so the directory was served at 266x882 instead of training's 56x182.
+    The entry now says what preprocessor_config.json says; the file's other entries are kept."""
+    import transformers
+
+    directory = Path(shutil.copytree(tiny_da, tmp_path / "run" / "pretrained"))
+    published = {
+        "image_processor_type": "DPTImageProcessor", "do_resize": True, "size": {"height": 518, "width": 518},
+        "keep_aspect_ratio": True, "ensure_multiple_of": 14, "resample": 3, "do_rescale": True,
+        "rescale_factor": 1 / 255, "do_normalize": True, "image_mean": [0.485, 0.456, 0.406],
+        "image_std": [0.229, 0.224, 0.225], "do_pad": False,
+    }  # fmt: skip
+    nested = {"image_processor": published, "processor_class": "DepthProcessor"}
+    (directory / "processor_config.json").write_text(json.dumps(nested), encoding="utf-8")
+    options = EstimatorConfig(device="cpu", warmup_runs=0)
+    assert DepthEstimator.open("depth_anything_v2", directory, options).network_hw((370, 1224)) == (266, 882)
+    model = open_pretrained(directory, OutputKind.METRIC, 80.0, (HEIGHT, WIDTH))
+    model.save_directory(model.network, directory)
+    served = DepthEstimator.open("depth_anything_v2", directory, options)
+    assert served.network_hw((370, 1224)) == (HEIGHT, WIDTH)
+    assert served.spec.input.interpolation == "bilinear" and not served.spec.input.keep_aspect
+    read = transformers.AutoImageProcessor.from_pretrained(str(directory), local_files_only=True)
+    assert (read.size.height, read.size.width, read.keep_aspect_ratio) == (HEIGHT, WIDTH, False)
+    saved = json.loads((directory / "processor_config.json").read_text(encoding="utf-8"))
+    assert saved["processor_class"] == "DepthProcessor"
+    assert saved["image_processor"] == json.loads((directory / "preprocessor_config.json").read_text(encoding="utf-8"))
