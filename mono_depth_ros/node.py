@@ -60,7 +60,7 @@ from mono_depth_ros.adapters.stats import RuntimeStats, diagnostics_window_s, dr
 from mono_depth_ros.adapters.sync_watch import SYNC_POLL_S, MissingImages, SyncWatch, synchroniser_slop_s
 from mono_depth_ros.adapters.tf_time_jump import ClearedOnJumpBack
 from mono_depth_ros.adapters.topic_names import shown_topic, startup_text, subscribed_image_topic
-from mono_depth_ros.adapters.worker import LatestSlot, TwoStageWorker
+from mono_depth_ros.adapters.worker import LatestSlot, TwoStageWorker, refused_while_busy
 from mono_depth_ros.config import NODE_NAME, PARAMS
 from mono_depth_ros.core import ros_msgs
 from mono_depth_ros.core.errors import ConfigError, DepthError, ModelOutputError
@@ -392,7 +392,7 @@ class MonoDepthLifecycleNode(MonoDepthNode, LifecycleNode):  # type: ignore[misc
             lifecycle_wait.managed_start(self, STEADY_CLOCK)
 
     def on_configure(self, state: State) -> Any:
-        if self._busy("configure"):  # after an error or shutdown that could not join it: a second model beside
+        if refused_while_busy(self._worker, "configure", self.get_logger().error):
             return self._FAIL
         try:
             with self.load_guard():
@@ -404,7 +404,7 @@ class MonoDepthLifecycleNode(MonoDepthNode, LifecycleNode):  # type: ignore[misc
         return self._OK
 
     def on_activate(self, state: State) -> Any:
-        if self._busy("activate"):
+        if refused_while_busy(self._worker, "activate", self.get_logger().error):
             return self._FAIL
         before = [*self.subscriptions, *self.timers]
         result = self._OK
@@ -423,22 +423,10 @@ class MonoDepthLifecycleNode(MonoDepthNode, LifecycleNode):  # type: ignore[misc
         return self._OK
 
     def on_cleanup(self, state: State) -> Any:
-        if self._busy("cleanup"):  # its frame runs on the model and publishes through the publishers cleanup drops
+        if refused_while_busy(self._worker, "cleanup", self.get_logger().error):
             return self._FAIL
         self._free()
         return self._OK
-
-    def _busy(self, transition: str) -> bool:
-        """Whether the worker thread a stop could not join (a frame past its 5 s) still runs; if so ``transition``
-        is refused with an error naming the remedy: it would start a second worker (activate), take the model and
-        publishers from under that frame (cleanup) or load a second model beside the one it holds (configure)."""
-        if self._worker is None or not self._worker.alive:
-            return False
-        self.get_logger().error(
-            f"{transition} refused: the previous depth worker is still busy with a frame (it ran past the 5 s "
-            f"stop); try {transition} again once that frame returns (a frame that never returns: restart the node)"
-        )
-        return True
 
     def on_error(self, state: State) -> Any:
         """Release everything: back to unconfigured (shutdown too; from active with a last status, as deactivate)."""

@@ -232,3 +232,18 @@ class TwoStageWorker(Generic[T, R]):
         output = self._compute(item)
         if output is not None and not self._handoff.put(output):
             self._on_discard(1)  # computed after a stop
+
+
+def refused_while_busy(
+    worker: TwoStageWorker[T, R] | None, transition: str, log_error: Callable[[str], object]
+) -> bool:
+    """Whether ``worker``'s threads, which a stop could not join (a frame past its 5 s), still run; if so the
+    lifecycle ``transition`` is refused with an error naming the remedy: it would start a second worker (activate),
+    take the model and publishers from under that frame (cleanup) or load a second model beside it (configure)."""
+    if worker is None or not worker.alive:
+        return False
+    log_error(
+        f"{transition} refused: the previous depth worker is still busy with a frame (it ran past the 5 s "
+        f"stop); try {transition} again once that frame returns (a frame that never returns: restart the node)"
+    )
+    return True

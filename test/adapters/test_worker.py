@@ -11,7 +11,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mono_depth_ros.adapters.worker import FrameWorker, HandOff, LatestSlot, TwoStageWorker
+from mono_depth_ros.adapters.worker import FrameWorker, HandOff, LatestSlot, TwoStageWorker, refused_while_busy
 from mono_depth_ros.core.errors import EncodingError
 
 MS = 1_000_000
@@ -198,3 +198,26 @@ def test_items_put_together_are_taken_oldest_first_and_replaced_together() -> No
     assert [slot.take(timeout_s=0), slot.take(timeout_s=0), slot.take(timeout_s=0)] == [4, 5, None]
     assert slot.put_all([]) == 0 and slot.put(6) is False
     assert slot.put_all([7, 8]) == 1 and slot.close() == 2 and slot.take(timeout_s=0) is None
+
+
+def test_a_transition_is_refused_only_while_a_worker_thread_still_runs_and_the_error_names_the_remedy() -> None:
+    """A lifecycle transition after a stop that could not join a late frame: refused (with the transition and the
+    remedy in the error) while that frame runs; allowed with no worker, and once the frame has returned."""
+    errors: list[str] = []
+    assert not refused_while_busy(None, "cleanup", errors.append)
+    started, release, slot = threading.Event(), threading.Event(), LatestSlot[int]()
+
+    def late_frame(item: int) -> None:
+        started.set()
+        release.wait(10)
+
+    worker = TwoStageWorker(slot, late_frame, lambda out: None, lambda err: None)
+    worker.start()
+    slot.put(1)
+    assert started.wait(10)
+    assert not worker.stop(timeout_s=0.05)  # the frame runs on past the stop
+    assert refused_while_busy(worker, "cleanup", errors.append)
+    assert len(errors) == 1 and errors[0].startswith("cleanup refused") and "try cleanup again" in errors[0]
+    release.set()
+    worker.stop(timeout_s=10.0)
+    assert not refused_while_busy(worker, "configure", errors.append) and len(errors) == 1
