@@ -456,9 +456,8 @@ def test_a_publisher_left_behind_by_a_test(probe: Probe) -> None:
     :class:`~test.ros2.harness.KittiFeeder`'s (every test that made a feeder or ``probe.publisher`` and did not
     destroy it: test_ros2_launch's temporal filter test left three on /camera/*, /lidar/points)."""
     probe.publisher(String, _left_publisher)
-    assert [info.node_name for info in probe.node.get_publishers_info_by_topic(_left_publisher)] == [
-        probe.node.get_name()
-    ]
+    ours = lambda: [i.node_name for i in probe.node.get_publishers_info_by_topic(_left_publisher)]  # noqa: E731
+    wait_until(lambda: ours() == [probe.node.get_name()], 10, f"the probe's publisher on {_left_publisher}")
 
 
 def test_the_publisher_a_test_left_behind_is_gone_before_the_next_test(probe: Probe) -> None:
