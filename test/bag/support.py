@@ -191,6 +191,29 @@ def read_bag(path: Path, distro: Distro = "humble") -> dict[str, list[tuple[int,
     return out
 
 
+def add_recorded_clock(plain: Path, path: Path, behind_ns: int) -> dict[str, int]:
+    """Write ``path``: the bag ``plain`` (Humble's types) with a recorded /clock message beside each of its messages,
+    its time ``behind_ns`` behind the message's bag (log) time (0: the bag's own time; a simulator's: behind it), as
+    ``ros2 bag record`` of a simulated clock leaves it. Returns the message count of each topic of ``path``."""
+    from rosbags.rosbag2 import Reader, Writer
+
+    from mono_depth_ros.bag.reader import typestore_for
+
+    typestore = typestore_for("humble")
+    clock_type = "rosgraph_msgs/msg/Clock"
+    Clock, Time = typestore.types[clock_type], typestore.types["builtin_interfaces/msg/Time"]
+    with Reader(plain) as reader, Writer(path, version=8) as writer:
+        made = {c.id: writer.add_connection(c.topic, c.msgtype, typestore=typestore) for c in reader.connections}
+        clock = writer.add_connection("/clock", clock_type, typestore=typestore)
+        for connection, log_ns, raw in reader.messages():
+            writer.write(made[connection.id], log_ns, raw)
+            clock_ns = log_ns - behind_ns
+            message = Clock(clock=Time(sec=clock_ns // 10**9, nanosec=clock_ns % 10**9))
+            writer.write(clock, log_ns, typestore.serialize_cdr(message, clock_type))
+    with Reader(path) as reader:
+        return {c.topic: c.msgcount for c in reader.connections}
+
+
 SCHEMA_BYTES = 128 * 1024
 """More than a fresh output bag's storage file holds before its first frame (sqlite3 tables, MCAP header)."""
 

@@ -55,6 +55,7 @@ from .support import (
     START_NS,
     WIDTH,
     Mutate,
+    add_recorded_clock,
     compress_files_whole,
     read_bag,
     recompress,
@@ -1779,24 +1780,8 @@ def _write_bag_with_recorded_clock(tmp_path: Path, behind_ns: int) -> dict[str, 
     """Write ``tmp_path / "in"``: a tiny camera bag (no LiDAR) with a recorded /clock message beside each message,
     its time ``behind_ns`` behind the message's bag (log) time (0: the bag's own time; a simulator's: behind it).
     Returns the message count of each topic."""
-    from rosbags.rosbag2 import Reader, Writer
-
-    from mono_depth_ros.bag.reader import typestore_for
-
     write_tiny_bag(tmp_path / "plain", 3, lidar=False)
-    typestore = typestore_for("humble")
-    clock_type = "rosgraph_msgs/msg/Clock"
-    Clock, Time = typestore.types[clock_type], typestore.types["builtin_interfaces/msg/Time"]
-    with Reader(tmp_path / "plain") as reader, Writer(tmp_path / "in", version=8) as writer:
-        made = {c.id: writer.add_connection(c.topic, c.msgtype, typestore=typestore) for c in reader.connections}
-        clock = writer.add_connection("/clock", clock_type, typestore=typestore)
-        for connection, log_ns, raw in reader.messages():
-            writer.write(made[connection.id], log_ns, raw)
-            clock_ns = log_ns - behind_ns
-            message = Clock(clock=Time(sec=clock_ns // 10**9, nanosec=clock_ns % 10**9))
-            writer.write(clock, log_ns, typestore.serialize_cdr(message, clock_type))
-    with Reader(tmp_path / "in") as reader:
-        return {c.topic: c.msgcount for c in reader.connections}
+    return add_recorded_clock(tmp_path / "plain", tmp_path / "in", behind_ns)
 
 
 def test_copy_inputs_leaves_out_a_recorded_clock_and_says_to_play_with_clock(tmp_path: Path) -> None:

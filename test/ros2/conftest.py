@@ -7,11 +7,12 @@ while this conftest loads is an error traceback where pytest was pointed at this
 
 One test that fails or hangs must not fail the tests after it (:func:`contained`): before each test that uses the
 probe, the probe must hear itself (else its executor is revived, with a warning naming the test before); after each
-test, and after each module, the probe's collectors made in it and not dropped are dropped (else they take every
-later message on their topics for the rest of the session), every process group the harness started in it and still
-running is SIGKILLed and waited for (an error when the test had passed: it should have stopped its own), then the
-graph is waited clear of the nodes the test added, whether or not it left a process (one still there after 15 s is
-an error: it would answer for the next test's node).
+test, and after each module, the probe's publishers, collectors, clients, services and timers made in it and not
+destroyed are destroyed (else a collector takes every later message on its topic for the rest of the session, and a
+publisher is one more writer on a topic a later test's node reads), every process group the harness started in it
+and still running is SIGKILLed and waited for (an error when the test had passed: it should have stopped its own),
+then the graph is waited clear of the nodes the test added, whether or not it left a process (one still there after
+15 s is an error: it would answer for the next test's node).
 
 The tier runs on pytest-xdist workers (``scripts/ros2_tier.sh``, ``MONO_DEPTH_ROS2_WORKERS``), a module each at a
 time; each worker is a session of its own, in its own ROS domain (:func:`pytest_configure`), so all of the above holds
@@ -102,16 +103,17 @@ _session_probe: list[Probe] = []
 @pytest.fixture(scope="module", autouse=True)
 def contained_module() -> Iterator[None]:
     """Process groups started by a module-scoped fixture (a node shared by the module's tests) and still running at
-    the module's end are killed, so that they cannot answer for the next module's node; the collectors made in the
-    module and not dropped (a module-scoped fixture's) are dropped, so that they do not take the next modules'
-    messages for the rest of the session; then the graph is waited clear of the nodes the module added
-    (:func:`harness.module_leftovers`: one still there after 15 s is an error, as after a test)."""
+    the module's end are killed, so that they cannot answer for the next module's node; the probe's publishers,
+    collectors, clients, services and timers made in the module and not destroyed (a module-scoped fixture's) are
+    destroyed, so that they neither take the next modules' messages nor publish beside their tests' publishers;
+    then the graph is waited clear of the nodes the module added (:func:`harness.module_leftovers`: one still there
+    after 15 s is an error, as after a test)."""
     index = harness.started_count()
-    collectors = _session_probe[0].collectors() if _session_probe else []
+    held = _session_probe[0].held() if _session_probe else []
     known = harness.graph_nodes(_session_probe[0]) if _session_probe else None
     yield
     if _session_probe:
-        _session_probe[0].drop_all_but(collectors)
+        _session_probe[0].drop_since(held)
     left = harness.reap_since(index)
     if left:
         warnings.warn(f"killed what the module left running: {'; '.join(left)}", stacklevel=1)
@@ -137,12 +139,12 @@ def contained(request: pytest.FixtureRequest) -> Iterator[None]:
     watcher = probe if probe is not None else (_session_probe[0] if _session_probe else None)
     index = harness.started_count()
     known = harness.graph_nodes(watcher) if watcher is not None else set()
-    collectors = watcher.collectors() if watcher is not None else None
+    held = watcher.held() if watcher is not None else None
     yield
     _previous_test[0] = request.node.nodeid
     report = getattr(request.node, "rep_call", None)
     passed = report is not None and report.passed
-    problems = harness.contain_teardown(index, watcher, known, passed, 15.0, collectors)
+    problems = harness.contain_teardown(index, watcher, known, passed, 15.0, held)
     if problems:
         pytest.fail("; ".join(problems))
 

@@ -157,6 +157,7 @@ class Probe:
         self._echo_subscription = self.node.create_subscription(String, echo_topic, self._echo, RELIABLE)
         self._echo_pub = self.publisher(String, echo_topic, RELIABLE)
         self._echo_sent = 0
+        self._own = self.held()  # the echo's subscription and publisher, /tf's publisher: never dropped
 
     def _start_executor(self) -> None:
         self._executor = ProbeExecutor(num_threads=2)
@@ -233,16 +234,41 @@ class Probe:
         """The collectors :meth:`collect` made and :meth:`drop` has not dropped, oldest first."""
         return [sub.callback for sub in self._subscriptions]
 
-    def drop_all_but(self, kept: Iterable[Collector]) -> list[str]:
-        """Drop every collector not in ``kept`` (what :meth:`collectors` said before a test or module); returns their
-        topics. A collector left behind (its test failed before dropping it, or a module's fixture never drops it)
-        takes every later message on its topic for the rest of the session: the depth images and clouds of every
-        later node held in memory, each deserialised by the probe's two executor threads."""
-        keep = {id(collector) for collector in kept}
-        left = [collector for collector in self.collectors() if id(collector) not in keep]
-        for collector in left:
-            self.drop(collector)
-        return [collector.topic for collector in left]
+    def held(self) -> list[Any]:
+        """The publishers, subscriptions, service clients, services and timers the probe's node holds now (what
+        :meth:`drop_since` is given before a test or module)."""
+        node = self.node
+        return [*node.publishers, *node.subscriptions, *node.clients, *node.services, *node.timers]
+
+    def drop_since(self, held: Iterable[Any]) -> list[str]:
+        """Destroy every publisher, subscription (a collector's too), client, service and timer of the node that is
+        not in ``held`` (what :meth:`held` said before a test or module) and not the probe's own; returns what was
+        destroyed ("publisher /camera/image_raw"). One left behind stays in the graph for the rest of the session: a
+        collector takes every later message on its topic (the depth images and clouds of every later node held in
+        memory, each deserialised by the probe's two executor threads); a publisher is one more writer on a topic
+        that a later test's node subscribes (a best-effort camera another test left beside the test's own on
+        /camera/image_raw; a /clock publisher counted with the player's), each of them discovered by every node a
+        later test starts."""
+        keep = {id(entity) for entity in (*held, *self._own)}
+        node = self.node
+        destroyers = (
+            ("publisher", node.publishers, node.destroy_publisher),
+            ("subscription", node.subscriptions, node.destroy_subscription),
+            ("client", node.clients, node.destroy_client),
+            ("service", node.services, node.destroy_service),
+            ("timer", node.timers, node.destroy_timer),
+        )
+        dropped = []
+        for kind, entities, destroy in destroyers:
+            for entity in [entity for entity in entities if id(entity) not in keep]:
+                name = getattr(entity, "topic_name", None) or getattr(entity, "srv_name", "")
+                dropped.append(f"{kind} {name}".rstrip())
+                if self._static_tf is not None and entity is self._static_tf.pub_tf:
+                    self._static_tf = None  # made again on next use (forget_static_tf: what waits out its linger)
+                if entity in self._subscriptions:
+                    self._subscriptions.remove(entity)
+                destroy(entity)
+        return dropped
 
     def send_static_tf(self, cam_from_lidar: RigidTransform, stamp_ns: int) -> None:
         self.static_tf.sendTransform(transform_msg(cam_from_lidar, stamp_ns))
@@ -604,20 +630,21 @@ def contain_teardown(
     known: set[str],
     passed: bool,
     graph_timeout_s: float = 15.0,
-    collectors: Iterable[Collector] | None = None,
+    held: Iterable[Any] | None = None,
 ) -> list[str]:
-    """The per-test teardown (conftest's ``contained``): drops the probe's collectors not in ``collectors`` (what
-    :meth:`Probe.collectors` said before the test; None: none dropped), stops the process groups noted since
+    """The per-test teardown (conftest's ``contained``): destroys the probe's publishers, collectors, clients,
+    services and timers not in ``held`` (what :meth:`Probe.held` said before the test, a module-scoped fixture's
+    among them; None: none destroyed) once its static transform is forgotten, stops the process groups noted since
     ``index`` (:func:`reap_since`), collects the garbage where the graph holds a node not in ``known`` (the graph
     before the test), then waits the graph clear of those nodes (:func:`wait_until_gone_from_graph`, up to
     ``graph_timeout_s``), whether or not a group was left; returns the problems to report (empty: none): a test that
     ``passed`` but left groups running; nodes still in the graph after the wait (they answer for the next test's
     node: a process outside the groups noted, such as a launch's double-forked child or a component container, a
     node the test process still holds, or a DDS lease longer than the wait)."""
-    if probe is not None and collectors is not None:
-        probe.drop_all_but(collectors)
     if probe is not None:
         probe.forget_static_tf()  # this test's latched static transform is not the next test's
+    if probe is not None and held is not None:
+        probe.drop_since(held)
     left = reap_since(index)
     if probe is not None and graph_nodes(probe) - known:
         gc.collect()  # a node of this process held by a reference cycle only (its constructor raised) goes

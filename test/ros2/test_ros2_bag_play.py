@@ -348,27 +348,15 @@ def test_the_runners_copy_of_a_bag_with_a_recorded_clock_plays_with_one_clock(pr
     /clock and the recorded one (two publishers, the time jumping between them: what IN shows, and what OUT showed
     while /clock was copied); OUT plays with the player's clock alone. One that is a simulator's time (1000 s
     behind): OUT keeps it and plays as IN, without --clock, with that one timeline (left out, OUT had no /clock)."""
-    from rosbags.rosbag2 import Reader, Writer
-
-    from mono_depth_ros.bag.reader import typestore_for
-    from test.bag.support import write_tiny_bag
+    from test.bag.support import add_recorded_clock, write_tiny_bag
 
     write_tiny_bag(tmp_path / "plain", 30, lidar=False)
-    typestore, clock_type = typestore_for("humble"), "rosgraph_msgs/msg/Clock"
-    message, stamp = typestore.types[clock_type], typestore.types["builtin_interfaces/msg/Time"]
     params = {"model.backend": "external", "model.output_kind": "metric", "scale.mode": "none"}
 
     def copied(name: str, behind_ns: int) -> Path:
         """IN (``plain`` with a /clock ``behind_ns`` behind its bag time) and the runner's --copy-inputs OUT of it."""
         bag = tmp_path / f"{name}_in"
-        with Reader(tmp_path / "plain") as reader, Writer(bag, version=8) as writer:
-            made = {c.id: writer.add_connection(c.topic, c.msgtype, typestore=typestore) for c in reader.connections}
-            recorded = writer.add_connection("/clock", clock_type, typestore=typestore)
-            for connection, log_ns, raw in reader.messages():
-                writer.write(made[connection.id], log_ns, raw)
-                sim_ns = log_ns - behind_ns
-                clock = message(clock=stamp(sec=sim_ns // 10**9, nanosec=sim_ns % 10**9))
-                writer.write(recorded, log_ns, typestore.serialize_cdr(clock, clock_type))
+        add_recorded_clock(tmp_path / "plain", bag, behind_ns)
         run = subprocess.run(
             ["ros2", "run", "mono_depth_ros", "mono-depth", "bag", str(bag), str(tmp_path / f"{name}_out"), "-q",
              "--copy-inputs", *(arg for name, value in params.items() for arg in ("--param", f"{name}={value}"))],

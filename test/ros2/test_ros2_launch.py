@@ -235,9 +235,11 @@ def test_external_relative_inverse_scaled_by_lidar_and_filtered_in_time_is_the_p
     ]  # fmt: skip
 
     fixed, lidar_frame = "odom_drive_test", "drive_lidar"
-    # each frame's messages are sent once and the next frame only after its depth (lockstep): frame 0 got no depth
-    # in 30 s in 2 of 3 whole-tier runs (the node's log: its inputs "nothing arrived", no refusal), most likely a
-    # best-effort sample lost under load; a reliable subscription has DDS resend it (the test is about the bits)
+    # each frame's messages are sent once and the next frame only after its depth (lockstep), frame 0 on publishers
+    # made just before: a best-effort reader (the default input_qos) takes a writer's samples only once it has matched
+    # that writer, which the writer's get_subscription_count() does not show (it counts its own side), so frame 0 got
+    # no depth in 2 of 3 whole-tier runs (the node's log: "nothing arrived"); a single frame sent so, on a topic with
+    # no other publisher, was lost in 14 of 48 tries, 0 of 24 to a reliable reader, which DDS repairs once matched
     values = {**params, "temporal.fixed_frame": fixed, "diagnostics.period_s": 0.2, "input_qos": "reliable"}
     lidar_topic = str(values.pop("lidar_topic"))  # the launch argument's
     node_params = write_params(ros_logs / "relative_inverse_filtered.yaml", values)
@@ -301,11 +303,7 @@ def test_external_relative_inverse_scaled_by_lidar_and_filtered_in_time_is_the_p
     assert (last["temporal_filtered_frames"], last["temporal_no_motion_frames"]) == (str(n - 1), "0"), last
     assert (last["frames_published"], last["worker_errors"], last["bad_messages"]) == (str(n), "0", "0"), last
     assert last["scale_mode"] == "lidar" and last["scale_health"] == "ok", last
-    said_wrong = [  # "offering incompatible QoS": a best-effort publisher an earlier test left on the probe
-        line
-        for line in launched.log.splitlines()
-        if re.search(r"\[(?:WARN|ERROR)\]|Traceback", line) and "offering incompatible QoS" not in line
-    ]
+    said_wrong = [line for line in launched.log.splitlines() if re.search(r"\[(?:WARN|ERROR)\]|Traceback", line)]
     assert not said_wrong, said_wrong
     for i, (ours, theirs, by_filter, before) in enumerate(zip(published, expected, filtered, unfiltered, strict=True)):
         valid = np.isfinite(predictions[i]) & (predictions[i] > 0)
