@@ -739,7 +739,7 @@ def test_the_node_stops_cleanly_while_frames_flow(
 ) -> None:
     launched = Launched({"device": "cpu"}, ros_logs / f"stop_{how}.log")
     depth = probe.collect(Image, "/depth/image", RELIABLE)
-    stop_feeding = threading.Event()
+    stop_feeding, thread = threading.Event(), None
     try:
         launched.wait_ready(probe)
         feeder = KittiFeeder(probe, kitti_frames)
@@ -782,6 +782,8 @@ def test_the_node_stops_cleanly_while_frames_flow(
         assert elapsed < 15.0, f"took {elapsed:.1f} s to stop"
     finally:
         stop_feeding.set()
+        if thread is not None:  # its last publish ends before the teardown destroys the feeder's publishers
+            thread.join(5)
         probe.drop(depth)
         if launched.alive():
             launched.stop(signal.SIGKILL)
