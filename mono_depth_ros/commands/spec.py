@@ -130,13 +130,14 @@ def graph_signature(model: Path) -> GraphSignature:
         CheckpointError: not a loadable ONNX model, external data outside its folder, or not one RGB image input
             (see :func:`image_input`).
     """
+    from mono_depth_ros.models.hub_id import broken_link
     from mono_depth_ros.models.onnx_external import check_external_data
     from mono_depth_ros.models.onnx_model import directory_given, load_error, require_onnxruntime
 
     if model.is_dir():
         raise CheckpointError(directory_given(model, "ONNX model"))
     if not model.is_file():
-        msg = f"ONNX model {model} does not exist"
+        msg = broken_link(model) or f"ONNX model {model} does not exist"
         raise CheckpointError(msg)
     ort = require_onnxruntime()
     check_external_data(model)

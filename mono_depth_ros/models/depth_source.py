@@ -21,7 +21,7 @@ from mono_depth_ros.core.depth_kind import OutputKind
 from mono_depth_ros.core.edges import SourceShape, SourceWindow
 from mono_depth_ros.core.errors import CheckpointError, ConfigError
 from mono_depth_ros.depth_config import DepthConfig, ModelConfig
-from mono_depth_ros.models.hub_id import hub_id_hint
+from mono_depth_ros.models.hub_id import broken_link, hub_id_hint
 
 if TYPE_CHECKING:
     import torch
@@ -205,6 +205,8 @@ def build_depth_source(config: DepthConfig | Mapping[str, ParamValue]) -> Estima
     # `weights:=~/m` (launch) or a params file
     weights = os.path.expanduser(model.weights) if model.weights else str(default_weights())
     if not Path(weights).exists():
+        if broken := broken_link(Path(weights)):  # a cache snapshot copied with its links (an onnx/model.onnx)
+            raise CheckpointError(f"model.weights {broken}")
         msg = f"model.weights {weights} does not exist; pass an existing checkpoint file or model directory"
         msg += hub_id_hint(weights) + relative_path_hint(weights)
         raise CheckpointError(msg)

@@ -458,6 +458,13 @@ def _instead(path: Path) -> str:
     return PREPROCESSOR_FILE if path.name == PROCESSOR_FILE and fallback.is_file() else "the family defaults"
 
 
+def settings_place(source: str) -> str:
+    """Where to edit the settings of an :class:`HfPreprocessing` whose ``source`` is ``source``: the
+    ``image_processor`` entry of ``processor_config.json`` when they were read from there (an edit of
+    ``preprocessor_config.json`` would change nothing: the entry is read first), else ``preprocessor_config.json``."""
+    return f"{PROCESSOR_FILE}'s image_processor entry" if Path(source).name == PROCESSOR_FILE else PREPROCESSOR_FILE
+
+
 def processor_settings(directory: Path) -> tuple[Path, dict[str, Any]] | None:
     """The image processor's settings in ``directory`` and the file they came from, by transformers' rule
     (``ImageProcessingMixin.get_image_processor_dict``, transformers 5): the ``image_processor`` entry of

@@ -20,7 +20,12 @@ from mono_depth_ros.core.errors import CheckpointError, ConfigError
 from mono_depth_ros.core.frame_hints import PROMPT_DEPTH
 from mono_depth_ros.models.hf_families import Family, config_kind
 from mono_depth_ros.models.hf_folder_checks import config_object
-from mono_depth_ros.models.hf_preprocessing import PROCESSOR_CLASS_DEFAULTS, HfPreprocessing, read_preprocessing
+from mono_depth_ros.models.hf_preprocessing import (
+    PROCESSOR_CLASS_DEFAULTS,
+    HfPreprocessing,
+    read_preprocessing,
+    settings_place,
+)
 from mono_depth_ros.models.spec import InputPolicy, ModelSpec
 
 ARCHITECTURE = "transformers"
@@ -91,12 +96,13 @@ def _whole_patches(preprocessing: HfPreprocessing, multiple: int, directory: Pat
         whole = replace(policy, height=height, width=width, multiple_of=merged, max_long_side=max(height, width))
     _LOG.warning(
         "%s: its network maps whole %d px patches only (it would crop the frame and the map would be stretched); "
-        "input %s instead of %s (set ensure_multiple_of: %d in preprocessor_config.json to say so)",
+        "input %s instead of %s (set ensure_multiple_of: %d in %s to say so)",
         directory,
         multiple,
         whole,
         policy,
         merged,
+        settings_place(preprocessing.source),
     )
     return replace(preprocessing, input=whole)
 
@@ -112,7 +118,8 @@ def _check_fixed_input(preprocessing: HfPreprocessing, expected: HfPreprocessing
         f"{preprocessing.source} asks for {asked.height}x{asked.width}{aspect} input, but its "
         f"config.json makes this {family.title} model run only {fixed.height}x{fixed.width} "
         f"(patch_size / min(scaled_images_ratios)); set size to {{height: {fixed.height}, width: {fixed.width}}} "
-        f"and keep_aspect_ratio false in preprocessor_config.json (or delete it), or fetch the model again"
+        f"and keep_aspect_ratio false in {settings_place(preprocessing.source)} (or delete it), or fetch the model "
+        f"again"
     )
     raise CheckpointError(msg)
 

@@ -90,18 +90,20 @@ def broken_link(path: Path) -> str:
     """For a ``path`` that is a symbolic link to nothing, the sentence naming it, its target and the remedy; else
     ``""``. A file of huggingface_hub's cache snapshot is a relative link into ``../../blobs``: a snapshot folder
     copied as ``cp -r`` and ``rsync -a`` copy it keeps the links and leaves the blobs behind (remedy: the copy that
-    keeps the files, ``cp -rL``). A link inside the cache itself (``models--org--name/snapshots/<revision>/``) whose
-    blob was deleted (``huggingface-cli delete-cache``, a cleaned disk) cannot be copied either: the remedy there is
-    fetching ``org/name`` again. (huggingface_hub makes the link only once the blob is complete, so an unfinished
-    download leaves no link.)"""
+    keeps the files, ``cp -rL``). A link inside the cache itself (``models--org--name/snapshots/<revision>/``, or a
+    folder of it: ``onnx/``) whose blob was deleted (``huggingface-cli delete-cache``, a cleaned disk) cannot be
+    copied either: the remedy there is fetching ``org/name`` again. (huggingface_hub makes the link only once the
+    blob is complete, so an unfinished download leaves no link.)"""
     if not path.is_symlink() or path.exists():
         return ""
     try:
         target = os.readlink(path)
     except OSError:
         target = "?"
-    repo = path.parent.parent.parent
-    if path.parent.parent.name == "snapshots" and repo.name.startswith("models--"):
+    # the snapshot folder holding it (a file in a folder of it too: onnx-community's onnx/model.onnx)
+    snapshot = next((folder for folder in path.parents if folder.parent.name == "snapshots"), path)
+    repo = snapshot.parent.parent
+    if snapshot is not path and repo.name.startswith("models--"):
         repo_id = repo.name.removeprefix("models--").replace("--", "/")
         return (
             f"{path} is a symbolic link to {target}, which does not exist: the Hugging Face cache {repo} lacks that "

@@ -165,6 +165,39 @@ def test_a_depth_pro_processor_size_that_disagrees_with_its_config_is_refused_at
         load_transformers_model(directory, CPU)
 
 
+def test_a_refused_or_corrected_processor_size_names_the_file_it_was_read_from(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Settings read from processor_config.json's image_processor entry (transformers 5's Processor file, read before
+    preprocessor_config.json): the remedy said 'set ... in preprocessor_config.json', which that entry overrides
+    (an edit there changes nothing). It names the entry now, in the refusal (Depth Pro's fixed size) and in the
+    warning of a size off the patch grid; settings from preprocessor_config.json still name that file."""
+    depth_pro = write_tiny_family("depth_pro", tmp_path / "dp")
+    (depth_pro / "preprocessor_config.json").unlink()
+    nested = {"image_processor": {"size": {"height": 384, "width": 384}}}
+    (depth_pro / "processor_config.json").write_text(json.dumps(nested))
+    with pytest.raises(CheckpointError, match=r"384x384.*256x256") as refused:
+        load_transformers_model(depth_pro, CPU)
+    assert "in processor_config.json's image_processor entry" in str(refused.value), refused.value
+    assert "preprocessor_config.json" not in str(refused.value), refused.value
+
+    off_grid = {"size": {"height": 100, "width": 300}}
+    for name, content in [
+        ("processor_config.json", {"image_processor": off_grid}),
+        ("preprocessor_config.json", off_grid),
+    ]:
+        directory = write_tiny_family("depth_anything", tmp_path / name)
+        (directory / "preprocessor_config.json").unlink()
+        (directory / name).write_text(json.dumps(content))
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="mono_depth_ros.models.hf_spec"):
+            load_transformers_model(directory, CPU)
+        said = [record.getMessage() for record in caplog.records if "patches only" in record.getMessage()]
+        assert len(said) == 1, caplog.text
+        where = "processor_config.json's image_processor entry" if name == "processor_config.json" else name
+        assert said[0].endswith(f"in {where} to say so)"), said[0]
+
+
 @pytest.mark.parametrize(
     ("family", "processor"),
     [

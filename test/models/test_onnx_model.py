@@ -345,6 +345,45 @@ def test_a_hugging_face_folder_of_onnx_exports_names_the_graph_to_pass(
     assert OnnxBackend(graph, CPU).infer(torch.zeros(1, 3, 64, 96)).shape == (1, 1, 64, 96)
 
 
+def test_an_onnx_graph_that_links_to_nothing_names_the_link_for_the_node_and_the_spec_command(
+    onnx_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An onnx-community snapshot (onnx/model.onnx, the graph the directory refusal names) copied out of the Hugging
+    Face cache with cp -r keeps a relative link to a blob left behind: model.weights said 'does not exist; pass an
+    existing checkpoint file' and `mono-depth spec` 'ONNX model ... does not exist', of a file `ls` lists. Both name
+    the link, its target and cp -rL now, as a transformers folder's files do; the link inside the cache itself (its
+    blob deleted) says fetch the model again, not copy it (a graph one folder below the snapshot, onnx/)."""
+    import os
+
+    from mono_depth_ros.cli import main
+    from mono_depth_ros.models.depth_source import build_depth_source
+
+    snapshot = tmp_path / "hub" / "models--onnx-community--tiny" / "snapshots" / "0123abcd"
+    blobs = tmp_path / "hub" / "models--onnx-community--tiny" / "blobs"
+    (snapshot / "onnx").mkdir(parents=True)
+    blobs.mkdir()
+    (blobs / "abc").write_bytes(onnx_path.read_bytes())
+    os.symlink(os.path.relpath(blobs / "abc", snapshot / "onnx"), snapshot / "onnx" / "model.onnx")
+    copied = tmp_path / "robot" / "onnx"
+    copied.mkdir(parents=True)
+    os.symlink(os.readlink(snapshot / "onnx" / "model.onnx"), copied / "model.onnx")  # cp -r: the link as it was
+    graph = copied / "model.onnx"
+    named = f"{graph} is a symbolic link to {os.readlink(graph)}, which does not exist"
+    params = {"model.backend": "onnx", "model.weights": str(graph), "device": "cpu"}
+    with pytest.raises(CheckpointError) as refused:
+        build_depth_source(params)
+    assert named in str(refused.value) and "cp -rL" in str(refused.value), refused.value
+    assert main(["spec", str(graph), "--kind", "metric", "--input-size", "64x96"]) == 2
+    err = capsys.readouterr().err
+    assert named in err and "cp -rL" in err, err
+    (blobs / "abc").unlink()  # the blob deleted from the cache itself: copying the snapshot cannot help
+    inside = snapshot / "onnx" / "model.onnx"
+    with pytest.raises(CheckpointError) as refused:
+        build_depth_source({**params, "model.weights": str(inside)})
+    assert "mono-depth weights fetch onnx-community/tiny" in str(refused.value), refused.value
+    assert "cp -rL" not in str(refused.value), refused.value
+
+
 class _BytePixels(torch.nn.Module):
     """A graph with its normalisation baked in: uint8 pixels 0..255 in, their mean / 255 out."""
 
