@@ -105,13 +105,16 @@ class BagDiagnostics:
         Each is made as it is taken (up to 72,000 in an hour's dropout at ``diagnostics.period_s`` 0.05 s: 330 MB
         held at once in a list): take them all before the image is processed.
         """
-        gaps = np.diff(np.asarray(self._images, dtype=np.int64))
-        gaps = gaps[gaps > 0]  # (a clock that went back: no interval)
+        before = tuple(self._images)
         self._images.append(stamp_ns)
-        if self._last is None or self._next_ns is None or not gaps.size:
+        if self._last is None or self._next_ns is None:
             return iter(())
-        dropout_ns = max(self.period_ns, DROPOUT_INTERVALS * float(np.median(gaps)))
-        if not dropout_ns < stamp_ns - self._last[3] <= LONGEST_SILENCE_NS:
+        silence_ns = stamp_ns - self._last[3]
+        if not self.period_ns < silence_ns <= LONGEST_SILENCE_NS:
+            return iter(())  # within a period (most images): no interval median needed
+        gaps = np.diff(np.asarray(before, dtype=np.int64))
+        gaps = gaps[gaps > 0]  # (a clock that went back: no interval)
+        if not gaps.size or silence_ns <= DROPOUT_INTERVALS * float(np.median(gaps)):
             return iter(())  # frames at the camera's rate: their statuses go with them (update), as before
         return self._due(factory, summary, stamp_ns)
 
