@@ -67,13 +67,14 @@ def dtype_from_fields(fields: Sequence[PointField], point_step: int, is_bigendia
             msg = f"PointField {f.name!r} has unknown datatype {f.datatype}; expected 1..8 (INT8..FLOAT64)"
             raise EncodingError(msg)
         base = np.dtype(order + code)
-        fmt = np.dtype((base, (f.count,))) if f.count > 1 else base
-        if f.offset < 0 or f.offset + fmt.itemsize > point_step:
+        size = base.itemsize * max(f.count, 1)  # checked before numpy sizes it: a corrupt count (2**32 - 1) is no
+        if f.offset < 0 or f.offset + size > point_step:  # C int, its ValueError no named error
             msg = (
-                f"PointField {f.name!r} at offset {f.offset} ({fmt.itemsize} bytes) does not fit in "
-                f"point_step {point_step}"
+                f"PointField {f.name!r} at offset {f.offset} ({f.count} x {base.itemsize} bytes) does not fit in "
+                f"point_step {point_step}; the publisher's field count or offset is wrong"
             )
             raise ShapeError(msg)
+        fmt = np.dtype((base, (f.count,))) if f.count > 1 else base
         if f.count < 1:
             continue  # count 0 fields carry no data (seen in some drivers); skip them
         names.append(f.name)

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mono_depth_ros.core.errors import EncodingError, ShapeError
 from mono_depth_ros.core.point_fields import (
@@ -47,3 +49,23 @@ def test_bad_layouts_raise_named_errors() -> None:
         dtype_from_fields([PointField("x", 0, FLOAT32), PointField("x", 4, FLOAT32)], 8)
     with pytest.raises(ShapeError, match="structured"):
         fields_from_dtype(np.dtype(np.float32))
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    datatype=st.integers(1, 8),
+    count=st.one_of(st.integers(0, 4), st.integers(2**31 - 8, 2**32 - 1)),
+    offset=st.one_of(st.integers(0, 24), st.integers(2**31 - 8, 2**32 - 1)),
+    point_step=st.integers(0, 32),
+)
+def test_any_field_layout_gives_a_dtype_or_a_named_error(datatype: int, count: int, offset: int, point_step: int) -> None:
+    """A PointField's uint32 count or offset as a corrupt message sends them (2**32 - 1): a ShapeError naming the
+    field, not numpy's ValueError ("dimension does not fit into a C int") out of the node's LiDAR decode."""
+    field = PointField("intensity", offset, datatype, count)
+    try:
+        dtype = dtype_from_fields([field], point_step)
+    except ShapeError as err:
+        assert "'intensity'" in str(err) and f"point_step {point_step}" in str(err)
+        return
+    assert dtype.itemsize == point_step
+    assert count < 1 or dtype.fields["intensity"][0].itemsize == count * dtype.fields["intensity"][0].base.itemsize
