@@ -62,7 +62,8 @@ def project_laser(
 
     A non-finite ``time_increment_s`` (some drivers leave it NaN), or one whose beams span no sweep
     (:func:`beam_step_ns`), is taken as 0: no per-beam times. A
-    ``range_max_m`` of +Inf (a simulator's) keeps every finite range from ``range_min_m``. A negative
+    ``range_max_m`` of +Inf (a simulator's) keeps every finite range from ``range_min_m``; a ``range_min_m`` of -Inf
+keeps none at -Inf (REP 117's "too close", no point). A negative
     ``angle_increment_rad`` (a LiDAR mounted upside down, scanning clockwise) is used as it is.
 
     Raises:
@@ -82,6 +83,8 @@ def project_laser(
     index = np.arange(ranges.size)
     with np.errstate(invalid="ignore"):  # NaN compares False: dropped
         kept = (ranges >= range_min_m) & (ranges < range_max_m)
+    if range_min_m == -math.inf:  # -Inf ("too close") at or above it: a point at -Inf, NaN went on to the scale fit
+        kept &= ranges != -math.inf
     index = index[kept]
     angle = angle_min_rad + index * angle_increment_rad
     r = ranges[kept]

@@ -7,6 +7,8 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mono_depth_ros.core.errors import ShapeError
 from mono_depth_ros.core.msg_factory import make_header
@@ -83,3 +85,26 @@ def test_the_sweep_middle_is_half_the_beams_times_after_the_stamp(
 
     scan = SimpleNamespace(ranges=[1.0] * beams, time_increment=time_increment)  # the fields it reads
     assert laser_sweep_middle_offset_ns(scan) == pytest.approx(middle_ns, abs=1)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    ranges=st.lists(st.floats(width=32), max_size=12),
+    range_min=st.one_of(st.floats(width=32, allow_nan=False), st.just(-math.inf)),
+    range_max=st.one_of(st.floats(width=32, allow_nan=False), st.just(math.inf)),
+    angle_increment=st.floats(-1.0, 1.0),
+)
+def test_every_kept_beam_is_a_finite_point_whatever_the_limits(
+    ranges: list[float], range_min: float, range_max: float, angle_increment: float
+) -> None:
+    """range_min -Inf (a driver's "no lower limit") kept a -Inf "too close" range: a point at (-Inf, NaN, 0) went on to
+    the scale fit, which the Scan's points promise never to hold."""
+    out = project_laser(ranges, 0.0, angle_increment, range_min, range_max)
+    assert np.isfinite(out.points_in_laser).all()
+    assert out.points_in_laser.shape == (out.point_dt_ns.shape[0], 3)
+
+
+def test_a_minus_inf_range_min_drops_minus_inf_ranges_and_keeps_the_finite_ones() -> None:
+    out = project_laser([-np.inf, 2.0, np.inf], 0.0, 0.5, -math.inf, math.inf, time_increment_s=1e-3)
+    np.testing.assert_allclose(out.points_in_laser, [[2.0 * math.cos(0.5), 2.0 * math.sin(0.5), 0.0]], rtol=1e-6)
+    np.testing.assert_array_equal(out.point_dt_ns, [1_000_000])
