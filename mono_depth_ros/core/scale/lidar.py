@@ -328,8 +328,8 @@ def project_scan(
     in_range = buffers.get("in_range", (n,), np.bool_)
     inside = buffers.get("inside", (n,), np.bool_)
     scratch = buffers.get("mask", (n,), np.bool_)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        inv_z = np.reciprocal(z_cam, out=tmp)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):  # 1 / 1e-45 m, 1e30 m aside / 1e-30 m: Inf
+        inv_z = np.reciprocal(z_cam, out=tmp)  # lies out of range or out of view, dropped
         u *= inv_z
         v *= inv_z
         np.greater(z_cam, config.min_depth_m, out=in_range)

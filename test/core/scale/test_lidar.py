@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from mono_depth_ros.core.camera import PinholeIntrinsics
@@ -520,3 +520,33 @@ def test_values_at_the_points_pixels_are_fancy_indexings_bit_for_bit_on_kitti_sc
             assert sparse.values_at(image).dtype == image.dtype
     with pytest.raises(ShapeError, match="values_at needs an"):
         sparse.values_at(values[None])
+
+
+coordinate = st.one_of(st.floats(-1e30, 1e30).map(lambda c: float(np.float32(c))), st.sampled_from([1e-30, -1e-30, 1e30, -1e30, 0.0]))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    points=st.lists(st.tuples(coordinate, coordinate, coordinate), min_size=1, max_size=8),
+    compensated=st.booleans(),
+)
+@example(points=[(1e30, 0.0, 1e-30)], compensated=False)  # u / z past float32
+@example(points=[(0.0, 0.0, 1e-45)], compensated=False)  # 1 / z past float32
+def test_any_finite_float32_scan_projects_unwarned_inside_the_image(
+    points: list[tuple[float, float, float]], compensated: bool
+) -> None:
+    """A point far to the side and just in front of the lens (x 1e30 m, z 1e-30 m: float32 both, and so is its pixel
+    row fx · x) overflowed ``u / z`` with numpy's "overflow encountered in multiply" RuntimeWarning (the point is out
+    of view either way); every point kept lands inside the image."""
+    scan = LidarScan(
+        np.array(points, dtype=np.float32),
+        RigidTransform.identity("camera", "lidar"),
+        0,
+        twist=CameraTwist(np.zeros(3), np.zeros(3)) if compensated else None,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sparse = project_scan(scan, INTR, image_stamp_ns=0)
+    assert (sparse.u >= 0).all() and (sparse.u < INTR.width).all()
+    assert (sparse.v >= 0).all() and (sparse.v < INTR.height).all()
+    assert np.isfinite(sparse.depth_m).all() and (sparse.depth_m > 0).all()
