@@ -1036,6 +1036,29 @@ def test_a_sweep_stamped_at_its_end_is_paired_by_its_middle(ros: Ros) -> None:
     assert lidar is not None and lidar.stamp_ns == STAMP_NS + 50_000_000
 
 
+def test_a_laser_scan_with_a_zero_angle_increment_is_counted_and_the_frame_still_published(ros: Ros) -> None:
+    """A LaserScan whose angle_increment is 0 for 4 beams (every beam on one ray): refused by the worker's decode as
+    ``lidar.ShapeError`` (counted, warned with the remedy), the frame published without a scan, the node going on."""
+    laser_scan = "sensor_msgs/msg/LaserScan"
+    ros_standin.STATE.graph["/scan"] = [laser_scan]
+    pipeline = EchoPipeline()
+    node = ros.make_node({**EXTERNAL, "lidar_topic": "/scan", "lidar.wait_s": 0.0}, pipeline=pipeline)
+    factory = rclpy_style_factory()
+    ranges = factory.float32_sequence(np.array([2.0, 2.5, 3.0, 3.5], np.float32))
+    geometry = {"angle_min": 0.0, "angle_max": 3 * np.pi / 4, "angle_increment": 0.0, "time_increment": 1e-4}
+    limits = {"scan_time": 0.1, "range_min": 0.1, "range_max": 12.0}
+    scan = factory.new(laser_scan, header=header(STAMP_NS, "laser"), **geometry, **limits, ranges=ranges,
+                       intensities=factory.float32_sequence(np.zeros(0)))  # fmt: skip
+    node.deliver("/scan", scan)
+    send_frame(node)
+    assert node.publishers["depth/image"].wait_for(1)
+    assert wait_until(lambda: stats(node).unused.get("lidar.ShapeError") == 1)
+    assert not stats(node).bad and stats(node).worker_errors == 0 and pipeline.frames[0].lidar is None
+    assert "angle_increment is 0 for 4 beams" in "".join(node.get_logger().messages("WARN"))
+    send_frame(node, STAMP_NS + 100_000_000)  # the node goes on
+    assert node.publishers["depth/image"].wait_for(2)
+
+
 @pytest.mark.parametrize("fill", [np.nan, 0.0])
 def test_empty_and_all_nan_scans_are_counted_and_the_frame_is_still_published(ros: Ros, fill: float) -> None:
     pipeline = EchoPipeline()

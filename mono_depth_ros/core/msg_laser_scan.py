@@ -8,7 +8,8 @@ beam ``i`` was measured ``i * time_increment`` after ``header.stamp`` (the first
 time offset the scale recovery's de-skew takes (:class:`~mono_depth_ros.core.scale.lidar.LidarScan.point_dt_ns`).
 Beam times that span no sweep (a non-finite ``time_increment``, or one whose beams span more than
 :data:`~mono_depth_ros.core.point_times.MAX_SPAN_NS`: a corrupt field) are not used, as a cloud's times that are no
-sweep: the scan is one instant, its header stamp (:func:`beam_step_ns`).
+sweep: the scan is one instant, its header stamp (:func:`beam_step_ns`). Unlike laser_geometry, an
+``angle_increment`` of 0 for more than one beam (every beam on one ray) is refused, not stacked on that ray.
 """
 
 from __future__ import annotations
@@ -67,7 +68,8 @@ keeps none at -Inf (REP 117's "too close", no point). A negative
     ``angle_increment_rad`` (a LiDAR mounted upside down, scanning clockwise) is used as it is.
 
     Raises:
-        ShapeError: ``ranges_m`` is not 1-D, the angles are not finite, or a range limit is NaN.
+        ShapeError: ``ranges_m`` is not 1-D, the angles are not finite, a range limit is NaN, or ``angle_increment_rad``
+            is 0 for more than one beam (all along one ray: laser_geometry would stack them there).
     """
     ranges = np.asarray(ranges_m, dtype=np.float64)
     if ranges.ndim != 1:
@@ -78,6 +80,13 @@ keeps none at -Inf (REP 117's "too close", no point). A negative
         msg = (
             f"LaserScan angle_min {angle_min_rad} and angle_increment {angle_increment_rad} must be finite, "
             f"range_min {range_min_m} and range_max {range_max_m} numbers; the laser driver publishes a broken scan"
+        )
+        raise ShapeError(msg)
+    if angle_increment_rad == 0.0 and ranges.size > 1:  # every beam along angle_min: points on one ray, none right
+        msg = (
+            f"LaserScan angle_increment is 0 for {ranges.size} beams: every beam would point along angle_min "
+            f"{angle_min_rad}; the laser driver publishes a broken scan (angle_increment = (angle_max - angle_min) / "
+            f"(beams - 1))"
         )
         raise ShapeError(msg)
     index = np.arange(ranges.size)

@@ -92,7 +92,7 @@ def test_the_sweep_middle_is_half_the_beams_times_after_the_stamp(
     ranges=st.lists(st.floats(width=32), max_size=12),
     range_min=st.one_of(st.floats(width=32, allow_nan=False), st.just(-math.inf)),
     range_max=st.one_of(st.floats(width=32, allow_nan=False), st.just(math.inf)),
-    angle_increment=st.floats(-1.0, 1.0),
+    angle_increment=st.floats(-1.0, 1.0).filter(bool),  # 0: refused (below)
 )
 def test_every_kept_beam_is_a_finite_point_whatever_the_limits(
     ranges: list[float], range_min: float, range_max: float, angle_increment: float
@@ -108,3 +108,14 @@ def test_a_minus_inf_range_min_drops_minus_inf_ranges_and_keeps_the_finite_ones(
     out = project_laser([-np.inf, 2.0, np.inf], 0.0, 0.5, -math.inf, math.inf, time_increment_s=1e-3)
     np.testing.assert_allclose(out.points_in_laser, [[2.0 * math.cos(0.5), 2.0 * math.sin(0.5), 0.0]], rtol=1e-6)
     np.testing.assert_array_equal(out.point_dt_ns, [1_000_000])
+
+
+@pytest.mark.parametrize("increment", [0.0, -0.0])
+def test_a_zero_angle_increment_for_several_beams_is_refused_naming_it_and_one_beam_is_read(increment: float) -> None:
+    """angle_increment 0 for 360 beams put every beam on the ray of angle_min: a wall of points along one line, which
+    the scale fit took as LiDAR returns (or reported as "too few pairs", naming nothing). A single beam (a 1-D range
+    finder published as a LaserScan) has no increment to use."""
+    with pytest.raises(ShapeError, match=r"angle_increment is 0 for 360 beams.*angle_max - angle_min"):
+        project_laser(np.full(360, 2.0), -math.pi, increment, 0.1, 10.0)
+    one = project_laser([2.0], 0.0, increment, 0.1, 10.0)
+    np.testing.assert_allclose(one.points_in_laser, [[2.0, 0.0, 0.0]])
