@@ -113,7 +113,7 @@ def test_a_minus_inf_range_min_drops_minus_inf_ranges_and_keeps_the_finite_ones(
 @pytest.mark.parametrize("increment", [0.0, -0.0])
 def test_a_zero_angle_increment_for_several_beams_is_refused_naming_it_and_one_beam_is_read(increment: float) -> None:
     """angle_increment 0 for 360 beams put every beam on the ray of angle_min: a wall of points along one line, which
-    the scale fit took as LiDAR returns (or reported as "too few pairs", naming nothing). A single beam (a 1-D range
+    the scale fit took as LiDAR returns, unreported. A single beam (a 1-D range
     finder published as a LaserScan) has no increment to use."""
     with pytest.raises(ShapeError, match=r"angle_increment is 0 for 360 beams.*angle_max - angle_min"):
         project_laser(np.full(360, 2.0), -math.pi, increment, 0.1, 10.0)
