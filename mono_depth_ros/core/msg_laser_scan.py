@@ -62,14 +62,13 @@ def project_laser(
     """Beams (ranges in metres, beam order) → the :class:`LaserPoints` laser_geometry's ``projectLaser`` keeps.
 
     A non-finite ``time_increment_s`` (some drivers leave it NaN), or one whose beams span no sweep
-    (:func:`beam_step_ns`), is taken as 0: no per-beam times. A
-    ``range_max_m`` of +Inf (a simulator's) keeps every finite range from ``range_min_m``; a ``range_min_m`` of -Inf
-keeps none at -Inf (REP 117's "too close", no point). A negative
-    ``angle_increment_rad`` (a LiDAR mounted upside down, scanning clockwise) is used as it is.
+    (:func:`beam_step_ns`), is taken as 0: no per-beam times. A ``range_max_m`` of +Inf (a simulator's) keeps every
+    finite range from ``range_min_m``; a ``range_min_m`` of -Inf keeps none at -Inf (REP 117's "too close", no
+    point). A negative ``angle_increment_rad`` (a LiDAR mounted upside down, scanning clockwise) is used as it is.
 
     Raises:
-        ShapeError: ``ranges_m`` is not 1-D, the angles are not finite, a range limit is NaN, or ``angle_increment_rad``
-            is 0 for more than one beam (all along one ray: laser_geometry would stack them there).
+        ShapeError: ``ranges_m`` is not 1-D, the angles are not finite, a range limit is NaN, or
+            ``angle_increment_rad`` is 0 for more than one beam (all along one ray: laser_geometry stacks them there).
     """
     ranges = np.asarray(ranges_m, dtype=np.float64)
     if ranges.ndim != 1:

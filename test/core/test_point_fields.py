@@ -58,7 +58,9 @@ def test_bad_layouts_raise_named_errors() -> None:
     offset=st.one_of(st.integers(0, 24), st.integers(2**31 - 8, 2**32 - 1)),
     point_step=st.integers(0, 32),
 )
-def test_any_field_layout_gives_a_dtype_or_a_named_error(datatype: int, count: int, offset: int, point_step: int) -> None:
+def test_any_field_layout_gives_a_dtype_or_a_named_error(
+    datatype: int, count: int, offset: int, point_step: int
+) -> None:
     """A PointField's uint32 count or offset as a corrupt message sends them (2**32 - 1): a ShapeError naming the
     field, not numpy's ValueError ("dimension does not fit into a C int") out of pointcloud2_to_structured."""
     field = PointField("intensity", offset, datatype, count)

@@ -522,7 +522,9 @@ def test_values_at_the_points_pixels_are_fancy_indexings_bit_for_bit_on_kitti_sc
         sparse.values_at(values[None])
 
 
-coordinate = st.one_of(st.floats(-1e30, 1e30).map(lambda c: float(np.float32(c))), st.sampled_from([1e-30, -1e-30, 1e30, -1e30, 0.0]))
+coordinate = st.one_of(
+    st.floats(-1e30, 1e30).map(lambda c: float(np.float32(c))), st.sampled_from([1e-30, -1e-30, 1e30, -1e30, 0.0])
+)
 
 
 @settings(max_examples=40, deadline=None)
