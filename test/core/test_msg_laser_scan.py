@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from mono_depth_ros.core.errors import ShapeError
@@ -94,6 +94,7 @@ def test_the_sweep_middle_is_half_the_beams_times_after_the_stamp(
     range_max=st.one_of(st.floats(width=32, allow_nan=False), st.just(math.inf)),
     angle_increment=st.floats(-1.0, 1.0).filter(bool),  # 0: refused (below)
 )
+@example(ranges=[-math.inf, 2.0], range_min=-math.inf, range_max=math.inf, angle_increment=0.5)  # every seed
 def test_every_kept_beam_is_a_finite_point_whatever_the_limits(
     ranges: list[float], range_min: float, range_max: float, angle_increment: float
 ) -> None:
