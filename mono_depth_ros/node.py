@@ -60,7 +60,7 @@ from mono_depth_ros.adapters.stats import RuntimeStats, diagnostics_window_s, dr
 from mono_depth_ros.adapters.sync_watch import SYNC_POLL_S, MissingImages, SyncWatch, synchroniser_slop_s
 from mono_depth_ros.adapters.tf_time_jump import ClearedOnJumpBack
 from mono_depth_ros.adapters.topic_names import shown_topic, startup_text, subscribed_image_topic
-from mono_depth_ros.adapters.worker import LatestSlot, TwoStageWorker, refused_while_busy
+from mono_depth_ros.adapters.worker import LatestSlot, TwoStageWorker, refused_while_busy, stopped
 from mono_depth_ros.config import NODE_NAME, PARAMS
 from mono_depth_ros.core import ros_msgs
 from mono_depth_ros.core.errors import ConfigError, DepthError, ModelOutputError
@@ -360,8 +360,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
             self.get_logger().warning(f"frame skipped ({reason}): {text}{held}")
 
     def _stop_worker(self) -> None:
-        if self._worker is not None and not self._worker.stop(timeout_s=5.0):
-            self.get_logger().warning("depth worker still busy after 5 s; going on without it")
+        stopped(self._worker, self.get_logger().warning)  # a frame past 5 s: abandoned, said once
         if held := drained(getattr(self, "_lidar", None), getattr(self, "_sync_watch", None)):
             self._stats.frame_dropped(held)  # images held for their LiDAR scan or camera_info: with the subscriptions
 
