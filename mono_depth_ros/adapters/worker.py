@@ -19,6 +19,12 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Generic, Protocol, TypeVar
 
+EXIT_JOIN_S = 1.0
+"""How long the node's ``main`` waits for a frame in flight as the process ends (Ctrl-C, SIGTERM): a frame in
+``publish`` ends in milliseconds; one stalled in the network (a hung GPU, an overloaded CPU) is abandoned (the process
+ends with it). The lifecycle's 5 s stop, the whole of ``ros2 launch``'s grace before it escalates to SIGTERM, made a
+stalled frame's node exit after it: 5.09 s (real Humble, ``test_ros2_operator``)."""
+
 T = TypeVar("T")
 R = TypeVar("R")
 T_co = TypeVar("T_co", covariant=True)

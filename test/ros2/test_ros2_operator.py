@@ -790,3 +790,69 @@ def test_a_shutdown_with_a_frame_past_the_stop_abandons_it_without_a_bug_or_a_se
         if not destroyed:
             node.destroy_node()
         node._state_machine.destroy_when_not_in_use()
+
+
+SLOW_FRAME_SCRIPT = """
+import pathlib, sys, time
+import numpy as np
+from rclpy.parameter import Parameter
+from mono_depth_ros import node as node_module
+from mono_depth_ros.core import ros_msgs
+from mono_depth_ros.core.camera import PinholeIntrinsics
+from mono_depth_ros.pipeline import DepthPipeline
+
+
+class Slow:  # a network stalled for 60 s (a GPU hung, a CPU overloaded)
+    def __init__(self, config):
+        self.pipeline = DepthPipeline(config, None)
+
+    def __getattr__(self, name):
+        return getattr(self.pipeline, name)
+
+    def process_frame(self, frame):
+        pathlib.Path(sys.argv[1]).touch()
+        time.sleep(60.0)
+        return self.pipeline.process_frame(frame)
+
+
+class SlowNode(node_module.MonoDepthNode):
+    def __init__(self):
+        external = [Parameter("model.backend", value="external")]
+        super().__init__(lambda config, logger: Slow(config), parameter_overrides=external)
+        factory, rgb = node_module.message_factory(), np.zeros((24, 32, 3), np.uint8)
+        header = ros_msgs.make_header(factory, 1_000_000_000, "camera")
+        camera = PinholeIntrinsics(fx=40.0, fy=40.0, cx=15.5, cy=11.5, width=32, height=24)
+        depth = np.full((24, 32), 5.0, np.float32)
+        self._hand_off(node_module._Frame(ros_msgs.image_from_array(factory, rgb, "rgb8", header),
+                                          ros_msgs.camera_info_from_intrinsics(factory, camera, header),
+                                          ros_msgs.depth_image_from_metres(factory, depth, "32FC1", header)))
+
+
+node_module.main(None, SlowNode)
+"""
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_while_a_frame_is_stalled_in_the_network_ends_the_node_within_launch_s_grace(
+    tmp_path: Path, sig: signal.Signals
+) -> None:
+    """A signal (``ros2 launch``'s SIGINT, systemd's SIGTERM) while a frame is stalled in the network: the node's
+    ``main`` joined the worker for the lifecycle's 5 s, the whole of launch's grace before it escalates to SIGTERM,
+    and exited after 5.09 / 5.06 s. It now waits ``EXIT_JOIN_S`` for the frame, says it abandoned it, and exits 0
+    within launch's grace, without a traceback."""
+    marker = tmp_path / "in_network"
+    process = subprocess.Popen([sys.executable, "-c", SLOW_FRAME_SCRIPT, str(marker)], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, start_new_session=True)  # fmt: skip
+    try:
+        wait_until(marker.exists, 60, "the frame in the network")
+        start = time.monotonic()
+        process.send_signal(sig)
+        out, _ = process.communicate(timeout=30)
+        took_s = time.monotonic() - start
+    finally:
+        if process.poll() is None:
+            process.kill()
+    print(f"{sig.name}: exit {process.returncode} after {took_s:.2f} s")
+    assert process.returncode == 0 and "Traceback" not in out, out[-3000:]
+    assert "depth worker still busy after 1 s (compute stage)" in out and "abandoned" in out, out[-3000:]
+    assert took_s < 5.0, (took_s, out[-3000:])  # launch: SIGTERM after 5 s
