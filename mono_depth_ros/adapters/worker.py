@@ -314,15 +314,15 @@ def refused_while_busy(
 
 def stopped(worker: TwoStageWorker[T, R] | None, log_warning: Callable[[str], object], timeout_s: float = 5.0) -> bool:
     """Stop ``worker`` (None: nothing to stop), joining its threads up to ``timeout_s`` seconds; False when a frame
-    ran past that, with a warning, once, of what was abandoned. A worker abandoned before is not waited for again
-    (a node destroyed after its shutdown transition gave up on the frame: a second 5 s for nothing)."""
+    ran past that, with a warning, once, of what was abandoned (none where no stage held a frame: it returned as the
+    stop gave up, counted by its own path). A worker abandoned before is not waited for again (a node destroyed after
+    its shutdown transition gave up on the frame: a second 5 s for nothing)."""
     if worker is None:
         return True
     before = worker.abandoned
     if worker.stop(0.0 if before is not None else timeout_s):
         return True
-    if before is None:
-        stages = " and ".join(worker.abandoned or ("compute",))
+    if before is None and (stages := " and ".join(worker.abandoned or ())):  # none in hand: the frame returned
         log_warning(
             f"depth worker still busy after {timeout_s:g} s ({stages} stage); going on without it: its frame is "
             "abandoned (never published: counted in frames_dropped_stale; one mid-publish: published whole or counted "

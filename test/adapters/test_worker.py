@@ -294,3 +294,33 @@ def test_stopped_warns_once_of_what_it_abandoned_and_does_not_wait_again() -> No
     assert not second.is_alive() and len(warnings) == 1 and "(compute stage)" in warnings[0], warnings
     release.set()
     assert _wait(lambda: not worker.alive) and stopped(worker, warnings.append) and len(warnings) == 1
+
+
+def test_a_stop_that_finds_no_frame_in_hand_abandons_nothing_and_does_not_say_so() -> None:
+    """A stop that gave up as the frame left its stage (the frame returned at that instant, its thread not yet
+    ended: here inside ``on_error``) found no stage busy; it warned all the same that a ``(compute stage)`` frame was
+    abandoned and counted in frames_dropped_stale, though that frame had been reported by its own path (on_error)."""
+    slot, reporting, release = LatestSlot[int](), threading.Event(), threading.Event()
+    errors: list[Exception] = []
+    discarded: list[int] = []
+
+    def slow_report(err: Exception) -> None:
+        errors.append(err)
+        reporting.set()
+        assert release.wait(30)
+
+    def bad(item: int) -> int:
+        raise EncodingError("a frame it cannot decode")
+
+    worker = TwoStageWorker(slot, bad, lambda out: None, slow_report, discarded.append)
+    worker.start()
+    slot.put(1)
+    assert reporting.wait(30)
+    warnings: list[str] = []
+    try:
+        assert not stopped(worker, warnings.append, timeout_s=0.01)  # the thread still runs (in on_error)
+        assert worker.abandoned == () and discarded == [] and len(errors) == 1
+        assert warnings == [], warnings  # no frame was abandoned: nothing to warn of
+    finally:
+        release.set()
+    assert _wait(lambda: not worker.alive) and stopped(worker, warnings.append) and warnings == []
