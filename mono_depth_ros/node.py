@@ -361,7 +361,8 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
             self.get_logger().warning(f"frame skipped ({reason}): {text}{held}")
 
     def _stop_worker(self) -> None:
-        stopped(self._worker, self.get_logger().warning, self.worker_join_s)  # a frame past it: abandoned
+        ending = self.worker_join_s == EXIT_JOIN_S  # main, as the process ends: no remedy to give
+        stopped(self._worker, self.get_logger().warning, self.worker_join_s, ending)  # a frame past it: abandoned
         if held := drained(getattr(self, "_lidar", None), getattr(self, "_sync_watch", None)):
             self._stats.frame_dropped(held)  # images held for their LiDAR scan or camera_info: with the subscriptions
 

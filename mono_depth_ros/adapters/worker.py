@@ -312,20 +312,27 @@ def refused_while_busy(
     return True
 
 
-def stopped(worker: TwoStageWorker[T, R] | None, log_warning: Callable[[str], object], timeout_s: float = 5.0) -> bool:
+def stopped(
+    worker: TwoStageWorker[T, R] | None,
+    log_warning: Callable[[str], object],
+    timeout_s: float = 5.0,
+    ending: bool = False,
+) -> bool:
     """Stop ``worker`` (None: nothing to stop), joining its threads up to ``timeout_s`` seconds; False when a frame
     ran past that, with a warning, once, of what was abandoned (none where no stage held a frame: it returned as the
     stop gave up, counted by its own path). A worker abandoned before is not waited for again (a node destroyed after
-    its shutdown transition gave up on the frame: a second 5 s for nothing)."""
+    its shutdown transition gave up on the frame: a second 5 s for nothing). ``ending``: the process ends next (main),
+    so the frame ends with it: the warning gives no remedy (it told a node stopped by Ctrl-C to restart)."""
     if worker is None:
         return True
     before = worker.abandoned
     if worker.stop(0.0 if before is not None else timeout_s):
         return True
     if before is None and (stages := " and ".join(worker.abandoned or ())):  # none in hand: the frame returned
+        later = "its thread ends when the frame returns (one that never returns: restart the node)"
         log_warning(
             f"depth worker still busy after {timeout_s:g} s ({stages} stage); going on without it: its frame is "
             "abandoned (never published: counted in frames_dropped_stale; one mid-publish: published whole or counted "
-            "so), and its thread ends when the frame returns (one that never returns: restart the node)"
+            f"so), and {'it ends with the process' if ending else later}"
         )
     return False
