@@ -413,3 +413,83 @@ def test_cleanup_and_configure_wait_for_a_frame_that_ran_past_the_stop(ros: Ros,
     assert len(node.publishers["depth/image"].wait_for(1)) == 1
     assert node.trigger_deactivate() is results.SUCCESS and node.trigger_cleanup() is results.SUCCESS
     node.destroy_node()
+
+
+def test_a_shutdown_while_a_frame_runs_past_the_stop_abandons_it_once_and_says_so(ros: Ros, monkeypatch: Any) -> None:
+    """``ros2 lifecycle set NODE shutdown`` (or on_error) with a frame in the network past the stop's 5 s: the
+    transition cannot be refused, so it goes on and drops the model and publishers. The frame was in no status (the
+    last one showed received 2, dropped 1: counted only when it returned, after the node had said its last), and
+    destroying the node waited another 5 s for it and warned a second time. It is now abandoned once: counted in the
+    last status, said in one warning naming the stage, never published when it returns, no error, no second wait."""
+    results = ros.fake["rclpy.lifecycle"].TransitionCallbackReturn
+    computing, release = threading.Event(), threading.Event()
+    waits: list[float] = []
+
+    def blocked(frame: Any) -> None:
+        computing.set()
+        assert release.wait(30)
+
+    stop = worker_module.TwoStageWorker.stop  # while the frame blocks on the event, a join of 0 s finds it running
+
+    def recorded(self: Any, timeout_s: float = 5.0) -> bool:
+        waits.append(timeout_s)
+        return stop(self, timeout_s if release.is_set() else 0.0)
+
+    monkeypatch.setattr(worker_module.TwoStageWorker, "stop", recorded)
+    node = ros.make_node(EXTERNAL, EchoPipeline(before=blocked), LIFECYCLE)
+    assert node.trigger_configure() is results.SUCCESS and node.trigger_activate() is results.SUCCESS
+    depth, statuses = node.publishers["depth/image"], node.publishers["/diagnostics"].messages
+    send_frame(node, stamp_ns=1_000_000_000)
+    assert computing.wait(30)
+    send_frame(node, stamp_ns=2_000_000_000)  # waits in the slot
+    assert node.trigger_shutdown() is results.SUCCESS and not hasattr(node, "_pipeline") and not node.publishers
+    (status,) = statuses[-1].status
+    values = {kv.key: kv.value for kv in status.values}
+    assert (values["frames_received"], values["frames_published"], values["frames_dropped_stale"]) == ("2", "0", "2")
+    node.destroy_node()  # no second wait for the frame, no second warning
+    assert waits == [5.0, 0.0], waits
+    (warning,) = [w for w in node.get_logger().messages("WARN") if "still busy" in w]
+    assert "(compute stage)" in warning and "abandoned" in warning and "restart the node" in warning, warning
+    release.set()
+    assert test_node.wait_until(lambda: not node._worker.alive)
+    assert depth.messages == [] and node.get_logger().messages("ERROR") == []
+    snapshot = test_node.stats(node)
+    assert (snapshot.received, snapshot.published, snapshot.dropped, snapshot.worker_errors) == (2, 0, 2, 0)
+
+
+def test_an_error_transition_while_a_frame_is_mid_publish_counts_it_without_a_bug_trace(
+    ros: Ros, monkeypatch: Any
+) -> None:
+    """A frame's publication ran past the stop's 5 s; on_error (shutdown alike) destroyed the publishers under it: its
+    next message met no publisher and the node logged "bug in the depth worker" with a traceback, counted a worker
+    error, and the frame was in no count. Now the frame abandoned mid-publish is counted dropped, silently."""
+    results = ros.fake["rclpy.lifecycle"].TransitionCallbackReturn
+    publishing, release = threading.Event(), threading.Event()
+    publish = ros_standin.Publisher.publish
+
+    def first_stalls(self: Any, msg: Any) -> None:  # the worker's first message stalls until released
+        if threading.current_thread().name.endswith("_publish") and not publishing.is_set():
+            publishing.set()
+            assert release.wait(30)
+        publish(self, msg)
+
+    stop = worker_module.TwoStageWorker.stop
+
+    def no_wait_while_stalled(self: Any, timeout_s: float = 5.0) -> bool:
+        return stop(self, timeout_s if release.is_set() else 0.0)
+
+    monkeypatch.setattr(ros_standin.Publisher, "publish", first_stalls)
+    monkeypatch.setattr(worker_module.TwoStageWorker, "stop", no_wait_while_stalled)
+    node = ros.make_node(EXTERNAL, EchoPipeline(), LIFECYCLE)
+    assert node.trigger_configure() is results.SUCCESS and node.trigger_activate() is results.SUCCESS
+    send_frame(node, stamp_ns=1_000_000_000)
+    assert publishing.wait(30)
+    assert node.on_error(None) is results.SUCCESS and not node.publishers  # as rclpy calls it
+    release.set()
+    assert test_node.wait_until(lambda: not node._worker.alive)
+    assert node.get_logger().messages("ERROR") == []
+    snapshot = test_node.stats(node)
+    assert (snapshot.received, snapshot.published, snapshot.dropped, snapshot.worker_errors) == (1, 0, 1, 0)
+    (warning,) = [w for w in node.get_logger().messages("WARN") if "still busy" in w]
+    assert "(publish stage)" in warning, warning
+    node.destroy_node()

@@ -1633,6 +1633,45 @@ def test_main_exits_cleanly_on_ctrl_c_and_external_shutdown(ros: Ros, monkeypatc
         ros.fake["rclpy"].try_shutdown()  # a second call is harmless
 
 
+def test_main_ending_on_a_signal_waits_for_a_frame_stalled_in_the_network_only_briefly(
+    ros: Ros, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C with a frame stalled in the network: main's destroy_node joined the worker for 5 s, the whole of
+    ``ros2 launch``'s grace before SIGTERM (real Humble: exit after 5.09 s, test_ros2_operator). It joins for
+    EXIT_JOIN_S, says so, and a node destroyed outside main still waits the lifecycle's 5 s."""
+    from mono_depth_ros.adapters import worker as worker_module
+
+    node_module, waits, computing, release = ros.node_module, [], threading.Event(), threading.Event()
+    stop = worker_module.TwoStageWorker.stop
+
+    def recorded(self: Any, timeout_s: float = 5.0) -> bool:
+        waits.append(timeout_s)
+        return stop(self, timeout_s if release.is_set() else 0.0)
+
+    def blocked(frame: Any) -> None:
+        computing.set()
+        assert release.wait(30)
+
+    def spin(node: Any) -> None:
+        send_frame(node)
+        assert computing.wait(30)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(worker_module.TwoStageWorker, "stop", recorded)
+    parameter = ros.fake["rclpy.parameter"].Parameter
+    make = functools.partial(node_module.MonoDepthNode, make_pipeline=lambda params, logger: EchoPipeline(before=blocked).bind(params), parameter_overrides=[parameter("model.backend", value="external")])  # noqa: E501  # fmt: skip
+    ros_standin.state().spin = spin
+    try:
+        assert node_module.main([], make) == 0
+        node = ros_standin.state().nodes[-1]
+        assert len(waits) == 1 and waits[0] < 5.0 and waits == [worker_module.EXIT_JOIN_S], waits
+        (warning,) = [w for w in node.get_logger().messages("WARN") if "still busy after 1 s (compute stage)" in w]
+        assert "ends with the process" in warning and "restart the node" not in warning, warning  # nothing to do
+    finally:
+        release.set()
+    assert node_module.MonoDepthNode.worker_join_s == 5.0
+
+
 def test_the_console_script_ends_the_process_at_once_and_main_with_args_returns(
     ros: Ros, monkeypatch: pytest.MonkeyPatch
 ) -> None:

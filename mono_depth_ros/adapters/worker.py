@@ -19,6 +19,12 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Generic, Protocol, TypeVar
 
+EXIT_JOIN_S = 1.0
+"""How long the node's ``main`` waits for a frame in flight as the process ends (Ctrl-C, SIGTERM): a frame in
+``publish`` ends in milliseconds; one stalled in the network (a hung GPU, an overloaded CPU) is abandoned (the process
+ends with it). The lifecycle's 5 s stop, the whole of ``ros2 launch``'s grace before it escalates to SIGTERM, made a
+stalled frame's node exit after it: 5.09 s (real Humble, ``test_ros2_operator``)."""
+
 T = TypeVar("T")
 R = TypeVar("R")
 T_co = TypeVar("T_co", covariant=True)
@@ -190,6 +196,12 @@ class TwoStageWorker(Generic[T, R]):
     outputs that :meth:`stop` leaves unpublished (one in the slot, one queued, one computed after it), so that a
     stop (a lifecycle deactivate) loses no frame uncounted. ``compute`` and ``publish`` each run on one
     thread only, so each may keep state of its own (a reused message buffer in ``publish``).
+
+    A frame a stop cannot join (a network past the stop's timeout) is *abandoned* (:attr:`abandoned`): the caller goes
+    on and may release what the frame uses (a lifecycle shutdown drops the model and publishers). One in ``compute``
+    is counted by ``on_discard`` at once (in the caller's last status), and when it returns its output is dropped and
+    any exception it raises is ignored; one in ``publish`` is published in full or, when it raises (a publisher
+    destroyed under it), counted by ``on_discard`` then instead of reported to ``on_error``.
     """
 
     def __init__(
@@ -204,9 +216,13 @@ class TwoStageWorker(Generic[T, R]):
         self._handoff: HandOff[R] = HandOff()
         self._slot = slot
         self._compute = compute
+        self._publish = publish
         self._on_discard = on_discard
+        self._lock = threading.Lock()  # the stages in hand and the abandonment, read and set together
+        self._busy = {"compute": False, "publish": False}  # which stage holds a frame now
+        self._abandoned: tuple[str, ...] | None = None  # the stages whose frames a stop abandoned
         self._computer = FrameWorker(slot, self._compute_one, on_error, name)
-        self._publisher = FrameWorker(self._handoff, publish, on_error, f"{name}_publish")
+        self._publisher = FrameWorker(self._handoff, self._publish_one, on_error, f"{name}_publish")
 
     def start(self) -> None:
         """Start both threads (once)."""
@@ -221,6 +237,12 @@ class TwoStageWorker(Generic[T, R]):
             self._on_discard(discarded)
         published = self._publisher.stop(timeout_s)
         computed = self._computer.stop(timeout_s)
+        if not (computed and published):
+            with self._lock:
+                if self._abandoned is None:
+                    self._abandoned = tuple(stage for stage, busy in self._busy.items() if busy)
+                    if self._busy["compute"]:
+                        self._on_discard(1)  # never published: in the status the caller publishes next
         return computed and published
 
     @property
@@ -228,10 +250,51 @@ class TwoStageWorker(Generic[T, R]):
         """True while either thread runs."""
         return self._computer.alive or self._publisher.alive
 
+    @property
+    def abandoned(self) -> tuple[str, ...] | None:
+        """The stages (``"compute"``, ``"publish"``) holding a frame when a stop gave up on them; None before."""
+        return self._abandoned
+
+    def _enter(self, stage: str) -> bool:
+        """Mark ``stage`` busy; False (and the frame counted discarded) once a stop abandoned the worker."""
+        with self._lock:
+            if self._abandoned is not None:
+                self._on_discard(1)
+                return False
+            self._busy[stage] = True
+            return True
+
+    def _leave(self, stage: str) -> bool:
+        """Mark ``stage`` idle; True when a stop abandoned its frame meanwhile."""
+        with self._lock:
+            self._busy[stage] = False
+            return self._abandoned is not None
+
     def _compute_one(self, item: T) -> None:
-        output = self._compute(item)
+        if not self._enter("compute"):
+            return
+        try:
+            output = self._compute(item)
+        except Exception:
+            if not self._leave("compute"):
+                raise  # reported: the frame was not abandoned
+            return  # abandoned (counted by the stop): what it raised met state released under it
+        if self._leave("compute"):
+            return  # abandoned: counted by the stop, never published
         if output is not None and not self._handoff.put(output):
             self._on_discard(1)  # computed after a stop
+
+    def _publish_one(self, output: R) -> None:
+        if not self._enter("publish"):
+            return
+        try:
+            self._publish(output)
+        except Exception:
+            if not self._leave("publish"):
+                raise
+            self._on_discard(1)  # abandoned mid-publish, and its publisher was released under it: not published
+            return
+        self._leave("publish")
 
 
 def refused_while_busy(
@@ -247,3 +310,29 @@ def refused_while_busy(
         f"stop); try {transition} again once that frame returns (a frame that never returns: restart the node)"
     )
     return True
+
+
+def stopped(
+    worker: TwoStageWorker[T, R] | None,
+    log_warning: Callable[[str], object],
+    timeout_s: float = 5.0,
+    ending: bool = False,
+) -> bool:
+    """Stop ``worker`` (None: nothing to stop), joining its threads up to ``timeout_s`` seconds; False when a frame
+    ran past that, with a warning, once, of what was abandoned (none where no stage held a frame: it returned as the
+    stop gave up, counted by its own path). A worker abandoned before is not waited for again (a node destroyed after
+    its shutdown transition gave up on the frame: a second 5 s for nothing). ``ending``: the process ends next (main),
+    so the frame ends with it: the warning gives no remedy (it told a node stopped by Ctrl-C to restart)."""
+    if worker is None:
+        return True
+    before = worker.abandoned
+    if worker.stop(0.0 if before is not None else timeout_s):
+        return True
+    if before is None and (stages := " and ".join(worker.abandoned or ())):  # none in hand: the frame returned
+        later = "its thread ends when the frame returns (one that never returns: restart the node)"
+        log_warning(
+            f"depth worker still busy after {timeout_s:g} s ({stages} stage); going on without it: its frame is "
+            "abandoned (never published: counted in frames_dropped_stale; one mid-publish: published whole or counted "
+            f"so), and {'it ends with the process' if ending else later}"
+        )
+    return False

@@ -8,10 +8,18 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mono_depth_ros.adapters.worker import FrameWorker, HandOff, LatestSlot, TwoStageWorker, refused_while_busy
+from mono_depth_ros.adapters.worker import (
+    FrameWorker,
+    HandOff,
+    LatestSlot,
+    TwoStageWorker,
+    refused_while_busy,
+    stopped,
+)
 from mono_depth_ros.core.errors import EncodingError
 
 MS = 1_000_000
@@ -221,3 +229,98 @@ def test_a_transition_is_refused_only_while_a_worker_thread_still_runs_and_the_e
     release.set()
     worker.stop(timeout_s=10.0)
     assert not refused_while_busy(worker, "configure", errors.append) and len(errors) == 1
+
+
+@pytest.mark.parametrize("raises", [False, True])
+def test_a_frame_a_stop_gives_up_on_is_abandoned_counted_at_the_stop_and_neither_published_nor_reported(
+    raises: bool,
+) -> None:
+    """A frame in ``compute`` past the stop's timeout was counted only when it returned (after the caller's last
+    status), and one raising then (state released under it) reached ``on_error`` as a bug. Now the stop counts it
+    and names its stage; its output and what it raises are dropped; one in ``publish`` that raises is counted."""
+    slot: LatestSlot[int] = LatestSlot()
+    started, release = threading.Event(), threading.Event()
+    discarded: list[int] = []
+    published: list[int] = []
+    errors: list[Exception] = []
+
+    def late(item: int) -> int:
+        started.set()
+        assert release.wait(30)
+        if raises:
+            raise AttributeError("'Node' object has no attribute '_pipeline'")  # released under it
+        return item
+
+    worker = TwoStageWorker(slot, late, published.append, errors.append, discarded.append)
+    worker.start()
+    slot.put(1)
+    assert started.wait(30)
+    assert worker.abandoned is None and not worker.stop(timeout_s=0.01)
+    assert worker.abandoned == ("compute",) and discarded == [1], raises  # counted now
+    release.set()
+    assert worker.stop(timeout_s=30) and not worker.alive
+    assert (published, errors, discarded) == ([], [], [1]), raises  # nothing more
+
+    slot, publishing, unblock = LatestSlot[int](), threading.Event(), threading.Event()
+    lost: list[int] = []
+
+    def destroyed_under_it(output: int) -> None:
+        publishing.set()
+        assert unblock.wait(30)
+        raise RuntimeError("publisher's handle destroyed")  # rclpy's InvalidHandle
+
+    worker = TwoStageWorker(slot, lambda item: item, destroyed_under_it, errors.append, lost.append)
+    worker.start()
+    slot.put(1)
+    assert publishing.wait(30)
+    assert not worker.stop(timeout_s=0.01) and worker.abandoned == ("publish",) and lost == []  # may still publish
+    unblock.set()
+    assert worker.stop(timeout_s=30) and (errors, lost) == ([], [1])
+
+
+def test_stopped_warns_once_of_what_it_abandoned_and_does_not_wait_again() -> None:
+    """A node destroyed after its shutdown transition gave up on a frame waited another 5 s and warned again."""
+    assert stopped(None, print)
+    slot, started, release = LatestSlot[int](), threading.Event(), threading.Event()
+    worker = TwoStageWorker(slot, lambda item: started.set() or release.wait(30), lambda out: None, lambda err: None)
+    worker.start()
+    slot.put(1)
+    assert started.wait(30)
+    warnings: list[str] = []
+    assert not stopped(worker, warnings.append, timeout_s=0.01)
+    second = threading.Thread(target=stopped, args=(worker, warnings.append, 30.0))
+    second.start()
+    second.join(10)  # it would wait for the frame (30 s): it does not
+    assert not second.is_alive() and len(warnings) == 1 and "(compute stage)" in warnings[0], warnings
+    release.set()
+    assert _wait(lambda: not worker.alive) and stopped(worker, warnings.append) and len(warnings) == 1
+
+
+def test_a_stop_that_finds_no_frame_in_hand_abandons_nothing_and_does_not_say_so() -> None:
+    """A stop that gave up as the frame left its stage (the frame returned at that instant, its thread not yet
+    ended: here inside ``on_error``) found no stage busy; it warned all the same that a ``(compute stage)`` frame was
+    abandoned and counted in frames_dropped_stale, though that frame had been reported by its own path (on_error)."""
+    slot, reporting, release = LatestSlot[int](), threading.Event(), threading.Event()
+    errors: list[Exception] = []
+    discarded: list[int] = []
+
+    def slow_report(err: Exception) -> None:
+        errors.append(err)
+        reporting.set()
+        assert release.wait(30)
+
+    def bad(item: int) -> int:
+        raise EncodingError("a frame it cannot decode")
+
+    worker = TwoStageWorker(slot, bad, lambda out: None, slow_report, discarded.append)
+    worker.start()
+    slot.put(1)
+    assert reporting.wait(30)
+    warnings: list[str] = []
+    try:
+        assert not stopped(worker, warnings.append, timeout_s=0.01)  # the thread still runs (in on_error)
+        assert worker.abandoned == () and discarded == [] and len(errors) == 1
+        assert warnings == [], warnings  # no frame was abandoned: nothing to warn of
+    finally:
+        release.set()
+    assert _wait(lambda: not worker.alive) and stopped(worker, warnings.append) and warnings == []

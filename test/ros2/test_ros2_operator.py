@@ -708,3 +708,151 @@ def test_a_12_bit_camera_is_warned_naming_image_significant_bits_and_counted_unt
         one_frame_at_a_time(3)
         status = counted()
         assert int(status[DIM_KEY]) == before, status
+
+
+@pytest.mark.parametrize("stage", ["compute", "publish"])
+def test_a_shutdown_with_a_frame_past_the_stop_abandons_it_without_a_bug_or_a_second_wait(
+    ros_context: None, monkeypatch: pytest.MonkeyPatch, stage: str
+) -> None:
+    """``trigger_shutdown`` (as ``ros2 lifecycle set NODE shutdown``) on the real rclpy while a frame runs past the
+    stop's 5 s, in the network (``compute``) or inside a ``publish`` (``publish``): the shutdown destroys the real
+    publishers and drops the model under it. The frame is abandoned: counted dropped (at the stop, or when its next
+    publish meets the destroyed publisher: rclpy's InvalidHandle), no worker error, destroy_node does not join it
+    again (it waited another 5 s)."""
+    from rclpy.lifecycle import TransitionCallbackReturn
+    from rclpy.publisher import Publisher as RclpyPublisher
+
+    from mono_depth_ros.adapters import worker as worker_module
+    from mono_depth_ros.core.camera import PinholeIntrinsics
+    from mono_depth_ros.node import MonoDepthLifecycleNode, _Frame
+    from mono_depth_ros.pipeline import DepthPipeline
+
+    from .harness import rclpy_factory
+
+    held, release, waits = threading.Event(), threading.Event(), []
+    stop, publish = worker_module.TwoStageWorker.stop, RclpyPublisher.publish
+
+    def recorded(self: Any, timeout_s: float = 5.0) -> bool:
+        waits.append(timeout_s)
+        return stop(self, timeout_s)
+
+    def first_stalls(self: Any, msg: Any) -> None:  # the worker's first message waits inside publish
+        if stage == "publish" and threading.current_thread().name.endswith("_publish") and not held.is_set():
+            held.set()
+            assert release.wait(60)
+        publish(self, msg)
+
+    class Slow:  # the network past the stop (a GPU stalled, a CPU overloaded)
+        def __init__(self, config: Any) -> None:
+            self.pipeline = DepthPipeline(config, None)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.pipeline, name)
+
+        def process_frame(self, frame: Any) -> Any:
+            if stage == "compute":
+                held.set()
+                assert release.wait(60)
+            return self.pipeline.process_frame(frame)
+
+    monkeypatch.setattr(worker_module.TwoStageWorker, "stop", recorded)
+    monkeypatch.setattr(RclpyPublisher, "publish", first_stalls)
+    node = MonoDepthLifecycleNode(
+        lambda config, logger: Slow(config), parameter_overrides=[Parameter("model.backend", value="external")]
+    )
+    destroyed = False
+    try:
+        assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
+        assert node.trigger_activate() == TransitionCallbackReturn.SUCCESS
+        factory, stamp_ns = rclpy_factory(), 1_000_000_000
+        header = ros_msgs.make_header(factory, stamp_ns, "camera")
+        rgb = np.zeros((24, 32, 3), np.uint8)
+        info = PinholeIntrinsics(fx=40.0, fy=40.0, cx=15.5, cy=11.5, width=32, height=24)
+        node._hand_off(
+            _Frame(
+                ros_msgs.image_from_array(factory, rgb, "rgb8", header),
+                ros_msgs.camera_info_from_intrinsics(factory, info, header),
+                ros_msgs.depth_image_from_metres(factory, np.full((24, 32), 5.0, np.float32), "32FC1", header),
+            )
+        )
+        assert held.wait(30)
+        assert node.trigger_shutdown() == TransitionCallbackReturn.SUCCESS
+        assert node._worker.abandoned == (stage,) and not hasattr(node, "_pipeline")
+        node.destroy_node()
+        destroyed = True
+        release.set()
+        wait_until(lambda: not node._worker.alive, 30, "the abandoned frame's threads to end")
+        snapshot = node._stats.snapshot()
+        assert (snapshot.published, snapshot.dropped, snapshot.worker_errors) == (0, 1, 0), snapshot
+        assert waits == [5.0, 0.0], waits  # no second join
+    finally:
+        release.set()
+        if not destroyed:
+            node.destroy_node()
+        node._state_machine.destroy_when_not_in_use()
+
+
+SLOW_FRAME_SCRIPT = """
+import pathlib, sys, time
+import numpy as np
+from rclpy.parameter import Parameter
+from mono_depth_ros import node as node_module
+from mono_depth_ros.core import ros_msgs
+from mono_depth_ros.core.camera import PinholeIntrinsics
+from mono_depth_ros.pipeline import DepthPipeline
+
+
+class Slow:  # a network stalled for 60 s (a GPU hung, a CPU overloaded)
+    def __init__(self, config):
+        self.pipeline = DepthPipeline(config, None)
+
+    def __getattr__(self, name):
+        return getattr(self.pipeline, name)
+
+    def process_frame(self, frame):
+        pathlib.Path(sys.argv[1]).touch()
+        time.sleep(60.0)
+        return self.pipeline.process_frame(frame)
+
+
+class SlowNode(node_module.MonoDepthNode):
+    def __init__(self):
+        external = [Parameter("model.backend", value="external")]
+        super().__init__(lambda config, logger: Slow(config), parameter_overrides=external)
+        factory, rgb = node_module.message_factory(), np.zeros((24, 32, 3), np.uint8)
+        header = ros_msgs.make_header(factory, 1_000_000_000, "camera")
+        camera = PinholeIntrinsics(fx=40.0, fy=40.0, cx=15.5, cy=11.5, width=32, height=24)
+        depth = np.full((24, 32), 5.0, np.float32)
+        self._hand_off(node_module._Frame(ros_msgs.image_from_array(factory, rgb, "rgb8", header),
+                                          ros_msgs.camera_info_from_intrinsics(factory, camera, header),
+                                          ros_msgs.depth_image_from_metres(factory, depth, "32FC1", header)))
+
+
+node_module.main(None, SlowNode)
+"""
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_while_a_frame_is_stalled_in_the_network_ends_the_node_within_launch_s_grace(
+    tmp_path: Path, sig: signal.Signals
+) -> None:
+    """A signal (``ros2 launch``'s SIGINT, systemd's SIGTERM) while a frame is stalled in the network: the node's
+    ``main`` joined the worker for the lifecycle's 5 s, the whole of launch's grace before it escalates to SIGTERM,
+    and exited after 5.09 / 5.06 s. It now waits ``EXIT_JOIN_S`` for the frame, says it abandoned it, and exits 0
+    within launch's grace, without a traceback."""
+    marker = tmp_path / "in_network"
+    process = subprocess.Popen([sys.executable, "-c", SLOW_FRAME_SCRIPT, str(marker)], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, start_new_session=True)  # fmt: skip
+    try:
+        wait_until(marker.exists, 60, "the frame in the network")
+        start = time.monotonic()
+        process.send_signal(sig)
+        out, _ = process.communicate(timeout=30)
+        took_s = time.monotonic() - start
+    finally:
+        if process.poll() is None:
+            process.kill()
+    print(f"{sig.name}: exit {process.returncode} after {took_s:.2f} s")
+    assert process.returncode == 0 and "Traceback" not in out, out[-3000:]
+    assert "depth worker still busy after 1 s (compute stage)" in out and "abandoned" in out, out[-3000:]
+    assert took_s < 5.0, (took_s, out[-3000:])  # launch: SIGTERM after 5 s
