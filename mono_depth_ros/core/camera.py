@@ -34,6 +34,15 @@ UNCALIBRATED = (
     "(ros2 run camera_calibration cameracalibrator) and give the driver the file (its camera_info_url)"
 )
 
+RESIZED_ROI = (
+    "image_proc's resize after crop_decimate (or after a camera that publishes a roi or binning) makes this: it "
+    "scales K, P and width/height but copies the roi and binning in pixels of the calibration before it; run resize "
+    "before crop_decimate, or crop_decimate's decimation alone"
+)
+"""The likely cause of a roi or binning that does not match camera_info's width / height and the image, and its
+remedy (image_pipeline's resize.cpp, Humble and rolling: ``k``, ``p`` and ``width``, ``height`` scaled, ``roi`` and
+``binning_x``, ``binning_y`` left as they came)."""
+
 
 def _wrong_length_remedy(d: tuple[float, ...]) -> str:
     """What to fix for a D of a length no undistortion takes (the text after "got N"): the coefficients received (the
@@ -259,8 +268,8 @@ class CameraModel:
         if x + w > self.width + bx or y + h > self.height + by:
             msg = (
                 f"CameraInfo roi {w}x{h} at ({x}, {y}) does not fit in the calibrated {self.width}x{self.height} "
-                f"image; the roi is in pixels of the unbinned calibration (CameraInfo.msg): fix the driver's "
-                f"camera_info (its roi or its width/height)"
+                f"image; the roi is in pixels of the unbinned calibration (CameraInfo.msg): {RESIZED_ROI}; else fix "
+                f"the driver's camera_info (its roi or its width/height)"
             )
             raise CalibrationError(msg)
 
@@ -340,7 +349,8 @@ class CameraModel:
             msg = (
                 f"image is {width}x{height} but camera_info makes it {published[0]}x{published[1]}: "
                 f"roi {w}x{h} at ({x}, {y}) of the calibrated {self.width}x{self.height}, binned {bx}x{by}; "
-                f"camera_info width/height and K must be the unbinned calibration (CameraInfo.msg), or binning 0"
+                f"camera_info width/height and K must be the unbinned calibration (CameraInfo.msg), or binning 0 "
+                f"({RESIZED_ROI})"
             )
             raise CalibrationError(msg)
         if (width, height) not in self._sized:

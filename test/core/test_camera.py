@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -770,3 +771,39 @@ def test_a_realsense_like_plumb_bob_with_zero_d_is_used_as_it_is() -> None:
     assert camera.seen_mask() is None
     expected = PinholeIntrinsics(615.3, 615.6, 320.9, 238.6, width=640, height=480)
     assert camera.intrinsics(image_is_rectified=False) == camera.intrinsics(image_is_rectified=True) == expected
+
+
+def _image_proc_resize(info: CameraModel, scale: float) -> CameraModel:
+    """The camera_info image_proc's resize node publishes with its image at ``scale`` (use_scale, Humble and
+    rolling resize.cpp): width / height ``int(W * scale)``, K and P's fx, cx, fy, cy (and Tx) scaled, binning and
+    roi copied as they came."""
+    k, p = info.k.copy(), info.p.copy()
+    k[:2] *= scale
+    p[:2, :3] *= scale
+    p[0, 3] *= scale
+    return replace(info, width=int(info.width * scale), height=int(info.height * scale), k=k, p=p)
+
+
+@pytest.mark.parametrize(
+    ("binning", "roi", "image_wh"),
+    [(2, (0, 0, 1242, 375), (310, 94)), (1, (100, 40, 800, 300), (400, 150)), (1, (10, 10, 300, 150), (150, 75))],
+    ids=["decimated by 2", "cropped, the roi past the resized size", "cropped, the roi within the resized size"],
+)
+def test_image_procs_resize_after_crop_decimate_is_refused_naming_the_node_order(
+    binning: int, roi: tuple[int, int, int, int], image_wh: tuple[int, int]
+) -> None:
+    """crop_decimate publishes its window as roi and its decimation as binning, in pixels of the full calibration;
+    image_proc's resize after it scales K, P and width / height but copies roi and binning, so the roi is in
+    pixels of a calibration that no longer exists (depth_image_proc's cloud of it is silently off). Refused as
+    before, but the error blamed the driver's camera_info ('fix the driver's camera_info'): it now names the node
+    order that makes it and the remedy (resize before crop_decimate, or crop_decimate's decimation alone)."""
+    full = _info(width=1242, height=375, k=KITTI.matrix.reshape(-1), p=KITTI.projection_matrix.reshape(-1))
+    decimated = replace(full, binning_x=binning, binning_y=binning, roi=roi)
+    with pytest.raises(CalibrationError, match=r"image_proc's resize.*roi.*resize before crop_decimate"):
+        _image_proc_resize(decimated, 0.5).for_image(*image_wh)
+    x, y, w, h = roi  # the other order: crop_decimate's roi in the resized pixels, which fits
+    resized_first = replace(_image_proc_resize(full, 0.5), binning_x=binning, binning_y=binning)
+    resized_first = replace(resized_first, roi=(x // 2, y // 2, w // 2, h // 2))
+    assert resized_first.for_image(w // 2 // binning, h // 2 // binning).rectified_intrinsics().fx == pytest.approx(
+        KITTI.fx / 2 / binning
+    )
