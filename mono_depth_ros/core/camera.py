@@ -240,10 +240,20 @@ class CameraModel:
             if fov_deg > MAX_PINHOLE_FOV_DEG:
                 msg = (
                     f"CameraInfo {name} has fx={fx:g}, fy={fy:g} for the {self.width}x{self.height} image: a pinhole "
-                    f"field of view of {fov_deg:.1f} degrees (over {MAX_PINHOLE_FOV_DEG:g}), no calibration "
-                    f"(image_publisher without camera_info_url publishes fx = fy = 1); give the publisher the "
-                    f"camera's calibration file (camera_info_url)"
+                    f"field of view of {fov_deg:.1f} degrees (over {MAX_PINHOLE_FOV_DEG:g}), "
                 )
+                if name == "P" and self.k[0, 0] > 0 and self.k[1, 1] > 0:  # K, checked first, is a lens's
+                    msg += (
+                        f"a rectified view wider than a pinhole image can show while K (fx={self.k[0, 0]:g}) is a "
+                        f"lens's: the calibration's P was chosen too wide (camera_calibration's scale slider, "
+                        f"cv2.fisheye balance or getOptimalNewCameraMatrix alpha near 1 on a wide lens); write a "
+                        f"narrower P into the calibration file (scale 0: every rectified pixel sees the lens)"
+                    )
+                else:
+                    msg += (
+                        "no calibration (image_publisher without camera_info_url publishes fx = fy = 1); give the "
+                        "publisher the camera's calibration file (camera_info_url)"
+                    )
                 raise CalibrationError(msg)
             reach_x, reach_y = max(abs(cx), abs(self.width - cx)), max(abs(cy), abs(self.height - cy))
             aside = max(reach_x / fx, reach_y / fy)  # the tangent of the ray to the image edge farthest off the axis

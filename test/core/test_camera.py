@@ -807,3 +807,41 @@ def test_image_procs_resize_after_crop_decimate_is_refused_naming_the_node_order
     assert resized_first.for_image(w // 2 // binning, h // 2 // binning).rectified_intrinsics().fx == pytest.approx(
         KITTI.fx / 2 / binning
     )
+
+
+@pytest.mark.parametrize(
+    ("size", "k", "d", "p_fx"),
+    [
+        ((1280, 800), [[330.0, 0.0, 639.5], [0.0, 330.0, 399.5], [0.0, 0.0, 1.0]], (0.05, -0.01, 0.0, 0.0), 176.4),
+        (
+            (848, 800),
+            [[286.0, 0.0, 423.5], [0.0, 286.0, 399.5], [0.0, 0.0, 1.0]],
+            (-0.0075, 0.043, -0.041, 0.0075),
+            57.2,
+        ),
+    ],
+    ids=["262-degree diagonal", "T265-like"],
+)
+def test_a_fisheyes_rectified_view_wider_than_a_pinhole_names_p_not_image_publisher(
+    size: tuple[int, int], k: list[list[float]], d: tuple[float, ...], p_fx: float
+) -> None:
+    """Wide fisheyes whose P camera_calibration's scale slider (cv2.fisheye.estimateNewCameraMatrixForUndistortRectify's
+    balance) set to 1: a 171.5 / 174.7-degree pinhole view. Refused (as before: its edges stretch past use), but the
+    error said 'no calibration (image_publisher without camera_info_url)' of a calibrated lens; it now says P's
+    rectified view is too wide and to write a narrower P. The same lens with balance 0 (camera_calibration's
+    default: a 149 / 165-degree view) is taken."""
+    import cv2
+
+    def fisheye(balance: float) -> CameraModel:
+        p = cv2.fisheye.estimateNewCameraMatrixForUndistortRectify(
+            np.array(k), np.array(d), size, np.eye(3), balance=balance
+        )
+        return _info(width=size[0], height=size[1], distortion_model="equidistant", d=d, k=np.array(k).reshape(-1),
+                     p=np.hstack([p, np.zeros((3, 1))]).reshape(-1))  # fmt: skip
+
+    with pytest.raises(
+        CalibrationError, match=r"CameraInfo P has fx=.*17\d\.\d degrees.*rectified view.*narrower P"
+    ) as e:
+        fisheye(1.0)
+    assert "image_publisher" not in str(e.value)
+    assert fisheye(0.0).rectified_intrinsics().fx == pytest.approx(p_fx, abs=0.1)
