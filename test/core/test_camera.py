@@ -845,3 +845,34 @@ def test_a_fisheyes_rectified_view_wider_than_a_pinhole_names_p_not_image_publis
         fisheye(1.0)
     assert "image_publisher" not in str(e.value)
     assert fisheye(0.0).rectified_intrinsics().fx == pytest.approx(p_fx, abs=0.1)
+
+
+def test_a_raw_image_with_zero_distortion_and_a_rectification_rotation_is_rotated_into_p() -> None:
+    """A stereo camera calibrated without distortion terms (camera_calibration --k-coefficients 0
+    --zero-tangent-dist: D all zero) whose camera_info has R != I (the right camera's rectification, 2 degrees here).
+    P projects points of the camera's frame into the rectified image (image_geometry's project3dToPixel), and any
+    non-zero D (1e-12) rotated the raw image by R into P's image; D all zero gave the raw image unchanged with K: the
+    depth, its cloud and the LiDAR pairing 2 degrees (25 pixels at KITTI's fx) off the same camera's with D = 1e-12.
+    Now the raw image is rotated into P (cv2.initUndistortRectifyMap with zero D, the reference) whatever D; R = I (or
+    within 1e-9, or all zero as uncalibrated drivers send) still gives the raw image as it is, with K."""
+    import cv2
+
+    turn, _ = cv2.Rodrigues(np.array([0.2, 1.0, 0.1]) / np.linalg.norm([0.2, 1.0, 0.1]) * math.radians(2.0))
+    k = KITTI.matrix
+    p = np.array([[700.0, 0.0, 600.0, -700.0 * 0.54], [0.0, 700.0, 170.0, 0.0], [0.0, 0.0, 1.0, 0.0]])
+    v, u = np.mgrid[0:375, 0:1242].astype(np.float32)
+    raw = np.dstack([127 + 60 * np.sin(u / 37.0) + 60 * np.cos(v / 23.0)] * 3).astype(np.uint8)
+    map_x, map_y = cv2.initUndistortRectifyMap(k, np.zeros(5), turn, p[:, :3], (1242, 375), cv2.CV_32FC1)
+    reference = cv2.remap(raw, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    inside = (map_x > 1) & (map_x < 1240) & (map_y > 1) & (map_y < 373)
+    for d in [(0.0,) * 5, (1e-12, 0.0, 0.0, 0.0, 0.0)]:
+        camera = CameraModel(1242, 375, "plumb_bob", d, k, turn, p)
+        assert camera.intrinsics(image_is_rectified=False) == PinholeIntrinsics(700.0, 700.0, 600.0, 170.0, 1242, 375)
+        rotated = camera.undistort(raw)
+        assert np.abs(rotated.astype(np.int16) - reference)[inside].max() <= 1
+        seen = camera.seen_mask()
+        assert seen is not None and 0.9 < seen.mean() < 0.99 and not seen[inside.shape[0] // 2, 0]
+    for r in (np.eye(3) + 1e-12, np.zeros((3, 3))):  # no rotation: the raw image with K, as before
+        camera = CameraModel(1242, 375, "plumb_bob", (0.0,) * 5, k, r, p)
+        assert camera.undistort(raw) is raw and camera.seen_mask() is None
+        assert camera.intrinsics(image_is_rectified=False) == KITTI
