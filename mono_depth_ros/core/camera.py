@@ -311,10 +311,10 @@ class CameraModel:
     def rotates_rays(self) -> bool:
         """True when R (a rotation: orthonormal within 1e-3) turns rays by more than
         :data:`MIN_RECTIFYING_TURN_PX` of P's pixels: the rectified image P describes looks along other rays than the
-        raw image, so a raw image is resampled (:meth:`undistort`) with D all zero too. image_geometry copies a raw
-        image with D all zero as it is (its rectifyImage looks at D alone), which leaves R out: a D of 1e-12 and one
-        of 0 gave depth in frames R apart. An R of zeros (uncalibrated drivers) or that is no rotation turns nothing
-        here (:meth:`undistort` refuses it where D needs the undistortion)."""
+        raw image, so a raw image is resampled (:meth:`undistort`) with D all zero too, as image_geometry's Python
+        ``PinholeCameraModel.rectifyImage`` does (its C++ one copies a raw image with D all zero as it is, R left
+        out: a D of 1e-12 and one of 0 gave depth in frames R apart). An R of zeros (uncalibrated drivers) or that
+        is no rotation turns nothing here (:meth:`undistort` refuses it where D needs the undistortion)."""
         r = self.r
         if not (np.isfinite(r).all() and np.allclose(r @ r.T, np.eye(3), atol=1e-3)):
             return False
