@@ -876,3 +876,27 @@ def test_a_raw_image_with_zero_distortion_and_a_rectification_rotation_is_rotate
         camera = CameraModel(1242, 375, "plumb_bob", (0.0,) * 5, k, r, p)
         assert camera.undistort(raw) is raw and camera.seen_mask() is None
         assert camera.intrinsics(image_is_rectified=False) == KITTI
+
+
+@pytest.mark.parametrize(
+    ("turn_px", "rotates"),
+    [(1e-9 * 721.5377, False), (0.005, False), (0.02, True), (0.5, True)],
+    ids=["float noise (1e-9 rad)", "0.005 px", "0.02 px", "0.5 px"],
+)
+@pytest.mark.parametrize("axis", [(1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0)], ids=["x", "y", "z"])
+def test_a_zero_d_rotation_is_resampled_only_past_min_rectifying_turn_px(
+    turn_px: float, rotates: bool, axis: tuple[float, float, float]
+) -> None:
+    """MIN_RECTIFYING_TURN_PX (0.01 px of P's focal length) on both sides, about each axis: an R within it (a stereo
+    left camera's identity to 1e-9, rounding) keeps the raw image as it is with K (no per-frame remap); an R past it
+    rotates the raw image into P's (its intrinsics are P's)."""
+    import cv2
+
+    angle = turn_px / KITTI.fx  # the largest entry of R - I is sin(angle): turn_px at K's fx (P's is smaller)
+    r, _ = cv2.Rodrigues(np.array(axis) * angle)
+    p = np.array([[700.0, 0.0, 600.0, 0.0], [0.0, 700.0, 170.0, 0.0], [0.0, 0.0, 1.0, 0.0]])
+    camera = CameraModel(1242, 375, "plumb_bob", (0.0,) * 5, KITTI.matrix, r, p)
+    raw = np.zeros((375, 1242, 3), dtype=np.uint8)
+    assert camera.rotates_rays is rotates and camera.resamples_raw is rotates
+    assert (camera.undistort(raw) is not raw) is rotates
+    assert camera.intrinsics(image_is_rectified=False) == (camera.rectified_intrinsics() if rotates else KITTI)
