@@ -10,6 +10,7 @@ Conventions (as image_geometry and depth_image_proc):
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -307,14 +308,15 @@ class CameraModel:
         zero too: the ideal f-theta lens a simulator publishes; image_geometry copies such an image unrectified)."""
         return self.distortion_model == "equidistant" or any(c != 0.0 for c in self.d)
 
-    @property
+    @functools.cached_property
     def rotates_rays(self) -> bool:
         """True when R (a rotation: orthonormal within 1e-3) turns rays by more than
         :data:`MIN_RECTIFYING_TURN_PX` of P's pixels: the rectified image P describes looks along other rays than the
         raw image, so a raw image is resampled (:meth:`undistort`) with D all zero too, as image_geometry's Python
         ``PinholeCameraModel.rectifyImage`` does (its C++ one copies a raw image with D all zero as it is, R left
         out: a D of 1e-12 and one of 0 gave depth in frames R apart). An R of zeros (uncalibrated drivers) or that
-        is no rotation turns nothing here (:meth:`undistort` refuses it where D needs the undistortion)."""
+        is no rotation turns nothing here (:meth:`undistort` refuses it where D needs the undistortion). Judged once
+        per model (K, R, P are not changed after it is made): the raw road asks it three or four times a frame."""
         r = self.r
         if not (np.isfinite(r).all() and np.allclose(r @ r.T, np.eye(3), atol=1e-3)):
             return False

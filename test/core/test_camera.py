@@ -900,3 +900,24 @@ def test_a_zero_d_rotation_is_resampled_only_past_min_rectifying_turn_px(
     assert camera.rotates_rays is rotates and camera.resamples_raw is rotates
     assert (camera.undistort(raw) is not raw) is rotates
     assert camera.intrinsics(image_is_rectified=False) == (camera.rectified_intrinsics() if rotates else KITTI)
+
+
+def test_whether_r_turns_rays_is_judged_once_per_calibration_not_per_frame(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A raw image without distortion (R = I to 1e-9: most raw cameras that publish D all zero) asks
+    :attr:`CameraModel.resamples_raw` three or four times a frame (intrinsics, undistort, seen_mask at one or two
+    sizes); R's test (an orthonormality check, ~40 us on this machine) is a property of the calibration, made once."""
+    calls: list[int] = []
+    allclose = np.allclose
+
+    def counted(*args: object, **kwargs: object) -> bool:
+        calls.append(1)
+        return bool(allclose(*args, **kwargs))  # type: ignore[arg-type]
+
+    monkeypatch.setattr(np, "allclose", counted)
+    camera = CameraModel(1242, 375, "plumb_bob", (0.0,) * 5, KITTI.matrix, np.eye(3) + 1e-9, KITTI.projection_matrix)
+    raw = np.zeros((375, 1242, 3), dtype=np.uint8)
+    for _ in range(10):  # ten frames of the pipeline's raw road
+        assert camera.intrinsics(image_is_rectified=False) == KITTI
+        assert camera.undistort(raw) is raw
+        assert camera.seen_mask((188, 621)) is None
+    assert len(calls) <= 1
