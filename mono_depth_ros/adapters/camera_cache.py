@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 from collections import OrderedDict, deque
@@ -63,15 +64,21 @@ def _set_rectified(value: bool) -> str:
 
 
 def distortion_ignored(image_topic: str, camera: CameraModel, image_is_rectified: bool) -> str | None:
-    """The warning for a raw-looking image topic whose camera_info has distortion while ``image_is_rectified`` is
-    true (the image is then used as the rectified one P describes, without undistorting), else None."""
-    if not (image_is_rectified and camera.has_distortion and names_an_unrectified_image(image_topic)):
+    """The warning for a raw-looking image topic whose camera_info has distortion, or D all zero with an R that
+    turns rays (:attr:`CameraModel.resamples_raw`: the raw road rotates it into P's image), while
+    ``image_is_rectified`` is true (the image is then used as the rectified one P describes, as it is), else None."""
+    if not (image_is_rectified and camera.resamples_raw and names_an_unrectified_image(image_topic)):
         return None
-    coefficients = ", ".join(f"{c:g}" for c in camera.d)
+    if camera.has_distortion:
+        coefficients = ", ".join(f"{c:g}" for c in camera.d)
+        what, undone = f"distortion in its camera_info ({camera.distortion_model} D=[{coefficients}])", "undistorting"
+    else:
+        turn_deg = math.degrees(math.acos(min(1.0, max(-1.0, (float(np.trace(camera.r)) - 1.0) / 2.0))))
+        what = f"a rectification rotation in its camera_info (R turns rays {turn_deg:.3g} degrees; D all zero)"
+        undone = "rotating it into P's image"
     return (
-        f"{image_topic} has distortion in its camera_info ({camera.distortion_model} D=[{coefficients}]) but "
-        f"image_is_rectified=true uses it as the rectified image P describes, without undistorting; for a raw image "
-        f"{_set_rectified(False)}; nothing to do if it was rectified upstream"
+        f"{image_topic} has {what} but image_is_rectified=true uses it as the rectified image P describes, without "
+        f"{undone}; for a raw image {_set_rectified(False)}; nothing to do if it was rectified upstream"
     )
 
 

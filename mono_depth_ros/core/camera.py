@@ -10,6 +10,7 @@ Conventions (as image_geometry and depth_image_proc):
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -28,11 +29,24 @@ MAX_PINHOLE_FOV_DEG = 170.0
 """Widest field of view (degrees, across the calibrated width or height) a K or P of CameraInfo may make: a wider
 pinhole is no calibration (image_publisher without camera_info_url publishes fx = fy = 1: 179.8 degrees on 1242
 pixels); a fisheye's K is far narrower read as a pinhole (an equidistant 180-degree lens: 115 degrees)."""
+MIN_RECTIFYING_TURN_PX = 0.01
+"""Least turn of R (pixels of P at its focal length: the largest entry of R - I times fx) for which a raw image
+without distortion is rotated into P's image (:attr:`CameraModel.rotates_rays`); below, R is the identity a
+calibration file prints with rounding."""
 FloatArray = npt.NDArray[np.float64]
 UNCALIBRATED = (
     "the camera is not calibrated (usb_cam, v4l2_camera, camera_info_manager without a calibration file): calibrate it "
     "(ros2 run camera_calibration cameracalibrator) and give the driver the file (its camera_info_url)"
 )
+
+RESIZED_ROI = (
+    "image_proc's resize after crop_decimate (or after a camera that publishes a roi or binning) makes this: it "
+    "scales K, P and width/height but copies the roi and binning in pixels of the calibration before it; run resize "
+    "before crop_decimate, or crop_decimate's decimation alone"
+)
+"""The likely cause of a roi or binning that does not match camera_info's width / height and the image, and its
+remedy (image_pipeline's resize.cpp, Humble and rolling: ``k``, ``p`` and ``width``, ``height`` scaled, ``roi`` and
+``binning_x``, ``binning_y`` left as they came)."""
 
 
 def _wrong_length_remedy(d: tuple[float, ...]) -> str:
@@ -231,10 +245,20 @@ class CameraModel:
             if fov_deg > MAX_PINHOLE_FOV_DEG:
                 msg = (
                     f"CameraInfo {name} has fx={fx:g}, fy={fy:g} for the {self.width}x{self.height} image: a pinhole "
-                    f"field of view of {fov_deg:.1f} degrees (over {MAX_PINHOLE_FOV_DEG:g}), no calibration "
-                    f"(image_publisher without camera_info_url publishes fx = fy = 1); give the publisher the "
-                    f"camera's calibration file (camera_info_url)"
+                    f"field of view of {fov_deg:.1f} degrees (over {MAX_PINHOLE_FOV_DEG:g}), "
                 )
+                if name == "P" and self.k[0, 0] > 0 and self.k[1, 1] > 0:  # K, checked first, is a lens's
+                    msg += (
+                        f"a rectified view wider than a pinhole image can show while K (fx={self.k[0, 0]:g}) is a "
+                        f"lens's: the calibration's P was chosen too wide (camera_calibration's scale slider, "
+                        f"cv2.fisheye balance or getOptimalNewCameraMatrix alpha near 1 on a wide lens); write a "
+                        f"narrower P into the calibration file (scale 0: every rectified pixel sees the lens)"
+                    )
+                else:
+                    msg += (
+                        "no calibration (image_publisher without camera_info_url publishes fx = fy = 1); give the "
+                        "publisher the camera's calibration file (camera_info_url)"
+                    )
                 raise CalibrationError(msg)
             reach_x, reach_y = max(abs(cx), abs(self.width - cx)), max(abs(cy), abs(self.height - cy))
             aside = max(reach_x / fx, reach_y / fy)  # the tangent of the ray to the image edge farthest off the axis
@@ -259,8 +283,8 @@ class CameraModel:
         if x + w > self.width + bx or y + h > self.height + by:
             msg = (
                 f"CameraInfo roi {w}x{h} at ({x}, {y}) does not fit in the calibrated {self.width}x{self.height} "
-                f"image; the roi is in pixels of the unbinned calibration (CameraInfo.msg): fix the driver's "
-                f"camera_info (its roi or its width/height)"
+                f"image; the roi is in pixels of the unbinned calibration (CameraInfo.msg): {RESIZED_ROI}; else fix "
+                f"the driver's camera_info (its roi or its width/height)"
             )
             raise CalibrationError(msg)
 
@@ -283,6 +307,27 @@ class CameraModel:
         model is ``equidistant`` (a fisheye's image radius is ``f · theta``, not ``f · tan(theta)``, with k1..k4 all
         zero too: the ideal f-theta lens a simulator publishes; image_geometry copies such an image unrectified)."""
         return self.distortion_model == "equidistant" or any(c != 0.0 for c in self.d)
+
+    @functools.cached_property
+    def rotates_rays(self) -> bool:
+        """True when R (a rotation: orthonormal within 1e-3) turns rays by more than
+        :data:`MIN_RECTIFYING_TURN_PX` of P's pixels: the rectified image P describes looks along other rays than the
+        raw image, so a raw image is resampled (:meth:`undistort`) with D all zero too, as image_geometry's Python
+        ``PinholeCameraModel.rectifyImage`` does (its C++ one copies a raw image with D all zero as it is, R left
+        out: a D of 1e-12 and one of 0 gave depth in frames R apart). An R of zeros (uncalibrated drivers) or that
+        is no rotation turns nothing here (:meth:`undistort` refuses it where D needs the undistortion). Judged once
+        per model (K, R, P are not changed after it is made): the raw road asks it three or four times a frame."""
+        r = self.r
+        if not (np.isfinite(r).all() and np.allclose(r @ r.T, np.eye(3), atol=1e-3)):
+            return False
+        focal = max(float(self.p[0, 0]), float(self.p[1, 1]), float(self.k[0, 0]), float(self.k[1, 1]))
+        return float(np.abs(r - np.eye(3)).max()) * focal > MIN_RECTIFYING_TURN_PX
+
+    @property
+    def resamples_raw(self) -> bool:
+        """True when a raw image is resampled into P's image (:meth:`undistort`): it has distortion
+        (:attr:`has_distortion`) or R turns its rays (:attr:`rotates_rays`)."""
+        return self.has_distortion or self.rotates_rays
 
     def _binning(self) -> tuple[int, int]:
         return max(self.binning_x, 1), max(self.binning_y, 1)
@@ -340,7 +385,8 @@ class CameraModel:
             msg = (
                 f"image is {width}x{height} but camera_info makes it {published[0]}x{published[1]}: "
                 f"roi {w}x{h} at ({x}, {y}) of the calibrated {self.width}x{self.height}, binned {bx}x{by}; "
-                f"camera_info width/height and K must be the unbinned calibration (CameraInfo.msg), or binning 0"
+                f"camera_info width/height and K must be the unbinned calibration (CameraInfo.msg), or binning 0 "
+                f"({RESIZED_ROI})"
             )
             raise CalibrationError(msg)
         if (width, height) not in self._sized:
@@ -368,9 +414,9 @@ class CameraModel:
         """Pinhole intrinsics of the image the core works on.
 
         Rectified input: P. Raw input: the undistorted image :meth:`undistort` produces, which P describes
-        when the camera has distortion (image_proc's rectify), else K.
+        when the camera has distortion (image_proc's rectify) or R turns its rays (:attr:`resamples_raw`), else K.
         """
-        if image_is_rectified or self.has_distortion:
+        if image_is_rectified or self.resamples_raw:
             return self.rectified_intrinsics()
         return self.raw_intrinsics()
 
@@ -381,14 +427,14 @@ class CameraModel:
 
         ``interpolation``: ``cv2.INTER_NEAREST`` for depth-like images (no values invented between two surfaces),
         else bilinear. ``border_value`` fills the pixels that see no raw pixel (NaN for a float depth map).
-        Images from a camera without distortion (:attr:`has_distortion`) are returned unchanged.
+        Images from a camera without distortion whose R turns no ray (:attr:`resamples_raw`) are returned unchanged.
 
         Raises:
             CalibrationError: a raw image of another size than K's, or a D / R that cannot undistort (a coefficient
                 count OpenCV does not take, non-finite D, an R that is not a rotation, e.g. all zeros), or K, D, R, P
                 that map all but :data:`MIN_SEEN_SHARE` of the undistorted image outside the raw image.
         """
-        if not self.has_distortion:
+        if not self.resamples_raw:
             return image
         import cv2
 
@@ -434,7 +480,7 @@ class CameraModel:
         Raises:
             CalibrationError: as :meth:`undistort`.
         """
-        if not self.has_distortion:
+        if not self.resamples_raw:
             return None
         import cv2
 
@@ -521,13 +567,15 @@ class CameraModel:
             raise CalibrationError(msg)
 
     def _build_maps(self, cv2: Any, nearest: bool) -> tuple[Any, Any]:
-        self._check_rectification()
         raw = self.raw_intrinsics()
         rect = self.rectified_intrinsics()
         k = raw.matrix
         p = rect.matrix
         size = (raw.width, raw.height)
         map_type = cv2.CV_32FC1 if nearest else cv2.CV_16SC2
+        if not self.has_distortion:  # R alone (rotates_rays): no distortion model or D to check
+            return tuple(cv2.initUndistortRectifyMap(k, np.zeros(5), self.r, p, size, map_type))
+        self._check_rectification()
         d = np.asarray(self.d, dtype=np.float64)
         if self.distortion_model == "equidistant":  # older realsense-ros sends [k1, k2, k3, k4, 0]
             return tuple(cv2.fisheye.initUndistortRectifyMap(k, d[:4], self.r, p, size, map_type))

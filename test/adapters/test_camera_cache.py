@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -303,3 +304,23 @@ def test_a_calibration_that_changes_every_frame_keeps_at_most_models_kept_models
     gc.collect()
     alive = [ref() is not None for ref in gone]
     assert alive == [False] * (len(gone) - MODELS_KEPT) + [True] * MODELS_KEPT, alive
+
+
+def test_a_raw_looking_topic_with_zero_d_and_a_turning_r_read_as_rectified_is_warned() -> None:
+    """D all zero with an R that turns rays (a stereo camera calibrated without distortion terms): the raw road
+    rotates its image into P's (CameraModel.resamples_raw), so image_is_rectified=true on a raw-looking topic uses
+    it unrotated as P's image, 2 degrees off here, as a non-zero D's undistortion skipped was already warned; it was
+    silent. R = I (to 1e-9) with D all zero stays silent: both roads use the image as it is."""
+    import cv2
+
+    turn, _ = cv2.Rodrigues(np.array([0.0, math.radians(2.0), 0.0]))
+    k = np.array([[721.5, 0.0, 609.6], [0.0, 721.5, 172.9], [0.0, 0.0, 1.0]])
+    p = np.hstack([k, np.array([[-389.6], [0.0], [0.0]])])
+    rotated = CameraModel(1242, 375, "plumb_bob", (0.0,) * 5, k, turn, p)
+    text = distortion_ignored("/stereo/right/image_raw", rotated, True)
+    assert text is not None and "rectification rotation" in text and "R turns rays 2 degrees" in text
+    assert "set image_is_rectified: false in the params file" in text
+    assert distortion_ignored("/stereo/right/image_raw", rotated, False) is None  # rotated by the node
+    assert distortion_ignored("/stereo/right/image_rect", rotated, True) is None  # a rectified topic
+    still = CameraModel(1242, 375, "plumb_bob", (0.0,) * 5, k, np.eye(3) + 1e-9, p)
+    assert distortion_ignored("/stereo/right/image_raw", still, True) is None

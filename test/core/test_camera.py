@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -770,3 +771,153 @@ def test_a_realsense_like_plumb_bob_with_zero_d_is_used_as_it_is() -> None:
     assert camera.seen_mask() is None
     expected = PinholeIntrinsics(615.3, 615.6, 320.9, 238.6, width=640, height=480)
     assert camera.intrinsics(image_is_rectified=False) == camera.intrinsics(image_is_rectified=True) == expected
+
+
+def _image_proc_resize(info: CameraModel, scale: float) -> CameraModel:
+    """The camera_info image_proc's resize node publishes with its image at ``scale`` (use_scale, Humble and
+    rolling resize.cpp): width / height ``int(W * scale)``, K and P's fx, cx, fy, cy (and Tx) scaled, binning and
+    roi copied as they came."""
+    k, p = info.k.copy(), info.p.copy()
+    k[:2] *= scale
+    p[:2, :3] *= scale
+    p[0, 3] *= scale
+    return replace(info, width=int(info.width * scale), height=int(info.height * scale), k=k, p=p)
+
+
+@pytest.mark.parametrize(
+    ("binning", "roi", "image_wh"),
+    [(2, (0, 0, 1242, 375), (310, 94)), (1, (100, 40, 800, 300), (400, 150)), (1, (10, 10, 300, 150), (150, 75))],
+    ids=["decimated by 2", "cropped, the roi past the resized size", "cropped, the roi within the resized size"],
+)
+def test_image_procs_resize_after_crop_decimate_is_refused_naming_the_node_order(
+    binning: int, roi: tuple[int, int, int, int], image_wh: tuple[int, int]
+) -> None:
+    """crop_decimate publishes its window as roi and its decimation as binning, in pixels of the full calibration;
+    image_proc's resize after it scales K, P and width / height but copies roi and binning, so the roi is in
+    pixels of a calibration that no longer exists (depth_image_proc's cloud of it is silently off). Refused as
+    before, but the error blamed the driver's camera_info ('fix the driver's camera_info'): it now names the node
+    order that makes it and the remedy (resize before crop_decimate, or crop_decimate's decimation alone)."""
+    full = _info(width=1242, height=375, k=KITTI.matrix.reshape(-1), p=KITTI.projection_matrix.reshape(-1))
+    decimated = replace(full, binning_x=binning, binning_y=binning, roi=roi)
+    with pytest.raises(CalibrationError, match=r"image_proc's resize.*roi.*resize before crop_decimate"):
+        _image_proc_resize(decimated, 0.5).for_image(*image_wh)
+    x, y, w, h = roi  # the other order: crop_decimate's roi in the resized pixels, which fits
+    resized_first = replace(_image_proc_resize(full, 0.5), binning_x=binning, binning_y=binning)
+    resized_first = replace(resized_first, roi=(x // 2, y // 2, w // 2, h // 2))
+    assert resized_first.for_image(w // 2 // binning, h // 2 // binning).rectified_intrinsics().fx == pytest.approx(
+        KITTI.fx / 2 / binning
+    )
+
+
+@pytest.mark.parametrize(
+    ("size", "k", "d", "p_fx"),
+    [
+        ((1280, 800), [[330.0, 0.0, 639.5], [0.0, 330.0, 399.5], [0.0, 0.0, 1.0]], (0.05, -0.01, 0.0, 0.0), 176.4),
+        (
+            (848, 800),
+            [[286.0, 0.0, 423.5], [0.0, 286.0, 399.5], [0.0, 0.0, 1.0]],
+            (-0.0075, 0.043, -0.041, 0.0075),
+            57.2,
+        ),
+    ],
+    ids=["262-degree diagonal", "T265-like"],
+)
+def test_a_fisheyes_rectified_view_wider_than_a_pinhole_names_p_not_image_publisher(
+    size: tuple[int, int], k: list[list[float]], d: tuple[float, ...], p_fx: float
+) -> None:
+    """Wide fisheyes whose P camera_calibration's scale slider (cv2.fisheye.estimateNewCameraMatrixForUndistortRectify's
+    balance) set to 1: a 171.5 / 174.7-degree pinhole view. Refused (as before: its edges stretch past use), but the
+    error said 'no calibration (image_publisher without camera_info_url)' of a calibrated lens; it now says P's
+    rectified view is too wide and to write a narrower P. The same lens with balance 0 (camera_calibration's
+    default: a 149 / 165-degree view) is taken."""
+    import cv2
+
+    def fisheye(balance: float) -> CameraModel:
+        p = cv2.fisheye.estimateNewCameraMatrixForUndistortRectify(
+            np.array(k), np.array(d), size, np.eye(3), balance=balance
+        )
+        return _info(width=size[0], height=size[1], distortion_model="equidistant", d=d, k=np.array(k).reshape(-1),
+                     p=np.hstack([p, np.zeros((3, 1))]).reshape(-1))  # fmt: skip
+
+    with pytest.raises(
+        CalibrationError, match=r"CameraInfo P has fx=.*17\d\.\d degrees.*rectified view.*narrower P"
+    ) as e:
+        fisheye(1.0)
+    assert "image_publisher" not in str(e.value)
+    assert fisheye(0.0).rectified_intrinsics().fx == pytest.approx(p_fx, abs=0.1)
+
+
+def test_a_raw_image_with_zero_distortion_and_a_rectification_rotation_is_rotated_into_p() -> None:
+    """A stereo camera calibrated without distortion terms (camera_calibration --k-coefficients 0
+    --zero-tangent-dist: D all zero) whose camera_info has R != I (the right camera's rectification, 2 degrees here).
+    P projects points of the camera's frame into the rectified image (image_geometry's project3dToPixel), and any
+    non-zero D (1e-12) rotated the raw image by R into P's image; D all zero gave the raw image unchanged with K: the
+    depth, its cloud and the LiDAR pairing 2 degrees (25 pixels at KITTI's fx) off the same camera's with D = 1e-12.
+    Now the raw image is rotated into P (cv2.initUndistortRectifyMap with zero D, the reference) whatever D; R = I (or
+    within 1e-9, or all zero as uncalibrated drivers send) still gives the raw image as it is, with K."""
+    import cv2
+
+    turn, _ = cv2.Rodrigues(np.array([0.2, 1.0, 0.1]) / np.linalg.norm([0.2, 1.0, 0.1]) * math.radians(2.0))
+    k = KITTI.matrix
+    p = np.array([[700.0, 0.0, 600.0, -700.0 * 0.54], [0.0, 700.0, 170.0, 0.0], [0.0, 0.0, 1.0, 0.0]])
+    v, u = np.mgrid[0:375, 0:1242].astype(np.float32)
+    raw = np.dstack([127 + 60 * np.sin(u / 37.0) + 60 * np.cos(v / 23.0)] * 3).astype(np.uint8)
+    map_x, map_y = cv2.initUndistortRectifyMap(k, np.zeros(5), turn, p[:, :3], (1242, 375), cv2.CV_32FC1)
+    reference = cv2.remap(raw, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    inside = (map_x > 1) & (map_x < 1240) & (map_y > 1) & (map_y < 373)
+    for d in [(0.0,) * 5, (1e-12, 0.0, 0.0, 0.0, 0.0)]:
+        camera = CameraModel(1242, 375, "plumb_bob", d, k, turn, p)
+        assert camera.intrinsics(image_is_rectified=False) == PinholeIntrinsics(700.0, 700.0, 600.0, 170.0, 1242, 375)
+        rotated = camera.undistort(raw)
+        assert np.abs(rotated.astype(np.int16) - reference)[inside].max() <= 1
+        seen = camera.seen_mask()
+        assert seen is not None and 0.9 < seen.mean() < 0.99 and not seen[inside.shape[0] // 2, 0]
+    for r in (np.eye(3) + 1e-12, np.zeros((3, 3))):  # no rotation: the raw image with K, as before
+        camera = CameraModel(1242, 375, "plumb_bob", (0.0,) * 5, k, r, p)
+        assert camera.undistort(raw) is raw and camera.seen_mask() is None
+        assert camera.intrinsics(image_is_rectified=False) == KITTI
+
+
+@pytest.mark.parametrize(
+    ("turn_px", "rotates"),
+    [(1e-9 * 721.5377, False), (0.005, False), (0.02, True), (0.5, True)],
+    ids=["float noise (1e-9 rad)", "0.005 px", "0.02 px", "0.5 px"],
+)
+@pytest.mark.parametrize("axis", [(1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0)], ids=["x", "y", "z"])
+def test_a_zero_d_rotation_is_resampled_only_past_min_rectifying_turn_px(
+    turn_px: float, rotates: bool, axis: tuple[float, float, float]
+) -> None:
+    """MIN_RECTIFYING_TURN_PX (0.01 px of P's focal length) on both sides, about each axis: an R within it (a stereo
+    left camera's identity to 1e-9, rounding) keeps the raw image as it is with K (no per-frame remap); an R past it
+    rotates the raw image into P's (its intrinsics are P's)."""
+    import cv2
+
+    angle = turn_px / KITTI.fx  # the largest entry of R - I is sin(angle): turn_px at K's fx (P's is smaller)
+    r, _ = cv2.Rodrigues(np.array(axis) * angle)
+    p = np.array([[700.0, 0.0, 600.0, 0.0], [0.0, 700.0, 170.0, 0.0], [0.0, 0.0, 1.0, 0.0]])
+    camera = CameraModel(1242, 375, "plumb_bob", (0.0,) * 5, KITTI.matrix, r, p)
+    raw = np.zeros((375, 1242, 3), dtype=np.uint8)
+    assert camera.rotates_rays is rotates and camera.resamples_raw is rotates
+    assert (camera.undistort(raw) is not raw) is rotates
+    assert camera.intrinsics(image_is_rectified=False) == (camera.rectified_intrinsics() if rotates else KITTI)
+
+
+def test_whether_r_turns_rays_is_judged_once_per_calibration_not_per_frame(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A raw image without distortion (R = I to 1e-9: most raw cameras that publish D all zero) asks
+    :attr:`CameraModel.resamples_raw` three or four times a frame (intrinsics, undistort, seen_mask at one or two
+    sizes); R's test (an orthonormality check, ~40 us on this machine) is a property of the calibration, made once."""
+    calls: list[int] = []
+    allclose = np.allclose
+
+    def counted(*args: object, **kwargs: object) -> bool:
+        calls.append(1)
+        return bool(allclose(*args, **kwargs))  # type: ignore[arg-type]
+
+    monkeypatch.setattr(np, "allclose", counted)
+    camera = CameraModel(1242, 375, "plumb_bob", (0.0,) * 5, KITTI.matrix, np.eye(3) + 1e-9, KITTI.projection_matrix)
+    raw = np.zeros((375, 1242, 3), dtype=np.uint8)
+    for _ in range(10):  # ten frames of the pipeline's raw road
+        assert camera.intrinsics(image_is_rectified=False) == KITTI
+        assert camera.undistort(raw) is raw
+        assert camera.seen_mask((188, 621)) is None
+    assert len(calls) <= 1
