@@ -71,7 +71,7 @@ from typing import Any, NamedTuple
 
 from mono_depth_ros.core.depth_kind import OutputKind
 from mono_depth_ros.core.errors import CheckpointError, ConfigError, ShapeError, first_line
-from mono_depth_ros.models.graph_layout import MAP_SHAPES, ImageInput, declared_map, image_input
+from mono_depth_ros.models.graph_layout import MAP_SHAPES, ImageInput, declared_hw, declared_map, image_input
 from mono_depth_ros.models.preprocess import INTERPOLATIONS
 from mono_depth_ros.models.sidecar import golden_path_for, spec_path_for, write_whole
 from mono_depth_ros.models.spec import (
@@ -226,11 +226,10 @@ def _shared_symbol(signature: GraphSignature) -> str:
     """The symbolic name the image input gives both its height and width (ONNX: one name, one size), else ``""``."""
     session = signature.session
     dims = list(session.get_inputs()[0].shape or []) if session is not None else []
-    layout = signature.image.layout
-    sides = {"NCHW": (2, 3), "NHWC": (1, 2), "CHW": (1, 2), "HWC": (0, 1)}.get(layout)
-    if sides is None or len(dims) <= max(sides):
+    sides = declared_hw(signature.image.layout, dims)
+    if sides is None:
         return ""
-    height, width = dims[sides[0]], dims[sides[1]]
+    height, width = sides
     return height if isinstance(height, str) and height and height == width else ""
 
 
