@@ -66,11 +66,15 @@ class BagDiagnostics:
         config: the run's configuration (its keys go into every status).
         name: the status name, the node's as it names its own (``front/mono_depth_node: depth``).
         latencies_ms: pipeline time of the last :data:`LATENCY_WINDOW` written frames (their p50 / p95).
+        per_frame: the demo's statuses (its scale plot reads one per frame): a camera slower than the period gets
+            its status at the frame at or after each due time, none between its frames; only a dropout's go at their
+            due times. False (a bag run): the node's, a status every period.
     """
 
     period_ns: int
     config: DepthConfig
     name: str = f"{NODE_NAME}: depth"
+    per_frame: bool = False
     latencies_ms: deque[float] = field(default_factory=lambda: deque(maxlen=LATENCY_WINDOW))
     _published: list[int] = field(default_factory=list)  # stamps of written frames within the last period
     _next_ns: int | None = None
@@ -119,11 +123,11 @@ class BagDiagnostics:
         gaps = np.diff(np.asarray(before, dtype=np.int64))
         gaps = gaps[gaps > 0]  # (a clock that went back: no interval)
         if not gaps.size:  # the second image: the camera's interval unknown, a due time a whole period before it
-            if silence_ns < 2 * self.period_ns:  # (a jitter over the period is no silence)
+            if self.per_frame or silence_ns < 2 * self.period_ns:  # (a jitter over the period is no silence)
                 return iter(())
             return self._due(factory, summary, stamp_ns)
         usual_ns = float(np.median(gaps))
-        if usual_ns <= self.period_ns and silence_ns <= DROPOUT_INTERVALS * usual_ns:
+        if (self.per_frame or usual_ns <= self.period_ns) and silence_ns <= DROPOUT_INTERVALS * usual_ns:
             return iter(())  # frames at the camera's rate, faster than the period: their statuses go with them
         return self._due(factory, summary, stamp_ns)
 

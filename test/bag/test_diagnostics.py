@@ -269,3 +269,19 @@ def test_a_camera_slower_than_the_period_gets_a_status_every_period_as_the_nodes
     ages = ["0.000", "1.000"] * 3 + ["0.000"]
     assert shown == [(at_s, ages[at_s], str(at_s // 2 + 1)) for at_s in range(7)], shown
     assert {status.level for _, status in found} == {0}, found  # OK: a frame within the node's 5 s window
+
+
+def test_the_demos_per_frame_statuses_give_one_status_each_frame_of_a_camera_slower_than_the_period() -> None:
+    """``per_frame`` (the demo's, its scale plot reads one status per frame): ``diagnostics.period_s`` 0.05 s on a 10
+    Hz camera gives one status at each frame and none between them; a dropout's still go at their due times."""
+    tracker = BagDiagnostics(period_ns=50_000_000, config=DepthConfig.from_params(), per_frame=True)
+    summary = BagSummary(Path("in"), Path("out"))
+    output = _output(cloud=False)
+    written = []
+    for index in range(6):
+        stamp_ns = output.stamp_ns + index * 100_000_000
+        assert list(tracker.silent(FACTORY, summary, stamp_ns)) == []
+        summary.frames_out += 1
+        written.append(tracker.update(FACTORY, FrameOutput(**{**output.__dict__, "stamp_ns": stamp_ns}), summary))
+    assert all(message is not None for message in written)
+    assert len(list(tracker.silent(FACTORY, summary, output.stamp_ns + 800_000_000))) == 5  # 0.3 s: 0.55-0.75 s
