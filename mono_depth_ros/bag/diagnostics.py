@@ -88,7 +88,10 @@ class BagDiagnostics:
     _written: deque[int] = field(default_factory=deque)  # stamps of written frames within the node's window (silent)
 
     def update(self, factory: MessageFactory, output: FrameOutput, summary: BagSummary) -> Any:
-        """A DiagnosticArray when a period has passed since the last one, else None."""
+        """A DiagnosticArray at the first frame at or after the due time, else None; the due times a period apart,
+        in step as the node's timer (:class:`~mono_depth_ros.adapters.ros_clock.PlayedPeriod`), unless a period was
+        missed: then a period after this frame (a due time a period after each status's frame drifted by the frame
+        interval: a 30 Hz camera at ``period_s`` 0.05 had a status every 66.7 ms, the node every 50 ms)."""
         self._published.append(output.stamp_ns)
         if self._written and output.stamp_ns < self._written[-1]:
             self._written.clear()  # (a clock that went back: the frames stamped after it are not in a window)
@@ -99,7 +102,8 @@ class BagDiagnostics:
         jumped_back = self._next_ns is not None and output.stamp_ns < self._next_ns - 2 * self.period_ns
         if self._next_ns is not None and output.stamp_ns < self._next_ns and not jumped_back:
             return None  # (a clock that jumps back by more than a period restarts the schedule)
-        self._next_ns = output.stamp_ns + self.period_ns
+        in_step = -1 if self._next_ns is None or jumped_back else self._next_ns + self.period_ns
+        self._next_ns = in_step if in_step > output.stamp_ns else output.stamp_ns + self.period_ns
         return self._status(factory, summary, output.stamp_ns, drop_later=jumped_back)
 
     def silent(self, factory: MessageFactory, summary: BagSummary, stamp_ns: int) -> Iterator[tuple[int, Any]]:

@@ -191,7 +191,9 @@ def test_statuses_due_while_the_camera_is_silent_go_at_their_due_times_with_the_
 def test_frames_at_the_cameras_rate_faster_than_the_period_give_one_status_each_and_no_silent_ones() -> None:
     """``diagnostics.period_s`` 0.1 s on a 10 Hz camera whose stamps jitter by up to 5 ms (gaps of 95-105 ms): a
     gap a little over a period is the camera's usual one, no dropout: no status between frames (``silent``), one at
-    the frame at or after each due time. (At 0.05 s the camera is slower than the period: the node's timer publishes
+    the frame at or after each due time, the due times a period apart as the node's timer's (it publishes 6 in these
+    0.5 s): due times a period after each status's frame drifted with the jitter, and the frames 5 ms before theirs
+    (0.2, 0.4 s) had none, 4 statuses. (At 0.05 s the camera is slower than the period: the node's timer publishes
     between its frames, and so does the bag runner: the last test of this module.)"""
     tracker = BagDiagnostics(period_ns=100_000_000, config=DepthConfig.from_params())
     summary = BagSummary(Path("in"), Path("out"))
@@ -203,8 +205,28 @@ def test_frames_at_the_cameras_rate_faster_than_the_period_give_one_status_each_
         summary.frames_out += 1
         message = tracker.update(FACTORY, FrameOutput(**{**output.__dict__, "stamp_ns": stamp_ns}), summary)
         written.append(message is not None)
-    assert written == [True, True, False, True, False, True]  # (a frame 5 ms before its due time: with the next)
+    assert written == [True] * 6
     assert len(list(tracker.silent(FACTORY, summary, output.stamp_ns + 900_000_000))) == 3  # 0.6-0.8 s
+
+
+def test_a_camera_faster_than_the_period_gets_a_status_each_period_as_the_nodes_timer() -> None:
+    """A 30 Hz camera (frames every 33.3 ms) with ``diagnostics.period_s`` 0.05 s for 3 s: the node's timer
+    publishes at 0, 0.05, ..., 3 s (61); the bag runner writes one at the first frame at or after each due time, the
+    due times kept in the timer's step. With each due time a period after the last status's frame it wrote one every
+    66.7 ms (46), three quarters of the node's."""
+    tracker = BagDiagnostics(period_ns=50_000_000, config=DepthConfig.from_params())
+    summary = BagSummary(Path("in"), Path("out"))
+    output = _output(cloud=False)
+    written = []
+    for index in range(91):
+        stamp_ns = output.stamp_ns + index * 100_000_000 // 3
+        assert list(tracker.silent(FACTORY, summary, stamp_ns)) == []
+        summary.frames_out += 1
+        if tracker.update(FACTORY, FrameOutput(**{**output.__dict__, "stamp_ns": stamp_ns}), summary) is not None:
+            written.append(stamp_ns - output.stamp_ns)
+    assert len(written) == 61, [ns / 1e6 for ns in written]
+    due_ns = [50_000_000 * k for k in range(61)]
+    assert all(0 <= at - due < 100_000_000 // 3 for at, due in zip(written, due_ns, strict=True)), written
 
 
 def test_statuses_within_a_dropout_warn_as_the_node_does_after_its_window_not_after_one_period() -> None:
