@@ -2482,6 +2482,51 @@ def test_the_bag_runner_tells_the_ages_the_node_tells_across_a_camera_dropout(ro
     assert dropout == [(1.0, "0.600"), (2.0, "1.600"), (3.0, "2.600")], told
 
 
+def test_the_bag_runner_writes_the_statuses_the_node_publishes_between_the_frames_of_a_slow_camera(
+    ros: Ros, tmp_path: Path
+) -> None:
+    """One timeline, a 0.5 Hz camera (frames at 0, 2, 4, 6 s) with ``diagnostics.period_s`` 1 s, through the bag
+    runner and through the node (each frame published at its stamp, its timer at 0, 1, ..., 6 s): the bag runner
+    writes a status at each of the node's times, saying its ages, counts and level. It wrote 4 (0, 2, 4, 6 s), the
+    camera's 2 s interval being no dropout; the node's 3 between frames said the last frame's ages grown by 1 s."""
+    from mono_depth_ros.bag import BagRunOptions, run_bag
+    from test.bag.support import PERIOD_NS, START_NS, write_tiny_bag
+    from test.bag.support import read_bag as read_output
+
+    kept = list(range(0, 61, 20))  # PERIOD_NS 0.1 s: every 2 s
+    write_tiny_bag(tmp_path / "in", 61, lidar=False, mutate=lambda topic, index, msg: msg if index in kept else None)
+    params = {"model.backend": "external", "model.output_kind": "metric", "scale.mode": "none"}
+    run_bag(tmp_path / "in", tmp_path / "out", params, BagRunOptions(progress=False))
+    statuses = [
+        (stamp_ns_of(message), message.status[0]) for _, message in read_output(tmp_path / "out")["/diagnostics"]
+    ]
+    assert [(stamp_ns - START_NS) / 1e9 for stamp_ns, _ in statuses] == [float(at_s) for at_s in range(7)], statuses
+
+    node = ros.make_node(pipeline=EchoPipeline())
+    now_ns = [0]
+    ros_standin.state().now_ns = lambda: now_ns[0]
+    frames = [START_NS + index * PERIOD_NS for index in kept]
+    told = []
+    for stamp_ns, status in statuses:
+        while frames and frames[0] <= stamp_ns:  # the frames up to the status, each published at its stamp
+            now_ns[0] = frames.pop(0)
+            send_frame(node, now_ns[0])
+            assert wait_until(lambda: stats(node).published == len(kept) - len(frames))
+        now_ns[0] = stamp_ns
+        node._publish_diagnostics()
+        (live_status,) = node.publishers["/diagnostics"].messages[-1].status
+        live = {kv.key: kv.value for kv in live_status.values}
+        offline = {kv.key: kv.value for kv in status.values}
+        keys = ("last_frame_age_s", "age_s", "frames_published")
+        told.append(((stamp_ns - START_NS) / 1e9, *(offline[key] for key in keys)))
+        assert [offline[key] for key in keys] == [live[key] for key in keys], (told[-1], live)
+        said = (status.level, status.message if status.level else "OK")  # (an OK one's fps: over another window)
+        live_said = (bytes(live_status.level)[0], live_status.message if bytes(live_status.level)[0] else "OK")
+        assert said == live_said, (told[-1], said, live_said)
+    between = [(at_s, age) for at_s, age, *_ in told if at_s % 2]
+    assert between == [(1.0, "1.000"), (3.0, "1.000"), (5.0, "1.000")], told
+
+
 def test_the_node_and_the_bag_runner_pair_each_scan_by_its_own_sweeps_middle(
     ros: Ros, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -16,7 +16,9 @@ more where frames came after the last one: the output bag's last status counts e
 stamped, and tells its ages, as the node's status at that time would: a status goes at the first frame written at or
 after its due time (``age_s`` of that frame's scale, ``last_frame_age_s`` 0), but where the camera drops out (no frame
 written for more than a period and more than :data:`DROPOUT_INTERVALS` of its usual frame interval: no image for 3 s
-of a 10 Hz camera) the statuses due within the silence go at their due times, as the node's timer publishes them, with
+of a 10 Hz camera), or is slower than the period (its usual interval longer: a 0.5 Hz camera with ``period_s`` 1, whose
+statuses went every 2 s where the node's timer publishes every 1 s), the statuses due within the silence go at their
+due times, as the node's timer publishes them, with
 the last frame's ages grown by the silence and fps / ``published_in_window`` over the node's window, not one period
 (:meth:`BagDiagnostics.silent`: OK, then WARN after 5 s, as the node's); a silence longer than
 :data:`LONGEST_SILENCE_NS` (recordings merged, stamps 0 among others) is no dropout: no status within it.
@@ -45,8 +47,9 @@ LATENCY_WINDOW = 100  # frames behind the latency percentiles
 DROPOUT_INTERVALS = 2.0
 """A silence (bag time since the last frame written) longer than this many of the camera's usual frame intervals (the
 median gap between its last :data:`RECENT_IMAGES` images) is a dropout: the statuses due within it go at their due
-times. Within it (frames at the camera's rate, slower than the period: ``diagnostics.period_s`` 0.05 s for a status
-per 10 Hz frame) a status goes with the next frame, as before."""
+times. Within it, frames at the camera's rate faster than the period (a gap a little over a period from a camera's
+jitter), a status goes with the next frame; a camera slower than the period (its usual interval longer) has statuses
+due between its frames, as the node's timer, at their due times."""
 RECENT_IMAGES = 16
 LONGEST_SILENCE_NS = 3600 * 10**9
 """Bag time (int ns) between an image and the last frame written beyond which :meth:`BagDiagnostics.silent` writes
@@ -63,11 +66,15 @@ class BagDiagnostics:
         config: the run's configuration (its keys go into every status).
         name: the status name, the node's as it names its own (``front/mono_depth_node: depth``).
         latencies_ms: pipeline time of the last :data:`LATENCY_WINDOW` written frames (their p50 / p95).
+        per_frame: the demo's statuses (its scale plot reads one per frame): a camera slower than the period gets
+            its status at the frame at or after each due time, none between its frames; only a dropout's go at their
+            due times. False (a bag run): the node's, a status every period.
     """
 
     period_ns: int
     config: DepthConfig
     name: str = f"{NODE_NAME}: depth"
+    per_frame: bool = False
     latencies_ms: deque[float] = field(default_factory=lambda: deque(maxlen=LATENCY_WINDOW))
     _published: list[int] = field(default_factory=list)  # stamps of written frames within the last period
     _next_ns: int | None = None
@@ -81,7 +88,10 @@ class BagDiagnostics:
     _written: deque[int] = field(default_factory=deque)  # stamps of written frames within the node's window (silent)
 
     def update(self, factory: MessageFactory, output: FrameOutput, summary: BagSummary) -> Any:
-        """A DiagnosticArray when a period has passed since the last one, else None."""
+        """A DiagnosticArray at the first frame at or after the due time, else None; the due times a period apart,
+        in step as the node's timer (:class:`~mono_depth_ros.adapters.ros_clock.PlayedPeriod`), unless a period was
+        missed: then a period after this frame (a due time a period after each status's frame drifted by the frame
+        interval: a 30 Hz camera at ``period_s`` 0.05 had a status every 66.7 ms, the node every 50 ms)."""
         self._published.append(output.stamp_ns)
         if self._written and output.stamp_ns < self._written[-1]:
             self._written.clear()  # (a clock that went back: the frames stamped after it are not in a window)
@@ -92,16 +102,18 @@ class BagDiagnostics:
         jumped_back = self._next_ns is not None and output.stamp_ns < self._next_ns - 2 * self.period_ns
         if self._next_ns is not None and output.stamp_ns < self._next_ns and not jumped_back:
             return None  # (a clock that jumps back by more than a period restarts the schedule)
-        self._next_ns = output.stamp_ns + self.period_ns
+        in_step = -1 if self._next_ns is None or jumped_back else self._next_ns + self.period_ns
+        self._next_ns = in_step if in_step > output.stamp_ns else output.stamp_ns + self.period_ns
         return self._status(factory, summary, output.stamp_ns, drop_later=jumped_back)
 
     def silent(self, factory: MessageFactory, summary: BagSummary, stamp_ns: int) -> Iterator[tuple[int, Any]]:
         """The statuses due while the camera was silent, before an image stamped ``stamp_ns`` (int ns; written or
         skipped, asked before it is processed, in order): ``(due ns, DiagnosticArray)`` for each due time before it
-        when it comes after a dropout (more than a period and :data:`DROPOUT_INTERVALS` of the camera's usual frame
-        interval after the last frame written, no more than :data:`LONGEST_SILENCE_NS`), as the node's timer publishes
-        them while no frame comes: the last frame's values, their ages grown by the silence (``last_frame_age_s``,
-        ``age_s``), the counts then; none before the first frame written, nor while the camera's interval is unknown.
+        when it comes more than a period after the last frame written (no more than :data:`LONGEST_SILENCE_NS`) from a
+        camera slower than the period (its usual interval longer; at the second image, its interval unknown: two
+        periods or more after the first) or after a dropout (more than :data:`DROPOUT_INTERVALS` of the camera's usual
+        interval), as the node's timer publishes them while no frame comes: the last frame's values, their ages grown
+        by the silence (``last_frame_age_s``, ``age_s``), the counts then; none before the first frame written.
         Each is made as it is taken (up to 72,000 in an hour's dropout at ``diagnostics.period_s`` 0.05 s: 330 MB
         held at once in a list): take them all before the image is processed.
         """
@@ -114,8 +126,13 @@ class BagDiagnostics:
             return iter(())  # within a period (most images): no interval median needed
         gaps = np.diff(np.asarray(before, dtype=np.int64))
         gaps = gaps[gaps > 0]  # (a clock that went back: no interval)
-        if not gaps.size or silence_ns <= DROPOUT_INTERVALS * float(np.median(gaps)):
-            return iter(())  # frames at the camera's rate: their statuses go with them (update), as before
+        if not gaps.size:  # the second image: the camera's interval unknown, a due time a whole period before it
+            if self.per_frame or silence_ns < 2 * self.period_ns:  # (a jitter over the period is no silence)
+                return iter(())
+            return self._due(factory, summary, stamp_ns)
+        usual_ns = float(np.median(gaps))
+        if (self.per_frame or usual_ns <= self.period_ns) and silence_ns <= DROPOUT_INTERVALS * usual_ns:
+            return iter(())  # frames at the camera's rate, faster than the period: their statuses go with them
         return self._due(factory, summary, stamp_ns)
 
     def _due(self, factory: MessageFactory, summary: BagSummary, stamp_ns: int) -> Iterator[tuple[int, Any]]:

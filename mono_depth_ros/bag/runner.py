@@ -95,6 +95,8 @@ class BagRunOptions:
             output topics (``/front/depth/image``, as that node publishes them; ``/diagnostics`` stays global) and
             names its status (``front/mono_depth_node: depth``).
         on_frame: called ``on_frame(done, total)`` after each image (written or skipped); None: not called.
+        status_per_frame: ``/diagnostics`` at a frame only, as the demo's scale plot reads it (``BagDiagnostics.
+            per_frame``); False: also between the frames of a camera slower than the period, as the node's timer.
     """
 
     storage: str = "sqlite3"
@@ -104,6 +106,7 @@ class BagRunOptions:
     progress: bool = True
     node: str = "/" + NODE_NAME
     on_frame: Callable[[int, int], None] | None = None
+    status_per_frame: bool = False
 
     @property
     def namespace(self) -> str:
@@ -151,7 +154,11 @@ class _SecondPass:
         self.predictions: dict[int, npt.NDArray[np.float32] | Skip] = {}  # or why its frame is skipped
         self.pending: deque[tuple[FramePlan, BagMessage]] = deque()
         period_ns = seconds_to_ns(self.config.diagnostics.period_s)
-        self.diagnostics = BagDiagnostics(period_ns, self.config, options.status_name) if options.diagnostics else None
+        self.diagnostics = (
+            BagDiagnostics(period_ns, self.config, options.status_name, per_frame=options.status_per_frame)
+            if options.diagnostics
+            else None
+        )
         self.outputs = {topic: options.namespace + topic for topic in OUTPUT_TOPICS if topic != DIAGNOSTICS_TOPIC}
         self.progress: Any = _progress_bar(len(plans), options.progress)
         self.done = 0  # images processed (written or skipped)

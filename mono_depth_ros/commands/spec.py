@@ -71,7 +71,7 @@ from typing import Any, NamedTuple
 
 from mono_depth_ros.core.depth_kind import OutputKind
 from mono_depth_ros.core.errors import CheckpointError, ConfigError, ShapeError, first_line
-from mono_depth_ros.models.graph_layout import MAP_SHAPES, ImageInput, declared_map, image_input
+from mono_depth_ros.models.graph_layout import MAP_SHAPES, ImageInput, declared_hw, declared_map, image_input
 from mono_depth_ros.models.preprocess import INTERPOLATIONS
 from mono_depth_ros.models.sidecar import golden_path_for, spec_path_for, write_whole
 from mono_depth_ros.models.spec import (
@@ -159,36 +159,67 @@ def graph_signature(model: Path) -> GraphSignature:
 
 
 TRIAL_ASPECT = 2
-"""Width over height of the camera that :func:`check_keep_aspect_run` runs a keep-aspect spec's graph for (a wide
-camera within the spec command's default cap of twice the short side; KITTI's is 3.3)."""
+"""Width over height of the first camera that :func:`check_keep_aspect_run` runs a keep-aspect spec's graph for (a
+wide camera within the spec command's default cap of twice the short side; KITTI's is 3.3)."""
+
+TRIAL_CAMERAS: tuple[tuple[str, tuple[int, int] | None], ...] = (
+    (f"{TRIAL_ASPECT}:1", None),
+    ("16:9", (720, 1280)),
+    ("4:3", (480, 640)),
+    ("3:4 portrait", (640, 480)),
+)
+"""The cameras (a name, and (height, width) in pixels; None: ``policy.height`` by :data:`TRIAL_ASPECT` times it)
+whose keep-aspect network input sizes :func:`check_keep_aspect_run` tries, each distinct size once: the aspects users'
+cameras have. A graph that ran for a 2:1 camera but not for a 640x480 one was given its spec, and every frame of that
+camera was refused. (A square camera's size is the spec's square input, which the engine's warm-up runs at load.)
+Each size is a forward pass: the spec of a graph of 518 short side at --multiple-of 14 runs 518x1036, 518x924,
+518x686, 686x518 (3.2x the pixels of the 2:1 run alone; bench/RESULTS-session-notes.md, explore134)."""
 
 
 def check_keep_aspect_run(model: Path, signature: GraphSignature, policy: InputPolicy, output: str) -> None:
-    """Run a graph declared with free height and width once at the size a keep-aspect ``policy`` gives a
-    :data:`TRIAL_ASPECT`:1 camera (zeros), and refuse it when it cannot run there or returns a map that is not of
-    that input (:func:`~.graph_layout.depth_map`): an export whose output size was traced as a constant (transformers'
-    Depth Anything through the legacy exporter: its last upsampling to the export's 518x518), or whose height and
-    width share one symbol (torch.export from a square example: square inputs only). The engine's warm-up runs at the
-    spec's square input size and would pass; the first camera frame would be refused, and every one after it.
+    """Run a graph declared with free height and width once at each size a keep-aspect ``policy`` gives the cameras
+    of :data:`TRIAL_CAMERAS` (zeros; each distinct size once, a 2:1 camera's first), and refuse it when it cannot run
+    at one or returns a map that is not of that input (:func:`~.graph_layout.depth_map`): an export whose output size
+    was traced as a constant (transformers' Depth Anything through the legacy exporter: its last upsampling to the
+    export's 518x518), whose height and width share one symbol (torch.export from a square example: square inputs
+    only), or that runs at one aspect only (exported from 2:1 crops). The engine's warm-up runs at the spec's square
+    input size and would pass; the first camera frame would be refused, and every one after it.
 
     Out of memory on this machine, the trial is left out with a note on stderr (the spec is still written).
 
     Raises:
-        CheckpointError: naming the size tried, what the graph did, and the spec to write instead.
+        CheckpointError: naming the camera and size tried, what the graph did, and the spec to write instead.
     """
+    from mono_depth_ros.models.preprocess import network_input_size
+
+    image = signature.image
+    if signature.session is None or image.height is not None or image.width is not None or not policy.keep_aspect:
+        return
+    tried: set[tuple[int, int]] = set()
+    for name, camera in TRIAL_CAMERAS:
+        input_hw = network_input_size(camera or (policy.height, policy.height * TRIAL_ASPECT), policy)
+        if input_hw in tried:
+            continue
+        tried.add(input_hw)
+        label = name if camera is None else f"{name} camera ({camera[1]}x{camera[0]})"
+        if not _trial_run(model, signature, output, f"a {label}" if camera else f"a {name} camera", input_hw):
+            return  # out of memory on this machine: the rest left untried too
+
+
+def _trial_run(model: Path, signature: GraphSignature, output: str, camera: str, input_hw: tuple[int, int]) -> bool:
+    """:func:`check_keep_aspect_run`'s run at ``input_hw`` (the network input (height, width) in pixels of
+    ``camera``, its words); False when it ran out of this machine's memory (a note on stderr), True when it ran.
+
+    Raises:
+        CheckpointError: the graph failed there, or returned a map not of that input."""
     import numpy as np
     import torch
 
     from mono_depth_ros.core.model_output import is_out_of_memory
     from mono_depth_ros.models.graph_layout import depth_map, failed_run
     from mono_depth_ros.models.onnx_binding import numpy_dtype, torch_dtype
-    from mono_depth_ros.models.preprocess import network_input_size
 
     image = signature.image
-    if signature.session is None or image.height is not None or image.width is not None or not policy.keep_aspect:
-        return
-    camera = (policy.height, policy.height * TRIAL_ASPECT)
-    input_hw = network_input_size(camera, policy)
     dtype = torch_dtype(signature.input_type, f"input {image.name!r}")
     batch = image.arrange(torch.zeros((1, 3, *input_hw), dtype=dtype)).contiguous().numpy()
     what = f"{model} output {output!r}"
@@ -200,7 +231,7 @@ def check_keep_aspect_run(model: Path, signature: GraphSignature, policy: InputP
         else ""
     )
     remedy = (
-        f"--keep-aspect runs a {TRIAL_ASPECT}:1 camera at {input_hw[0]}x{input_hw[1]}{square}; "
+        f"--keep-aspect runs {camera} at {input_hw[0]}x{input_hw[1]}{square}; "
         f"write the spec without --keep-aspect at the size it was exported for (--input-size HxW: the image "
         f"stretched to it) or with --pad (fitted inside it), or re-export it with its map's size taken from its input"
     )
@@ -209,28 +240,30 @@ def check_keep_aspect_run(model: Path, signature: GraphSignature, policy: InputP
     except Exception as err:  # onnxruntime's errors derive from Exception only
         if is_out_of_memory(err):  # the size is not what is wrong: this machine's memory (the robot's GPU may hold it)
             sys.stderr.write(
-                f"note: {model} not tried at {input_hw[0]}x{input_hw[1]} (a {TRIAL_ASPECT}:1 camera under "
+                f"note: {model} not tried at {input_hw[0]}x{input_hw[1]} ({camera} under "
                 f"--keep-aspect): out of memory on this machine's CPU; the spec is written untried, and a graph that "
                 f"runs square only is refused at the first camera frame\n"
             )
-            return
+            return False
         failed = failed_run(str(model), (1, 3, *input_hw), err)
-        raise CheckpointError(f"{failed}{square}") from None
+        first = camera == f"a {TRIAL_ASPECT}:1 camera"
+        where = "" if first else f" ({camera} under --keep-aspect; it ran for a {TRIAL_ASPECT}:1 camera)"
+        raise CheckpointError(f"{failed}{square}{where}") from None
     try:
         depth_map(torch.from_numpy(np.asarray(result)), 1, what, remedy, input_hw, remedy)
     except ShapeError as err:
         raise CheckpointError(str(err)) from None
+    return True
 
 
 def _shared_symbol(signature: GraphSignature) -> str:
     """The symbolic name the image input gives both its height and width (ONNX: one name, one size), else ``""``."""
     session = signature.session
     dims = list(session.get_inputs()[0].shape or []) if session is not None else []
-    layout = signature.image.layout
-    sides = {"NCHW": (2, 3), "NHWC": (1, 2), "CHW": (1, 2), "HWC": (0, 1)}.get(layout)
-    if sides is None or len(dims) <= max(sides):
+    sides = declared_hw(signature.image.layout, dims)
+    if sides is None:
         return ""
-    height, width = dims[sides[0]], dims[sides[1]]
+    height, width = sides
     return height if isinstance(height, str) and height and height == width else ""
 
 

@@ -246,7 +246,7 @@ def run_demo(
     source = build_depth_source(config)  # loaded here to time it, and to reuse it for the temporal strip
     startup_s = time.perf_counter() - t
     # the source goes to the runner as it is (a wrapper would hide its protocols: the output size, hints, device)
-    options = BagRunOptions(progress=False, on_frame=partial(report_progress, "bag runner"))
+    options = BagRunOptions(progress=False, on_frame=partial(report_progress, "bag runner"), status_per_frame=True)
     summary = run_bag(input_bag, output_bag, config, options, source)
     timings["bag runner (pipeline, all stages)"] = time.perf_counter() - t
     timings["  of which model start-up"] = startup_s

@@ -21,6 +21,19 @@ from mono_depth_ros.core.errors import CheckpointError, ShapeError
 LAYOUTS = ("NCHW", "NHWC", "CHW", "HWC")
 """Image input layouts a graph may take (N: batch, C: the three RGB channels)."""
 
+HW_AXES: dict[str, tuple[int, int]] = {"NCHW": (2, 3), "NHWC": (1, 2), "CHW": (1, 2), "HWC": (0, 1)}
+"""The positions of the height and width axes in each of :data:`LAYOUTS`."""
+
+
+def declared_hw(layout: str, dims: list[Any]) -> tuple[Any, Any] | None:
+    """The declared (height, width) sizes of an input of ``layout`` declared with ``dims`` (ONNX Runtime's
+    ``NodeArg.shape``: ints, symbolic names or None, as declared), or None for a layout not in :data:`LAYOUTS` or
+    ``dims`` too short for it."""
+    axes = HW_AXES.get(layout)
+    if axes is None or len(dims) <= max(axes):
+        return None
+    return dims[axes[0]], dims[axes[1]]
+
 
 def _is_three(size: Any) -> bool:
     return size in (3, "3") and not isinstance(size, bool)
@@ -97,17 +110,17 @@ def image_input(name: str, shape: list[Any] | None, what: str) -> ImageInput:
     dims = list(shape or [])
     if len(dims) == 4:
         if _is_three(dims[1]) or (_fixed(dims[1]) is None and not _is_three(dims[3])):
-            layout, height, width = "NCHW", dims[2], dims[3]
+            layout = "NCHW"
         elif _is_three(dims[3]):
-            layout, height, width = "NHWC", dims[1], dims[2]
+            layout = "NHWC"
         else:
             layout = ""
     elif len(dims) == 3 and (_is_three(dims[0]) or _is_three(dims[2])):
         layout = "CHW" if _is_three(dims[0]) else "HWC"
-        height, width = (dims[1], dims[2]) if layout == "CHW" else (dims[0], dims[1])
     else:
         layout = ""
-    if not layout:
+    sides = declared_hw(layout, dims)
+    if sides is None:
         msg = (
             f"{what} input {name!r} of shape {dims} is not an RGB image: expected (B, 3, H, W), (B, H, W, 3), "
             f"(3, H, W) or (H, W, 3); re-export the model with one RGB image input"
@@ -117,7 +130,7 @@ def image_input(name: str, shape: list[Any] | None, what: str) -> ImageInput:
     if batch is not None and batch != 1:
         msg = f"{what} input {name!r} has a fixed batch of {batch} ({dims}); re-export it with batch 1 or a free batch"
         raise CheckpointError(msg)
-    return ImageInput(name, layout, _fixed(height), _fixed(width), batch)
+    return ImageInput(name, layout, _fixed(sides[0]), _fixed(sides[1]), batch)
 
 
 def as_b1hw(output: Tensor, batch_size: int) -> Tensor:

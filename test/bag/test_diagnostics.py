@@ -188,20 +188,45 @@ def test_statuses_due_while_the_camera_is_silent_go_at_their_due_times_with_the_
     assert list(tracker.silent(FACTORY, summary, start + 3700 * second)) == []  # over an hour: another recording
 
 
-def test_frames_at_the_cameras_rate_slower_than_the_period_give_one_status_each_and_no_silent_ones() -> None:
-    """``diagnostics.period_s`` 0.05 s on a 10 Hz camera (the demo's status per frame): every gap between frames is
-    two periods, and the camera's usual one: no dropout, no status between frames (``silent``), one at each frame."""
+def test_frames_at_the_cameras_rate_faster_than_the_period_give_one_status_each_and_no_silent_ones() -> None:
+    """``diagnostics.period_s`` 0.1 s on a 10 Hz camera whose stamps jitter by up to 5 ms (gaps of 95-105 ms): a
+    gap a little over a period is the camera's usual one, no dropout: no status between frames (``silent``), one at
+    the frame at or after each due time, the due times a period apart as the node's timer's (it publishes 6 in these
+    0.5 s): due times a period after each status's frame drifted with the jitter, and the frames 5 ms before theirs
+    (0.2, 0.4 s) had none, 4 statuses. (At 0.05 s the camera is slower than the period: the node's timer publishes
+    between its frames, and so does the bag runner: the last test of this module.)"""
+    tracker = BagDiagnostics(period_ns=100_000_000, config=DepthConfig.from_params())
+    summary = BagSummary(Path("in"), Path("out"))
+    output = _output(cloud=False)
+    written = []
+    for index, jitter_ms in enumerate([0, 5, 0, 5, 0, 5]):
+        stamp_ns = output.stamp_ns + index * 100_000_000 + jitter_ms * 1_000_000
+        assert list(tracker.silent(FACTORY, summary, stamp_ns)) == []
+        summary.frames_out += 1
+        message = tracker.update(FACTORY, FrameOutput(**{**output.__dict__, "stamp_ns": stamp_ns}), summary)
+        written.append(message is not None)
+    assert written == [True] * 6
+    assert len(list(tracker.silent(FACTORY, summary, output.stamp_ns + 900_000_000))) == 3  # 0.6-0.8 s
+
+
+def test_a_camera_faster_than_the_period_gets_a_status_each_period_as_the_nodes_timer() -> None:
+    """A 30 Hz camera (frames every 33.3 ms) with ``diagnostics.period_s`` 0.05 s for 3 s: the node's timer
+    publishes at 0, 0.05, ..., 3 s (61); the bag runner writes one at the first frame at or after each due time, the
+    due times kept in the timer's step. With each due time a period after the last status's frame it wrote one every
+    66.7 ms (46), three quarters of the node's."""
     tracker = BagDiagnostics(period_ns=50_000_000, config=DepthConfig.from_params())
     summary = BagSummary(Path("in"), Path("out"))
     output = _output(cloud=False)
     written = []
-    for index in range(6):
-        stamp_ns = output.stamp_ns + index * 100_000_000
+    for index in range(91):
+        stamp_ns = output.stamp_ns + index * 100_000_000 // 3
         assert list(tracker.silent(FACTORY, summary, stamp_ns)) == []
         summary.frames_out += 1
-        written.append(tracker.update(FACTORY, FrameOutput(**{**output.__dict__, "stamp_ns": stamp_ns}), summary))
-    assert all(message is not None for message in written)
-    assert len(list(tracker.silent(FACTORY, summary, output.stamp_ns + 800_000_000))) == 5  # 0.3 s: 0.55-0.75 s
+        if tracker.update(FACTORY, FrameOutput(**{**output.__dict__, "stamp_ns": stamp_ns}), summary) is not None:
+            written.append(stamp_ns - output.stamp_ns)
+    assert len(written) == 61, [ns / 1e6 for ns in written]
+    due_ns = [50_000_000 * k for k in range(61)]
+    assert all(0 <= at - due < 100_000_000 // 3 for at, due in zip(written, due_ns, strict=True)), written
 
 
 def test_statuses_within_a_dropout_warn_as_the_node_does_after_its_window_not_after_one_period() -> None:
@@ -232,7 +257,7 @@ def test_the_statuses_of_a_long_dropout_are_made_one_at_a_time_as_they_are_writt
     summary = BagSummary(Path("in"), Path("out"))
     output = _output(cloud=False)
     for index in range(3):
-        stamp_ns = output.stamp_ns + index * 100_000_000
+        stamp_ns = output.stamp_ns + index * 50_000_000  # (a 20 Hz camera: a status at each frame)
         assert list(tracker.silent(FACTORY, summary, stamp_ns)) == []
         summary.frames_out += 1
         tracker.update(FACTORY, FrameOutput(**{**output.__dict__, "stamp_ns": stamp_ns}), summary)
@@ -241,3 +266,44 @@ def test_the_statuses_of_a_long_dropout_are_made_one_at_a_time_as_they_are_writt
     tracker._status = lambda *args, **kwargs: built.append(args[2]) or status(*args, **kwargs)  # type: ignore[method-assign]
     due_ns, _ = next(iter(tracker.silent(FACTORY, summary, stamp_ns + 59 * 60 * 10**9)))
     assert (due_ns - stamp_ns, len(built)) == (50_000_000, 1), built[:3]
+
+
+def test_a_camera_slower_than_the_period_gets_a_status_every_period_as_the_nodes_timer_publishes() -> None:
+    """A 0.5 Hz camera (frames at 0, 2, 4, 6 s) with ``diagnostics.period_s`` 1 s: the node's timer publishes at 0, 1,
+    ..., 6 s, those between frames with the last frame's ages grown by 1 s; the bag runner wrote a status at each
+    frame only (0, 2, 4, 6 s: half the node's), the camera's usual interval being no dropout."""
+    second = 1_000_000_000
+    tracker = BagDiagnostics(period_ns=second, config=DepthConfig.from_params())
+    summary = BagSummary(Path("in"), Path("out"))
+    output = _output(cloud=False)
+    start, found = output.stamp_ns, []
+    for at_s in range(0, 7, 2):
+        stamp_ns = start + at_s * second
+        found += [(due_ns, message.status[0]) for due_ns, message in tracker.silent(FACTORY, summary, stamp_ns)]
+        summary.frames_out += 1
+        message = tracker.update(FACTORY, FrameOutput(**{**output.__dict__, "stamp_ns": stamp_ns}), summary)
+        if message is not None:
+            found.append((stamp_ns, message.status[0]))
+    shown = []
+    for stamp_ns, status in found:
+        values = {kv.key: kv.value for kv in status.values}
+        shown.append(((stamp_ns - start) // second, values["last_frame_age_s"], values["frames_published"]))
+    ages = ["0.000", "1.000"] * 3 + ["0.000"]
+    assert shown == [(at_s, ages[at_s], str(at_s // 2 + 1)) for at_s in range(7)], shown
+    assert {status.level for _, status in found} == {0}, found  # OK: a frame within the node's 5 s window
+
+
+def test_the_demos_per_frame_statuses_give_one_status_each_frame_of_a_camera_slower_than_the_period() -> None:
+    """``per_frame`` (the demo's, its scale plot reads one status per frame): ``diagnostics.period_s`` 0.05 s on a 10
+    Hz camera gives one status at each frame and none between them; a dropout's still go at their due times."""
+    tracker = BagDiagnostics(period_ns=50_000_000, config=DepthConfig.from_params(), per_frame=True)
+    summary = BagSummary(Path("in"), Path("out"))
+    output = _output(cloud=False)
+    written = []
+    for index in range(6):
+        stamp_ns = output.stamp_ns + index * 100_000_000
+        assert list(tracker.silent(FACTORY, summary, stamp_ns)) == []
+        summary.frames_out += 1
+        written.append(tracker.update(FACTORY, FrameOutput(**{**output.__dict__, "stamp_ns": stamp_ns}), summary))
+    assert all(message is not None for message in written)
+    assert len(list(tracker.silent(FACTORY, summary, output.stamp_ns + 800_000_000))) == 5  # 0.3 s: 0.55-0.75 s

@@ -840,6 +840,53 @@ def test_a_keep_aspect_spec_of_a_graph_that_is_free_in_name_only_is_refused_by_t
     assert estimator.predict(image).network_hw == (14, 56)  # 1224 wide capped at 56
 
 
+class _WideOnly(nn.Module):
+    """A graph exported from 2:1 crops that adds the left half of its map to the right (its width split at its
+    height): runs at any height and twice that width, fails at any other aspect (ONNX Runtime's broadcast error)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        first = x[:, :1] + 3.0
+        side = first.shape[2]
+        halves = first[..., :side] + first[..., side:]
+        return torch.cat([halves, halves], dim=3)
+
+
+def test_a_keep_aspect_spec_of_a_graph_that_runs_at_2_to_1_only_is_refused_naming_the_camera_it_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A free-size graph that runs for a 2:1 camera but not for the aspects users' cameras have (4:3 640x480, 16:9
+    1280x720, square, portrait): the trial ran it at the 2:1 camera's size only, the spec was written, and every frame
+    of a 640x480 camera was refused. The command tries each of those cameras' sizes and refuses the graph naming the
+    camera and the size it failed at; the remedy (the size it was exported for, stretched) is written and runs. A
+    graph that runs at any size is run once at each distinct size, the portrait one too (the square one is the spec's
+    input size, which the engine's warm-up runs at load)."""
+    import onnxruntime
+
+    path = legacy_onnx(_WideOnly(), torch.zeros(1, 3, 28, 56), tmp_path / "wide.onnx", ["image"], ["depth"],
+                       {"image": {2: "height", 3: "width"}, "depth": {2: "height", 3: "width"}})  # fmt: skip
+    recipe = ["spec", str(path), "--kind", "relative_inverse", "--input-size", "28x28"]
+    assert main([*recipe, "--keep-aspect"]) == 2
+    err = capsys.readouterr().err
+    assert re.search(r"failed on a \(1, 3, 28, 42\) input", err), err  # 16:9: 28x56 at --multiple-of 14, as 2:1's
+    assert "(a 4:3 camera (640x480) under --keep-aspect; it ran for a 2:1 camera)" in err, err
+    assert "without --keep-aspect" in err and not spec_path_for(path).exists(), err
+    assert main(["spec", str(path), "--kind", "relative_inverse", "--input-size", "28x56"]) == 0  # the remedy
+    free = legacy_onnx(_SquareOnly(square=False), torch.zeros(1, 3, 28, 28), tmp_path / "free.onnx", ["image"],
+                       ["depth"], {"image": {2: "height", 3: "width"}})  # fmt: skip
+    tried: list[tuple[int, ...]] = []
+    run = onnxruntime.InferenceSession.run
+
+    def recorded(self: onnxruntime.InferenceSession, names: list[str], feed: dict[str, np.ndarray]) -> object:
+        tried.append(feed["image"].shape)
+        return run(self, names, feed)
+
+    monkeypatch.setattr(onnxruntime.InferenceSession, "run", recorded)
+    assert main(["spec", str(free), "--kind", "relative_inverse", "--input-size", "28x28", "--keep-aspect"]) == 0
+    assert [shape[2:] for shape in tried] == [(28, 56), (28, 42), (42, 28)], tried  # 16:9's is 2:1's
+    estimator = DepthEstimator.open("onnx", path, EstimatorConfig(device="cpu", warmup_runs=1, cpu_threads=1))
+    assert estimator.predict(np.zeros((480, 640, 3), dtype=np.uint8)).values.shape == (480, 640)
+
+
 def test_out_of_memory_in_the_keep_aspect_trial_writes_the_spec_with_a_note(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -14,6 +14,7 @@ from mono_depth_ros.models.graph_layout import (
     as_b1hw,
     coarse_map,
     cropped_multiple,
+    declared_hw,
     declared_map,
     depth_map,
     failed_run,
@@ -40,6 +41,23 @@ def test_the_layout_and_fixed_sizes_come_from_the_declared_shape(
 ) -> None:
     found = image_input("image", shape, "model.onnx")
     assert (found.layout, found.fixed_hw, found.batch) == (layout, hw, batch)
+
+
+@pytest.mark.parametrize(
+    ("shape", "sides"),
+    [
+        ([1, 3, "s", 640], ("s", 640)),
+        (["b", "h", "w", 3], ("h", "w")),
+        ([3, 384, "w"], (384, "w")),
+        (["s", "s", 3], ("s", "s")),
+    ],
+)
+def test_declared_hw_reads_the_sides_image_input_reads(shape: list[object], sides: tuple[object, object]) -> None:
+    """One table of axes for image_input and the spec's shared-symbol check (square-only exports)."""
+    layout = image_input("x", shape, "m").layout
+    assert declared_hw(layout, shape) == sides
+    assert declared_hw("NCHW", [1, 3, 4]) is None  # too short for its layout
+    assert declared_hw("", shape) is None
 
 
 def test_partly_fixed_sizes_are_kept_per_side() -> None:

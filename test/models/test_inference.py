@@ -18,7 +18,7 @@ from mono_depth_ros.models.backend import DepthBackend, TorchBackend, open_backe
 from mono_depth_ros.models.checkpoint import LoadedCheckpoint, load_checkpoint, save_checkpoint
 from mono_depth_ros.models.depth_anything import build_depth_anything, depth_anything_spec, save_depth_anything
 from mono_depth_ros.models.golden import compare_golden, reference_image
-from mono_depth_ros.models.inference import DepthEstimator, EstimatorConfig, make_golden
+from mono_depth_ros.models.inference import DepthEstimator, EstimatorConfig, inf_as_nan, make_golden
 from mono_depth_ros.models.registry import build_model
 from mono_depth_ros.models.spec import InputPolicy, ModelSpec, OutputKind
 
@@ -455,3 +455,17 @@ def test_the_coarse_map_note_follows_the_camera_size(kitti_object_dir: Path, cap
         assert estimator.coarse_map == "19x63 for a 266x882 input, one value per 14x14 pixels"
     said = [r.getMessage() for r in caplog.records if "upsampled to the published size" in r.getMessage()]
     assert len(said) == 1, said
+
+
+def test_inf_as_nan_gives_torch_wheres_values_and_a_finite_prediction_back_uncopied() -> None:
+    """An inverse kind's +/-Inf (1/0) is NaN, as ``torch.where(isinf)`` gave; a finite CPU prediction (nearly every
+    frame) is returned as it is, not copied through an isinf mask (0.63 ms of a 308x1036 map)."""
+    finite = torch.rand(1, 1, 6, 8) + 0.1
+    assert inf_as_nan(finite) is finite
+    big = torch.full((1, 1, 4, 4), 3e38)  # finite values whose float32 sum overflows: the mask still runs
+    assert torch.equal(inf_as_nan(big), big)
+    marked = finite.clone()
+    marked[0, 0, 1, 2], marked[0, 0, 3, 4], marked[0, 0, 5, 7] = torch.inf, -torch.inf, torch.nan
+    expected = torch.where(torch.isinf(marked), torch.nan, marked)
+    assert torch.equal(inf_as_nan(marked).isnan(), expected.isnan())
+    assert torch.equal(inf_as_nan(marked).nan_to_num(-1.0), expected.nan_to_num(-1.0))
