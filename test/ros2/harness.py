@@ -224,26 +224,30 @@ class Probe:
         return self.node.create_publisher(msg_type, topic, qos)
 
     def wait_matched(self, *publishers: Any, timeout_s: float = 30.0, settle_s: float = DISCOVERY_SETTLE_S) -> None:
-        """Wait until each of ``publishers`` has matched a subscription, then, where a match is best effort (the
-        publisher's reliability or a subscription's in the graph, such as the node's default ``input_qos``),
-        ``settle_s`` more: the publisher's side matches first, and a best-effort reader drops what a writer sends
-        before the reader's side has matched it (nothing the probe can see: :data:`DISCOVERY_SETTLE_S`); a reliable
-        pair resends it once both sides have matched. Then a message sent once reaches the node (a test about a lost
-        message or a best-effort stream needs no wait)."""
+        """Wait until each of ``publishers`` has matched a subscription, then, where a match may be best effort (the
+        publisher's reliability, a subscription's in the graph, such as the node's default ``input_qos``, or a
+        matched subscription the graph does not list yet), ``settle_s`` more: the publisher's side matches first, and
+        a best-effort reader drops what a writer sends before the reader's side has matched it (nothing the probe can
+        see: :data:`DISCOVERY_SETTLE_S`); a reliable pair resends it once both sides have matched. Then a message
+        sent once reaches the node (a test about a lost message or a best-effort stream needs no wait)."""
         names = ", ".join(sorted({p.topic_name for p in publishers}))
         wait_until(
             lambda: all(p.get_subscription_count() > 0 for p in publishers), timeout_s, f"a subscription of {names}"
         )
-        best_effort = ReliabilityPolicy.BEST_EFFORT
-        if any(
-            p.qos_profile.reliability == best_effort
-            or any(
-                s.qos_profile.reliability == best_effort
-                for s in self.node.get_subscriptions_info_by_topic(p.topic_name)
-            )
-            for p in publishers
-        ):
+        if any(self._best_effort_match(p) for p in publishers):
             time.sleep(settle_s)
+
+    def _best_effort_match(self, publisher: Any) -> bool:
+        """Whether ``publisher``'s matches may be best effort: its reliability, a best-effort subscription in the
+        graph, or fewer subscriptions in the graph than it has matched (rmw lists a subscription discovered after the
+        publisher a moment after the match: unseen, it may be best effort)."""
+        best_effort = ReliabilityPolicy.BEST_EFFORT
+        listed = self.node.get_subscriptions_info_by_topic(publisher.topic_name)
+        return (
+            publisher.qos_profile.reliability == best_effort
+            or len(listed) < publisher.get_subscription_count()
+            or any(s.qos_profile.reliability == best_effort for s in listed)
+        )
 
     def collect(self, msg_type: Any, topic: str, qos: QoSProfile = RELIABLE) -> Collector:
         collector = Collector(topic)
