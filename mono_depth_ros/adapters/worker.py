@@ -321,10 +321,13 @@ def stopped(
     """Stop ``worker`` (None: nothing to stop), joining its threads up to ``timeout_s`` seconds; False when a frame
     ran past that, with a warning, once, of what was abandoned (none where no stage held a frame: it returned as the
     stop gave up, counted by its own path). A worker abandoned before is not waited for again (a node destroyed after
-    its shutdown transition gave up on the frame: a second 5 s for nothing). ``ending``: the process ends next (main),
-    so the frame ends with it: the warning gives no remedy (it told a node stopped by Ctrl-C to restart)."""
+    its shutdown transition gave up on the frame: a second 5 s for nothing). ``ending``: the process ends next (the
+    node's ``main``), so the join is :data:`EXIT_JOIN_S` instead of ``timeout_s`` and a frame past it ends with the
+    process: the warning gives no remedy (it told a node stopped by Ctrl-C to restart). The exit is this flag, not
+    read from the join's length: a node whose own stop waits 1 s was told its frame ends with the process."""
     if worker is None:
         return True
+    timeout_s = EXIT_JOIN_S if ending else timeout_s
     before = worker.abandoned
     if worker.stop(0.0 if before is not None else timeout_s):
         return True
