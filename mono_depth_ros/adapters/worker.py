@@ -15,6 +15,7 @@ before). Throughput is that of the slower stage instead of the sum of both.
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Generic, Protocol, TypeVar
@@ -230,13 +231,15 @@ class TwoStageWorker(Generic[T, R]):
         self._computer.start()
 
     def stop(self, timeout_s: float = 5.0) -> bool:
-        """Close the hand-off (an output not yet published is dropped) and the slot, join both threads (each up to
-        ``timeout_s`` seconds); True when both ended."""
+        """Close the hand-off (an output not yet published is dropped) and the slot, and join both threads within
+        ``timeout_s`` seconds in all (the compute thread gets what the publish thread's join left: each had the whole
+        of it, so a frame stalled in each stage made a stop twice as long); True when both ended."""
         discarded = int(self._handoff.close()) + int(self._slot.close())  # the hand-off first: compute never waits
         if discarded:
             self._on_discard(discarded)
+        deadline = time.monotonic() + timeout_s
         published = self._publisher.stop(timeout_s)
-        computed = self._computer.stop(timeout_s)
+        computed = self._computer.stop(max(0.0, deadline - time.monotonic()))  # what the publish join left
         if not (computed and published):
             with self._lock:
                 if self._abandoned is None:
