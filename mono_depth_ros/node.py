@@ -60,7 +60,7 @@ from mono_depth_ros.adapters.stats import RuntimeStats, diagnostics_window_s, dr
 from mono_depth_ros.adapters.sync_watch import SYNC_POLL_S, MissingImages, SyncWatch, synchroniser_slop_s
 from mono_depth_ros.adapters.tf_time_jump import ClearedOnJumpBack
 from mono_depth_ros.adapters.topic_names import shown_topic, startup_text, subscribed_image_topic
-from mono_depth_ros.adapters.worker import EXIT_JOIN_S, LatestSlot, TwoStageWorker, refused_while_busy, stopped
+from mono_depth_ros.adapters.worker import LatestSlot, TwoStageWorker, refused_while_busy, stopped
 from mono_depth_ros.config import NODE_NAME, PARAMS
 from mono_depth_ros.core import ros_msgs
 from mono_depth_ros.core.errors import ConfigError, DepthError, ModelOutputError
@@ -126,7 +126,8 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
     _autostart = True  # False in MonoDepthLifecycleNode: configure and activate on request
     load_guard: Callable[[], Any] = nullcontext  # main's StopSignals.interrupting: a signal ends the model load
     _worker: TwoStageWorker[_Frame, _Computed] | None = None  # set in _activate (destroy_node: none before)
-    worker_join_s = 5.0  # how long a stop waits for a frame in flight (main, ending the process: EXIT_JOIN_S)
+    worker_join_s = 5.0  # how long a stop waits for a frame in flight (seconds)
+    process_ending = False  # set by main as the process ends: a stop joins a frame EXIT_JOIN_S, gives no remedy
 
     def __init__(self, make_pipeline: PipelineFactory | None = None, **node_kwargs: Any) -> None:
         super().__init__(NODE_NAME, **node_kwargs)
@@ -361,8 +362,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
             self.get_logger().warning(f"frame skipped ({reason}): {text}{held}")
 
     def _stop_worker(self) -> None:
-        ending = self.worker_join_s == EXIT_JOIN_S  # main, as the process ends: no remedy to give
-        stopped(self._worker, self.get_logger().warning, self.worker_join_s, ending)  # a frame past it: abandoned
+        stopped(self._worker, self.get_logger().warning, self.worker_join_s, self.process_ending)  # past it: abandoned
         if held := drained(getattr(self, "_lidar", None), getattr(self, "_sync_watch", None)):
             self._stats.frame_dropped(held)  # images held for their LiDAR scan or camera_info: with the subscriptions
 
@@ -484,7 +484,7 @@ def main(args: list[str] | None = None, node_class: type[MonoDepthNode] | None =
     finally:
         stop.ignore_further()  # ros2 launch forwards a Ctrl-C the terminal already sent: shutting down now
         if node is not None:
-            node.worker_join_s = EXIT_JOIN_S  # a frame stalled in the network must not outlast launch's 5 s grace
+            node.process_ending = True  # a frame stalled in the network must not outlast launch's 5 s grace
             node.destroy_node()
         shut_down(rclpy.try_shutdown, stop)  # after a stop, its 'rcl_shutdown already called' is the shutdown done
     return exit_now(code, context_released(lambda: executor, node)) if args is None and executor else code

@@ -493,3 +493,40 @@ def test_an_error_transition_while_a_frame_is_mid_publish_counts_it_without_a_bu
     (warning,) = [w for w in node.get_logger().messages("WARN") if "still busy" in w]
     assert "(publish stage)" in warning, warning
     node.destroy_node()
+
+
+def test_a_deactivate_with_a_one_second_join_still_gives_the_remedy_for_a_frame_past_it(
+    ros: Ros, monkeypatch: Any
+) -> None:
+    """A node whose stop waits 1 s (``worker_join_s``, set for a quick deactivate) deactivated with a frame stalled
+    in the network: the node lives on, so the warning names the remedy. The stop took a join of EXIT_JOIN_S (1 s) for
+    main ending the process and told it "it ends with the process", without the remedy: the exit was read from the
+    join's length. Only main's own stop says so (test_node -k stalled_in_the_network_only_briefly)."""
+    results = ros.fake["rclpy.lifecycle"].TransitionCallbackReturn
+    computing, release = threading.Event(), threading.Event()
+    waits: list[float] = []
+
+    def blocked(frame: Any) -> None:
+        computing.set()
+        assert release.wait(30)
+
+    stop = worker_module.TwoStageWorker.stop  # while the frame blocks on the event, a join of 0 s finds it running
+
+    def recorded(self: Any, timeout_s: float = 5.0) -> bool:
+        waits.append(timeout_s)
+        return stop(self, timeout_s if release.is_set() else 0.0)
+
+    monkeypatch.setattr(worker_module.TwoStageWorker, "stop", recorded)
+    node = ros.make_node(EXTERNAL, EchoPipeline(before=blocked), LIFECYCLE)
+    node.worker_join_s = 1.0
+    try:
+        assert node.trigger_configure() is results.SUCCESS and node.trigger_activate() is results.SUCCESS
+        send_frame(node, stamp_ns=1_000_000_000)
+        assert computing.wait(30)
+        assert node.trigger_deactivate() is results.SUCCESS and waits == [1.0], waits
+        (warning,) = [w for w in node.get_logger().messages("WARN") if "still busy after 1 s (compute stage)" in w]
+        assert "restart the node" in warning and "ends with the process" not in warning, warning
+    finally:
+        release.set()
+    assert test_node.wait_until(lambda: not node._worker.alive)
+    node.destroy_node()

@@ -15,6 +15,7 @@ before). Throughput is that of the slower stage instead of the sum of both.
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Generic, Protocol, TypeVar
@@ -230,13 +231,15 @@ class TwoStageWorker(Generic[T, R]):
         self._computer.start()
 
     def stop(self, timeout_s: float = 5.0) -> bool:
-        """Close the hand-off (an output not yet published is dropped) and the slot, join both threads (each up to
-        ``timeout_s`` seconds); True when both ended."""
+        """Close the hand-off (an output not yet published is dropped) and the slot, and join both threads within
+        ``timeout_s`` seconds in all (the compute thread gets what the publish thread's join left: each had the whole
+        of it, so a frame stalled in each stage made a stop twice as long); True when both ended."""
         discarded = int(self._handoff.close()) + int(self._slot.close())  # the hand-off first: compute never waits
         if discarded:
             self._on_discard(discarded)
+        deadline = time.monotonic() + timeout_s
         published = self._publisher.stop(timeout_s)
-        computed = self._computer.stop(timeout_s)
+        computed = self._computer.stop(max(0.0, deadline - time.monotonic()))  # what the publish join left
         if not (computed and published):
             with self._lock:
                 if self._abandoned is None:
@@ -321,10 +324,13 @@ def stopped(
     """Stop ``worker`` (None: nothing to stop), joining its threads up to ``timeout_s`` seconds; False when a frame
     ran past that, with a warning, once, of what was abandoned (none where no stage held a frame: it returned as the
     stop gave up, counted by its own path). A worker abandoned before is not waited for again (a node destroyed after
-    its shutdown transition gave up on the frame: a second 5 s for nothing). ``ending``: the process ends next (main),
-    so the frame ends with it: the warning gives no remedy (it told a node stopped by Ctrl-C to restart)."""
+    its shutdown transition gave up on the frame: a second 5 s for nothing). ``ending``: the process ends next (the
+    node's ``main``), so the join is :data:`EXIT_JOIN_S` instead of ``timeout_s`` and a frame past it ends with the
+    process: the warning gives no remedy (it told a node stopped by Ctrl-C to restart). The exit is this flag, not
+    read from the join's length: a node whose own stop waits 1 s was told its frame ends with the process."""
     if worker is None:
         return True
+    timeout_s = EXIT_JOIN_S if ending else timeout_s
     before = worker.abandoned
     if worker.stop(0.0 if before is not None else timeout_s):
         return True

@@ -324,3 +324,45 @@ def test_a_stop_that_finds_no_frame_in_hand_abandons_nothing_and_does_not_say_so
     finally:
         release.set()
     assert _wait(lambda: not worker.alive) and stopped(worker, warnings.append) and warnings == []
+
+
+def test_a_stop_with_both_stages_stalled_waits_its_timeout_once_not_once_per_stage(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A frame stalled in ``publish`` (a blocked middleware) and the next stalled in ``compute`` (a hung GPU): the stop
+    joined the publish thread for its whole timeout, then the compute thread for the whole timeout again, so main's
+    1 s at the process's end (``EXIT_JOIN_S``) was 2 s and a deactivate's 5 s 10 s, each warned as "still busy after
+    1 s" / "5 s". The two joins now share the one timeout: the second gets what the first left of it."""
+    joins: list[float] = []
+    join = FrameWorker.stop
+
+    def recorded(self: FrameWorker[Any], timeout_s: float = 5.0) -> bool:
+        joins.append(timeout_s)
+        return join(self, timeout_s)
+
+    monkeypatch.setattr(FrameWorker, "stop", recorded)
+    slot, publishing, computing, release = LatestSlot[int](), threading.Event(), threading.Event(), threading.Event()
+
+    def compute(item: int) -> int:
+        if item == 2:
+            computing.set()
+            assert release.wait(30)
+        return item
+
+    def publish(output: int) -> None:
+        publishing.set()
+        assert release.wait(30)
+
+    discarded: list[int] = []
+    worker = TwoStageWorker(slot, compute, publish, lambda err: None, discarded.append)
+    worker.start()
+    try:
+        slot.put(1)
+        assert publishing.wait(30)
+        slot.put(2)
+        assert computing.wait(30)
+        assert not worker.stop(timeout_s=0.2) and worker.abandoned == ("compute", "publish")
+        assert len(joins) == 2 and joins[0] == 0.2 and joins[1] < 0.1, joins  # was [0.2, 0.2]
+    finally:
+        release.set()
+    assert _wait(lambda: not worker.alive) and discarded == [1]
