@@ -100,7 +100,7 @@ def test_bag_diagnostics_final_counts_the_frames_after_the_last_status_and_only_
     values = {kv.key: kv.value for kv in final.status[0].values}
     assert (values["frames_received"], values["frames_published"], values["bad_messages"]) == ("3", "2", "1")
     assert (final.header.stamp.sec * 10**9 + final.header.stamp.nanosec) == output.stamp_ns + 200
-    assert values["fps"] == "2000000.00"  # both written frames within the last period (1 µs)
+    assert values["fps"] == "10000000.00"  # the node's first window: over the frames' span (one gap, 100 ns)
     assert tracker.final(FACTORY, summary, output.stamp_ns + 200) is None  # once
 
 
@@ -307,3 +307,46 @@ def test_the_demos_per_frame_statuses_give_one_status_each_frame_of_a_camera_slo
         written.append(tracker.update(FACTORY, FrameOutput(**{**output.__dict__, "stamp_ns": stamp_ns}), summary))
     assert all(message is not None for message in written)
     assert len(list(tracker.silent(FACTORY, summary, output.stamp_ns + 800_000_000))) == 5  # 0.3 s: 0.55-0.75 s
+
+
+def test_every_status_says_the_fps_the_nodes_stats_say_for_the_same_frames() -> None:
+    """A 10 Hz camera with +/-30 ms jitter for 8 s (``period_s`` 1 s), a 3 s dropout in it: at every status (at a
+    frame, within the dropout, the final one) fps and the window are what the node's ``RuntimeStats`` (its 5 s window,
+    started at the first image) says at that time for frames published at their stamps. The bag runner's at a frame
+    were over one period (1.00, 10.00, 10.00 fps at 6, 7, 8 s, after the dropout, where the node said 4.20, 4.20,
+    4.00; 1.00 at the first frame, the node 0.00), within the dropout over 5 s before the node's first window ended
+    (6.00 at 3 and 4 s, the node 10.00 and 7.44)."""
+    from mono_depth_ros.adapters.stats import RuntimeStats
+
+    second, tenth = 1_000_000_000, 100_000_000
+    tracker = BagDiagnostics(period_ns=second, config=DepthConfig.from_params())
+    summary = BagSummary(Path("in"), Path("out"))
+    output = _output(cloud=False)
+    start = output.stamp_ns
+    jitter = [0, 30, -30, 10, -20, 25, -25, 0, 15, -10]  # ms, cycled
+    stamps = [start + i * tenth + jitter[i % 10] * 1_000_000 for i in range(80) if not 30 <= i < 60]
+    now = [start]
+    node = RuntimeStats(5.0, clock_ns=lambda: now[0])
+    said, told = [], []
+
+    def compare(stamp_ns: int, message: object) -> None:
+        now[0] = stamp_ns
+        expected = node.snapshot()
+        values = {kv.key: kv.value for kv in message.status[0].values}  # type: ignore[attr-defined]
+        said.append(((stamp_ns - start) / second, values["fps"]))
+        told.append(((stamp_ns - start) / second, f"{expected.fps:.2f}"))
+
+    for stamp_ns in stamps:
+        for due_ns, message in tracker.silent(FACTORY, summary, stamp_ns):
+            compare(due_ns, message)
+        summary.frames_out += 1
+        now[0] = stamp_ns
+        node.frame_published(0)
+        message = tracker.update(FACTORY, FrameOutput(**{**output.__dict__, "stamp_ns": stamp_ns}), summary)
+        if message is not None:
+            compare(stamp_ns, message)
+    summary.skip(Skip("no prediction", "x", "no_prediction"))  # one more image: a final status
+    final = tracker.final(FACTORY, summary, stamps[-1] + tenth)
+    assert final is not None
+    compare(stamps[-1] + tenth, final)
+    assert len(said) == 9 and said == told, (said, told)
