@@ -10,7 +10,7 @@ storage lost, which a live node never receives), ``inputs_unused.<reason>``
 its warnings of another input's message not used (``BagSummary.unused``: an undecodable camera_info, a scan empty,
 undecodable or not placed by TF), so that ``frames_received = frames_published + bad_messages`` as in the node;
 ``frames_high_bits_unused`` / ``frames_above_significant_bits`` its warnings of a 16-bit frame scaled wrongly
-(``BagSummary.sixteen_bit``), WARN in a status whose period counted one, as the node's window does.
+(``BagSummary.sixteen_bit``), WARN in a status whose window (the node's, 5 s) counted one, as the node's does.
 A status goes every ``diagnostics.period_s`` of bag time and, after the last image (a whole run or a stop), once
 more where frames came after the last one: the output bag's last status counts every image processed. Each is
 stamped, and tells its ages, as the node's status at that time would: a status goes at the first frame written at or
@@ -78,10 +78,8 @@ class BagDiagnostics:
     per_frame: bool = False
     latencies_ms: deque[float] = field(default_factory=lambda: deque(maxlen=LATENCY_WINDOW))
     _next_ns: int | None = None
-    _skipped_before: int = 0
-    _unused_before: int = 0
-    _sixteen_bit_before: int = 0
-    _invalid_output_before: int = 0
+    _faults: tuple[int, int, int, int] = (0, 0, 0, 0)  # :func:`_faults` handed to the node's counter so far
+    _sixteen_bit_seen: dict[str, int] = field(default_factory=dict)  # summary.sixteen_bit handed to it so far
     _last: tuple[Any, Any, str, int] | None = None  # the last written frame's scale, temporal status, frame_id, stamp
     _counted: tuple[int, int, int, int] | None = None  # :func:`_counts` at the last status
     _images: deque[int] = field(default_factory=lambda: deque(maxlen=RECENT_IMAGES + 1))  # stamps given to silent
@@ -104,7 +102,9 @@ class BagDiagnostics:
             self._last_written = (gap_ns, output.stamp_ns)
         else:
             self._last_written = (0, output.stamp_ns)
-        self._node_rates(output.stamp_ns).frame_published(0)  # published at its stamp (latency: the bag's own)
+        rates = self._node_rates(output.stamp_ns)
+        self._count_faults(summary)  # this frame's (an input unused, a 16-bit warning), at its stamp
+        rates.frame_published(0)  # published at its stamp (latency: the bag's own)
         self._last = (output.scale, output.temporal, output.frame_id, output.stamp_ns)
         jumped_back = self._next_ns is not None and output.stamp_ns < self._next_ns - 2 * self.period_ns
         if self._next_ns is not None and output.stamp_ns < self._next_ns and not jumped_back:
@@ -126,8 +126,8 @@ class BagDiagnostics:
         """
         before = tuple(self._images)
         self._images.append(stamp_ns)
-        if self._rates is None:  # the first image: the node's start (its clock goes on at each status and frame)
-            self._node_rates(stamp_ns)
+        self._node_rates(before[-1] if before else stamp_ns)  # the first image: the node's start
+        self._count_faults(summary)  # the image before's, were it skipped: at its stamp, as the node counts it
         if self._last is None or self._next_ns is None:
             return iter(())
         silence_ns = stamp_ns - self._last[3]
@@ -172,6 +172,28 @@ class BagDiagnostics:
             self._rates = RuntimeStats(window_s, clock_ns=lambda: self._played_ns or 0)
         return self._rates
 
+    def _count_faults(self, summary: BagSummary) -> None:
+        """Hand the node's counter the faults counted since the last call (images skipped, ModelOutputError among
+        them, other inputs unused, 16-bit frames scaled wrongly: :func:`_faults`), at the node's clock now (the
+        image's stamp: :meth:`update` counts a written frame's, :meth:`silent` a skipped image's before the next
+        image), so that a status's ``*_in_window`` counts are the node's over its window (WARN / ERROR for 5 s after
+        a fault, as the node's), not those since the last status (WARN in one period only)."""
+        rates, (skipped, severe, unused, _) = self._rates, self._faults
+        if rates is None:
+            return
+        now = _faults(summary)
+        for _ in range(now[0] - skipped - (now[1] - severe)):
+            rates.bad_message("skipped")
+        for _ in range(now[1] - severe):
+            rates.bad_message(INVALID_OUTPUT_KEY, severe=True)
+        for _ in range(now[2] - unused):
+            rates.input_unused("unused")
+        for key, count in summary.sixteen_bit.items():
+            for _ in range(count - self._sixteen_bit_seen.get(key, 0)):
+                rates.sixteen_bit_frame(key, "")
+        self._sixteen_bit_seen = dict(summary.sixteen_bit)
+        self._faults = now
+
     def _status(self, factory: MessageFactory, summary: BagSummary, stamp_ns: int) -> Any:
         """The status at ``stamp_ns`` (int ns), at a frame, within a silence or the final one alike: fps,
         ``published_in_window`` and ``window_s`` the node's (:meth:`_node_rates`: its window, 5 s, its first window's
@@ -183,9 +205,11 @@ class BagDiagnostics:
         latencies = np.asarray(self.latencies_ms, dtype=np.float64)
         latencies = latencies[np.isfinite(latencies)]
         p50, p95 = np.percentile(latencies, [50, 95]).tolist() if latencies.size else [float("nan")] * 2
-        rates = self._node_rates(stamp_ns).snapshot()  # the node's, at every status (at a frame, silent, final)
-        skipped, unused, sixteen_bit = summary.skipped.total, sum(summary.unused.values()), summary.sixteen_bit.total()
-        invalid_output = summary.bad.get(INVALID_OUTPUT_KEY, 0)
+        self._node_rates(stamp_ns)
+        self._count_faults(summary)
+        assert self._rates is not None  # (made just before)
+        rates = self._rates.snapshot()  # the node's, at every status (at a frame, silent, final)
+        skipped = summary.skipped.total
         snapshot = StatsSnapshot(
             received=summary.frames_out + skipped,
             published=summary.frames_out,
@@ -196,16 +220,14 @@ class BagDiagnostics:
             latency_p50_ms=float(p50),
             latency_p95_ms=float(p95),
             published_in_window=rates.published_in_window,
-            bad_in_window=skipped - self._skipped_before + unused - self._unused_before,
+            bad_in_window=rates.bad_in_window,
             errors_in_window=0,
             window_s=rates.window_s,
-            severe_in_window=invalid_output - self._invalid_output_before,
+            severe_in_window=rates.severe_in_window,
             unused=dict(summary.unused),
             sixteen_bit=dict(summary.sixteen_bit),
-            sixteen_bit_in_window=sixteen_bit - self._sixteen_bit_before,
+            sixteen_bit_in_window=rates.sixteen_bit_in_window,
         )
-        self._skipped_before, self._invalid_output_before, self._unused_before = skipped, invalid_output, unused
-        self._sixteen_bit_before = sixteen_bit
         self._counted = _counts(summary)
         silence_ns = stamp_ns - last_ns  # bag time since the last frame written (published at its stamp), as the node
         report = diagnostic_report(snapshot, scale, config_key_values(self.config), temporal, silence_ns)
@@ -216,3 +238,10 @@ def _counts(summary: BagSummary) -> tuple[int, int, int, int]:
     """What a status counts: frames written, images skipped, other inputs' messages not used, 16-bit frames scaled
     wrongly?"""
     return summary.frames_out, summary.skipped.total, sum(summary.unused.values()), summary.sixteen_bit.total()
+
+
+def _faults(summary: BagSummary) -> tuple[int, int, int, int]:
+    """Images skipped, of them for an invalid model output (ERROR), other inputs' messages unused, 16-bit frames
+    scaled wrongly?"""
+    skipped, severe = summary.skipped.total, summary.bad.get(INVALID_OUTPUT_KEY, 0)
+    return skipped, severe, sum(summary.unused.values()), summary.sixteen_bit.total()
