@@ -95,10 +95,12 @@ class BagDiagnostics:
         interval: a 30 Hz camera at ``period_s`` 0.05 had a status every 66.7 ms, the node every 50 ms)."""
         if self._last_written is not None:
             gap_ns, previous_ns = self._last_written
-            if output.stamp_ns < previous_ns:  # the stamps went back: the node publishes it a usual gap later
-                self._shift_ns += previous_ns - output.stamp_ns + gap_ns
-            else:
+            if 0 <= output.stamp_ns - previous_ns <= LONGEST_SILENCE_NS:
                 gap_ns = output.stamp_ns - previous_ns
+            else:  # the stamps went back, or on by another recording's (a driver's stamp 0 among real stamps, then
+                # the real ones again): the node publishes it a usual gap later (shifted on by the whole leap, the
+                # played clock grew by 1.7e18 ns at each stamp 0 and overflowed int64 at the fifth: OverflowError)
+                self._shift_ns += previous_ns - output.stamp_ns + gap_ns
             self._last_written = (gap_ns, output.stamp_ns)
         else:
             self._last_written = (0, output.stamp_ns)
@@ -166,7 +168,10 @@ class BagDiagnostics:
         status stamped before the last frame: the node publishes after it). Made at the first image: the node
         started as the camera did (its first window's fps over the frames' own span, as the node's)."""
         played_ns = stamp_ns + self._shift_ns
-        self._played_ns = played_ns if self._played_ns is None else max(self._played_ns, played_ns)
+        if self._played_ns is None:
+            self._played_ns = played_ns
+        elif played_ns - self._played_ns <= LONGEST_SILENCE_NS:  # (an image skipped stamped by another recording's
+            self._played_ns = max(self._played_ns, played_ns)  # clock, far ahead: not the node's time)
         if self._rates is None:
             window_s = diagnostics_window_s(self.period_ns / NS_PER_S)
             self._rates = RuntimeStats(window_s, clock_ns=lambda: self._played_ns or 0)

@@ -409,3 +409,37 @@ def test_a_fault_warns_in_every_status_of_the_nodes_window_after_it_as_the_node_
                 compare(stamp_ns, message)
     assert [level for _, level, _ in told] == [0, 1, 1, 2, 2, 2, 2, 2, 0, 0], told
     assert said == told, (said, told)
+
+
+def test_a_drivers_stamp_0_among_real_stamps_leaves_the_nodes_fps_as_it_is_and_raises_nothing() -> None:
+    """A 10 Hz camera stamping 2023 times (``period_s`` 1 s) for 30 s whose driver stamps 0 on every 50th frame, and
+    one image (skipped) stamped 2 h ahead: every status's fps is the node's for frames published at their arrival, a
+    usual gap apart. The played clock was shifted on by each leap back to the real stamps (1.7e18 ns): OverflowError
+    in ``RuntimeStats.snapshot`` at the fifth stamp 0 (``run_bag`` raised on such a bag); the image 2 h ahead moved it
+    2 h on, every frame after it published at that one time."""
+    from mono_depth_ros.adapters.stats import RuntimeStats
+
+    tenth = 100_000_000
+    tracker = BagDiagnostics(period_ns=10 * tenth, config=DepthConfig.from_params())
+    summary = BagSummary(Path("in"), Path("out"))
+    output = _output(cloud=False)
+    start = 1_700_000_000 * 10**9
+    arrived = [start]
+    node = RuntimeStats(5.0, clock_ns=lambda: arrived[0])
+    said, told = [], []
+    for index in range(300):
+        arrived[0] = start + index * tenth
+        if index == 140:  # skipped, stamped by another clock
+            list(tracker.silent(FACTORY, summary, arrived[0] + 7200 * 10**9))
+            summary.skip(Skip("no prediction", "x", "no_prediction"))
+            node.bad_message("no_prediction")
+            continue
+        stamp_ns = 0 if index % 50 == 25 else arrived[0]
+        assert not list(tracker.silent(FACTORY, summary, stamp_ns))  # (no dropout: a frame every 0.1 s)
+        summary.frames_out += 1
+        node.frame_published(0)
+        message = tracker.update(FACTORY, FrameOutput(**{**output.__dict__, "stamp_ns": stamp_ns}), summary)
+        if message is not None:
+            said.append((index, {kv.key: kv.value for kv in message.status[0].values}["fps"]))
+            told.append((index, f"{node.snapshot().fps:.2f}"))
+    assert len(said) > 30 and said == told, (said, told)
