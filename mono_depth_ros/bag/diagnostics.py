@@ -10,7 +10,7 @@ storage lost, which a live node never receives), ``inputs_unused.<reason>``
 its warnings of another input's message not used (``BagSummary.unused``: an undecodable camera_info, a scan empty,
 undecodable or not placed by TF), so that ``frames_received = frames_published + bad_messages`` as in the node;
 ``frames_high_bits_unused`` / ``frames_above_significant_bits`` its warnings of a 16-bit frame scaled wrongly
-(``BagSummary.sixteen_bit``), WARN in a status whose period counted one, as the node's window does.
+(``BagSummary.sixteen_bit``), WARN in a status whose window (the node's, 5 s) counted one, as the node's does.
 A status goes every ``diagnostics.period_s`` of bag time and, after the last image (a whole run or a stop), once
 more where frames came after the last one: the output bag's last status counts every image processed. Each is
 stamped, and tells its ages, as the node's status at that time would: a status goes at the first frame written at or
@@ -19,8 +19,9 @@ written for more than a period and more than :data:`DROPOUT_INTERVALS` of its us
 of a 10 Hz camera), or is slower than the period (its usual interval longer: a 0.5 Hz camera with ``period_s`` 1, whose
 statuses went every 2 s where the node's timer publishes every 1 s), the statuses due within the silence go at their
 due times, as the node's timer publishes them, with
-the last frame's ages grown by the silence and fps / ``published_in_window`` over the node's window, not one period
-(:meth:`BagDiagnostics.silent`: OK, then WARN after 5 s, as the node's); a silence longer than
+the last frame's ages grown by the silence (:meth:`BagDiagnostics.silent`: OK, then WARN after 5 s, as the node's).
+Every status's fps / ``published_in_window`` are the node's (its ``RuntimeStats`` over its window, on bag time, the
+node started at the first image); a silence longer than
 :data:`LONGEST_SILENCE_NS` (recordings merged, stamps 0 among others) is no dropout: no status within it.
 """
 
@@ -34,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from mono_depth_ros.adapters.diagnostics import config_key_values, diagnostic_report, diagnostics_message
-from mono_depth_ros.adapters.stats import NS_PER_S, StatsSnapshot, diagnostics_window_s
+from mono_depth_ros.adapters.stats import NS_PER_S, RuntimeStats, StatsSnapshot, diagnostics_window_s
 from mono_depth_ros.bag.summary import BagSummary
 from mono_depth_ros.config import NODE_NAME
 from mono_depth_ros.core.errors import ModelOutputError
@@ -76,35 +77,43 @@ class BagDiagnostics:
     name: str = f"{NODE_NAME}: depth"
     per_frame: bool = False
     latencies_ms: deque[float] = field(default_factory=lambda: deque(maxlen=LATENCY_WINDOW))
-    _published: list[int] = field(default_factory=list)  # stamps of written frames within the last period
     _next_ns: int | None = None
-    _skipped_before: int = 0
-    _unused_before: int = 0
-    _sixteen_bit_before: int = 0
-    _invalid_output_before: int = 0
+    _faults: tuple[int, int, int, int] = (0, 0, 0, 0)  # :func:`_faults` handed to the node's counter so far
+    _sixteen_bit_seen: dict[str, int] = field(default_factory=dict)  # summary.sixteen_bit handed to it so far
     _last: tuple[Any, Any, str, int] | None = None  # the last written frame's scale, temporal status, frame_id, stamp
     _counted: tuple[int, int, int, int] | None = None  # :func:`_counts` at the last status
     _images: deque[int] = field(default_factory=lambda: deque(maxlen=RECENT_IMAGES + 1))  # stamps given to silent
-    _written: deque[int] = field(default_factory=deque)  # stamps of written frames within the node's window (silent)
+    _played_ns: int | None = None  # the node's clock (int ns): bag time, shifted on where the stamps go back
+    _shift_ns: int = 0  # what the stamps are shifted by (their clock went back: the node's goes on)
+    _last_written: tuple[int, int] | None = None  # the last two written stamps' gap and the last stamp (int ns)
+    _rates: RuntimeStats | None = None  # the node's fps / published_in_window on the played clock
 
     def update(self, factory: MessageFactory, output: FrameOutput, summary: BagSummary) -> Any:
         """A DiagnosticArray at the first frame at or after the due time, else None; the due times a period apart,
         in step as the node's timer (:class:`~mono_depth_ros.adapters.ros_clock.PlayedPeriod`), unless a period was
         missed: then a period after this frame (a due time a period after each status's frame drifted by the frame
         interval: a 30 Hz camera at ``period_s`` 0.05 had a status every 66.7 ms, the node every 50 ms)."""
-        self._published.append(output.stamp_ns)
-        if self._written and output.stamp_ns < self._written[-1]:
-            self._written.clear()  # (a clock that went back: the frames stamped after it are not in a window)
-        self._written.append(output.stamp_ns)
-        while self._written[0] < output.stamp_ns - self._node_window_ns():
-            self._written.popleft()
+        if self._last_written is not None:
+            gap_ns, previous_ns = self._last_written
+            if 0 <= output.stamp_ns - previous_ns <= LONGEST_SILENCE_NS:
+                gap_ns = output.stamp_ns - previous_ns
+            else:  # the stamps went back, or on by another recording's (a driver's stamp 0 among real stamps, then
+                # the real ones again): the node publishes it a usual gap later (shifted on by the whole leap, the
+                # played clock grew by 1.7e18 ns at each stamp 0 and overflowed int64 at the fifth: OverflowError)
+                self._shift_ns += previous_ns - output.stamp_ns + gap_ns
+            self._last_written = (gap_ns, output.stamp_ns)
+        else:
+            self._last_written = (0, output.stamp_ns)
+        rates = self._node_rates(output.stamp_ns)
+        self._count_faults(summary)  # this frame's (an input unused, a 16-bit warning), at its stamp
+        rates.frame_published(0)  # published at its stamp (latency: the bag's own)
         self._last = (output.scale, output.temporal, output.frame_id, output.stamp_ns)
         jumped_back = self._next_ns is not None and output.stamp_ns < self._next_ns - 2 * self.period_ns
         if self._next_ns is not None and output.stamp_ns < self._next_ns and not jumped_back:
             return None  # (a clock that jumps back by more than a period restarts the schedule)
         in_step = -1 if self._next_ns is None or jumped_back else self._next_ns + self.period_ns
         self._next_ns = in_step if in_step > output.stamp_ns else output.stamp_ns + self.period_ns
-        return self._status(factory, summary, output.stamp_ns, drop_later=jumped_back)
+        return self._status(factory, summary, output.stamp_ns)
 
     def silent(self, factory: MessageFactory, summary: BagSummary, stamp_ns: int) -> Iterator[tuple[int, Any]]:
         """The statuses due while the camera was silent, before an image stamped ``stamp_ns`` (int ns; written or
@@ -119,6 +128,8 @@ class BagDiagnostics:
         """
         before = tuple(self._images)
         self._images.append(stamp_ns)
+        self._node_rates(before[-1] if before else stamp_ns)  # the first image: the node's start
+        self._count_faults(summary)  # the image before's, were it skipped: at its stamp, as the node counts it
         if self._last is None or self._next_ns is None:
             return iter(())
         silence_ns = stamp_ns - self._last[3]
@@ -140,7 +151,7 @@ class BagDiagnostics:
         assert self._next_ns is not None  # (silent: a status was written)
         while self._next_ns < stamp_ns:
             due_ns, self._next_ns = self._next_ns, self._next_ns + self.period_ns
-            yield due_ns, self._status(factory, summary, due_ns, drop_later=False, silent=True)
+            yield due_ns, self._status(factory, summary, due_ns)
 
     def final(self, factory: MessageFactory, summary: BagSummary, stamp_ns: int) -> Any:
         """The run's last DiagnosticArray, at ``stamp_ns`` (int ns: the last image's stamp), when a frame was
@@ -148,54 +159,80 @@ class BagDiagnostics:
         status left out the frames of the last, unfinished period."""
         if self._last is None or self._counted == _counts(summary):
             return None
-        return self._status(factory, summary, stamp_ns, drop_later=True)  # (an image stamped before the last output)
+        return self._status(factory, summary, stamp_ns)
 
-    def _node_window_ns(self) -> int:
-        """The node's statistics window (int ns: :func:`~mono_depth_ros.adapters.stats.diagnostics_window_s`)."""
-        return int(diagnostics_window_s(self.period_ns / NS_PER_S) * NS_PER_S)
+    def _node_rates(self, stamp_ns: int) -> RuntimeStats:
+        """The node's counter of published frames (:class:`~mono_depth_ros.adapters.stats.RuntimeStats` over its
+        window, :func:`~mono_depth_ros.adapters.stats.diagnostics_window_s`) on the node's clock at ``stamp_ns``
+        (int ns of bag time): the stamps shifted where they went back, never before the clock's latest time (a
+        status stamped before the last frame: the node publishes after it). Made at the first image: the node
+        started as the camera did (its first window's fps over the frames' own span, as the node's)."""
+        played_ns = stamp_ns + self._shift_ns
+        if self._played_ns is None:
+            self._played_ns = played_ns
+        elif played_ns - self._played_ns <= LONGEST_SILENCE_NS:  # (an image skipped stamped by another recording's
+            self._played_ns = max(self._played_ns, played_ns)  # clock, far ahead: not the node's time)
+        if self._rates is None:
+            window_s = diagnostics_window_s(self.period_ns / NS_PER_S)
+            self._rates = RuntimeStats(window_s, clock_ns=lambda: self._played_ns or 0)
+        return self._rates
 
-    def _status(
-        self, factory: MessageFactory, summary: BagSummary, stamp_ns: int, *, drop_later: bool, silent: bool = False
-    ) -> Any:
-        """The status at ``stamp_ns`` (int ns); ``silent``: due within a camera dropout (:meth:`silent`), its fps and
-        ``published_in_window`` over the node's window (frames published up to that long ago: OK, then WARN 'no
-        depth published in the last 5 s', as the node says), not one period (WARN 1 s into the dropout)."""
+    def _count_faults(self, summary: BagSummary) -> None:
+        """Hand the node's counter the faults counted since the last call (images skipped, ModelOutputError among
+        them, other inputs unused, 16-bit frames scaled wrongly: :func:`_faults`), at the node's clock now (the
+        image's stamp: :meth:`update` counts a written frame's, :meth:`silent` a skipped image's before the next
+        image), so that a status's ``*_in_window`` counts are the node's over its window (WARN / ERROR for 5 s after
+        a fault, as the node's), not those since the last status (WARN in one period only)."""
+        rates, (skipped, severe, unused, _) = self._rates, self._faults
+        if rates is None:
+            return
+        now = _faults(summary)
+        for _ in range(now[0] - skipped - (now[1] - severe)):
+            rates.bad_message("skipped")
+        for _ in range(now[1] - severe):
+            rates.bad_message(INVALID_OUTPUT_KEY, severe=True)
+        for _ in range(now[2] - unused):
+            rates.input_unused("unused")
+        for key, count in summary.sixteen_bit.items():
+            for _ in range(count - self._sixteen_bit_seen.get(key, 0)):
+                rates.sixteen_bit_frame(key, "")
+        self._sixteen_bit_seen = dict(summary.sixteen_bit)
+        self._faults = now
+
+    def _status(self, factory: MessageFactory, summary: BagSummary, stamp_ns: int) -> Any:
+        """The status at ``stamp_ns`` (int ns), at a frame, within a silence or the final one alike: fps,
+        ``published_in_window`` and ``window_s`` the node's (:meth:`_node_rates`: its window, 5 s, its first window's
+        rate over the frames' span; a silence's OK, then WARN 'no depth published in the last 5 s', as the node
+        says). At a frame they were over one period (a 10 Hz camera at ``period_s`` 1, 1 s after a 3 s dropout: 10 fps,
+        the node 4.2 over its 5 s), within a silence over the node's window: two windows in one run."""
         assert self._last is not None  # a frame was written
         scale, temporal, frame_id, last_ns = self._last
         latencies = np.asarray(self.latencies_ms, dtype=np.float64)
         latencies = latencies[np.isfinite(latencies)]
         p50, p95 = np.percentile(latencies, [50, 95]).tolist() if latencies.size else [float("nan")] * 2
-        window_ns = max(self.period_ns, 1)
-        recent = [stamp for stamp in self._published if stamp > stamp_ns - window_ns]
-        if drop_later:  # the clock jumped back (or the last image is stamped before the last output): the frames
-            # stamped after this status are not in its window
-            recent = [stamp for stamp in recent if stamp <= stamp_ns]
-        self._published = recent
-        if silent:  # (no frame since the last written one, stamped up to the node's window ago: the node counts it)
-            window_ns = self._node_window_ns()
-            recent = [stamp for stamp in self._written if stamp >= stamp_ns - window_ns]
-        skipped, unused, sixteen_bit = summary.skipped.total, sum(summary.unused.values()), summary.sixteen_bit.total()
-        invalid_output = summary.bad.get(INVALID_OUTPUT_KEY, 0)
+        self._node_rates(stamp_ns)
+        self._count_faults(summary)
+        assert self._rates is not None  # (made just before)
+        rates = self._rates.snapshot()  # the node's, at every status (at a frame, silent, final)
+        skipped = summary.skipped.total
         snapshot = StatsSnapshot(
             received=summary.frames_out + skipped,
             published=summary.frames_out,
             dropped=0,
             bad=dict(summary.bad),
             worker_errors=0,
-            fps=len(recent) * 1e9 / window_ns,
+            fps=rates.fps,
             latency_p50_ms=float(p50),
             latency_p95_ms=float(p95),
-            published_in_window=len(recent),
-            bad_in_window=skipped - self._skipped_before + unused - self._unused_before,
+            published_in_window=rates.published_in_window,
+            bad_in_window=rates.bad_in_window,
             errors_in_window=0,
-            window_s=window_ns / 1e9,
-            severe_in_window=invalid_output - self._invalid_output_before,
+            window_s=rates.window_s,
+            severe_in_window=rates.severe_in_window,
             unused=dict(summary.unused),
             sixteen_bit=dict(summary.sixteen_bit),
-            sixteen_bit_in_window=sixteen_bit - self._sixteen_bit_before,
+            sixteen_bit_in_window=rates.sixteen_bit_in_window,
         )
-        self._skipped_before, self._invalid_output_before, self._unused_before = skipped, invalid_output, unused
-        self._sixteen_bit_before = sixteen_bit
         self._counted = _counts(summary)
         silence_ns = stamp_ns - last_ns  # bag time since the last frame written (published at its stamp), as the node
         report = diagnostic_report(snapshot, scale, config_key_values(self.config), temporal, silence_ns)
@@ -206,3 +243,10 @@ def _counts(summary: BagSummary) -> tuple[int, int, int, int]:
     """What a status counts: frames written, images skipped, other inputs' messages not used, 16-bit frames scaled
     wrongly?"""
     return summary.frames_out, summary.skipped.total, sum(summary.unused.values()), summary.sixteen_bit.total()
+
+
+def _faults(summary: BagSummary) -> tuple[int, int, int, int]:
+    """Images skipped, of them for an invalid model output (ERROR), other inputs' messages unused, 16-bit frames
+    scaled wrongly?"""
+    skipped, severe = summary.skipped.total, summary.bad.get(INVALID_OUTPUT_KEY, 0)
+    return skipped, severe, sum(summary.unused.values()), summary.sixteen_bit.total()

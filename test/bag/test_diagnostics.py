@@ -38,7 +38,8 @@ def test_bag_diagnostics_once_per_period_with_the_node_keys_and_levels() -> None
     summary.frames_out = 3
     third = FrameOutput(**{**output.__dict__, "stamp_ns": output.stamp_ns + 20})
     unused = tracker.update(FACTORY, third, summary)
-    assert unused is not None and unused.status[0].level == 1 and "1 bad message" in unused.status[0].message
+    assert unused is not None and unused.status[0].level == 1 and "2 bad message" in unused.status[0].message  # the
+    # skipped image and the scan in the node's 5 s window (was 1: the scan, the one since the last status)
     values = {kv.key: kv.value for kv in unused.status[0].values}
     assert (values["inputs_unused"], values["inputs_unused.lidar.empty_scan"]) == ("1", "1")
     assert (values["frames_received"], values["bad_messages"]) == ("4", "1")  # a scan is no image
@@ -100,7 +101,7 @@ def test_bag_diagnostics_final_counts_the_frames_after_the_last_status_and_only_
     values = {kv.key: kv.value for kv in final.status[0].values}
     assert (values["frames_received"], values["frames_published"], values["bad_messages"]) == ("3", "2", "1")
     assert (final.header.stamp.sec * 10**9 + final.header.stamp.nanosec) == output.stamp_ns + 200
-    assert values["fps"] == "2000000.00"  # both written frames within the last period (1 µs)
+    assert values["fps"] == "10000000.00"  # the node's first window: over the frames' span (one gap, 100 ns)
     assert tracker.final(FACTORY, summary, output.stamp_ns + 200) is None  # once
 
 
@@ -120,20 +121,21 @@ def test_an_invalid_model_output_makes_the_bag_status_error_under_the_nodes_key(
     assert (values["bad_messages"], values["bad_messages.ModelOutputError"]) == ("1", "1")
 
 
-def test_16_bit_frames_scaled_wrongly_are_their_own_keys_in_the_bag_status_and_warn_in_their_period() -> None:
+def test_16_bit_frames_scaled_wrongly_are_their_own_keys_in_the_bag_status_and_warn_in_the_nodes_window() -> None:
     """``BagSummary.sixteen_bit_frame`` (adapters.input_bits' report in the bag runner): the summary's warning under
     the node's key and the key's count in /diagnostics, apart from ``inputs_unused`` (it was
-    ``inputs_unused.image.high_bits_unused``); WARN in the status whose period counted one, OK in the next that
-    counted none (the totals stay); a frame counted after the last status calls for a final one."""
+    ``inputs_unused.image.high_bits_unused``); WARN in the statuses whose window (the node's, 5 s) counted one, OK
+    after it (the totals stay; it was OK at the next status, as a one-period window said, where the node says WARN for
+    5 s); a frame counted after the last status calls for a final one."""
     tracker = BagDiagnostics(period_ns=10, config=DepthConfig.from_params())
     summary = BagSummary(Path("in"), Path("out"))
     output = _output(cloud=False)
 
-    def status(frames_out: int, text: str = "") -> tuple[int, str, dict[str, str]]:
+    def status(frames_out: int, text: str = "", later_ns: int = 0) -> tuple[int, str, dict[str, str]]:
         if text:
             summary.sixteen_bit_frame("frames_high_bits_unused", text)
         summary.frames_out = frames_out
-        frame = FrameOutput(**{**output.__dict__, "stamp_ns": output.stamp_ns + 10 * frames_out})
+        frame = FrameOutput(**{**output.__dict__, "stamp_ns": output.stamp_ns + 10 * frames_out + later_ns})
         message = tracker.update(FACTORY, frame, summary)
         assert message is not None
         (found,) = message.status
@@ -148,9 +150,11 @@ def test_16_bit_frames_scaled_wrongly_are_their_own_keys_in_the_bag_status_and_w
     assert not [key for key in values if key.startswith("inputs_unused.")], values
     assert summary.warnings.counts["frames_high_bits_unused"] == 1 and not summary.unused
     level, _, values = status(3)
-    assert (level, values["frames_high_bits_unused"]) == (0, "1")  # none in this period: OK, the total kept
+    assert (level, values["frames_high_bits_unused"]) == (1, "1")  # none in this period, one in the node's window
+    level, _, values = status(4, later_ns=5_000_000_000)
+    assert (level, values["frames_high_bits_unused"]) == (0, "1")  # none in the node's 5 s: OK, the total kept
     summary.sixteen_bit_frame("frames_above_significant_bits", "mono16 pixel value 65520 exceeds 4095")
-    final = tracker.final(FACTORY, summary, output.stamp_ns + 35)
+    final = tracker.final(FACTORY, summary, output.stamp_ns + 5_000_000_045)
     assert final is not None and final.status[0].level == 1, final
     assert "see frames_high_bits_unused, frames_above_significant_bits and" in final.status[0].message
 
@@ -307,3 +311,135 @@ def test_the_demos_per_frame_statuses_give_one_status_each_frame_of_a_camera_slo
         written.append(tracker.update(FACTORY, FrameOutput(**{**output.__dict__, "stamp_ns": stamp_ns}), summary))
     assert all(message is not None for message in written)
     assert len(list(tracker.silent(FACTORY, summary, output.stamp_ns + 800_000_000))) == 5  # 0.3 s: 0.55-0.75 s
+
+
+def test_every_status_says_the_fps_the_nodes_stats_say_for_the_same_frames() -> None:
+    """A 10 Hz camera with +/-30 ms jitter for 8 s (``period_s`` 1 s), a 3 s dropout in it: at every status (at a
+    frame, within the dropout, the final one) fps and the window are what the node's ``RuntimeStats`` (its 5 s window,
+    started at the first image) says at that time for frames published at their stamps. The bag runner's at a frame
+    were over one period (1.00, 10.00, 10.00 fps at 6, 7, 8 s, after the dropout, where the node said 4.20, 4.20,
+    4.00; 1.00 at the first frame, the node 0.00), within the dropout over 5 s before the node's first window ended
+    (6.00 at 3 and 4 s, the node 10.00 and 7.44)."""
+    from mono_depth_ros.adapters.stats import RuntimeStats
+
+    second, tenth = 1_000_000_000, 100_000_000
+    tracker = BagDiagnostics(period_ns=second, config=DepthConfig.from_params())
+    summary = BagSummary(Path("in"), Path("out"))
+    output = _output(cloud=False)
+    start = output.stamp_ns
+    jitter = [0, 30, -30, 10, -20, 25, -25, 0, 15, -10]  # ms, cycled
+    stamps = [start + i * tenth + jitter[i % 10] * 1_000_000 for i in range(80) if not 30 <= i < 60]
+    now = [start]
+    node = RuntimeStats(5.0, clock_ns=lambda: now[0])
+    said, told = [], []
+
+    def compare(stamp_ns: int, message: object) -> None:
+        now[0] = stamp_ns
+        expected = node.snapshot()
+        values = {kv.key: kv.value for kv in message.status[0].values}  # type: ignore[attr-defined]
+        said.append(((stamp_ns - start) / second, values["fps"]))
+        told.append(((stamp_ns - start) / second, f"{expected.fps:.2f}"))
+
+    for stamp_ns in stamps:
+        for due_ns, message in tracker.silent(FACTORY, summary, stamp_ns):
+            compare(due_ns, message)
+        summary.frames_out += 1
+        now[0] = stamp_ns
+        node.frame_published(0)
+        message = tracker.update(FACTORY, FrameOutput(**{**output.__dict__, "stamp_ns": stamp_ns}), summary)
+        if message is not None:
+            compare(stamp_ns, message)
+    summary.skip(Skip("no prediction", "x", "no_prediction"))  # one more image: a final status
+    final = tracker.final(FACTORY, summary, stamps[-1] + tenth)
+    assert final is not None
+    compare(stamps[-1] + tenth, final)
+    assert len(said) == 9 and said == told, (said, told)
+
+
+def test_a_fault_warns_in_every_status_of_the_nodes_window_after_it_as_the_node_does() -> None:
+    """A 10 Hz camera for 9 s (``period_s`` 1 s), the image at 0.55 s skipped (``no_prediction``), the one at 2.35 s
+    with its model output NaN (``ModelOutputError``): every status says the level, message (but its latency) and fps
+    the node's ``RuntimeStats`` (5 s window) gives for the same images at their stamps: WARN at 1 and 2 s, ERROR at
+    3-7 s, OK at 0, 8 and 9 s. The bag runner's counts were since its last status: WARN at 1 s, ERROR at 3 s, OK at
+    2 and 4-7 s."""
+    import re
+
+    from mono_depth_ros.adapters.diagnostics import diagnostic_report
+    from mono_depth_ros.adapters.stats import RuntimeStats
+
+    second, step = 1_000_000_000, 50_000_000
+    tracker = BagDiagnostics(period_ns=second, config=DepthConfig.from_params())
+    summary = BagSummary(Path("in"), Path("out"))
+    output = _output(cloud=False)
+    start = output.stamp_ns
+    now = [start]
+    node = RuntimeStats(5.0, clock_ns=lambda: now[0])
+    severe = ModelOutputError.__name__
+    faults = {
+        11: Skip("no prediction", "x", "no_prediction"),
+        47: Skip(pipeline_reason(ModelOutputError), "NaN", severe),
+    }
+    said, told = [], []
+
+    def compare(stamp_ns: int, message: object) -> None:
+        now[0] = stamp_ns
+        (status,) = message.status  # type: ignore[attr-defined]
+        expected = diagnostic_report(node.snapshot(), output.scale, {}, output.temporal, 0)
+        at_s = (stamp_ns - start) / second
+        said.append((at_s, status.level, re.sub(r"p95 latency [^,]*, ", "", status.message)))
+        level = ("OK", "WARN", "ERROR").index(expected.level)
+        told.append((at_s, level, re.sub(r"p95 latency [^,]*, ", "", expected.message)))
+
+    for index in range(0, 181, 2):  # 10 Hz, with the faulty images between (0.55 s, 2.35 s)
+        for at in ([index - 1] if index - 1 in faults else []) + [index]:
+            stamp_ns = start + at * step
+            for due_ns, message in tracker.silent(FACTORY, summary, stamp_ns):
+                compare(due_ns, message)
+            now[0] = stamp_ns
+            if at in faults:
+                summary.skip(faults[at])
+                node.frame_received()
+                node.bad_message(faults[at].key, severe=faults[at].key == severe)
+                continue
+            summary.frames_out += 1
+            node.frame_received()
+            node.frame_published(0)
+            message = tracker.update(FACTORY, FrameOutput(**{**output.__dict__, "stamp_ns": stamp_ns}), summary)
+            if message is not None:
+                compare(stamp_ns, message)
+    assert [level for _, level, _ in told] == [0, 1, 1, 2, 2, 2, 2, 2, 0, 0], told
+    assert said == told, (said, told)
+
+
+def test_a_drivers_stamp_0_among_real_stamps_leaves_the_nodes_fps_as_it_is_and_raises_nothing() -> None:
+    """A 10 Hz camera stamping 2023 times (``period_s`` 1 s) for 30 s whose driver stamps 0 on every 50th frame, and
+    one image (skipped) stamped 2 h ahead: every status's fps is the node's for frames published at their arrival, a
+    usual gap apart. The played clock was shifted on by each leap back to the real stamps (1.7e18 ns): OverflowError
+    in ``RuntimeStats.snapshot`` at the fifth stamp 0 (``run_bag`` raised on such a bag); the image 2 h ahead moved it
+    2 h on, every frame after it published at that one time."""
+    from mono_depth_ros.adapters.stats import RuntimeStats
+
+    tenth = 100_000_000
+    tracker = BagDiagnostics(period_ns=10 * tenth, config=DepthConfig.from_params())
+    summary = BagSummary(Path("in"), Path("out"))
+    output = _output(cloud=False)
+    start = 1_700_000_000 * 10**9
+    arrived = [start]
+    node = RuntimeStats(5.0, clock_ns=lambda: arrived[0])
+    said, told = [], []
+    for index in range(300):
+        arrived[0] = start + index * tenth
+        if index == 140:  # skipped, stamped by another clock
+            list(tracker.silent(FACTORY, summary, arrived[0] + 7200 * 10**9))
+            summary.skip(Skip("no prediction", "x", "no_prediction"))
+            node.bad_message("no_prediction")
+            continue
+        stamp_ns = 0 if index % 50 == 25 else arrived[0]
+        assert not list(tracker.silent(FACTORY, summary, stamp_ns))  # (no dropout: a frame every 0.1 s)
+        summary.frames_out += 1
+        node.frame_published(0)
+        message = tracker.update(FACTORY, FrameOutput(**{**output.__dict__, "stamp_ns": stamp_ns}), summary)
+        if message is not None:
+            said.append((index, {kv.key: kv.value for kv in message.status[0].values}["fps"]))
+            told.append((index, f"{node.snapshot().fps:.2f}"))
+    assert len(said) > 30 and said == told, (said, told)
