@@ -2445,68 +2445,14 @@ def _no_latency(message: str) -> str:
     return re.sub(r"p95 latency [^,]*, ", "", message)
 
 
-def test_the_bag_runner_tells_the_ages_the_node_tells_across_a_camera_dropout(ros: Ros, tmp_path: Path) -> None:
-    """One timeline, a 10 Hz camera silent for 3 s (frames at 0.0-0.4 s, then 3.5-3.9 s), through the bag runner and
-    through the node (each frame published at its stamp): every status the bag runner writes says the ages the node's
-    status at that time says. The bag runner wrote none within the dropout and its status after it said 0.000,
-    where the node's grew to 2.6 s (its timer goes on: 1, 2, 3 s)."""
-    from mono_depth_ros.bag import BagRunOptions, run_bag
-    from test.bag.support import PERIOD_NS, START_NS, write_tiny_bag
-    from test.bag.support import read_bag as read_output
-
-    kept = [*range(5), *range(35, 40)]
-    write_tiny_bag(tmp_path / "in", 40, lidar=False, mutate=lambda topic, index, msg: msg if index in kept else None)
-    params = {"model.backend": "external", "model.output_kind": "metric", "scale.mode": "none"}
-    run_bag(tmp_path / "in", tmp_path / "out", params, BagRunOptions(progress=False))
-    statuses = [
-        (stamp_ns_of(message), message.status[0]) for _, message in read_output(tmp_path / "out")["/diagnostics"]
-    ]
-
-    node = ros.make_node(pipeline=EchoPipeline())
-    now_ns = [0]
-    ros_standin.state().now_ns = lambda: now_ns[0]
-    node._stats._clock_ns, node._stats._start_ns = lambda: now_ns[0], START_NS  # its rates on the played time
-    frames = [START_NS + index * PERIOD_NS for index in kept]
-    told = []
-    for stamp_ns, status in statuses:
-        while frames and frames[0] <= stamp_ns:  # the frames up to the status, each published at its stamp
-            now_ns[0] = frames.pop(0)
-            send_frame(node, now_ns[0])
-            assert wait_until(lambda: stats(node).published == len(kept) - len(frames))
-        now_ns[0] = stamp_ns
-        node._publish_diagnostics()
-        live = {kv.key: kv.value for kv in node.publishers["/diagnostics"].messages[-1].status[0].values}
-        offline = {kv.key: kv.value for kv in status.values}
-        keys = ("last_frame_age_s", "age_s", "frames_published", "fps")
-        told.append(((stamp_ns - START_NS) / 1e9, *(offline[key] for key in keys)))
-        assert [offline[key] for key in keys] == [live[key] for key in keys], (told[-1], live)
-        (live_status,) = node.publishers["/diagnostics"].messages[-1].status
-        said = (status.level, _no_latency(status.message))  # (an OK one's fps: the node's window's)
-        live_said = (bytes(live_status.level)[0], _no_latency(live_status.message))
-        assert said == live_said, (told[-1], said, live_said)  # the node's window: 5 s, no WARN in a 3 s dropout
-    dropout = [(at_s, age) for at_s, age, *_ in told if 0.4 < at_s < 3.5]
-    assert dropout == [(1.0, "0.600"), (2.0, "1.600"), (3.0, "2.600")], told
-
-
-def test_the_bag_runner_writes_the_statuses_the_node_publishes_between_the_frames_of_a_slow_camera(
-    ros: Ros, tmp_path: Path
-) -> None:
-    """One timeline, a 0.5 Hz camera (frames at 0, 2, 4, 6 s) with ``diagnostics.period_s`` 1 s, through the bag
-    runner and through the node (each frame published at its stamp, its timer at 0, 1, ..., 6 s): the bag runner
-    writes a status at each of the node's times, saying its ages, counts and level. It wrote 4 (0, 2, 4, 6 s), the
-    camera's 2 s interval being no dropout; the node's 3 between frames said the last frame's ages grown by 1 s."""
-    from mono_depth_ros.bag import BagRunOptions, run_bag
-    from test.bag.support import PERIOD_NS, START_NS, write_tiny_bag
-    from test.bag.support import read_bag as read_output
-
-    kept = list(range(0, 61, 20))  # PERIOD_NS 0.1 s: every 2 s
-    write_tiny_bag(tmp_path / "in", 61, lidar=False, mutate=lambda topic, index, msg: msg if index in kept else None)
-    params = {"model.backend": "external", "model.output_kind": "metric", "scale.mode": "none"}
-    run_bag(tmp_path / "in", tmp_path / "out", params, BagRunOptions(progress=False))
-    statuses = [
-        (stamp_ns_of(message), message.status[0]) for _, message in read_output(tmp_path / "out")["/diagnostics"]
-    ]
-    assert [(stamp_ns - START_NS) / 1e9 for stamp_ns, _ in statuses] == [float(at_s) for at_s in range(7)], statuses
+def _the_node_tells_each_status_the_bag_runner_wrote(
+    ros: Ros, kept: list[int], statuses: list[tuple[int, Any]]
+) -> list[tuple[Any, ...]]:
+    """Replay a tiny bag's timeline through the node (each kept frame published at its stamp, its stats on the played
+    time) and, at each status the bag runner wrote (``(stamp ns, DiagnosticStatus)``), take the node's status at that
+    time: the ages, ``frames_published``, ``fps``, level and message (latency cut) must be the node's. Returns
+    ``(seconds since START_NS, last_frame_age_s, age_s, frames_published, fps)`` per status, as the bag runner said."""
+    from test.bag.support import PERIOD_NS, START_NS
 
     node = ros.make_node(pipeline=EchoPipeline())
     now_ns = [0]
@@ -2529,7 +2475,53 @@ def test_the_bag_runner_writes_the_statuses_the_node_publishes_between_the_frame
         assert [offline[key] for key in keys] == [live[key] for key in keys], (told[-1], live)
         said = (status.level, _no_latency(status.message))  # (an OK one's fps: the node's window's)
         live_said = (bytes(live_status.level)[0], _no_latency(live_status.message))
-        assert said == live_said, (told[-1], said, live_said)
+        assert said == live_said, (told[-1], said, live_said)  # e.g. the node's window: 5 s, no WARN in a 3 s dropout
+    return told
+
+
+def test_the_bag_runner_tells_the_ages_the_node_tells_across_a_camera_dropout(ros: Ros, tmp_path: Path) -> None:
+    """One timeline, a 10 Hz camera silent for 3 s (frames at 0.0-0.4 s, then 3.5-3.9 s), through the bag runner and
+    through the node (each frame published at its stamp): every status the bag runner writes says the ages the node's
+    status at that time says. The bag runner wrote none within the dropout and its status after it said 0.000,
+    where the node's grew to 2.6 s (its timer goes on: 1, 2, 3 s)."""
+    from mono_depth_ros.bag import BagRunOptions, run_bag
+    from test.bag.support import read_bag as read_output
+    from test.bag.support import write_tiny_bag
+
+    kept = [*range(5), *range(35, 40)]
+    write_tiny_bag(tmp_path / "in", 40, lidar=False, mutate=lambda topic, index, msg: msg if index in kept else None)
+    params = {"model.backend": "external", "model.output_kind": "metric", "scale.mode": "none"}
+    run_bag(tmp_path / "in", tmp_path / "out", params, BagRunOptions(progress=False))
+    statuses = [
+        (stamp_ns_of(message), message.status[0]) for _, message in read_output(tmp_path / "out")["/diagnostics"]
+    ]
+
+    told = _the_node_tells_each_status_the_bag_runner_wrote(ros, kept, statuses)
+    dropout = [(at_s, age) for at_s, age, *_ in told if 0.4 < at_s < 3.5]
+    assert dropout == [(1.0, "0.600"), (2.0, "1.600"), (3.0, "2.600")], told
+
+
+def test_the_bag_runner_writes_the_statuses_the_node_publishes_between_the_frames_of_a_slow_camera(
+    ros: Ros, tmp_path: Path
+) -> None:
+    """One timeline, a 0.5 Hz camera (frames at 0, 2, 4, 6 s) with ``diagnostics.period_s`` 1 s, through the bag
+    runner and through the node (each frame published at its stamp, its timer at 0, 1, ..., 6 s): the bag runner
+    writes a status at each of the node's times, saying its ages, counts and level. It wrote 4 (0, 2, 4, 6 s), the
+    camera's 2 s interval being no dropout; the node's 3 between frames said the last frame's ages grown by 1 s."""
+    from mono_depth_ros.bag import BagRunOptions, run_bag
+    from test.bag.support import START_NS, write_tiny_bag
+    from test.bag.support import read_bag as read_output
+
+    kept = list(range(0, 61, 20))  # PERIOD_NS 0.1 s: every 2 s
+    write_tiny_bag(tmp_path / "in", 61, lidar=False, mutate=lambda topic, index, msg: msg if index in kept else None)
+    params = {"model.backend": "external", "model.output_kind": "metric", "scale.mode": "none"}
+    run_bag(tmp_path / "in", tmp_path / "out", params, BagRunOptions(progress=False))
+    statuses = [
+        (stamp_ns_of(message), message.status[0]) for _, message in read_output(tmp_path / "out")["/diagnostics"]
+    ]
+    assert [(stamp_ns - START_NS) / 1e9 for stamp_ns, _ in statuses] == [float(at_s) for at_s in range(7)], statuses
+
+    told = _the_node_tells_each_status_the_bag_runner_wrote(ros, kept, statuses)
     between = [(at_s, age) for at_s, age, *_ in told if at_s % 2]
     assert between == [(1.0, "1.000"), (3.0, "1.000"), (5.0, "1.000")], told
 
