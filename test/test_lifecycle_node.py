@@ -415,13 +415,10 @@ def test_cleanup_and_configure_wait_for_a_frame_that_ran_past_the_stop(ros: Ros,
     node.destroy_node()
 
 
-def test_a_shutdown_while_a_frame_runs_past_the_stop_abandons_it_once_and_says_so(ros: Ros, monkeypatch: Any) -> None:
-    """``ros2 lifecycle set NODE shutdown`` (or on_error) with a frame in the network past the stop's 5 s: the
-    transition cannot be refused, so it goes on and drops the model and publishers. The frame was in no status (the
-    last one showed received 2, dropped 1: counted only when it returned, after the node had said its last), and
-    destroying the node waited another 5 s for it and warned a second time. It is now abandoned once: counted in the
-    last status, said in one warning naming the stage, never published when it returns, no error, no second wait."""
-    results = ros.fake["rclpy.lifecycle"].TransitionCallbackReturn
+def _stalled_in_the_network(monkeypatch: Any) -> tuple[threading.Event, threading.Event, list[float], Any]:
+    """A frame stalled in the network past the stop: ``(computing, release, waits, blocked)``, ``blocked`` the
+    pipeline's ``before`` hook (sets ``computing``, waits for ``release``); every ``TwoStageWorker.stop`` records its
+    timeout in ``waits`` and, while the frame blocks, joins for 0 s (it finds the frame running, as past 5 s)."""
     computing, release = threading.Event(), threading.Event()
     waits: list[float] = []
 
@@ -429,13 +426,24 @@ def test_a_shutdown_while_a_frame_runs_past_the_stop_abandons_it_once_and_says_s
         computing.set()
         assert release.wait(30)
 
-    stop = worker_module.TwoStageWorker.stop  # while the frame blocks on the event, a join of 0 s finds it running
+    stop = worker_module.TwoStageWorker.stop
 
     def recorded(self: Any, timeout_s: float = 5.0) -> bool:
         waits.append(timeout_s)
         return stop(self, timeout_s if release.is_set() else 0.0)
 
     monkeypatch.setattr(worker_module.TwoStageWorker, "stop", recorded)
+    return computing, release, waits, blocked
+
+
+def test_a_shutdown_while_a_frame_runs_past_the_stop_abandons_it_once_and_says_so(ros: Ros, monkeypatch: Any) -> None:
+    """``ros2 lifecycle set NODE shutdown`` (or on_error) with a frame in the network past the stop's 5 s: the
+    transition cannot be refused, so it goes on and drops the model and publishers. The frame was in no status (the
+    last one showed received 2, dropped 1: counted only when it returned, after the node had said its last), and
+    destroying the node waited another 5 s for it and warned a second time. It is now abandoned once: counted in the
+    last status, said in one warning naming the stage, never published when it returns, no error, no second wait."""
+    results = ros.fake["rclpy.lifecycle"].TransitionCallbackReturn
+    computing, release, waits, blocked = _stalled_in_the_network(monkeypatch)
     node = ros.make_node(EXTERNAL, EchoPipeline(before=blocked), LIFECYCLE)
     assert node.trigger_configure() is results.SUCCESS and node.trigger_activate() is results.SUCCESS
     depth, statuses = node.publishers["depth/image"], node.publishers["/diagnostics"].messages
@@ -503,20 +511,7 @@ def test_a_deactivate_with_a_one_second_join_still_gives_the_remedy_for_a_frame_
     main ending the process and told it "it ends with the process", without the remedy: the exit was read from the
     join's length. Only main's own stop says so (test_node -k stalled_in_the_network_only_briefly)."""
     results = ros.fake["rclpy.lifecycle"].TransitionCallbackReturn
-    computing, release = threading.Event(), threading.Event()
-    waits: list[float] = []
-
-    def blocked(frame: Any) -> None:
-        computing.set()
-        assert release.wait(30)
-
-    stop = worker_module.TwoStageWorker.stop  # while the frame blocks on the event, a join of 0 s finds it running
-
-    def recorded(self: Any, timeout_s: float = 5.0) -> bool:
-        waits.append(timeout_s)
-        return stop(self, timeout_s if release.is_set() else 0.0)
-
-    monkeypatch.setattr(worker_module.TwoStageWorker, "stop", recorded)
+    computing, release, waits, blocked = _stalled_in_the_network(monkeypatch)
     node = ros.make_node(EXTERNAL, EchoPipeline(before=blocked), LIFECYCLE)
     node.worker_join_s = 1.0
     try:

@@ -63,37 +63,45 @@ def _set_rectified(value: bool) -> str:
     )
 
 
+def _resampling(camera: CameraModel) -> tuple[str, str, str]:
+    """What in ``camera``'s camera_info makes the raw road resample an image (:attr:`CameraModel.resamples_raw`):
+    (its words, the resampling as a gerund, as a verb), for its distortion or, D all zero, its rotation R."""
+    if camera.has_distortion:
+        coefficients = ", ".join(f"{c:g}" for c in camera.d)
+        return f"{camera.distortion_model} D=[{coefficients}]", "undistorting", "undistorts"
+    turn_deg = math.degrees(math.acos(min(1.0, max(-1.0, (float(np.trace(camera.r)) - 1.0) / 2.0))))
+    return f"R turns rays {turn_deg:.3g} degrees; D all zero", "rotating it into P's image", "rotates"
+
+
 def distortion_ignored(image_topic: str, camera: CameraModel, image_is_rectified: bool) -> str | None:
     """The warning for a raw-looking image topic whose camera_info has distortion, or D all zero with an R that
     turns rays (:attr:`CameraModel.resamples_raw`: the raw road rotates it into P's image), while
     ``image_is_rectified`` is true (the image is then used as the rectified one P describes, as it is), else None."""
     if not (image_is_rectified and camera.resamples_raw and names_an_unrectified_image(image_topic)):
         return None
-    if camera.has_distortion:
-        coefficients = ", ".join(f"{c:g}" for c in camera.d)
-        what, undone = f"distortion in its camera_info ({camera.distortion_model} D=[{coefficients}])", "undistorting"
-    else:
-        turn_deg = math.degrees(math.acos(min(1.0, max(-1.0, (float(np.trace(camera.r)) - 1.0) / 2.0))))
-        what = f"a rectification rotation in its camera_info (R turns rays {turn_deg:.3g} degrees; D all zero)"
-        undone = "rotating it into P's image"
+    what, undone, _ = _resampling(camera)
+    kind = "distortion" if camera.has_distortion else "a rectification rotation"
     return (
-        f"{image_topic} has {what} but image_is_rectified=true uses it as the rectified image P describes, without "
-        f"{undone}; for a raw image {_set_rectified(False)}; nothing to do if it was rectified upstream"
+        f"{image_topic} has {kind} in its camera_info ({what}) but image_is_rectified=true uses it as the "
+        f"rectified image P describes, without {undone}; for a raw image {_set_rectified(False)}; nothing to do if "
+        f"it was rectified upstream"
     )
 
 
 def undistorted_twice(image_topic: str, camera: CameraModel, image_is_rectified: bool) -> str | None:
     """The warning for a rectified image topic (``.../image_rect``, ``.../image_rect_color``) whose camera_info has
-    distortion while ``image_is_rectified`` is false (the image, rectified upstream by image_proc with that
-    camera_info, is undistorted a second time: every pixel moved again by the lens's distortion), else None."""
-    if image_is_rectified or not camera.has_distortion or names_an_unrectified_image(image_topic):
+    distortion, or D all zero with an R that turns rays (:attr:`CameraModel.resamples_raw`), while
+    ``image_is_rectified`` is false (the image, rectified upstream by image_proc with that camera_info, is undistorted
+    or rotated a second time: every pixel moved again by the lens's distortion, or turned again by R), else None."""
+    if image_is_rectified or not camera.resamples_raw or names_an_unrectified_image(image_topic):
         return None
-    coefficients = ", ".join(f"{c:g}" for c in camera.d)
+    what, _, verb = _resampling(camera)
     return (
-        f"{image_topic} names a rectified image but image_is_rectified=false undistorts it again with its "
-        f"camera_info ({camera.distortion_model} D=[{coefficients}]): rectified upstream (image_proc), it has no "
-        f"distortion left, and a second undistortion moves its pixels as far again; {_set_rectified(True)}, or "
-        f"subscribe the camera's raw image (image_raw)"
+        f"{image_topic} names a rectified image but image_is_rectified=false {verb} it again with its "
+        f"camera_info ({what}): rectified upstream (image_proc), it has no "
+        f"{'distortion' if camera.has_distortion else 'rotation'} left, and a second "
+        f"{'undistortion' if camera.has_distortion else 'rotation'} moves its pixels as far again; "
+        f"{_set_rectified(True)}, or subscribe the camera's raw image (image_raw)"
     )
 
 

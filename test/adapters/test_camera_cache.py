@@ -324,3 +324,24 @@ def test_a_raw_looking_topic_with_zero_d_and_a_turning_r_read_as_rectified_is_wa
     assert distortion_ignored("/stereo/right/image_rect", rotated, True) is None  # a rectified topic
     still = CameraModel(1242, 375, "plumb_bob", (0.0,) * 5, k, np.eye(3) + 1e-9, p)
     assert distortion_ignored("/stereo/right/image_raw", still, True) is None
+
+
+def test_a_rectified_topic_with_zero_d_and_a_turning_r_rotated_again_is_warned() -> None:
+    """The other side of the zero-D road: D all zero with an R that turns rays (a stereo camera calibrated without
+    distortion terms; stereo_image_proc republishes that camera_info beside ``image_rect``). image_is_rectified=false
+    rotates the raw image into P's (CameraModel.resamples_raw), so on an ``image_rect`` topic, already rotated
+    upstream, it rotates it a second time, 2 degrees here (about 25 px at fx 721.5): unwarned, as the undistortion
+    twice of a non-zero D is warned. R = I with D all zero stays silent: nothing is resampled."""
+    import cv2
+
+    turn, _ = cv2.Rodrigues(np.array([0.0, math.radians(2.0), 0.0]))
+    k = np.array([[721.5, 0.0, 609.6], [0.0, 721.5, 172.9], [0.0, 0.0, 1.0]])
+    p = np.hstack([k, np.zeros((3, 1))])
+    rotated = CameraModel(1242, 375, "plumb_bob", (0.0,) * 5, k, turn, p)
+    text = undistorted_twice("/stereo/left/image_rect", rotated, False)
+    assert text is not None and "rotates it again" in text and "R turns rays 2 degrees" in text, text
+    assert "set image_is_rectified: true in the params file" in text, text
+    assert undistorted_twice("/stereo/left/image_rect", rotated, True) is None  # used as it is
+    assert undistorted_twice("/stereo/left/image_raw", rotated, False) is None  # a raw topic, rotated once
+    still = CameraModel(1242, 375, "plumb_bob", (0.0,) * 5, k, np.eye(3) + 1e-9, p)
+    assert undistorted_twice("/stereo/left/image_rect", still, False) is None

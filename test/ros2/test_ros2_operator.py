@@ -841,8 +841,9 @@ def test_a_signal_while_a_frame_is_stalled_in_the_network_ends_the_node_within_l
     and exited after 5.09 / 5.06 s. It now waits ``EXIT_JOIN_S`` for the frame, says it abandoned it, and exits 0
     within launch's grace, without a traceback."""
     marker = tmp_path / "in_network"
-    process = subprocess.Popen([sys.executable, "-c", SLOW_FRAME_SCRIPT, str(marker)], stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True, start_new_session=True)  # fmt: skip
+    command = [sys.executable, "-c", SLOW_FRAME_SCRIPT, str(marker)]
+    process = started(subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                       start_new_session=True), command)  # fmt: skip
     try:
         wait_until(marker.exists, 60, "the frame in the network")
         start = time.monotonic()
