@@ -200,15 +200,18 @@ def check_keep_aspect_run(model: Path, signature: GraphSignature, policy: InputP
         input_hw = network_input_size(camera or (policy.height, policy.height * TRIAL_ASPECT), policy)
         if input_hw in tried:
             continue
-        tried.add(input_hw)
-        label = name if camera is None else f"{name} camera ({camera[1]}x{camera[0]})"
-        if not _trial_run(model, signature, output, f"a {label}" if camera else f"a {name} camera", input_hw):
+        words = f"a {name} camera" + (f" ({camera[1]}x{camera[0]})" if camera else "")
+        if not _trial_run(model, signature, output, words, input_hw, first=not tried):
             return  # out of memory on this machine: the rest left untried too
+        tried.add(input_hw)
 
 
-def _trial_run(model: Path, signature: GraphSignature, output: str, camera: str, input_hw: tuple[int, int]) -> bool:
+def _trial_run(
+    model: Path, signature: GraphSignature, output: str, camera: str, input_hw: tuple[int, int], first: bool
+) -> bool:
     """:func:`check_keep_aspect_run`'s run at ``input_hw`` (the network input (height, width) in pixels of
-    ``camera``, its words); False when it ran out of this machine's memory (a note on stderr), True when it ran.
+    ``camera``, its words; ``first``: the first size tried, a 2:1 camera's); False when it ran out of this machine's
+    memory (a note on stderr), True when it ran.
 
     Raises:
         CheckpointError: the graph failed there, or returned a map not of that input."""
@@ -246,7 +249,6 @@ def _trial_run(model: Path, signature: GraphSignature, output: str, camera: str,
             )
             return False
         failed = failed_run(str(model), (1, 3, *input_hw), err)
-        first = camera == f"a {TRIAL_ASPECT}:1 camera"
         where = "" if first else f" ({camera} under --keep-aspect; it ran for a {TRIAL_ASPECT}:1 camera)"
         raise CheckpointError(f"{failed}{square}{where}") from None
     try:
