@@ -429,19 +429,13 @@ class DepthPipeline:
             raise ConfigError(msg)
         return OutputKind.parse(override) if override else OutputKind.METRIC
 
-    def _hints(
-        self,
-        frame: FrameInput,
-        lidar: LidarInput | None,
-        intrinsics: PinholeIntrinsics,
-        out_intrinsics: PinholeIntrinsics,
-    ) -> FrameHints:
+    def _hints(self, frame: FrameInput, intrinsics: PinholeIntrinsics, out_intrinsics: PinholeIntrinsics) -> FrameHints:
         """The camera's focal length (of the image the model sees) and, for a LiDAR-prompted model, the paired scan
-        (``lidar``: in the rectified frame) projected at the published resolution the way scale recovery projects it
-        (None without a recent scan)."""
+        projected at the published resolution the way scale recovery projects it (None without a recent scan)."""
         source = self._as_hinted
         assert source is not None
         sparse = None
+        lidar = frame.lidar
         recent = lidar is not None and abs(frame.stamp_ns - lidar.sweep_ns) <= self._scale.config.max_lidar_age_ns
         if PROMPT_DEPTH in source.frame_inputs and lidar is not None and recent:
             sparse = self._scale.project(lidar, out_intrinsics, frame.stamp_ns).to_image(out_intrinsics)
@@ -470,9 +464,6 @@ class DepthPipeline:
             raise ShapeError(msg)
         camera = frame.camera.for_image(int(frame.rgb.shape[1]), int(frame.rgb.shape[0]))  # image_proc's resize
         intrinsics = camera.intrinsics(frame.image_is_rectified)
-        # P's image (image_rect, or the raw image rotated into it) lies in the rectified frame, TF's scan in the
-        # camera's: R first (CameraInfo.msg; KITTI's P2 · R0_rect · Tr_velo_to_cam), for the fit and a model's prompt
-        lidar = None if frame.lidar is None else frame.lidar.rectified(camera.rectifying_rotation)
         rgb = frame.rgb
         if not frame.image_is_rectified:
             rgb = camera.undistort(rgb)
@@ -508,7 +499,7 @@ class DepthPipeline:
                 prediction = _undistort_prediction(prediction, camera)
         elif resizing is not None:  # straight at the published size: the network's pixels, no camera-size detour
             if (hinted := self._as_hinted) is not None:  # a model that may take the focal length / LiDAR prompt
-                hints = self._hints(frame, lidar, intrinsics, out_intrinsics)
+                hints = self._hints(frame, intrinsics, out_intrinsics)
                 if (on_device := self._device_source()) is not None:  # keeps its map there for the device road
                     device_values, prediction = on_device.predict_on_device(rgb, out_hw, hints)
                 else:
@@ -536,7 +527,7 @@ class DepthPipeline:
             kind,
             frame.stamp_ns,
             scale_intrinsics,
-            lidar,
+            frame.lidar,
             frame.ground_pose,
             frame.ground_pose_missing,
         )

@@ -323,21 +323,6 @@ class CameraModel:
         focal = max(float(self.p[0, 0]), float(self.p[1, 1]), float(self.k[0, 0]), float(self.k[1, 1]))
         return float(np.abs(r - np.eye(3)).max()) * focal > MIN_RECTIFYING_TURN_PX
 
-    @functools.cached_property
-    def rectifying_rotation(self) -> FloatArray | None:
-        """R as the (3, 3) float64 rotation ``rectified <- camera optical frame`` that points of the camera's TF frame
-        take before P projects them (CameraInfo.msg, image_geometry's ``project3dToPixel``; KITTI's ``P2 · R0_rect ·
-        Tr_velo_to_cam``), or None when R turns no ray (:attr:`rotates_rays`: the identity to rounding, all zeros,
-        or no rotation). Both roads' images are P's rectified image then (image_rect, or a raw image resampled into
-        P's), so a LiDAR scan is rotated by it before the projection (:meth:`LidarScan.rectified
-        <mono_depth_ros.core.scale.lidar.LidarScan.rectified>`); the published depth and cloud are in this rectified
-        frame too. Read-only; made once per model."""
-        if not self.rotates_rays:
-            return None
-        rotation = np.array(self.r, dtype=np.float64)
-        rotation.flags.writeable = False
-        return rotation
-
     @property
     def resamples_raw(self) -> bool:
         """True when a raw image is resampled into P's image (:meth:`undistort`): it has distortion

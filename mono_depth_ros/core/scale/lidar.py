@@ -16,7 +16,7 @@ points (drivers' "no return") are dropped here.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -54,21 +54,6 @@ class LidarScan:
     point_dt_ns: npt.NDArray[np.int64] | None = None
     sweep_middle_ns: int = 0
     mount: RigidTransform | None = None
-
-    def rectified(self, rotation: npt.NDArray[np.float64] | None) -> LidarScan:
-        """This scan with its extrinsic (and twist) turned into the rectified frame of a camera whose CameraInfo R is
-        ``rotation`` (:attr:`CameraModel.rectifying_rotation <mono_depth_ros.core.camera.CameraModel.
-        rectifying_rotation>`, ``rectified <- camera optical frame``): P projects points of that frame, and the depth
-        it is paired with lies in it. ``cam_from_lidar`` becomes ``R · cam_from_lidar`` (one 3x3 product: the points
-        are not touched), a twist's vectors ``R · v``; ``mount`` stays the TF mounting (compared with TF's
-        next one). None (R turns no ray): ``self``."""
-        if rotation is None:
-            return self
-        turn = RigidTransform(rotation, np.zeros(3), self.cam_from_lidar.dst_frame, self.cam_from_lidar.dst_frame)
-        twist = self.twist
-        if twist is not None:
-            twist = CameraTwist(rotation @ twist.linear_mps, rotation @ twist.angular_rps)
-        return replace(self, cam_from_lidar=turn @ self.cam_from_lidar, twist=twist)
 
     @property
     def sweep_ns(self) -> int:
