@@ -80,7 +80,8 @@ def config_keys() -> set[str]:
 OTHER_TOOL_OPTIONS = {  # of pip, rosdep, colcon, setuptools, ros2, tf2_ros, torchrun, monodepth2, BTS, bench/, pytest
     "--target", "--index-url", "--skip-keys", "--from-paths", "--ignore-src", "--packages-select", "--params-file",
     "--ros-args", "--compression-mode", "--storage-preset-profile", "--loop", "--clock", "--frame-id",
-    "--child-frame-id", "--roll", "--pitch", "--yaw", "--qx", "--qy", "--qz", "--qw", "--standalone",
+    "--child-frame-id", "--x", "--y", "--z", "--roll", "--pitch", "--yaw", "--qx", "--qy", "--qz", "--qw",
+    "--standalone",
     "--nproc_per_node", "--nproc-per-node", "--nnodes", "--eval_split", "--eval_stereo", "--disable_median_scaling",
     "--eigen_crop", "--do_kb_crop", "--garg_crop", "--quick", "--tf-links", "--rate", "--qos-profile-overrides-path",
     "--remap", "--floor", "--lidar-step-deg", "--network-like", "--slopes", "--symlink-install", "--editable",
