@@ -51,7 +51,7 @@ FIRST_STEP_WAIT_S = 30.0  # ClockSteps: wall time after the first /clock with no
 CLOCK_CHANGES = ("ROS_TIME_ACTIVATED", "ROS_TIME_DEACTIVATED")  # rclpy's ClockChange names: use_sim_time set anew
 JUMP_LOG_PERIOD_S = 5.0  # ClockWentBack: one warning of a jump back per this many s (a 0.2 s bag looped: 5 a second)
 BY_CLOCK = (
-    "the ROS clock went back too (use_sim_time: ros2 bag play --clock --loop, a bag played again, a simulator reset)"
+    "the ROS clock went back too: use_sim_time with ros2 bag play --clock --loop, a bag played again, a simulator reset"
 )
 BY_STAMPS = "a bag played with --loop or again without --clock, a simulator reset, a camera driver restarted"
 
