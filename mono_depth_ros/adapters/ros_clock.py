@@ -248,11 +248,13 @@ class ClockWentBack:
             return
         forgotten = "scale recovery and the temporal filter start again"
         if last_ns - stamp_ns > TIME_JUMP_BACK_NS:  # the rule of the TF buffer, LiDAR pairing and ApproximateTime watch
-            forgotten += "; the TF, LiDAR scans and synchroniser queues from before the jump are forgotten"
+            # on their own stamps: a camera driver restarted alone leaves the TF and the scans as they were
+            forgotten += "; the TF, LiDAR scans and synchroniser queues whose stamps went back too are forgotten"
+        source = "what publishes /clock" if cause == BY_CLOCK else "the camera's clock"
         self._warn(
             f"ROS time went back: image stamped {stamp_ns / NS_PER_S:.3f} s after one stamped "
             f"{last_ns / NS_PER_S:.3f} s ({(last_ns - stamp_ns) / NS_PER_S:.3f} s back; {cause}): {forgotten} "
-            f"(expected at each pass of a bag played with --loop; otherwise check the camera's clock){held}"
+            f"(expected at each pass of a bag played with --loop; otherwise check {source}){held}"
         )
 
 

@@ -137,10 +137,12 @@ def test_each_jump_back_is_warned_once_with_its_stamps_and_what_starts_again() -
     assert "ROS time went back" in text and "image stamped 1700000000.000 s after one stamped 1700000010.400 s" in text
     assert "10.400 s back" in text and "the ROS clock went back too: use_sim_time" in text, text
     assert "scale recovery and the temporal filter start again; the TF, LiDAR scans and synchroniser" in text, text
+    assert "queues whose stamps went back too are forgotten" in text and "check what publishes /clock" in text, text
     steady.s = 10.0
     for stamp in stamps(5.0, 5.1, 0.0, 0.1):  # a loop without --clock (stamps only, 5.1 s back): warned too
         watch.frame(stamp)
     assert len(warned) == 2 and "5.100 s back" in warned[1] and "ROS clock went back too" not in warned[1], warned
+    assert "check the camera's clock" in warned[1] and "/clock" not in warned[1].split("otherwise")[1], warned
 
 
 def test_a_short_looped_bag_warns_its_jumps_once_per_period_with_how_many_were_held_back() -> None:
