@@ -142,7 +142,8 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
             self._pending_lock = threading.Lock()
             self.add_on_set_parameters_callback(typed_as_declared(self._on_set_parameters, self))  # rclpy's types
             jumps = JumpThreshold, Duration  # any jump back of the ROS clock (a bag's --loop): the next frame anew
-            self._went_back = ClockWentBack.attach(self.get_clock(), *jumps, lambda: self._pipeline.time_went_back())
+            anew, warn = lambda: self._pipeline.time_went_back(), self.get_logger().warning  # each jump: warned once
+            self._went_back = ClockWentBack.attach(self.get_clock(), *jumps, anew, warn)
             self._clock_steps = ClockSteps.attach(self.get_clock(), *jumps)  # and forward: /clock's step (RuntimeStats)
             if self._autostart:
                 self._configure()

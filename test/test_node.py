@@ -736,10 +736,13 @@ def test_the_first_frame_after_the_ros_clock_went_back_starts_the_pipeline_anew(
         send_frame(node, stamp_ns)
         node.publishers["depth/image"].wait_for(4 + k)
     assert pipeline.new_starts == [3]  # before the second pass's first frame, once
+    (told,) = [text for text in node.get_logger().messages("WARN") if "ROS time went back" in text]  # silent before
+    assert "(0.200 s back; the ROS clock went back too: use_sim_time" in told, told
     node.get_clock().jump(+3_600_000 * ms)  # forward (the first /clock of a simulation): nothing to forget
     send_frame(node, STAMP_NS)
     node.publishers["depth/image"].wait_for(6)
     assert pipeline.new_starts == [3]
+    assert len([text for text in node.get_logger().messages("WARN") if "ROS time went back" in text]) == 1
 
 
 def test_a_prediction_topic_with_a_publisher_that_sends_nothing_is_not_called_the_wrong_topic(ros: Ros) -> None:

@@ -19,7 +19,9 @@
   off the bag runner's). The ROS clock itself going back is no late stamp: tf2_ros' C++ buffer clears itself on any
   jump back of its clock. It hears the node clock's jumps back (an rclpy jump callback) and tells the worker, at the
   first frame stamped before the frame it processed last (frames of the old pass still in flight are not the new
-  start), to forget what the pipeline holds of time (``on_new_pass``).
+  start), to forget what the pipeline holds of time (``on_new_pass``). Each jump, of the clock or of the stamps alone
+  (more than ``TIME_JUMP_BACK_NS``, where the pipeline, TF buffer, LiDAR pairing and ApproximateTime watch forget
+  their state on their own), is warned once at its first frame: the state restarted without a word before.
 * :class:`ClockSteps`: how far the ROS clock steps at each ``/clock`` message (``use_sim_time``). The node clock is
   the last ``/clock``: images captured since (``ros2 bag play --clock`` publishes it at 40 Hz of wall time, 1.25 s of
   bag time apart at ``--rate 50``; a simulator publishing it under 1 Hz) are stamped after it by up to one step, which
@@ -34,8 +36,10 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from mono_depth_ros.adapters.log_throttle import ReasonThrottle
 from mono_depth_ros.adapters.stats import CLOCK_STANDS, MAX_STAMP_OFFSET_S, NS_PER_S
 from mono_depth_ros.core.errors import ConfigError
+from mono_depth_ros.core.scale.recovery import TIME_JUMP_BACK_NS  # the one 'time went back' threshold
 
 POLL_S = 0.05  # how often the steady timer polls the ROS clock (without /clock PlayedPeriod's waits longer)
 SLACK_NS = 10_000_000  # PlayedPeriod's timer wakes this long after the call is due (not just before it)
@@ -45,6 +49,11 @@ MAX_RATE = 100  # unless it is at most this times the steady time it took, since
 RECENT_STEPS = 16  # ClockSteps: the steps of /clock its step is the largest of (0.4 s at 40 Hz, 32 s at 0.5 Hz)
 FIRST_STEP_WAIT_S = 30.0  # ClockSteps: wall time after the first /clock with no step: the clock stands (paused)
 CLOCK_CHANGES = ("ROS_TIME_ACTIVATED", "ROS_TIME_DEACTIVATED")  # rclpy's ClockChange names: use_sim_time set anew
+JUMP_LOG_PERIOD_S = 5.0  # ClockWentBack: one warning of a jump back per this many s (a 0.2 s bag looped: 5 a second)
+BY_CLOCK = (
+    "the ROS clock went back too: use_sim_time with ros2 bag play --clock --loop, a bag played again, a simulator reset"
+)
+BY_STAMPS = "a bag played with --loop or again without --clock, a simulator reset, a camera driver restarted"
 
 
 class PlayedClock:
@@ -168,6 +177,11 @@ class ClockWentBack:
 
     Args:
         on_new_pass: what to forget (the node: the pipeline's scale and temporal filter state).
+        warn: where each jump back is told, once at its first frame (the node's logger's ``warning``): a new pass,
+            or image stamps more than :data:`TIME_JUMP_BACK_NS` before the last frame's (the pipeline's own new
+            start, with the TF buffer's, LiDAR pairing's and ApproximateTime watch's); at most one line per
+            :data:`JUMP_LOG_PERIOD_S` of ``steady_s`` per cause, the next one counting the jumps held back.
+        steady_s: monotonic seconds (injectable for tests).
 
     Thread-safe: :meth:`on_jump` runs in the executor (with the ``/clock`` message), :meth:`frame` in the worker.
 
@@ -175,8 +189,15 @@ class ClockWentBack:
         new_passes: how many times ``on_new_pass`` was called.
     """
 
-    def __init__(self, on_new_pass: Callable[[], Any]) -> None:
+    def __init__(
+        self,
+        on_new_pass: Callable[[], Any],
+        warn: Callable[[str], Any] | None = None,
+        steady_s: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._on_new_pass = on_new_pass
+        self._warn = warn
+        self._throttle = ReasonThrottle(JUMP_LOG_PERIOD_S, steady_s)
         self._lock = threading.Lock()
         self._jumped = False  # the clock went back since the last new pass
         self._last_ns: int | None = None  # the stamp of the frame processed last
@@ -184,10 +205,17 @@ class ClockWentBack:
         self.new_passes = 0
 
     @classmethod
-    def attach(cls, clock: Any, threshold: Any, duration: Any, on_new_pass: Callable[[], Any]) -> ClockWentBack:
+    def attach(
+        cls,
+        clock: Any,
+        threshold: Any,
+        duration: Any,
+        on_new_pass: Callable[[], Any],
+        warn: Callable[[str], Any] | None = None,
+    ) -> ClockWentBack:
         """One registered on ``clock`` (rclpy's ``Clock``: ``create_jump_callback``) for any jump back of it;
         ``threshold`` and ``duration`` are rclpy's ``JumpThreshold`` and ``Duration`` classes."""
-        watch = cls(on_new_pass)
+        watch = cls(on_new_pass, warn)
         any_back = threshold(min_forward=None, min_backward=duration(nanoseconds=-1), on_clock_change=False)
         watch._handle = clock.create_jump_callback(any_back, post_callback=watch.on_jump)
         return watch
@@ -202,14 +230,32 @@ class ClockWentBack:
         """A frame stamped ``stamp_ns`` is about to be processed (in order); returns True when it starts a new pass
         (the clock went back and this stamp is before the last frame's), after ``on_new_pass``."""
         with self._lock:
-            new_pass = self._jumped and self._last_ns is not None and int(stamp_ns) < self._last_ns
+            last = self._last_ns
+            new_pass = self._jumped and last is not None and int(stamp_ns) < last
             if new_pass:
                 self._jumped = False
                 self.new_passes += 1
             self._last_ns = int(stamp_ns)
         if new_pass:
             self._on_new_pass()
+        if last is not None and (new_pass or int(stamp_ns) < last - TIME_JUMP_BACK_NS):
+            self._told(int(stamp_ns), last, BY_CLOCK if new_pass else BY_STAMPS)
         return new_pass
+
+    def _told(self, stamp_ns: int, last_ns: int, cause: str) -> None:
+        """Warn of the jump back to ``stamp_ns`` from a frame stamped ``last_ns`` (int ns) by ``cause``, throttled."""
+        if self._warn is None or (held := self._throttle.allow("time_went_back", cause)) is None:
+            return
+        forgotten = "scale recovery and the temporal filter start again"
+        if last_ns - stamp_ns > TIME_JUMP_BACK_NS:  # the rule of the TF buffer, LiDAR pairing and ApproximateTime watch
+            # on their own stamps: a camera driver restarted alone leaves the TF and the scans as they were
+            forgotten += "; the TF, LiDAR scans and synchroniser queues whose stamps went back too are forgotten"
+        source = "what publishes /clock" if cause == BY_CLOCK else "the camera's clock"
+        self._warn(
+            f"ROS time went back: image stamped {stamp_ns / NS_PER_S:.3f} s after one stamped "
+            f"{last_ns / NS_PER_S:.3f} s ({(last_ns - stamp_ns) / NS_PER_S:.3f} s back; {cause}): {forgotten} "
+            f"(expected at each pass of a bag played with --loop; otherwise check {source}){held}"
+        )
 
 
 class ClockSteps:

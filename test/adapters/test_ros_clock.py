@@ -11,6 +11,7 @@ import pytest
 
 from mono_depth_ros.adapters.ros_clock import (
     FIRST_STEP_WAIT_S,
+    JUMP_LOG_PERIOD_S,
     LEAP_NS,
     POLL_S,
     RECENT_STEPS,
@@ -116,6 +117,51 @@ def test_stamps_going_back_without_the_clock_and_jumps_forward_are_no_new_start(
         assert not watch.frame(stamp)
     watch.on_jump(jump(+3600.0))  # the first /clock of a simulation, a skipped stretch
     assert not watch.frame(START_NS)
+
+
+def test_each_jump_back_is_warned_once_with_its_stamps_and_what_starts_again() -> None:
+    """A node whose state restarts without a word: a user replaying a bag with --loop, or a simulator reset, saw the
+    scale's health and the temporal filter restart with nothing in the log. One warning per jump (at its first frame),
+    naming the stamps, the cause and what was forgotten; stamps going back by a few ms (a driver's resync) or frames of
+    the old pass in flight say nothing."""
+    warned: list[str] = []
+    steady = Steady()
+    watch = ClockWentBack(lambda: None, warn=warned.append, steady_s=lambda: steady.s)
+    for stamp in stamps(10.0, 10.1, 10.2, 10.195, 10.3):  # 5 ms back: a driver's resync, no jump
+        watch.frame(stamp)
+    assert warned == []
+    watch.on_jump(jump(-10.3))  # /clock back to the bag's start (--clock --loop)
+    for stamp in stamps(10.4, 0.0, 0.1, 0.2):
+        watch.frame(stamp)
+    (text,) = warned
+    assert "ROS time went back" in text and "image stamped 1700000000.000 s after one stamped 1700000010.400 s" in text
+    assert "10.400 s back" in text and "the ROS clock went back too: use_sim_time" in text, text
+    assert "scale recovery and the temporal filter start again; the TF, LiDAR scans and synchroniser" in text, text
+    assert "queues whose stamps went back too are forgotten" in text and "check what publishes /clock" in text, text
+    steady.s = 10.0
+    for stamp in stamps(5.0, 5.1, 0.0, 0.1):  # a loop without --clock (stamps only, 5.1 s back): warned too
+        watch.frame(stamp)
+    assert len(warned) == 2 and "5.100 s back" in warned[1] and "ROS clock went back too" not in warned[1], warned
+    assert "check the camera's clock" in warned[1] and "/clock" not in warned[1].split("otherwise")[1], warned
+
+
+def test_a_short_looped_bag_warns_its_jumps_once_per_period_with_how_many_were_held_back() -> None:
+    """A 0.2 s bag played with --clock --loop jumps back 5 times a second: one line per JUMP_LOG_PERIOD_S, counting
+    the jumps held back, not five lines a second."""
+    warned: list[str] = []
+    steady = Steady()
+    watch = ClockWentBack(lambda: None, warn=warned.append, steady_s=lambda: steady.s)
+    for k in range(12):
+        steady.s = k * 0.2
+        watch.on_jump(jump(-0.2))
+        for stamp in stamps(0.0, 0.1, 0.2):
+            watch.frame(stamp)
+    assert watch.new_passes == 11 and len(warned) == 1, warned  # 11 jumps within 2.2 s
+    assert "(0.200 s back; the ROS clock went back too" in warned[0] and "TF" not in warned[0], warned  # under 1 s
+    steady.s += JUMP_LOG_PERIOD_S
+    watch.on_jump(jump(-0.2))
+    watch.frame(stamps(0.0)[0])
+    assert len(warned) == 2 and warned[-1].endswith(" (10 more since the last)"), warned
 
 
 def test_attach_registers_a_post_callback_for_any_jump_back() -> None:

@@ -199,6 +199,10 @@ def test_each_pass_of_a_short_looped_bag_gives_the_depth_of_the_first(
     assert len(second) >= 3
     for stamp, message in second.items():
         np.testing.assert_array_equal(depth_array(message), depth_array(first[stamp]), err_msg=f"stamp {stamp}")
+    told = [line for line in launched.log.splitlines() if "ROS time went back" in line]  # the restart said, once a jump
+    back_s = (max(first) - min(second)) / 1e9  # 0.4 s; less where the second pass's first frame was dropped
+    assert told and f"({back_s:.3f} s back; the ROS clock went back too" in told[0], (back_s, told)
+    assert all("s back; the ROS clock went back too" in line for line in told), told
 
 
 def test_scans_after_their_images_pair_as_in_the_bag_runner_at_a_tenth_of_the_rate(
@@ -313,6 +317,11 @@ def test_the_temporal_filter_starts_each_pass_of_a_looped_bag_anew_without_clock
     assert len(passes[0]) == 12 and len(passes[1]) >= 3, [len(p) for p in passes]
     for stamp, message in passes[1].items():
         np.testing.assert_array_equal(depth_array(message), depth_array(passes[0][stamp]), err_msg=f"stamp {stamp}")
+    told = [line for line in launched.log.splitlines() if "ROS time went back" in line]  # the restart said, once a jump
+    assert 1 <= len(told) <= len(passes) - 1, told
+    back_s = (max(passes[0]) - min(passes[1])) / 1e9  # 1.1 s; less where the second pass's first frame was dropped
+    assert f"({back_s:.3f} s back; a bag played with --loop or again without --clock" in told[0], (back_s, told)
+    assert all("s back; a bag played with --loop or again without --clock" in line for line in told), told
 
 
 @pytest.mark.parametrize("after_s", [-0.2, -0.1, 100.0], ids=["older", "same", "after_every_image"])
