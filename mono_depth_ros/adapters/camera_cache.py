@@ -202,6 +202,27 @@ class CameraModelCache:
         return frame
 
 
+class MapsKept:
+    """Keeps the undistortion maps of the :data:`MODELS_KEPT` calibrations used last and releases those of the
+    one used before them (:meth:`CameraModel.release_maps`), for a holder of a model per calibration that keeps
+    every model (the bag runner's index: one per distinct camera_info in the bag). A calibration that changes every
+    frame (a zoom, a jittering K) kept every frame's maps to the end of the run (~14 MB a frame at 1920x1200, 6
+    bytes a pixel, 8 more for a prediction); :class:`CameraModelCache` bounds the node's the same way. Not
+    thread-safe (one per runner)."""
+
+    def __init__(self, keep: int | None = None) -> None:
+        self._keep = MODELS_KEPT if keep is None else keep
+        self._models: OrderedDict[int, CameraModel] = OrderedDict()  # id -> model, the latest used last
+
+    def use(self, model: CameraModel) -> CameraModel:
+        """``model``, now the latest used; the maps of the one pushed out of the last ``keep`` released."""
+        self._models.pop(id(model), None)
+        self._models[id(model)] = model
+        while len(self._models) > self._keep:
+            self._models.popitem(last=False)[1].release_maps()
+        return model
+
+
 MODELS_KEPT = 4
 """Calibrations :class:`CameraModelCache` keeps a model of, each with its undistortion maps once a raw image was
 undistorted: 6 bytes a pixel for the image (CV_16SC2 + CV_16UC1), 8 more for an external prediction (nearest: two

@@ -306,6 +306,32 @@ def test_a_calibration_that_changes_every_frame_keeps_at_most_models_kept_models
     assert alive == [False] * (len(gone) - MODELS_KEPT) + [True] * MODELS_KEPT, alive
 
 
+def test_maps_kept_releases_the_maps_of_the_calibration_used_before_the_last_models_kept() -> None:
+    """A holder of a model per calibration (the bag runner's index) keeps the undistortion maps of the last
+    MODELS_KEPT calibrations used: the one used before them has none left (nor seen masks, nor per-size models), and
+    undistorts the same image again when used once more (maps rebuilt)."""
+    from mono_depth_ros.adapters.camera_cache import MODELS_KEPT, MapsKept
+
+    k = np.array([[50.0, 0.0, 31.5], [0.0, 50.0, 23.5], [0.0, 0.0, 1.0]])
+    p = np.hstack([k, np.zeros((3, 1))])
+    models = [
+        CameraModel(64, 48, "plumb_bob", (0.01 * (i + 1), 0.0, 0.0, 0.0, 0.0), k, np.eye(3), p)
+        for i in range(MODELS_KEPT + 2)
+    ]
+    image = np.random.default_rng(0).integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    first = models[0].undistort(image)
+    models[0].for_image(63, 48).undistort(image[:, :63])  # a per-size model with maps of its own
+    kept = MapsKept()
+    for model in models:
+        assert kept.use(model) is model
+        model.undistort(image)
+        model.seen_mask()
+    holding = [bool(m._undistort_maps or m._seen or m._sized) for m in models]
+    assert holding == [False, False] + [True] * MODELS_KEPT, holding
+    np.testing.assert_array_equal(kept.use(models[0]).undistort(image), first)
+    assert not models[2]._undistort_maps and models[0]._undistort_maps  # models[2] pushed out by models[0]
+
+
 def test_a_raw_looking_topic_with_zero_d_and_a_turning_r_read_as_rectified_is_warned() -> None:
     """D all zero with an R that turns rays (a stereo camera calibrated without distortion terms): the raw road
     rotates its image into P's (CameraModel.resamples_raw), so image_is_rectified=true on a raw-looking topic uses
