@@ -310,7 +310,9 @@ class ScaleRecovery:
         a depth_up_to_scale one) predicts depth 1.25 times shorter through a focal length 1.25 times longer. The
         LiDAR filter, the relative kinds' anchor and their pending rejections start again: kept, the old
         calibration's scale gated the new one out for ``reinit_after`` - 1 frames (2 frames 20 % off, 'last_good').
-        The calibration the state rests on is kept while it does (a drift of refinements adds up to a change)."""
+        Checked on every frame in ``scale.mode=lidar``, with a scan or not: a zoom on a frame without a fresh scan
+        held the old calibration's scale ('last_good', 20 % off for up to ``max_hold_ns``). The calibration the state
+        rests on is kept while it does (a drift of refinements adds up to a change)."""
         rests_on, intrinsics = self._lidar_intrinsics, frame.intrinsics
         if rests_on is not None and _another_calibration(rests_on, intrinsics):
             self._scale_filter.reset()
@@ -371,6 +373,7 @@ class ScaleRecovery:
     # -- sources -------------------------------------------------------------------------------------------
 
     def _from_lidar(self, frame: _Frame, lidar: LidarScan | None) -> ScaleResult | None:
+        self._forget_lidar_scale_of_another_calibration(frame)  # with or without a scan: nor held ('last_good')
         if lidar is None:
             frame.reasons.append("no LiDAR scan")
             return None
@@ -381,7 +384,6 @@ class ScaleRecovery:
                 f"(limit {self.config.max_lidar_age_ns * 1e-6:.0f} ms)"
             )
             return None
-        self._forget_lidar_scale_of_another_calibration(frame)
         self._forget_lidar_scale_of_another_mount(frame, lidar.mount)
         sparse = self.project(lidar, frame.intrinsics, frame.stamp_ns)
         frame.projection = sparse.stats
