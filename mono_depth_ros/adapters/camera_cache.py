@@ -16,6 +16,7 @@ from mono_depth_ros.core.errors import CalibrationError
 from mono_depth_ros.core.ros_msgs import camera_model_from_camera_info, stamp_to_ns
 
 if TYPE_CHECKING:
+    from mono_depth_ros.adapters.log_throttle import ReasonThrottle
     from mono_depth_ros.pipeline import FrameInput
 
 
@@ -122,6 +123,7 @@ def warn_about_calibration(
     model_check: Callable[[PinholeIntrinsics], str | None] | None = None,
     warn_model: Callable[[str], Any] | None = None,
     warn_twice: Callable[[str], Any] | None = None,
+    same_text: ReasonThrottle | None = None,
 ) -> Callable[[CameraModel], None]:
     """A check to run once per calibration (a :class:`CameraModelCache` ``on_new``; the bag runner's per
     calibration entry), on a model with a size (:func:`sized_by_image`: a camera_info without one is checked at its
@@ -129,13 +131,23 @@ def warn_about_calibration(
     ``warn_twice`` (default ``warn``) when :func:`undistorted_twice` does, and through ``warn_model`` (default
     ``warn``) when ``model_check`` (``DepthPipeline.training_camera_warning``) has
     something to say about the intrinsics of the image the model sees (an uncalibrated camera is left to the frame
-    path, which counts it)."""
+    path, which counts it).
+
+    With ``same_text`` (the node's log), a distortion warning whose text was let through less than its period ago is
+    held back and counted, the next one let through says how many were (``" (9 more since the last)"``): its text
+    names D (or R) only, so a zoom (a new K every frame, the same lens) repeated it at frame rate. Another text (another
+    lens) is not held back."""
+
+    def once_a_while(text: str, log: Callable[[str], Any]) -> None:
+        held = "" if same_text is None else same_text.allow(text)  # the exact text: numbers not left out
+        if held is not None:
+            log(text + held)
 
     def check(camera: CameraModel) -> None:
         if (text := distortion_ignored(image_topic, camera, image_is_rectified)) is not None:
-            warn(text)
+            once_a_while(text, warn)
         if (text := undistorted_twice(image_topic, camera, image_is_rectified)) is not None:
-            (warn_twice or warn)(text)
+            once_a_while(text, warn_twice or warn)
         if model_check is None:
             return
         try:
