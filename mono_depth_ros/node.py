@@ -162,7 +162,9 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         self._log_throttle = ReasonThrottle(2.0)
         self._bits = messages.SixteenBitInput(lambda: self._config, self._stats.sixteen_bit_frame)  # peaks watched
         topics, check = self._config.topics, self._pipeline.training_camera_warning  # warned per calibration, scale:
-        warn = warn_about_calibration(topics.image, topics.image_is_rectified, self.get_logger().warning, check)
+        warn = warn_about_calibration(  # the same distortion text (a zoom: a new K, one lens) once per throttle period
+            topics.image, topics.image_is_rectified, self.get_logger().warning, check, same_text=self._log_throttle
+        )
         self._cameras = CameraModelCache(warn, lambda: self._pipeline.config.scale)  # raw as rectified, metric model
         self._scan_frames = ScanFrameCheck(self.get_logger().warning)  # a scan.frame_id that may not be x forward
         self._pending = None  # the pipeline was built from the config in force

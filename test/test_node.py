@@ -566,6 +566,29 @@ def test_a_raw_image_topic_with_distortion_read_as_rectified_is_warned_once(ros:
     assert len(raw) == 1 and "/camera/image_raw has distortion" in raw[0], raw
 
 
+def test_a_zoom_on_a_raw_topic_read_as_rectified_logs_its_distortion_warning_once_a_throttle_period(ros: Ros) -> None:
+    """A zoom (camera_info fx, fy 1 % longer each frame, one lens) on image_raw read as rectified: each calibration is
+    checked once, each with the same distortion text; the node logged it for every frame (6 lines for 6 frames), now
+    once per log throttle period (the frames are still published, each with its own K)."""
+    node, started = ros.make_node(EXTERNAL, pipeline=EchoPipeline()), time.monotonic()
+    for k in range(6):
+        info = camera_info(STAMP_NS + k)
+        info.k[0] *= 1.0 + 0.01 * k
+        info.k[4] *= 1.0 + 0.01 * k
+        info.p[0] *= 1.0 + 0.01 * k
+        info.p[5] *= 1.0 + 0.01 * k
+        info.distortion_model, info.d = "plumb_bob", np.array([-0.3, 0.1, 0.0, 0.0, 0.0])
+        node.deliver("/camera/camera_info", info)
+        node.deliver("/depth_model/prediction", prediction(STAMP_NS + k))
+        node.deliver("/camera/image_raw", rgb_image(STAMP_NS + k))
+        node.publishers["depth/image"].wait_for(k + 1)
+    fx = [float(m.k[0]) for m in node.publishers["depth/camera_info"].wait_for(6)]
+    assert len(set(fx)) == 6, fx
+    periods = int((time.monotonic() - started) / 2.0)  # the node's log throttle: 2 s (a loaded machine: more lines)
+    raw = [m for m in node.get_logger().messages("WARN") if "image_is_rectified:=false" in m]
+    assert 1 <= len(raw) <= 1 + periods < 6 and "/camera/image_raw has distortion" in raw[0], (periods, raw)
+
+
 def test_a_rectified_image_topic_with_distortion_read_as_raw_is_warned_once(ros: Ros) -> None:
     """The converse in the node (the bag runner's reason 'rectified image undistorted again'): image_rect with a
     distorted camera_info while image_is_rectified is false is undistorted a second time; the log says so and names

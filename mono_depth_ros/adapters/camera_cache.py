@@ -16,6 +16,7 @@ from mono_depth_ros.core.errors import CalibrationError
 from mono_depth_ros.core.ros_msgs import camera_model_from_camera_info, stamp_to_ns
 
 if TYPE_CHECKING:
+    from mono_depth_ros.adapters.log_throttle import ReasonThrottle
     from mono_depth_ros.pipeline import FrameInput
 
 
@@ -122,6 +123,7 @@ def warn_about_calibration(
     model_check: Callable[[PinholeIntrinsics], str | None] | None = None,
     warn_model: Callable[[str], Any] | None = None,
     warn_twice: Callable[[str], Any] | None = None,
+    same_text: ReasonThrottle | None = None,
 ) -> Callable[[CameraModel], None]:
     """A check to run once per calibration (a :class:`CameraModelCache` ``on_new``; the bag runner's per
     calibration entry), on a model with a size (:func:`sized_by_image`: a camera_info without one is checked at its
@@ -129,13 +131,23 @@ def warn_about_calibration(
     ``warn_twice`` (default ``warn``) when :func:`undistorted_twice` does, and through ``warn_model`` (default
     ``warn``) when ``model_check`` (``DepthPipeline.training_camera_warning``) has
     something to say about the intrinsics of the image the model sees (an uncalibrated camera is left to the frame
-    path, which counts it)."""
+    path, which counts it).
+
+    With ``same_text`` (the node's log), a distortion warning whose text was let through less than its period ago is
+    held back and counted, the next one let through says how many were (``" (9 more since the last)"``): its text
+    names D (or R) only, so a zoom (a new K every frame, the same lens) repeated it at frame rate. Another text (another
+    lens) is not held back."""
+
+    def once_a_while(text: str, log: Callable[[str], Any]) -> None:
+        held = "" if same_text is None else same_text.allow(text)  # the exact text: numbers not left out
+        if held is not None:
+            log(text + held)
 
     def check(camera: CameraModel) -> None:
         if (text := distortion_ignored(image_topic, camera, image_is_rectified)) is not None:
-            warn(text)
+            once_a_while(text, warn)
         if (text := undistorted_twice(image_topic, camera, image_is_rectified)) is not None:
-            (warn_twice or warn)(text)
+            once_a_while(text, warn_twice or warn)
         if model_check is None:
             return
         try:
@@ -200,6 +212,27 @@ class CameraModelCache:
                 self._awaiting = [m for m in self._awaiting if m is not frame.camera]
                 self._on_new(sized_by_image(frame))
         return frame
+
+
+class MapsKept:
+    """Keeps the undistortion maps of the :data:`MODELS_KEPT` calibrations used last and releases those of the
+    one used before them (:meth:`CameraModel.release_maps`), for a holder of a model per calibration that keeps
+    every model (the bag runner's index: one per distinct camera_info in the bag). A calibration that changes every
+    frame (a zoom, a jittering K) kept every frame's maps to the end of the run (~14 MB a frame at 1920x1200, 6
+    bytes a pixel, 8 more for a prediction); :class:`CameraModelCache` bounds the node's the same way. Not
+    thread-safe (one per runner)."""
+
+    def __init__(self, keep: int | None = None) -> None:
+        self._keep = MODELS_KEPT if keep is None else keep
+        self._models: OrderedDict[int, CameraModel] = OrderedDict()  # id -> model, the latest used last
+
+    def use(self, model: CameraModel) -> CameraModel:
+        """``model``, now the latest used; the maps of the one pushed out of the last ``keep`` released."""
+        self._models.pop(id(model), None)
+        self._models[id(model)] = model
+        while len(self._models) > self._keep:
+            self._models.popitem(last=False)[1].release_maps()
+        return model
 
 
 MODELS_KEPT = 4

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from mono_depth_ros.adapters.camera_cache import sized_by_image, warn_about_calibration
+from mono_depth_ros.adapters.camera_cache import MapsKept, sized_by_image, warn_about_calibration
 from mono_depth_ros.adapters.cdr_input import BAD_CDR
 from mono_depth_ros.adapters.diagnostics import is_depth_status, status_name
 from mono_depth_ros.adapters.ground_tf import GroundPoses
@@ -186,6 +186,7 @@ class _SecondPass:
                 summary.warnings.add("tf: angles in degrees?", text)
         self.bits = SixteenBitInput(lambda: self.config, summary.sixteen_bit_frame)  # 16-bit scaling; high bits unused?
         self.cameras_checked: set[int] = set()  # ids of the index's calibration entries already checked
+        self.maps_kept = MapsKept()  # the index keeps a model per calibration: the maps of the last few only
         self.check_calibration = warn_about_calibration(  # raw read as rectified (or back), a metric model elsewhere
             self.topics.image,
             self.config.topics.image_is_rectified,
@@ -548,8 +549,9 @@ class _SecondPass:
             image = self.bag.deserialize(message)
             key = ""
             pose = self._camera_pose(plan.entry.frame_id, plan.entry.stamp_ns)
+            model = self.maps_kept.use(camera.model)  # its maps kept, those of a calibration long unused released
             frame = frame_input(
-                image, message.msgtype, camera.model, rectified, lidar, prediction, pose, copy=False, bits=self.bits
+                image, message.msgtype, model, rectified, lidar, prediction, pose, copy=False, bits=self.bits
             )
             frame = self.ground.add_to(frame, self.config.scale)  # scale.ground_frame's TF, or why none
         except DepthError as err:

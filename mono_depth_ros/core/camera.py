@@ -420,6 +420,13 @@ class CameraModel:
             return self.rectified_intrinsics()
         return self.raw_intrinsics()
 
+    def release_maps(self) -> None:
+        """Drop the undistortion maps, seen masks and per-size models built so far (rebuilt when next needed): a
+        calibration no longer in use (:class:`~mono_depth_ros.adapters.camera_cache.MapsKept`)."""
+        self._undistort_maps.clear()
+        self._seen.clear()
+        self._sized.clear()
+
     def undistort(
         self, image: npt.NDArray[Any], interpolation: int | None = None, border_value: float = 0.0
     ) -> npt.NDArray[Any]:

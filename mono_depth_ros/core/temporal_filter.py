@@ -43,7 +43,8 @@ far). The relative disagreement ``r = (d - p) / d`` decides:
   12 m/s moves 1.2 m per frame at 10 Hz: with ``agreement`` 0.08, up to 1.2 / 0.08 = 15 m away); slower steady
   motion is partly averaged for the few frames its drift ``D`` takes to reach ``agreement / 2``.
 
-Without a camera pose (TF missing), after a change of intrinsics, or on the first frame, the new depth passes
+Without a camera pose (TF missing), after a change of intrinsics (a corner's ray moved by more than
+``SAME_GEOMETRY_PX``: another size, a zoom, a recalibration), or on the first frame, the new depth passes
 through unchanged and the history restarts from it. Invalid depths (NaN, ±Inf, <= 0) pass through as they are and
 hold no history. Vectorised torch on any device (the network's): :meth:`TemporalFilter.update` takes and returns
 numpy (the host road), :meth:`TemporalFilter.update_tensor` a tensor that stays on the device (the device road).
@@ -51,6 +52,7 @@ numpy (the host road), :meth:`TemporalFilter.update_tensor` a tensor that stays 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import Enum
 
@@ -71,6 +73,8 @@ MEDIAN_STRIDE = 7  # the frame's median residual from every 7th usable pixel
 LINE_SPREAD_FACTOR = 4.0  # a shift's line: a slope only when the thirds' depths differ by this many ``agreement``
 MIN_FOLLOW = 0.5  # a shift's line: a pixel whose followed prior p / (1 - (C + B x)) would be over 1 / MIN_FOLLOW · p
 # (or past infinity: a sign flip) restarts; the line extrapolated far beyond the depths it was fitted over
+SAME_GEOMETRY_PX = 0.1  # new intrinsics that move no corner's ray by more than this (pixels) keep the history: an
+# online calibration refining K by 1e-6 a frame (a 1242-wide image: 6e-4 px) restarted it every frame, never filtering
 
 
 @dataclass(frozen=True)
@@ -218,9 +222,9 @@ class TemporalFilter:
         intrinsics.check_image_size(int(depth_m.shape[1]), int(depth_m.shape[0]), what="depth image")
         depth = depth_m.to(self.device, torch.float32)
         valid = torch.isfinite(depth) & (depth > 0)
-        if intrinsics != self._intrinsics:
-            self._intrinsics, self._rays = intrinsics, _rays(intrinsics, self.device)
-            self.reset()
+        if self._intrinsics is None or _moved_px(self._intrinsics, intrinsics) > SAME_GEOMETRY_PX:
+            self._intrinsics, self._rays = intrinsics, _rays(intrinsics, self.device)  # kept while the history
+            self.reset()  # rests on them: refinements that add up to SAME_GEOMETRY_PX restart it
         if world_from_cam is None or self._depth is None or self._world_from_cam is None:
             state = TemporalState.NO_MOTION if world_from_cam is None else TemporalState.STARTED
             self._remember(torch.where(valid, depth, torch.nan), valid.float(), torch.zeros_like(depth), world_from_cam)
@@ -327,6 +331,20 @@ def _rays(intrinsics: PinholeIntrinsics, device: torch.device) -> torch.Tensor:
         indexing="ij",
     )
     return torch.stack([(u - intrinsics.cx) / intrinsics.fx, (v - intrinsics.cy) / intrinsics.fy, torch.ones_like(u)])
+
+
+def _moved_px(old: PinholeIntrinsics, new: PinholeIntrinsics) -> float:
+    """How far (pixels) the ray of an image corner under ``old`` lands from that corner under ``new``, the most of
+    the four; inf for another image size."""
+    if (old.width, old.height) != (new.width, new.height):
+        return math.inf
+    moved = 0.0
+    for u in (0.0, old.width - 1.0):
+        for v in (0.0, old.height - 1.0):
+            du = new.fx * (u - old.cx) / old.fx + new.cx - u
+            dv = new.fy * (v - old.cy) / old.fy + new.cy - v
+            moved = max(moved, math.hypot(du, dv))
+    return moved
 
 
 def _resistant_line(x: torch.Tensor, y: torch.Tensor, min_spread: float) -> tuple[float, float]:

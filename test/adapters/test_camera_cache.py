@@ -271,6 +271,44 @@ def test_two_calibrations_alternating_are_warned_once_each_and_keep_their_models
     assert models[0] is models[2] is models[8] and models[1] is models[9] and models[0] is not models[1]
 
 
+def test_a_zoom_repeats_the_distortion_warning_once_a_throttle_period_and_another_lens_at_once() -> None:
+    """A zoom (a new K every frame, one lens: each calibration checked once, all with the same distortion text) on a
+    raw topic read as rectified: with ``same_text`` (the node's log throttle) the identical text is logged once per
+    period, the next one saying how many were held back (it was logged at frame rate, 10 lines for 10 frames);
+    another lens's text is not held back. Without ``same_text`` (the bag runner's summary counts them) every
+    calibration warns, as test_two_calibrations_alternating_are_warned_once_each_and_keep_their_models asserts."""
+    from mono_depth_ros.adapters.log_throttle import ReasonThrottle
+    from test.adapters import test_cdr_fuzz as fuzz
+
+    own = fuzz.restamped(fuzz.real_frame("humble").info, 1)
+    lens = {"distortion_model": "plumb_bob", "d": np.array([-0.37, 0.2, 0.0, 0.0, 0.0])}
+
+    def zoomed(step: int, **changes: Any) -> Any:
+        k, p = np.asarray(own.k, np.float64).copy(), np.asarray(own.p, np.float64).copy()
+        k[[0, 4]] *= 1.0 + 0.01 * step
+        p[[0, 5]] *= 1.0 + 0.01 * step
+        return replace(own, k=k, p=p, **{**lens, **changes})
+
+    now = [0.0]
+    warnings: list[str] = []
+    throttle = ReasonThrottle(2.0, clock=lambda: now[0])
+    cache = CameraModelCache(warn_about_calibration("/camera/image_raw", True, warnings.append, same_text=throttle))
+    for step in range(10):
+        cache.get(zoomed(step))
+        now[0] += 0.1
+    assert len(warnings) == 1 and "plumb_bob D=[-0.37, 0.2" in warnings[0], warnings
+    cache.get(zoomed(10, d=np.array([-0.3, 0.1, 0.0, 0.0, 0.0])))  # another lens: said at once
+    assert len(warnings) == 2 and "plumb_bob D=[-0.3, 0.1" in warnings[1], warnings
+    now[0] += 2.0
+    cache.get(zoomed(11))
+    assert len(warnings) == 3 and warnings[2] == warnings[0] + " (9 more since the last)", warnings
+    unthrottled: list[str] = []
+    cache = CameraModelCache(warn_about_calibration("/camera/image_raw", True, unthrottled.append))
+    for step in range(10):
+        cache.get(zoomed(step))
+    assert len(unthrottled) == 10 and len(set(unthrottled)) == 1, unthrottled
+
+
 def test_a_calibration_that_changes_every_frame_keeps_at_most_models_kept_models_and_their_maps() -> None:
     """A zoom (KITTI 000000's camera_info with a lens's distortion, fx / fy 1 % more each frame), each frame's raw
     image undistorted (its maps built) and one camera_info without a size waiting for its image: the cache keeps the
@@ -304,6 +342,32 @@ def test_a_calibration_that_changes_every_frame_keeps_at_most_models_kept_models
     gc.collect()
     alive = [ref() is not None for ref in gone]
     assert alive == [False] * (len(gone) - MODELS_KEPT) + [True] * MODELS_KEPT, alive
+
+
+def test_maps_kept_releases_the_maps_of_the_calibration_used_before_the_last_models_kept() -> None:
+    """A holder of a model per calibration (the bag runner's index) keeps the undistortion maps of the last
+    MODELS_KEPT calibrations used: the one used before them has none left (nor seen masks, nor per-size models), and
+    undistorts the same image again when used once more (maps rebuilt)."""
+    from mono_depth_ros.adapters.camera_cache import MODELS_KEPT, MapsKept
+
+    k = np.array([[50.0, 0.0, 31.5], [0.0, 50.0, 23.5], [0.0, 0.0, 1.0]])
+    p = np.hstack([k, np.zeros((3, 1))])
+    models = [
+        CameraModel(64, 48, "plumb_bob", (0.01 * (i + 1), 0.0, 0.0, 0.0, 0.0), k, np.eye(3), p)
+        for i in range(MODELS_KEPT + 2)
+    ]
+    image = np.random.default_rng(0).integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    first = models[0].undistort(image)
+    models[0].for_image(63, 48).undistort(image[:, :63])  # a per-size model with maps of its own
+    kept = MapsKept()
+    for model in models:
+        assert kept.use(model) is model
+        model.undistort(image)
+        model.seen_mask()
+    holding = [bool(m._undistort_maps or m._seen or m._sized) for m in models]
+    assert holding == [False, False] + [True] * MODELS_KEPT, holding
+    np.testing.assert_array_equal(kept.use(models[0]).undistort(image), first)
+    assert not models[2]._undistort_maps and models[0]._undistort_maps  # models[2] pushed out by models[0]
 
 
 def test_a_raw_looking_topic_with_zero_d_and_a_turning_r_read_as_rectified_is_warned() -> None:

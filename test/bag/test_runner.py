@@ -109,6 +109,44 @@ def test_external_metric_outputs_carry_input_stamps_and_depth(tmp_path: Path) ->
     assert summary.topic_counts["/depth/image"] == 3
 
 
+def test_a_zoom_in_the_bag_keeps_the_undistortion_maps_of_the_last_models_kept_calibrations(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A raw image (image_is_rectified false) whose camera_info, with a lens's distortion, zooms a little every frame
+    (fx 50 + 0.5 per frame): each frame is undistorted with its own calibration and published with it, and the maps
+    of at most MODELS_KEPT calibrations are held at once, as the node's CameraModelCache holds. The index keeps a
+    model per calibration for the run: every frame's maps were kept to the end (10 of 10 here; ~14 MB a frame at
+    1920x1200)."""
+    import weakref
+
+    from mono_depth_ros.adapters.camera_cache import MODELS_KEPT
+
+    holders: dict[int, weakref.ref[CameraModel]] = {}
+    most = [0]
+    build = CameraModel._build_maps
+
+    def counted(model: CameraModel, *args: Any) -> Any:
+        maps = build(model, *args)
+        holders[id(model)] = weakref.ref(model)
+        held = [m for ref in holders.values() if (m := ref()) is not None and m._undistort_maps]
+        most[0] = max(most[0], len(held) + all(m is not model for m in held))  # the one building now too
+        return maps
+
+    monkeypatch.setattr(CameraModel, "_build_maps", counted)
+
+    def zoom(topic: str, index: int, msg: Any) -> Any:
+        if topic == "/camera/camera_info":
+            msg.k[0] = msg.p[0] = 50.0 + 0.5 * index
+            msg.d = np.array([0.01, 0.0, 0.0, 0.0, 0.0])
+        return msg
+
+    summary, out = _run(tmp_path, {**EXTERNAL_METRIC, "image_is_rectified": False}, mutate=zoom, n_frames=10)
+    assert summary.frames_out == 10 and summary.skipped.total == 0
+    fx = [float(info.k[0]) for _, info in out["/depth/camera_info"]]
+    np.testing.assert_allclose(fx, 50.0 + 0.5 * np.arange(10))  # each frame's own calibration
+    assert len(holders) == 10 and most[0] <= MODELS_KEPT, (len(holders), most[0])
+
+
 def test_on_frame_reports_every_image_as_it_is_done(tmp_path: Path) -> None:
     calls: list[tuple[int, int]] = []
     options = BagRunOptions(progress=False, on_frame=lambda done, total: calls.append((done, total)))

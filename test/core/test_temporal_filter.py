@@ -310,6 +310,32 @@ def test_new_intrinsics_restart_the_history() -> None:
     assert step.state is TemporalState.STARTED
 
 
+def test_a_zoom_restarts_the_history_and_refinements_of_k_keep_it_until_they_add_up() -> None:
+    """At one image size: a zoom (fx, fy 25 % longer) restarts the history (its pixels see other rays); an online
+    calibration refining K by 1e-6 a frame keeps filtering (compared exactly, every frame restarted: never filtered),
+    until the refinements since the history started move a corner's ray by more than SAME_GEOMETRY_PX (once)."""
+    from dataclasses import replace
+
+    from mono_depth_ros.core.temporal_filter import SAME_GEOMETRY_PX
+
+    temporal, rng = TemporalFilter(), np.random.default_rng(3)
+    temporal.update(noisy(wall_depth(0.0), rng), K, pose(0.0))
+    zoomed = replace(K, fx=K.fx * 1.25, fy=K.fy * 1.25)
+    assert temporal.update(noisy(wall_depth(0.0), rng), zoomed, pose(0.0)).state is TemporalState.STARTED
+    states = []
+    for frame in range(1, 7):
+        refined = replace(zoomed, fx=zoomed.fx * (1 + 1e-6 * frame), fy=zoomed.fy * (1 - 1e-6 * frame))
+        states.append(temporal.update(noisy(wall_depth(0.0), rng), refined, pose(0.0)).state)
+    assert states == [TemporalState.FILTERED] * 6, states
+    step_px = 0.3 * SAME_GEOMETRY_PX  # the principal point moving 30 % of the limit a frame: the 4th passes it
+    states = [
+        temporal.update(noisy(wall_depth(0.0), rng), replace(zoomed, cx=zoomed.cx + step_px * n), pose(0.0)).state
+        for n in range(1, 7)
+    ]
+    started = TemporalState.STARTED
+    assert [s is started for s in states] == [False, False, False, True, False, False], states
+
+
 def test_bad_settings_and_shapes_are_refused() -> None:
     with pytest.raises(ConfigError, match=r"temporal\.agreement"):
         TemporalFilterConfig(agreement=0.0)

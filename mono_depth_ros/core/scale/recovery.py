@@ -178,7 +178,8 @@ class ScaleRecovery:
     when the network runs at another size). State resets when the output kind or the prediction size changes, and
     when a stamp is more than :data:`TIME_JUMP_BACK_NS` before the previous one (ROS time went back: a bag played
     with ``--loop``; a scale fitted "in the future" would otherwise be held as ``last_good`` for as long as the jump);
-    the ground-plane state also when the intrinsics change (a recalibrated or another camera of the same size).
+    the ground-plane and the LiDAR scale state also when the intrinsics change (a zoom, a recalibrated or another
+    camera of the same size).
     """
 
     def __init__(self, config: RecoveryConfig | None = None) -> None:
@@ -190,6 +191,7 @@ class ScaleRecovery:
         self._key: tuple[OutputKind, tuple[int, int]] | None = None
         self._last_stamp_ns: int | None = None
         self._ground_intrinsics: PinholeIntrinsics | None = None  # the calibration the ground-plane state rests on
+        self._lidar_intrinsics: PinholeIntrinsics | None = None  # the calibration the LiDAR scale state rests on
         self._ground_on_parameters = False  # the ground filter took a fit of the parameters' prior for a missing TF
         self._lidar_mount: RigidTransform | None = None  # the LiDAR mounting the LiDAR scale state rests on
         self._mount_memo: tuple[bytes, bytes, tuple[float, float]] | None = None  # values' keys, their change
@@ -290,7 +292,7 @@ class ScaleRecovery:
         ground-plane scale is measured through the intrinsics (the plane's height scales with the focal length), so
         its filter, and with ``scale.mode=ground_plane`` the ground-scaled anchor, start again. Held, the old
         calibration's scale gated the new one out for ``reinit_after`` - 1 frames (20 % short after a 25 % longer
-        focal length, real KITTI). The LiDAR state stays: a scan's depth does not depend on the intrinsics. A change
+        focal length, real KITTI). The LiDAR state: :meth:`_forget_lidar_scale_of_another_calibration`. A change
         under :data:`NEW_CALIBRATION` (float noise, an online calibration's refinements) keeps the state: compared
         exactly, each refined K started the filter again and nothing was gated."""
         rests_on = self._ground_intrinsics
@@ -300,6 +302,29 @@ class ScaleRecovery:
                 self._anchor = None
         if rests_on is None or self._ground_filter.last_update_ns is None:
             self._ground_intrinsics = intrinsics  # kept while the state rests on it: a drift adds up to a change
+
+    def _forget_lidar_scale_of_another_calibration(self, frame: _Frame) -> None:
+        """A new calibration (camera_info's K / P changed at the same size by more than :data:`NEW_CALIBRATION`: a
+        zoom, another camera on the topic): the LiDAR scale, the model's depth against the scan's, rests on what the
+        model sees, and a model that reads distance off apparent size (a metric model not given the focal length,
+        a depth_up_to_scale one) predicts depth 1.25 times shorter through a focal length 1.25 times longer. The
+        LiDAR filter, the relative kinds' anchor and their pending rejections start again: kept, the old
+        calibration's scale gated the new one out for ``reinit_after`` - 1 frames (2 frames 20 % off, 'last_good').
+        Checked on every frame in ``scale.mode=lidar``, with a scan or not: a zoom on a frame without a fresh scan
+        held the old calibration's scale ('last_good', 20 % off for up to ``max_hold_ns``). The calibration the state
+        rests on is kept while it does (a drift of refinements adds up to a change)."""
+        rests_on, intrinsics = self._lidar_intrinsics, frame.intrinsics
+        if rests_on is not None and _another_calibration(rests_on, intrinsics):
+            self._scale_filter.reset()
+            self._inconsistent.clear()
+            self._anchor = None
+            focal = intrinsics.fx / rests_on.fx
+            frame.reasons.append(
+                f"camera calibration changed (fx {rests_on.fx:.6g} -> {intrinsics.fx:.6g} px, x{focal:.3g}): LiDAR "
+                f"scale started afresh"
+            )
+        if rests_on is None or (self._scale_filter.last_update_ns is None and self._anchor is None):
+            self._lidar_intrinsics = intrinsics
 
     def _forget_lidar_scale_of_another_mount(self, frame: _Frame, mount: RigidTransform | None) -> None:
         """A LiDAR mounting (``LidarScan.mount``: camera <- LiDAR, motion excluded) moved by :data:`NEW_MOUNT_M`
@@ -348,6 +373,7 @@ class ScaleRecovery:
     # -- sources -------------------------------------------------------------------------------------------
 
     def _from_lidar(self, frame: _Frame, lidar: LidarScan | None) -> ScaleResult | None:
+        self._forget_lidar_scale_of_another_calibration(frame)  # with or without a scan: nor held ('last_good')
         if lidar is None:
             frame.reasons.append("no LiDAR scan")
             return None

@@ -278,6 +278,56 @@ def test_a_new_calibration_of_the_same_size_gets_its_own_ground_plane_scale_at_o
     assert first.scale == pytest.approx(fresh.scale, rel=1e-6), first.reason
 
 
+@pytest.mark.parametrize("kind", [OutputKind.METRIC, OutputKind.DEPTH_UP_TO_SCALE])
+def test_a_zoom_gets_its_own_lidar_scale_from_its_first_frame(kind: OutputKind) -> None:
+    """The camera zooms in (camera_info: focal lengths 25 % longer at the same size) and the model, reading distance
+    off apparent size (a metric model not given the focal length), predicts the zoomed scene 1.25 times too near;
+    the scan, projected with the new camera_info, measures that. The first zoomed frame has its depth right. The
+    LiDAR filter kept the old calibration's scale: two frames 20 % far off ('last_good', the new scale gated out)."""
+    camera0 = SEQUENCE_INTRINSICS
+    zoomed = dataclasses.replace(camera0, fx=camera0.fx * 1.25, fy=camera0.fy * 1.25)
+    boxes = np.array([[8.0, -3.0, -1.0, 1.5], [15.0, 1.0, 3.5, 2.0]])
+    recovery, errors, reasons = _recovery(), [], []
+    for step in range(8):
+        camera, seen_closer = (camera0, 1.0) if step < 5 else (zoomed, 1.25)
+        depth, stamp = render_scene(boxes, camera), step * FRAME_PERIOD_NS
+        points = backproject_depth(depth, camera)[50::6, ::2].reshape(-1, 3)
+        scan = LidarScan(CAM_FROM_LIDAR.inverse().apply(points.astype(np.float64)), CAM_FROM_LIDAR, stamp)
+        result = recovery.update(depth / (1.1 * seen_closer), kind, stamp, camera, scan)
+        errors.append(float(np.nanmedian(np.abs(result.depth_m / depth - 1.0))))
+        reasons.append(result.reason)
+        assert result.mode is ScaleMode.LIDAR and result.health is Health.OK, (step, result.reason)
+    assert max(errors) < 1e-3, errors
+    assert "camera calibration changed (fx 300 -> 375 px, x1.25): LiDAR scale started afresh" in reasons[5]
+    assert not any("calibration" in reason for reason in reasons[:5] + reasons[6:]), reasons
+
+
+@pytest.mark.parametrize("kind", [OutputKind.METRIC, OutputKind.DEPTH_UP_TO_SCALE])
+def test_a_zoom_without_a_scan_does_not_hold_the_old_calibrations_lidar_scale(kind: OutputKind) -> None:
+    """The camera zooms (focal lengths 25 % longer) on a frame whose scan is missing (a LiDAR dropout, or its scan
+    past lidar.max_age_s): the LiDAR scale fitted through the old calibration is not held for it ('last_good' was
+    20 % off, and would be for up to max_hold_ns); the next frame with a scan has the zoom's own scale at once."""
+    camera0 = SEQUENCE_INTRINSICS
+    zoomed = dataclasses.replace(camera0, fx=camera0.fx * 1.25, fy=camera0.fy * 1.25)
+    boxes = np.array([[8.0, -3.0, -1.0, 1.5], [15.0, 1.0, 3.5, 2.0]])
+    recovery = _recovery()
+    results = []
+    for step in range(8):
+        camera, seen_closer = (camera0, 1.0) if step < 5 else (zoomed, 1.25)
+        depth, stamp = render_scene(boxes, camera), step * FRAME_PERIOD_NS
+        points = backproject_depth(depth, camera)[50::6, ::2].reshape(-1, 3)
+        scan = LidarScan(CAM_FROM_LIDAR.inverse().apply(points.astype(np.float64)), CAM_FROM_LIDAR, stamp)
+        result = recovery.update(depth / (1.1 * seen_closer), kind, stamp, camera, None if step == 5 else scan)
+        results.append((result, float(np.nanmedian(np.abs(result.depth_m / depth - 1.0)))))
+    zoomed_first, _ = results[5]
+    assert zoomed_first.mode is not ScaleMode.LAST_GOOD, (zoomed_first.mode, results[5][1], zoomed_first.reason)
+    assert "LiDAR scale started afresh" in zoomed_first.reason, zoomed_first.reason
+    for step in (6, 7):
+        result, error = results[step]
+        assert result.mode is ScaleMode.LIDAR and result.health is Health.OK and error < 1e-3, (step, error)
+        assert "calibration" not in result.reason, result.reason
+
+
 def test_intrinsics_refined_by_a_hair_each_frame_keep_the_ground_plane_filter() -> None:
     """An online calibration (a VIO that refines K each frame) moves the focal lengths by 1e-6 per frame, a change
     the ground scale does not see. The filter must keep gating: a frame whose prediction is 30 % off is gated out, as
