@@ -1195,6 +1195,31 @@ def test_frames_gone_at_once_with_an_earlier_scan_are_forgotten_once_no_scan_can
     assert remembered <= 4, remembered  # 2 measured: the frames of the last scan periods (one scan out of order)
 
 
+def test_frames_gone_without_a_scan_while_the_lidar_stopped_are_forgotten_once_it_is_back() -> None:
+    """A 10 Hz camera and LiDAR (each scan stamped 20 ms after its image, arriving 20 ms after its stamp) whose LiDAR
+    stops for 30 s: the 300 frames sent on without a scan meanwhile are remembered for a late scan within
+    lidar.max_age_s. Once the LiDAR is back, its scans are stamped seconds past them (scans come in stamp order), so
+    none can come: they were still remembered 20 s later (a live soak on ROS 2 Humble: 299 of them, looped over at
+    every scan, until 512 later frames pushed them out). No report either way, as before."""
+    clock, reports = FakeClock(), list[tuple[str, str]]()
+    pair: ScanPairing[int] = ScanPairing(200 * MS, 200 * MS, clock_ns=clock, on_late=lambda *r: reports.append(r))
+    released: list[Paired[int]] = []
+    remembered: dict[str, int] = {}
+    for now in range(60_000):  # ms; the LiDAR stamps nothing from 10 s to 40 s
+        clock.now_ns = now * MS
+        if now % 100 == 0:
+            released += pair.add_frame(now * MS, now)
+        if (stamp := now - 20) >= 0 and stamp % 100 == 20 and not 10_000 <= stamp < 40_000:
+            released += pair.add_scan(stamp * MS, stamp)
+        if now % 20 == 0:
+            released += pair.poll()
+        if now in (39_990, 41_000, 59_990):
+            remembered[f"{now} ms"] = len(pair._gone)
+    assert len(released) == 600 and sum(p.scan is None for p in released) == 299 and reports == []
+    assert remembered["39990 ms"] >= 290, remembered  # the stop's frames, while a scan within max_age may come late
+    assert remembered["41000 ms"] <= 4 and remembered["59990 ms"] <= 4, remembered  # 0 measured
+
+
 @pytest.mark.parametrize(
     ("frame_ms", "reordered_ms", "nearer_ms"),
     [(1000, 1065, 1010), (1020, 1085, 1040)],
