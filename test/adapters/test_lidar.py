@@ -1220,6 +1220,32 @@ def test_frames_gone_without_a_scan_while_the_lidar_stopped_are_forgotten_once_i
     assert remembered["41000 ms"] <= 4 and remembered["59990 ms"] <= 4, remembered  # 0 measured
 
 
+def test_frames_gone_without_a_scan_before_the_scan_period_is_known_keep_their_late_scan_report() -> None:
+    """A 10 Hz camera and a 2 Hz LiDAR 600 ms late (wait 0.1 s: every frame goes on without its scan), its first two
+    scans arriving swapped: the one stamped 1.0 s before the one stamped 0.5 s (one out of order, as the pairing
+    allows). The first scan to come is stamped past lidar.max_age_s + a period of the frames 0.3-0.7 s, but with one
+    scan at hand the period is not known: they are not forgotten, and the 0.5 s scan is reported late for each of
+    them (explore143's pruning forgot them: 15 reports, none of the 0.5 s scan; main and now: 20)."""
+    clock, reports = FakeClock(), list[tuple[str, str]]()
+    pair: ScanPairing[int] = ScanPairing(200 * MS, 100 * MS, clock_ns=clock, on_late=lambda *r: reports.append(r))
+    events = [(ms, 0, "frame", ms) for ms in range(0, 3000, 100)] + [(ms, 2, "poll", 0) for ms in range(0, 4000, 20)]
+    scans = {500: 1600, 1000: 1100}  # stamp -> arrival (ms): swapped
+    events += [(scans.get(ms, ms + 600), 1, "scan", ms) for ms in range(500, 3000, 500)]
+    for now, _, kind, stamp in sorted(events):
+        clock.now_ns = now * MS
+        if kind == "frame":
+            pair.add_frame(stamp * MS, stamp)
+        elif kind == "scan":
+            pair.add_scan(stamp * MS, stamp)
+        else:
+            pair.poll()
+    of_first = [text for _, text in reports if text.startswith("the scan stamped 0.500 s")]
+    assert [text.split("after the image stamped ")[1][:7] for text in of_first] == [
+        "0.300 s", "0.400 s", "0.500 s", "0.600 s", "0.700 s"
+    ], reports  # fmt: skip
+    assert len(reports) == 20 and {reason for reason, _ in reports} == {"lidar.after_wait"}, reports
+
+
 @pytest.mark.parametrize(
     ("frame_ms", "reordered_ms", "nearer_ms"),
     [(1000, 1065, 1010), (1020, 1085, 1040)],
