@@ -621,9 +621,11 @@ class ScanPairing(Generic[T]):
             if gap is not None and scan_ns >= stamp + gap + (period or 0):  # none can be nearer now: scans come
                 self._gone.remove(entry)  # in stamp order, one out of order at most (two LiDARs on one topic, a
                 continue  # driver's reorder); frames gone at once with a scan are not kept all 512 deep
-            if at_rate is not None and scan_ns > stamp + self.max_age_ns + (period or 0):  # sent with no scan:
-                self._gone.remove(entry)  # none can come within lidar.max_age_s now
-                continue
+            may_forget = at_rate is not None or (gap is None and period is not None)  # sent at the scan rate, or
+            if may_forget and scan_ns > stamp + self.max_age_ns + (period or 0):  # with no scan at hand (a LiDAR that
+                self._gone.remove(entry)  # stopped for 30 s left its 300 frames looped over at every scan after it
+                continue  # came back): none can come within lidar.max_age_s now; not before the period is known (the
+                # first two scans swapped: the second stamped a period before the first, within max_age of frames)
             distance = abs(scan_ns - stamp)
             if period is not None and scan_ns < stamp - period // 2:
                 continue  # the LiDAR's next scan is nearer to this frame: its own scan, to come

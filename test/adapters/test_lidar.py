@@ -1195,6 +1195,57 @@ def test_frames_gone_at_once_with_an_earlier_scan_are_forgotten_once_no_scan_can
     assert remembered <= 4, remembered  # 2 measured: the frames of the last scan periods (one scan out of order)
 
 
+def test_frames_gone_without_a_scan_while_the_lidar_stopped_are_forgotten_once_it_is_back() -> None:
+    """A 10 Hz camera and LiDAR (each scan stamped 20 ms after its image, arriving 20 ms after its stamp) whose LiDAR
+    stops for 30 s: the 300 frames sent on without a scan meanwhile are remembered for a late scan within
+    lidar.max_age_s. Once the LiDAR is back, its scans are stamped seconds past them (scans come in stamp order), so
+    none can come: they were still remembered 20 s later (a live soak on ROS 2 Humble: 299 of them, looped over at
+    every scan, until 512 later frames pushed them out). No report either way, as before."""
+    clock, reports = FakeClock(), list[tuple[str, str]]()
+    pair: ScanPairing[int] = ScanPairing(200 * MS, 200 * MS, clock_ns=clock, on_late=lambda *r: reports.append(r))
+    released: list[Paired[int]] = []
+    remembered: dict[str, int] = {}
+    for now in range(60_000):  # ms; the LiDAR stamps nothing from 10 s to 40 s
+        clock.now_ns = now * MS
+        if now % 100 == 0:
+            released += pair.add_frame(now * MS, now)
+        if (stamp := now - 20) >= 0 and stamp % 100 == 20 and not 10_000 <= stamp < 40_000:
+            released += pair.add_scan(stamp * MS, stamp)
+        if now % 20 == 0:
+            released += pair.poll()
+        if now in (39_990, 41_000, 59_990):
+            remembered[f"{now} ms"] = len(pair._gone)
+    assert len(released) == 600 and sum(p.scan is None for p in released) == 299 and reports == []
+    assert remembered["39990 ms"] >= 290, remembered  # the stop's frames, while a scan within max_age may come late
+    assert remembered["41000 ms"] <= 4 and remembered["59990 ms"] <= 4, remembered  # 0 measured
+
+
+def test_frames_gone_without_a_scan_before_the_scan_period_is_known_keep_their_late_scan_report() -> None:
+    """A 10 Hz camera and a 2 Hz LiDAR 600 ms late (wait 0.1 s: every frame goes on without its scan), its first two
+    scans arriving swapped: the one stamped 1.0 s before the one stamped 0.5 s (one out of order, as the pairing
+    allows). The first scan to come is stamped past lidar.max_age_s + a period of the frames 0.3-0.7 s, but with one
+    scan at hand the period is not known: they are not forgotten, and the 0.5 s scan is reported late for each of
+    them (explore143's pruning forgot them: 15 reports, none of the 0.5 s scan; main and now: 20)."""
+    clock, reports = FakeClock(), list[tuple[str, str]]()
+    pair: ScanPairing[int] = ScanPairing(200 * MS, 100 * MS, clock_ns=clock, on_late=lambda *r: reports.append(r))
+    events = [(ms, 0, "frame", ms) for ms in range(0, 3000, 100)] + [(ms, 2, "poll", 0) for ms in range(0, 4000, 20)]
+    scans = {500: 1600, 1000: 1100}  # stamp -> arrival (ms): swapped
+    events += [(scans.get(ms, ms + 600), 1, "scan", ms) for ms in range(500, 3000, 500)]
+    for now, _, kind, stamp in sorted(events):
+        clock.now_ns = now * MS
+        if kind == "frame":
+            pair.add_frame(stamp * MS, stamp)
+        elif kind == "scan":
+            pair.add_scan(stamp * MS, stamp)
+        else:
+            pair.poll()
+    of_first = [text for _, text in reports if text.startswith("the scan stamped 0.500 s")]
+    assert [text.split("after the image stamped ")[1][:7] for text in of_first] == [
+        "0.300 s", "0.400 s", "0.500 s", "0.600 s", "0.700 s"
+    ], reports  # fmt: skip
+    assert len(reports) == 20 and {reason for reason, _ in reports} == {"lidar.after_wait"}, reports
+
+
 @pytest.mark.parametrize(
     ("frame_ms", "reordered_ms", "nearer_ms"),
     [(1000, 1065, 1010), (1020, 1085, 1040)],
