@@ -121,12 +121,13 @@ def warn_about_calibration(
     warn: Callable[[str], Any],
     model_check: Callable[[PinholeIntrinsics], str | None] | None = None,
     warn_model: Callable[[str], Any] | None = None,
-    warn_twice: Callable[[str], Any] | None = None,
+    warn_twice: Callable[[str, CameraModel], Any] | None = None,
 ) -> Callable[[CameraModel], None]:
     """A check to run once per calibration (a :class:`CameraModelCache` ``on_new``; the bag runner's per
     calibration entry), on a model with a size (:func:`sized_by_image`: a camera_info without one is checked at its
     first image's), that warns through ``warn`` (the node's log) when :func:`distortion_ignored` applies, through
-    ``warn_twice`` (default ``warn``) when :func:`undistorted_twice` does, and through ``warn_model`` (default
+    ``warn_twice`` (with the model: distortion or only a rotation R; default ``warn``) when :func:`undistorted_twice`
+    does, and through ``warn_model`` (default
     ``warn``) when ``model_check`` (``DepthPipeline.training_camera_warning``) has
     something to say about the intrinsics of the image the model sees (an uncalibrated camera is left to the frame
     path, which counts it)."""
@@ -135,7 +136,10 @@ def warn_about_calibration(
         if (text := distortion_ignored(image_topic, camera, image_is_rectified)) is not None:
             warn(text)
         if (text := undistorted_twice(image_topic, camera, image_is_rectified)) is not None:
-            (warn_twice or warn)(text)
+            if warn_twice is None:
+                warn(text)
+            else:
+                warn_twice(text, camera)
         if model_check is None:
             return
         try:

@@ -58,6 +58,7 @@ from mono_depth_ros.bag.reader import BagMessage, InputBag, typestore_for
 from mono_depth_ros.bag.summary import DAMAGED_INPUT, DAMAGED_INPUT_KEY, BagSummary, Skip, pipeline_reason
 from mono_depth_ros.bag.writer import OutputBag
 from mono_depth_ros.config import NODE_NAME, ParamValue
+from mono_depth_ros.core.camera import CameraModel
 from mono_depth_ros.core.errors import BagError, DepthError, EncodingError, TransformError
 from mono_depth_ros.core.geometry import RigidTransform
 from mono_depth_ros.core.msg_factory import MessageFactory
@@ -192,7 +193,7 @@ class _SecondPass:
             lambda text: summary.warnings.add("image_is_rectified: raw image with distortion", text),
             pipeline.training_camera_warning,
             lambda text: summary.warnings.add("metric model on another camera", text),
-            lambda text: summary.warnings.add("image_is_rectified: rectified image undistorted again", text),
+            lambda text, camera: summary.warnings.add(_resampled_again(camera), text),
         )
 
     def run(self, selection: set[str] | None) -> None:
@@ -734,6 +735,13 @@ def _report_integrity(bag: InputBag, summary: BagSummary) -> None:
             "and ros2 bag record -s mcap on Humble and Jazzy write MCAP by default): corruption inside a message "
             "cannot be detected; this tool's own MCAP output (--storage mcap) carries them"
         )
+
+
+def _resampled_again(camera: CameraModel) -> str:
+    """The summary's reason for a rectified image topic resampled a second time
+    (:func:`~mono_depth_ros.adapters.camera_cache.undistorted_twice`): undistorted again where its camera_info has
+    distortion, rotated again where D is all zero and only R turns rays (:attr:`CameraModel.rotates_rays`)."""
+    return f"image_is_rectified: rectified image {'undistorted' if camera.has_distortion else 'rotated'} again"
 
 
 def _ms(started: float) -> float:

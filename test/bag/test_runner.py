@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
@@ -610,6 +611,32 @@ def test_a_rectified_kitti_topic_undistorted_again_is_warned_about(tmp_path: Pat
     assert "--param image_is_rectified=true for mono-depth bag" in twice.warnings.examples[reason]
     once = run_bag(tmp_path / "in", tmp_path / "once", params, QUIET)
     assert once.frames_out == 1 and not once.warnings.counts
+
+
+def test_a_rectified_topic_rotated_again_is_warned_about_as_rotated_not_undistorted(
+    tmp_path: Path, kitti_object_dir: Path
+) -> None:
+    """D all zero and an R that turns rays 2 degrees (a stereo pair's rectifying rotation): image_is_rectified:
+    false on .../image_rect rotates the rectified image a second time. The summary's reason said 'undistorted again'
+    for it too; there is no distortion, the text says 'rotates it again'."""
+    frame = load_kitti_frames(kitti_object_dir, ("000000",))[0]
+    height, width = frame.rgb.shape[:2]
+    turn = math.radians(2.0)
+    r = np.array([[math.cos(turn), 0.0, math.sin(turn)], [0.0, 1.0, 0.0], [-math.sin(turn), 0.0, math.cos(turn)]])
+    camera = CameraModel(width, height, "plumb_bob", (0.0,) * 5, frame.projection[:, :3], r, frame.projection)
+    assert camera.rotates_rays and not camera.has_distortion
+    image_topic, info_topic = "/kitti/camera_color_left/image_rect", "/kitti/camera_color_left/camera_info"
+    with BagBuilder(tmp_path / "in", "humble", "sqlite3") as bag:
+        header = make_header(bag.factory, START_NS, KITTI_CAMERA_FRAME)
+        bag.add(info_topic, camera_info_from_model(bag.factory, camera, header), START_NS)
+        bag.add(image_topic, image_from_array(bag.factory, frame.rgb, "rgb8", header), START_NS + 1)
+        metric = depth_image_from_metres(bag.factory, densify_nearest(frame.lidar_depth_m), "32FC1", header)
+        bag.add("/depth_model/prediction", metric, START_NS + 2)
+    params = {**EXTERNAL_METRIC, "image_topic": image_topic, "camera_info_topic": info_topic}
+    twice = run_bag(tmp_path / "in", tmp_path / "twice", {**params, "image_is_rectified": False}, QUIET)
+    reason = "image_is_rectified: rectified image rotated again"
+    assert twice.frames_out == 1 and set(twice.warnings.counts) == {reason}, twice.warnings.counts
+    assert "rotates it again" in twice.warnings.examples[reason]
 
 
 @pytest.mark.parametrize(
