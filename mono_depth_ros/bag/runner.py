@@ -49,7 +49,7 @@ from mono_depth_ros.adapters.motion import CameraPoses, no_pose_text
 from mono_depth_ros.adapters.scan_frame import ScanFrameCheck
 from mono_depth_ros.adapters.signals import StopSignals
 from mono_depth_ros.bag.cdr_parts import cdr_parts
-from mono_depth_ros.bag.diagnostics import BagDiagnostics
+from mono_depth_ros.bag.diagnostics import BagDiagnostics, status_clock_ns
 from mono_depth_ros.bag.index import BagIndex, TfLookupError, TopicPlan, index_bag, resolve_topics
 from mono_depth_ros.bag.pairing import PairingRules, scan_after_wait, seconds_to_ns
 from mono_depth_ros.bag.payload import PayloadHead, head_decodes
@@ -251,8 +251,9 @@ class _SecondPass:
         delay kept), before the image is processed: they count what came before it."""
         if self.diagnostics is None:
             return
-        for due_ns, message in self.diagnostics.silent(self.factory, self.summary, stamp_ns):
-            self.out.write(DIAGNOSTICS_TOPIC, DIAGNOSTIC_ARRAY, message, max(log_ns - (stamp_ns - due_ns), 0))
+        clock_ns = status_clock_ns(stamp_ns, log_ns)
+        for due_ns, message in self.diagnostics.silent(self.factory, self.summary, clock_ns):
+            self.out.write(DIAGNOSTICS_TOPIC, DIAGNOSTIC_ARRAY, message, max(log_ns - (clock_ns - due_ns), 0))
 
     def _final_status(self) -> None:
         """The last ``/diagnostics`` status, at the last image's stamp and bag time, where frames came after the last
@@ -261,7 +262,7 @@ class _SecondPass:
         if self.diagnostics is None or self.last_image is None:
             return
         stamp_ns, log_ns = self.last_image
-        message = self.diagnostics.final(self.factory, self.summary, stamp_ns)
+        message = self.diagnostics.final(self.factory, self.summary, status_clock_ns(stamp_ns, log_ns))
         if message is not None:
             self.out.write(DIAGNOSTICS_TOPIC, DIAGNOSTIC_ARRAY, message, log_ns)
             self._commit()
@@ -705,7 +706,8 @@ class _SecondPass:
         if output.scale.health != "ok" and output.scale.reason:  # ScaleStatus fields are plain strings
             self.summary.add_scale_reason(output.scale.reason)
         if self.diagnostics is not None:
-            message = self.diagnostics.update(self.factory, output, self.summary)
+            clock_ns = status_clock_ns(output.stamp_ns, log_ns)
+            message = self.diagnostics.update(self.factory, output, self.summary, clock_ns)
             if message is not None:
                 self.out.write(DIAGNOSTICS_TOPIC, DIAGNOSTIC_ARRAY, message, log_ns)
         self.summary.add_stage("write", _ms(started))

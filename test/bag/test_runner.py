@@ -435,6 +435,27 @@ def test_diagnostics_report_counters(tmp_path: Path) -> None:
     assert (values["frames_received"], values["frames_published"], values["bad_messages"]) == ("3", "2", "1")
 
 
+def test_a_bag_stamped_0_throughout_gets_a_status_every_period_of_its_bag_time(tmp_path: Path) -> None:
+    """A driver that does not stamp (every header 0), 20 frames at 10 Hz of bag time, ``period_s`` 0.5: the node's
+    timer publishes every 0.5 s whatever the stamps. The runner's schedule ran on the stamps: one status at the first
+    frame and the final one (2 in 1.9 s); now on each image's bag time where it is stamped 0."""
+
+    def unstamped(_topic: str, _index: int, msg: Any) -> Any:
+        if hasattr(msg, "header"):
+            msg.header.stamp.sec, msg.header.stamp.nanosec = 0, 0
+        return msg
+
+    params = {**EXTERNAL_METRIC, "diagnostics.period_s": 0.5}
+    summary, out = _run(tmp_path, params, mutate=unstamped, n_frames=20, lidar=False)
+    assert summary.frames_out == 20
+    statuses = out["/diagnostics"]
+    expected_s = [0.0, 0.5, 1.0, 1.5, 1.9]  # the image's bag time (START_NS + 1 ns on): every period, then the final
+    assert [round((log_ns - START_NS) / 1e9, 3) for log_ns, _ in statuses] == expected_s
+    assert [stamp_to_ns(m.header.stamp) - START_NS for _, m in statuses] == [round(t * 1e9) + 1 for t in expected_s]
+    published = [{kv.key: kv.value for kv in m.status[0].values}["frames_published"] for _, m in statuses]
+    assert published == ["1", "6", "11", "16", "20"]
+
+
 def test_cuda_without_cuda_runs_on_the_cpu_with_a_warning_as_the_node_does(tmp_path: Path) -> None:
     torch = pytest.importorskip("torch")
     if torch.cuda.is_available():
