@@ -245,11 +245,15 @@ class BagDiagnostics:
         return diagnostics_message(factory, report, stamp_ns, self.name, frame_id)
 
 
-def status_clock_ns(stamp_ns: int, log_ns: int) -> int:
-    """An image's time on the statuses' clock (int ns): its stamp, or its bag time (``log_ns``, when it was recorded)
-    where it is stamped 0 (a driver that does not stamp): the node's timer publishes every period whatever the
-    stamps; a bag stamped 0 throughout had one status at its first frame (and the final one), none between."""
-    return stamp_ns if stamp_ns != 0 else log_ns
+def status_clock_ns(stamp_ns: int, log_ns: int, lead_ns: int = 0) -> int:
+    """An image's time on the statuses' clock (int ns): its stamp, or, where it is stamped 0 (a driver that does not
+    stamp), its bag time (``log_ns``, when it was recorded) plus ``lead_ns`` (int ns: the stamp minus the bag time of
+    the image stamped last before it, of the first one stamped where none is before, 0 where none is: the recording
+    delay, or sim time's offset from the wall time it was recorded on): the node's timer publishes every period
+    whatever the stamps. A bag stamped 0 throughout had one status at its first frame (and the final one),
+    none between; bag time alone for a few images stamped 0 among sim-time stamps (100 s, recorded at 1.7e9 s of wall
+    time) stamped their statuses 1.7e9 s among 100 s ones and restarted the schedule at each next stamp."""
+    return stamp_ns if stamp_ns != 0 else log_ns + lead_ns
 
 
 def _counts(summary: BagSummary) -> tuple[int, int, int, int]:

@@ -164,6 +164,9 @@ class _SecondPass:
         self.progress: Any = _progress_bar(len(plans), options.progress)
         self.done = 0  # images processed (written or skipped)
         self.last_image: tuple[int, int] | None = None  # the last processed image's (stamp, bag time), int ns
+        # an image stamped 0 on the statuses' clock: its bag time plus this (status_clock_ns); the lead of the image
+        # stamped last, before the first one stamped, that one's
+        self.stamp_lead_ns = next((p.entry.stamp_ns - p.entry.log_ns for p in plans if p.entry.stamp_ns), 0)
         self.committed_out = 0  # frames written and committed to the output bag's file
         self.replaced: Counter[str] = Counter()  # input messages copy_inputs left out, per topic
         self.replaced_statuses: set[str] = set()  # names of the mono_depth_node statuses left out of /diagnostics
@@ -251,7 +254,7 @@ class _SecondPass:
         delay kept), before the image is processed: they count what came before it."""
         if self.diagnostics is None:
             return
-        clock_ns = status_clock_ns(stamp_ns, log_ns)
+        clock_ns = status_clock_ns(stamp_ns, log_ns, self.stamp_lead_ns)
         for due_ns, message in self.diagnostics.silent(self.factory, self.summary, clock_ns):
             self.out.write(DIAGNOSTICS_TOPIC, DIAGNOSTIC_ARRAY, message, max(log_ns - (clock_ns - due_ns), 0))
 
@@ -262,7 +265,9 @@ class _SecondPass:
         if self.diagnostics is None or self.last_image is None:
             return
         stamp_ns, log_ns = self.last_image
-        message = self.diagnostics.final(self.factory, self.summary, status_clock_ns(stamp_ns, log_ns))
+        message = self.diagnostics.final(
+            self.factory, self.summary, status_clock_ns(stamp_ns, log_ns, self.stamp_lead_ns)
+        )
         if message is not None:
             self.out.write(DIAGNOSTICS_TOPIC, DIAGNOSTIC_ARRAY, message, log_ns)
             self._commit()
@@ -472,6 +477,8 @@ class _SecondPass:
             plan, message = self.pending.popleft()
             if plan.entry.stamp_ns is not None:
                 self.last_image = (plan.entry.stamp_ns, message.log_ns)
+                if plan.entry.stamp_ns:  # stamped: the stamps' lead on bag time for the images stamped 0 after it
+                    self.stamp_lead_ns = plan.entry.stamp_ns - message.log_ns
                 self._silent_statuses(plan.entry.stamp_ns, message.log_ns)
             try:
                 self._process(plan, message)
@@ -706,7 +713,7 @@ class _SecondPass:
         if output.scale.health != "ok" and output.scale.reason:  # ScaleStatus fields are plain strings
             self.summary.add_scale_reason(output.scale.reason)
         if self.diagnostics is not None:
-            clock_ns = status_clock_ns(output.stamp_ns, log_ns)
+            clock_ns = status_clock_ns(output.stamp_ns, log_ns, self.stamp_lead_ns)
             message = self.diagnostics.update(self.factory, output, self.summary, clock_ns)
             if message is not None:
                 self.out.write(DIAGNOSTICS_TOPIC, DIAGNOSTIC_ARRAY, message, log_ns)

@@ -456,6 +456,32 @@ def test_a_bag_stamped_0_throughout_gets_a_status_every_period_of_its_bag_time(t
     assert published == ["1", "6", "11", "16", "20"]
 
 
+def test_a_few_images_stamped_0_among_sim_time_stamps_keep_the_statuses_on_the_stamps_clock(tmp_path: Path) -> None:
+    """A simulator's camera stamped on sim time (100 s on), recorded on wall time (1.7e9 s), 20 frames at 10 Hz, the
+    first and 3 more stamped 0, ``period_s`` 0.5. Their bag time alone is another clock: statuses stamped 1.7e9 s
+    among 100 s ones, the schedule restarted at the next real stamp (8 statuses, not 5, out of order). Each stamp 0
+    is placed on the stamps' clock by the recording delay of the images stamped around it: the statuses of a bag
+    stamped throughout."""
+    sim_ns, unstamped = 100 * 10**9, {0, 5, 10, 15}
+
+    def sim_time(_topic: str, index: int, msg: Any) -> Any:
+        if hasattr(msg, "header") and index >= 0:
+            stamp_ns = 0 if index in unstamped else sim_ns + index * 100_000_000
+            msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp_ns, 10**9)
+        return msg
+
+    params = {**EXTERNAL_METRIC, "diagnostics.period_s": 0.5}
+    summary, out = _run(tmp_path, params, mutate=sim_time, n_frames=20, lidar=False)
+    assert summary.frames_out == 20
+    statuses = out["/diagnostics"]
+    expected_s = [0.0, 0.5, 1.0, 1.5, 1.9]  # as a bag stamped throughout: every period, then the final
+    assert [round((log_ns - START_NS) / 1e9, 3) for log_ns, _ in statuses] == expected_s
+    assert [stamp_to_ns(m.header.stamp) - sim_ns for _, m in statuses] == [round(t * 1e9) for t in expected_s]
+    values = [{kv.key: kv.value for kv in m.status[0].values} for _, m in statuses]
+    assert [v["frames_published"] for v in values] == ["1", "6", "11", "16", "20"]
+    assert [v["fps"] for v in values[1:]] == ["10.00"] * 4
+
+
 def test_cuda_without_cuda_runs_on_the_cpu_with_a_warning_as_the_node_does(tmp_path: Path) -> None:
     torch = pytest.importorskip("torch")
     if torch.cuda.is_available():
