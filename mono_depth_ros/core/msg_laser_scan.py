@@ -10,7 +10,10 @@ Beam times that span no sweep (a non-finite ``time_increment``, or one whose bea
 :data:`~mono_depth_ros.core.point_times.MAX_SPAN_NS`: a corrupt field) are not used, as a cloud's times that are no
 sweep: the scan is one instant, its header stamp (:func:`beam_step_ns`). Unlike laser_geometry, an
 ``angle_increment`` of 0 for more than one beam (every beam on one ray) is refused, not stacked on that ray; a
-single beam is read along ``angle_min`` whatever its ``angle_increment`` (NaN from Gazebo's 1-sample ray sensor).
+single beam is read along ``angle_min`` whatever its ``angle_increment`` (NaN from Gazebo's 1-sample ray sensor),
+where laser_geometry's ``angle_min + 0 * NaN`` gives a point at NaN. Gazebo classic casts a 1-sample ray along its
+frame's x axis (yaw 0) whatever ``min_angle``, which it still publishes as ``angle_min``: the two agree only for a
+``min_angle`` of 0 (the message is what is read).
 """
 
 from __future__ import annotations

@@ -45,8 +45,9 @@ def test_a_nan_time_increment_gives_no_per_beam_times_and_bad_fields_are_refused
         np.testing.assert_array_equal(out.point_dt_ns, [0, 0, 0])
     with pytest.raises(ShapeError, match="angle_increment nan"):
         project_laser([1.0, 1.0], 0.0, math.nan, 0.1, 10.0)
-    with pytest.raises(ShapeError, match="angle_min nan"):
-        project_laser([1.0], math.nan, 0.1, 0.1, 10.0)
+    for angle_min in (math.nan, math.inf, -math.inf):  # one beam: its angle_min is still read, and must be finite
+        with pytest.raises(ShapeError, match=f"angle_min {angle_min}"):
+            project_laser([1.0], angle_min, math.nan, 0.1, 10.0)
     with pytest.raises(ShapeError, match="range_min nan"):
         project_laser([1.0], 0.0, 0.1, math.nan, 10.0)
     with pytest.raises(ShapeError, match="1-D"):
