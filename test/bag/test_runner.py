@@ -635,6 +635,19 @@ def test_a_distorted_camera_read_as_rectified_from_image_raw_is_warned_about(tmp
     assert raw.frames_out == 3 and reason not in raw.warnings.counts
 
 
+def _write_kitti_rect_bag(path: Path, frame: KittiFrame, camera: CameraModel) -> tuple[str, str]:
+    """One KITTI frame on a rectified image topic with ``camera`` as its camera_info and its densified LiDAR depth as
+    the external metric prediction; returns the image and camera_info topics."""
+    image_topic, info_topic = "/kitti/camera_color_left/image_rect", "/kitti/camera_color_left/camera_info"
+    with BagBuilder(path, "humble", "sqlite3") as bag:
+        header = make_header(bag.factory, START_NS, KITTI_CAMERA_FRAME)
+        bag.add(info_topic, camera_info_from_model(bag.factory, camera, header), START_NS)
+        bag.add(image_topic, image_from_array(bag.factory, frame.rgb, "rgb8", header), START_NS + 1)
+        metric = depth_image_from_metres(bag.factory, densify_nearest(frame.lidar_depth_m), "32FC1", header)
+        bag.add("/depth_model/prediction", metric, START_NS + 2)
+    return image_topic, info_topic
+
+
 def test_a_rectified_kitti_topic_undistorted_again_is_warned_about(tmp_path: Path, kitti_object_dir: Path) -> None:
     """image_is_rectified: false on a real KITTI frame recorded as .../image_rect (rectified upstream) with its raw
     camera's camera_info (strong barrel D): the runner undistorts it a second time; the summary says so under its
@@ -643,13 +656,7 @@ def test_a_rectified_kitti_topic_undistorted_again_is_warned_about(tmp_path: Pat
     height, width = frame.rgb.shape[:2]
     d = (-0.369, 0.197, 0.00135, 0.00057, -0.0677)
     camera = CameraModel(width, height, "plumb_bob", d, frame.projection[:, :3], np.eye(3), frame.projection)
-    image_topic, info_topic = "/kitti/camera_color_left/image_rect", "/kitti/camera_color_left/camera_info"
-    with BagBuilder(tmp_path / "in", "humble", "sqlite3") as bag:
-        header = make_header(bag.factory, START_NS, KITTI_CAMERA_FRAME)
-        bag.add(info_topic, camera_info_from_model(bag.factory, camera, header), START_NS)
-        bag.add(image_topic, image_from_array(bag.factory, frame.rgb, "rgb8", header), START_NS + 1)
-        metric = depth_image_from_metres(bag.factory, densify_nearest(frame.lidar_depth_m), "32FC1", header)
-        bag.add("/depth_model/prediction", metric, START_NS + 2)
+    image_topic, info_topic = _write_kitti_rect_bag(tmp_path / "in", frame, camera)
     reason = "image_is_rectified: rectified image undistorted again"
     params = {**EXTERNAL_METRIC, "image_topic": image_topic, "camera_info_topic": info_topic}
     twice = run_bag(tmp_path / "in", tmp_path / "twice", {**params, "image_is_rectified": False}, QUIET)
@@ -672,13 +679,7 @@ def test_a_rectified_topic_rotated_again_is_warned_about_as_rotated_not_undistor
     r = np.array([[math.cos(turn), 0.0, math.sin(turn)], [0.0, 1.0, 0.0], [-math.sin(turn), 0.0, math.cos(turn)]])
     camera = CameraModel(width, height, "plumb_bob", (0.0,) * 5, frame.projection[:, :3], r, frame.projection)
     assert camera.rotates_rays and not camera.has_distortion
-    image_topic, info_topic = "/kitti/camera_color_left/image_rect", "/kitti/camera_color_left/camera_info"
-    with BagBuilder(tmp_path / "in", "humble", "sqlite3") as bag:
-        header = make_header(bag.factory, START_NS, KITTI_CAMERA_FRAME)
-        bag.add(info_topic, camera_info_from_model(bag.factory, camera, header), START_NS)
-        bag.add(image_topic, image_from_array(bag.factory, frame.rgb, "rgb8", header), START_NS + 1)
-        metric = depth_image_from_metres(bag.factory, densify_nearest(frame.lidar_depth_m), "32FC1", header)
-        bag.add("/depth_model/prediction", metric, START_NS + 2)
+    image_topic, info_topic = _write_kitti_rect_bag(tmp_path / "in", frame, camera)
     params = {**EXTERNAL_METRIC, "image_topic": image_topic, "camera_info_topic": info_topic}
     twice = run_bag(tmp_path / "in", tmp_path / "twice", {**params, "image_is_rectified": False}, QUIET)
     reason = "image_is_rectified: rectified image rotated again"
