@@ -1,10 +1,10 @@
 """``/diagnostics`` of the bag runner: the node's builder (:mod:`mono_depth_ros.adapters.diagnostics`) on bag time.
 
 The same keys, levels and message as the live node. Differences that come from running offline: time is the image
-stamps (bag time; an image stamped 0, its recording time: :func:`status_clock_ns`), ``latency_*_ms`` is the
-pipeline's processing time per frame (there is no capture → publish delay, so stamps 0 cost nothing:
-``frames_unstamped`` stays 0), ``frames_dropped_stale`` and ``worker_errors`` stay 0 (every image is processed in
-order), and
+stamps (bag time; an image stamped 0, its recording time on the stamps' clock: :func:`status_clock_ns`),
+``latency_*_ms`` is the pipeline's processing time per frame (there is no capture → publish delay, so stamps 0 cost
+nothing: ``frames_unstamped`` stays 0), ``frames_dropped_stale`` and ``worker_errors`` stay 0 (every image is
+processed in order), and
 ``bad_messages.<reason>`` counts the images skipped under the node's key for the same fault (``BagSummary.bad``: the
 DepthError class, ``no_camera_info``, ``no_prediction``, ``bad_cdr``; ``damaged_input`` for images the input's
 storage lost, which a live node never receives), ``inputs_unused.<reason>``
