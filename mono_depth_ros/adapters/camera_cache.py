@@ -122,13 +122,18 @@ def warn_about_calibration(
     warn: Callable[[str], Any],
     model_check: Callable[[PinholeIntrinsics], str | None] | None = None,
     warn_model: Callable[[str], Any] | None = None,
+<<<<<<< HEAD
     warn_twice: Callable[[str], Any] | None = None,
     same_text: ReasonThrottle | None = None,
+=======
+    warn_twice: Callable[[str, CameraModel], Any] | None = None,
+>>>>>>> review144
 ) -> Callable[[CameraModel], None]:
     """A check to run once per calibration (a :class:`CameraModelCache` ``on_new``; the bag runner's per
     calibration entry), on a model with a size (:func:`sized_by_image`: a camera_info without one is checked at its
     first image's), that warns through ``warn`` (the node's log) when :func:`distortion_ignored` applies, through
-    ``warn_twice`` (default ``warn``) when :func:`undistorted_twice` does, and through ``warn_model`` (default
+    ``warn_twice`` (with the model: distortion or only a rotation R; default ``warn``) when :func:`undistorted_twice`
+    does, and through ``warn_model`` (default
     ``warn``) when ``model_check`` (``DepthPipeline.training_camera_warning``) has
     something to say about the intrinsics of the image the model sees (an uncalibrated camera is left to the frame
     path, which counts it).
@@ -147,7 +152,14 @@ def warn_about_calibration(
         if (text := distortion_ignored(image_topic, camera, image_is_rectified)) is not None:
             once_a_while(text, warn)
         if (text := undistorted_twice(image_topic, camera, image_is_rectified)) is not None:
+<<<<<<< HEAD
             once_a_while(text, warn_twice or warn)
+=======
+            if warn_twice is None:
+                warn(text)
+            else:
+                warn_twice(text, camera)
+>>>>>>> review144
         if model_check is None:
             return
         try:

@@ -1,9 +1,10 @@
 """``/diagnostics`` of the bag runner: the node's builder (:mod:`mono_depth_ros.adapters.diagnostics`) on bag time.
 
 The same keys, levels and message as the live node. Differences that come from running offline: time is the image
-stamps (bag time), ``latency_*_ms`` is the pipeline's processing time per frame (there is no capture → publish
-delay, so stamps 0 cost nothing: ``frames_unstamped`` stays 0), ``frames_dropped_stale`` and ``worker_errors``
-stay 0 (every image is processed in order), and
+stamps (bag time; an image stamped 0, its recording time on the stamps' clock: :func:`status_clock_ns`),
+``latency_*_ms`` is the pipeline's processing time per frame (there is no capture → publish delay, so stamps 0 cost
+nothing: ``frames_unstamped`` stays 0), ``frames_dropped_stale`` and ``worker_errors`` stay 0 (every image is
+processed in order), and
 ``bad_messages.<reason>`` counts the images skipped under the node's key for the same fault (``BagSummary.bad``: the
 DepthError class, ``no_camera_info``, ``no_prediction``, ``bad_cdr``; ``damaged_input`` for images the input's
 storage lost, which a live node never receives), ``inputs_unused.<reason>``
@@ -88,32 +89,37 @@ class BagDiagnostics:
     _last_written: tuple[int, int] | None = None  # the last two written stamps' gap and the last stamp (int ns)
     _rates: RuntimeStats | None = None  # the node's fps / published_in_window on the played clock
 
-    def update(self, factory: MessageFactory, output: FrameOutput, summary: BagSummary) -> Any:
-        """A DiagnosticArray at the first frame at or after the due time, else None; the due times a period apart,
-        in step as the node's timer (:class:`~mono_depth_ros.adapters.ros_clock.PlayedPeriod`), unless a period was
-        missed: then a period after this frame (a due time a period after each status's frame drifted by the frame
-        interval: a 30 Hz camera at ``period_s`` 0.05 had a status every 66.7 ms, the node every 50 ms)."""
+    def update(
+        self, factory: MessageFactory, output: FrameOutput, summary: BagSummary, clock_ns: int | None = None
+    ) -> Any:
+        """A DiagnosticArray at the first frame at or after the due time, else None (``clock_ns``, int ns: the frame's
+        time on the statuses' clock, default its stamp; the runner gives :func:`status_clock_ns`); the due times a
+        period apart, in step as the node's timer (:class:`~mono_depth_ros.adapters.ros_clock.PlayedPeriod`),
+        unless a period was missed: then a period after this frame (a due time a period after each status's frame
+        drifted by the frame interval: a 30 Hz camera at ``period_s`` 0.05 had a status every 66.7 ms, the node every
+        50 ms)."""
+        stamp_ns = output.stamp_ns if clock_ns is None else clock_ns
         if self._last_written is not None:
             gap_ns, previous_ns = self._last_written
-            if 0 <= output.stamp_ns - previous_ns <= LONGEST_SILENCE_NS:
-                gap_ns = output.stamp_ns - previous_ns
+            if 0 <= stamp_ns - previous_ns <= LONGEST_SILENCE_NS:
+                gap_ns = stamp_ns - previous_ns
             else:  # the stamps went back, or on by another recording's (a driver's stamp 0 among real stamps, then
                 # the real ones again): the node publishes it a usual gap later (shifted on by the whole leap, the
                 # played clock grew by 1.7e18 ns at each stamp 0 and overflowed int64 at the fifth: OverflowError)
-                self._shift_ns += previous_ns - output.stamp_ns + gap_ns
-            self._last_written = (gap_ns, output.stamp_ns)
+                self._shift_ns += previous_ns - stamp_ns + gap_ns
+            self._last_written = (gap_ns, stamp_ns)
         else:
-            self._last_written = (0, output.stamp_ns)
-        rates = self._node_rates(output.stamp_ns)
+            self._last_written = (0, stamp_ns)
+        rates = self._node_rates(stamp_ns)
         self._count_faults(summary)  # this frame's (an input unused, a 16-bit warning), at its stamp
         rates.frame_published(0)  # published at its stamp (latency: the bag's own)
-        self._last = (output.scale, output.temporal, output.frame_id, output.stamp_ns)
-        jumped_back = self._next_ns is not None and output.stamp_ns < self._next_ns - 2 * self.period_ns
-        if self._next_ns is not None and output.stamp_ns < self._next_ns and not jumped_back:
+        self._last = (output.scale, output.temporal, output.frame_id, stamp_ns)
+        jumped_back = self._next_ns is not None and stamp_ns < self._next_ns - 2 * self.period_ns
+        if self._next_ns is not None and stamp_ns < self._next_ns and not jumped_back:
             return None  # (a clock that jumps back by more than a period restarts the schedule)
         in_step = -1 if self._next_ns is None or jumped_back else self._next_ns + self.period_ns
-        self._next_ns = in_step if in_step > output.stamp_ns else output.stamp_ns + self.period_ns
-        return self._status(factory, summary, output.stamp_ns)
+        self._next_ns = in_step if in_step > stamp_ns else stamp_ns + self.period_ns
+        return self._status(factory, summary, stamp_ns)
 
     def silent(self, factory: MessageFactory, summary: BagSummary, stamp_ns: int) -> Iterator[tuple[int, Any]]:
         """The statuses due while the camera was silent, before an image stamped ``stamp_ns`` (int ns; written or
@@ -237,6 +243,17 @@ class BagDiagnostics:
         silence_ns = stamp_ns - last_ns  # bag time since the last frame written (published at its stamp), as the node
         report = diagnostic_report(snapshot, scale, config_key_values(self.config), temporal, silence_ns)
         return diagnostics_message(factory, report, stamp_ns, self.name, frame_id)
+
+
+def status_clock_ns(stamp_ns: int, log_ns: int, lead_ns: int = 0) -> int:
+    """An image's time on the statuses' clock (int ns): its stamp, or, where it is stamped 0 (a driver that does not
+    stamp), its bag time (``log_ns``, when it was recorded) plus ``lead_ns`` (int ns: the stamp minus the bag time of
+    the image stamped last before it, of the first one stamped where none is before, 0 where none is: the recording
+    delay, or sim time's offset from the wall time it was recorded on): the node's timer publishes every period
+    whatever the stamps. A bag stamped 0 throughout had one status at its first frame (and the final one),
+    none between; bag time alone for a few images stamped 0 among sim-time stamps (100 s, recorded at 1.7e9 s of wall
+    time) stamped their statuses 1.7e9 s among 100 s ones and restarted the schedule at each next stamp."""
+    return stamp_ns if stamp_ns != 0 else log_ns + lead_ns
 
 
 def _counts(summary: BagSummary) -> tuple[int, int, int, int]:

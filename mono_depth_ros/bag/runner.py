@@ -49,7 +49,7 @@ from mono_depth_ros.adapters.motion import CameraPoses, no_pose_text
 from mono_depth_ros.adapters.scan_frame import ScanFrameCheck
 from mono_depth_ros.adapters.signals import StopSignals
 from mono_depth_ros.bag.cdr_parts import cdr_parts
-from mono_depth_ros.bag.diagnostics import BagDiagnostics
+from mono_depth_ros.bag.diagnostics import BagDiagnostics, status_clock_ns
 from mono_depth_ros.bag.index import BagIndex, TfLookupError, TopicPlan, index_bag, resolve_topics
 from mono_depth_ros.bag.pairing import PairingRules, scan_after_wait, seconds_to_ns
 from mono_depth_ros.bag.payload import PayloadHead, head_decodes
@@ -58,6 +58,7 @@ from mono_depth_ros.bag.reader import BagMessage, InputBag, typestore_for
 from mono_depth_ros.bag.summary import DAMAGED_INPUT, DAMAGED_INPUT_KEY, BagSummary, Skip, pipeline_reason
 from mono_depth_ros.bag.writer import OutputBag
 from mono_depth_ros.config import NODE_NAME, ParamValue
+from mono_depth_ros.core.camera import CameraModel
 from mono_depth_ros.core.errors import BagError, DepthError, EncodingError, TransformError
 from mono_depth_ros.core.geometry import RigidTransform
 from mono_depth_ros.core.msg_factory import MessageFactory
@@ -163,6 +164,9 @@ class _SecondPass:
         self.progress: Any = _progress_bar(len(plans), options.progress)
         self.done = 0  # images processed (written or skipped)
         self.last_image: tuple[int, int] | None = None  # the last processed image's (stamp, bag time), int ns
+        # an image stamped 0 on the statuses' clock: its bag time plus this (status_clock_ns); the lead of the image
+        # stamped last, before the first one stamped, that one's
+        self.stamp_lead_ns = next((p.entry.stamp_ns - p.entry.log_ns for p in plans if p.entry.stamp_ns), 0)
         self.committed_out = 0  # frames written and committed to the output bag's file
         self.replaced: Counter[str] = Counter()  # input messages copy_inputs left out, per topic
         self.replaced_statuses: set[str] = set()  # names of the mono_depth_node statuses left out of /diagnostics
@@ -193,7 +197,7 @@ class _SecondPass:
             lambda text: summary.warnings.add("image_is_rectified: raw image with distortion", text),
             pipeline.training_camera_warning,
             lambda text: summary.warnings.add("metric model on another camera", text),
-            lambda text: summary.warnings.add("image_is_rectified: rectified image undistorted again", text),
+            lambda text, camera: summary.warnings.add(_resampled_again(camera), text),
         )
 
     def run(self, selection: set[str] | None) -> None:
@@ -251,8 +255,9 @@ class _SecondPass:
         delay kept), before the image is processed: they count what came before it."""
         if self.diagnostics is None:
             return
-        for due_ns, message in self.diagnostics.silent(self.factory, self.summary, stamp_ns):
-            self.out.write(DIAGNOSTICS_TOPIC, DIAGNOSTIC_ARRAY, message, max(log_ns - (stamp_ns - due_ns), 0))
+        clock_ns = status_clock_ns(stamp_ns, log_ns, self.stamp_lead_ns)
+        for due_ns, message in self.diagnostics.silent(self.factory, self.summary, clock_ns):
+            self.out.write(DIAGNOSTICS_TOPIC, DIAGNOSTIC_ARRAY, message, max(log_ns - (clock_ns - due_ns), 0))
 
     def _final_status(self) -> None:
         """The last ``/diagnostics`` status, at the last image's stamp and bag time, where frames came after the last
@@ -261,7 +266,9 @@ class _SecondPass:
         if self.diagnostics is None or self.last_image is None:
             return
         stamp_ns, log_ns = self.last_image
-        message = self.diagnostics.final(self.factory, self.summary, stamp_ns)
+        message = self.diagnostics.final(
+            self.factory, self.summary, status_clock_ns(stamp_ns, log_ns, self.stamp_lead_ns)
+        )
         if message is not None:
             self.out.write(DIAGNOSTICS_TOPIC, DIAGNOSTIC_ARRAY, message, log_ns)
             self._commit()
@@ -471,6 +478,8 @@ class _SecondPass:
             plan, message = self.pending.popleft()
             if plan.entry.stamp_ns is not None:
                 self.last_image = (plan.entry.stamp_ns, message.log_ns)
+                if plan.entry.stamp_ns:  # stamped: the stamps' lead on bag time for the images stamped 0 after it
+                    self.stamp_lead_ns = plan.entry.stamp_ns - message.log_ns
                 self._silent_statuses(plan.entry.stamp_ns, message.log_ns)
             try:
                 self._process(plan, message)
@@ -706,7 +715,8 @@ class _SecondPass:
         if output.scale.health != "ok" and output.scale.reason:  # ScaleStatus fields are plain strings
             self.summary.add_scale_reason(output.scale.reason)
         if self.diagnostics is not None:
-            message = self.diagnostics.update(self.factory, output, self.summary)
+            clock_ns = status_clock_ns(output.stamp_ns, log_ns, self.stamp_lead_ns)
+            message = self.diagnostics.update(self.factory, output, self.summary, clock_ns)
             if message is not None:
                 self.out.write(DIAGNOSTICS_TOPIC, DIAGNOSTIC_ARRAY, message, log_ns)
         self.summary.add_stage("write", _ms(started))
@@ -736,6 +746,13 @@ def _report_integrity(bag: InputBag, summary: BagSummary) -> None:
             "and ros2 bag record -s mcap on Humble and Jazzy write MCAP by default): corruption inside a message "
             "cannot be detected; this tool's own MCAP output (--storage mcap) carries them"
         )
+
+
+def _resampled_again(camera: CameraModel) -> str:
+    """The summary's reason for a rectified image topic resampled a second time
+    (:func:`~mono_depth_ros.adapters.camera_cache.undistorted_twice`): undistorted again where its camera_info has
+    distortion, rotated again where D is all zero and only R turns rays (:attr:`CameraModel.rotates_rays`)."""
+    return f"image_is_rectified: rectified image {'undistorted' if camera.has_distortion else 'rotated'} again"
 
 
 def _ms(started: float) -> float:

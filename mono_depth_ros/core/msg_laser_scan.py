@@ -9,7 +9,11 @@ time offset the scale recovery's de-skew takes (:class:`~mono_depth_ros.core.sca
 Beam times that span no sweep (a non-finite ``time_increment``, or one whose beams span more than
 :data:`~mono_depth_ros.core.point_times.MAX_SPAN_NS`: a corrupt field) are not used, as a cloud's times that are no
 sweep: the scan is one instant, its header stamp (:func:`beam_step_ns`). Unlike laser_geometry, an
-``angle_increment`` of 0 for more than one beam (every beam on one ray) is refused, not stacked on that ray.
+``angle_increment`` of 0 for more than one beam (every beam on one ray) is refused, not stacked on that ray; a
+single beam is read along ``angle_min`` whatever its ``angle_increment`` (NaN from Gazebo's 1-sample ray sensor),
+where laser_geometry's ``angle_min + 0 * NaN`` gives a point at NaN. Gazebo classic casts a 1-sample ray along its
+frame's x axis (yaw 0) whatever ``min_angle``, which it still publishes as ``angle_min``: the two agree only for a
+``min_angle`` of 0 (the message is what is read).
 """
 
 from __future__ import annotations
@@ -65,16 +69,21 @@ def project_laser(
     (:func:`beam_step_ns`), is taken as 0: no per-beam times. A ``range_max_m`` of +Inf (a simulator's) keeps every
     finite range from ``range_min_m``; a ``range_min_m`` of -Inf keeps none at -Inf (REP 117's "too close", no
     point). A negative ``angle_increment_rad`` (a LiDAR mounted upside down, scanning clockwise) is used as it is.
+    A single beam points along ``angle_min_rad`` whatever ``angle_increment_rad`` is (Gazebo's ray sensor with one
+    sample publishes NaN: ``(angle_max - angle_min) / (samples - 1)``).
 
     Raises:
-        ShapeError: ``ranges_m`` is not 1-D, the angles are not finite, a range limit is NaN, or
+        ShapeError: ``ranges_m`` is not 1-D, ``angle_min_rad`` (or, for more than one beam, ``angle_increment_rad``)
+            is not finite, a range limit is NaN, or
             ``angle_increment_rad`` is 0 for more than one beam (all along one ray: laser_geometry stacks them there).
     """
     ranges = np.asarray(ranges_m, dtype=np.float64)
     if ranges.ndim != 1:
         msg = f"LaserScan ranges must be 1-D (one range per beam), got shape {ranges.shape}"
         raise ShapeError(msg)
-    angles, limits = (angle_min_rad, angle_increment_rad), (range_min_m, range_max_m)
+    # One beam uses no increment: Gazebo's 1-sample ray sensor publishes (angle_max - angle_min) / 0, NaN
+    angles = (angle_min_rad, angle_increment_rad) if ranges.size > 1 else (angle_min_rad,)
+    limits = (range_min_m, range_max_m)
     if not all(math.isfinite(value) for value in angles) or any(math.isnan(value) for value in limits):
         msg = (
             f"LaserScan angle_min {angle_min_rad} and angle_increment {angle_increment_rad} must be finite, "
@@ -94,7 +103,7 @@ def project_laser(
     if range_min_m == -math.inf:  # -Inf ("too close") at or above it: a point at -Inf, NaN went on to the scale fit
         kept &= ranges != -math.inf
     index = index[kept]
-    angle = angle_min_rad + index * angle_increment_rad
+    angle = angle_min_rad + index * (angle_increment_rad if ranges.size > 1 else 0.0)
     r = ranges[kept]
     points = np.zeros((index.size, 3), dtype=np.float32)
     points[:, 0] = r * np.cos(angle)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
@@ -472,6 +473,53 @@ def test_diagnostics_report_counters(tmp_path: Path) -> None:
     assert (values["frames_received"], values["frames_published"], values["bad_messages"]) == ("3", "2", "1")
 
 
+def test_a_bag_stamped_0_throughout_gets_a_status_every_period_of_its_bag_time(tmp_path: Path) -> None:
+    """A driver that does not stamp (every header 0), 20 frames at 10 Hz of bag time, ``period_s`` 0.5: the node's
+    timer publishes every 0.5 s whatever the stamps. The runner's schedule ran on the stamps: one status at the first
+    frame and the final one (2 in 1.9 s); now on each image's bag time where it is stamped 0."""
+
+    def unstamped(_topic: str, _index: int, msg: Any) -> Any:
+        if hasattr(msg, "header"):
+            msg.header.stamp.sec, msg.header.stamp.nanosec = 0, 0
+        return msg
+
+    params = {**EXTERNAL_METRIC, "diagnostics.period_s": 0.5}
+    summary, out = _run(tmp_path, params, mutate=unstamped, n_frames=20, lidar=False)
+    assert summary.frames_out == 20
+    statuses = out["/diagnostics"]
+    expected_s = [0.0, 0.5, 1.0, 1.5, 1.9]  # the image's bag time (START_NS + 1 ns on): every period, then the final
+    assert [round((log_ns - START_NS) / 1e9, 3) for log_ns, _ in statuses] == expected_s
+    assert [stamp_to_ns(m.header.stamp) - START_NS for _, m in statuses] == [round(t * 1e9) + 1 for t in expected_s]
+    published = [{kv.key: kv.value for kv in m.status[0].values}["frames_published"] for _, m in statuses]
+    assert published == ["1", "6", "11", "16", "20"]
+
+
+def test_a_few_images_stamped_0_among_sim_time_stamps_keep_the_statuses_on_the_stamps_clock(tmp_path: Path) -> None:
+    """A simulator's camera stamped on sim time (100 s on), recorded on wall time (1.7e9 s), 20 frames at 10 Hz, the
+    first and 3 more stamped 0, ``period_s`` 0.5. Their bag time alone is another clock: statuses stamped 1.7e9 s
+    among 100 s ones, the schedule restarted at the next real stamp (8 statuses, not 5, out of order). Each stamp 0
+    is placed on the stamps' clock by the recording delay of the images stamped around it: the statuses of a bag
+    stamped throughout."""
+    sim_ns, unstamped = 100 * 10**9, {0, 5, 10, 15}
+
+    def sim_time(_topic: str, index: int, msg: Any) -> Any:
+        if hasattr(msg, "header") and index >= 0:
+            stamp_ns = 0 if index in unstamped else sim_ns + index * 100_000_000
+            msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp_ns, 10**9)
+        return msg
+
+    params = {**EXTERNAL_METRIC, "diagnostics.period_s": 0.5}
+    summary, out = _run(tmp_path, params, mutate=sim_time, n_frames=20, lidar=False)
+    assert summary.frames_out == 20
+    statuses = out["/diagnostics"]
+    expected_s = [0.0, 0.5, 1.0, 1.5, 1.9]  # as a bag stamped throughout: every period, then the final
+    assert [round((log_ns - START_NS) / 1e9, 3) for log_ns, _ in statuses] == expected_s
+    assert [stamp_to_ns(m.header.stamp) - sim_ns for _, m in statuses] == [round(t * 1e9) for t in expected_s]
+    values = [{kv.key: kv.value for kv in m.status[0].values} for _, m in statuses]
+    assert [v["frames_published"] for v in values] == ["1", "6", "11", "16", "20"]
+    assert [v["fps"] for v in values[1:]] == ["10.00"] * 4
+
+
 def test_cuda_without_cuda_runs_on_the_cpu_with_a_warning_as_the_node_does(tmp_path: Path) -> None:
     torch = pytest.importorskip("torch")
     if torch.cuda.is_available():
@@ -625,6 +673,19 @@ def test_a_distorted_camera_read_as_rectified_from_image_raw_is_warned_about(tmp
     assert raw.frames_out == 3 and reason not in raw.warnings.counts
 
 
+def _write_kitti_rect_bag(path: Path, frame: KittiFrame, camera: CameraModel) -> tuple[str, str]:
+    """One KITTI frame on a rectified image topic with ``camera`` as its camera_info and its densified LiDAR depth as
+    the external metric prediction; returns the image and camera_info topics."""
+    image_topic, info_topic = "/kitti/camera_color_left/image_rect", "/kitti/camera_color_left/camera_info"
+    with BagBuilder(path, "humble", "sqlite3") as bag:
+        header = make_header(bag.factory, START_NS, KITTI_CAMERA_FRAME)
+        bag.add(info_topic, camera_info_from_model(bag.factory, camera, header), START_NS)
+        bag.add(image_topic, image_from_array(bag.factory, frame.rgb, "rgb8", header), START_NS + 1)
+        metric = depth_image_from_metres(bag.factory, densify_nearest(frame.lidar_depth_m), "32FC1", header)
+        bag.add("/depth_model/prediction", metric, START_NS + 2)
+    return image_topic, info_topic
+
+
 def test_a_rectified_kitti_topic_undistorted_again_is_warned_about(tmp_path: Path, kitti_object_dir: Path) -> None:
     """image_is_rectified: false on a real KITTI frame recorded as .../image_rect (rectified upstream) with its raw
     camera's camera_info (strong barrel D): the runner undistorts it a second time; the summary says so under its
@@ -633,13 +694,7 @@ def test_a_rectified_kitti_topic_undistorted_again_is_warned_about(tmp_path: Pat
     height, width = frame.rgb.shape[:2]
     d = (-0.369, 0.197, 0.00135, 0.00057, -0.0677)
     camera = CameraModel(width, height, "plumb_bob", d, frame.projection[:, :3], np.eye(3), frame.projection)
-    image_topic, info_topic = "/kitti/camera_color_left/image_rect", "/kitti/camera_color_left/camera_info"
-    with BagBuilder(tmp_path / "in", "humble", "sqlite3") as bag:
-        header = make_header(bag.factory, START_NS, KITTI_CAMERA_FRAME)
-        bag.add(info_topic, camera_info_from_model(bag.factory, camera, header), START_NS)
-        bag.add(image_topic, image_from_array(bag.factory, frame.rgb, "rgb8", header), START_NS + 1)
-        metric = depth_image_from_metres(bag.factory, densify_nearest(frame.lidar_depth_m), "32FC1", header)
-        bag.add("/depth_model/prediction", metric, START_NS + 2)
+    image_topic, info_topic = _write_kitti_rect_bag(tmp_path / "in", frame, camera)
     reason = "image_is_rectified: rectified image undistorted again"
     params = {**EXTERNAL_METRIC, "image_topic": image_topic, "camera_info_topic": info_topic}
     twice = run_bag(tmp_path / "in", tmp_path / "twice", {**params, "image_is_rectified": False}, QUIET)
@@ -648,6 +703,26 @@ def test_a_rectified_kitti_topic_undistorted_again_is_warned_about(tmp_path: Pat
     assert "--param image_is_rectified=true for mono-depth bag" in twice.warnings.examples[reason]
     once = run_bag(tmp_path / "in", tmp_path / "once", params, QUIET)
     assert once.frames_out == 1 and not once.warnings.counts
+
+
+def test_a_rectified_topic_rotated_again_is_warned_about_as_rotated_not_undistorted(
+    tmp_path: Path, kitti_object_dir: Path
+) -> None:
+    """D all zero and an R that turns rays 2 degrees (a stereo pair's rectifying rotation): image_is_rectified:
+    false on .../image_rect rotates the rectified image a second time. The summary's reason said 'undistorted again'
+    for it too; there is no distortion, the text says 'rotates it again'."""
+    frame = load_kitti_frames(kitti_object_dir, ("000000",))[0]
+    height, width = frame.rgb.shape[:2]
+    turn = math.radians(2.0)
+    r = np.array([[math.cos(turn), 0.0, math.sin(turn)], [0.0, 1.0, 0.0], [-math.sin(turn), 0.0, math.cos(turn)]])
+    camera = CameraModel(width, height, "plumb_bob", (0.0,) * 5, frame.projection[:, :3], r, frame.projection)
+    assert camera.rotates_rays and not camera.has_distortion
+    image_topic, info_topic = _write_kitti_rect_bag(tmp_path / "in", frame, camera)
+    params = {**EXTERNAL_METRIC, "image_topic": image_topic, "camera_info_topic": info_topic}
+    twice = run_bag(tmp_path / "in", tmp_path / "twice", {**params, "image_is_rectified": False}, QUIET)
+    reason = "image_is_rectified: rectified image rotated again"
+    assert twice.frames_out == 1 and set(twice.warnings.counts) == {reason}, twice.warnings.counts
+    assert "rotates it again" in twice.warnings.examples[reason]
 
 
 @pytest.mark.parametrize(

@@ -44,7 +44,10 @@ def test_a_nan_time_increment_gives_no_per_beam_times_and_bad_fields_are_refused
         out = project_laser([1.0, 1.0, 1.0], 0.0, 0.1, 0.1, 10.0, time_increment_s=corrupt_s)
         np.testing.assert_array_equal(out.point_dt_ns, [0, 0, 0])
     with pytest.raises(ShapeError, match="angle_increment nan"):
-        project_laser([1.0], 0.0, math.nan, 0.1, 10.0)
+        project_laser([1.0, 1.0], 0.0, math.nan, 0.1, 10.0)
+    for angle_min in (math.nan, math.inf, -math.inf):  # one beam: its angle_min is still read, and must be finite
+        with pytest.raises(ShapeError, match=f"angle_min {angle_min}"):
+            project_laser([1.0], angle_min, math.nan, 0.1, 10.0)
     with pytest.raises(ShapeError, match="range_min nan"):
         project_laser([1.0], 0.0, 0.1, math.nan, 10.0)
     with pytest.raises(ShapeError, match="1-D"):
@@ -120,3 +123,34 @@ def test_a_zero_angle_increment_for_several_beams_is_refused_naming_it_and_one_b
         project_laser(np.full(360, 2.0), -math.pi, increment, 0.1, 10.0)
     one = project_laser([2.0], 0.0, increment, 0.1, 10.0)
     np.testing.assert_allclose(one.points_in_laser, [[2.0, 0.0, 0.0]])
+
+
+@pytest.mark.parametrize("increment", [math.nan, math.inf, -math.inf])
+def test_a_single_beam_with_a_non_finite_angle_increment_is_read_along_angle_min(increment: float) -> None:
+    """Gazebo's ray sensor with 1 sample publishes angle_increment = (angle_max - angle_min) / (samples - 1): NaN
+    (0 / 0), or +-Inf when angle_max != angle_min. One beam uses no increment; it was refused as a broken scan."""
+    one = project_laser([2.0], math.pi / 2, increment, 0.1, 10.0, time_increment_s=math.nan)
+    np.testing.assert_allclose(one.points_in_laser, [[0.0, 2.0, 0.0]], atol=1e-6)  # along angle_min: left
+    np.testing.assert_array_equal(one.point_dt_ns, [0])
+    assert project_laser([np.inf], 0.0, increment, 0.1, 10.0).points_in_laser.shape == (0, 3)  # no return: no point
+
+
+def test_gazebos_one_sample_ray_sensor_message_is_read_as_one_beam() -> None:
+    """The message as gazebo_ros_ray_sensor publishes it for <samples>1</samples>: angle_min == angle_max, NaN
+    increment."""
+    factory = rosbags_factory(DISTROS[0])
+    msg = factory.new(
+        "sensor_msgs/msg/LaserScan",
+        header=make_header(factory, 5, "sonar"),
+        angle_min=0.0,
+        angle_max=0.0,
+        angle_increment=math.nan,
+        time_increment=0.0,
+        scan_time=0.0,
+        range_min=0.05,
+        range_max=4.0,
+        ranges=factory.float32_sequence(np.array([1.5], np.float32)),
+        intensities=factory.float32_sequence(np.zeros(1, np.float32)),
+    )
+    out = points_from_laser_scan(cdr_round_trip(msg, DISTROS[0]))
+    np.testing.assert_allclose(out.points_in_laser, [[1.5, 0.0, 0.0]])

@@ -150,8 +150,7 @@ def test_images_captured_between_the_steps_of_a_slow_clock_are_not_counted_unsta
     )
     with running(launched, probe, depth, diagnostics):
         feeder = KittiFeeder(probe, kitti_frames[1:2])
-        feeder.wait_connected(lidar=False)
-        probe.wait_matched(clock, timeout_s=10)  # the node's /clock reader is best effort: its side matched too
+        probe.wait_matched(feeder.pub_image, feeder.pub_info, clock)  # one settle: the node's readers are best effort
         for _ in range(3):  # the first /clock (thrice: the node's subscription is best effort) before any image
             clock.publish(Clock(clock=Time(nanoseconds=START_NS).to_msg()))
             time.sleep(0.1)

@@ -195,8 +195,7 @@ def test_the_node_and_the_bag_runner_publish_the_same_outputs(
             "/diagnostics": probe.collect(DiagnosticArray, "/diagnostics", RELIABLE),
         }
         feeder = KittiFeeder(probe, frames)
-        feeder.wait_connected()
-        time.sleep(1.0)
+        probe.wait_matched(feeder.pub_image, feeder.pub_info, feeder.pub_lidar, probe.static_tf.pub_tf)
         for index, frame in enumerate(written):  # as the drivers would: image, then its scan 30 ms stamped earlier
             feeder.publish_image(index, frame.stamp_ns)
             time.sleep(0.03)

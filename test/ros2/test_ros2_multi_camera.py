@@ -97,9 +97,8 @@ def test_two_cameras_from_one_launch_file_publish_apart_with_one_lidar(
         velo_from_cam = kitti_frames[0].cam_from_velo.inverse()
         probe.static_tf.sendTransform([transform_msg(replace(velo_from_cam, dst_frame=LIDAR_FRAME, src_frame=frame),
                                                      probe.now_ns()) for frame in CAMERAS.values()])  # fmt: skip
-        for feeder in feeders.values():
-            feeder.wait_connected()
-        time.sleep(1.0)
+        pubs = [pub for feeder in feeders.values() for pub in (feeder.pub_image, feeder.pub_info, feeder.pub_lidar)]
+        probe.wait_matched(*pubs, probe.static_tf.pub_tf)  # one settle for both cameras
         stamps = []
         for index in range(3):
             stamps.append(probe.now_ns())
@@ -193,8 +192,7 @@ def _feed_both_cameras_in_one_frame(
         launched.wait_ready(probe, topic=f"/{camera}/image_raw", output=f"/{camera}/depth/image")
         feeders[camera] = KittiFeeder(probe, kitti_frames, image_topic=f"/{camera}/image_raw",
                                       info_topic=f"/{camera}/camera_info", **topics)  # fmt: skip
-        feeders[camera].wait_connected(lidar=False)
-    time.sleep(0.5)
+    probe.wait_matched(*[pub for feeder in feeders.values() for pub in (feeder.pub_image, feeder.pub_info)])
     for index in range(3):
         stamp = probe.now_ns()
         for feeder in feeders.values():
