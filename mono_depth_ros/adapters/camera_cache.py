@@ -122,12 +122,8 @@ def warn_about_calibration(
     warn: Callable[[str], Any],
     model_check: Callable[[PinholeIntrinsics], str | None] | None = None,
     warn_model: Callable[[str], Any] | None = None,
-<<<<<<< HEAD
-    warn_twice: Callable[[str], Any] | None = None,
-    same_text: ReasonThrottle | None = None,
-=======
     warn_twice: Callable[[str, CameraModel], Any] | None = None,
->>>>>>> review144
+    same_text: ReasonThrottle | None = None,
 ) -> Callable[[CameraModel], None]:
     """A check to run once per calibration (a :class:`CameraModelCache` ``on_new``; the bag runner's per
     calibration entry), on a model with a size (:func:`sized_by_image`: a camera_info without one is checked at its
@@ -152,14 +148,10 @@ def warn_about_calibration(
         if (text := distortion_ignored(image_topic, camera, image_is_rectified)) is not None:
             once_a_while(text, warn)
         if (text := undistorted_twice(image_topic, camera, image_is_rectified)) is not None:
-<<<<<<< HEAD
-            once_a_while(text, warn_twice or warn)
-=======
             if warn_twice is None:
-                warn(text)
+                once_a_while(text, warn)
             else:
                 warn_twice(text, camera)
->>>>>>> review144
         if model_check is None:
             return
         try:
