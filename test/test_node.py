@@ -745,6 +745,27 @@ def test_the_first_frame_after_the_ros_clock_went_back_starts_the_pipeline_anew(
     assert len([text for text in node.get_logger().messages("WARN") if "ROS time went back" in text]) == 1
 
 
+def test_a_new_pass_heard_after_its_first_frame_starts_at_the_next_frame_not_at_a_resync(
+    ros: Ros, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """rosbag2 publishes /clock from a 40 Hz wall timer: the new pass's first image was processed before the jump was
+    heard, and the pipeline was reset at a driver's resync 5 ms back, mid-pass ("0.005 s back"). The node's clock,
+    read at the jump (the pass's start), says the pass began at that image: the next frame starts it anew."""
+    pipeline = EchoPipeline()
+    node = ros.make_node(EXTERNAL, pipeline=pipeline)
+    ms = 1_000_000
+    offsets = [0, 100, 200, 300, 0, 100, 200, 195, 300]
+    for k, offset in enumerate(offsets):
+        if k == 5:  # /clock's first message of the new pass, after its first image
+            monkeypatch.setattr(ros_standin.STATE, "now_ns", lambda: STAMP_NS)
+            node.get_clock().jump(-300 * ms)
+        send_frame(node, STAMP_NS + offset * ms)
+        node.publishers["depth/image"].wait_for(k + 1)
+    assert pipeline.new_starts == [5]
+    (told,) = [text for text in node.get_logger().messages("WARN") if "ROS time went back" in text]
+    assert "(0.300 s back; the ROS clock went back too" in told, told
+
+
 def test_a_prediction_topic_with_a_publisher_that_sends_nothing_is_not_called_the_wrong_topic(ros: Ros) -> None:
     """model.backend: external, an external model's publisher on /depth_model/prediction that sends nothing: the
     images' warning said "nothing has arrived on /depth_model/prediction since the node started: set prediction_topic",
