@@ -1308,6 +1308,36 @@ def test_temporal_filter_gets_the_camera_pose_in_the_fixed_frame_at_the_image_st
     assert ros_msgs.stamp_to_ns(when) == STAMP_NS + 100_000_000
 
 
+def test_the_first_frame_after_the_ros_clock_went_back_keeps_only_the_new_passs_tf(
+    ros: Ros, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A jump back under 1 s (a simulator reset, a short bag with --clock --loop) kept the old pass's TF (Humble's
+    Python tf2 Buffer hears no jump): lookups in the new pass interpolated between two trajectories. The new pass's
+    first frame clears it, keeping the transforms that came since their stamps went back (the new pass's, here the
+    camera's pose at the pass's start) and the static ones; a frame whose new pass has not come is gone."""
+    pipeline = EchoPipeline()
+    node = ros.make_node({**EXTERNAL, "temporal.enabled": True, "temporal.fixed_frame": "map"}, pipeline=pipeline)
+    buffer, factory, ms = node.tf_listener.buffer, rclpy_style_factory(), 1_000_000
+
+    def pose(x: float, stamp_ns: int, child: str = FRAME_ID) -> None:
+        rigid = RigidTransform(np.eye(3), np.array([x, 0.0, 0.0]), "map", child)
+        buffer.set_transform(ros_msgs.transform_stamped_from_rigid(factory, rigid, stamp_ns), "sim")
+
+    for k, x in enumerate((4.0, 5.0)):  # the old pass
+        pose(x, STAMP_NS + k * 100 * ms)
+        pose(x, STAMP_NS + k * 100 * ms, "wheel")
+        send_frame(node, stamp_ns=STAMP_NS + k * 100 * ms)
+        node.publishers["depth/image"].wait_for(k + 1)
+    monkeypatch.setattr(ros_standin.STATE, "now_ns", lambda: STAMP_NS)
+    node.get_clock().jump(-100 * ms)  # the simulator reset
+    pose(7.0, STAMP_NS)  # the new pass's camera pose came before its first image
+    send_frame(node, stamp_ns=STAMP_NS)
+    node.publishers["depth/image"].wait_for(3)
+    assert pipeline.new_starts == [2] and buffer.clears == 1
+    new = pipeline.frames[2].world_from_cam
+    assert new is not None and new.translation[0] == 7.0 and not buffer.can_transform("map", "wheel", None)
+
+
 def test_no_tf_listener_when_neither_lidar_nor_the_temporal_filter_needs_it(ros: Ros) -> None:
     node = ros.make_node(EXTERNAL, pipeline=EchoPipeline())
     assert getattr(node, "tf_listener", None) is None

@@ -289,6 +289,17 @@ class ClockWentBack:
         )
 
 
+def in_turn(*actions: Callable[[], Any]) -> Callable[[], None]:
+    """One action calling each of ``actions`` in turn (:class:`ClockWentBack`'s ``on_new_pass``: the node's TF of
+    the old pass, then the pipeline's state)."""
+
+    def call() -> None:
+        for action in actions:
+            action()
+
+    return call
+
+
 class ClockSteps:
     """The ROS clock's recent steps forward, one per ``/clock`` message (``use_sim_time``); rcl calls no jump callback
     for the system time, so none is seen without ``/clock``. ``use_sim_time`` set at run time (rcl's clock change,
