@@ -349,3 +349,50 @@ def test_with_sim_time_the_diagnostics_timer_polls_often_enough_to_count_a_short
     wakeups, calls = run_polled_by(looped, 10.0, sim_time=True)
     assert wakeups >= 199
     assert len(calls) >= 14  # 10 s of it: 7/8 of it played (each wrap back counts no time), a call per 0.5 s
+
+
+def test_a_new_pass_whose_first_frame_came_before_the_clock_jump_starts_at_the_next_frame_not_at_a_resync() -> None:
+    """``ros2 bag play --clock --loop`` publishes /clock from a 40 Hz wall timer: the new pass's first image can be
+    processed before its jump is heard. The jump waited for the next frame stamped back, a driver's resync 5 ms back
+    mid-pass, which reset the pipeline there and warned of 0.005 s back. The clock's time after the jump (100.0 s) is
+    at or after that first frame's stamp: the next frame starts the pass anew, warned with the pass's own stamps."""
+    calls: list[int] = []
+    warned: list[str] = []
+    clock = Clock()
+    watch = ClockWentBack(lambda: calls.append(1), warn=warned.append, clock=clock)
+    resets = [watch.frame(stamp) for stamp in stamps(100.0, 100.1, 100.2, 100.3, 100.0)]
+    clock.s = 100.0  # the first /clock of the new pass: rcl calls the jump back with the clock already there
+    watch.on_jump(jump(-0.3))
+    resets += [watch.frame(stamp) for stamp in stamps(100.1, 100.2, 100.195, 100.3)]
+    assert resets == [False] * 5 + [True, False, False, False] and calls == [1], resets
+    (text,) = warned
+    assert "image stamped 1700000100.000 s after one stamped 1700000100.300 s (0.300 s back; the ROS clock" in text
+
+
+def test_a_jump_of_the_clock_is_no_new_pass_of_a_camera_stamping_another_clock() -> None:
+    """use_sim_time with a camera stamping the wall time (1.7e9 s) while the simulator's clock reads 50 s: a jump
+    of the clock back to 0 waited for the camera's stamps to go back and reset the pipeline at a driver's resync
+    (5 ms back) whenever it came. Those stamps are after the time the clock left: no new pass."""
+    clock = Clock()
+    clock.s = 50.0 - START_NS / S  # the simulator's clock, 50 s
+    watch = ClockWentBack(lambda: pytest.fail("no new pass"), clock=clock)
+    for stamp in stamps(0.0, 0.1):
+        watch.frame(stamp)
+    clock.s = -START_NS / S  # a simulator reset: its clock back to 0
+    watch.on_jump(jump(-50.0))
+    assert [watch.frame(stamp) for stamp in stamps(0.2, 0.195, 0.3)] == [False, False, False]
+
+
+def test_with_the_clock_a_jump_heard_first_still_starts_the_pass_at_its_first_frame() -> None:
+    """The usual order (the jump heard before the new pass's first frame): a simulator reset to 0 s from 50 s, its
+    first frame stamped 0.033 s (after the clock's time at the jump, before the time it left) starts the pass; the
+    old pass's frames in flight do not; a frame that went back before an earlier jump was none of this one's."""
+    calls: list[int] = []
+    clock = Clock()
+    watch = ClockWentBack(lambda: calls.append(1), clock=clock)
+    for stamp in stamps(49.8, 49.9, 49.895):  # a resync 5 ms back, before the reset
+        watch.frame(stamp)
+    clock.s = 0.0
+    watch.on_jump(jump(-50.0))
+    assert [watch.frame(stamp) for stamp in stamps(49.95, 0.033, 0.066, 0.061, 0.1)] == [False, True] + [False] * 3
+    assert calls == [1]
