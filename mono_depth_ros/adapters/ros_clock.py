@@ -207,6 +207,7 @@ class ClockWentBack:
         self._before_ns: int | None = None  # the clock's time before that jump (None: no clock, or not known)
         self._late: tuple[int, int] | None = None  # (stamp, last) of a new pass that began before its jump was heard
         self._back: tuple[int, int] | None = None  # (stamp, last) of the latest frame that went back with no jump
+        self._back_top_ns = 0  # the latest stamp of that frame and those processed since
         self._last_ns: int | None = None  # the stamp of the frame processed last
         self._handle: Any = None  # rclpy's JumpHandle (kept: the registration lives with it)
         self.new_passes = 0
@@ -230,18 +231,19 @@ class ClockWentBack:
     def on_jump(self, jump: Any) -> None:
         """rclpy's post-jump callback (``TimeJump``: ``delta.nanoseconds``; the clock already reads the time after
         it): a jump back is remembered, for the first frame stamped before the last one and before the time the
-        clock left. Where the latest frame that went back was heard before the jump and is stamped at or before
-        the clock's time after it (by less than the jump), the new pass began there (``ros2 bag play`` publishes
-        ``/clock`` from a 40 Hz wall timer: a new pass's first image can come first): the next frame starts it
-        anew, whichever way it goes; the jump left pending was spent later, at a driver's resync a few ms back,
-        mid-pass. Without a clock (``clock=None``) only the first of these."""
+        clock left. Where the latest frame that went back was heard before the jump and it and every frame since are
+        stamped at or before the clock's time after it (by less than the jump), the new pass began there (``ros2 bag
+        play`` publishes ``/clock`` from a 40 Hz wall timer: a new pass's first image can come first): the next frame
+        starts it anew, whichever way it goes; the jump left pending was spent later, at a driver's resync a few ms
+        back, mid-pass. A resync of the old pass followed by frames stamped after the clock's time is none of this
+        pass's (a seek back or a reset to a time after it). Without a clock (``clock=None``) only the first of these."""
         delta_ns = int(jump.delta.nanoseconds)
         if delta_ns >= 0:
             return
         after_ns = None if self._clock is None else int(self._clock.now().nanoseconds)
         with self._lock:
             back, self._back = self._back, None
-            if back is not None and after_ns is not None and back[0] <= after_ns < back[0] - delta_ns:
+            if back is not None and after_ns is not None and self._back_top_ns <= after_ns < back[0] - delta_ns:
                 if back[1] - back[0] <= TIME_JUMP_BACK_NS:  # more: the pipeline restarted there on its own (told)
                     self._late, self._jumped = back, False
                 return
@@ -264,6 +266,7 @@ class ClockWentBack:
                 self.new_passes += 1
             elif went_back and last is not None:
                 self._back = (stamp_ns, last)
+            self._back_top_ns = stamp_ns if went_back else max(self._back_top_ns, stamp_ns)
             self._last_ns = stamp_ns
         if new_pass:
             self._on_new_pass()

@@ -396,3 +396,22 @@ def test_with_the_clock_a_jump_heard_first_still_starts_the_pass_at_its_first_fr
     watch.on_jump(jump(-50.0))
     assert [watch.frame(stamp) for stamp in stamps(49.95, 0.033, 0.066, 0.061, 0.1)] == [False, True] + [False] * 3
     assert calls == [1]
+
+
+def test_a_resync_of_the_old_pass_before_the_time_the_clock_went_back_to_is_no_late_new_pass() -> None:
+    """A seek back (or a simulator reset to a saved state) 0.8 s from 50.0 s to 49.2 s; a driver's resync at 48.8 s in
+    the old pass is at or before the clock's time after the jump, by less than the jump: it was taken for a new pass
+    begun before its jump was heard, and the old pass's frame still in flight (49.95 s) reset the pipeline, warned
+    '0.005 s back'; the new pass's first frame (0.72 s back, under the stamps' 1 s) then carried that frame's state.
+    The frames after the resync went past the clock's time: the new pass starts at its own first frame."""
+    calls: list[int] = []
+    warned: list[str] = []
+    clock = Clock()
+    watch = ClockWentBack(lambda: calls.append(1), warn=warned.append, clock=clock)
+    resets = [watch.frame(stamp) for stamp in stamps(48.7, 48.8, 48.795, 48.9, 49.9)]
+    clock.s = 49.2
+    watch.on_jump(jump(-0.8))
+    resets += [watch.frame(stamp) for stamp in stamps(49.95, 49.233, 49.266)]
+    assert resets == [False] * 6 + [True, False] and calls == [1], resets
+    (text,) = warned
+    assert "image stamped 1700000049.233 s after one stamped 1700000049.950 s (0.717 s back; the ROS clock" in text
