@@ -235,7 +235,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         self._tf_buffer: Any = None
         lidar_topic = config.topics.lidar
         if lidar_topic or config.temporal.enabled or config.scale.ground_frame:
-            self._tf_buffer = ClearedOnJumpBack(Buffer())  # a bag's --loop: no TF_OLD_DATA
+            self._tf_buffer = ClearedOnJumpBack(Buffer(), lambda: self._went_back.back_ns)  # --loop: no TF_OLD_DATA
             self._tf_listener = TransformListener(self._tf_buffer, self)  # no spin_thread: our executor spins it
         tf2 = (self._tf_buffer, self._factory, (TransformException,))  # temporal.fixed_frame's, scale.ground_frame's
         self._poses = ground_tf.tf2_frame_poses(config, *tf2, self.get_logger().warning, self._stats.input_unused)

@@ -1351,6 +1351,7 @@ def test_the_first_frame_after_the_ros_clock_went_back_keeps_only_the_new_passs_
         pose(x, STAMP_NS + k * 100 * ms, "wheel")
         send_frame(node, stamp_ns=STAMP_NS + k * 100 * ms)
         node.publishers["depth/image"].wait_for(k + 1)
+    pose(5.0, STAMP_NS + 95 * ms, "wheel")  # its driver's resync 5 ms back, old pass: no start of its new pass
     monkeypatch.setattr(ros_standin.STATE, "now_ns", lambda: STAMP_NS)
     node.get_clock().jump(-100 * ms)  # the simulator reset
     pose(7.0, STAMP_NS)  # the new pass's camera pose came before its first image

@@ -189,6 +189,7 @@ class ClockWentBack:
 
     Attributes:
         new_passes: how many times ``on_new_pass`` was called.
+        back_ns: how far (ns) the stamps went back at the frame that began the latest new pass (0: none yet).
     """
 
     def __init__(
@@ -211,6 +212,7 @@ class ClockWentBack:
         self._last_ns: int | None = None  # the stamp of the frame processed last
         self._handle: Any = None  # rclpy's JumpHandle (kept: the registration lives with it)
         self.new_passes = 0
+        self.back_ns = 0
 
     @classmethod
     def attach(
@@ -264,6 +266,7 @@ class ClockWentBack:
             if new_pass:
                 self._jumped, self._back = False, None
                 self.new_passes += 1
+                self.back_ns = late[1] - late[0] if late is not None else (last or 0) - stamp_ns
             elif went_back and last is not None:
                 self._back = (stamp_ns, last)
             self._back_top_ns = stamp_ns if went_back else max(self._back_top_ns, stamp_ns)

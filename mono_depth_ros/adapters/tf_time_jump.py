@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from mono_depth_ros.core.msg_factory import stamp_to_ns
@@ -29,12 +30,18 @@ class ClearedOnJumpBack:
     the buffer's): a transform stamped more than :data:`TIME_JUMP_BACK_NS` before the newest one seen for its child
     frame clears the buffer's dynamic transforms before it goes in. Thread-safe.
 
+    Args:
+        buffer: the ``tf2_ros.Buffer``.
+        pass_back_ns: how far (ns) the image stamps went back at the new pass's first frame (``ClockWentBack``'s
+            ``back_ns``), read at :meth:`new_pass`; None: 0.
+
     Attributes:
         clears: how many times the buffer was cleared.
     """
 
-    def __init__(self, buffer: Any) -> None:
+    def __init__(self, buffer: Any, pass_back_ns: Callable[[], int] | None = None) -> None:
         self._buffer = buffer
+        self._pass_back_ns = pass_back_ns
         self._lock = threading.Lock()
         self._newest: dict[str, int] = {}  # child frame -> newest stamp ns since the last clear
         self._recent: dict[str, deque[tuple[int, Any, str]]] = {}  # child -> its last (stamp ns, transform, authority)
@@ -61,13 +68,15 @@ class ClearedOnJumpBack:
         interpolated between two trajectories. Each child frame keeps what came since its stamps went back
         furthest (the new pass's transforms that came before its first image was processed); a frame whose stamps
         have not gone back keeps nothing until its next transform (tf2_ros' C++ buffer clears all on a jump back).
-        Static transforms stay. Nothing is cleared where the stamps already cleared the buffer since the last new
-        pass (those kept are the new pass's)."""
+        Stamps going back by half the image stamps' jump or less (``pass_back_ns``: a driver's resync of the old
+        pass, a child whose new pass has not come) begin no pass. Static transforms stay. Nothing is cleared where
+        the stamps already cleared the buffer since the last new pass (those kept are the new pass's)."""
         with self._lock:
             if self._stamps_cleared:
                 self._stamps_cleared = False
                 return
-            kept = [(child, entry) for child, recent in self._recent.items() for entry in _since_back(recent)]
+            least = 0 if self._pass_back_ns is None else self._pass_back_ns() // 2
+            kept = [(child, entry) for child, recent in self._recent.items() for entry in _since_back(recent, least)]
             self._clear()
             for child, (stamp_ns, transform, authority) in kept:
                 self._newest[child] = max(stamp_ns, self._newest.get(child, stamp_ns))
@@ -84,10 +93,10 @@ class ClearedOnJumpBack:
         return getattr(self._buffer, name)
 
 
-def _since_back(recent: deque[tuple[int, Any, str]]) -> list[tuple[int, Any, str]]:
+def _since_back(recent: deque[tuple[int, Any, str]], least_ns: int = 0) -> list[tuple[int, Any, str]]:
     """The entries (in arrival order) from the one stamped furthest before the newest that came earlier: empty where
-    no stamp went back."""
-    best, start, newest = 0, len(recent), None
+    no stamp went back by more than ``least_ns``."""
+    best, start, newest = least_ns, len(recent), None
     for index, (stamp_ns, _transform, _authority) in enumerate(recent):
         if newest is not None and newest - stamp_ns > best:
             best, start = newest - stamp_ns, index

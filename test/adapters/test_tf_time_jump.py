@@ -95,3 +95,17 @@ def test_a_new_pass_after_the_stamps_cleared_the_buffer_keeps_the_new_transforms
         tf.set_transform(transform("base_link", second), "bag")
     tf.new_pass()  # under 1 s back: this one clears, keeping the pass's own
     assert tf.clears == 2 and buffer.dynamic == [("base_link", 0)]
+
+
+def test_a_resync_of_the_old_pass_is_no_start_of_a_childs_new_pass() -> None:
+    """The wheel's driver resynced 5 ms back in the old pass and its new pass had not come at the new pass's first
+    frame (images 0.4 s back): the wheel's old-pass transforms since that resync (0.295 s, 0.4 s: after the new
+    pass's start) were put back, and its new pass's lookups interpolated between two trajectories again."""
+    buffer = Buffer()
+    tf = ClearedOnJumpBack(buffer, lambda: 400_000_000)
+    for seconds in (0.1, 0.2, 0.3, 0.295, 0.4):
+        tf.set_transform(transform("wheel", seconds), "sim")
+    for seconds in (0.1, 0.2, 0.3, 0.4, 0.0):
+        tf.set_transform(transform("base_link", seconds), "sim")
+    tf.new_pass()
+    assert [child for child, _ in buffer.dynamic] == ["base_link"], buffer.dynamic
