@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
@@ -23,6 +24,7 @@ from mono_depth_ros.adapters.ros_clock import (
 )
 from mono_depth_ros.adapters.stats import CLOCK_STANDS
 from mono_depth_ros.core.errors import ConfigError
+from mono_depth_ros.core.scale.recovery import TIME_JUMP_BACK_NS
 
 S = 1_000_000_000
 START_NS = 1_700_000_000 * S
@@ -415,3 +417,72 @@ def test_a_resync_of_the_old_pass_before_the_time_the_clock_went_back_to_is_no_l
     assert resets == [False] * 6 + [True, False] and calls == [1], resets
     (text,) = warned
     assert "image stamped 1700000049.233 s after one stamped 1700000049.950 s (0.717 s back; the ROS clock" in text
+
+
+def _played(rng: random.Random) -> tuple[list[tuple[str, int, int]], set[int]]:
+    """A random play of 2-5 passes (a loop, a simulator reset to 0, a seek back), 33-100 ms frames, drivers' resyncs
+    5 ms back (none in the old pass's frames in flight), each jump heard before the new pass's first frame (after 0-2
+    frames of the old pass in flight) or after it (rosbag2's 40 Hz /clock timer); the clock's time after a jump is
+    0-6 ms past the pass's start, at or after a first frame already processed. Events: ('frame', stamp ns, 0) and
+    ('jump', delta ns, clock ns after). Returns them and the frames (0-based) where the pipeline must start anew:
+    a new pass's first frame; its second where the jump came after the first and it went back 1 s or less (more: the
+    stamps' own rule restarts at the first)."""
+    ms = 1_000_000
+    period, span = rng.choice((33, 50, 100)) * ms, rng.choice((200, 400, 900, 1500, 5000)) * ms
+    kind, rate, start = (
+        rng.choice(("loop", "reset", "seek")),
+        rng.choice((0.01, 0.05, 0.2)),
+        rng.randint(0, 60) * 100 * ms,
+    )
+    events: list[tuple[str, int, int]] = []
+    expected: set[int] = set()
+    frames, last = 0, 0
+    for k in range(rng.randint(2, 5)):
+        stamps_ns: list[int] = []
+        for i in range(span // period + 1):
+            if i >= 2 and rng.random() < rate:
+                stamps_ns.append(stamps_ns[-1] - 5 * ms)
+            stamps_ns.append(start + i * period)
+        if k:
+            before, after = last + rng.randint(0, 3 * period // ms) * ms, start + rng.randint(0, 6) * ms
+            if rng.random() < 1 / 3:  # heard after the new pass's first frame
+                events.append(("frame", stamps_ns[0], 0))
+                expected.add(frames if last - stamps_ns[0] > TIME_JUMP_BACK_NS else frames + 1)
+                frames, last, stamps_ns = frames + 1, stamps_ns[0], stamps_ns[1:]
+                events.append(("jump", after - before, after))
+            else:
+                events.append(("jump", after - before, after))
+                in_flight = [s for s in (last + period, last + 2 * period)[: rng.randint(0, 2)] if s <= before]
+                events += [("frame", stamp, 0) for stamp in in_flight]
+                frames += len(in_flight)
+                expected.add(frames)
+        events += [("frame", stamp, 0) for stamp in stamps_ns]
+        frames, last = frames + len(stamps_ns), stamps_ns[-1]
+        start = {"loop": start, "reset": 0, "seek": rng.randint(0, max(0, last // ms - 50)) * ms}[kind]
+    return events, expected
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_random_plays_start_anew_exactly_at_each_new_passs_first_frame_or_after_a_late_jump(
+    seed: int,
+) -> None:
+    """Against an oracle (``_played``) over 500 random plays each: where the pipeline starts anew (ClockWentBack's new
+    pass, or stamps more than 1 s back) is exactly each new pass's start; no resync, no frame of the old pass in
+    flight. explore145's watch as merged (3232e145) failed each seed: an old pass's resync before the time a seek went
+    back to was taken for a late new pass, and a frame of the old pass in flight started it."""
+    rng = random.Random(seed)
+    for _ in range(500):
+        events, expected = _played(rng)
+        clock = Clock()
+        watch = ClockWentBack(lambda: None, clock=clock)
+        anew: set[int] = set()
+        frame, last = 0, None
+        for what, value, after in events:
+            if what == "jump":
+                clock.s = after / S
+                watch.on_jump(jump(value / S))
+                continue
+            if watch.frame(START_NS + value) or (last is not None and value < last - TIME_JUMP_BACK_NS):
+                anew.add(frame)
+            frame, last = frame + 1, value
+        assert anew == expected, (events, sorted(anew), sorted(expected))
