@@ -59,7 +59,7 @@ class ClearedOnJumpBack:
                 self._stamps_cleared = True
             self._newest[child] = max(stamp_ns, self._newest.get(child, stamp_ns))
             self._recent.setdefault(child, deque(maxlen=RECENT_TF)).append((stamp_ns, transform, authority))
-        return self._buffer.set_transform(transform, authority)
+            return self._buffer.set_transform(transform, authority)  # locked: not after a clear that did not keep it
 
     def new_pass(self) -> None:
         """The ROS clock went back and the new pass's first frame is about to be looked up (``ClockWentBack``): its

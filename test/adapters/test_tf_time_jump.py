@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from types import SimpleNamespace
 from typing import Any
 
@@ -109,3 +110,26 @@ def test_a_resync_of_the_old_pass_is_no_start_of_a_childs_new_pass() -> None:
         tf.set_transform(transform("base_link", seconds), "sim")
     tf.new_pass()
     assert [child for child, _ in buffer.dynamic] == ["base_link"], buffer.dynamic
+
+
+def test_a_transform_arriving_while_the_new_pass_clears_is_not_put_in_after_the_clear() -> None:
+    """TF arrives in the executor while the worker starts the new pass: the wrapper's bookkeeping was locked but its
+    insert was not, so an old-pass transform (the wheel's, stamps not gone back) counted before the clear went into
+    the buffer after it, and stayed in the new pass."""
+    worker: list[threading.Thread] = []
+
+    class Racing(Buffer):
+        def set_transform(self, transform: Any, authority: str) -> bool:
+            if transform.child_frame_id == "wheel" and not worker:  # the worker's new pass, between count and insert
+                worker.append(threading.Thread(target=tf.new_pass))
+                worker[0].start()
+                worker[0].join(timeout=0.5)
+            return super().set_transform(transform, authority)
+
+    buffer = Racing()
+    tf = ClearedOnJumpBack(buffer, lambda: 400_000_000)
+    for seconds in (0.1, 0.2, 0.3, 0.4, 0.0):
+        tf.set_transform(transform("base_link", seconds), "sim")
+    tf.set_transform(transform("wheel", 0.4), "sim")  # the old pass's, in flight
+    worker[0].join()
+    assert tf.clears == 1 and [child for child, _ in buffer.dynamic] == ["base_link"], buffer.dynamic
