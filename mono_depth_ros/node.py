@@ -53,7 +53,7 @@ from mono_depth_ros.adapters.node_start import destroyed_on_failure
 from mono_depth_ros.adapters.package_log import PackageLogBridge
 from mono_depth_ros.adapters.parameter_sources import doubles_for_ints, init_failure_text, logger_name, warn_ignored
 from mono_depth_ros.adapters.parameters import apply_changes, declare_failure, descriptor_fields, typed_as_declared
-from mono_depth_ros.adapters.ros_clock import POLL_S, ClockSteps, ClockWentBack, PlayedClock, PlayedPeriod
+from mono_depth_ros.adapters.ros_clock import POLL_S, ClockSteps, ClockWentBack, PlayedClock, PlayedPeriod, in_turn
 from mono_depth_ros.adapters.scan_frame import ScanFrameCheck
 from mono_depth_ros.adapters.signals import StopSignals, context_released, exit_now, shut_down, spin_until_stopped
 from mono_depth_ros.adapters.stats import RuntimeStats, diagnostics_window_s, drained, unused_warning
@@ -142,7 +142,8 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
             self._pending_lock = threading.Lock()
             self.add_on_set_parameters_callback(typed_as_declared(self._on_set_parameters, self))  # rclpy's types
             jumps = JumpThreshold, Duration  # any jump back of the ROS clock (a bag's --loop): the next frame anew
-            anew, warn = lambda: self._pipeline.time_went_back(), self.get_logger().warning  # each jump: warned once
+            tf, scale = lambda: self._tf_buffer and self._tf_buffer.new_pass(), lambda: self._pipeline.time_went_back()
+            anew, warn = in_turn(tf, scale), self.get_logger().warning  # each jump: warned once; static TF kept
             self._went_back = ClockWentBack.attach(self.get_clock(), *jumps, anew, warn)
             self._clock_steps = ClockSteps.attach(self.get_clock(), *jumps)  # and forward: /clock's step (RuntimeStats)
             if self._autostart:
@@ -234,7 +235,7 @@ class MonoDepthNode(Node):  # type: ignore[misc]  # rclpy is untyped
         self._tf_buffer: Any = None
         lidar_topic = config.topics.lidar
         if lidar_topic or config.temporal.enabled or config.scale.ground_frame:
-            self._tf_buffer = ClearedOnJumpBack(Buffer())  # a bag's --loop: no TF_OLD_DATA
+            self._tf_buffer = ClearedOnJumpBack(Buffer(), lambda: self._went_back.back_ns)  # --loop: no TF_OLD_DATA
             self._tf_listener = TransformListener(self._tf_buffer, self)  # no spin_thread: our executor spins it
         tf2 = (self._tf_buffer, self._factory, (TransformException,))  # temporal.fixed_frame's, scale.ground_frame's
         self._poses = ground_tf.tf2_frame_poses(config, *tf2, self.get_logger().warning, self._stats.input_unused)

@@ -796,6 +796,10 @@ class Buffer:
         composed = target_from_fixed @ fixed_from_source
         return ros_msgs.transform_stamped_from_rigid(rclpy_style_factory(), composed, ros_msgs.stamp_to_ns(target_time))
 
+    def clear(self) -> None:
+        """tf2's ``clear``: the dynamic transforms (all of them here: none is set static)."""
+        self.transforms.clear()
+
     def can_transform(self, target_frame: str, source_frame: str, time: Any, timeout: Any = None) -> bool:
         """tf2's check without a lookup (timeless edges: whether the edge is stored)."""
         return (target_frame, source_frame) in self.transforms

@@ -768,6 +768,27 @@ def test_the_first_frame_after_the_ros_clock_went_back_starts_the_pipeline_anew(
     assert len([text for text in node.get_logger().messages("WARN") if "ROS time went back" in text]) == 1
 
 
+def test_a_new_pass_heard_after_its_first_frame_starts_at_the_next_frame_not_at_a_resync(
+    ros: Ros, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """rosbag2 publishes /clock from a 40 Hz wall timer: the new pass's first image was processed before the jump was
+    heard, and the pipeline was reset at a driver's resync 5 ms back, mid-pass ("0.005 s back"). The node's clock,
+    read at the jump (the pass's start), says the pass began at that image: the next frame starts it anew."""
+    pipeline = EchoPipeline()
+    node = ros.make_node(EXTERNAL, pipeline=pipeline)
+    ms = 1_000_000
+    offsets = [0, 100, 200, 300, 0, 100, 200, 195, 300]
+    for k, offset in enumerate(offsets):
+        if k == 5:  # /clock's first message of the new pass, after its first image
+            monkeypatch.setattr(ros_standin.STATE, "now_ns", lambda: STAMP_NS)
+            node.get_clock().jump(-300 * ms)
+        send_frame(node, STAMP_NS + offset * ms)
+        node.publishers["depth/image"].wait_for(k + 1)
+    assert pipeline.new_starts == [5]
+    (told,) = [text for text in node.get_logger().messages("WARN") if "ROS time went back" in text]
+    assert "(0.300 s back; the ROS clock went back too" in told, told
+
+
 def test_a_prediction_topic_with_a_publisher_that_sends_nothing_is_not_called_the_wrong_topic(ros: Ros) -> None:
     """model.backend: external, an external model's publisher on /depth_model/prediction that sends nothing: the
     images' warning said "nothing has arrived on /depth_model/prediction since the node started: set prediction_topic",
@@ -1308,6 +1329,37 @@ def test_temporal_filter_gets_the_camera_pose_in_the_fixed_frame_at_the_image_st
     target, source, when, timeout = buffer.lookups[-1]
     assert (target, source, timeout.nanoseconds) == ("map", FRAME_ID, 0)  # zero timeout: never blocks
     assert ros_msgs.stamp_to_ns(when) == STAMP_NS + 100_000_000
+
+
+def test_the_first_frame_after_the_ros_clock_went_back_keeps_only_the_new_passs_tf(
+    ros: Ros, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A jump back under 1 s (a simulator reset, a short bag with --clock --loop) kept the old pass's TF (Humble's
+    Python tf2 Buffer hears no jump): lookups in the new pass interpolated between two trajectories. The new pass's
+    first frame clears it, keeping the transforms that came since their stamps went back (the new pass's, here the
+    camera's pose at the pass's start) and the static ones; a frame whose new pass has not come is gone."""
+    pipeline = EchoPipeline()
+    node = ros.make_node({**EXTERNAL, "temporal.enabled": True, "temporal.fixed_frame": "map"}, pipeline=pipeline)
+    buffer, factory, ms = node.tf_listener.buffer, rclpy_style_factory(), 1_000_000
+
+    def pose(x: float, stamp_ns: int, child: str = FRAME_ID) -> None:
+        rigid = RigidTransform(np.eye(3), np.array([x, 0.0, 0.0]), "map", child)
+        buffer.set_transform(ros_msgs.transform_stamped_from_rigid(factory, rigid, stamp_ns), "sim")
+
+    for k, x in enumerate((4.0, 5.0)):  # the old pass
+        pose(x, STAMP_NS + k * 100 * ms)
+        pose(x, STAMP_NS + k * 100 * ms, "wheel")
+        send_frame(node, stamp_ns=STAMP_NS + k * 100 * ms)
+        node.publishers["depth/image"].wait_for(k + 1)
+    pose(5.0, STAMP_NS + 95 * ms, "wheel")  # its driver's resync 5 ms back, old pass: no start of its new pass
+    monkeypatch.setattr(ros_standin.STATE, "now_ns", lambda: STAMP_NS)
+    node.get_clock().jump(-100 * ms)  # the simulator reset
+    pose(7.0, STAMP_NS)  # the new pass's camera pose came before its first image
+    send_frame(node, stamp_ns=STAMP_NS)
+    node.publishers["depth/image"].wait_for(3)
+    assert pipeline.new_starts == [2] and buffer.clears == 1
+    new = pipeline.frames[2].world_from_cam
+    assert new is not None and new.translation[0] == 7.0 and not buffer.can_transform("map", "wheel", None)
 
 
 def test_no_tf_listener_when_neither_lidar_nor_the_temporal_filter_needs_it(ros: Ros) -> None:

@@ -182,11 +182,14 @@ class ClockWentBack:
             start, with the TF buffer's, LiDAR pairing's and ApproximateTime watch's); at most one line per
             :data:`JUMP_LOG_PERIOD_S` of ``steady_s`` per cause, the next one counting the jumps held back.
         steady_s: monotonic seconds (injectable for tests).
+        clock: the ROS clock jumping (``clock.now().nanoseconds``: the node's ``get_clock()``), read at each jump;
+            None: the jump's times are not known (a frame going back before the jump is heard is then no new pass).
 
     Thread-safe: :meth:`on_jump` runs in the executor (with the ``/clock`` message), :meth:`frame` in the worker.
 
     Attributes:
         new_passes: how many times ``on_new_pass`` was called.
+        back_ns: how far (ns) the stamps went back at the frame that began the latest new pass (0: none yet).
     """
 
     def __init__(
@@ -194,15 +197,22 @@ class ClockWentBack:
         on_new_pass: Callable[[], Any],
         warn: Callable[[str], Any] | None = None,
         steady_s: Callable[[], float] = time.monotonic,
+        clock: Any = None,
     ) -> None:
         self._on_new_pass = on_new_pass
         self._warn = warn
         self._throttle = ReasonThrottle(JUMP_LOG_PERIOD_S, steady_s)
         self._lock = threading.Lock()
+        self._clock = clock
         self._jumped = False  # the clock went back since the last new pass
+        self._before_ns: int | None = None  # the clock's time before that jump (None: no clock, or not known)
+        self._late: tuple[int, int] | None = None  # (stamp, last) of a new pass that began before its jump was heard
+        self._back: tuple[int, int] | None = None  # (stamp, last) of the latest frame that went back with no jump
+        self._back_top_ns = 0  # the latest stamp of that frame and those processed since
         self._last_ns: int | None = None  # the stamp of the frame processed last
         self._handle: Any = None  # rclpy's JumpHandle (kept: the registration lives with it)
         self.new_passes = 0
+        self.back_ns = 0
 
     @classmethod
     def attach(
@@ -215,31 +225,58 @@ class ClockWentBack:
     ) -> ClockWentBack:
         """One registered on ``clock`` (rclpy's ``Clock``: ``create_jump_callback``) for any jump back of it;
         ``threshold`` and ``duration`` are rclpy's ``JumpThreshold`` and ``Duration`` classes."""
-        watch = cls(on_new_pass, warn)
+        watch = cls(on_new_pass, warn, clock=clock)
         any_back = threshold(min_forward=None, min_backward=duration(nanoseconds=-1), on_clock_change=False)
         watch._handle = clock.create_jump_callback(any_back, post_callback=watch.on_jump)
         return watch
 
     def on_jump(self, jump: Any) -> None:
-        """rclpy's post-jump callback (``TimeJump``: ``delta.nanoseconds``): a jump back is remembered."""
-        if int(jump.delta.nanoseconds) < 0:
-            with self._lock:
-                self._jumped = True
+        """rclpy's post-jump callback (``TimeJump``: ``delta.nanoseconds``; the clock already reads the time after
+        it): a jump back is remembered, for the first frame stamped before the last one and before the time the
+        clock left. Where the latest frame that went back was heard before the jump and it and every frame since are
+        stamped at or before the clock's time after it (by less than the jump), the new pass began there (``ros2 bag
+        play`` publishes ``/clock`` from a 40 Hz wall timer: a new pass's first image can come first): the next frame
+        starts it anew, whichever way it goes; the jump left pending was spent later, at a driver's resync a few ms
+        back, mid-pass. A resync of the old pass followed by frames stamped after the clock's time is none of this
+        pass's (a seek back or a reset to a time after it). Without a clock (``clock=None``) only the first of these."""
+        delta_ns = int(jump.delta.nanoseconds)
+        if delta_ns >= 0:
+            return
+        after_ns = None if self._clock is None else int(self._clock.now().nanoseconds)
+        with self._lock:
+            back, self._back = self._back, None
+            if back is not None and after_ns is not None and self._back_top_ns <= after_ns < back[0] - delta_ns:
+                if back[1] - back[0] <= TIME_JUMP_BACK_NS:  # more: the pipeline restarted there on its own (told)
+                    self._late, self._jumped = back, False
+                return
+            self._jumped, self._before_ns = True, None if after_ns is None else after_ns - delta_ns
 
     def frame(self, stamp_ns: int) -> bool:
         """A frame stamped ``stamp_ns`` is about to be processed (in order); returns True when it starts a new pass
-        (the clock went back and this stamp is before the last frame's), after ``on_new_pass``."""
+        (the clock went back and this stamp is before the last frame's and the clock's before the jump, or the
+        new pass began at a frame before the jump was heard), after ``on_new_pass``. A camera stamping another
+        clock (the wall time under ``use_sim_time``) is stamped after the time the clock left: no new pass."""
+        stamp_ns = int(stamp_ns)
         with self._lock:
-            last = self._last_ns
-            new_pass = self._jumped and last is not None and int(stamp_ns) < last
+            last, late, self._late = self._last_ns, self._late, None
+            went_back = last is not None and stamp_ns < last
+            new_pass = late is not None or (
+                self._jumped and went_back and (self._before_ns is None or stamp_ns < self._before_ns)
+            )
             if new_pass:
-                self._jumped = False
+                self._jumped, self._back = False, None
                 self.new_passes += 1
-            self._last_ns = int(stamp_ns)
+                self.back_ns = late[1] - late[0] if late is not None else (last or 0) - stamp_ns
+            elif went_back and last is not None:
+                self._back = (stamp_ns, last)
+            self._back_top_ns = stamp_ns if went_back else max(self._back_top_ns, stamp_ns)
+            self._last_ns = stamp_ns
         if new_pass:
             self._on_new_pass()
-        if last is not None and (new_pass or int(stamp_ns) < last - TIME_JUMP_BACK_NS):
-            self._told(int(stamp_ns), last, BY_CLOCK if new_pass else BY_STAMPS)
+        if late is not None:
+            self._told(*late, BY_CLOCK)
+        elif last is not None and (new_pass or stamp_ns < last - TIME_JUMP_BACK_NS):
+            self._told(stamp_ns, last, BY_CLOCK if new_pass else BY_STAMPS)
         return new_pass
 
     def _told(self, stamp_ns: int, last_ns: int, cause: str) -> None:
@@ -256,6 +293,17 @@ class ClockWentBack:
             f"{last_ns / NS_PER_S:.3f} s ({(last_ns - stamp_ns) / NS_PER_S:.3f} s back; {cause}): {forgotten} "
             f"(expected at each pass of a bag played with --loop; otherwise check {source}){held}"
         )
+
+
+def in_turn(*actions: Callable[[], Any]) -> Callable[[], None]:
+    """One action calling each of ``actions`` in turn (:class:`ClockWentBack`'s ``on_new_pass``: the node's TF of
+    the old pass, then the pipeline's state)."""
+
+    def call() -> None:
+        for action in actions:
+            action()
+
+    return call
 
 
 class ClockSteps:

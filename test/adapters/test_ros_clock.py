@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
@@ -23,6 +24,7 @@ from mono_depth_ros.adapters.ros_clock import (
 )
 from mono_depth_ros.adapters.stats import CLOCK_STANDS
 from mono_depth_ros.core.errors import ConfigError
+from mono_depth_ros.core.scale.recovery import TIME_JUMP_BACK_NS
 
 S = 1_000_000_000
 START_NS = 1_700_000_000 * S
@@ -349,3 +351,138 @@ def test_with_sim_time_the_diagnostics_timer_polls_often_enough_to_count_a_short
     wakeups, calls = run_polled_by(looped, 10.0, sim_time=True)
     assert wakeups >= 199
     assert len(calls) >= 14  # 10 s of it: 7/8 of it played (each wrap back counts no time), a call per 0.5 s
+
+
+def test_a_new_pass_whose_first_frame_came_before_the_clock_jump_starts_at_the_next_frame_not_at_a_resync() -> None:
+    """``ros2 bag play --clock --loop`` publishes /clock from a 40 Hz wall timer: the new pass's first image can be
+    processed before its jump is heard. The jump waited for the next frame stamped back, a driver's resync 5 ms back
+    mid-pass, which reset the pipeline there and warned of 0.005 s back. The clock's time after the jump (100.0 s) is
+    at or after that first frame's stamp: the next frame starts the pass anew, warned with the pass's own stamps."""
+    calls: list[int] = []
+    warned: list[str] = []
+    clock = Clock()
+    watch = ClockWentBack(lambda: calls.append(1), warn=warned.append, clock=clock)
+    resets = [watch.frame(stamp) for stamp in stamps(100.0, 100.1, 100.2, 100.3, 100.0)]
+    clock.s = 100.0  # the first /clock of the new pass: rcl calls the jump back with the clock already there
+    watch.on_jump(jump(-0.3))
+    resets += [watch.frame(stamp) for stamp in stamps(100.1, 100.2, 100.195, 100.3)]
+    assert resets == [False] * 5 + [True, False, False, False] and calls == [1], resets
+    (text,) = warned
+    assert "image stamped 1700000100.000 s after one stamped 1700000100.300 s (0.300 s back; the ROS clock" in text
+
+
+def test_a_jump_of_the_clock_is_no_new_pass_of_a_camera_stamping_another_clock() -> None:
+    """use_sim_time with a camera stamping the wall time (1.7e9 s) while the simulator's clock reads 50 s: a jump
+    of the clock back to 0 waited for the camera's stamps to go back and reset the pipeline at a driver's resync
+    (5 ms back) whenever it came. Those stamps are after the time the clock left: no new pass."""
+    clock = Clock()
+    clock.s = 50.0 - START_NS / S  # the simulator's clock, 50 s
+    watch = ClockWentBack(lambda: pytest.fail("no new pass"), clock=clock)
+    for stamp in stamps(0.0, 0.1):
+        watch.frame(stamp)
+    clock.s = -START_NS / S  # a simulator reset: its clock back to 0
+    watch.on_jump(jump(-50.0))
+    assert [watch.frame(stamp) for stamp in stamps(0.2, 0.195, 0.3)] == [False, False, False]
+
+
+def test_with_the_clock_a_jump_heard_first_still_starts_the_pass_at_its_first_frame() -> None:
+    """The usual order (the jump heard before the new pass's first frame): a simulator reset to 0 s from 50 s, its
+    first frame stamped 0.033 s (after the clock's time at the jump, before the time it left) starts the pass; the
+    old pass's frames in flight do not; a frame that went back before an earlier jump was none of this one's."""
+    calls: list[int] = []
+    clock = Clock()
+    watch = ClockWentBack(lambda: calls.append(1), clock=clock)
+    for stamp in stamps(49.8, 49.9, 49.895):  # a resync 5 ms back, before the reset
+        watch.frame(stamp)
+    clock.s = 0.0
+    watch.on_jump(jump(-50.0))
+    assert [watch.frame(stamp) for stamp in stamps(49.95, 0.033, 0.066, 0.061, 0.1)] == [False, True] + [False] * 3
+    assert calls == [1]
+
+
+def test_a_resync_of_the_old_pass_before_the_time_the_clock_went_back_to_is_no_late_new_pass() -> None:
+    """A seek back (or a simulator reset to a saved state) 0.8 s from 50.0 s to 49.2 s; a driver's resync at 48.8 s in
+    the old pass is at or before the clock's time after the jump, by less than the jump: it was taken for a new pass
+    begun before its jump was heard, and the old pass's frame still in flight (49.95 s) reset the pipeline, warned
+    '0.005 s back'; the new pass's first frame (0.72 s back, under the stamps' 1 s) then carried that frame's state.
+    The frames after the resync went past the clock's time: the new pass starts at its own first frame."""
+    calls: list[int] = []
+    warned: list[str] = []
+    clock = Clock()
+    watch = ClockWentBack(lambda: calls.append(1), warn=warned.append, clock=clock)
+    resets = [watch.frame(stamp) for stamp in stamps(48.7, 48.8, 48.795, 48.9, 49.9)]
+    clock.s = 49.2
+    watch.on_jump(jump(-0.8))
+    resets += [watch.frame(stamp) for stamp in stamps(49.95, 49.233, 49.266)]
+    assert resets == [False] * 6 + [True, False] and calls == [1], resets
+    (text,) = warned
+    assert "image stamped 1700000049.233 s after one stamped 1700000049.950 s (0.717 s back; the ROS clock" in text
+
+
+def _played(rng: random.Random) -> tuple[list[tuple[str, int, int]], set[int]]:
+    """A random play of 2-5 passes (a loop, a simulator reset to 0, a seek back), 33-100 ms frames, drivers' resyncs
+    5 ms back (none in the old pass's frames in flight), each jump heard before the new pass's first frame (after 0-2
+    frames of the old pass in flight) or after it (rosbag2's 40 Hz /clock timer); the clock's time after a jump is
+    0-6 ms past the pass's start, at or after a first frame already processed. Events: ('frame', stamp ns, 0) and
+    ('jump', delta ns, clock ns after). Returns them and the frames (0-based) where the pipeline must start anew:
+    a new pass's first frame; its second where the jump came after the first and it went back 1 s or less (more: the
+    stamps' own rule restarts at the first)."""
+    ms = 1_000_000
+    period, span = rng.choice((33, 50, 100)) * ms, rng.choice((200, 400, 900, 1500, 5000)) * ms
+    kind, rate, start = (
+        rng.choice(("loop", "reset", "seek")),
+        rng.choice((0.01, 0.05, 0.2)),
+        rng.randint(0, 60) * 100 * ms,
+    )
+    events: list[tuple[str, int, int]] = []
+    expected: set[int] = set()
+    frames, last = 0, 0
+    for k in range(rng.randint(2, 5)):
+        stamps_ns: list[int] = []
+        for i in range(span // period + 1):
+            if i >= 2 and rng.random() < rate:
+                stamps_ns.append(stamps_ns[-1] - 5 * ms)
+            stamps_ns.append(start + i * period)
+        if k:
+            before, after = last + rng.randint(0, 3 * period // ms) * ms, start + rng.randint(0, 6) * ms
+            if rng.random() < 1 / 3:  # heard after the new pass's first frame
+                events.append(("frame", stamps_ns[0], 0))
+                expected.add(frames if last - stamps_ns[0] > TIME_JUMP_BACK_NS else frames + 1)
+                frames, last, stamps_ns = frames + 1, stamps_ns[0], stamps_ns[1:]
+                events.append(("jump", after - before, after))
+            else:
+                events.append(("jump", after - before, after))
+                in_flight = [s for s in (last + period, last + 2 * period)[: rng.randint(0, 2)] if s <= before]
+                events += [("frame", stamp, 0) for stamp in in_flight]
+                frames += len(in_flight)
+                expected.add(frames)
+        events += [("frame", stamp, 0) for stamp in stamps_ns]
+        frames, last = frames + len(stamps_ns), stamps_ns[-1]
+        start = {"loop": start, "reset": 0, "seek": rng.randint(0, max(0, last // ms - 50)) * ms}[kind]
+    return events, expected
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_random_plays_start_anew_exactly_at_each_new_passs_first_frame_or_after_a_late_jump(
+    seed: int,
+) -> None:
+    """Against an oracle (``_played``) over 500 random plays each: where the pipeline starts anew (ClockWentBack's new
+    pass, or stamps more than 1 s back) is exactly each new pass's start; no resync, no frame of the old pass in
+    flight. explore145's watch as merged (3232e145) failed each seed: an old pass's resync before the time a seek went
+    back to was taken for a late new pass, and a frame of the old pass in flight started it."""
+    rng = random.Random(seed)
+    for _ in range(500):
+        events, expected = _played(rng)
+        clock = Clock()
+        watch = ClockWentBack(lambda: None, clock=clock)
+        anew: set[int] = set()
+        frame, last = 0, None
+        for what, value, after in events:
+            if what == "jump":
+                clock.s = after / S
+                watch.on_jump(jump(value / S))
+                continue
+            if watch.frame(START_NS + value) or (last is not None and value < last - TIME_JUMP_BACK_NS):
+                anew.add(frame)
+            frame, last = frame + 1, value
+        assert anew == expected, (events, sorted(anew), sorted(expected))

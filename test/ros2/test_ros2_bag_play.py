@@ -174,17 +174,22 @@ def test_images_captured_between_the_steps_of_a_slow_clock_are_not_counted_unsta
         assert last["frames_unstamped"] == "0" and not warned, (last, warned)
 
 
+@pytest.mark.parametrize("extrinsic_on", ["tf_static", "tf"])
 def test_each_pass_of_a_short_looped_bag_gives_the_depth_of_the_first(
-    probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path, tmp_path: Path
+    probe: Probe, kitti_frames: list[KittiFrame], ros_logs: Path, tmp_path: Path, extrinsic_on: str
 ) -> None:
     """``ros2 bag play --clock --loop`` of a 0.4 s recording (two KITTI scenes, one calibration, LiDAR) into a node
     with ``use_sim_time``: the clock goes back 0.4 s at every pass, less than the 1 s that stamps alone must go back
     to be a jump, and the scale filter carried the last pass's state into the next (seen: the second pass's first
     depth image 4 % off the first pass's, and off the bag runner's). tf2_ros' C++ buffer takes any jump back of the
-    ROS clock as a reset; the node too. Played at a quarter of the recorded rate, so that no frame is dropped."""
-    write_kitti_bag(tmp_path / "in", [kitti_frames[1], kitti_frames[2]] * 2 + [kitti_frames[1]])  # 1 and 2: one calib
+    ROS clock as a reset; the node too. Played at a quarter of the recorded rate, so that no frame is dropped. With
+    the LiDAR extrinsic on ``/tf`` (10 Hz, from 0.2 s before the first image), the node's TF buffer is cleared at the
+    new pass's first frame (the old pass's kept under 1 s back): the new pass's own transforms that came before that
+    frame are kept, and its depth is still the first pass's."""
+    frames = [kitti_frames[1], kitti_frames[2]] * 2 + [kitti_frames[1]]  # 1 and 2: one calib
+    write_kitti_bag(tmp_path / "in", frames, tf_around=None if extrinsic_on == "tf_static" else range(len(frames)))
     depth = probe.collect(Image, "/depth/image", RELIABLE)
-    launched = launch(probe, ros_logs, "loop_passes", {}, use_sim_time="true", lidar="/lidar/points")
+    launched = launch(probe, ros_logs, f"loop_passes_{extrinsic_on}", {}, use_sim_time="true", lidar="/lidar/points")
     with running(launched, probe, depth), playing(tmp_path / "in", "--clock", "--loop", "--rate", "0.25"):
         depth.wait_for(10, timeout_s=30)  # two passes
     passes: list[dict[int, Image]] = [{}]
