@@ -76,7 +76,7 @@ def recorded_aspects(spec: ModelSpec) -> tuple[float, float] | None:
         msg = (
             f"spec params.{SERVED_ASPECTS_KEY}={recorded!r} must be [least, most]: the network input aspects (width / "
             f"height, 0 < least <= most, most null for no bound) its graph runs at; rewrite it with `mono-depth spec "
-            f"MODEL --keep-aspect ...`"
+            f"MODEL --kind KIND --input-size HxW --keep-aspect`"
         )
         raise CheckpointError(msg)
     return numbers[0], numbers[1]
@@ -152,7 +152,7 @@ def _recorded_problem(spec: ModelSpec, image_hw: tuple[int, int], served: tuple[
     return (
         f"a {shape}{height}x{width} camera image is not for this model: kept in aspect it runs at "
         f"{input_h}x{input_w} (aspect {aspect:.2f}), and its graph runs at network input aspects (width / height) "
-        f"{bounds} only (its spec's params.{SERVED_ASPECTS_KEY}: `mono-depth spec --keep-aspect` found it failing at "
+        f"{bounds} only (its spec's params.{SERVED_ASPECTS_KEY}: mono-depth spec --keep-aspect found it failing at "
         f"others); for this camera "
         f"write a spec with --pad --input-size HxW in place of --keep-aspect (the image fitted inside a size it runs "
         f"at, the rest padded), or re-export the graph so that it runs at this aspect"

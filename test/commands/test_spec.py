@@ -912,7 +912,7 @@ def test_a_keep_aspect_spec_of_a_landscape_only_graph_serves_landscape_cameras_a
     a stretched fixed-size spec for every camera. Its keep-aspect spec is written now, recording the aspects that ran
     (square too: 1.00 and wider), with a note that portrait cameras are refused and why; the engine runs a 4:3 camera
     keeping its aspect and refuses a portrait one naming it and the spec to write, before the graph runs."""
-    from mono_depth_ros.core.errors import ShapeError
+    from mono_depth_ros.core.errors import AspectError
 
     path = _landscape_only_graph(tmp_path)
     assert main(["spec", str(path), "--kind", "relative_inverse", "--input-size", "28x28", "--keep-aspect"]) == 0
@@ -928,7 +928,7 @@ def test_a_keep_aspect_spec_of_a_landscape_only_graph_serves_landscape_cameras_a
     result = estimator.predict(np.zeros((480, 640, 3), dtype=np.uint8))
     assert result.network_hw == (28, 42) and result.values.shape == (480, 640)
     assert estimator.predict(np.zeros((480, 480, 3), dtype=np.uint8)).network_hw == (28, 28)
-    with pytest.raises(ShapeError, match=r"a portrait 640x480 camera image .* runs at 42x28 .*at least 1\.00 only"):
+    with pytest.raises(AspectError, match=r"a portrait 640x480 camera image .* runs at 42x28 .*at least 1\.00 only"):
         estimator.predict(np.zeros((640, 480, 3), dtype=np.uint8))
 
 
