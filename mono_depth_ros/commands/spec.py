@@ -7,8 +7,11 @@ one RGB image input ((B, 3, H, W), (B, H, W, 3), or either without the batch axi
 output) present and declared as one map per image (not normals, nor depth and confidence stacked in one output), a fixed
 input size taken from the graph when it has one (a graph with one fixed side runs at that side, never keeping
 aspect), and with ``--keep-aspect`` a graph declared free that runs square only refused (run once at a 2:1 camera's
-size: a map size traced as a constant, height and width one symbol). The node and the bag runner then load it with
-``--param model.backend=onnx --param model.weights=MODEL.onnx``. Depth Anything 3 metric, for example::
+size: a map size traced as a constant, height and width one symbol; then at 16:9, 4:3 and 3:4 portrait cameras'
+sizes: a graph that runs for the landscape ones only gets a spec recording the aspects it serves,
+``params.served_aspects``, and the node refuses a portrait camera by name).
+The node and the bag runner then load it with ``--param model.backend=onnx --param model.weights=MODEL.onnx``.
+Depth Anything 3 metric, for example::
 
     mono-depth spec da3_metric.onnx --kind metric_focal --input-size 504x504 --output depth --sky-output sky
 
