@@ -243,7 +243,11 @@ def _landscape_only(
 ) -> tuple[float, float]:
     """The aspects served by a graph that ran for every landscape camera of ``tried`` and failed for the portrait
     ``camera`` (``failure``): from the square one when it runs at the spec's square size, else from the least that
-    ran; a note on stderr says portrait cameras will be refused, why, and the spec to write for one."""
+    ran; a note on stderr says portrait cameras will be refused, why, and the spec to write for one.
+
+    Raises:
+        CheckpointError: the spec's own input size (the engine's warm-up at load) is of an aspect below those served
+            (the square failed too): naming the --input-size of a landscape size it ran at."""
     from mono_depth_ros.models.preprocess import network_input_size
 
     square_hw = network_input_size((policy.height, policy.height), policy)
@@ -258,6 +262,17 @@ def _landscape_only(
             square = f", untried at {square} (out of memory on this machine)"
     except CheckpointError:
         square = f", not {square}"
+    warm_hw = network_input_size((policy.height, policy.width), policy)  # the engine's warm-up at load
+    if warm_hw[1] / warm_hw[0] < least:
+        ran_h, ran_w = min(tried, key=lambda hw: hw[1] / hw[0])
+        msg = (
+            f"{failure}; it ran for landscape cameras only{square}: network input aspects (width / height) "
+            f"{least:.2f} and wider, and the engine warms up at the spec's input size {policy.height}x{policy.width} "
+            f"(network input {warm_hw[0]}x{warm_hw[1]}) when it loads, which that spec would refuse; give "
+            f"--input-size {ran_h}x{ran_w} --keep-aspect (a size it ran at), or --pad --input-size HxW in place of "
+            f"--keep-aspect"
+        )
+        raise CheckpointError(msg)
     sys.stderr.write(
         f"note: {failure}; the spec keeps aspect for the cameras it ran for{square}: network input aspects (width / "
         f"height) {least:.2f} and wider (params.{SERVED_ASPECTS_KEY}); the node and the bag runner refuse a portrait "

@@ -932,6 +932,36 @@ def test_a_keep_aspect_spec_of_a_landscape_only_graph_serves_landscape_cameras_a
         estimator.predict(np.zeros((640, 480, 3), dtype=np.uint8))
 
 
+def test_a_landscape_only_graph_that_fails_at_the_specs_own_square_size_gets_no_spec_the_engine_cannot_load(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A graph that runs for the landscape trials only and fails at the square one too got its keep-aspect spec at
+    --input-size 28x28, serving aspects from 1.5: the engine warms up at the spec's 28x28 when it loads, and refused
+    its own warm-up (AspectError, "a 28x28 camera image is not for this model") on every load. It is refused now,
+    naming the --input-size of a landscape size it ran at; that spec is written and loads."""
+    from mono_depth_ros.commands import spec as spec_command
+    from mono_depth_ros.core.errors import CheckpointError
+
+    trial_run = spec_command._trial_run
+
+    def no_square(*args: object) -> bool:  # the graph fails at its square size (its input_hw)
+        if args[4] == (28, 28):
+            raise CheckpointError("landscape.onnx failed on a (1, 3, 28, 28) input (broadcast)")
+        return trial_run(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(spec_command, "_trial_run", no_square)
+    path = _landscape_only_graph(tmp_path)
+    assert main(["spec", str(path), "--kind", "relative_inverse", "--input-size", "28x28", "--keep-aspect"]) == 2
+    err = capsys.readouterr().err
+    assert "not a square camera (28x28)" in err and "warms up at" in err and not spec_path_for(path).exists(), err
+    assert "--input-size 28x42 --keep-aspect" in err, err
+    assert main(["spec", str(path), "--kind", "relative_inverse", "--input-size", "28x42", "--keep-aspect"]) == 0
+    capsys.readouterr()
+    assert json.loads(spec_path_for(path).read_text(encoding="utf-8"))["params"]["served_aspects"] == [1.5, None]
+    estimator = DepthEstimator.open("onnx", path, EstimatorConfig(device="cpu", warmup_runs=1, cpu_threads=1))
+    assert estimator.predict(np.zeros((480, 640, 3), dtype=np.uint8)).network_hw == (28, 42)
+
+
 def test_an_older_keep_aspect_spec_without_served_aspects_loads_and_runs_the_graph_at_any_aspect(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
