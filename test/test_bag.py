@@ -393,3 +393,48 @@ def test_a_lidar_recalibrated_on_tf_static_mid_bag_gets_its_new_scale_at_once(
     ]
     assert len(errors) == 9 and errors[5] > 0.1, errors  # the wrong transform's scale (13.7 % long)
     assert max(abs(e) for e in errors[6:]) < 0.01, [f"{e:+.4f}" for e in errors]
+
+
+def test_a_portrait_camera_for_a_landscape_only_graph_is_refused_once_by_name_and_counted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A keep-aspect spec of a graph that runs landscape only (`spec --keep-aspect` records params.served_aspects):
+    the bag runner skips each frame of a portrait camera under its own reason, ``pipeline: AspectError``, with the
+    camera's size and the spec to write, before the graph runs (the graph's own broadcast error, with a --multiple-of
+    hint, on every frame otherwise); the same bag with its landscape camera is written whole."""
+    import dataclasses
+
+    from test.bag.support import write_tiny_bag
+    from test.commands.test_spec import _landscape_only_graph
+
+    pytest.importorskip("onnxruntime")
+    path = _landscape_only_graph(tmp_path)
+    assert main(["spec", str(path), "--kind", "metric", "--input-size", "28x28", "--keep-aspect"]) == 0
+
+    def portrait(topic: str, index: int, msg: Any) -> Any:  # the camera turned a quarter: image and calibration
+        if topic == "/camera/image_raw":
+            rgb = np.frombuffer(bytes(msg.data), np.uint8).reshape(msg.height, msg.width, 3).transpose(1, 0, 2)
+            data = np.ascontiguousarray(rgb).reshape(-1)
+            return dataclasses.replace(msg, height=msg.width, width=msg.height, step=msg.height * 3, data=data)
+        if topic == "/camera/camera_info":
+            k, p = np.asarray(msg.k).copy(), np.asarray(msg.p).copy()
+            k[[0, 4, 2, 5]], p[[0, 5, 2, 6]] = k[[4, 0, 5, 2]], p[[5, 0, 6, 2]]
+            return dataclasses.replace(msg, height=msg.width, width=msg.height, k=k, p=p)
+        return msg
+
+    params = ["--param", "model.backend=onnx", "--param", f"model.weights={path}", "--param", "scale.mode=none"]
+    params += ["--param", "device=cpu", "--param", "model.output_kind=metric"]
+    for name, mutate in (("landscape", None), ("portrait", portrait)):
+        write_tiny_bag(tmp_path / name, 3, prediction="none", lidar=False, mutate=mutate)
+        capsys.readouterr()
+        caplog.clear()
+        code = main(["bag", str(tmp_path / name), str(tmp_path / f"{name}_out"), *params])
+        out = capsys.readouterr()
+        if mutate is None:
+            assert code == 0 and "frames in 3, out 3, skipped 0" in out.out, out
+            continue
+        assert code == 1 and "frames in 3, out 0, skipped 3" in out.out, out
+        assert "skipped     3 x pipeline: AspectError: a portrait 64x48 camera image" in out.out, out
+        assert "--pad --input-size" in out.out and "failed on a" not in out.out + out.err, out
+        warned = [record.getMessage() for record in caplog.records if "AspectError" in record.getMessage()]
+        assert len(warned) == 1 and "a portrait 64x48 camera image" in warned[0], warned  # once for its 3 frames

@@ -3458,3 +3458,34 @@ def test_the_node_fed_a_bag_of_a_lidar_an_hour_behind_words_its_first_frame_as_t
         first == f"LiDAR scan not used: {summary.warnings.examples['lidar: no scan in time']}; this frame's scale "
         "falls back"
     ), (first, summary.warnings.examples)
+
+
+def test_a_portrait_camera_for_a_landscape_only_graph_is_refused_once_by_name_counted_and_the_node_goes_on(
+    ros: Ros, tmp_path: Path
+) -> None:
+    """A keep-aspect spec of a graph that runs landscape only (`spec --keep-aspect` records params.served_aspects):
+    each frame of a portrait camera is skipped under its own counter, ``AspectError``, warned once (the throttle holds
+    the rest) naming the camera's size and the spec to write, before the graph runs; a landscape frame after it is
+    published."""
+    pytest.importorskip("onnxruntime")
+    from mono_depth_ros.cli import main
+    from test.commands.test_spec import _landscape_only_graph
+
+    path = _landscape_only_graph(tmp_path)
+    assert main(["spec", str(path), "--kind", "metric", "--input-size", "28x28", "--keep-aspect"]) == 0
+    overrides = {"model.backend": "onnx", "model.weights": str(path), "scale.mode": "none", "device": "cpu"}
+    node = ros.make_node({**overrides, "model.output_kind": "metric"})
+    turned = PinholeIntrinsics(fx=40.0, fy=40.0, cx=11.5, cy=15.5, width=24, height=32)
+    rgb = np.random.default_rng(0).integers(0, 256, (32, 24, 3), dtype=np.uint8)
+    for k in range(3):
+        info = ros_msgs.camera_info_from_intrinsics(rclpy_style_factory(), turned, header(STAMP_NS + k))
+        node.deliver("/camera/camera_info", info)
+        node.deliver("/camera/image_raw", ros_msgs.image_from_array(rclpy_style_factory(), rgb, "rgb8", info.header))
+        assert wait_until(lambda k=k: sum(stats(node).bad.values()) == k + 1), stats(node)
+    assert stats(node).bad == {"AspectError": 3} and stats(node).published == 0
+    warned = [m for m in node.get_logger().messages("WARN") if "frame skipped (AspectError)" in m]
+    assert len(warned) == 1 and "a portrait 32x24 camera image" in warned[0] and "--pad --input-size" in warned[0]
+    node.deliver("/camera/camera_info", camera_info(STAMP_NS + 3))
+    node.deliver("/camera/image_raw", rgb_image(STAMP_NS + 3))
+    (depth,) = node.publishers["depth/image"].wait_for(1)
+    assert stamp_ns_of(depth) == STAMP_NS + 3 and stats(node).bad == {"AspectError": 3}

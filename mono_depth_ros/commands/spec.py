@@ -7,8 +7,11 @@ one RGB image input ((B, 3, H, W), (B, H, W, 3), or either without the batch axi
 output) present and declared as one map per image (not normals, nor depth and confidence stacked in one output), a fixed
 input size taken from the graph when it has one (a graph with one fixed side runs at that side, never keeping
 aspect), and with ``--keep-aspect`` a graph declared free that runs square only refused (run once at a 2:1 camera's
-size: a map size traced as a constant, height and width one symbol). The node and the bag runner then load it with
-``--param model.backend=onnx --param model.weights=MODEL.onnx``. Depth Anything 3 metric, for example::
+size: a map size traced as a constant, height and width one symbol; then at 16:9, 4:3 and 3:4 portrait cameras'
+sizes: a graph that runs for the landscape ones only gets a spec recording the aspects it serves,
+``params.served_aspects``, and the node refuses a portrait camera by name).
+The node and the bag runner then load it with ``--param model.backend=onnx --param model.weights=MODEL.onnx``.
+Depth Anything 3 metric, for example::
 
     mono-depth spec da3_metric.onnx --kind metric_focal --input-size 504x504 --output depth --sky-output sky
 
@@ -65,12 +68,14 @@ N``, the depth's position; the first item without it); it then runs with
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from mono_depth_ros.core.depth_kind import OutputKind
 from mono_depth_ros.core.errors import CheckpointError, ConfigError, ShapeError, first_line
+from mono_depth_ros.models.frozen_input import SERVED_ASPECTS_KEY
 from mono_depth_ros.models.graph_layout import MAP_SHAPES, ImageInput, declared_hw, declared_map, image_input
 from mono_depth_ros.models.preprocess import INTERPOLATIONS
 from mono_depth_ros.models.sidecar import golden_path_for, spec_path_for, write_whole
@@ -176,7 +181,9 @@ Each size is a forward pass: the spec of a graph of 518 short side at --multiple
 518x686, 686x518 (3.2x the pixels of the 2:1 run alone; bench/RESULTS-session-notes.md, explore134)."""
 
 
-def check_keep_aspect_run(model: Path, signature: GraphSignature, policy: InputPolicy, output: str) -> None:
+def check_keep_aspect_run(
+    model: Path, signature: GraphSignature, policy: InputPolicy, output: str
+) -> tuple[float, float] | None:
     """Run a graph declared with free height and width once at each size a keep-aspect ``policy`` gives the cameras
     of :data:`TRIAL_CAMERAS` (zeros; each distinct size once, a 2:1 camera's first), and refuse it when it cannot run
     at one or returns a map that is not of that input (:func:`~.graph_layout.depth_map`): an export whose output size
@@ -185,36 +192,117 @@ def check_keep_aspect_run(model: Path, signature: GraphSignature, policy: InputP
     only), or that runs at one aspect only (exported from 2:1 crops). The engine's warm-up runs at the spec's square
     input size and would pass; the first camera frame would be refused, and every one after it.
 
+    A graph that ran for every landscape camera and fails for the portrait one only (many exports run only when
+    their width is at least their height) is run at the spec's square size too, and its spec serves the network input
+    aspects from the least that ran (1 when the square one did) up: returned, for the spec's
+    ``params.served_aspects`` (:data:`~.frozen_input.SERVED_ASPECTS_KEY`), with a note on stderr saying that portrait
+    cameras are refused and why; the node refuses such a camera by name (:func:`~.frozen_input.aspect_problem`).
+
     Out of memory on this machine, the trial is left out with a note on stderr (the spec is still written).
 
+    Returns:
+        ``(least, inf)``: the network input aspects (width / height) served when the portrait trial failed alone;
+        None: any (every trial ran, or not tried).
+
     Raises:
-        CheckpointError: naming the camera and size tried, what the graph did, and the spec to write instead.
+        CheckpointError: naming the camera and size tried, the cameras it ran for, what the graph did, and the spec to
+            write instead.
     """
     from mono_depth_ros.models.preprocess import network_input_size
 
     image = signature.image
     if signature.session is None or image.height is not None or image.width is not None or not policy.keep_aspect:
-        return
-    tried: set[tuple[int, int]] = set()
+        return None
+    tried: dict[tuple[int, int], list[str]] = {}  # sizes that ran -> the cameras run at them
     for name, camera in TRIAL_CAMERAS:
         input_hw = network_input_size(camera or (policy.height, policy.height * TRIAL_ASPECT), policy)
-        if input_hw in tried:
-            continue
         words = f"a {name} camera" + (f" ({camera[1]}x{camera[0]})" if camera else "")
-        if not _trial_run(model, signature, output, words, input_hw, first=not tried):
-            return  # out of memory on this machine: the rest left untried too
-        tried.add(input_hw)
+        if input_hw in tried:
+            tried[input_hw].append(words)
+            continue
+        portrait = camera is not None and camera[0] > camera[1]
+        try:
+            if not _trial_run(model, signature, output, words, input_hw, tried):
+                return None  # out of memory on this machine: the rest left untried too
+        except CheckpointError as err:
+            if not portrait or not tried:
+                raise
+            return _landscape_only(model, signature, output, policy, tried, words, err)
+        tried[input_hw] = [words]
+    return None
+
+
+def _landscape_only(
+    model: Path,
+    signature: GraphSignature,
+    output: str,
+    policy: InputPolicy,
+    tried: dict[tuple[int, int], list[str]],
+    camera: str,
+    failure: CheckpointError,
+) -> tuple[float, float]:
+    """The aspects served by a graph that ran for every landscape camera of ``tried`` and failed for the portrait
+    ``camera`` (``failure``): from the square one when it runs at the spec's square size, else from the least that
+    ran; a note on stderr says portrait cameras will be refused, why, and the spec to write for one.
+
+    Raises:
+        CheckpointError: the spec's own input size (the engine's warm-up at load) is of an aspect below those served
+            (the square failed too): naming the --input-size of a landscape size it ran at."""
+    from mono_depth_ros.models.preprocess import network_input_size
+
+    square_hw = network_input_size((policy.height, policy.height), policy)
+    least = min(width / height for height, width in tried)
+    square = f"a square camera ({square_hw[0]}x{square_hw[1]})"
+    try:
+        if square_hw in tried or _trial_run(model, signature, output, square, square_hw, tried):
+            least = min(least, square_hw[1] / square_hw[0])
+            tried.setdefault(square_hw, [square])
+            square = f", {square} too"
+        else:
+            square = f", untried at {square} (out of memory on this machine)"
+    except CheckpointError:
+        square = f", not {square}"
+    warm_hw = network_input_size((policy.height, policy.width), policy)  # the engine's warm-up at load
+    if warm_hw[1] / warm_hw[0] < least:
+        ran_h, ran_w = min(tried, key=lambda hw: hw[1] / hw[0])
+        msg = (
+            f"{failure}; it ran for landscape cameras only{square}: network input aspects (width / height) "
+            f"{least:.2f} and wider, and the engine warms up at the spec's input size {policy.height}x{policy.width} "
+            f"(network input {warm_hw[0]}x{warm_hw[1]}) when it loads, which that spec would refuse; give "
+            f"--input-size {ran_h}x{ran_w} --keep-aspect (a size it ran at), or --pad --input-size HxW in place of "
+            f"--keep-aspect"
+        )
+        raise CheckpointError(msg)
+    sys.stderr.write(
+        f"note: {failure}; the spec keeps aspect for the cameras it ran for{square}: network input aspects (width / "
+        f"height) {least:.2f} and wider (params.{SERVED_ASPECTS_KEY}); the node and the bag runner refuse a portrait "
+        f"camera, naming it, and count each of its frames; for a portrait camera write a spec with --pad --input-size "
+        f"HxW in place of --keep-aspect (the image fitted inside a size it runs at)\n"
+    )
+    return least, math.inf
+
+
+def _ran_words(tried: dict[tuple[int, int], list[str]]) -> str:
+    """The cameras the trial ran the graph for, in words (``a 2:1 camera and a 16:9 camera (1280x720)``)."""
+    names = [name for names in tried.values() for name in names]
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def _trial_run(
-    model: Path, signature: GraphSignature, output: str, camera: str, input_hw: tuple[int, int], first: bool
+    model: Path,
+    signature: GraphSignature,
+    output: str,
+    camera: str,
+    input_hw: tuple[int, int],
+    tried: dict[tuple[int, int], list[str]],
 ) -> bool:
     """:func:`check_keep_aspect_run`'s run at ``input_hw`` (the network input (height, width) in pixels of
-    ``camera``, its words; ``first``: the first size tried, a 2:1 camera's); False when it ran out of this machine's
-    memory (a note on stderr), True when it ran.
+    ``camera``, its words; ``tried``: the sizes that ran before it, and their cameras: none for the first, a 2:1
+    camera's); False when it ran out of this machine's memory (a note on stderr), True when it ran.
 
     Raises:
-        CheckpointError: the graph failed there, or returned a map not of that input."""
+        CheckpointError: the graph failed there (naming the cameras it ran for; by aspect, when it ran at the same
+            sides the other way round), or returned a map not of that input."""
     import numpy as np
     import torch
 
@@ -248,8 +336,9 @@ def _trial_run(
                 f"runs square only is refused at the first camera frame\n"
             )
             return False
-        failed = failed_run(str(model), (1, 3, *input_hw), err)
-        where = "" if first else f" ({camera} under --keep-aspect; it ran for a {TRIAL_ASPECT}:1 camera)"
+        transposed = input_hw[::-1] in tried
+        failed = failed_run(str(model), (1, 3, *input_hw), err, transposed_ran=transposed)
+        where = f" ({camera} under --keep-aspect; it ran for {_ran_words(tried)})" if tried else ""
         raise CheckpointError(f"{failed}{square}{where}") from None
     try:
         depth_map(torch.from_numpy(np.asarray(result)), 1, what, remedy, input_hw, remedy)
@@ -484,10 +573,12 @@ def make_spec(args: argparse.Namespace) -> ModelSpec:
     if args.focal_divisor != METRIC_FOCAL_DIVISOR and output_kind is not OutputKind.METRIC_FOCAL:
         msg = f"--focal-divisor is for --kind metric_focal (metres = output x focal / divisor), not {output_kind.value}"
         raise ConfigError(msg)
-    check_keep_aspect_run(args.model, signature, policy, depth)  # last: a forward pass, after the flags' own checks
+    served = check_keep_aspect_run(args.model, signature, policy, depth)  # last: a forward pass, after flag checks
+    least = None if served is None else math.floor(served[0] * 1e4) / 1e4  # 4 decimals, never above one that ran
+    aspects = {} if least is None else {SERVED_ASPECTS_KEY: [least, None]}  # most: null, no bound
     return ModelSpec(
         architecture="torchscript_module" if torchscript else "onnx_graph",
-        params={"source": args.model.name},
+        params={"source": args.model.name, **aspects},
         input=policy,
         mean=mean,
         std=std,

@@ -19,6 +19,13 @@ class ShapeError(DepthError):
     """An array or message has sizes that do not agree (step, width, height, channels, field offsets)."""
 
 
+class AspectError(ShapeError):
+    """A camera whose aspect its model does not serve: a keep-aspect spec records the aspects its graph runs at
+    (``params.served_aspects``, :func:`~mono_depth_ros.models.frozen_input.aspect_problem`), and this camera's network
+    input is of another (a portrait camera for a graph that runs landscape only); refused before the network runs,
+    counted under its own name."""
+
+
 class EncodingError(DepthError):
     """An image encoding, compressed format or point field datatype that is not supported."""
 

@@ -329,9 +329,18 @@ def _error_detail(err: BaseException) -> str:
     return detail if len(detail) <= 400 else detail[:397] + "..."
 
 
-def failed_run(what: str, shape: tuple[int, ...], err: BaseException) -> CheckpointError:
+def failed_run(what: str, shape: tuple[int, ...], err: BaseException, transposed_ran: bool = False) -> CheckpointError:
     """The error for a model made elsewhere that failed to run on an input of ``shape`` (the engine's (B, 3, H, W)):
-    most often a graph exported or traced at one size run at another, or a side its strides do not divide."""
+    most often a graph exported or traced at one size run at another, or a side its strides do not divide.
+    ``transposed_ran``: it ran at the same sides the other way round (``spec --keep-aspect``'s portrait trial), so the
+    failure is by aspect and no --multiple-of is named (its sides are ones its strides divide)."""
+    if transposed_ran:
+        height, width = shape[-2:]
+        msg = (
+            f"{what} failed on a {tuple(shape)} input ({_error_detail(err)}); it ran at {width}x{height}, the same "
+            f"sides the other way round: its network does not run at this aspect, whatever multiple its strides need"
+        )
+        return CheckpointError(msg)
     msg = (
         f"{what} failed on a {tuple(shape)} input ({_error_detail(err)}); write its spec for the input it takes: "
         f"`mono-depth spec MODEL --kind KIND --input-size HxW` at the size it was made for, without --keep-aspect (a "

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from mono_depth_ros.core.errors import CheckpointError, ConfigError, ShapeError, first_line
+from mono_depth_ros.core.errors import AspectError, CheckpointError, ConfigError, ShapeError, first_line
 from mono_depth_ros.core.frame_hints import FrameHints
 from mono_depth_ros.core.model_output import is_out_of_memory
 from mono_depth_ros.models.backend import DepthBackend, TorchBackend, open_backend, resolve_device
@@ -375,11 +375,13 @@ class DepthEstimator:
         Raises:
             ShapeError: a fixed-size export of a keep-aspect network given a camera of another aspect
                 (:func:`~.frozen_input.aspect_problem`: naming the export for that camera).
+            AspectError: a keep-aspect spec that records the aspects its graph runs at given a camera of another
+                (a portrait camera for a landscape-only graph: naming the spec to write for it).
         """
         fixed = self.backend.fixed_input_hw
         if image_hw not in self._served_hw:  # a fixed-size export of a keep-aspect network: its camera's aspect only
-            if (problem := aspect_problem(self.spec, image_hw)) is not None:
-                raise ShapeError(problem)
+            if (problem := aspect_problem(self.spec, image_hw)) is not None:  # keeping aspect: its recorded ones
+                raise (AspectError if self.spec.input.keep_aspect else ShapeError)(problem)
             self._served_hw.add(image_hw)
         return fixed if fixed is not None else network_input_size(image_hw, self.spec.input)
 

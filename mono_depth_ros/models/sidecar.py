@@ -26,7 +26,7 @@ from safetensors.numpy import load_file, save_file
 
 from mono_depth_ros.core.errors import CheckpointError
 from mono_depth_ros.models.checkpoint import GoldenReference, mode_as_umask_allows
-from mono_depth_ros.models.frozen_input import source_input
+from mono_depth_ros.models.frozen_input import served_aspects
 from mono_depth_ros.models.onnx_external import data_read_by_other_graphs, external_data_files, rename_external_data
 from mono_depth_ros.models.spec import ModelSpec
 
@@ -236,7 +236,7 @@ def read_spec(model_path: str | Path, backend: str, embedded_json: str | None) -
         raise CheckpointError(msg)
     try:
         spec = ModelSpec.from_json(text)
-        source_input(spec)  # a fixed-size export's recorded policy: checked here, not at the first frame
+        served_aspects(spec)  # a fixed-size export's recorded policy, a keep-aspect spec's aspects: checked here
     except (CheckpointError, TypeError, ValueError) as err:
         problem = str(err) if isinstance(err, CheckpointError) else f"malformed ({err})"
         msg = f"model spec {source}: {problem}; {_spec_remedy(path, source == str(beside), embedded_json)}"

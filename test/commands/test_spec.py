@@ -868,7 +868,9 @@ def test_a_keep_aspect_spec_of_a_graph_that_runs_at_2_to_1_only_is_refused_namin
     assert main([*recipe, "--keep-aspect"]) == 2
     err = capsys.readouterr().err
     assert re.search(r"failed on a \(1, 3, 28, 42\) input", err), err  # 16:9: 28x56 at --multiple-of 14, as 2:1's
-    assert "(a 4:3 camera (640x480) under --keep-aspect; it ran for a 2:1 camera)" in err, err
+    ran = "it ran for a 2:1 camera and a 16:9 camera (1280x720))"  # 16:9's size is 2:1's: it ran too
+    assert f"(a 4:3 camera (640x480) under --keep-aspect; {ran}" in err, err
+    assert "--multiple-of" in err, err  # 28x42's 42 ran on no side: a stride may not divide it
     assert "without --keep-aspect" in err and not spec_path_for(path).exists(), err
     assert main(["spec", str(path), "--kind", "relative_inverse", "--input-size", "28x56"]) == 0  # the remedy
     free = legacy_onnx(_SquareOnly(square=False), torch.zeros(1, 3, 28, 28), tmp_path / "free.onnx", ["image"],
@@ -885,6 +887,105 @@ def test_a_keep_aspect_spec_of_a_graph_that_runs_at_2_to_1_only_is_refused_namin
     assert [shape[2:] for shape in tried] == [(28, 56), (28, 42), (42, 28)], tried  # 16:9's is 2:1's
     estimator = DepthEstimator.open("onnx", path, EstimatorConfig(device="cpu", warmup_runs=1, cpu_threads=1))
     assert estimator.predict(np.zeros((480, 640, 3), dtype=np.uint8)).values.shape == (480, 640)
+
+
+class _LandscapeOnly(nn.Module):
+    """An export that runs only when its input is at least as wide as high (many exported landscape models): it adds
+    its map's left square to its transpose (ONNX Runtime's broadcast error when the width is below the height)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        first = x[:, :1] + 3.0
+        left = first[..., : first.shape[2]]
+        return first + (left + left.transpose(2, 3)).mean() * 0.0
+
+
+def _landscape_only_graph(tmp_path: Path) -> Path:
+    return legacy_onnx(_LandscapeOnly(), torch.zeros(1, 3, 28, 56), tmp_path / "landscape.onnx", ["image"], ["depth"],
+                       {"image": {2: "height", 3: "width"}, "depth": {2: "height", 3: "width"}})  # fmt: skip
+
+
+def test_a_keep_aspect_spec_of_a_landscape_only_graph_serves_landscape_cameras_and_refuses_portrait_ones_by_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A graph that runs only when width >= height was refused whole at the portrait trial, with the --multiple-of
+    hint (wrong: 42x28's sides ran as 28x42) and "it ran for a 2:1 camera" (16:9 and 4:3 ran too); the only way out was
+    a stretched fixed-size spec for every camera. Its keep-aspect spec is written now, recording the aspects that ran
+    (square too: 1.00 and wider), with a note that portrait cameras are refused and why; the engine runs a 4:3 camera
+    keeping its aspect and refuses a portrait one naming it and the spec to write, before the graph runs."""
+    from mono_depth_ros.core.errors import AspectError
+
+    path = _landscape_only_graph(tmp_path)
+    assert main(["spec", str(path), "--kind", "relative_inverse", "--input-size", "28x28", "--keep-aspect"]) == 0
+    err = capsys.readouterr().err
+    assert "failed on a (1, 3, 42, 28) input" in err and "it ran at 28x42, the same sides the other way round" in err
+    ran = "it ran for a 2:1 camera, a 16:9 camera (1280x720) and a 4:3 camera (640x480))"
+    assert f"(a 3:4 portrait camera (480x640) under --keep-aspect; {ran}" in err, err
+    assert "--multiple-of" not in err and "a square camera (28x28) too" in err and "1.00 and wider" in err, err
+    assert "refuse a portrait camera" in err and "--pad --input-size" in err, err
+    recorded = json.loads(spec_path_for(path).read_text(encoding="utf-8"))
+    assert recorded["input"]["keep_aspect"] is True and recorded["params"]["served_aspects"] == [1.0, None]
+    estimator = DepthEstimator.open("onnx", path, EstimatorConfig(device="cpu", warmup_runs=1, cpu_threads=1))
+    result = estimator.predict(np.zeros((480, 640, 3), dtype=np.uint8))
+    assert result.network_hw == (28, 42) and result.values.shape == (480, 640)
+    assert estimator.predict(np.zeros((480, 480, 3), dtype=np.uint8)).network_hw == (28, 28)
+    with pytest.raises(AspectError, match=r"a portrait 640x480 camera image .* runs at 42x28 .*at least 1\.00 only"):
+        estimator.predict(np.zeros((640, 480, 3), dtype=np.uint8))
+
+
+def test_a_landscape_only_graph_that_fails_at_the_specs_own_square_size_gets_no_spec_the_engine_cannot_load(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A graph that runs for the landscape trials only and fails at the square one too got its keep-aspect spec at
+    --input-size 28x28, serving aspects from 1.5: the engine warms up at the spec's 28x28 when it loads, and refused
+    its own warm-up (AspectError, "a 28x28 camera image is not for this model") on every load. It is refused now,
+    naming the --input-size of a landscape size it ran at; that spec is written and loads."""
+    from mono_depth_ros.commands import spec as spec_command
+    from mono_depth_ros.core.errors import CheckpointError
+
+    trial_run = spec_command._trial_run
+
+    def no_square(*args: object) -> bool:  # the graph fails at its square size (its input_hw)
+        if args[4] == (28, 28):
+            raise CheckpointError("landscape.onnx failed on a (1, 3, 28, 28) input (broadcast)")
+        return trial_run(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(spec_command, "_trial_run", no_square)
+    path = _landscape_only_graph(tmp_path)
+    assert main(["spec", str(path), "--kind", "relative_inverse", "--input-size", "28x28", "--keep-aspect"]) == 2
+    err = capsys.readouterr().err
+    assert "not a square camera (28x28)" in err and "warms up at" in err and not spec_path_for(path).exists(), err
+    assert "--input-size 28x42 --keep-aspect" in err, err
+    assert main(["spec", str(path), "--kind", "relative_inverse", "--input-size", "28x42", "--keep-aspect"]) == 0
+    capsys.readouterr()
+    assert json.loads(spec_path_for(path).read_text(encoding="utf-8"))["params"]["served_aspects"] == [1.5, None]
+    estimator = DepthEstimator.open("onnx", path, EstimatorConfig(device="cpu", warmup_runs=1, cpu_threads=1))
+    assert estimator.predict(np.zeros((480, 640, 3), dtype=np.uint8)).network_hw == (28, 42)
+
+
+def test_an_older_keep_aspect_spec_without_served_aspects_loads_and_runs_the_graph_at_any_aspect(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A keep-aspect spec written before params.served_aspects (or of a graph that ran at every trial) serves any
+    aspect as before: a portrait frame reaches the graph (here the landscape-only one, which fails there as it did),
+    a landscape one runs. A malformed record is refused when the spec loads, naming the file and the remedy."""
+    from mono_depth_ros.core.errors import CheckpointError
+
+    path = _landscape_only_graph(tmp_path)
+    assert main(["spec", str(path), "--kind", "relative_inverse", "--input-size", "28x28", "--keep-aspect"]) == 0
+    capsys.readouterr()
+    beside = spec_path_for(path)
+    written = json.loads(beside.read_text(encoding="utf-8"))
+    del written["params"]["served_aspects"]
+    beside.write_text(json.dumps(written), encoding="utf-8")
+    estimator = DepthEstimator.open("onnx", path, EstimatorConfig(device="cpu", warmup_runs=1, cpu_threads=1))
+    assert estimator.predict(np.zeros((480, 640, 3), dtype=np.uint8)).network_hw == (28, 42)
+    with pytest.raises(CheckpointError, match=r"failed on a \(1, 3, 42, 28\) input"):
+        estimator.predict(np.zeros((640, 480, 3), dtype=np.uint8))
+    for malformed in ([0.0, None], [2.0, 1.0], "1:1", [True, None], [1.0]):
+        beside.write_text(json.dumps({**written, "params": {"served_aspects": malformed}}), encoding="utf-8")
+        with pytest.raises(CheckpointError, match=r"served_aspects.*must be \[least, most\]") as raised:
+            DepthEstimator.open("onnx", path, EstimatorConfig(device="cpu", warmup_runs=0, cpu_threads=1))
+        assert str(beside) in str(raised.value) and "--keep-aspect" in str(raised.value), malformed
 
 
 def test_out_of_memory_in_the_keep_aspect_trial_writes_the_spec_with_a_note(

@@ -134,6 +134,15 @@ def test_failed_run_keeps_the_line_that_says_what_went_wrong() -> None:
     )
 
 
+def test_failed_run_by_aspect_names_the_sides_that_ran_and_no_multiple() -> None:
+    """A portrait input whose sides ran the other way round (spec --keep-aspect's portrait trial) failed with the
+    --multiple-of hint, which no multiple answers: the failure is by aspect."""
+    ort = RuntimeError("Non-zero status code returned while running Add node. broadcast")
+    error = str(failed_run("ONNX model m.onnx", (1, 3, 42, 28), ort, transposed_ran=True))
+    assert "failed on a (1, 3, 42, 28) input (Non-zero status code" in error, error
+    assert "it ran at 28x42, the same sides the other way round" in error and "--multiple-of" not in error, error
+
+
 def test_depth_map_takes_one_map_per_image_and_names_any_other_output() -> None:
     """Two maps stacked for one image ((2, H, W), (1, 2, H, W)) are no batch of two: refused with the output's name
     and the remedy; a batch of two keeps its two maps."""
