@@ -409,3 +409,42 @@ def test_a_rectified_topic_with_zero_d_and_a_turning_r_rotated_again_is_warned()
     assert undistorted_twice("/stereo/left/image_raw", rotated, False) is None  # a raw topic, rotated once
     still = CameraModel(1242, 375, "plumb_bob", (0.0,) * 5, k, np.eye(3) + 1e-9, p)
     assert undistorted_twice("/stereo/left/image_rect", still, False) is None
+
+
+def test_a_zoom_on_a_rectified_topic_undistorted_again_is_throttled_in_the_node_and_told_per_model_in_the_bag() -> None:
+    """The merge of the node's distortion throttle (``same_text``) with the bag runner's ``warn_twice(text, camera)``
+    (one conflict, resolved by hand): a zoom (a new K every frame, one lens) on a rectified topic read as raw logs the
+    'undistorted again' text once per throttle period where no ``warn_twice`` is given (the node: it was logged at
+    frame rate with review144's side, 10 lines for 10 frames), and hands every calibration with its model to
+    ``warn_twice`` where one is (the bag runner: its summary counts them under the model's reason)."""
+    from mono_depth_ros.adapters.log_throttle import ReasonThrottle
+    from test.adapters import test_cdr_fuzz as fuzz
+
+    own = fuzz.restamped(fuzz.real_frame("humble").info, 1)
+
+    def zoomed(step: int) -> Any:
+        k, p = np.asarray(own.k, np.float64).copy(), np.asarray(own.p, np.float64).copy()
+        k[[0, 4]] *= 1.0 + 0.01 * step
+        p[[0, 5]] *= 1.0 + 0.01 * step
+        return replace(own, k=k, p=p, distortion_model="plumb_bob", d=np.array([-0.37, 0.2, 0.0, 0.0, 0.0]))
+
+    now = [0.0]
+    warnings: list[str] = []
+    throttle = ReasonThrottle(2.0, clock=lambda: now[0])
+    cache = CameraModelCache(warn_about_calibration("/camera/image_rect", False, warnings.append, same_text=throttle))
+    for step in range(10):
+        cache.get(zoomed(step))
+        now[0] += 0.1
+    assert len(warnings) == 1 and "image_is_rectified: true" in warnings[0], warnings
+    now[0] += 2.0
+    cache.get(zoomed(10))
+    assert len(warnings) == 2 and warnings[1] == warnings[0] + " (9 more since the last)", warnings
+    told: list[tuple[str, Any]] = []
+    cache = CameraModelCache(
+        warn_about_calibration(
+            "/camera/image_rect", False, warnings.append, None, None, lambda text, model: told.append((text, model))
+        )
+    )
+    models = [cache.get(zoomed(step)) for step in range(10)]
+    assert [model for _, model in told] == models and len(warnings) == 2, told
+    assert all(text == told[0][0] and "image_is_rectified: true" in text for text, _ in told), told
