@@ -584,3 +584,15 @@ def test_the_architecture_folder_table_lists_every_package_folder_with_its_file_
     assert header.split("\n", 1)[0] == " files | what |", "columns: folder | files | what (no line counts)"
     wrong = {folder: (cells[0], count) for folder, count in folders.items() if (cells := rows[folder])[0] != str(count)}
     assert not wrong, f"docs/architecture.md file counts (table, actual): {wrong}"
+
+
+def test_the_rectified_child_frames_translation_is_taken_through_ps_left_3x3_not_camera_infos_k() -> None:
+    """The node page's remedy for a TF to the unrectified camera (a child ``camera_rect_optical``) gave its
+    translation as -Rᵀ · K⁻¹ · P[:, 3]: read with camera_info's K (the raw camera's, another focal length where the
+    rectification rescales, as in KITTI's raw calibration), the baseline comes out scaled by P's fx over K's. What
+    test/core/scale/test_lidar.py pins on KITTI's pixels is P's left 3x3 (its ``k = projection[:, :3]``)."""
+    page = " ".join((REPO_ROOT / "docs" / "ros2_node.md").read_text(encoding="utf-8").split())
+    assert "`--x --y --z` = -Rᵀ · M⁻¹ · P[:, 3] with M P's left 3x3" in page
+    assert "K⁻¹ · P[:, 3]" not in page
+    pinned = (REPO_ROOT / "test" / "core" / "scale" / "test_lidar.py").read_text(encoding="utf-8")
+    assert "k = projection[:, :3]" in pinned and "np.linalg.solve(k, projection[:, 3])" in pinned
