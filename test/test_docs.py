@@ -596,3 +596,13 @@ def test_the_rectified_child_frames_translation_is_taken_through_ps_left_3x3_not
     assert "K⁻¹ · P[:, 3]" not in page
     pinned = (REPO_ROOT / "test" / "core" / "scale" / "test_lidar.py").read_text(encoding="utf-8")
     assert "k = projection[:, :3]" in pinned and "np.linalg.solve(k, projection[:, 3])" in pinned
+
+
+def test_the_reliability_page_says_a_recalibration_starts_the_lidar_scale_afresh() -> None:
+    """docs/reliability.md's recalibration row said the LiDAR scale filter is kept (a scan's depth does not depend on
+    the intrinsics), written before the zoom reset: ScaleRecovery now starts the LiDAR scale afresh at a new
+    calibration (the model's depth it is fitted to changes with the focal length), as the row's cited tests show."""
+    lines = (REPO_ROOT / "docs" / "reliability.md").read_text(encoding="utf-8").splitlines()
+    (row,) = [line for line in lines if line.startswith("| A camera recalibrated mid-stream")]
+    assert "the LiDAR scale filter is kept" not in row and "the LiDAR scale starts afresh too" in row
+    assert "test_a_zoom_gets_its_own_lidar_scale_from_its_first_frame" in row
