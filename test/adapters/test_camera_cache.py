@@ -271,6 +271,14 @@ def test_two_calibrations_alternating_are_warned_once_each_and_keep_their_models
     assert models[0] is models[2] is models[8] and models[1] is models[9] and models[0] is not models[1]
 
 
+def _zoomed(info: Any, step: int, **changes: Any) -> Any:
+    """``info`` (a camera_info) zoomed by ``step`` % (K's and P's focal lengths), with ``changes`` replaced."""
+    k, p = np.asarray(info.k, np.float64).copy(), np.asarray(info.p, np.float64).copy()
+    k[[0, 4]] *= 1.0 + 0.01 * step
+    p[[0, 5]] *= 1.0 + 0.01 * step
+    return replace(info, k=k, p=p, **changes)
+
+
 def test_a_zoom_repeats_the_distortion_warning_once_a_throttle_period_and_another_lens_at_once() -> None:
     """A zoom (a new K every frame, one lens: each calibration checked once, all with the same distortion text) on a
     raw topic read as rectified: with ``same_text`` (the node's log throttle) the identical text is logged once per
@@ -284,10 +292,7 @@ def test_a_zoom_repeats_the_distortion_warning_once_a_throttle_period_and_anothe
     lens = {"distortion_model": "plumb_bob", "d": np.array([-0.37, 0.2, 0.0, 0.0, 0.0])}
 
     def zoomed(step: int, **changes: Any) -> Any:
-        k, p = np.asarray(own.k, np.float64).copy(), np.asarray(own.p, np.float64).copy()
-        k[[0, 4]] *= 1.0 + 0.01 * step
-        p[[0, 5]] *= 1.0 + 0.01 * step
-        return replace(own, k=k, p=p, **{**lens, **changes})
+        return _zoomed(own, step, **{**lens, **changes})
 
     now = [0.0]
     warnings: list[str] = []
@@ -423,10 +428,7 @@ def test_a_zoom_on_a_rectified_topic_undistorted_again_is_throttled_in_the_node_
     own = fuzz.restamped(fuzz.real_frame("humble").info, 1)
 
     def zoomed(step: int) -> Any:
-        k, p = np.asarray(own.k, np.float64).copy(), np.asarray(own.p, np.float64).copy()
-        k[[0, 4]] *= 1.0 + 0.01 * step
-        p[[0, 5]] *= 1.0 + 0.01 * step
-        return replace(own, k=k, p=p, distortion_model="plumb_bob", d=np.array([-0.37, 0.2, 0.0, 0.0, 0.0]))
+        return _zoomed(own, step, distortion_model="plumb_bob", d=np.array([-0.37, 0.2, 0.0, 0.0, 0.0]))
 
     now = [0.0]
     warnings: list[str] = []
