@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from mono_depth_ros.adapters.camera_cache import (
     undistorted_twice,
     warn_about_calibration,
 )
+from mono_depth_ros.adapters.log_throttle import ReasonThrottle
 from mono_depth_ros.core.camera import CameraModel, PinholeIntrinsics
 from mono_depth_ros.core.errors import CalibrationError
 from mono_depth_ros.core.ros_msgs import camera_info_from_intrinsics, camera_info_from_model, make_header
@@ -279,13 +281,27 @@ def _zoomed(info: Any, step: int, **changes: Any) -> Any:
     return replace(info, k=k, p=p, **changes)
 
 
+def _zoomed_ten_times(
+    topic: str, image_is_rectified: bool, zoomed: Callable[[int], Any]
+) -> tuple[CameraModelCache, list[str], list[float]]:
+    """A cache warning through a 2 s throttle on a settable clock (``now[0]``, s), given ``zoomed(0..9)`` 0.1 s
+    apart: the cache, the warnings logged and the clock."""
+    now = [0.0]
+    warnings: list[str] = []
+    throttle = ReasonThrottle(2.0, clock=lambda: now[0])
+    cache = CameraModelCache(warn_about_calibration(topic, image_is_rectified, warnings.append, same_text=throttle))
+    for step in range(10):
+        cache.get(zoomed(step))
+        now[0] += 0.1
+    return cache, warnings, now
+
+
 def test_a_zoom_repeats_the_distortion_warning_once_a_throttle_period_and_another_lens_at_once() -> None:
     """A zoom (a new K every frame, one lens: each calibration checked once, all with the same distortion text) on a
     raw topic read as rectified: with ``same_text`` (the node's log throttle) the identical text is logged once per
     period, the next one saying how many were held back (it was logged at frame rate, 10 lines for 10 frames);
     another lens's text is not held back. Without ``same_text`` (the bag runner's summary counts them) every
     calibration warns, as test_two_calibrations_alternating_are_warned_once_each_and_keep_their_models asserts."""
-    from mono_depth_ros.adapters.log_throttle import ReasonThrottle
     from test.adapters import test_cdr_fuzz as fuzz
 
     own = fuzz.restamped(fuzz.real_frame("humble").info, 1)
@@ -294,13 +310,7 @@ def test_a_zoom_repeats_the_distortion_warning_once_a_throttle_period_and_anothe
     def zoomed(step: int, **changes: Any) -> Any:
         return _zoomed(own, step, **{**lens, **changes})
 
-    now = [0.0]
-    warnings: list[str] = []
-    throttle = ReasonThrottle(2.0, clock=lambda: now[0])
-    cache = CameraModelCache(warn_about_calibration("/camera/image_raw", True, warnings.append, same_text=throttle))
-    for step in range(10):
-        cache.get(zoomed(step))
-        now[0] += 0.1
+    cache, warnings, now = _zoomed_ten_times("/camera/image_raw", True, zoomed)
     assert len(warnings) == 1 and "plumb_bob D=[-0.37, 0.2" in warnings[0], warnings
     cache.get(zoomed(10, d=np.array([-0.3, 0.1, 0.0, 0.0, 0.0])))  # another lens: said at once
     assert len(warnings) == 2 and "plumb_bob D=[-0.3, 0.1" in warnings[1], warnings
@@ -422,7 +432,6 @@ def test_a_zoom_on_a_rectified_topic_undistorted_again_is_throttled_in_the_node_
     'undistorted again' text once per throttle period where no ``warn_twice`` is given (the node: it was logged at
     frame rate with review144's side, 10 lines for 10 frames), and hands every calibration with its model to
     ``warn_twice`` where one is (the bag runner: its summary counts them under the model's reason)."""
-    from mono_depth_ros.adapters.log_throttle import ReasonThrottle
     from test.adapters import test_cdr_fuzz as fuzz
 
     own = fuzz.restamped(fuzz.real_frame("humble").info, 1)
@@ -430,13 +439,7 @@ def test_a_zoom_on_a_rectified_topic_undistorted_again_is_throttled_in_the_node_
     def zoomed(step: int) -> Any:
         return _zoomed(own, step, distortion_model="plumb_bob", d=np.array([-0.37, 0.2, 0.0, 0.0, 0.0]))
 
-    now = [0.0]
-    warnings: list[str] = []
-    throttle = ReasonThrottle(2.0, clock=lambda: now[0])
-    cache = CameraModelCache(warn_about_calibration("/camera/image_rect", False, warnings.append, same_text=throttle))
-    for step in range(10):
-        cache.get(zoomed(step))
-        now[0] += 0.1
+    cache, warnings, now = _zoomed_ten_times("/camera/image_rect", False, zoomed)
     assert len(warnings) == 1 and "image_is_rectified: true" in warnings[0], warnings
     now[0] += 2.0
     cache.get(zoomed(10))
