@@ -404,10 +404,11 @@ def test_a_portrait_camera_for_a_landscape_only_graph_is_refused_once_by_name_an
     hint, on every frame otherwise); the same bag with its landscape camera is written whole."""
     import dataclasses
 
+    pytest.importorskip("torch")  # the graph is built with torch and run by ONNX Runtime (neither in the Jazzy step)
+    pytest.importorskip("onnxruntime")
     from test.bag.support import write_tiny_bag
     from test.commands.test_spec import _landscape_only_graph
 
-    pytest.importorskip("onnxruntime")
     path = _landscape_only_graph(tmp_path)
     assert main(["spec", str(path), "--kind", "metric", "--input-size", "28x28", "--keep-aspect"]) == 0
 

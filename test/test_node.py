@@ -3467,6 +3467,7 @@ def test_a_portrait_camera_for_a_landscape_only_graph_is_refused_once_by_name_co
     each frame of a portrait camera is skipped under its own counter, ``AspectError``, warned once (the throttle holds
     the rest) naming the camera's size and the spec to write, before the graph runs; a landscape frame after it is
     published."""
+    pytest.importorskip("torch")  # the graph is built with torch and run by ONNX Runtime
     pytest.importorskip("onnxruntime")
     from mono_depth_ros.cli import main
     from test.commands.test_spec import _landscape_only_graph
