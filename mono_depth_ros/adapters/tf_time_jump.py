@@ -58,7 +58,7 @@ class ClearedOnJumpBack:
                 self._clear()
                 self._stamps_cleared = True
             self._newest[child] = max(stamp_ns, self._newest.get(child, stamp_ns))
-            self._recent.setdefault(child, deque(maxlen=RECENT_TF)).append((stamp_ns, transform, authority))
+            self._remember(child, (stamp_ns, transform, authority))
             return self._buffer.set_transform(transform, authority)  # locked: not after a clear that did not keep it
 
     def new_pass(self) -> None:
@@ -80,8 +80,16 @@ class ClearedOnJumpBack:
             self._clear()
             for child, (stamp_ns, transform, authority) in kept:
                 self._newest[child] = max(stamp_ns, self._newest.get(child, stamp_ns))
-                self._recent.setdefault(child, deque(maxlen=RECENT_TF)).append((stamp_ns, transform, authority))
+                self._remember(child, (stamp_ns, transform, authority))
                 self._buffer.set_transform(transform, authority)
+
+    def _remember(self, child: str, entry: tuple[int, Any, str]) -> None:
+        """Keep ``entry`` (stamp ns, transform, authority) among ``child``'s last :data:`RECENT_TF` (its deque made
+        once, not at every /tf message)."""
+        recent = self._recent.get(child)
+        if recent is None:
+            recent = self._recent[child] = deque(maxlen=RECENT_TF)
+        recent.append(entry)
 
     def _clear(self) -> None:
         self._buffer.clear()
