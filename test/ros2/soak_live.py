@@ -30,17 +30,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from test.ros2.big_camera import cpu_s
 from test.ros2.soak_node import node_pid, proc_status
 
 DIAGNOSTICS_PERIOD_S = 1.0
 RSS_GROWTH_LIMIT_MB = 20.0
 PROBE_DIR = Path(__file__).with_name("soak_probe")
-
-
-def cpu_s(pid: int) -> float:
-    """User + system CPU seconds of ``pid`` (``/proc/PID/stat``)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def probe_lines(path: Path) -> list[dict[str, Any]]:
